@@ -1,0 +1,56 @@
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/detect/os_release.hpp"
+#include "agent/os/files.hpp"
+
+namespace cs231n::config {
+
+// Checks a config document against the schema. Returns one line per problem, each naming the key
+// path and what was expected ("jupyter.port: expected an integer from 1 to 65535, got \"8888\"").
+std::vector<std::string> validate(const nlohmann::json& document);
+
+// Objects merge key by key; lists and scalars replace.
+void merge_into(nlohmann::json& base, const nlohmann::json& overlay);
+
+// Parses and validates a config file (a host path: the operator's file, not the target's).
+// Throws Error(usage) naming the file, and the line and column of a JSON syntax error.
+nlohmann::json load_file(const std::filesystem::path& path);
+
+// Why this profile was chosen.
+struct ProfileChoice {
+  std::string requested;  // "auto", "seed" or "current"
+  std::string name;       // "seed" or "current"
+  std::string reason;
+};
+
+ProfileChoice choose_profile(const std::string& requested, const detect::OsInfo& os);
+
+// The effective config: profile defaults with the given layers merged over them, lowest
+// precedence first.
+class Config {
+ public:
+  static Config resolve(const std::vector<nlohmann::json>& layers, const detect::OsInfo& os);
+
+  const nlohmann::json& json() const { return m_json; }
+  const ProfileChoice& profile() const { return m_profile; }
+
+  // Typed access by dotted path ("jupyter.port"). The schema guarantees the types.
+  std::string string(const std::string& path) const;
+  long long integer(const std::string& path) const;
+  bool boolean(const std::string& path) const;
+  std::vector<std::string> strings(const std::string& path) const;
+  const nlohmann::json& at(const std::string& path) const;
+
+ private:
+  nlohmann::json m_json;
+  ProfileChoice m_profile;
+};
+
+}  // namespace cs231n::config

@@ -1,0 +1,250 @@
+#include "agent/config/schema.hpp"
+
+#include <algorithm>
+#include <regex>
+
+#include "agent/os/accounts.hpp"
+
+namespace cs231n::config {
+
+namespace {
+
+using nlohmann::json;
+
+ValueCheck one_of(std::vector<std::string> choices) {
+  return [choices](const json& value) -> std::optional<std::string> {
+    if (std::ranges::find(choices, value.get<std::string>()) != choices.end()) return std::nullopt;
+    std::string list;
+    for (const auto& choice : choices) list += (list.empty() ? "" : ", ") + ("\"" + choice + "\"");
+    return "must be one of " + list;
+  };
+}
+
+ValueCheck matches(const std::string& pattern, std::string what, bool allow_empty = false) {
+  const std::regex compiled(pattern);
+  return [compiled, what, allow_empty](const json& value) -> std::optional<std::string> {
+    const auto text = value.get<std::string>();
+    if (allow_empty && text.empty()) return std::nullopt;
+    if (std::regex_match(text, compiled)) return std::nullopt;
+    return "must be " + what;
+  };
+}
+
+ValueCheck in_range(long long low, long long high) {
+  return [low, high](const json& value) -> std::optional<std::string> {
+    const auto number = value.get<long long>();
+    if (number >= low && number <= high) return std::nullopt;
+    return "must be from " + std::to_string(low) + " to " + std::to_string(high);
+  };
+}
+
+const ValueCheck k_url = matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL");
+const ValueCheck k_optional_url = matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL", true);
+const ValueCheck k_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)");
+const ValueCheck k_optional_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)", true);
+const ValueCheck k_optional_md5 = matches("[0-9a-f]{32}", "32 lowercase hex digits (an md5)", true);
+// The Anaconda installer refuses prefixes with spaces; "~/" means the target user's home.
+const ValueCheck k_home_path = matches(R"((~|/)[A-Za-z0-9_./+-]*)", "an absolute path or one starting with ~/, without spaces");
+const ValueCheck k_optional_path = matches(R"(/[A-Za-z0-9_./+-]*)", "an absolute path without spaces", true);
+const ValueCheck k_relative_path = matches(R"([A-Za-z0-9_+-][A-Za-z0-9_./+-]*)", "a relative path without spaces");
+const ValueCheck k_step_name = matches("[a-z0-9][a-z0-9-]{0,62}", "lowercase letters, digits and -");
+const ValueCheck k_nonempty_argv = [](const json& value) -> std::optional<std::string> {
+  if (value.empty() || value.front().get<std::string>().empty()) return "must name a program: [\"program\", \"arg\", ...]";
+  return std::nullopt;
+};
+const ValueCheck k_user_name = [](const json& value) -> std::optional<std::string> {
+  const auto name = value.get<std::string>();
+  if (name.empty() || os::is_valid_user_name(name)) return std::nullopt;
+  return "must be an account name (lowercase letters, digits, _ and -, at most 32)";
+};
+const ValueCheck k_password_hash = matches(R"((sha1:[0-9a-f]+:[0-9a-f]{40}|argon2:\$argon2id?\$[^\s'"\\]+))",
+                                           "a Jupyter hash: sha1:<salt>:<40 hex> or argon2:$argon2id$...", true);
+const ValueCheck k_cuda_choice = matches(R"(auto|\d+\.\d+)", "\"auto\" or a CUDA version like \"12.4\"");
+const ValueCheck k_branch_choice = matches(R"(auto|\d{3})", "\"auto\" or a driver branch like \"535\"");
+const ValueCheck k_torch_choice = matches(R"(auto|\d+\.\d+(\.\d+)?)", "\"auto\" or a version like \"2.5.1\"");
+const ValueCheck k_env_name = matches(R"([A-Za-z0-9_.-]+)", "letters, digits, _ . and -");
+const ValueCheck k_python_version = matches(R"(3\.\d+)", "a Python version like \"3.12\"");
+const ValueCheck k_conda_spec = [](const json& value) -> std::optional<std::string> {
+  static const std::regex spec(R"([A-Za-z0-9_.-]+([=<>!]=?[A-Za-z0-9_.*,<>=!-]*)?)");
+  for (const auto& item : value) {
+    if (!std::regex_match(item.get<std::string>(), spec)) return "has \"" + item.get<std::string>() + "\", not a conda package spec";
+  }
+  return std::nullopt;
+};
+const ValueCheck k_timeouts = [](const json& value) -> std::optional<std::string> {
+  for (const auto& [name, seconds] : value.items()) {
+    if (seconds.get<long long>() < 1) return "has " + name + " = " + seconds.dump() + "; timeouts are seconds, at least 1";
+  }
+  return std::nullopt;
+};
+
+std::vector<Field> dataset_item_fields() {
+  return {
+      {"name", Kind::string, "name of the dataset", "", k_step_name, {}, true},
+      {"url", Kind::string, "where to download it", "", k_url, {}, true},
+      {"sha256", Kind::string, "sha256 of the download", "", k_optional_sha256, {}, false},
+      {"md5", Kind::string, "md5 of the download", "", k_optional_md5, {}, false},
+      {"size", Kind::integer, "size in bytes", "", in_range(1, 1LL << 50), {}, false},
+      {"into", Kind::string, "folder inside the assignments folder", "", k_relative_path, {}, true},
+      {"extract", Kind::boolean, "unpack a .tar.gz or .zip there (else copy the file)", "", {}, {}, false},
+  };
+}
+
+std::vector<Field> custom_step_fields() {
+  return {
+      {"name", Kind::string, "step name", "", k_step_name, {}, true},
+      {"after", Kind::string_list, "steps it comes after", "", {}, {}, false},
+      {"run", Kind::string_list, "argv to run", "", k_nonempty_argv, {}, true},
+      {"check", Kind::string_list, "argv whose exit 0 means already done", "", {}, {}, false},
+      {"user", Kind::string, "\"root\" or \"target\"", "", one_of({"root", "target"}), {}, false},
+      {"env", Kind::string_map, "environment variables", "", {}, {}, false},
+      {"reboot", Kind::boolean, "reboot after it succeeds", "", {}, {}, false},
+  };
+}
+
+json cifar10(const std::string& assignment) {
+  return {{"name", "cifar-10-" + assignment},
+          {"url", "http://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"},
+          {"md5", "c58f30108f718f92721af3b95e74349a"},
+          {"size", 170498071},
+          {"into", assignment + "/cs231n/datasets"},
+          {"extract", true}};
+}
+
+json dataset_manifest() {
+  return json::array({
+      cifar10("assignment1"),
+      cifar10("assignment2"),
+      {{"name", "coco-captioning"}, {"url", "http://cs231n.stanford.edu/coco_captioning.zip"},
+       {"into", "assignment3/cs231n/datasets"}, {"extract", true}},
+      {{"name", "imagenet-val-25"}, {"url", "http://cs231n.stanford.edu/imagenet_val_25.npz"},
+       {"into", "assignment3/cs231n/datasets"}, {"extract", false}},
+  });
+}
+
+}  // namespace
+
+const std::vector<Field>& schema() {
+  static const std::vector<Field> fields{
+      {"profile", Kind::string, "`seed` (the 2019 tutorial), `current` (today's versions) or `auto` (seed on Ubuntu 16.04/18.04)", "cs231n-profile", one_of({"auto", "seed", "current"})},
+      {"user", Kind::string, "account to set up; empty: SUDO_USER, else the only regular account", "cs231n-user", k_user_name},
+      {"anaconda.installer_url", Kind::string, "Anaconda/Miniconda installer", "", k_url},
+      {"anaconda.installer_sha256", Kind::string, "its sha256", "", k_sha256},
+      {"anaconda.prefix", Kind::string, "install prefix (`~/` is the user's home; no spaces)", "", k_home_path},
+      {"conda_env.name", Kind::string, "name of the conda env", "", k_env_name},
+      {"conda_env.python", Kind::string, "Python version of the env", "", k_python_version},
+      {"conda_env.packages", Kind::string_list, "conda packages of the env", "", k_conda_spec},
+      {"conda_env.environment_file", Kind::string, "an environment.yml to use instead of python + packages", "", k_optional_path},
+      {"assignments.repo", Kind::string, "git repository with the assignments", "", k_url},
+      {"assignments.ref", Kind::string, "branch or tag; empty: the repository's default", "", matches(R"([A-Za-z0-9_./-]*)", "a branch or tag name")},
+      {"assignments.folder", Kind::string, "where to clone it", "", k_home_path},
+      {"datasets.enabled", Kind::boolean, "download the course datasets", "", {}},
+      {"datasets.items", Kind::object_list, "the dataset manifest (see below)", "", {}, dataset_item_fields()},
+      {"datasets.extra", Kind::object_list, "datasets added to the manifest", "", {}, dataset_item_fields()},
+      {"jupyter.port", Kind::integer, "HTTPS port", "", in_range(1, 65535)},
+      {"jupyter.password_hash", Kind::string, "a ready Jupyter hash (`sha1:...` or `argon2:...`)", "jupyter-password-hash", k_password_hash},
+      {"jupyter.password_file", Kind::string, "root-only file holding a plaintext password", "", k_optional_path},
+      {"jupyter.hash_algorithm", Kind::string, "hash made from a plaintext password", "", one_of({"sha1", "argon2"})},
+      {"jupyter.certificate_days", Kind::integer, "certificate validity", "", in_range(1, 825)},
+      {"jupyter.certificate_key", Kind::string, "certificate key type", "", one_of({"ec-p256", "rsa-2048", "rsa-3072"})},
+      {"jupyter.service", Kind::boolean, "run Jupyter as a systemd service", "", {}},
+      {"gpu.force", Kind::boolean, "set up the GPU path even when no NVIDIA GPU is seen", "", {}},
+      {"gpu.cuda", Kind::string, "CUDA version, or `auto` for the newest that GPU, driver, OS and torch allow", "cs231n-cuda", k_cuda_choice},
+      {"gpu.driver_branch", Kind::string, "NVIDIA driver branch, or `auto`", "", k_branch_choice},
+      {"gpu.persistence", Kind::boolean, "turn on persistence mode (`nvidia-smi -pm 1`)", "", {}},
+      {"pytorch.version", Kind::string, "torch version, or `auto`", "", k_torch_choice},
+      {"pytorch.index_url", Kind::string, "package index for torch; empty: chosen from the CUDA version", "", k_optional_url},
+      {"idle_shutdown.enabled", Kind::boolean, "power the VM off when idle", "cs231n-idle-shutdown", {}},
+      {"idle_shutdown.minutes", Kind::integer, "idle minutes before power-off", "cs231n-idle-minutes", in_range(5, 1440)},
+      {"steps", Kind::object_list, "custom steps (see below)", "", {}, custom_step_fields()},
+      {"reboot.command", Kind::string_list, "argv that reboots the machine", "", k_nonempty_argv},
+      {"reboot.boot_id_file", Kind::string, "where the boot id is read", "", k_optional_path},
+      {"reboot.max_reboots", Kind::integer, "reboots allowed in one run", "", in_range(0, 10)},
+      {"timeouts", Kind::integer_map, "seconds per step name; `default` for the rest", "", k_timeouts},
+  };
+  return fields;
+}
+
+const std::vector<std::string>& sections() {
+  static const std::vector<std::string> names{"user", "profile", "anaconda", "conda_env", "assignments", "datasets",
+                                              "jupyter", "gpu", "pytorch", "idle_shutdown", "steps", "reboot", "timeouts"};
+  return names;
+}
+
+std::string_view describe(Kind kind) {
+  switch (kind) {
+    case Kind::string: return "a string";
+    case Kind::boolean: return "true or false";
+    case Kind::integer: return "an integer";
+    case Kind::string_list: return "a list of strings";
+    case Kind::string_map: return "an object of strings";
+    case Kind::integer_map: return "an object of integers";
+    case Kind::object_list: return "a list of objects";
+  }
+  return "a value";
+}
+
+nlohmann::json profile_defaults(const std::string& profile) {
+  const bool seed = profile == "seed";
+  return {
+      {"profile", "auto"},
+      {"user", ""},
+      {"anaconda",
+       {{"installer_url", seed ? "https://repo.anaconda.com/archive/Anaconda3-2018.12-Linux-x86_64.sh"
+                               : "https://repo.anaconda.com/miniconda/Miniconda3-py312_24.3.0-0-Linux-x86_64.sh"},
+        {"installer_sha256", seed ? "1019d0857e5865f8a6861eaf15bfe535b87e92b72ce4f531000dc672be7fce00"
+                                  : "96a44849ff17e960eeb8877ecd9055246381c4d4f2d031263b63fa7e2e930af1"},
+        {"prefix", seed ? "~/anaconda3" : "~/miniconda3"}}},
+      {"conda_env",
+       {{"name", "cs231n"},
+        {"python", seed ? "3.6" : "3.12"},
+        {"packages", seed ? json::array({"anaconda"})
+                          : json::array({"numpy", "scipy", "matplotlib", "pillow", "imageio", "scikit-learn",
+                                         "h5py", "notebook", "ipykernel"})},
+        {"environment_file", ""}}},
+      {"assignments", {{"repo", "https://github.com/jinh0park/cs231n-setup.git"}, {"ref", ""}, {"folder", "~/cs231n-setup"}}},
+      {"datasets", {{"enabled", true}, {"items", dataset_manifest()}, {"extra", json::array()}}},
+      {"jupyter",
+       {{"port", 8888},
+        {"password_hash", ""},
+        {"password_file", ""},
+        {"hash_algorithm", seed ? "sha1" : "argon2"},
+        {"certificate_days", 365},
+        {"certificate_key", "ec-p256"},
+        {"service", true}}},
+      {"gpu", {{"force", false}, {"cuda", seed ? "10.0" : "auto"}, {"driver_branch", "auto"}, {"persistence", true}}},
+      {"pytorch", {{"version", seed ? "1.2.0" : "auto"}, {"index_url", ""}}},
+      {"idle_shutdown", {{"enabled", true}, {"minutes", 60}}},
+      {"steps", json::array()},
+      {"reboot", {{"command", {"systemctl", "reboot"}}, {"boot_id_file", "/proc/sys/kernel/random/boot_id"}, {"max_reboots", 3}}},
+      {"timeouts", {{"default", 3600}, {"apt-packages", 1800}, {"anaconda", 3600}, {"conda-env", 7200}, {"datasets", 3600}, {"nvidia-driver", 3600}}},
+  };
+}
+
+std::string schema_markdown() {
+  const auto seed = profile_defaults("seed");
+  const auto current = profile_defaults("current");
+  const auto shown = [](const json& value) {
+    if (value.is_array() && value.size() > 3) return std::string("(" + std::to_string(value.size()) + " entries)");
+    std::string text = value.dump();
+    if (text == "\"\"") return std::string("(empty)");
+    std::string escaped;
+    for (char c : text) escaped += c == '|' ? std::string("\\|") : std::string(1, c);
+    return "`" + escaped + "`";
+  };
+  std::string table =
+      "| key | type | seed default | current default | metadata attribute | meaning |\n"
+      "| --- | --- | --- | --- | --- | --- |\n";
+  for (const auto& field : schema()) {
+    const json::json_pointer pointer("/" + std::regex_replace(field.path, std::regex("\\."), "/"));
+    const auto seed_value = shown(seed.at(pointer));
+    const auto current_value = shown(current.at(pointer));
+    table += "| `" + field.path + "` | " + std::string(describe(field.kind)) + " | " + seed_value + " | " +
+             (current_value == seed_value ? std::string("same") : current_value) + " | " +
+             (field.metadata_attribute.empty() ? std::string("") : "`" + field.metadata_attribute + "`") + " | " +
+             field.description + " |\n";
+  }
+  return table;
+}
+
+}  // namespace cs231n::config

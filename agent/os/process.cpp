@@ -1,0 +1,269 @@
+#include "agent/os/process.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+
+#include "agent/util/strings.hpp"
+
+namespace cs231n::os {
+
+namespace {
+
+constexpr const char* k_default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr std::size_t k_tail_lines = 20;
+constexpr std::size_t k_tail_bytes = 16384;
+constexpr std::size_t k_max_captured = 64u << 20;
+constexpr auto k_kill_grace = std::chrono::seconds(5);
+// After the main child exits, output still held open by a daemon it left behind is read only
+// this long, so a stray background process cannot hang the agent.
+constexpr auto k_drain_after_exit = std::chrono::milliseconds(500);
+
+const char* const k_passed_through[] = {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY",
+                                        "HTTPS_PROXY", "NO_PROXY", "all_proxy", "ALL_PROXY"};
+
+std::optional<std::string> find_program(const std::string& name, const std::string& path_variable) {
+  if (name.find('/') != std::string::npos) return name;
+  for (const auto& dir : util::split(path_variable, ':')) {
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/" + name;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
+// Output kept for the error message: the last few KiB, cut to whole lines at the end.
+class Tail {
+ public:
+  void add(std::string_view chunk) {
+    m_text.append(chunk);
+    if (m_text.size() > 2 * k_tail_bytes) m_text.erase(0, m_text.size() - k_tail_bytes);
+  }
+  std::string lines() const {
+    auto all = util::lines(m_text);
+    if (all.size() > k_tail_lines) all.erase(all.begin(), all.end() - static_cast<long>(k_tail_lines));
+    return util::join(all, "\n");
+  }
+
+ private:
+  std::string m_text;
+};
+
+void write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t count = ::write(fd, data.data(), data.size());
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    data.remove_prefix(static_cast<std::size_t>(count));
+  }
+}
+
+bool make_pipe(int fds[2]) { return ::pipe2(fds, O_CLOEXEC) == 0; }
+
+[[noreturn]] void child_fail(int error_pipe, int error_number) {
+  ssize_t ignored = ::write(error_pipe, &error_number, sizeof error_number);
+  (void)ignored;
+  ::_exit(127);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> base_environment(const Account* account,
+                                                    const std::map<std::string, std::string>& inherited_env) {
+  std::map<std::string, std::string> env{
+      {"PATH", k_default_path},
+      {"LANG", "C.UTF-8"},
+      {"HOME", account ? account->home : "/root"},
+      {"USER", account ? account->name : "root"},
+      {"LOGNAME", account ? account->name : "root"},
+      {"SHELL", account && !account->shell.empty() ? account->shell : "/bin/sh"},
+  };
+  for (const char* name : k_passed_through) {
+    if (auto found = inherited_env.find(name); found != inherited_env.end()) env[name] = found->second;
+  }
+  return env;
+}
+
+util::Result<CommandResult> run_process(const Command& command, const Accounts& accounts,
+                                        const std::map<std::string, std::string>& inherited_env) {
+  if (command.argv.empty()) return util::fail("empty command");
+  const std::string shown = util::join(command.argv, " ");
+
+  std::optional<Account> account;
+  std::vector<gid_t> groups;
+  if (!command.user.empty()) {
+    account = accounts.find_user(command.user);
+    if (!account) return util::fail("cannot run " + shown + " as " + command.user + ": no such account in /etc/passwd");
+    groups = accounts.groups_of(*account);
+  }
+
+  auto env = base_environment(account ? &*account : nullptr, inherited_env);
+  for (const auto& [key, value] : command.env) env[key] = value;
+  const auto program = find_program(command.argv[0], env["PATH"]);
+  if (!program) return util::fail("program not found: " + command.argv[0] + " (PATH=" + env["PATH"] + ")", ENOENT);
+
+  std::string cwd = command.cwd;
+  if (cwd.empty()) cwd = account ? account->home : "/";
+
+  // Everything the child needs is prepared before fork(): after it only async-signal-safe calls.
+  std::vector<std::string> env_strings;
+  for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (auto& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_copy = command.argv;
+  std::vector<char*> argv;
+  for (auto& arg : argv_copy) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  UniqueFd log_fd;
+  if (!command.log_path.empty()) {
+    const int fd = ::open(command.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return util::fail("cannot open log " + command.log_path.string() + ": " + std::strerror(errno), errno);
+    log_fd = UniqueFd(fd);
+  }
+
+  int output_pipe[2], stdout_pipe[2] = {-1, -1}, input_pipe[2] = {-1, -1}, error_pipe[2];
+  if (!make_pipe(output_pipe) || !make_pipe(error_pipe) ||
+      (command.capture_stdout && !make_pipe(stdout_pipe)) || (!command.input.empty() && !make_pipe(input_pipe))) {
+    return util::fail(std::string("cannot create pipe: ") + std::strerror(errno), errno);
+  }
+  UniqueFd output_read(output_pipe[0]), output_write(output_pipe[1]);
+  UniqueFd stdout_read(stdout_pipe[0]), stdout_write(stdout_pipe[1]);
+  UniqueFd input_read(input_pipe[0]), input_write(input_pipe[1]);
+  UniqueFd error_read(error_pipe[0]), error_write(error_pipe[1]);
+  const int dev_null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  UniqueFd null_holder(dev_null);
+
+  const pid_t pid = ::fork();
+  if (pid < 0) return util::fail(std::string("fork failed: ") + std::strerror(errno), errno);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    const int stdin_fd = input_read ? input_read.get() : dev_null;
+    if (stdin_fd < 0 || ::dup2(stdin_fd, STDIN_FILENO) < 0) child_fail(error_write.get(), errno);
+    if (::dup2(stdout_write ? stdout_write.get() : output_write.get(), STDOUT_FILENO) < 0) child_fail(error_write.get(), errno);
+    if (::dup2(output_write.get(), STDERR_FILENO) < 0) child_fail(error_write.get(), errno);
+    if (account) {
+      if (::setgroups(groups.size(), groups.data()) != 0) child_fail(error_write.get(), errno);
+      if (::setgid(account->gid) != 0) child_fail(error_write.get(), errno);
+      if (::setuid(account->uid) != 0) child_fail(error_write.get(), errno);
+      if (account->uid != 0 && ::setuid(0) == 0) child_fail(error_write.get(), EPERM);  // root must be gone for good
+    }
+    if (::chdir(cwd.c_str()) != 0) child_fail(error_write.get(), errno);
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    for (int sig : {SIGPIPE, SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGCHLD}) ::sigaction(sig, &default_action, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(program->c_str(), argv.data(), envp.data());
+    child_fail(error_write.get(), errno);
+  }
+  ::setpgid(pid, pid);  // also in the parent, so a kill right after fork reaches the group
+  output_write = UniqueFd();
+  stdout_write = UniqueFd();
+  input_read = UniqueFd();
+  error_write = UniqueFd();
+
+  int exec_errno = 0;
+  const ssize_t error_bytes = ::read(error_read.get(), &exec_errno, sizeof exec_errno);
+
+  CommandResult result;
+  Tail tail;
+  std::size_t input_written = 0;
+  if (error_bytes == static_cast<ssize_t>(sizeof exec_errno)) {
+    input_write = UniqueFd();
+  }
+
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  std::optional<Clock::time_point> kill_sent_at;
+  std::optional<Clock::time_point> exited_at;
+  int status = 0;
+  bool reaped = false;
+  char buffer[65536];
+
+  const auto terminate_group = [&](int sig) { ::kill(-pid, sig); };
+
+  while (true) {
+    if (!reaped) {
+      const pid_t done = ::waitpid(pid, &status, WNOHANG);
+      if (done == pid) {
+        reaped = true;
+        exited_at = Clock::now();
+        input_write = UniqueFd();
+      }
+    }
+    const bool streams_open = output_read || stdout_read;
+    if (reaped && (!streams_open || Clock::now() - *exited_at > k_drain_after_exit)) break;
+
+    const auto now = Clock::now();
+    const bool cancel_requested = command.cancel && command.cancel->load();
+    if (!reaped && !kill_sent_at &&
+        ((command.timeout.count() > 0 && now - start > command.timeout) || cancel_requested)) {
+      result.timed_out = !cancel_requested;
+      result.cancelled = cancel_requested;
+      terminate_group(SIGTERM);
+      kill_sent_at = now;
+    }
+    if (!reaped && kill_sent_at && now - *kill_sent_at > k_kill_grace) terminate_group(SIGKILL);
+
+    pollfd fds[3];
+    nfds_t count = 0;
+    if (output_read) fds[count++] = {output_read.get(), POLLIN, 0};
+    if (stdout_read) fds[count++] = {stdout_read.get(), POLLIN, 0};
+    const bool want_input = input_write && input_written < command.input.size();
+    if (want_input) fds[count++] = {input_write.get(), POLLOUT, 0};
+    if (input_write && !want_input) input_write = UniqueFd();  // all written: close, the child sees EOF
+    ::poll(fds, count, 100);
+
+    for (nfds_t i = 0; i < count; ++i) {
+      if (fds[i].revents == 0) continue;
+      if (want_input && fds[i].fd == input_write.get()) {
+        const ssize_t n = ::write(input_write.get(), command.input.data() + input_written,
+                                  command.input.size() - input_written);
+        if (n > 0) input_written += static_cast<std::size_t>(n);
+        else if (n < 0 && errno != EINTR && errno != EAGAIN) input_write = UniqueFd();
+        continue;
+      }
+      const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      const bool is_stdout = stdout_read && fds[i].fd == stdout_read.get();
+      if (n <= 0) {
+        (is_stdout ? stdout_read : output_read) = UniqueFd();
+        continue;
+      }
+      const std::string_view chunk(buffer, static_cast<std::size_t>(n));
+      if (is_stdout) {
+        if (result.stdout_text.size() + chunk.size() <= k_max_captured) result.stdout_text.append(chunk);
+      } else {
+        tail.add(chunk);
+      }
+      if (log_fd) write_all(log_fd.get(), chunk);
+    }
+  }
+
+  if (exec_errno != 0) {
+    return util::fail("cannot start " + shown + ": " + std::strerror(exec_errno), exec_errno);
+  }
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  result.output_tail = tail.lines();
+  return result;
+}
+
+}  // namespace cs231n::os

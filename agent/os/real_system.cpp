@@ -1,0 +1,97 @@
+#include "agent/os/real_system.hpp"
+
+#include <cstdlib>
+#include <thread>
+
+#include "agent/os/process.hpp"
+
+extern char** environ;
+
+namespace cs231n::os {
+
+namespace {
+
+constexpr const char* k_unit_dir = "/etc/systemd/system";
+
+std::map<std::string, std::string> current_environment() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; entry && *entry; ++entry) {
+    const std::string_view text(*entry);
+    const auto equals = text.find('=');
+    if (equals != std::string_view::npos) env.emplace(text.substr(0, equals), text.substr(equals + 1));
+  }
+  return env;
+}
+
+}  // namespace
+
+bool SystemdServiceManager::systemd_running() const {
+  // What sd_booted() checks.
+  return m_system.files().exists("/run/systemd/system");
+}
+
+util::Result<void> SystemdServiceManager::systemctl(const std::vector<std::string>& arguments) {
+  Command command;
+  command.argv = {"systemctl"};
+  command.argv.insert(command.argv.end(), arguments.begin(), arguments.end());
+  command.timeout = std::chrono::minutes(2);
+  auto result = m_system.run(command);
+  if (!result) return std::unexpected(result.error());
+  if (!result->ok()) {
+    return util::fail("systemctl " + arguments.front() + " " + result->describe() + ": " + result->output_tail);
+  }
+  return {};
+}
+
+util::Result<void> SystemdServiceManager::install_unit(const std::string& name, const std::string& content) {
+  const auto& files = m_system.files();
+  if (auto made = files.make_dirs(k_unit_dir, 0755); !made) return made;
+  if (auto written = files.write_atomic(std::string(k_unit_dir) + "/" + name, content, 0644); !written) return written;
+  if (systemd_running()) return systemctl({"daemon-reload"});
+  return {};
+}
+
+util::Result<void> SystemdServiceManager::enable(const std::string& name, const std::string& wanted_by, bool start) {
+  if (systemd_running()) {
+    if (start) return systemctl({"enable", "--now", name});
+    return systemctl({"enable", name});
+  }
+  // Offline: what `systemctl enable` does for a unit with WantedBy=<wanted_by>.
+  const auto& files = m_system.files();
+  const std::string wants_dir = std::string(k_unit_dir) + "/" + wanted_by + ".wants";
+  if (auto made = files.make_dirs(wants_dir, 0755); !made) return made;
+  const std::string link = wants_dir + "/" + name;
+  if (files.stat(link)) return {};
+  return files.symlink(std::string(k_unit_dir) + "/" + name, link);
+}
+
+RealSystem::RealSystem(std::filesystem::path root) : m_files(std::move(root)), m_services(*this) {}
+
+util::Result<CommandResult> RealSystem::run(const Command& command) {
+  if (!m_files.is_host_root()) {
+    return util::fail("refusing to run " + command.argv.front() + " with --root " + m_files.root().string() +
+                      ": commands only run on the real root");
+  }
+  return run_process(command, Accounts::load(m_files), current_environment());
+}
+
+std::chrono::system_clock::time_point RealSystem::now() { return std::chrono::system_clock::now(); }
+
+void RealSystem::sleep(std::chrono::milliseconds duration) { std::this_thread::sleep_for(duration); }
+
+std::optional<std::string> RealSystem::env(const std::string& name) const {
+  if (const char* value = std::getenv(name.c_str())) return std::string(value);
+  return std::nullopt;
+}
+
+util::Result<void> RealSystem::reboot(const std::vector<std::string>& command) {
+  Command reboot_command;
+  reboot_command.argv = command;
+  reboot_command.timeout = std::chrono::minutes(1);
+  auto result = run(reboot_command);
+  if (!result) return std::unexpected(result.error());
+  if (!result->ok()) return util::fail("reboot command " + result->describe() + ": " + result->output_tail);
+  return {};
+}
+
+}  // namespace cs231n::os

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <expected>
+#include <string>
+
+namespace cs231n::util {
+
+// Low-level failure as a value: what went wrong, in words fit for the one-line error a user sees,
+// and the errno behind it when there is one (0 otherwise).
+struct Failure {
+  std::string message;
+  int error_number = 0;
+};
+
+template <typename T>
+using Result = std::expected<T, Failure>;
+
+inline std::unexpected<Failure> fail(std::string message, int error_number = 0) {
+  return std::unexpected(Failure{std::move(message), error_number});
+}
+
+}  // namespace cs231n::util

@@ -1,0 +1,32 @@
+#include "steps/common.hpp"
+#include "steps/table.hpp"
+#include "agent/util/strings.hpp"
+
+namespace cs231n::steps {
+namespace {
+// What later steps need: bzip2 for old Anaconda installers, git for the assignments, unzip for
+// the datasets, ca-certificates for HTTPS.
+const std::vector<std::string> k_base_packages{"bzip2", "ca-certificates", "git", "unzip"};
+}  // namespace
+}  // namespace cs231n::steps
+
+namespace cs231n::steps {
+
+namespace {
+
+class AptPackagesStep : public plan::Step {
+ public:
+  std::string name() const override { return "apt-packages"; }
+  std::vector<std::string> after() const override { return {}; }
+  plan::Decision decide(const plan::Context& context) const override {
+    const auto missing = missing_packages(context.system.files(), k_base_packages);
+    if (missing.empty()) return plan::already_done("base packages installed", "apt-get install " + util::join(k_base_packages, " "));
+    return plan::will_run("apt-get update; apt-get install " + util::join(missing, " "));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<plan::Step> make_apt_packages_step() { return std::make_unique<AptPackagesStep>(); }
+
+}  // namespace cs231n::steps

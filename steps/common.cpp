@@ -1,0 +1,106 @@
+#include "steps/common.hpp"
+
+#include <algorithm>
+
+#include "agent/gpu/compat.hpp"
+#include "agent/util/strings.hpp"
+
+namespace cs231n::steps {
+
+std::string home_of(const plan::Context& context) {
+  const auto& user = context.facts.user;
+  if (user.account) return user.account->home;
+  return "/home/" + user.name;
+}
+
+std::string expand_home(const plan::Context& context, const std::string& path) {
+  if (path == "~") return home_of(context);
+  if (path.starts_with("~/")) return home_of(context) + path.substr(1);
+  return path;
+}
+
+std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names) {
+  std::vector<std::string> installed;
+  const auto status = files.read("/var/lib/dpkg/status", 256u << 20).value_or("");
+  std::string package;
+  for (const auto& line : util::lines(status)) {
+    if (line.starts_with("Package: ")) package = line.substr(9);
+    if (line.starts_with("Status: ") && line.ends_with(" installed") && line.find(" ok ") != std::string::npos) {
+      installed.push_back(package);
+    }
+  }
+  std::vector<std::string> missing;
+  for (const auto& name : names) {
+    if (std::ranges::find(installed, name) == installed.end()) missing.push_back(name);
+  }
+  return missing;
+}
+
+std::string file_name_of(const std::string& url) {
+  const auto slash = url.rfind('/');
+  return slash == std::string::npos ? url : url.substr(slash + 1);
+}
+
+GpuChoice choose_gpu(const plan::Context& context) {
+  GpuChoice choice;
+  const auto& facts = context.facts;
+  const bool forced = context.config.boolean("gpu.force");
+  if (facts.gpus.empty() && !forced) {
+    choice.skip_reason = "no NVIDIA GPU";
+    return choice;
+  }
+  choice.active = true;
+  std::vector<std::string> ids, names;
+  for (const auto& gpu : facts.gpus) {
+    ids.push_back(gpu.device_id);
+    if (std::ranges::find(names, gpu.name) == names.end()) names.push_back(gpu.name);
+  }
+  choice.gpu_names = names.empty() ? "a GPU (gpu.force)" : util::join(names, ", ");
+
+  const std::string requested = context.config.string("gpu.cuda");
+  if (requested != "auto") {
+    choice.refusal = gpu::cuda_refusal(requested, facts.os.id, facts.os.version_id, facts.os.label(), ids);
+    choice.cuda = requested;
+  } else {
+    for (const auto& candidate : {"13.0", "12.8", "12.6", "12.4", "12.1", "11.8", "10.0"}) {
+      if (!gpu::cuda_refusal(candidate, facts.os.id, facts.os.version_id, facts.os.label(), ids)) {
+        choice.cuda = candidate;
+        break;
+      }
+    }
+    if (choice.cuda.empty()) {
+      choice.refusal = "no CUDA release that cs231n-agent knows fits " + choice.gpu_names + " on " + facts.os.label();
+    }
+  }
+  if (choice.refusal) return choice;
+
+  const std::string branch = context.config.string("gpu.driver_branch");
+  int max_branch = 0;
+  for (const auto& id : ids) {
+    if (auto model = gpu::find_gpu(id); model && model->max_driver_branch != 0) {
+      max_branch = max_branch == 0 ? model->max_driver_branch : std::min(max_branch, model->max_driver_branch);
+    }
+  }
+  const int min_branch = gpu::find_cuda(choice.cuda)->min_driver_branch;
+  if (branch == "auto") {
+    choice.driver_branch = max_branch != 0 ? max_branch : std::max(580, min_branch);
+  } else {
+    choice.driver_branch = static_cast<int>(util::parse_uint(branch).value_or(0));
+    if (max_branch != 0 && choice.driver_branch > max_branch) {
+      choice.refusal = "driver branch " + branch + " does not work on the " + choice.gpu_names + " (newest: " +
+                       std::to_string(max_branch) + "); set gpu.driver_branch to \"auto\"";
+    } else if (choice.driver_branch < min_branch) {
+      choice.refusal = "CUDA " + choice.cuda + " needs driver " + std::to_string(min_branch) + " or newer, not " +
+                       branch + "; set gpu.driver_branch to \"auto\"";
+    }
+  }
+  return choice;
+}
+
+std::optional<plan::Decision> gpu_gate(const GpuChoice& choice) {
+  if (!choice.active) return plan::skipped(choice.skip_reason);
+  if (choice.refusal) return plan::refused(*choice.refusal);
+  return std::nullopt;
+}
+
+}  // namespace cs231n::steps

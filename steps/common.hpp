@@ -1,0 +1,35 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/plan/step.hpp"
+
+namespace cs231n::steps {
+
+// The target user's home: from /etc/passwd, or where useradd will put it.
+std::string home_of(const plan::Context& context);
+// "~/anaconda3" -> "/home/ann/anaconda3".
+std::string expand_home(const plan::Context& context, const std::string& path);
+// The packages of `names` that dpkg does not list as installed in <root>/var/lib/dpkg/status.
+std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names);
+// "Anaconda3-2018.12-Linux-x86_64.sh" from its URL.
+std::string file_name_of(const std::string& url);
+
+// The GPU path's choice for this machine.
+struct GpuChoice {
+  bool active = false;        // an NVIDIA GPU is present, or gpu.force
+  std::string skip_reason;    // when !active
+  std::optional<std::string> refusal;
+  std::string cuda;           // "10.0", "12.6", ...
+  int driver_branch = 0;
+  std::string gpu_names;      // "Tesla T4"
+};
+
+GpuChoice choose_gpu(const plan::Context& context);
+
+// A decision for a step of the GPU path that has nothing of its own to check.
+std::optional<plan::Decision> gpu_gate(const GpuChoice& choice);
+
+}  // namespace cs231n::steps

@@ -1,0 +1,25 @@
+#include "steps/common.hpp"
+#include "steps/table.hpp"
+#include "agent/gpu/compat.hpp"
+
+namespace cs231n::steps {
+
+namespace {
+
+class NvidiaRepoStep : public plan::Step {
+ public:
+  std::string name() const override { return "nvidia-repo"; }
+  std::vector<std::string> after() const override { return {"apt-packages"}; }
+  plan::Decision decide(const plan::Context& context) const override {
+    const auto choice = choose_gpu(context);
+    if (auto gate = gpu_gate(choice)) return *gate;
+    const auto repo = gpu::nvidia_repo_name(context.facts.os.id, context.facts.os.version_id);
+    return plan::will_run("add NVIDIA's " + repo + " repository through its cuda-keyring package");
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<plan::Step> make_nvidia_repo_step() { return std::make_unique<NvidiaRepoStep>(); }
+
+}  // namespace cs231n::steps

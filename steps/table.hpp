@@ -1,0 +1,31 @@
+#pragma once
+
+#include "agent/config/config.hpp"
+#include "agent/plan/step.hpp"
+
+namespace cs231n::steps {
+
+// Every built-in step in table order, then the custom steps of config "steps".
+plan::StepList all_steps(const config::Config& config);
+
+// One factory per step file.
+std::unique_ptr<plan::Step> make_user_step();
+std::unique_ptr<plan::Step> make_apt_packages_step();
+std::unique_ptr<plan::Step> make_anaconda_step();
+std::unique_ptr<plan::Step> make_conda_env_step();
+std::unique_ptr<plan::Step> make_assignments_step();
+std::unique_ptr<plan::Step> make_datasets_step();
+std::unique_ptr<plan::Step> make_jupyter_password_step();
+std::unique_ptr<plan::Step> make_jupyter_cert_step();
+std::unique_ptr<plan::Step> make_jupyter_config_step();
+std::unique_ptr<plan::Step> make_jupyter_service_step();
+std::unique_ptr<plan::Step> make_nvidia_repo_step();
+std::unique_ptr<plan::Step> make_nvidia_driver_step();
+std::unique_ptr<plan::Step> make_cuda_step();
+std::unique_ptr<plan::Step> make_pytorch_step();
+std::unique_ptr<plan::Step> make_gpu_persistence_step();
+std::unique_ptr<plan::Step> make_idle_shutdown_step();
+std::unique_ptr<plan::Step> make_verify_step();
+std::unique_ptr<plan::Step> make_custom_step(const nlohmann::json& definition);
+
+}  // namespace cs231n::steps

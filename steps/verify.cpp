@@ -1,0 +1,24 @@
+#include "steps/common.hpp"
+#include "steps/table.hpp"
+
+namespace cs231n::steps {
+
+namespace {
+
+class VerifyStep : public plan::Step {
+ public:
+  std::string name() const override { return "verify"; }
+  std::vector<std::string> after() const override { return {"pytorch", "gpu-persistence", "jupyter-service"}; }
+  plan::Decision decide(const plan::Context& context) const override {
+    const auto choice = choose_gpu(context);
+    std::string summary = "import torch in env " + context.config.string("conda_env.name");
+    if (choice.active && !choice.refusal) summary += ", check nvidia-smi and torch.cuda.is_available()";
+    return plan::will_run(summary);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<plan::Step> make_verify_step() { return std::make_unique<VerifyStep>(); }
+
+}  // namespace cs231n::steps
