@@ -80,7 +80,12 @@ int command_version(const Options& options) {
   std::cout << "cs231n-agent " << CS231N_VERSION << "\n";
   if (options.verbosity > 0) {
     const auto* curl = curl_version_info(CURLVERSION_NOW);
-    std::cout << "libcurl " << curl->version << " (" << (curl->ssl_version ? curl->ssl_version : "no TLS") << ")\n"
+    std::string protocols;
+    for (const char* const* protocol = curl->protocols; protocol && *protocol; ++protocol) {
+      protocols += (protocols.empty() ? "" : " ") + std::string(*protocol);
+    }
+    std::cout << "libcurl " << curl->version << " (" << (curl->ssl_version ? curl->ssl_version : "no TLS")
+              << "; protocols: " << protocols << ")\n"
               << OpenSSL_version(OPENSSL_VERSION) << "\n";
   }
   return 0;

@@ -1,0 +1,83 @@
+#include <doctest/doctest.h>
+
+#include "agent/detect/facts.hpp"
+
+using namespace cs231n;
+
+namespace {
+
+const char* k_passwd =
+    "root:x:0:0:root:/root:/bin/bash\n"
+    "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    "ann:x:1000:1000:Ann,,,:/home/ann:/bin/bash\n"
+    "svc:x:1001:1001::/srv/svc:/usr/sbin/nologin\n"
+    "broken line\n";
+
+const char* k_group = "root:x:0:\nann:x:1000:\nvideo:x:44:ann,bob\nsudo:x:27:bob\n";
+
+}  // namespace
+
+TEST_CASE("accounts: passwd and group parsing") {
+  const auto accounts = os::Accounts::parse(k_passwd, k_group);
+  CHECK(accounts.users().size() == 5);
+  const auto ann = accounts.find_user("ann");
+  REQUIRE(ann);
+  CHECK(ann->home == "/home/ann");
+  CHECK(ann->uid == 1000);
+  CHECK(accounts.groups_of(*ann) == std::vector<gid_t>{1000, 44});
+  CHECK_FALSE(accounts.find_user("broken line"));
+  const auto regular = accounts.regular_users();
+  REQUIRE(regular.size() == 1);  // svc has nologin, nobody is out of range
+  CHECK(regular.front().name == "ann");
+}
+
+TEST_CASE("account names: the strict pattern") {
+  CHECK(os::is_valid_user_name("ann"));
+  CHECK(os::is_valid_user_name("_build-2"));
+  CHECK_FALSE(os::is_valid_user_name(""));
+  CHECK_FALSE(os::is_valid_user_name("Ann"));
+  CHECK_FALSE(os::is_valid_user_name("-rf"));
+  CHECK_FALSE(os::is_valid_user_name("1abc"));
+  CHECK_FALSE(os::is_valid_user_name("ann;rm"));
+  CHECK_FALSE(os::is_valid_user_name("../etc"));
+  CHECK_FALSE(os::is_valid_user_name(std::string(33, 'a')));
+}
+
+TEST_CASE("target user: config, then SUDO_USER, then the only regular account") {
+  const auto accounts = os::Accounts::parse(k_passwd, k_group);
+
+  auto from_config = detect::resolve_target_user(accounts, "zoe", "ann");
+  CHECK(from_config.name == "zoe");
+  CHECK(from_config.source == "config");
+  CHECK_FALSE(from_config.account);  // not created yet: the user step will
+
+  auto from_sudo = detect::resolve_target_user(accounts, "", "ann");
+  CHECK(from_sudo.name == "ann");
+  CHECK(from_sudo.source == "SUDO_USER");
+  REQUIRE(from_sudo.account);
+  CHECK(from_sudo.account->home == "/home/ann");
+
+  auto sudo_root = detect::resolve_target_user(accounts, "", "root");
+  CHECK(sudo_root.name == "ann");
+  CHECK(sudo_root.source == "/etc/passwd");
+
+  auto only = detect::resolve_target_user(accounts, "", std::nullopt);
+  CHECK(only.name == "ann");
+  CHECK(only.error.empty());
+}
+
+TEST_CASE("target user: errors name the key to set") {
+  const auto none = detect::resolve_target_user(os::Accounts::parse("root:x:0:0::/root:/bin/bash\n", ""), "", std::nullopt);
+  CHECK(none.name.empty());
+  CHECK(none.error.find("set \"user\"") != std::string::npos);
+
+  const auto two = detect::resolve_target_user(
+      os::Accounts::parse("a:x:1000:1000::/home/a:/bin/bash\nb:x:1001:1001::/home/b:/bin/sh\n", ""), "", std::nullopt);
+  CHECK(two.name.empty());
+  CHECK(two.error.find("several accounts could be the target (a, b)") != std::string::npos);
+
+  const auto bad = detect::resolve_target_user(os::Accounts::parse(k_passwd, k_group), "", "x;reboot");
+  CHECK(bad.name.empty());
+  CHECK(bad.error.find("not a valid account name") != std::string::npos);
+}

@@ -1,0 +1,160 @@
+#include <doctest/doctest.h>
+
+#include "agent/core/error.hpp"
+#include "agent/plan/planner.hpp"
+#include "steps/table.hpp"
+#include "support/fake_system.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace cs231n;
+using nlohmann::json;
+
+namespace {
+
+class ScriptedStep : public plan::Step {
+ public:
+  ScriptedStep(std::string name, std::vector<std::string> after, plan::Decision decision)
+      : m_name(std::move(name)), m_after(std::move(after)), m_decision(std::move(decision)) {}
+  std::string name() const override { return m_name; }
+  std::vector<std::string> after() const override { return m_after; }
+  plan::Decision decide(const plan::Context&) const override { return m_decision; }
+
+ private:
+  std::string m_name;
+  std::vector<std::string> m_after;
+  plan::Decision m_decision;
+};
+
+struct Machine {
+  testing::TempDir root;
+  std::unique_ptr<testing::FakeSystem> system;
+  detect::Facts facts;
+  config::Config config;
+
+  Machine(const std::string& os_release, std::vector<json> layers = {}, bool t4 = false) {
+    root.write("etc/os-release", os_release);
+    root.write("etc/passwd", "root:x:0:0::/root:/bin/bash\nann:x:1000:1000::/home/ann:/bin/bash\n");
+    root.write("proc/sys/kernel/arch", "x86_64\n");
+    if (t4) {
+      root.write("sys/bus/pci/devices/0000:00:04.0/vendor", "0x10de\n");
+      root.write("sys/bus/pci/devices/0000:00:04.0/device", "0x1eb8\n");
+      root.write("sys/bus/pci/devices/0000:00:04.0/class", "0x030200\n");
+    }
+    system = std::make_unique<testing::FakeSystem>(root.path());
+    facts = detect::gather_facts(*system, "");
+    config = config::Config::resolve(layers, facts.os);
+  }
+  plan::Context context() const { return {*system, facts, config}; }
+  plan::Plan plan() const { return plan::make_plan(steps::all_steps(config), context()); }
+};
+
+const plan::PlannedStep& step_named(const plan::Plan& plan, const std::string& name) {
+  for (const auto& step : plan.steps) {
+    if (step.name == name) return step;
+  }
+  FAIL("no step " << name);
+  throw std::logic_error("unreachable");
+}
+
+std::vector<std::string> names(const plan::Plan& plan) {
+  std::vector<std::string> result;
+  for (const auto& step : plan.steps) result.push_back(step.name);
+  return result;
+}
+
+const char* k_xenial = "ID=ubuntu\nVERSION_ID=\"16.04\"\nPRETTY_NAME=\"Ubuntu 16.04.7 LTS\"\n";
+const char* k_jammy = "ID=ubuntu\nVERSION_ID=\"22.04\"\n";
+
+}  // namespace
+
+TEST_CASE("planner: table order, moved only as far as `after` requires") {
+  Machine machine(k_jammy);
+  plan::StepList steps;
+  steps.push_back(std::make_unique<ScriptedStep>("c", std::vector<std::string>{"b"}, plan::will_run("c")));
+  steps.push_back(std::make_unique<ScriptedStep>("a", std::vector<std::string>{}, plan::will_run("a")));
+  steps.push_back(std::make_unique<ScriptedStep>("b", std::vector<std::string>{}, plan::will_run("b")));
+  steps.push_back(std::make_unique<ScriptedStep>("d", std::vector<std::string>{}, plan::will_run("d")));
+  CHECK(names(plan::make_plan(steps, machine.context())) == std::vector<std::string>{"a", "b", "c", "d"});
+}
+
+TEST_CASE("planner: a refused step's dependents are skipped, other branches go on") {
+  Machine machine(k_jammy);
+  plan::StepList steps;
+  steps.push_back(std::make_unique<ScriptedStep>("gpu", std::vector<std::string>{}, plan::refused("no way")));
+  steps.push_back(std::make_unique<ScriptedStep>("torch", std::vector<std::string>{"gpu"}, plan::will_run("t")));
+  steps.push_back(std::make_unique<ScriptedStep>("check", std::vector<std::string>{"torch"}, plan::will_run("c")));
+  steps.push_back(std::make_unique<ScriptedStep>("jupyter", std::vector<std::string>{}, plan::will_run("j")));
+  const auto plan = plan::make_plan(steps, machine.context());
+  CHECK(plan.has_refusal());
+  CHECK(step_named(plan, "gpu").decision.action == plan::Action::refuse);
+  CHECK(step_named(plan, "torch").decision.action == plan::Action::skip);
+  CHECK(step_named(plan, "check").decision.reason == "comes after gpu, which was refused");
+  CHECK(step_named(plan, "jupyter").decision.action == plan::Action::run);
+}
+
+TEST_CASE("planner: cycles, unknown predecessors and duplicate names are config errors") {
+  Machine machine(k_jammy);
+  plan::StepList cycle;
+  cycle.push_back(std::make_unique<ScriptedStep>("a", std::vector<std::string>{"b"}, plan::will_run("")));
+  cycle.push_back(std::make_unique<ScriptedStep>("b", std::vector<std::string>{"a"}, plan::will_run("")));
+  CHECK_THROWS_WITH_AS(plan::make_plan(cycle, machine.context()),
+                       "the \"after\" lists of these steps form a cycle: a, b; break it in \"steps\"", Error);
+  plan::StepList unknown;
+  unknown.push_back(std::make_unique<ScriptedStep>("a", std::vector<std::string>{"ghost"}, plan::will_run("")));
+  CHECK_THROWS_WITH_AS(plan::make_plan(unknown, machine.context()),
+                       "step \"a\" comes after \"ghost\", which is not a step: fix its \"after\" list", Error);
+  Machine custom(k_jammy, {json{{"steps", {{{"name", "user"}, {"run", {"true"}}}}}}});
+  CHECK_THROWS_AS(custom.plan(), Error);
+}
+
+TEST_CASE("plan: Ubuntu 16.04 with a T4 follows the tutorial: seed profile, CUDA 10.0") {
+  Machine machine(k_xenial, {}, true);
+  const auto plan = machine.plan();
+  CHECK(plan.profile.name == "seed");
+  CHECK_FALSE(plan.has_refusal());
+  CHECK(step_named(plan, "cuda").decision.summary.find("cuda-toolkit-10-0") != std::string::npos);
+  CHECK(step_named(plan, "nvidia-repo").decision.summary.find("ubuntu1604") != std::string::npos);
+  CHECK(step_named(plan, "pytorch").decision.summary == "install torch 1.2.0 built for CUDA 10.0 into env cs231n");
+  CHECK(step_named(plan, "user").decision.action == plan::Action::done);
+}
+
+TEST_CASE("plan: CUDA 10.0 on Ubuntu 22.04 is refused, the rest still runs") {
+  Machine machine(k_jammy, {json{{"gpu", {{"cuda", "10.0"}}}}}, true);
+  const auto plan = machine.plan();
+  const auto& cuda = step_named(plan, "nvidia-repo").decision;
+  CHECK(cuda.action == plan::Action::refuse);
+  CHECK(cuda.reason.starts_with("CUDA 10.0 has no repository for Ubuntu 22.04"));
+  CHECK(cuda.reason.ends_with("set gpu.cuda to \"auto\""));
+  CHECK(step_named(plan, "pytorch").decision.action == plan::Action::skip);
+  CHECK(step_named(plan, "verify").decision.action == plan::Action::skip);
+  CHECK(step_named(plan, "anaconda").decision.action == plan::Action::run);
+  CHECK(step_named(plan, "jupyter-service").decision.action == plan::Action::run);
+}
+
+TEST_CASE("plan: no GPU skips the GPU path and installs CPU torch") {
+  Machine machine(k_jammy);
+  const auto plan = machine.plan();
+  for (const auto* name : {"nvidia-repo", "nvidia-driver", "cuda", "gpu-persistence"}) {
+    CHECK(step_named(plan, name).decision.action == plan::Action::skip);
+    CHECK(step_named(plan, name).decision.reason == "no NVIDIA GPU");
+  }
+  CHECK(step_named(plan, "pytorch").decision.summary.find("CPU build") != std::string::npos);
+  CHECK_FALSE(plan.has_refusal());
+}
+
+TEST_CASE("plan: an unsupported OS refuses every step") {
+  Machine machine("ID=centos\nVERSION_ID=\"7\"\nPRETTY_NAME=\"CentOS Linux 7 (Core)\"\n");
+  const auto plan = machine.plan();
+  REQUIRE(plan.refusal);
+  for (const auto& step : plan.steps) CHECK(step.decision.action == plan::Action::refuse);
+  CHECK(plan::to_json(plan)["steps"][0]["reason"].get<std::string>().starts_with("CentOS Linux 7 (Core) is not supported"));
+}
+
+TEST_CASE("plan: custom steps take part in the graph") {
+  Machine machine(k_jammy, {json{{"steps", {{{"name", "site-motd"}, {"after", {"anaconda"}}, {"run", {"touch", "/etc/motd"}}}}}}});
+  const auto plan = machine.plan();
+  const auto order = names(plan);
+  const auto position = [&](const std::string& name) { return std::ranges::find(order, name) - order.begin(); };
+  CHECK(position("site-motd") > position("anaconda"));
+  CHECK(step_named(plan, "site-motd").decision.summary == "run touch /etc/motd as root");
+}
