@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Shared by scripts/build.sh and scripts/test.sh. Sourced, not run.
+# shellcheck disable=SC2034  # the arrays are used by the scripts that source this file
 
 # Packages the static build needs (Debian/Ubuntu names).
 BUILD_PACKAGES=(
