@@ -18,10 +18,25 @@ class AptPackagesStep : public plan::Step {
  public:
   std::string name() const override { return "apt-packages"; }
   std::vector<std::string> after() const override { return {}; }
+  std::vector<std::string> resources() const override { return {"apt"}; }
+
   plan::Decision decide(const plan::Context& context) const override {
     const auto missing = missing_packages(context.system.files(), k_base_packages);
-    if (missing.empty()) return plan::already_done("base packages installed", "apt-get install " + util::join(k_base_packages, " "));
+    if (missing.empty()) return plan::will_run("apt-get install " + util::join(k_base_packages, " "));
     return plan::will_run("apt-get update; apt-get install " + util::join(missing, " "));
+  }
+
+  nlohmann::json inputs(const plan::Context& /*context*/) const override {
+    return {{"packages", k_base_packages}};
+  }
+
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    if (missing_packages(run.system().files(), k_base_packages).empty()) return plan::CheckResult{true, "base packages installed"};
+    return plan::CheckResult{false, ""};
+  }
+
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
+    return not_yet_implemented(name());
   }
 };
 

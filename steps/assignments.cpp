@@ -9,13 +9,26 @@ class AssignmentsStep : public plan::Step {
  public:
   std::string name() const override { return "assignments"; }
   std::vector<std::string> after() const override { return {"user", "apt-packages"}; }
+
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
-    const std::string folder = expand_home(context, config.string("assignments.folder"));
     const std::string ref = config.string("assignments.ref");
-    const std::string summary = "clone " + config.string("assignments.repo") + (ref.empty() ? "" : " at " + ref) + " into " + folder;
-    if (context.system.files().exists(folder + "/.git")) return plan::already_done("already cloned into " + folder, summary);
-    return plan::will_run(summary);
+    return plan::will_run("clone " + config.string("assignments.repo") + (ref.empty() ? "" : " at " + ref) + " into " +
+                          expand_home(context, config.string("assignments.folder")));
+  }
+
+  nlohmann::json inputs(const plan::Context& context) const override {
+    return {{"assignments", context.config.at("assignments")}, {"user", context.facts.user.name}};
+  }
+
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
+    if (run.system().files().exists(folder + "/.git")) return plan::CheckResult{true, "already cloned into " + folder};
+    return plan::CheckResult{false, ""};
+  }
+
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
+    return not_yet_implemented(name());
   }
 };
 

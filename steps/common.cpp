@@ -41,6 +41,10 @@ std::string file_name_of(const std::string& url) {
   return slash == std::string::npos ? url : url.substr(slash + 1);
 }
 
+util::Unexpected not_yet_implemented(const std::string& step) {
+  return util::fail("cs231n-agent " CS231N_VERSION " cannot apply the " + step + " step yet; run with --skip " + step);
+}
+
 GpuChoice choose_gpu(const plan::Context& context) {
   GpuChoice choice;
   const auto& facts = context.facts;
@@ -83,7 +87,10 @@ GpuChoice choose_gpu(const plan::Context& context) {
   }
   const int min_branch = gpu::find_cuda(choice.cuda)->min_driver_branch;
   if (branch == "auto") {
-    choice.driver_branch = max_branch != 0 ? max_branch : std::max(580, min_branch);
+    // CUDA 10.0 is the tutorial's: its own 410 branch. Otherwise the long-term 580 branch, or the
+    // newest branch the GPU still works with (470 for the K80).
+    const int preferred = choice.cuda == "10.0" ? 410 : 580;
+    choice.driver_branch = max_branch != 0 ? std::min(max_branch, std::max(preferred, min_branch)) : std::max(preferred, min_branch);
   } else {
     choice.driver_branch = static_cast<int>(util::parse_uint(branch).value_or(0));
     if (max_branch != 0 && choice.driver_branch > max_branch) {

@@ -17,6 +17,10 @@ std::vector<std::string> missing_packages(const os::Files& files, const std::vec
 // "Anaconda3-2018.12-Linux-x86_64.sh" from its URL.
 std::string file_name_of(const std::string& url);
 
+// The apply() of a step whose changes this version of the agent does not make yet: an honest
+// failure that says how to go on without it.
+util::Unexpected not_yet_implemented(const std::string& step);
+
 // The GPU path's choice for this machine.
 struct GpuChoice {
   bool active = false;        // an NVIDIA GPU is present, or gpu.force

@@ -10,21 +10,31 @@ class CondaEnvStep : public plan::Step {
  public:
   std::string name() const override { return "conda-env"; }
   std::vector<std::string> after() const override { return {"anaconda"}; }
+
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
-    const std::string env = config.string("conda_env.name");
+    std::string summary = "create conda env " + config.string("conda_env.name") + " from ";
     const std::string file = config.string("conda_env.environment_file");
-    std::string summary = "create conda env " + env + " from ";
-    if (!file.empty()) {
-      summary += file;
-    } else {
-      summary += "python=" + config.string("conda_env.python") + " " + util::join(config.strings("conda_env.packages"), " ");
+    if (!file.empty()) return plan::will_run(summary + file);
+    return plan::will_run(summary + "python=" + config.string("conda_env.python") + " " +
+                          util::join(config.strings("conda_env.packages"), " "));
+  }
+
+  nlohmann::json inputs(const plan::Context& context) const override {
+    return {{"conda_env", context.config.at("conda_env")}, {"prefix", context.config.string("anaconda.prefix")}};
+  }
+
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    const std::string env = run.config().string("conda_env.name");
+    const std::string prefix = expand_home(run.context(), run.config().string("anaconda.prefix"));
+    if (run.system().files().exists(prefix + "/envs/" + env + "/conda-meta/history")) {
+      return plan::CheckResult{true, "env " + env + " exists in " + prefix};
     }
-    const std::string prefix = expand_home(context, config.string("anaconda.prefix"));
-    if (context.system.files().exists(prefix + "/envs/" + env + "/conda-meta/history")) {
-      return plan::already_done("env " + env + " exists in " + prefix, summary);
-    }
-    return plan::will_run(summary);
+    return plan::CheckResult{false, ""};
+  }
+
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
+    return not_yet_implemented(name());
   }
 };
 

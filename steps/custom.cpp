@@ -18,16 +18,45 @@ class CustomStep : public plan::Step {
   }
 
   plan::Decision decide(const plan::Context& context) const override {
-    const bool as_target = m_definition.value("user", std::string("root")) == "target";
-    std::string summary = "run " + util::join(m_definition.at("run").get<std::vector<std::string>>(), " ") + " as " +
-                          (as_target ? context.facts.user.name : std::string("root"));
-    if (m_definition.contains("check")) summary += " unless " + util::join(m_definition.at("check").get<std::vector<std::string>>(), " ") + " succeeds";
+    std::string summary = "run " + util::join(argv("run"), " ") + " as " + (as_target() ? context.facts.user.name : std::string("root"));
+    if (m_definition.contains("check")) summary += " unless " + util::join(argv("check"), " ") + " succeeds";
     if (m_definition.value("reboot", false)) summary += ", then reboot";
-    if (as_target && !context.facts.user.error.empty()) return plan::refused(context.facts.user.error, summary);
+    if (as_target() && !context.facts.user.error.empty()) return plan::refused(context.facts.user.error, summary);
     return plan::will_run(summary);
   }
 
+  nlohmann::json inputs(const plan::Context& context) const override {
+    return {{"definition", m_definition}, {"user", as_target() ? context.facts.user.name : "root"}};
+  }
+
+  // Without a "check" the step is never "already done": it runs once and is then recorded done.
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    if (!m_definition.contains("check")) return plan::CheckResult{false, "", false};
+    auto result = run.probe(command("check", run));
+    if (!result) return std::unexpected(result.error());
+    if (result->ok()) return plan::CheckResult{true, util::join(argv("check"), " ") + " succeeded"};
+    if (result->cancelled || result->timed_out) return util::fail("check " + result->describe());
+    return plan::CheckResult{false, ""};
+  }
+
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    auto result = run.run(command("run", run));
+    if (!result) return std::unexpected(result.error());
+    return plan::ApplyResult{m_definition.value("reboot", false)};
+  }
+
  private:
+  bool as_target() const { return m_definition.value("user", std::string("root")) == "target"; }
+  std::vector<std::string> argv(const char* key) const { return m_definition.at(key).get<std::vector<std::string>>(); }
+
+  os::Command command(const char* key, const plan::StepRun& run) const {
+    os::Command command;
+    command.argv = argv(key);
+    if (as_target()) command.user = run.facts().user.name;
+    if (m_definition.contains("env")) command.env = m_definition.at("env").get<std::map<std::string, std::string>>();
+    return command;
+  }
+
   nlohmann::json m_definition;
 };
 

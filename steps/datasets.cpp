@@ -12,6 +12,7 @@ class DatasetsStep : public plan::Step {
  public:
   std::string name() const override { return "datasets"; }
   std::vector<std::string> after() const override { return {"assignments"}; }
+
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
     if (!config.boolean("datasets.enabled")) return plan::skipped("datasets.enabled is false");
@@ -31,6 +32,18 @@ class DatasetsStep : public plan::Step {
     return plan::will_run("download " + std::to_string(urls.size()) + " files (" + (all_sizes_known ? "" : "over ") +
                           util::human_bytes(bytes) + "), verify and unpack them into " + std::to_string(count) +
                           " assignment folders");
+  }
+
+  nlohmann::json inputs(const plan::Context& context) const override {
+    return {{"datasets", context.config.at("datasets")}, {"folder", context.config.string("assignments.folder")}};
+  }
+
+  util::Result<plan::CheckResult> check(const plan::StepRun& /*run*/) const override {
+    return plan::CheckResult{false, "", false};
+  }
+
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
+    return not_yet_implemented(name());
   }
 };
 

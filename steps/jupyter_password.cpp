@@ -15,6 +15,7 @@ class JupyterPasswordStep : public plan::Step {
  public:
   std::string name() const override { return "jupyter-password"; }
   std::vector<std::string> after() const override { return {}; }
+
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
     const std::string algorithm = config.string("jupyter.hash_algorithm");
@@ -23,6 +24,21 @@ class JupyterPasswordStep : public plan::Step {
     if (!file.empty()) return plan::will_run("hash the password in " + file + " with " + algorithm);
     return plan::will_run("make a random password, kept in " + std::string(k_generated_password_file) +
                           " (root only), and hash it with " + algorithm);
+  }
+
+  nlohmann::json inputs(const plan::Context& context) const override {
+    const auto& config = context.config;
+    return {{"password_hash", config.string("jupyter.password_hash")},
+            {"password_file", config.string("jupyter.password_file")},
+            {"algorithm", config.string("jupyter.hash_algorithm")}};
+  }
+
+  util::Result<plan::CheckResult> check(const plan::StepRun& /*run*/) const override {
+    return plan::CheckResult{false, "", false};
+  }
+
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
+    return not_yet_implemented(name());
   }
 };
 

@@ -9,6 +9,8 @@ class NvidiaDriverStep : public plan::Step {
  public:
   std::string name() const override { return "nvidia-driver"; }
   std::vector<std::string> after() const override { return {"nvidia-repo"}; }
+  std::vector<std::string> resources() const override { return {"apt"}; }
+
   plan::Decision decide(const plan::Context& context) const override {
     const auto choice = choose_gpu(context);
     if (auto gate = gpu_gate(choice)) return *gate;
@@ -16,10 +18,22 @@ class NvidiaDriverStep : public plan::Step {
                           " with headers for kernel " + context.facts.kernel_release;
     if (context.facts.nouveau_loaded) summary += "; blacklist nouveau and reboot once";
     if (context.facts.secure_boot == detect::SecureBoot::on) summary += "; Secure Boot is on: signed modules only";
-    if (context.facts.installed.nvidia_smi && context.facts.nvidia_loaded) {
-      return plan::already_done("nvidia module loaded and nvidia-smi installed", summary);
-    }
     return plan::will_run(summary);
+  }
+
+  nlohmann::json inputs(const plan::Context& context) const override {
+    const auto choice = choose_gpu(context);
+    return {{"cuda", choice.cuda}, {"driver_branch", choice.driver_branch}, {"os", context.facts.os.label()}};
+  }
+
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    const auto& facts = run.facts();
+    if (facts.installed.nvidia_smi && facts.nvidia_loaded) return plan::CheckResult{true, "nvidia module loaded and nvidia-smi installed"};
+    return plan::CheckResult{false, ""};
+  }
+
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
+    return not_yet_implemented(name());
   }
 };
 

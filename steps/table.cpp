@@ -1,6 +1,44 @@
 #include "steps/table.hpp"
 
+#include <set>
+
+#include "agent/core/error.hpp"
+#include "agent/util/strings.hpp"
+
 namespace cs231n::steps {
+
+namespace {
+
+// Custom steps and timeouts name steps; check them against the table here, where the table is
+// known, so a typo is a config error naming the key instead of a failure later.
+void check_step_names(const plan::StepList& steps, std::size_t built_in_count, const config::Config& config) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const auto name = steps[i]->name();
+    if (std::ranges::find(names, name) != names.end()) {
+      throw Error(ExitCode::usage, "config: steps[" + std::to_string(i - built_in_count) + "].name: \"" + name +
+                                       "\" is already a step; give the custom step another name");
+    }
+    names.push_back(name);
+  }
+  const auto unknown = [&](const std::string& key, const std::string& name) {
+    std::string message = "config: " + key + ": \"" + name + "\" is not a step";
+    if (auto guess = util::closest_match(name, names)) message += "; did you mean \"" + *guess + "\"?";
+    throw Error(ExitCode::usage, message + " (`cs231n-agent plan` lists the steps)");
+  };
+  for (std::size_t i = built_in_count; i < steps.size(); ++i) {
+    for (const auto& predecessor : steps[i]->after()) {
+      if (std::ranges::find(names, predecessor) == names.end()) {
+        unknown("steps[" + std::to_string(i - built_in_count) + "].after", predecessor);
+      }
+    }
+  }
+  for (const auto& [name, seconds] : config.at("timeouts").items()) {
+    if (name != "default" && std::ranges::find(names, name) == names.end()) unknown("timeouts." + name, name);
+  }
+}
+
+}  // namespace
 
 plan::StepList all_steps(const config::Config& config) {
   plan::StepList steps;
@@ -21,7 +59,9 @@ plan::StepList all_steps(const config::Config& config) {
   steps.push_back(make_gpu_persistence_step());
   steps.push_back(make_idle_shutdown_step());
   steps.push_back(make_verify_step());
+  const std::size_t built_in_count = steps.size();
   for (const auto& definition : config.at("steps")) steps.push_back(make_custom_step(definition));
+  check_step_names(steps, built_in_count, config);
   return steps;
 }
 

@@ -9,14 +9,33 @@ class UserStep : public plan::Step {
  public:
   std::string name() const override { return "user"; }
   std::vector<std::string> after() const override { return {}; }
+
   plan::Decision decide(const plan::Context& context) const override {
     const auto& user = context.facts.user;
     if (!user.error.empty()) return plan::refused(user.error);
-    if (user.account) {
-      return plan::already_done("account " + user.name + " exists (uid " + std::to_string(user.account->uid) + ")",
-                                "use account " + user.name);
-    }
+    if (user.account) return plan::will_run("use account " + user.name + " (uid " + std::to_string(user.account->uid) + ")");
     return plan::will_run("create account " + user.name + " (home /home/" + user.name + ", bash)");
+  }
+
+  nlohmann::json inputs(const plan::Context& context) const override {
+    return {{"user", context.facts.user.name}};
+  }
+
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    const auto& name = run.facts().user.name;
+    if (os::Accounts::load(run.system().files()).find_user(name)) return plan::CheckResult{true, "account " + name + " exists"};
+    return plan::CheckResult{false, ""};
+  }
+
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    const auto& name = run.facts().user.name;
+    os::Command command;
+    command.argv = {"useradd", "--create-home", "--shell", "/bin/bash", "--", name};
+    auto result = run.run(command);
+    // The GCE guest agent creates accounts at the first SSH login; if it won the race, the account
+    // now exists and that is success. An existing account is never modified.
+    if (!result && !os::Accounts::load(run.system().files()).find_user(name)) return std::unexpected(result.error());
+    return plan::ApplyResult{};
   }
 };
 

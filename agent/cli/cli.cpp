@@ -1,10 +1,13 @@
 #include "agent/cli/cli.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <iostream>
 #include <memory>
+#include <regex>
 
 #include <CLI/CLI.hpp>
 #include <curl/curl.h>
@@ -12,12 +15,17 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/cli/logging.hpp"
+#include "agent/cli/progress.hpp"
 #include "agent/config/config.hpp"
 #include "agent/config/schema.hpp"
 #include "agent/core/error.hpp"
 #include "agent/detect/facts.hpp"
+#include "agent/engine/lock.hpp"
+#include "agent/engine/session.hpp"
 #include "agent/os/real_system.hpp"
 #include "agent/plan/planner.hpp"
+#include "agent/util/hash.hpp"
+#include "agent/util/strings.hpp"
 #include "steps/table.hpp"
 
 namespace cs231n::cli {
@@ -25,8 +33,11 @@ namespace cs231n::cli {
 namespace {
 
 constexpr const char* k_default_state_dir = "/var/lib/cs231n-agent";
+constexpr const char* k_default_log_file = "/var/log/cs231n-agent.log";
 
-// The options shared by the commands, under the same names everywhere.
+std::atomic<bool> g_interrupt{false};
+
+// The options of every command, under the same names everywhere.
 struct Options {
   std::string root = "/";
   std::string config_file;
@@ -34,16 +45,39 @@ struct Options {
   std::string log_file;
   int verbosity = 0;
   bool json = false;
+  // run / resume
+  std::vector<std::string> only;
+  std::vector<std::string> skip;
+  bool dry_run = false;
+  bool no_reboot = false;
+  std::string reboot_command;
+  std::string boot_id_file;
+  bool wait = false;
+  bool yes = false;
+  bool force = false;
+  unsigned workers = 4;
+  // status
+  double timeout_s = 0;
+  // reset / logs
+  std::vector<std::string> step_names;
+  bool all = false;
 };
 
 enum OptionSet : unsigned {
-  k_root = 1,
-  k_config = 2,
-  k_state_dir = 4,
-  k_json = 8,
+  k_root = 1u << 0,
+  k_config = 1u << 1,
+  k_state_dir = 1u << 2,
+  k_json = 1u << 3,
+  k_selection = 1u << 4,  // --only --skip --dry-run --workers --yes --force
+  k_reboot = 1u << 5,     // --no-reboot --reboot-command --boot-id-file
+  k_wait = 1u << 6,
+  k_timeout = 1u << 7,
+  k_steps = 1u << 8,      // STEP... --all
+  k_one_step = 1u << 9,   // STEP
+  k_writes_log = 1u << 10,  // logs to /var/log/cs231n-agent.log unless --log-file says otherwise
 };
 
-using Handler = int (*)(const Options&);
+using Handler = int (*)(Options&);
 
 struct CommandSpec {
   const char* name;
@@ -52,31 +86,52 @@ struct CommandSpec {
   Handler handler;
 };
 
-// What detect and plan work from.
-struct Session {
-  std::unique_ptr<os::RealSystem> system;
-  std::vector<nlohmann::json> layers;
-  std::string configured_user;
-};
+void check_state_dir(const std::string& dir) {
+  static const std::regex safe(R"(/[A-Za-z0-9_./-]*)");
+  if (!std::regex_match(dir, safe) || dir.find("..") != std::string::npos) {
+    throw Error(ExitCode::usage, "--state-dir " + dir + " must be an absolute path of letters, digits, _ . / and -");
+  }
+}
 
-Session open_session(const Options& options) {
+std::unique_ptr<os::RealSystem> open_system(const Options& options) {
   struct stat st {};
   if (::stat(options.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     throw Error(ExitCode::usage, "--root " + options.root + " is not a folder: give the root of the system to inspect");
   }
-  Session session;
-  session.system = std::make_unique<os::RealSystem>(options.root);
-  if (!options.config_file.empty()) {
-    session.layers.push_back(config::load_file(options.config_file));
-    spdlog::debug("config file {} loaded", options.config_file);
-  }
-  for (const auto& layer : session.layers) {
-    if (layer.contains("user")) session.configured_user = layer["user"].get<std::string>();
-  }
-  return session;
+  check_state_dir(options.state_dir);
+  spdlog::debug("reading the target system under {}", options.root);
+  return std::make_unique<os::RealSystem>(options.root);
 }
 
-int command_version(const Options& options) {
+std::vector<nlohmann::json> config_layers(const Options& options) {
+  std::vector<nlohmann::json> layers;
+  if (!options.config_file.empty()) {
+    layers.push_back(config::load_file(options.config_file));
+    spdlog::debug("config file {} is valid", options.config_file);
+  }
+  return layers;
+}
+
+std::string configured_user(const std::vector<nlohmann::json>& layers) {
+  std::string user;
+  for (const auto& layer : layers) {
+    if (layer.contains("user")) user = layer.at("user").get<std::string>();
+  }
+  return user;
+}
+
+// The step table checks what config says of steps ("config: steps[0].after: ..."); name the file.
+plan::StepList steps_for(const config::Config& config, const Options& options) {
+  try {
+    return steps::all_steps(config);
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    if (options.config_file.empty() || !message.starts_with("config: ")) throw;
+    throw Error(error.code(), "config file " + options.config_file + ": " + message.substr(8));
+  }
+}
+
+int command_version(Options& options) {
   std::cout << "cs231n-agent " << CS231N_VERSION << "\n";
   if (options.verbosity > 0) {
     const auto* curl = curl_version_info(CURLVERSION_NOW);
@@ -91,23 +146,34 @@ int command_version(const Options& options) {
   return 0;
 }
 
-int command_detect(const Options& options) {
-  const auto session = open_session(options);
-  const auto facts = detect::gather_facts(*session.system, session.configured_user);
-  if (options.json) {
-    std::cout << detect::to_json(facts).dump(2) << "\n";
-  } else {
-    std::cout << detect::to_table(facts);
-  }
+int command_detect(Options& options) {
+  const auto system = open_system(options);
+  const auto layers = config_layers(options);
+  const auto facts = detect::gather_facts(*system, configured_user(layers));
+  std::cout << (options.json ? detect::to_json(facts).dump(2) + "\n" : detect::to_table(facts));
   return 0;
 }
 
-int command_plan(const Options& options) {
-  const auto session = open_session(options);
-  const auto facts = detect::gather_facts(*session.system, session.configured_user);
-  const auto config = config::Config::resolve(session.layers, facts.os);
-  const auto steps = steps::all_steps(config);
-  const auto plan = plan::make_plan(steps, plan::Context{*session.system, facts, config});
+// What `plan` and `run --dry-run` print: every step, or the selected ones, with what they would do.
+int print_plan(Options& options, bool selection_only) {
+  const auto system = open_system(options);
+  const auto layers = config_layers(options);
+  const auto facts = detect::gather_facts(*system, configured_user(layers));
+  const auto config = config::Config::resolve(layers, facts.os);
+  const auto steps = steps_for(config, options);
+  plan::RecordedResults recorded;
+  if (const auto state = engine::StateStore(system->files(), options.state_dir).peek()) {
+    for (const auto& [name, record] : state->steps) {
+      if (record.status == engine::StepStatus::done) recorded[name] = {record.fingerprint, record.finished};
+    }
+  }
+  auto plan = plan::make_plan(steps, plan::Context{*system, facts, config}, recorded);
+  if (selection_only) {
+    std::erase_if(plan.steps, [&](const plan::PlannedStep& step) {
+      const bool chosen = options.only.empty() || std::ranges::find(options.only, step.name) != options.only.end();
+      return !chosen || std::ranges::find(options.skip, step.name) != options.skip.end();
+    });
+  }
   if (options.json) {
     auto document = plan::to_json(plan);
     document["config"] = config.json();
@@ -118,32 +184,241 @@ int command_plan(const Options& options) {
   return plan.has_refusal() ? static_cast<int>(ExitCode::refused) : 0;
 }
 
-int command_schema(const Options&) {
+int command_plan(Options& options) { return print_plan(options, false); }
+
+void on_interrupt(int) { g_interrupt = true; }
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+  // A closed browser-SSH window must not kill a half-done install.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGHUP, &ignore, nullptr);
+}
+
+bool ask_on_terminal(const std::string& question) {
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+int run_or_resume(Options& options, bool resume) {
+  if (!resume && options.dry_run) return print_plan(options, true);
+  const auto system = open_system(options);
+  install_signal_handlers();
+  engine::RunRequest request;
+  request.state_dir = options.state_dir;
+  request.resume = resume;
+  if (!resume) request.config_layers = config_layers(options);
+  request.options.only = options.only;
+  request.options.skip = options.skip;
+  request.options.workers = std::max(1u, options.workers);
+  request.options.no_reboot = options.no_reboot;
+  request.options.reboot_command = util::split_whitespace(options.reboot_command);
+  request.options.boot_id_file = options.boot_id_file;
+  request.options.interrupt = &g_interrupt;
+  request.wait_for_lock = options.wait;
+  request.yes = options.yes;
+  request.force = options.force;
+  if (::isatty(STDIN_FILENO) == 1) request.confirm = ask_on_terminal;
+  ConsoleProgress progress;
+  const auto make_steps = [&](const config::Config& config) { return steps_for(config, options); };
+  const auto result = engine::run_session(*system, make_steps, request, progress);
+  if (!result.ran) return 0;
+  const auto& outcome = result.outcome;
+  if (!outcome.steps.empty()) std::cout << engine::summary_table(outcome);
+  std::cout << "\n" << to_string(outcome.state) << ": " << outcome.message << "\n";
+  return static_cast<int>(outcome.code);
+}
+
+int command_run(Options& options) { return run_or_resume(options, false); }
+int command_resume(Options& options) { return run_or_resume(options, true); }
+
+// The overall state as `status` reports it: a run whose process died shows as interrupted.
+RunState effective_state(const std::optional<engine::State>& state, bool lock_held) {
+  if (lock_held) return RunState::running;
+  if (!state || state->empty()) return RunState::not_started;
+  if (state->run.state == RunState::running) return RunState::interrupted;
+  return state->run.state;
+}
+
+ExitCode status_exit_code(RunState state) {
+  switch (state) {
+    case RunState::done: return ExitCode::success;
+    case RunState::failed: return ExitCode::step_failed;
+    case RunState::not_started: return ExitCode::step_failed;
+    case RunState::reboot_pending: return ExitCode::reboot_pending;
+    case RunState::refused: return ExitCode::refused;
+    case RunState::running: return ExitCode::busy;
+    case RunState::interrupted: return ExitCode::interrupted;
+  }
+  return ExitCode::step_failed;
+}
+
+int command_status(Options& options) {
+  const auto system = open_system(options);
+  const engine::StateStore store(system->files(), options.state_dir);
+  const auto started = std::chrono::steady_clock::now();
+  auto holder = engine::RunLock::holder(system->files(), options.state_dir);
+  while (options.wait && holder &&
+         (options.timeout_s <= 0 || std::chrono::steady_clock::now() - started < std::chrono::duration<double>(options.timeout_s))) {
+    system->sleep(std::chrono::milliseconds(250));
+    holder = engine::RunLock::holder(system->files(), options.state_dir);
+  }
+  const auto state = store.peek();
+  const auto overall = effective_state(state, holder.has_value());
+  nlohmann::json steps = nlohmann::json::array();
+  if (state) {
+    std::vector<std::string> names = state->run.order;
+    for (const auto& [name, record] : state->steps) {
+      if (std::ranges::find(names, name) == names.end()) names.push_back(name);
+    }
+    for (const auto& name : names) {
+      const auto found = state->steps.find(name);
+      const engine::StepRecord record = found == state->steps.end() ? engine::StepRecord{} : found->second;
+      std::string status(engine::to_string(record.status));
+      if (record.status == engine::StepStatus::running && !holder) status = "interrupted";
+      steps.push_back({{"name", name}, {"status", status}, {"duration_s", record.duration_s}, {"error", record.error},
+                       {"detail", record.detail}, {"attempts", record.attempts}, {"log", record.log}});
+    }
+  }
+  if (options.json) {
+    nlohmann::json document = {{"state", to_string(overall)}, {"steps", steps}};
+    if (state && !state->empty()) {
+      document["run_id"] = state->run.id;
+      document["reboots"] = state->run.reboots;
+      document["updated"] = state->run.updated;
+      document["message"] = state->run.message;
+    }
+    if (holder) document["pid"] = *holder;
+    std::cout << document.dump(2) << "\n";
+  } else {
+    std::cout << "State: " << to_string(overall);
+    if (state && !state->empty()) std::cout << " (run " << state->run.id << ", updated " << state->run.updated << ")";
+    if (holder) std::cout << ", pid " << *holder;
+    std::cout << "\n";
+    std::size_t width = 4;
+    for (const auto& step : steps) width = std::max(width, step["name"].get<std::string>().size());
+    for (const auto& step : steps) {
+      const auto name = step["name"].get<std::string>();
+      const auto status = step["status"].get<std::string>();
+      std::string line = "  " + name + std::string(width - name.size() + 2, ' ') + status;
+      const auto note = step["error"].get<std::string>().empty() ? step["detail"].get<std::string>() : step["error"].get<std::string>();
+      if (!note.empty()) line += std::string(13 - std::min<std::size_t>(12, status.size()), ' ') + note;
+      std::cout << line << "\n";
+    }
+    if (state && !state->run.message.empty() && !holder) std::cout << state->run.message << "\n";
+  }
+  return static_cast<int>(status_exit_code(overall));
+}
+
+void check_step_name(const std::string& name) {
+  static const std::regex pattern("[a-z0-9][a-z0-9-]{0,62}");
+  if (!std::regex_match(name, pattern)) throw Error(ExitCode::usage, "\"" + name + "\" is not a step name (`cs231n-agent plan` lists them)");
+}
+
+int command_reset(Options& options) {
+  if (options.all == !options.step_names.empty()) {
+    throw Error(ExitCode::usage, "reset takes step names or --all (not both, not neither)");
+  }
+  const auto system = open_system(options);
+  for (const auto& name : options.step_names) check_step_name(name);
+  const engine::StateStore store(system->files(), options.state_dir);
+  auto lock = engine::RunLock::try_acquire(system->files(), options.state_dir);
+  if (!lock || !*lock) {
+    if (!lock && lock.error().error_number == ENOENT) {
+      std::cout << "nothing recorded in " << options.state_dir << "\n";
+      return 0;
+    }
+    throw Error(ExitCode::busy, "a cs231n-agent run is active; reset after it ends (`cs231n-agent status --wait`)");
+  }
+  auto state = store.load(util::random_hex(4));
+  if (options.all) {
+    if (auto removed = system->files().remove(store.state_path()); !removed) {
+      throw Error(ExitCode::step_failed, "cannot remove " + store.state_path() + ": " + removed.error().message);
+    }
+    std::cout << "forgot every recorded result; the next run checks every step again\n";
+    return 0;
+  }
+  for (const auto& name : options.step_names) {
+    if (state.steps.erase(name) == 0) throw Error(ExitCode::usage, "step " + name + " has no recorded result; nothing was reset");
+  }
+  if (state.run.state == RunState::done) state.run.state = RunState::interrupted;
+  store.save(state);
+  std::cout << "forgot " << util::join(options.step_names, ", ") << "; the next run checks them again\n";
+  return 0;
+}
+
+int command_logs(Options& options) {
+  const auto system = open_system(options);
+  check_step_name(options.step_names.front());
+  const engine::StateStore store(system->files(), options.state_dir);
+  auto text = system->files().read(store.log_path(options.step_names.front()), 1u << 30);
+  if (!text) throw Error(ExitCode::usage, "no log for step " + options.step_names.front() + " in " + options.state_dir + "/logs");
+  std::cout << *text;
+  return 0;
+}
+
+int command_schema(Options&) {
   std::cout << config::schema_markdown();
   return 0;
 }
 
 // The one table of commands.
 const CommandSpec k_commands[] = {
+    {"run", "Set this machine up: run every step that is not done yet, resuming an unfinished run",
+     k_config | k_state_dir | k_selection | k_reboot | k_wait | k_writes_log, command_run},
+    {"resume", "Continue the recorded run with its recorded config and step selection (run at every boot)",
+     k_state_dir | k_reboot | k_wait | k_writes_log, command_resume},
+    {"status", "Show the run's state and each step's result (reads only)", k_root | k_state_dir | k_json | k_wait | k_timeout,
+     command_status},
     {"detect", "Report what this machine is: OS, GPUs, Secure Boot, memory, disk, target user (reads only)",
      k_root | k_config | k_json, command_detect},
     {"plan", "List every step with what it would do here: run, done, skip or refuse, and why (reads only)",
      k_root | k_config | k_state_dir | k_json, command_plan},
+    {"reset", "Forget recorded results so those steps run again", k_state_dir | k_steps, command_reset},
+    {"logs", "Print a step's log", k_state_dir | k_one_step, command_logs},
     {"schema", "Print the config schema as the Markdown table of the README", 0, command_schema},
     {"version", "Print the version (-v: also libcurl and OpenSSL)", 0, command_version},
 };
 
 void add_options(CLI::App& command, Options& options, unsigned which) {
   if (which & k_root) {
-    command.add_option("--root", options.root, "Root of the target system; every path is read under it")
-        ->capture_default_str();
+    command.add_option("--root", options.root, "Root of the target system; every path is read under it")->capture_default_str();
   }
   if (which & k_config) command.add_option("--config", options.config_file, "Config file (JSON), merged over the profile defaults");
   if (which & k_state_dir) {
     command.add_option("--state-dir", options.state_dir, "Where the run state and step logs live")->capture_default_str();
   }
   if (which & k_json) command.add_flag("--json", options.json, "Machine-readable output");
-  command.add_option("--log-file", options.log_file, "Also log to this file (rotated at 5 MiB)");
+  if (which & k_selection) {
+    command.add_option("--only", options.only, "Run just these steps (comma-separated)")->delimiter(',');
+    command.add_option("--skip", options.skip, "Leave these steps out (comma-separated)")->delimiter(',');
+    command.add_flag("--dry-run", options.dry_run, "Print what would run and change nothing");
+    command.add_option("--workers", options.workers, "Steps run at once")->capture_default_str()->check(CLI::Range(1, 16));
+    command.add_flag("--yes", options.yes, "Agree in advance to change a machine that is not a GCE VM");
+    command.add_flag("--force", options.force, "Replace a newer installed agent with this one");
+  }
+  if (which & k_reboot) {
+    command.add_flag("--no-reboot", options.no_reboot, "Stop with exit code 3 instead of rebooting");
+    command.add_option("--reboot-command", options.reboot_command, "Command that reboots (default: systemctl reboot)");
+    command.add_option("--boot-id-file", options.boot_id_file, "Where the boot id is read (default: /proc/sys/kernel/random/boot_id)");
+  }
+  if (which & k_wait) command.add_flag("--wait", options.wait, "Wait for another active run to end instead of exiting with 5");
+  if (which & k_timeout) command.add_option("--timeout", options.timeout_s, "With --wait: give up after this many seconds");
+  if (which & k_steps) {
+    command.add_option("steps", options.step_names, "Steps whose results to forget");
+    command.add_flag("--all", options.all, "Forget every recorded result");
+  }
+  if (which & k_one_step) command.add_option("step", options.step_names, "The step")->required()->expected(1);
+  command.add_option("--log-file", options.log_file,
+                     (which & k_writes_log) ? "Log file, rotated at 5 MiB (default: /var/log/cs231n-agent.log)"
+                                            : "Also log to this file (rotated at 5 MiB)");
   command.add_flag("-v,--verbose", options.verbosity, "More detail; twice for even more");
 }
 
@@ -167,24 +442,30 @@ int run_cli(const std::vector<std::string>& arguments) {
     auto* command = app.add_subcommand(spec.name, spec.description);
     add_options(*command, options, spec.options);
     command->footer(exit_code_table());
+    // Reported below, in the order given (CLI11's own message lists them backwards).
+    command->allow_extras();
     commands.emplace_back(command, &spec);
   }
 
-  std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());
+  if (!arguments.empty() && !arguments.front().starts_with("-")) {
+    const bool known = std::ranges::any_of(k_commands, [&](const CommandSpec& spec) { return arguments.front() == spec.name; });
+    if (!known) {
+      std::vector<std::string> names;
+      for (const auto& spec : k_commands) names.emplace_back(spec.name);
+      std::string message = "unknown command \"" + arguments.front() + "\"";
+      if (auto guess = util::closest_match(arguments.front(), names)) message += "; did you mean " + *guess + "?";
+      throw Error(ExitCode::usage, message + " (commands: " + util::join(names, ", ") + ")");
+    }
+  }
+  std::vector<const char*> argv{"cs231n-agent"};
+  for (const auto& argument : arguments) argv.push_back(argument.c_str());
   try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::CallForAllHelp&) {
-    std::cout << app.help("", CLI::AppFormatMode::All);
-    return 0;
+    app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::ParseError& error) {
-    // A subcommand's --help arrives as CallForHelp from the subcommand's own parse.
-    if (error.get_exit_code() == 0) {
+    if (error.get_exit_code() == 0) {  // --help, of the program or of a command
       for (const auto& [command, spec] : commands) {
         if (command->parsed()) {
-          std::cout << command->help();
+          std::cout << command->help("cs231n-agent");
           return 0;
         }
       }
@@ -196,6 +477,11 @@ int run_cli(const std::vector<std::string>& arguments) {
 
   for (const auto& [command, spec] : commands) {
     if (command->parsed()) {
+      if (const auto extra = command->remaining(); !extra.empty()) {
+        throw Error(ExitCode::usage, "unexpected argument" + std::string(extra.size() > 1 ? "s" : "") + " " +
+                                         util::join(extra, " ") + "; see cs231n-agent " + spec->name + " --help");
+      }
+      if (options.log_file.empty() && (spec->options & k_writes_log)) options.log_file = k_default_log_file;
       setup_logging(options.verbosity, options.log_file);
       return spec->handler(options);
     }

@@ -22,7 +22,8 @@ void setup_logging(int verbosity, const std::string& log_file) {
   } else {
     console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   }
-  console->set_pattern("cs231n-agent: %^%l%$: %v");
+  // On a terminal the time is noise; in journald or on the serial console it is what tells when.
+  console->set_pattern(::isatty(STDERR_FILENO) ? "cs231n-agent: %^%l%$: %v" : "%Y-%m-%dT%H:%M:%S cs231n-agent: %l: %v");
   console->set_level(verbosity >= 2 ? spdlog::level::trace : verbosity == 1 ? spdlog::level::debug : spdlog::level::info);
   sinks.push_back(console);
   std::string file_problem;

@@ -152,6 +152,10 @@ void merge_into(json& base, const json& overlay) {
 }
 
 json load_file(const std::filesystem::path& path) {
+  std::error_code error;
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
+    throw Error(ExitCode::usage, "config file " + path.string() + " is not a file: give --config the path of a JSON file");
+  }
   std::ifstream stream(path, std::ios::binary);
   if (!stream) {
     throw Error(ExitCode::usage, "cannot read config file " + path.string() + ": check the path given to --config");

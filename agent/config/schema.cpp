@@ -20,11 +20,20 @@ ValueCheck one_of(std::vector<std::string> choices) {
   };
 }
 
+// std::regex recurses per character: a huge value would overflow the stack, so length comes first.
+constexpr std::size_t k_max_value_length = 2048;
+
+std::optional<std::string> too_long(const std::string& text) {
+  if (text.size() <= k_max_value_length) return std::nullopt;
+  return "must be at most " + std::to_string(k_max_value_length) + " characters";
+}
+
 ValueCheck matches(const std::string& pattern, std::string what, bool allow_empty = false) {
   const std::regex compiled(pattern);
   return [compiled, what, allow_empty](const json& value) -> std::optional<std::string> {
     const auto text = value.get<std::string>();
     if (allow_empty && text.empty()) return std::nullopt;
+    if (auto problem = too_long(text)) return problem;
     if (std::regex_match(text, compiled)) return std::nullopt;
     return "must be " + what;
   };
@@ -67,6 +76,7 @@ const ValueCheck k_python_version = matches(R"(3\.\d+)", "a Python version like 
 const ValueCheck k_conda_spec = [](const json& value) -> std::optional<std::string> {
   static const std::regex spec(R"([A-Za-z0-9_.-]+([=<>!]=?[A-Za-z0-9_.*,<>=!-]*)?)");
   for (const auto& item : value) {
+    if (auto problem = too_long(item.get<std::string>())) return "has an entry that " + *problem;
     if (!std::regex_match(item.get<std::string>(), spec)) return "has \"" + item.get<std::string>() + "\", not a conda package spec";
   }
   return std::nullopt;

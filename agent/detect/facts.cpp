@@ -59,7 +59,10 @@ TargetUser resolve_target_user(const os::Accounts& accounts, const std::string& 
   if (regular.size() == 1 && os::is_valid_user_name(regular.front().name)) {
     return choose(regular.front().name, "/etc/passwd");
   }
-  if (regular.empty()) {
+  if (regular.size() == 1) {
+    user.error = "the only regular account, \"" + regular.front().name +
+                 "\", is not a name cs231n-agent accepts (lowercase letters, digits, _ and -); " + k_set_user_hint;
+  } else if (regular.empty()) {
     user.error = "no regular account in /etc/passwd to set up for (GCE creates it at the first SSH login); " +
                  std::string(k_set_user_hint);
   } else {

@@ -252,6 +252,19 @@ util::Result<void> Files::symlink(std::string_view link_target, std::string_view
   return {};
 }
 
+util::Result<void> Files::rename(std::string_view from, std::string_view to) const {
+  const auto [from_parent, from_name] = split_parent(from);
+  const auto [to_parent, to_name] = split_parent(to);
+  auto from_dir = open(from_parent, O_RDONLY | O_DIRECTORY);
+  if (!from_dir) return std::unexpected(from_dir.error());
+  auto to_dir = open(to_parent, O_RDONLY | O_DIRECTORY);
+  if (!to_dir) return std::unexpected(to_dir.error());
+  if (::renameat(from_dir->get(), from_name.c_str(), to_dir->get(), to_name.c_str()) != 0) {
+    return errno_failure("renaming", host_path(from).string());
+  }
+  return {};
+}
+
 util::Result<void> Files::remove(std::string_view path) const {
   const auto [parent, name] = split_parent(path);
   auto dir = open(parent, O_RDONLY | O_DIRECTORY);

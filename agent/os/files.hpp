@@ -76,6 +76,8 @@ class Files {
                                   std::optional<Ownership> owner = std::nullopt) const;
   util::Result<void> make_dirs(std::string_view path, mode_t mode) const;
   util::Result<void> symlink(std::string_view link_target, std::string_view link_path) const;
+  // Renames within the root (both paths are target paths).
+  util::Result<void> rename(std::string_view from, std::string_view to) const;
   // Removes a file or symlink (not a folder); a missing file is not an error.
   util::Result<void> remove(std::string_view path) const;
 

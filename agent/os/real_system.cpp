@@ -1,9 +1,14 @@
 #include "agent/os/real_system.hpp"
 
+#include <signal.h>
+
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "agent/os/process.hpp"
+#include "agent/util/strings.hpp"
 
 extern char** environ;
 
@@ -92,6 +97,37 @@ util::Result<void> RealSystem::reboot(const std::vector<std::string>& command) {
   if (!result) return std::unexpected(result.error());
   if (!result->ok()) return util::fail("reboot command " + result->describe() + ": " + result->output_tail);
   return {};
+}
+
+int RealSystem::end_marked_processes(const std::string& marker) {
+  if (!m_files.is_host_root()) return 0;
+  const std::string wanted = std::string(k_process_marker_variable) + "=" + marker;
+  const auto marked = [&] {
+    std::vector<pid_t> pids;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+      const auto pid = util::parse_uint(entry.path().filename().string());
+      if (!pid || static_cast<pid_t>(*pid) == ::getpid()) continue;
+      std::ifstream stream(entry.path() / "environ", std::ios::binary);
+      std::stringstream buffer;
+      buffer << stream.rdbuf();
+      for (const auto& variable : util::split(buffer.str(), '\0')) {
+        if (variable == wanted) {
+          pids.push_back(static_cast<pid_t>(*pid));
+          break;
+        }
+      }
+    }
+    return pids;
+  };
+  const auto first = marked();
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const auto alive = marked();
+    if (alive.empty()) break;
+    for (pid_t pid : alive) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return static_cast<int>(first.size());
 }
 
 }  // namespace cs231n::os

@@ -32,6 +32,7 @@ class RealSystem : public System {
   std::optional<std::string> env(const std::string& name) const override;
   ServiceManager& services() override { return m_services; }
   util::Result<void> reboot(const std::vector<std::string>& command) override;
+  int end_marked_processes(const std::string& marker) override;
 
  private:
   Files m_files;

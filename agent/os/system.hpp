@@ -13,6 +13,10 @@
 
 namespace cs231n::os {
 
+// Every process a step starts carries CS231N_AGENT_STEP=<run id>/<step>, so that a later run can
+// find and end what a killed run left behind.
+inline constexpr const char* k_process_marker_variable = "CS231N_AGENT_STEP";
+
 // A program to run: argv only, never a shell.
 struct Command {
   std::vector<std::string> argv;
@@ -76,6 +80,9 @@ class System {
   virtual void sleep(std::chrono::milliseconds duration) = 0;
   virtual std::optional<std::string> env(const std::string& name) const = 0;
   virtual ServiceManager& services() = 0;
+  // Ends (SIGKILL) every process whose environment has k_process_marker_variable=marker and
+  // waits briefly for them to go. Returns how many there were.
+  virtual int end_marked_processes(const std::string& marker) = 0;
   // Runs the given reboot command. Returns once it was started; the machine goes down after.
   virtual util::Result<void> reboot(const std::vector<std::string>& command) = 0;
 

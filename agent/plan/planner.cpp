@@ -27,8 +27,6 @@ bool Plan::has_refusal() const {
   return refusal || std::ranges::any_of(steps, [](const PlannedStep& step) { return step.decision.action == Action::refuse; });
 }
 
-namespace {
-
 // Kahn's algorithm, always taking the earliest ready step in table order, so the order is
 // deterministic and as close to the table as `after` allows.
 std::vector<const Step*> order_steps(const StepList& steps) {
@@ -75,9 +73,21 @@ std::vector<const Step*> order_steps(const StepList& steps) {
   return ordered;
 }
 
+namespace {
+
+// For `plan`: recorded done with the same inputs, or already in the wanted state.
+Decision done_or_run(const Step& step, const Context& context, const RecordedResults& recorded, Decision decision) {
+  if (auto found = recorded.find(step.name()); found != recorded.end() && found->second.fingerprint == fingerprint(step, context)) {
+    return already_done("done at " + found->second.finished, decision.summary);
+  }
+  const StepRun probe(context, step.name(), "", std::chrono::steady_clock::now() + std::chrono::seconds(30), nullptr, "");
+  if (auto check = step.check(probe); check && check->done) return already_done(check->detail, decision.summary);
+  return decision;
+}
+
 }  // namespace
 
-Plan make_plan(const StepList& steps, const Context& context) {
+Plan make_plan(const StepList& steps, const Context& context, const RecordedResults& recorded) {
   Plan plan;
   plan.profile = context.config.profile();
   plan.refusal = context.facts.unsupported_reason();
@@ -97,6 +107,7 @@ Plan make_plan(const StepList& steps, const Context& context) {
       planned.decision = skipped("comes after " + blocker + ", which was refused");
     } else {
       planned.decision = step->decide(context);
+      if (planned.decision.action == Action::run) planned.decision = done_or_run(*step, context, recorded, planned.decision);
     }
     if (planned.decision.action == Action::refuse) blocked_by[planned.name] = planned.name;
     if (!blocker.empty()) blocked_by[planned.name] = blocker;

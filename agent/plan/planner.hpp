@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,13 @@
 #include "agent/plan/step.hpp"
 
 namespace cs231n::plan {
+
+// What the state file says of a step that was recorded done (the engine's record).
+struct RecordedDone {
+  std::string fingerprint;
+  std::string finished;  // ISO 8601 time
+};
+using RecordedResults = std::map<std::string, RecordedDone>;
 
 struct PlannedStep {
   std::string name;
@@ -25,11 +33,14 @@ struct Plan {
   bool has_refusal() const;
 };
 
-// Orders the steps (table order, moved only as `after` requires) and decides each. A refused step
-// refuses nothing else, but every step after it, directly or not, is skipped. An unsupported OS
-// or architecture refuses every step. Throws Error(usage) for an `after` naming no step, a cycle,
-// or a name used twice.
-Plan make_plan(const StepList& steps, const Context& context);
+// Table order, moved only as `after` requires: deterministic. Throws Error(usage) for an `after`
+// naming no step, a cycle, or a name used twice.
+std::vector<const Step*> order_steps(const StepList& steps);
+
+// Orders the steps and decides each. A refused step refuses nothing else, but every step after it,
+// directly or not, is skipped. An unsupported OS or architecture refuses every step. A step that
+// would run is "done" when `recorded` has it with the same fingerprint, or its check() says so.
+Plan make_plan(const StepList& steps, const Context& context, const RecordedResults& recorded = {});
 
 nlohmann::json to_json(const Plan& plan);
 std::string to_table(const Plan& plan);

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -7,6 +10,7 @@
 #include "agent/config/config.hpp"
 #include "agent/detect/facts.hpp"
 #include "agent/os/system.hpp"
+#include "agent/util/result.hpp"
 
 namespace cs231n::plan {
 
@@ -26,9 +30,52 @@ Decision refused(std::string reason, std::string summary = "");
 
 // What a step may look at when it decides. Deciding is read-only.
 struct Context {
-  const os::System& system;
+  os::System& system;
   const detect::Facts& facts;
   const config::Config& config;
+};
+
+// Whether the system is already in the state a step wants.
+struct CheckResult {
+  bool done = false;
+  std::string detail;     // "account ann exists"
+  bool checkable = true;  // false: the step has no way to tell (a custom step without "check")
+};
+
+struct ApplyResult {
+  bool reboot = false;  // the step is done, but the machine must reboot before dependents run
+};
+
+// One step being checked or applied: the context plus the step's log, its deadline and the
+// interrupt flag. Commands go through run() so that each gets the log, the remaining time, the
+// interrupt flag and the marker that lets a later run find processes left behind by a killed one.
+class StepRun {
+ public:
+  StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
+          std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt, std::string process_marker);
+
+  const Context& context() const { return m_context; }
+  os::System& system() const { return m_context.system; }
+  const config::Config& config() const { return m_context.config; }
+  const detect::Facts& facts() const { return m_context.facts; }
+  const std::filesystem::path& log_path() const { return m_log_path; }
+  bool interrupted() const { return m_interrupt && m_interrupt->load(); }
+
+  // Runs a command for this step. A command that cannot start or does not succeed is a Failure
+  // whose message names the command, how it ended and the last lines of its output.
+  util::Result<os::CommandResult> run(os::Command command) const;
+  // Like run(), but a non-zero exit is a result, not a failure (for checks).
+  util::Result<os::CommandResult> probe(os::Command command) const;
+  // Appends a line to the step's log.
+  void note(const std::string& line) const;
+
+ private:
+  const Context& m_context;
+  std::string m_step_name;
+  std::filesystem::path m_log_path;
+  std::chrono::steady_clock::time_point m_deadline;
+  const std::atomic<bool>* m_interrupt;
+  std::string m_process_marker;
 };
 
 // One unit of work. Each built-in step is one file in steps/, listed in steps/table.cpp.
@@ -38,10 +85,23 @@ class Step {
   virtual std::string name() const = 0;
   // Steps this one comes after. Only ordering: a skipped predecessor does not stop it.
   virtual std::vector<std::string> after() const = 0;
-  // What the step would do here, without changing anything.
+  // Exclusive resources: steps sharing one never run at the same time ("apt": the dpkg lock).
+  virtual std::vector<std::string> resources() const { return {}; }
+  // Bumped when the step's behaviour changes, so that a newer agent re-runs it.
+  virtual int version() const { return 1; }
+  // What the step would do here: run, skip or refuse, without changing anything.
   virtual Decision decide(const Context& context) const = 0;
+  // The inputs (config values, detected facts) whose change makes the step run again.
+  virtual nlohmann::json inputs(const Context& context) const = 0;
+  // Cheap and side-effect free: is the system already in the wanted state?
+  virtual util::Result<CheckResult> check(const StepRun& run) const = 0;
+  // Brings the system into the wanted state. Must be idempotent: it may run again after a crash.
+  virtual util::Result<ApplyResult> apply(const StepRun& run) const = 0;
 };
 
 using StepList = std::vector<std::unique_ptr<Step>>;
+
+// The fingerprint the engine records: sha256 over name, version and inputs.
+std::string fingerprint(const Step& step, const Context& context);
 
 }  // namespace cs231n::plan

@@ -15,7 +15,9 @@ struct Failure {
 template <typename T>
 using Result = std::expected<T, Failure>;
 
-inline std::unexpected<Failure> fail(std::string message, int error_number = 0) {
+using Unexpected = std::unexpected<Failure>;
+
+inline Unexpected fail(std::string message, int error_number = 0) {
   return std::unexpected(Failure{std::move(message), error_number});
 }
 

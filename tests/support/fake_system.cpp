@@ -54,4 +54,9 @@ util::Result<void> FakeSystem::reboot(const std::vector<std::string>& command) {
   return {};
 }
 
+int FakeSystem::end_marked_processes(const std::string& marker) {
+  ended_markers.push_back(marker);
+  return 0;
+}
+
 }  // namespace cs231n::testing

@@ -42,6 +42,8 @@ class FakeSystem : public os::System {
   std::optional<std::string> env(const std::string& name) const override;
   os::ServiceManager& services() override { return m_services; }
   util::Result<void> reboot(const std::vector<std::string>& command) override;
+  int end_marked_processes(const std::string& marker) override;
+  std::vector<std::string> ended_markers;
 
  private:
   os::Files m_files;

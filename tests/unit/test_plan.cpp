@@ -18,6 +18,9 @@ class ScriptedStep : public plan::Step {
   std::string name() const override { return m_name; }
   std::vector<std::string> after() const override { return m_after; }
   plan::Decision decide(const plan::Context&) const override { return m_decision; }
+  nlohmann::json inputs(const plan::Context&) const override { return nullptr; }
+  util::Result<plan::CheckResult> check(const plan::StepRun&) const override { return plan::CheckResult{}; }
+  util::Result<plan::ApplyResult> apply(const plan::StepRun&) const override { return plan::ApplyResult{}; }
 
  private:
   std::string m_name;
@@ -103,8 +106,16 @@ TEST_CASE("planner: cycles, unknown predecessors and duplicate names are config 
   unknown.push_back(std::make_unique<ScriptedStep>("a", std::vector<std::string>{"ghost"}, plan::will_run("")));
   CHECK_THROWS_WITH_AS(plan::make_plan(unknown, machine.context()),
                        "step \"a\" comes after \"ghost\", which is not a step: fix its \"after\" list", Error);
-  Machine custom(k_jammy, {json{{"steps", {{{"name", "user"}, {"run", {"true"}}}}}}});
-  CHECK_THROWS_AS(custom.plan(), Error);
+  Machine clash(k_jammy, {json{{"steps", {{{"name", "user"}, {"run", {"true"}}}}}}});
+  CHECK_THROWS_WITH_AS(clash.plan(), "config: steps[0].name: \"user\" is already a step; give the custom step another name", Error);
+  Machine typo(k_jammy, {json{{"steps", {{{"name", "motd"}, {"after", {"jupyter-servce"}}, {"run", {"true"}}}}}}});
+  CHECK_THROWS_WITH_AS(typo.plan(),
+                       "config: steps[0].after: \"jupyter-servce\" is not a step; did you mean \"jupyter-service\"? "
+                       "(`cs231n-agent plan` lists the steps)", Error);
+  Machine timeout(k_jammy, {json{{"timeouts", {{"conda-envs", 10}}}}});
+  CHECK_THROWS_WITH_AS(timeout.plan(),
+                       "config: timeouts.conda-envs: \"conda-envs\" is not a step; did you mean \"conda-env\"? "
+                       "(`cs231n-agent plan` lists the steps)", Error);
 }
 
 TEST_CASE("plan: Ubuntu 16.04 with a T4 follows the tutorial: seed profile, CUDA 10.0") {
@@ -116,6 +127,7 @@ TEST_CASE("plan: Ubuntu 16.04 with a T4 follows the tutorial: seed profile, CUDA
   CHECK(step_named(plan, "nvidia-repo").decision.summary.find("ubuntu1604") != std::string::npos);
   CHECK(step_named(plan, "pytorch").decision.summary == "install torch 1.2.0 built for CUDA 10.0 into env cs231n");
   CHECK(step_named(plan, "user").decision.action == plan::Action::done);
+  CHECK(step_named(plan, "nvidia-driver").decision.summary.starts_with("install NVIDIA driver 410 for Tesla T4"));
 }
 
 TEST_CASE("plan: CUDA 10.0 on Ubuntu 22.04 is refused, the rest still runs") {

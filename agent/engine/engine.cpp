@@ -1,0 +1,431 @@
+#include "agent/engine/engine.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/core/error.hpp"
+#include "agent/util/strings.hpp"
+
+namespace cs231n::engine {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+enum class NodeState { waiting, running, finished };
+
+struct Node {
+  const plan::Step* step = nullptr;
+  plan::Decision decision;
+  std::string fingerprint;
+  std::vector<std::size_t> predecessors;
+  bool selected = true;
+  NodeState state = NodeState::waiting;
+  StepStatus result = StepStatus::pending;
+  std::string blocked_by;  // the failed/refused step that stopped it
+  Clock::time_point started_at;
+  double duration_s = 0;
+  std::string detail;
+  std::string error;
+  bool reboot = false;
+};
+
+bool counts_as_done(StepStatus status) { return status == StepStatus::done || status == StepStatus::skipped; }
+
+std::chrono::seconds step_timeout(const config::Config& config, const std::string& step) {
+  const auto& timeouts = config.at("timeouts");
+  if (timeouts.contains(step)) return std::chrono::seconds(timeouts.at(step).get<long long>());
+  if (timeouts.contains("default")) return std::chrono::seconds(timeouts.at("default").get<long long>());
+  return std::chrono::hours(1);
+}
+
+}  // namespace
+
+class Scheduler {
+ public:
+  Scheduler(const plan::StepList& steps, const plan::Context& context, const StateStore& store, State& state,
+            const RunOptions& options, Progress& progress)
+      : m_context(context), m_store(store), m_state(state), m_options(options), m_progress(progress) {
+    build_nodes(steps);
+  }
+
+  RunOutcome run() {
+    m_boot_id = read_boot_id(m_context.system, boot_id_path());
+    std::unique_lock lock(m_mutex);
+    auto last_tick = Clock::now();
+    while (true) {
+      if (m_options.interrupt && m_options.interrupt->load() && !m_interrupted) {
+        m_interrupted = true;
+        m_stop_starting = true;
+        spdlog::warn("interrupted: starting nothing new and ending the running steps");
+      }
+      start_ready_steps();
+      if (m_running == 0 && !any_startable()) break;
+      m_wake.wait_for(lock, std::chrono::milliseconds(100));
+      if (Clock::now() - last_tick >= std::chrono::seconds(1)) {
+        last_tick = Clock::now();
+        m_progress.tick(running_steps());
+      }
+    }
+    lock.unlock();
+    for (auto& worker : m_workers) worker.join();
+    return finish();
+  }
+
+ private:
+  void build_nodes(const plan::StepList& steps) {
+    const auto ordered = plan::order_steps(steps);
+    std::map<std::string, std::size_t> index;
+    for (const auto* step : ordered) {
+      index[step->name()] = m_nodes.size();
+      Node node;
+      node.step = step;
+      m_nodes.push_back(std::move(node));
+    }
+    for (const auto& name : m_options.only) check_known(name, index, "--only");
+    for (const auto& name : m_options.skip) check_known(name, index, "--skip");
+    const auto refusal = m_context.facts.unsupported_reason();
+    for (auto& node : m_nodes) {
+      for (const auto& predecessor : node.step->after()) node.predecessors.push_back(index.at(predecessor));
+      const auto& name = node.step->name();
+      node.selected = (m_options.only.empty() || std::ranges::find(m_options.only, name) != m_options.only.end()) &&
+                      std::ranges::find(m_options.skip, name) == m_options.skip.end();
+      node.decision = refusal ? plan::refused(*refusal) : node.step->decide(m_context);
+      node.fingerprint = plan::fingerprint(*node.step, m_context);
+    }
+    m_state.run.order.clear();
+    for (const auto& node : m_nodes) m_state.run.order.push_back(node.step->name());
+    // A selected step whose predecessor is left out must find it done already.
+    for (auto& node : m_nodes) {
+      if (!node.selected) {
+        node.state = NodeState::finished;
+        node.result = recorded_done(node) ? StepStatus::done : StepStatus::pending;
+        continue;
+      }
+    }
+    for (const auto& node : m_nodes) {
+      if (!node.selected) continue;
+      for (auto p : node.predecessors) {
+        const auto& predecessor = m_nodes[p];
+        if (!predecessor.selected && predecessor.result != StepStatus::done && predecessor.decision.action == plan::Action::run) {
+          throw Error(ExitCode::usage, "step " + node.step->name() + " comes after " + predecessor.step->name() +
+                                           ", which is not selected and not done: add it to --only, or run it first");
+        }
+      }
+    }
+  }
+
+  static void check_known(const std::string& name, const std::map<std::string, std::size_t>& index, const char* option) {
+    if (index.contains(name)) return;
+    std::vector<std::string> names;
+    for (const auto& [known, position] : index) names.push_back(known);
+    std::string message = std::string(option) + " names " + name + ", which is not a step";
+    if (auto guess = util::closest_match(name, names)) message += "; did you mean " + *guess + "?";
+    throw Error(ExitCode::usage, message + " (`cs231n-agent plan` lists them)");
+  }
+
+  bool recorded_done(const Node& node) const {
+    const auto found = m_state.steps.find(node.step->name());
+    return found != m_state.steps.end() && found->second.status == StepStatus::done &&
+           found->second.fingerprint == node.fingerprint;
+  }
+
+  std::string boot_id_path() const {
+    return m_options.boot_id_file.empty() ? m_context.config.string("reboot.boot_id_file") : m_options.boot_id_file;
+  }
+
+  std::string now() const { return iso8601(m_context.system.now()); }
+
+  void save() {
+    m_state.run.updated = now();
+    m_state.run.boot_id = m_boot_id;
+    m_store.save(m_state);
+  }
+
+  // Called with the mutex held.
+  void start_ready_steps() {
+    for (std::size_t i = 0; i < m_nodes.size(); ++i) {
+      auto& node = m_nodes[i];
+      if (node.state != NodeState::waiting) continue;
+      bool ready = true;
+      std::string blocker;
+      for (auto p : node.predecessors) {
+        const auto& predecessor = m_nodes[p];
+        if (predecessor.state != NodeState::finished) {
+          ready = false;
+        } else if (!counts_as_done(predecessor.result) && predecessor.selected) {
+          blocker = predecessor.blocked_by.empty() ? predecessor.step->name() : predecessor.blocked_by;
+        }
+      }
+      if (!ready) continue;
+      if (!blocker.empty()) {
+        finish_without_running(node, StepStatus::skipped, "comes after " + blocker + ", which did not finish");
+        node.blocked_by = blocker;
+        continue;
+      }
+      if (node.decision.action == plan::Action::skip) {
+        finish_without_running(node, StepStatus::skipped, node.decision.reason);
+        continue;
+      }
+      if (node.decision.action == plan::Action::refuse) {
+        finish_without_running(node, StepStatus::refused, node.decision.reason);
+        continue;
+      }
+      if (recorded_done(node)) {
+        node.state = NodeState::finished;
+        node.result = StepStatus::done;
+        node.detail = "done at " + m_state.steps[node.step->name()].finished;
+        continue;
+      }
+      if (m_stop_starting || m_running >= m_options.workers || !resources_free(node)) continue;
+      start(i);
+    }
+  }
+
+  bool any_startable() const {
+    if (m_stop_starting) return false;
+    return std::ranges::any_of(m_nodes, [](const Node& node) { return node.state == NodeState::waiting; });
+  }
+
+  bool resources_free(const Node& node) const {
+    for (const auto& resource : node.step->resources()) {
+      if (m_held.contains(resource)) return false;
+    }
+    return true;
+  }
+
+  void finish_without_running(Node& node, StepStatus status, const std::string& detail) {
+    node.state = NodeState::finished;
+    node.result = status;
+    node.detail = detail;
+    auto& record = m_state.steps[node.step->name()];
+    record.status = status;
+    record.detail = detail;
+    record.error.clear();
+    save();
+    m_progress.finished(node.step->name(), status, 0, detail);
+  }
+
+  void start(std::size_t index) {
+    auto& node = m_nodes[index];
+    const auto& name = node.step->name();
+    node.state = NodeState::running;
+    node.started_at = Clock::now();
+    for (const auto& resource : node.step->resources()) m_held.insert(resource);
+    ++m_running;
+    auto& record = m_state.steps[name];
+    record.status = StepStatus::running;
+    record.attempts += 1;
+    record.started = now();
+    record.finished.clear();
+    record.error.clear();
+    record.detail.clear();
+    record.boot_id = m_boot_id;
+    record.log = m_store.log_path(name);
+    save();
+    m_progress.started(name, record.attempts);
+    m_workers.emplace_back([this, index, log = record.log, attempt = record.attempts] { work(index, log, attempt); });
+  }
+
+  // A worker thread: everything but the bookkeeping runs without the mutex.
+  void work(std::size_t index, const std::string& log, int attempt) {
+    auto& node = m_nodes[index];
+    const auto& step = *node.step;
+    const plan::StepRun run(m_context, step.name(), m_context.system.files().host_path(log),
+                            Clock::now() + step_timeout(m_context.config, step.name()), m_options.interrupt,
+                            m_state.run.id + "/" + step.name());
+    run.note("=== " + now() + " run " + m_state.run.id + ", attempt " + std::to_string(attempt) + ", boot " + m_boot_id);
+    StepStatus status = StepStatus::failed;
+    std::string detail, error;
+    bool reboot = false;
+    auto first = step.check(run);
+    if (!first) {
+      error = "check failed: " + first.error().message;
+    } else if (first->done) {
+      status = StepStatus::done;
+      detail = first->detail.empty() ? "already in the wanted state" : first->detail;
+    } else if (auto applied = step.apply(run); !applied) {
+      error = applied.error().message;
+    } else {
+      auto second = first->checkable ? step.check(run) : util::Result<plan::CheckResult>(plan::CheckResult{true, "", false});
+      if (!second) {
+        error = "applied, but the check then failed: " + second.error().message;
+      } else if (!second->done) {
+        error = "applied, but the system is still not in the wanted state";
+      } else {
+        status = StepStatus::done;
+        detail = second->detail;
+        reboot = applied->reboot;
+      }
+    }
+    if (status == StepStatus::failed && run.interrupted()) status = StepStatus::interrupted;
+    run.note("=== " + std::string(to_string(status)) + (error.empty() ? "" : ": " + error));
+
+    std::lock_guard lock(m_mutex);
+    node.state = NodeState::finished;
+    node.result = status;
+    node.detail = detail;
+    node.error = error;
+    node.reboot = reboot;
+    node.duration_s = std::chrono::duration<double>(Clock::now() - node.started_at).count();
+    for (const auto& resource : step.resources()) m_held.erase(resource);
+    --m_running;
+    auto& record = m_state.steps[step.name()];
+    record.status = status;
+    record.finished = now();
+    record.duration_s = node.duration_s;
+    record.error = error;
+    record.detail = detail;
+    if (status == StepStatus::done) record.fingerprint = node.fingerprint;
+    if (reboot) {
+      m_stop_starting = true;
+      if (m_reboot_requested_by.empty()) m_reboot_requested_by = step.name();
+    }
+    save();
+    m_progress.finished(step.name(), status, node.duration_s, error.empty() ? detail : error);
+    m_wake.notify_all();
+  }
+
+  std::vector<std::pair<std::string, double>> running_steps() const {
+    std::vector<std::pair<std::string, double>> running;
+    for (const auto& node : m_nodes) {
+      if (node.state == NodeState::running) {
+        running.emplace_back(node.step->name(), std::chrono::duration<double>(Clock::now() - node.started_at).count());
+      }
+    }
+    return running;
+  }
+
+  RunOutcome finish() {
+    RunOutcome outcome;
+    const Node* failed = nullptr;
+    const Node* refused = nullptr;
+    for (const auto& node : m_nodes) {
+      if (!node.selected) continue;
+      outcome.steps.push_back({node.step->name(), node.result, node.duration_s, node.detail, node.error,
+                               m_store.log_path(node.step->name())});
+      if (node.result == StepStatus::failed && !failed) failed = &node;
+      if (node.result == StepStatus::refused && !refused) refused = &node;
+    }
+    const auto refusal = m_context.facts.unsupported_reason();
+    if (m_interrupted) {
+      outcome.state = RunState::interrupted;
+      outcome.code = ExitCode::interrupted;
+      outcome.message = "interrupted; run `cs231n-agent run` again to continue where it stopped";
+    } else if (!m_reboot_requested_by.empty()) {
+      reboot(outcome);
+    } else if (failed) {
+      outcome.state = RunState::failed;
+      outcome.code = ExitCode::step_failed;
+      outcome.message = "step " + failed->step->name() + " failed: " + failed->error + " (log: " +
+                        m_context.system.files().host_path(m_store.log_path(failed->step->name())).string() + ")";
+    } else if (refusal || refused) {
+      outcome.state = RunState::refused;
+      outcome.code = ExitCode::refused;
+      outcome.message = refusal ? *refusal : "step " + refused->step->name() + " refused: " + refused->detail;
+    } else {
+      outcome.state = RunState::done;
+      outcome.code = ExitCode::success;
+      outcome.message = "done";
+    }
+    m_state.run.state = outcome.state;
+    m_state.run.message = outcome.message;
+    m_state.run.pid = 0;
+    save();
+    return outcome;
+  }
+
+  void reboot(RunOutcome& outcome) {
+    const int max_reboots = static_cast<int>(m_context.config.integer("reboot.max_reboots"));
+    if (m_state.run.reboots >= max_reboots) {
+      outcome.state = RunState::failed;
+      outcome.code = ExitCode::step_failed;
+      outcome.message = "step " + m_reboot_requested_by + " asked for another reboot, but this run has rebooted " +
+                        std::to_string(m_state.run.reboots) + " times (reboot.max_reboots): stopping to avoid a reboot loop";
+      return;
+    }
+    if (m_boot_id.empty()) {
+      outcome.state = RunState::failed;
+      outcome.code = ExitCode::step_failed;
+      outcome.message = "step " + m_reboot_requested_by + " asked for a reboot, but the boot id (" + boot_id_path() +
+                        ") cannot be read, so the agent could not tell afterwards whether the machine rebooted";
+      return;
+    }
+    m_state.run.reboots += 1;
+    m_state.run.reboot_requested_by = m_reboot_requested_by;
+    m_state.run.reboot_boot_id = m_boot_id;
+    outcome.state = RunState::reboot_pending;
+    outcome.code = ExitCode::reboot_pending;
+    if (m_options.no_reboot) {
+      outcome.message = "step " + m_reboot_requested_by + " needs a reboot: reboot the machine (sudo reboot) and the agent continues by itself";
+      return;
+    }
+    auto command = m_options.reboot_command.empty() ? m_context.config.strings("reboot.command") : m_options.reboot_command;
+    outcome.message = "rebooting (step " + m_reboot_requested_by + " asked for it; reboot " + std::to_string(m_state.run.reboots) +
+                      " of at most " + std::to_string(max_reboots) + "); the agent continues after boot";
+    // The state must say reboot-pending before the machine goes down.
+    m_state.run.state = outcome.state;
+    m_state.run.message = outcome.message;
+    save();
+    spdlog::info("{}", outcome.message);
+    spdlog::default_logger()->flush();
+    if (auto rebooted = m_context.system.reboot(command); !rebooted) {
+      outcome.state = RunState::failed;
+      outcome.code = ExitCode::step_failed;
+      outcome.message = "step " + m_reboot_requested_by + " asked for a reboot, but " + util::join(command, " ") +
+                        " failed: " + rebooted.error().message + "; reboot the machine by hand";
+      m_state.run.reboots -= 1;
+    }
+  }
+
+  const plan::Context& m_context;
+  const StateStore& m_store;
+  State& m_state;
+  const RunOptions& m_options;
+  Progress& m_progress;
+  std::vector<Node> m_nodes;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  std::vector<std::thread> m_workers;
+  std::set<std::string> m_held;
+  unsigned m_running = 0;
+  bool m_stop_starting = false;
+  bool m_interrupted = false;
+  std::string m_reboot_requested_by;
+  std::string m_boot_id;
+};
+
+std::string read_boot_id(const os::System& system, const std::string& path) {
+  return system.files().read_trimmed(path).value_or("");
+}
+
+Engine::Engine(const plan::StepList& steps, const plan::Context& context, const StateStore& store, State& state,
+               const RunOptions& options, Progress& progress)
+    : m_scheduler(std::make_unique<Scheduler>(steps, context, store, state, options, progress)) {}
+
+Engine::~Engine() = default;
+
+RunOutcome Engine::run() { return m_scheduler->run(); }
+
+std::string summary_table(const RunOutcome& outcome) {
+  std::size_t width = 4;
+  for (const auto& step : outcome.steps) width = std::max(width, step.name.size());
+  std::string table = "step" + std::string(width - 2, ' ') + "result       duration\n";
+  for (const auto& step : outcome.steps) {
+    const std::string status(to_string(step.status));
+    char duration[32];
+    std::snprintf(duration, sizeof duration, "%8.1f s", step.duration_s);
+    table += step.name + std::string(width - step.name.size() + 2, ' ') + status + std::string(13 - status.size(), ' ') +
+             (step.duration_s > 0 ? duration : "") + "\n";
+  }
+  return table;
+}
+
+}  // namespace cs231n::engine

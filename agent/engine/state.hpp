@@ -1,0 +1,91 @@
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/core/exit_codes.hpp"
+#include "agent/os/files.hpp"
+
+namespace cs231n::engine {
+
+// A step's status in the state file.
+enum class StepStatus { pending, running, done, failed, skipped, refused, interrupted };
+std::string_view to_string(StepStatus status);
+std::optional<StepStatus> parse_step_status(std::string_view text);
+
+struct StepRecord {
+  StepStatus status = StepStatus::pending;
+  std::string fingerprint;  // of the inputs when it was last recorded done
+  int attempts = 0;
+  std::string started;      // ISO 8601, UTC
+  std::string finished;
+  double duration_s = 0;
+  std::string error;        // last error line
+  std::string log;          // path of the step's log
+  std::string boot_id;      // boot in which it last ran
+  std::string detail;       // why done / skipped / refused
+};
+
+struct RunRecord {
+  std::string id;
+  RunState state = RunState::not_started;
+  std::string started;
+  std::string updated;
+  int reboots = 0;
+  std::string boot_id;             // boot in which the state was last written
+  std::string reboot_requested_by; // the step that asked for the pending reboot
+  std::string reboot_boot_id;      // the boot that must end before the run goes on
+  bool confirmed = false;          // the operator agreed to change this machine (off GCE)
+  std::vector<std::string> only;   // the step selection, reused by `resume`
+  std::vector<std::string> skip;
+  std::vector<nlohmann::json> config_layers;  // the config the run was started with
+  int pid = 0;
+  std::string message;             // the last run's closing message
+  std::vector<std::string> order;  // step names in plan order, for `status`
+};
+
+struct State {
+  RunRecord run;
+  std::map<std::string, StepRecord> steps;
+  bool empty() const { return run.id.empty(); }
+};
+
+inline constexpr int k_state_format = 1;
+
+nlohmann::json to_json(const State& state);
+// Throws std::runtime_error (with what is wrong) for a document that is not a valid state.
+State state_from_json(const nlohmann::json& document);
+
+// <state-dir>/state.json, written atomically and durably (temp file, fsync, rename, fsync dir).
+class StateStore {
+ public:
+  StateStore(const os::Files& files, std::string state_dir);
+
+  const std::string& dir() const { return m_dir; }
+  std::string state_path() const { return m_dir + "/state.json"; }
+  std::string log_path(const std::string& step) const { return m_dir + "/logs/" + step + ".log"; }
+
+  // A missing file is an empty state. A corrupt one is moved aside (state.json.corrupt-<time>)
+  // with a warning, and the run goes on from an empty state, re-checking every step. A file from
+  // a newer format is refused: Error(usage).
+  State load(const std::string& now_stamp) const;
+  // Reads without moving anything aside (for `status`): nullopt when missing or corrupt.
+  std::optional<State> peek() const;
+  void save(const State& state) const;
+  // Creates the state dir (0700) and its logs folder.
+  void prepare() const;
+
+ private:
+  const os::Files& m_files;
+  std::string m_dir;
+};
+
+// "2026-11-29T20:31:05Z"
+std::string iso8601(std::chrono::system_clock::time_point time);
+
+}  // namespace cs231n::engine

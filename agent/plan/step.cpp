@@ -1,0 +1,60 @@
+#include "agent/plan/step.hpp"
+
+#include <fcntl.h>
+#include <tuple>
+#include <unistd.h>
+
+#include "agent/util/hash.hpp"
+#include "agent/util/strings.hpp"
+
+namespace cs231n::plan {
+
+StepRun::StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
+                 std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt,
+                 std::string process_marker)
+    : m_context(context),
+      m_step_name(std::move(step_name)),
+      m_log_path(std::move(log_path)),
+      m_deadline(deadline),
+      m_interrupt(interrupt),
+      m_process_marker(std::move(process_marker)) {}
+
+util::Result<os::CommandResult> StepRun::probe(os::Command command) const {
+  using namespace std::chrono;
+  const auto remaining = duration_cast<milliseconds>(m_deadline - steady_clock::now());
+  if (remaining <= milliseconds(0)) return util::fail("step " + m_step_name + " ran out of time (see \"timeouts\")");
+  if (command.timeout.count() == 0 || command.timeout > remaining) command.timeout = remaining;
+  if (command.log_path.empty()) command.log_path = m_log_path;
+  if (!command.cancel) command.cancel = m_interrupt;
+  if (!m_process_marker.empty()) command.env.emplace(os::k_process_marker_variable, m_process_marker);
+  note("$ " + util::join(command.argv, " ") + (command.user.empty() ? "" : "   (as " + command.user + ")"));
+  return system().run(command);
+}
+
+util::Result<os::CommandResult> StepRun::run(os::Command command) const {
+  const std::string shown = util::join(command.argv, " ");
+  auto result = probe(std::move(command));
+  if (!result) return result;
+  if (result->ok()) return result;
+  std::string message = shown + " " + result->describe();
+  if (result->timed_out) message += " (the step's time limit; see \"timeouts\")";
+  const auto tail = util::lines(result->output_tail);
+  if (!tail.empty()) message += ": " + std::string(util::trim(tail.back()));
+  return util::fail(message);
+}
+
+void StepRun::note(const std::string& line) const {
+  if (m_log_path.empty()) return;
+  const int fd = ::open(m_log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;
+  const std::string text = line + "\n";
+  std::ignore = ::write(fd, text.data(), text.size());
+  ::close(fd);
+}
+
+std::string fingerprint(const Step& step, const Context& context) {
+  const nlohmann::json material = {{"step", step.name()}, {"version", step.version()}, {"inputs", step.inputs(context)}};
+  return util::sha256_hex(material.dump());
+}
+
+}  // namespace cs231n::plan

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# The command line: help texts, version, errors for bad usage, option handling, and the schema
+# table that the README must carry.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+ROOT=$ROOTS/ubuntu2204-nogpu
+
+# assert_exit_code_table: $OUT lists every exit status with its meaning.
+assert_exit_code_table() {
+  local text code
+  text=$(cat -- "$OUT")
+  assert_contains "help" "Exit codes:" "$text"
+  for code in 0 1 2 3 4 5 6 7 8 9; do
+    grep -qE "^ +$code  +[a-z]" -- "$OUT" || fail "exit code table" "expected: a line for exit status $code" "got:      $text"
+  done
+  assert_contains "exit code table" "0  success" "$text"
+  assert_contains "exit code table" "2  usage or config error" "$text"
+  assert_contains "exit code table" "3  reboot pending" "$text"
+  assert_contains "exit code table" "4  unsupported or refused" "$text"
+}
+
+# assert_options OPTION...: the help text in $OUT lists every OPTION.
+assert_options() {
+  local option
+  for option in "$@"; do
+    grep -qE -- "(^|[ ,])$option([ ,=]|$)" "$OUT" || fail "help" "expected to list option: $option" "got:      $(cat -- "$OUT")"
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+section "cs231n-agent --help"
+run_agent --help
+assert_rc 0
+assert_stderr_empty
+assert_contains "help" "Usage: cs231n-agent" "$(cat -- "$OUT")"
+for command in detect plan schema version; do
+  grep -qE "^ +$command +[A-Z]" -- "$OUT" || fail "help" "expected to list command: $command" "got:      $(cat -- "$OUT")"
+done
+assert_exit_code_table
+
+section "cs231n-agent -h"
+run_agent -h
+assert_rc 0
+assert_contains "help" "Usage: cs231n-agent" "$(cat -- "$OUT")"
+
+section "cs231n-agent plan --help"
+run_agent plan --help
+assert_rc 0
+assert_stderr_empty
+assert_contains "help" "Usage: cs231n-agent plan" "$(cat -- "$OUT")"
+assert_options --root --config --state-dir --json --log-file -v --verbose
+assert_exit_code_table
+
+section "cs231n-agent plan -h (after other options)"
+run_agent plan --root "$ROOT" -h
+assert_rc 0
+assert_contains "help" "Usage: cs231n-agent plan" "$(cat -- "$OUT")"
+
+section "cs231n-agent detect --help"
+run_agent detect --help
+assert_rc 0
+assert_stderr_empty
+assert_contains "help" "Usage: cs231n-agent detect" "$(cat -- "$OUT")"
+assert_options --root --config --json --log-file -v --verbose
+assert_exit_code_table
+
+section "cs231n-agent schema --help and version --help"
+for command in schema version; do
+  run_agent "$command" --help
+  assert_rc 0
+  assert_contains "help" "Usage: cs231n-agent $command" "$(cat -- "$OUT")"
+  assert_exit_code_table
+done
+
+# ---------------------------------------------------------------------------------------------
+section "cs231n-agent version"
+run_agent version
+assert_rc 0
+assert_stderr_empty
+version=$(cat -- "$OUT")
+[[ $version =~ ^cs231n-agent\ [0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+  fail "version output" "expected: one line like 'cs231n-agent 0.1.0'" "got:      $version"
+project_version=$(sed -nE 's/^project\(cs231n-agent VERSION ([0-9.]+).*/\1/p' "$SOURCE_DIR/CMakeLists.txt")
+if [[ -n $project_version ]]; then
+  assert_eq "version (as in CMakeLists.txt)" "cs231n-agent $project_version" "$version"
+fi
+
+section "cs231n-agent version -v: also the TLS stack"
+run_agent version -v
+assert_rc 0
+assert_eq "first line" "$version" "$(head -n 1 -- "$OUT")"
+assert_contains "version -v" "libcurl" "$(cat -- "$OUT")"
+assert_contains "version -v" "OpenSSL" "$(cat -- "$OUT")"
+
+# ---------------------------------------------------------------------------------------------
+section "an unknown option"
+run_agent detect --bogus
+assert_rc 2
+assert_error_line "--bogus"
+
+section "an unknown option of another command (--state-dir is plan's, not detect's)"
+run_agent detect --state-dir "$TEST_TMP/state"
+assert_rc 2
+assert_error_line "--state-dir"
+
+section "an unknown command"
+run_agent bogus
+assert_rc 2
+assert_error_line
+
+section "no command"
+run_agent
+assert_rc 2
+assert_error_line "--help"
+
+section "an option without its value"
+run_agent detect --root
+assert_rc 2
+assert_error_line "--root"
+
+section "--root that does not exist"
+run_agent detect --root "$TEST_TMP/no-such-root"
+assert_rc 2
+assert_error_line "--root" "$TEST_TMP/no-such-root"
+run_agent plan --json --root "$TEST_TMP/no-such-root"
+assert_rc 2
+assert_error_line "--root" "$TEST_TMP/no-such-root"
+
+section "--root that is a file"
+run_agent plan --root "$ROOT/etc/passwd"
+assert_rc 2
+assert_error_line "--root" "$ROOT/etc/passwd"
+
+# ---------------------------------------------------------------------------------------------
+section "plan with every option after the command, in any order"
+take_snapshot "$ROOT" root
+state=$TEST_TMP/state/does-not-exist-yet
+run_agent plan --json --root "$ROOT" --config "$CONFIGS/valid-user.json" --state-dir "$state"
+assert_rc 0
+assert_stderr_empty
+assert_json config.user '"alice"'
+assert_json "steps[name=user].action" '"run"'
+cp -- "$OUT" "$TEST_TMP/plan-first-order.json"
+[[ ! -e $state ]] || fail "plan must only read: it created its --state-dir $state"
+run_agent plan --state-dir "$state" --config "$CONFIGS/valid-user.json" --root "$ROOT" --json
+assert_rc 0
+cmp -s -- "$OUT" "$TEST_TMP/plan-first-order.json" || fail "plan --json should not depend on the order of the options"
+run_agent plan --json --root="$ROOT" --config="$CONFIGS/valid-user.json" --state-dir="$state"
+assert_rc 0
+cmp -s -- "$OUT" "$TEST_TMP/plan-first-order.json" || fail "plan --json with --option=value should give the same plan"
+assert_unchanged "$ROOT" root
+
+section "--json -v: the JSON on stdout stays clean, the log goes to stderr and the log file"
+mkdir -p "$TEST_TMP/logs"
+log=$TEST_TMP/logs/agent.log
+run_agent detect --json -v --root "$ROOT" --config "$CONFIGS/valid-user.json" --log-file "$log"
+assert_rc 0
+assert_json user.name '"alice"'
+[[ -s $ERR ]] || fail "-v" "expected: more detail on stderr" "got:      nothing"
+[[ -f $log ]] || fail "--log-file" "expected: $log to be written" "got:      no such file"
+# Every message shown on stderr is also in the log file.
+while IFS= read -r message; do
+  # stderr: "[time ]cs231n-agent: LEVEL: text"; the file has its own prefix. The text must match.
+  assert_contains "log file" "${message#*cs231n-agent: *: }" "$(cat -- "$log")"
+done <"$ERR"
+run_agent plan --json -vv --root "$ROOT"
+assert_rc 0
+assert_json refusal null
+
+section "without -v nothing is logged on stderr"
+run_agent plan --json --root "$ROOT" --config "$CONFIGS/valid-user.json"
+assert_rc 0
+assert_stderr_empty
+
+# ---------------------------------------------------------------------------------------------
+section "cs231n-agent schema"
+run_agent schema
+assert_rc 0
+assert_stderr_empty
+cp -- "$OUT" "$TEST_TMP/schema.md"
+assert_eq "schema header" "| key | type | seed default | current default | metadata attribute | meaning |" \
+  "$(head -n 1 -- "$OUT")"
+assert_eq "schema separator" "| --- | --- | --- | --- | --- | --- |" "$(sed -n 2p -- "$OUT")"
+# The backticks below are Markdown, not command substitutions.
+# shellcheck disable=SC2016
+bad_rows=$(tail -n +3 -- "$OUT" | grep -vE '^\| `[a-z0-9_.]+` \| [^|]+ \|' || true)
+assert_eq "schema rows that are not '| \`key\` | type | ...'" "" "$bad_rows"
+for key in profile user anaconda.prefix conda_env.python jupyter.port gpu.cuda pytorch.version \
+  idle_shutdown.minutes steps timeouts; do
+  grep -q "^| \`$key\` |" -- "$OUT" || fail "schema" "expected a row for \`$key\`"
+done
+# shellcheck disable=SC2016
+grep -q '^| `jupyter.port` | an integer | `8888` | same |' -- "$OUT" ||
+  fail "schema row of jupyter.port" "expected: | \`jupyter.port\` | an integer | \`8888\` | same | ..." \
+    "got:      $(grep '`jupyter.port`' -- "$OUT")"
+# shellcheck disable=SC2016
+grep -q '^| `gpu.cuda` | a string | `"10.0"` | `"auto"` | `cs231n-cuda` |' -- "$OUT" ||
+  fail "schema row of gpu.cuda" "expected: seed \"10.0\", current \"auto\", metadata cs231n-cuda" \
+    "got:      $(grep '`gpu.cuda`' -- "$OUT")"
+
+# ---------------------------------------------------------------------------------------------
+# The README documents the config schema; it must match what the binary accepts.
+section "README.md carries the schema table between <!-- schema:begin --> and <!-- schema:end -->"
+readme=$SOURCE_DIR/README.md
+LAST_CMD=""
+[[ -f $readme ]] || fail "README schema table" "expected: $readme with the output of 'cs231n-agent schema'" \
+  "got:      no README.md"
+for marker in '<!-- schema:begin -->' '<!-- schema:end -->'; do
+  grep -qxF -- "$marker" "$readme" ||
+    fail "README schema table" "expected: a line '$marker' in $readme (the schema table goes between" \
+      "          '<!-- schema:begin -->' and '<!-- schema:end -->')" "got:      no such line"
+done
+# The lines between the markers, without blank lines at either end.
+sed -n '/^<!-- schema:begin -->$/,/^<!-- schema:end -->$/p' -- "$readme" | sed '1d;$d' |
+  sed -e '/./,$!d' | tac | sed -e '/./,$!d' | tac >"$TEST_TMP/readme-schema.md"
+if ! difference=$(diff -u --label "README.md (between the markers)" --label "cs231n-agent schema" \
+  "$TEST_TMP/readme-schema.md" "$TEST_TMP/schema.md"); then
+  fail "README schema table is out of date: paste the output of 'cs231n-agent schema' between the markers" \
+    "$(printf '%s\n' "$difference" | head -n 40)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Edge cases that once failed; kept last so that they do not hide the checks above.
+
+section "an unknown command is named in the error"
+run_agent bogus
+assert_rc 2
+assert_error_line "bogus"
+
+section "unexpected arguments are quoted in the order given"
+run_agent detect first second
+assert_rc 2
+assert_error_line "first second"
+
+echo "PASS $TEST_NAME"

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# `plan` on the fixture roots: the profile it picks, what each step would do and why, refusals
+# and their exit status, custom steps, and that planning changes nothing in the root.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+# plan_root EXPECTED-RC DIR [ARG...]: plan (table) and plan --json on DIR; both must exit with
+# EXPECTED-RC, print nothing on stderr and leave DIR untouched. $OUT keeps the JSON, and
+# $TEST_TMP/table the table.
+plan_root() {
+  local expected_rc=$1 root=$2
+  shift 2
+  take_snapshot "$root" plan
+  run_agent plan --root "$root" "$@"
+  assert_rc "$expected_rc"
+  assert_stderr_empty
+  assert_plan_table_aligned
+  cp -- "$OUT" "$TEST_TMP/table"
+  run_agent plan --json --root "$root" "$@"
+  assert_rc "$expected_rc"
+  assert_stderr_empty
+  assert_plan_consistent
+  assert_unchanged "$root" plan
+}
+
+# assert_plan_consistent: properties every plan --json must have. Every step comes after the
+# steps in its "after" list; a step that runs says what it does; a step that does not run says why.
+assert_plan_consistent() {
+  local problem
+  problem=$("$PYTHON" - "$OUT" <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+seen = []
+for step in plan["steps"]:
+    for predecessor in step["after"]:
+        if predecessor not in seen:
+            print("step %s is listed before %s, which it comes after" % (step["name"], predecessor))
+    if step["action"] not in ("run", "done", "skip", "refuse"):
+        print("step %s has action %r" % (step["name"], step["action"]))
+    if step["action"] == "run" and not step["summary"]:
+        print("step %s runs but does not say what it does" % step["name"])
+    if step["action"] != "run" and not step["reason"]:
+        print("step %s is %s without a reason" % (step["name"], step["action"]))
+    seen.append(step["name"])
+if len(set(seen)) != len(seen):
+    print("a step is listed twice: %s" % seen)
+for name in ("user", "apt-packages", "anaconda", "conda-env", "assignments", "datasets", "jupyter-password",
+             "jupyter-cert", "jupyter-config", "jupyter-service", "nvidia-repo", "nvidia-driver", "cuda",
+             "pytorch", "gpu-persistence", "idle-shutdown", "verify"):
+    if name not in seen:
+        print("the built-in step %s is missing" % name)
+PY
+)
+  [[ -z $problem ]] || fail "plan consistency" "$problem"
+}
+
+# step NAME ACTION [NEEDLE...]: step NAME has ACTION, and its summary (run) or reason (otherwise)
+# contains every NEEDLE.
+step() {
+  local name=$1 action=$2 field
+  shift 2
+  assert_json "steps[name=$name].action" "\"$action\""
+  field=reason
+  [[ $action == run ]] && field=summary
+  [[ $# -eq 0 ]] || assert_json_contains "steps[name=$name].$field" "$@"
+}
+
+# table_row NAME: the row of step NAME in the last plan table.
+table_row() {
+  grep -E "^$1 +(run|done|skip|refuse) " -- "$TEST_TMP/table" || echo "<no row for step $1>"
+}
+
+GPU_STEPS=(nvidia-repo nvidia-driver cuda gpu-persistence)
+
+# ---------------------------------------------------------------------------------------------
+section "plan ubuntu1604-gce-t4: auto picks the seed profile, the GPU path runs with CUDA 10.0"
+plan_root 0 "$ROOTS/ubuntu1604-gce-t4"
+assert_json profile.name '"seed"'
+assert_json profile.requested '"auto"'
+assert_json_contains profile.reason "Ubuntu 16.04"
+assert_json refusal null
+step user "done" "student"
+# bzip2 and git are installed; unzip was removed (config files left) and ca-certificates is absent.
+step apt-packages run "ca-certificates" "unzip"
+assert_json_not_contains "steps[name=apt-packages].summary" "bzip2"
+assert_json_not_contains "steps[name=apt-packages].summary" "git"
+step anaconda run "Anaconda3-2018.12" "/home/student/anaconda3"
+step conda-env run "python=3.6"
+step assignments run "/home/student/"
+step jupyter-cert run "cs231n-t4" "/home/student/.jupyter"
+step jupyter-config run "port 8888"
+step nvidia-repo run "ubuntu1604"
+step nvidia-driver run "Tesla T4" "nouveau" "4.15.0-1098-gcp"
+step cuda run "10.0"
+step pytorch run "1.2.0" "CUDA 10.0"
+step gpu-persistence run
+step idle-shutdown run "60"
+step verify run "nvidia-smi"
+assert_json config.gpu.cuda '"10.0"'
+assert_json config.conda_env.python '"3.6"'
+assert_contains "first line of the table" "Profile: seed (auto: Ubuntu 16.04" "$(head -n 1 -- "$TEST_TMP/table")"
+assert_contains "cuda row" "run" "$(table_row cuda)"
+assert_contains "cuda row" "CUDA 10.0" "$(table_row cuda)"
+assert_not_contains "table" "Refused:" "$(cat -- "$TEST_TMP/table")"
+
+section "plan ubuntu1604-gce-t4 with profile current set in the config"
+plan_root 0 "$ROOTS/ubuntu1604-gce-t4" --config "$CONFIGS/valid-profile-current.json"
+assert_json profile '{"name": "current", "requested": "current", "reason": "set in the config"}'
+step anaconda run "Miniconda3" "/home/student/miniconda3"
+step conda-env run "python=3.12"
+step gpu-persistence skip "gpu.persistence"
+step idle-shutdown skip "idle_shutdown.enabled"
+
+# ---------------------------------------------------------------------------------------------
+section "plan ubuntu2204-nogpu: current profile, no GPU path, base packages and conda already there"
+plan_root 0 "$ROOTS/ubuntu2204-nogpu"
+assert_json profile.name '"current"'
+assert_json profile.requested '"auto"'
+assert_json_contains profile.reason "Ubuntu 22.04"
+assert_json refusal null
+step user "done" "ubuntu"
+step apt-packages "done" "installed"
+step anaconda "done" "/home/ubuntu/miniconda3"
+step conda-env run "python=3.12"
+for name in "${GPU_STEPS[@]}"; do
+  step "$name" skip "no NVIDIA GPU"
+done
+step pytorch run "CPU"
+step verify run
+assert_json_not_contains "steps[name=verify].summary" "nvidia-smi"
+step idle-shutdown run
+assert_contains "cuda row" "skip" "$(table_row cuda)"
+assert_contains "cuda row" "no NVIDIA GPU" "$(table_row cuda)"
+assert_contains "anaconda row" "done" "$(table_row anaconda)"
+
+section "plan ubuntu2204-nogpu with profile seed set in the config"
+plan_root 0 "$ROOTS/ubuntu2204-nogpu" --config "$CONFIGS/valid-profile-seed.json"
+assert_json profile '{"name": "seed", "requested": "seed", "reason": "set in the config"}'
+# Miniconda in ~/miniconda3 is not the seed profile's ~/anaconda3.
+step anaconda run "Anaconda3-2018.12" "/home/ubuntu/anaconda3"
+step conda-env run "python=3.6"
+step cuda skip "no NVIDIA GPU"
+
+# ---------------------------------------------------------------------------------------------
+section "plan ubuntu2204-l4-secureboot: the GPU path with a CUDA for 22.04 and signed modules"
+plan_root 0 "$ROOTS/ubuntu2204-l4-secureboot"
+assert_json profile.name '"current"'
+step nvidia-repo run "ubuntu2204"
+step nvidia-driver run "L4" "Secure Boot"
+assert_json_not_contains "steps[name=nvidia-driver].summary" "nouveau"
+step cuda run "CUDA 1"
+# The L4 needs CUDA 11.8 or newer, and NVIDIA has no CUDA 10.0 for Ubuntu 22.04.
+assert_json_not_contains "steps[name=cuda].summary" "10.0"
+step pytorch run "CUDA 1"
+step apt-packages run "git" "unzip"
+
+# ---------------------------------------------------------------------------------------------
+section "plan ubuntu2204-k80 (auto): a CUDA the K80's driver 470 can run"
+plan_root 0 "$ROOTS/ubuntu2204-k80"
+step nvidia-driver run "Tesla K80" "470"
+step cuda run "CUDA 11."
+
+section "plan ubuntu2204-k80 with gpu.cuda 10.0: refused, the GPU path skipped, the rest runs"
+plan_root 4 "$ROOTS/ubuntu2204-k80" --config "$CONFIGS/valid-k80-cuda10.json"
+assert_json refusal null
+refused=$(json_raw 'steps' | "$PYTHON" -c '
+import json, sys
+print(" ".join(step["name"] for step in json.load(sys.stdin) if step["action"] == "refuse"))')
+case $refused in
+  nvidia-repo | nvidia-driver | cuda) ;;
+  *) fail "refused steps" "expected: exactly one step of the GPU path (nvidia-repo, nvidia-driver or cuda)" "got:      '$refused'" ;;
+esac
+step "$refused" refuse "CUDA 10.0" "Ubuntu 22.04" "auto"
+for name in cuda nvidia-driver pytorch gpu-persistence verify; do
+  [[ $name == "$refused" ]] && continue
+  step "$name" skip "$refused"
+done
+for name in anaconda conda-env assignments datasets jupyter-password jupyter-cert jupyter-config \
+  jupyter-service idle-shutdown; do
+  step "$name" run
+done
+assert_contains "table row of the refused step" "refuse" "$(table_row "$refused")"
+assert_contains "table row of the refused step" "Ubuntu 22.04" "$(table_row "$refused")"
+
+# ---------------------------------------------------------------------------------------------
+section "plan centos7: an unsupported OS refuses every step"
+plan_root 4 "$ROOTS/centos7"
+assert_json_contains refusal "CentOS Linux 7" "not supported" "Ubuntu 16.04" "22.04"
+not_refused=$(json_raw 'steps' | "$PYTHON" -c '
+import json, sys
+print(" ".join(step["name"] for step in json.load(sys.stdin) if step["action"] != "refuse"))')
+assert_eq "steps that are not refused" "" "$not_refused"
+step cuda refuse "CentOS Linux 7"
+step user refuse "not supported"
+assert_contains "table" "Refused: CentOS Linux 7" "$(cat -- "$TEST_TMP/table")"
+
+section "plan on an aarch64 machine: every step refused, naming the architecture"
+root=$(copy_root ubuntu2204-nogpu)
+printf 'aarch64\n' >"$root/proc/sys/kernel/arch"
+plan_root 4 "$root"
+assert_json_contains refusal "aarch64" "x86_64"
+step user refuse "aarch64"
+step verify refuse "aarch64"
+
+# ---------------------------------------------------------------------------------------------
+section "plan debian12-unknown-gpu: the target user is ambiguous, so user refuses and its dependents skip"
+plan_root 4 "$ROOTS/debian12-unknown-gpu"
+assert_json refusal null
+assert_json profile.name '"current"'
+step user refuse "alice" "bob" '"user"'
+for name in anaconda conda-env assignments datasets jupyter-cert jupyter-config jupyter-service pytorch verify; do
+  step "$name" skip "user"
+done
+step apt-packages "done"
+step nvidia-repo run "debian12"
+step nvidia-driver "done" "nvidia"
+step idle-shutdown skip "GCE"
+assert_contains "user row" "refuse" "$(table_row user)"
+
+section "plan debian12-unknown-gpu with user alice in the config"
+plan_root 0 "$ROOTS/debian12-unknown-gpu" --config "$CONFIGS/valid-user.json"
+step user "done" "alice"
+step anaconda run "/home/alice/"
+step jupyter-config run "port 9999" "/home/alice/"
+step jupyter-service run "alice"
+assert_json config.user '"alice"'
+assert_json config.jupyter.port 9999
+
+section "plan debian12-unknown-gpu run through sudo by bob"
+SUDO_USER=bob plan_root 0 "$ROOTS/debian12-unknown-gpu"
+step user "done" "bob"
+step anaconda run "/home/bob/"
+
+# ---------------------------------------------------------------------------------------------
+section "plan ubuntu2204-nogpu with custom steps: placed after their \"after\" steps"
+plan_root 0 "$ROOTS/ubuntu2204-nogpu" --config "$CONFIGS/valid-custom-steps.json"
+names=" $(json_names steps) "
+for name in site-motd site-report fetch-notes; do
+  assert_contains "plan steps" " $name " "$names"
+done
+# site-report is listed first in the config but comes after site-motd.
+order=$(json_names steps | tr ' ' '\n' | grep -xE 'assignments|jupyter-service|site-motd|site-report|fetch-notes' | tr '\n' ' ')
+assert_eq "relative order of the custom steps and their predecessors" \
+  "assignments jupyter-service site-motd site-report fetch-notes " "$order"
+step site-motd run "sh -c echo cs231n > /etc/motd" "as root" "unless grep -q cs231n /etc/motd succeeds"
+step site-report run "/usr/local/bin/report --done"
+step fetch-notes run "git pull" "as ubuntu"
+assert_json "steps[name=site-report].after" '["site-motd"]'
+assert_contains "site-motd row" "run" "$(table_row site-motd)"
+
+section "plan custom steps on debian12-unknown-gpu: a refused user skips the steps after it"
+plan_root 4 "$ROOTS/debian12-unknown-gpu" --config "$CONFIGS/valid-custom-steps.json"
+step site-motd skip "user"
+step fetch-notes skip "user"
+
+echo "PASS $TEST_NAME"
