@@ -160,8 +160,10 @@ class Scheduler {
         const auto& predecessor = m_nodes[p];
         if (predecessor.state != NodeState::finished) {
           ready = false;
+        } else if (!predecessor.blocked_by.empty()) {
+          blocker = predecessor.blocked_by;
         } else if (!counts_as_done(predecessor.result) && predecessor.selected) {
-          blocker = predecessor.blocked_by.empty() ? predecessor.step->name() : predecessor.blocked_by;
+          blocker = predecessor.step->name();
         }
       }
       if (!ready) continue;

@@ -229,7 +229,8 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
     const bool want_input = input_write && input_written < command.input.size();
     if (want_input) fds[count++] = {input_write.get(), POLLOUT, 0};
     if (input_write && !want_input) input_write = UniqueFd();  // all written: close, the child sees EOF
-    ::poll(fds, count, 100);
+    // With nothing left to read, only the exit is awaited: look again soon.
+    ::poll(fds, count, count == 0 ? 5 : 100);
 
     for (nfds_t i = 0; i < count; ++i) {
       if (fds[i].revents == 0) continue;

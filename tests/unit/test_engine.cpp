@@ -1,0 +1,341 @@
+#include <doctest/doctest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "agent/core/error.hpp"
+#include "agent/engine/engine.hpp"
+#include "support/fake_system.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace cs231n;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+// Shared by the test steps of one test: what ran, when, and how many at once.
+struct Journal {
+  std::mutex mutex;
+  std::vector<std::string> applied;
+  int running = 0;
+  int max_running = 0;
+  std::map<std::string, int> running_per_resource;
+  std::map<std::string, int> max_per_resource;
+  std::map<std::string, bool> in_wanted_state;
+};
+
+struct Behaviour {
+  std::vector<std::string> resources;
+  std::chrono::milliseconds duration{0};
+  bool fail = false;
+  bool check_stays_false = false;
+  bool reboot = false;
+  bool wait_for_interrupt = false;
+  std::string input = "v1";
+};
+
+class TestStep : public plan::Step {
+ public:
+  TestStep(Journal& journal, std::string name, std::vector<std::string> after, Behaviour behaviour = {})
+      : m_journal(journal), m_name(std::move(name)), m_after(std::move(after)), m_behaviour(std::move(behaviour)) {}
+
+  std::string name() const override { return m_name; }
+  std::vector<std::string> after() const override { return m_after; }
+  std::vector<std::string> resources() const override { return m_behaviour.resources; }
+  plan::Decision decide(const plan::Context&) const override { return plan::will_run("test step " + m_name); }
+  json inputs(const plan::Context&) const override { return m_behaviour.input; }
+
+  util::Result<plan::CheckResult> check(const plan::StepRun&) const override {
+    std::lock_guard lock(m_journal.mutex);
+    return plan::CheckResult{m_journal.in_wanted_state[m_name], "marker set"};
+  }
+
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    {
+      std::lock_guard lock(m_journal.mutex);
+      m_journal.applied.push_back(m_name);
+      m_journal.max_running = std::max(m_journal.max_running, ++m_journal.running);
+      for (const auto& resource : m_behaviour.resources) {
+        m_journal.max_per_resource[resource] = std::max(m_journal.max_per_resource[resource], ++m_journal.running_per_resource[resource]);
+      }
+    }
+    std::this_thread::sleep_for(m_behaviour.duration);
+    while (m_behaviour.wait_for_interrupt && !run.interrupted()) std::this_thread::sleep_for(5ms);
+    std::lock_guard lock(m_journal.mutex);
+    --m_journal.running;
+    for (const auto& resource : m_behaviour.resources) --m_journal.running_per_resource[resource];
+    if (m_behaviour.wait_for_interrupt) return util::fail("interrupted");
+    if (m_behaviour.fail) return util::fail("it broke");
+    if (!m_behaviour.check_stays_false) m_journal.in_wanted_state[m_name] = true;
+    return plan::ApplyResult{m_behaviour.reboot};
+  }
+
+ private:
+  Journal& m_journal;
+  std::string m_name;
+  std::vector<std::string> m_after;
+  Behaviour m_behaviour;
+};
+
+class SilentProgress : public engine::Progress {
+ public:
+  void started(const std::string&, int) override {}
+  void finished(const std::string&, engine::StepStatus, double, const std::string&) override {}
+  void tick(const std::vector<std::pair<std::string, double>>&) override {}
+};
+
+struct Bench {
+  testing::TempDir root;
+  std::unique_ptr<testing::FakeSystem> system;
+  detect::Facts facts;
+  config::Config config;
+  std::unique_ptr<engine::StateStore> store;
+  engine::State state;
+  Journal journal;
+  plan::StepList steps;
+  engine::RunOptions options;
+  SilentProgress progress;
+
+  explicit Bench(json layer = json::object()) {
+    root.write("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+    root.write("etc/passwd", "root:x:0:0::/root:/bin/bash\n");
+    root.write("proc/sys/kernel/arch", "x86_64\n");
+    root.write("proc/sys/kernel/random/boot_id", "boot-1\n");
+    system = std::make_unique<testing::FakeSystem>(root.path());
+    facts = detect::gather_facts(*system, "root");
+    config = config::Config::resolve({layer}, facts.os);
+    store = std::make_unique<engine::StateStore>(system->files(), "/var/lib/cs231n-agent");
+    store->prepare();
+  }
+
+  void add(std::string name, std::vector<std::string> after = {}, Behaviour behaviour = {}) {
+    steps.push_back(std::make_unique<TestStep>(journal, std::move(name), std::move(after), std::move(behaviour)));
+  }
+
+  engine::RunOutcome run() {
+    state.run.id = "run1";
+    const plan::Context context{*system, facts, config};
+    engine::Engine engine(steps, context, *store, state, options, progress);
+    return engine.run();
+  }
+
+  engine::StepStatus status_of(const std::string& name) { return state.steps.at(name).status; }
+  int times_applied(const std::string& name) { return static_cast<int>(std::ranges::count(journal.applied, name)); }
+};
+
+}  // namespace
+
+TEST_CASE("engine: independent steps run in parallel, bounded by the workers") {
+  for (unsigned workers : {4u, 1u}) {
+    Bench bench;
+    bench.options.workers = workers;
+    for (const char* name : {"a", "b", "c"}) bench.add(name, {}, {.duration = 150ms});
+    const auto started = std::chrono::steady_clock::now();
+    const auto outcome = bench.run();
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    CHECK(outcome.state == RunState::done);
+    CHECK(outcome.code == ExitCode::success);
+    CHECK(bench.journal.max_running == (workers == 1 ? 1 : 3));
+    if (workers == 1) CHECK(elapsed >= 450ms);
+  }
+}
+
+TEST_CASE("engine: steps sharing a resource never overlap; others run beside them") {
+  Bench bench;
+  bench.add("apt-one", {}, {.resources = {"apt"}, .duration = 100ms});
+  bench.add("apt-two", {}, {.resources = {"apt"}, .duration = 100ms});
+  bench.add("download", {}, {.duration = 150ms});
+  CHECK(bench.run().state == RunState::done);
+  CHECK(bench.journal.max_per_resource["apt"] == 1);
+  CHECK(bench.journal.max_running == 2);
+}
+
+TEST_CASE("engine: `after` orders steps; start order follows the table") {
+  Bench bench;
+  bench.options.workers = 1;
+  bench.add("late", {"early"});
+  bench.add("early");
+  bench.add("other");
+  bench.run();
+  CHECK(bench.journal.applied == std::vector<std::string>{"early", "late", "other"});
+}
+
+TEST_CASE("engine: a failed step stops its dependents, independent branches go on") {
+  Bench bench;
+  bench.add("broken", {}, {.fail = true});
+  bench.add("needs-broken", {"broken"});
+  bench.add("needs-needs", {"needs-broken"});
+  bench.add("independent");
+  const auto outcome = bench.run();
+  CHECK(outcome.state == RunState::failed);
+  CHECK(outcome.code == ExitCode::step_failed);
+  CHECK(outcome.message.starts_with("step broken failed: it broke (log: "));
+  CHECK(outcome.message.find("/var/lib/cs231n-agent/logs/broken.log") != std::string::npos);
+  CHECK(bench.status_of("broken") == engine::StepStatus::failed);
+  CHECK(bench.state.steps.at("broken").error == "it broke");
+  CHECK(bench.status_of("needs-broken") == engine::StepStatus::skipped);
+  CHECK(bench.state.steps.at("needs-needs").detail == "comes after broken, which did not finish");
+  CHECK(bench.status_of("independent") == engine::StepStatus::done);
+  CHECK(bench.times_applied("needs-broken") == 0);
+  CHECK(bench.store->peek()->run.state == RunState::failed);  // on disk too
+}
+
+TEST_CASE("engine: done only after apply and a second check succeed") {
+  Bench bench;
+  bench.add("stubborn", {}, {.check_stays_false = true});
+  const auto outcome = bench.run();
+  CHECK(bench.status_of("stubborn") == engine::StepStatus::failed);
+  CHECK(bench.state.steps.at("stubborn").error == "applied, but the system is still not in the wanted state");
+  CHECK(bench.state.steps.at("stubborn").fingerprint.empty());
+  CHECK(outcome.code == ExitCode::step_failed);
+}
+
+TEST_CASE("engine: a step already in the wanted state is recorded done without applying") {
+  Bench bench;
+  bench.add("present");
+  bench.journal.in_wanted_state["present"] = true;
+  bench.run();
+  CHECK(bench.status_of("present") == engine::StepStatus::done);
+  CHECK(bench.times_applied("present") == 0);
+  CHECK(bench.state.steps.at("present").detail == "marker set");
+}
+
+TEST_CASE("engine: a done step with the same fingerprint never runs again; a changed input re-runs it") {
+  Bench bench;
+  bench.add("a");
+  bench.add("b", {"a"});
+  bench.run();
+  CHECK(bench.times_applied("a") == 1);
+  // Even if the system drifted, a recorded done step is not checked or applied again.
+  bench.journal.in_wanted_state.clear();
+  const auto again = bench.run();
+  CHECK(again.state == RunState::done);
+  CHECK(bench.times_applied("a") == 1);
+  CHECK(bench.times_applied("b") == 1);
+
+  bench.steps.clear();
+  bench.add("a", {}, {.input = "v2"});
+  bench.add("b", {"a"});
+  bench.run();
+  CHECK(bench.times_applied("a") == 2);
+  CHECK(bench.times_applied("b") == 1);  // only the steps whose fingerprint changed run again
+  CHECK(bench.state.steps.at("a").attempts == 2);
+}
+
+TEST_CASE("engine: --only and --skip") {
+  Bench bench;
+  bench.add("a");
+  bench.add("b", {"a"});
+  bench.add("c");
+  bench.options.only = {"b"};
+  CHECK_THROWS_WITH_AS(bench.run(), "step b comes after a, which is not selected and not done: add it to --only, or run it first", Error);
+  CHECK(bench.journal.applied.empty());
+
+  bench.options.only = {"a", "b"};
+  bench.options.skip = {"b"};
+  bench.run();
+  CHECK(bench.journal.applied == std::vector<std::string>{"a"});
+  CHECK_FALSE(bench.state.steps.contains("c"));
+
+  bench.options.only = {"b"};  // a is done now
+  bench.options.skip = {};
+  bench.run();
+  CHECK(bench.journal.applied == std::vector<std::string>{"a", "b"});
+
+  bench.options.only = {"nope"};
+  CHECK_THROWS_WITH_AS(bench.run(), "--only names nope, which is not a step (`cs231n-agent plan` lists them)", Error);
+  bench.options.only = {};
+  bench.options.skip = {"bb"};
+  CHECK_THROWS_WITH_AS(bench.run(), "--skip names bb, which is not a step; did you mean b? (`cs231n-agent plan` lists them)", Error);
+}
+
+TEST_CASE("engine: a reboot request stops new steps, records the boot, and reboots") {
+  Bench bench(json{{"reboot", {{"command", {"/sbin/shutdown", "-r", "now"}}}}});
+  bench.options.workers = 1;
+  bench.add("driver", {}, {.reboot = true});
+  bench.add("after-driver", {"driver"});
+  bench.add("unrelated");
+  const auto outcome = bench.run();
+  CHECK(outcome.state == RunState::reboot_pending);
+  CHECK(outcome.code == ExitCode::reboot_pending);
+  CHECK(bench.system->reboots() == std::vector<std::vector<std::string>>{{"/sbin/shutdown", "-r", "now"}});
+  CHECK(bench.status_of("driver") == engine::StepStatus::done);
+  CHECK(bench.times_applied("after-driver") == 0);
+  CHECK(bench.times_applied("unrelated") == 0);  // nothing new starts once a reboot is pending
+  const auto saved = bench.store->peek();
+  REQUIRE(saved);
+  CHECK(saved->run.state == RunState::reboot_pending);
+  CHECK(saved->run.reboot_boot_id == "boot-1");
+  CHECK(saved->run.reboot_requested_by == "driver");
+  CHECK(saved->run.reboots == 1);
+}
+
+TEST_CASE("engine: --no-reboot stops with exit 3 and the command is not run; the limit stops loops") {
+  Bench bench(json{{"reboot", {{"max_reboots", 1}}}});
+  bench.options.no_reboot = true;
+  bench.add("driver", {}, {.reboot = true});
+  auto outcome = bench.run();
+  CHECK(outcome.code == ExitCode::reboot_pending);
+  CHECK(outcome.message == "step driver needs a reboot: reboot the machine (sudo reboot) and the agent continues by itself");
+  CHECK(bench.system->reboots().empty());
+
+  bench.state.steps.clear();  // the step asks again after the reboot
+  bench.journal.in_wanted_state.clear();
+  outcome = bench.run();
+  CHECK(outcome.code == ExitCode::step_failed);
+  CHECK(outcome.message.find("reboot.max_reboots") != std::string::npos);
+}
+
+TEST_CASE("engine: an interrupt starts nothing new and records the running step as interrupted") {
+  Bench bench;
+  std::atomic<bool> interrupt{false};
+  bench.options.interrupt = &interrupt;
+  bench.options.workers = 1;
+  bench.add("long", {}, {.wait_for_interrupt = true});
+  bench.add("next");
+  std::thread signaller([&] {
+    std::this_thread::sleep_for(100ms);
+    interrupt = true;
+  });
+  const auto outcome = bench.run();
+  signaller.join();
+  CHECK(outcome.state == RunState::interrupted);
+  CHECK(outcome.code == ExitCode::interrupted);
+  CHECK(bench.status_of("long") == engine::StepStatus::interrupted);
+  CHECK(bench.times_applied("next") == 0);
+}
+
+TEST_CASE("state: saved atomically, read back, corrupt moved aside, newer format refused") {
+  testing::TempDir root;
+  const os::Files files(root.path());
+  const engine::StateStore store(files, "/state");
+  store.prepare();
+  CHECK(store.load("x").empty());
+
+  engine::State state;
+  state.run.id = "abc";
+  state.run.state = RunState::reboot_pending;
+  state.run.config_layers = {json{{"user", "ann"}}};
+  state.steps["user"].status = engine::StepStatus::done;
+  state.steps["user"].fingerprint = "f00";
+  store.save(state);
+  const auto loaded = store.load("x");
+  CHECK(loaded.run.id == "abc");
+  CHECK(loaded.run.state == RunState::reboot_pending);
+  CHECK(loaded.run.config_layers.front()["user"] == "ann");
+  CHECK(loaded.steps.at("user").fingerprint == "f00");
+  CHECK(files.stat("/state/state.json")->mode == 0600);
+
+  root.write("state/state.json", "{\"format\": 1, \"run\": {\"id\": tru");
+  CHECK(store.load("stamp").empty());
+  CHECK(root.read("state/state.json.corrupt-stamp") == "{\"format\": 1, \"run\": {\"id\": tru");
+  CHECK_FALSE(files.exists("/state/state.json"));
+
+  root.write("state/state.json", "{\"format\": 99}");
+  CHECK_THROWS_WITH_AS(store.load("x"),
+                       "/state/state.json was written by a newer cs231n-agent (state format 99, this one reads up to 1): "
+                       "run that newer agent, or `cs231n-agent reset --all` to start over",
+                       Error);
+  CHECK(root.read("state/state.json") == "{\"format\": 99}");
+}
