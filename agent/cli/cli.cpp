@@ -22,6 +22,8 @@
 #include "agent/detect/facts.hpp"
 #include "agent/engine/lock.hpp"
 #include "agent/engine/session.hpp"
+#include "agent/net/download.hpp"
+#include "agent/net/metadata.hpp"
 #include "agent/os/real_system.hpp"
 #include "agent/plan/planner.hpp"
 #include "agent/util/hash.hpp"
@@ -61,6 +63,14 @@ struct Options {
   // reset / logs
   std::vector<std::string> step_names;
   bool all = false;
+  // fetch
+  std::string url;
+  std::string output;
+  std::string sha256;
+  std::string md5;
+  unsigned connections = 4;
+  unsigned retries = 5;
+  std::string ca_file;
 };
 
 enum OptionSet : unsigned {
@@ -75,6 +85,7 @@ enum OptionSet : unsigned {
   k_steps = 1u << 8,      // STEP... --all
   k_one_step = 1u << 9,   // STEP
   k_writes_log = 1u << 10,  // logs to /var/log/cs231n-agent.log unless --log-file says otherwise
+  k_fetch = 1u << 11,
 };
 
 using Handler = int (*)(Options&);
@@ -103,21 +114,35 @@ std::unique_ptr<os::RealSystem> open_system(const Options& options) {
   return std::make_unique<os::RealSystem>(options.root);
 }
 
-std::vector<nlohmann::json> config_layers(const Options& options) {
-  std::vector<nlohmann::json> layers;
+// The instance metadata server: only for the real root of a GCE VM, or wherever $GCE_METADATA_HOST
+// points (a fixture root never makes the agent ask the real one).
+net::MetadataClient metadata_client(const os::System& system) {
+  return net::MetadataClient(system, system.files().is_host_root() && detect::is_gce(system.files()));
+}
+
+// Lowest precedence first: metadata, then the config file.
+std::vector<config::Layer> config_layers(const os::System& system, const Options& options) {
+  auto layers = net::metadata_layers(metadata_client(system));
+  for (const auto& layer : layers) spdlog::debug("config from {}", layer.source);
   if (!options.config_file.empty()) {
-    layers.push_back(config::load_file(options.config_file));
+    layers.emplace_back(config::load_file(options.config_file), "config file " + options.config_file);
     spdlog::debug("config file {} is valid", options.config_file);
   }
   return layers;
 }
 
-std::string configured_user(const std::vector<nlohmann::json>& layers) {
+std::string configured_user(const std::vector<config::Layer>& layers) {
   std::string user;
   for (const auto& layer : layers) {
-    if (layer.contains("user")) user = layer.at("user").get<std::string>();
+    if (layer.document.contains("user")) user = layer.document.at("user").get<std::string>();
   }
   return user;
+}
+
+detect::Facts gather(const os::System& system, const std::vector<config::Layer>& layers) {
+  auto facts = detect::gather_facts(system, configured_user(layers));
+  if (const auto client = metadata_client(system); client.enabled()) facts.instance = net::read_instance(client);
+  return facts;
 }
 
 // The step table checks what config says of steps ("config: steps[0].after: ..."); name the file.
@@ -148,8 +173,8 @@ int command_version(Options& options) {
 
 int command_detect(Options& options) {
   const auto system = open_system(options);
-  const auto layers = config_layers(options);
-  const auto facts = detect::gather_facts(*system, configured_user(layers));
+  const auto layers = config_layers(*system, options);
+  const auto facts = gather(*system, layers);
   std::cout << (options.json ? detect::to_json(facts).dump(2) + "\n" : detect::to_table(facts));
   return 0;
 }
@@ -157,8 +182,8 @@ int command_detect(Options& options) {
 // What `plan` and `run --dry-run` print: every step, or the selected ones, with what they would do.
 int print_plan(Options& options, bool selection_only) {
   const auto system = open_system(options);
-  const auto layers = config_layers(options);
-  const auto facts = detect::gather_facts(*system, configured_user(layers));
+  const auto layers = config_layers(*system, options);
+  const auto facts = gather(*system, layers);
   const auto config = config::Config::resolve(layers, facts.os);
   const auto steps = steps_for(config, options);
   plan::RecordedResults recorded;
@@ -177,9 +202,15 @@ int print_plan(Options& options, bool selection_only) {
   if (options.json) {
     auto document = plan::to_json(plan);
     document["config"] = config.json();
+    document["config_sources"] = config.sources();
     std::cout << document.dump(2) << "\n";
   } else {
     std::cout << plan::to_table(plan);
+    std::string settings;
+    for (const auto& [path, source] : config.sources()) {
+      if (!source.starts_with("default")) settings += "  " + path + " = " + config.at(path).dump() + "  (" + source + ")\n";
+    }
+    if (!settings.empty()) std::cout << "\nSettings that differ from the defaults:\n" << settings;
   }
   return plan.has_refusal() ? static_cast<int>(ExitCode::refused) : 0;
 }
@@ -214,7 +245,7 @@ int run_or_resume(Options& options, bool resume) {
   engine::RunRequest request;
   request.state_dir = options.state_dir;
   request.resume = resume;
-  if (!resume) request.config_layers = config_layers(options);
+  if (!resume) request.config_layers = config_layers(*system, options);
   request.options.only = options.only;
   request.options.skip = options.skip;
   request.options.workers = std::max(1u, options.workers);
@@ -364,6 +395,46 @@ int command_logs(Options& options) {
   return 0;
 }
 
+int command_fetch(Options& options) {
+  static const std::regex hex64("[0-9a-f]{64}"), hex32("[0-9a-f]{32}");
+  if (!options.sha256.empty() && !std::regex_match(options.sha256, hex64)) {
+    throw Error(ExitCode::usage, "--sha256 takes 64 lowercase hex digits");
+  }
+  if (!options.md5.empty() && !std::regex_match(options.md5, hex32)) throw Error(ExitCode::usage, "--md5 takes 32 lowercase hex digits");
+  if (!options.url.starts_with("http://") && !options.url.starts_with("https://")) {
+    throw Error(ExitCode::usage, "fetch downloads http:// and https:// URLs, not " + options.url);
+  }
+  const auto output = std::filesystem::absolute(options.output).lexically_normal();
+  std::error_code ignored;
+  if (std::filesystem::is_directory(output, ignored)) {
+    throw Error(ExitCode::usage, "-o " + options.output + " is a folder: give the file name to write");
+  }
+  os::RealSystem system("/");
+  auto settings = net::default_http_settings();
+  if (!options.ca_file.empty()) settings.ca_file = options.ca_file;
+  install_signal_handlers();
+  DownloadProgressPrinter printer(output.filename().string());
+  net::DownloadRequest request;
+  request.url = options.url;
+  request.dest = output.string();
+  request.sha256 = options.sha256;
+  request.md5 = options.md5;
+  request.connections = std::max(1u, options.connections);
+  request.max_attempts = std::max(1u, options.retries + 1);
+  request.cancel = &g_interrupt;
+  request.on_progress = [&](const net::DownloadProgress& progress) { printer.update(progress); };
+  const auto result = net::download(system.files(), settings, request);
+  printer.finish();
+  if (!result) throw Error(net::exit_code_of(result.error().kind), result.error().message);
+  if (result->already_there) {
+    spdlog::info("{} is already there and matches its checksum", output.string());
+  } else {
+    spdlog::info("{}: {} in {} attempt(s) over {} connection(s), sha256 {}", output.string(), util::human_bytes(result->bytes),
+                 result->attempts, result->connections_used, result->sha256);
+  }
+  return 0;
+}
+
 int command_schema(Options&) {
   std::cout << config::schema_markdown();
   return 0;
@@ -383,6 +454,7 @@ const CommandSpec k_commands[] = {
      k_root | k_config | k_state_dir | k_json, command_plan},
     {"reset", "Forget recorded results so those steps run again", k_state_dir | k_steps, command_reset},
     {"logs", "Print a step's log", k_state_dir | k_one_step, command_logs},
+    {"fetch", "Download a file: resumable, verified, over several connections", k_fetch, command_fetch},
     {"schema", "Print the config schema as the Markdown table of the README", 0, command_schema},
     {"version", "Print the version (-v: also libcurl and OpenSSL)", 0, command_version},
 };
@@ -416,6 +488,15 @@ void add_options(CLI::App& command, Options& options, unsigned which) {
     command.add_flag("--all", options.all, "Forget every recorded result");
   }
   if (which & k_one_step) command.add_option("step", options.step_names, "The step")->required()->expected(1);
+  if (which & k_fetch) {
+    command.add_option("url", options.url, "http:// or https:// URL")->required();
+    command.add_option("-o,--output", options.output, "File to write (via FILE.part and FILE.part.json)")->required();
+    auto* sha256 = command.add_option("--sha256", options.sha256, "Expected sha256 (lowercase hex)");
+    command.add_option("--md5", options.md5, "Expected md5 (lowercase hex)")->excludes(sha256);
+    command.add_option("--connections", options.connections, "Connections for one file")->capture_default_str()->check(CLI::Range(1, 16));
+    command.add_option("--retries", options.retries, "Retries after a failure without progress")->capture_default_str()->check(CLI::Range(0, 100));
+    command.add_option("--ca-file", options.ca_file, "Trust this CA bundle instead of the system's (tests, private mirrors)");
+  }
   command.add_option("--log-file", options.log_file,
                      (which & k_writes_log) ? "Log file, rotated at 5 MiB (default: /var/log/cs231n-agent.log)"
                                             : "Also log to this file (rotated at 5 MiB)");

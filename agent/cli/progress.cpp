@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/util/strings.hpp"
+
 namespace cs231n::cli {
 
 ConsoleProgress::ConsoleProgress() : m_terminal(::isatty(STDERR_FILENO) == 1) {}
@@ -55,6 +57,66 @@ void ConsoleProgress::tick(const std::vector<std::pair<std::string, double>>& ru
   erase_block();
   m_running = running;
   draw_block();
+}
+
+}  // namespace cs231n::cli
+
+namespace cs231n::cli {
+
+namespace {
+
+std::string eta_text(double seconds) {
+  if (seconds < 0 || seconds > 360000) return "--:--";
+  const auto total = static_cast<long>(seconds);
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%ld:%02ld:%02ld", total / 3600, (total / 60) % 60, total % 60);
+  return buffer;
+}
+
+}  // namespace
+
+DownloadProgressPrinter::DownloadProgressPrinter(std::string label)
+    : m_label(std::move(label)), m_terminal(::isatty(STDERR_FILENO) == 1), m_last_line(std::chrono::steady_clock::now()) {}
+
+void DownloadProgressPrinter::update(const net::DownloadProgress& progress) {
+  const std::string rate = util::human_bytes(static_cast<std::uint64_t>(progress.bytes_per_second)) + "/s";
+  const std::string done = util::human_bytes(progress.bytes);
+  if (m_terminal) {
+    std::string line = m_label + " ";
+    if (progress.total && *progress.total > 0) {
+      const double fraction = static_cast<double>(progress.bytes) / static_cast<double>(*progress.total);
+      const int filled = static_cast<int>(fraction * 30);
+      line += "[" + std::string(filled, '=') + (filled < 30 ? ">" : "") + std::string(std::max(0, 29 - filled), ' ') + "] ";
+      char percent[16];
+      std::snprintf(percent, sizeof percent, "%3.0f%% ", fraction * 100);
+      const double eta = progress.bytes_per_second > 0
+                             ? static_cast<double>(*progress.total - progress.bytes) / progress.bytes_per_second
+                             : -1;
+      line += percent + done + " / " + util::human_bytes(*progress.total) + "  " + rate + "  ETA " + eta_text(eta);
+    } else {
+      line += done + "  " + rate;
+    }
+    std::fprintf(stderr, "\r\x1b[2K%s", line.c_str());
+    std::fflush(stderr);
+    m_drawn = true;
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const int decile = progress.total && *progress.total > 0 ? static_cast<int>(progress.bytes * 10 / *progress.total) : -1;
+  if (decile > m_last_decile || now - m_last_line >= std::chrono::seconds(10)) {
+    m_last_decile = std::max(m_last_decile, decile);
+    m_last_line = now;
+    if (progress.total) {
+      spdlog::info("{}: {} of {} ({}%), {}", m_label, done, util::human_bytes(*progress.total),
+                   progress.total ? progress.bytes * 100 / std::max<std::uint64_t>(1, *progress.total) : 0, rate);
+    } else {
+      spdlog::info("{}: {}, {}", m_label, done, rate);
+    }
+  }
+}
+
+void DownloadProgressPrinter::finish() {
+  if (m_terminal && m_drawn) std::fputs("\n", stderr);
 }
 
 }  // namespace cs231n::cli

@@ -27,3 +27,25 @@ class ConsoleProgress : public engine::Progress {
 };
 
 }  // namespace cs231n::cli
+
+#include "agent/net/download.hpp"
+
+namespace cs231n::cli {
+
+// One file's download progress on stderr: a bar on a terminal (bytes, percent, rate, ETA),
+// otherwise a line at every 10% or every 10 s.
+class DownloadProgressPrinter {
+ public:
+  explicit DownloadProgressPrinter(std::string label);
+  void update(const net::DownloadProgress& progress);
+  void finish();
+
+ private:
+  std::string m_label;
+  bool m_terminal;
+  int m_last_decile = -1;
+  std::chrono::steady_clock::time_point m_last_line;
+  bool m_drawn = false;
+};
+
+}  // namespace cs231n::cli

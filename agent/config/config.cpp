@@ -196,13 +196,28 @@ ProfileChoice choose_profile(const std::string& requested, const detect::OsInfo&
   return choice;
 }
 
-Config Config::resolve(const std::vector<nlohmann::json>& layers, const detect::OsInfo& os) {
+nlohmann::json to_json(const Layer& layer) { return {{"source", layer.source}, {"config", layer.document}}; }
+
+Layer layer_from_json(const nlohmann::json& document) {
+  return Layer(document.at("config"), document.at("source").get<std::string>());
+}
+
+Config Config::resolve(const std::vector<Layer>& layers, const detect::OsInfo& os) {
   nlohmann::json requested = {{"profile", "auto"}};
-  for (const auto& layer : layers) merge_into(requested, layer);
+  for (const auto& layer : layers) merge_into(requested, layer.document);
   Config config;
   config.m_profile = choose_profile(requested["profile"].get<std::string>(), os);
   config.m_json = profile_defaults(config.m_profile.name);
-  for (const auto& layer : layers) merge_into(config.m_json, layer);
+  for (const auto& layer : layers) merge_into(config.m_json, layer.document);
+  for (const auto& field : schema()) {
+    std::string pointer = "/" + field.path;
+    std::ranges::replace(pointer, '.', '/');
+    std::string source = "default (" + config.m_profile.name + " profile)";
+    for (const auto& layer : layers) {
+      if (layer.document.contains(nlohmann::json::json_pointer(pointer))) source = layer.source;
+    }
+    config.m_sources[field.path] = source;
+  }
   return config;
 }
 

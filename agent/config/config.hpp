@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,14 +33,26 @@ struct ProfileChoice {
 
 ProfileChoice choose_profile(const std::string& requested, const detect::OsInfo& os);
 
+// One source of config values: a config file, a metadata attribute, ...
+struct Layer {
+  Layer(nlohmann::json document_, std::string source_ = "config") : source(std::move(source_)), document(std::move(document_)) {}
+  std::string source;  // "config file /etc/cs231n.json", "metadata attribute cs231n-user"
+  nlohmann::json document;
+};
+
+nlohmann::json to_json(const Layer& layer);
+Layer layer_from_json(const nlohmann::json& document);
+
 // The effective config: profile defaults with the given layers merged over them, lowest
-// precedence first.
+// precedence first (metadata, then the config file).
 class Config {
  public:
-  static Config resolve(const std::vector<nlohmann::json>& layers, const detect::OsInfo& os);
+  static Config resolve(const std::vector<Layer>& layers, const detect::OsInfo& os);
 
   const nlohmann::json& json() const { return m_json; }
   const ProfileChoice& profile() const { return m_profile; }
+  // Where each key's value came from: a layer's source, or "default (seed profile)".
+  const std::map<std::string, std::string>& sources() const { return m_sources; }
 
   // Typed access by dotted path ("jupyter.port"). The schema guarantees the types.
   std::string string(const std::string& path) const;
@@ -51,6 +64,7 @@ class Config {
  private:
   nlohmann::json m_json;
   ProfileChoice m_profile;
+  std::map<std::string, std::string> m_sources;
 };
 
 }  // namespace cs231n::config

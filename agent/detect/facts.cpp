@@ -140,6 +140,12 @@ nlohmann::json to_json(const Facts& facts) {
         {"nvidia_smi", facts.installed.nvidia_smi},
         {"cuda", facts.installed.cuda_paths}}},
       {"user", user},
+      {"instance", facts.instance ? json{{"id", facts.instance->id},
+                                          {"zone", facts.instance->zone},
+                                          {"machine_type", facts.instance->machine_type},
+                                          {"external_ip", facts.instance->external_ip},
+                                          {"internal_ip", facts.instance->internal_ip}}
+                                  : json(nullptr)},
   };
 }
 
@@ -150,7 +156,12 @@ std::string to_table(const Facts& facts) {
   os_line += facts.os.supported ? " (supported)" : " (not supported: " + facts.os.reason + ")";
   rows.emplace_back("OS", os_line);
   rows.emplace_back("Architecture", or_unknown(facts.arch) + (facts.arch_supported ? "" : " (not supported)"));
-  rows.emplace_back("GCE VM", facts.gce ? "yes" : "no");
+  std::string gce = facts.gce ? "yes" : "no";
+  if (facts.instance) {
+    gce += " (" + or_unknown(facts.instance->machine_type) + " in " + or_unknown(facts.instance->zone) + ", instance " +
+           or_unknown(facts.instance->id) + ", external IP " + or_unknown(facts.instance->external_ip) + ")";
+  }
+  rows.emplace_back("GCE VM", gce);
   if (facts.gpus.empty()) rows.emplace_back("GPUs", "none");
   for (std::size_t i = 0; i < facts.gpus.size(); ++i) {
     const auto& gpu = facts.gpus[i];

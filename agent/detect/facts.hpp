@@ -33,6 +33,15 @@ struct Installed {
   std::vector<std::string> cuda_paths;   // /usr/local/cuda*
 };
 
+// What the GCE metadata server says of this VM (filled in by the CLI when it can ask).
+struct GceInstance {
+  std::string id;
+  std::string zone;          // "us-west1-b"
+  std::string machine_type;  // "n1-standard-8"
+  std::string external_ip;
+  std::string internal_ip;
+};
+
 // Everything `detect` reports. Read-only: gathering facts changes nothing.
 struct Facts {
   OsInfo os;
@@ -51,6 +60,7 @@ struct Facts {
   bool nvidia_loaded = false;
   Installed installed;
   TargetUser user;
+  std::optional<GceInstance> instance;
 
   // Why nothing can be done on this machine (unsupported OS or architecture), or nullopt.
   std::optional<std::string> unsupported_reason() const;

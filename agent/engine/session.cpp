@@ -130,7 +130,7 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
   const auto facts = detect::gather_facts(system, [&] {
     std::string user;
     for (const auto& layer : layers) {
-      if (layer.contains("user")) user = layer.at("user").get<std::string>();
+      if (layer.document.contains("user")) user = layer.document.at("user").get<std::string>();
     }
     return user;
   }());

@@ -21,7 +21,7 @@ using StepFactory = std::function<plan::StepList(const config::Config&)>;
 struct RunRequest {
   std::string state_dir;
   bool resume = false;  // continue the recorded run with its recorded config and selection only
-  std::vector<nlohmann::json> config_layers;
+  std::vector<config::Layer> config_layers;
   RunOptions options;
   bool wait_for_lock = false;
   bool yes = false;    // agreed in advance to change a machine that is not a GCE VM

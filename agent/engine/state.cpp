@@ -73,7 +73,11 @@ json to_json(const State& state) {
             {"confirmed", run.confirmed},
             {"only", run.only},
             {"skip", run.skip},
-            {"config_layers", run.config_layers},
+            {"config_layers", [&] {
+               json layers = json::array();
+               for (const auto& layer : run.config_layers) layers.push_back(config::to_json(layer));
+               return layers;
+             }()},
             {"pid", run.pid},
             {"message", run.message},
             {"order", run.order}}},
@@ -96,7 +100,7 @@ State state_from_json(const json& document) {
   state.run.confirmed = run.at("confirmed").get<bool>();
   state.run.only = run.at("only").get<std::vector<std::string>>();
   state.run.skip = run.at("skip").get<std::vector<std::string>>();
-  state.run.config_layers = run.at("config_layers").get<std::vector<json>>();
+  for (const auto& layer : run.at("config_layers")) state.run.config_layers.push_back(config::layer_from_json(layer));
   state.run.pid = run.at("pid").get<int>();
   state.run.message = run.at("message").get<std::string>();
   state.run.order = run.at("order").get<std::vector<std::string>>();

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/config/config.hpp"
 #include "agent/core/exit_codes.hpp"
 #include "agent/os/files.hpp"
 
@@ -43,7 +44,7 @@ struct RunRecord {
   bool confirmed = false;          // the operator agreed to change this machine (off GCE)
   std::vector<std::string> only;   // the step selection, reused by `resume`
   std::vector<std::string> skip;
-  std::vector<nlohmann::json> config_layers;  // the config the run was started with
+  std::vector<config::Layer> config_layers;  // the config the run was started with
   int pid = 0;
   std::string message;             // the last run's closing message
   std::vector<std::string> order;  // step names in plan order, for `status`

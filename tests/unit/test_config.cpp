@@ -87,8 +87,17 @@ TEST_CASE("config: auto picks seed on Ubuntu 16.04/18.04 and current elsewhere")
   CHECK(jammy.profile().reason.find("CUDA 10.0") != std::string::npos);
   CHECK(jammy.string("gpu.cuda") == "auto");
 
-  const auto forced = config::Config::resolve({{{"profile", "seed"}}}, os_of("ubuntu", "22.04"));
+  const auto forced = config::Config::resolve({config::Layer(json{{"profile", "seed"}})}, os_of("ubuntu", "22.04"));
   CHECK(forced.profile().name == "seed");
+}
+
+TEST_CASE("config: each key's source is the last layer that sets it") {
+  const auto config = config::Config::resolve({config::Layer(json{{"user", "ann"}, {"jupyter", {{"port", 9000}}}}, "metadata attribute cs231n-config"),
+                                               config::Layer(json{{"jupyter", {{"port", 9443}}}}, "config file /etc/x.json")},
+                                              os_of("debian", "12"));
+  CHECK(config.sources().at("user") == "metadata attribute cs231n-config");
+  CHECK(config.sources().at("jupyter.port") == "config file /etc/x.json");
+  CHECK(config.sources().at("gpu.cuda") == "default (current profile)");
 }
 
 TEST_CASE("config: later layers win over earlier ones and over the defaults") {

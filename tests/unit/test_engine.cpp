@@ -323,7 +323,8 @@ TEST_CASE("state: saved atomically, read back, corrupt moved aside, newer format
   const auto loaded = store.load("x");
   CHECK(loaded.run.id == "abc");
   CHECK(loaded.run.state == RunState::reboot_pending);
-  CHECK(loaded.run.config_layers.front()["user"] == "ann");
+  CHECK(loaded.run.config_layers.front().document["user"] == "ann");
+  CHECK(loaded.run.config_layers.front().source == "config");
   CHECK(loaded.steps.at("user").fingerprint == "f00");
   CHECK(files.stat("/state/state.json")->mode == 0600);
 

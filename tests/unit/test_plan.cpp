@@ -34,7 +34,7 @@ struct Machine {
   detect::Facts facts;
   config::Config config;
 
-  Machine(const std::string& os_release, std::vector<json> layers = {}, bool t4 = false) {
+  Machine(const std::string& os_release, std::vector<config::Layer> layers = {}, bool t4 = false) {
     root.write("etc/os-release", os_release);
     root.write("etc/passwd", "root:x:0:0::/root:/bin/bash\nann:x:1000:1000::/home/ann:/bin/bash\n");
     root.write("proc/sys/kernel/arch", "x86_64\n");

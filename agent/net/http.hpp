@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "agent/util/result.hpp"
+
+typedef void CURL;
+
+namespace cs231n::net {
+
+// How every HTTP request of the agent is made. Certificate verification is always on.
+struct HttpSettings {
+  std::string user_agent = "cs231n-agent/" CS231N_VERSION;
+  std::chrono::seconds connect_timeout{15};
+  // A transfer slower than this for low_speed_time is treated as dropped (and retried).
+  long low_speed_bytes = 1024;
+  std::chrono::seconds low_speed_time{30};
+  long max_redirects = 10;
+  // The CA bundle: SSL_CERT_FILE, else the first of Debian's, Ubuntu's and RHEL's usual paths.
+  // Tests and private mirrors may name their own (fetch --ca-file).
+  std::string ca_file;
+  bool use_proxy = true;  // http_proxy, https_proxy, no_proxy from the environment
+};
+
+// The system CA bundle: $SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt, ... ("" if none).
+std::string find_ca_bundle();
+
+HttpSettings default_http_settings();
+
+// curl_global_init, once per process.
+void ensure_curl();
+
+// Applies the settings shared by every request to a handle.
+void apply_settings(CURL* handle, const HttpSettings& settings);
+
+// Seconds to wait from a Retry-After value (delta seconds or an HTTP date), if it parses.
+std::optional<std::chrono::seconds> parse_retry_after(const std::string& value, std::chrono::system_clock::time_point now);
+
+// A parsed response header block (names lowercased; the last block after redirects wins).
+struct ResponseHeaders {
+  long status = 0;
+  std::map<std::string, std::string> fields;
+  void add_line(std::string_view line);
+  std::string get(const std::string& name) const;
+};
+
+// A small request whose whole body fits in memory (metadata, probes).
+struct SimpleResponse {
+  long status = 0;
+  ResponseHeaders headers;
+  std::string body;
+};
+
+struct SimpleRequest {
+  std::string url;
+  std::string method = "GET";
+  std::string body;  // for PUT
+  std::map<std::string, std::string> headers;
+  std::chrono::milliseconds timeout{10000};
+  std::chrono::milliseconds connect_timeout{2000};
+  std::size_t max_body = 4u << 20;
+};
+
+// Fails (as a value) only when no HTTP response arrived; any status is a response.
+util::Result<SimpleResponse> http_request(const HttpSettings& settings, const SimpleRequest& request);
+
+}  // namespace cs231n::net
