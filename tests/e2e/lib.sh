@@ -246,14 +246,15 @@ PY
   [[ -z $problem ]] || fail "table alignment" "$problem"
 }
 
-# assert_plan_table_aligned: in the step rows of `plan` ($OUT, after the first blank line) the
-# actions all start in one column and the reasons/summaries in another.
+# assert_plan_table_aligned: in the step rows of `plan` ($OUT, the block after the first blank
+# line, up to the next blank line) the actions all start in one column and the reasons/summaries
+# in another.
 assert_plan_table_aligned() {
   local problem
   problem=$("$PYTHON" - "$OUT" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
-rows = [line for line in text.split("\n\n", 1)[-1].splitlines() if line.strip()]
+rows = [line for line in text.split("\n\n")[1].splitlines() if line.strip()]
 actions, texts = set(), set()
 for line in rows:
     match = re.match(r"(\S+)(  +)(run|done|skip|refuse)( +)\S", line)
