@@ -1,3 +1,4 @@
+#include "steps/apt.hpp"
 #include "steps/common.hpp"
 #include "steps/table.hpp"
 #include "agent/util/strings.hpp"
@@ -35,8 +36,11 @@ class AptPackagesStep : public plan::Step {
     return plan::CheckResult{false, ""};
   }
 
-  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
-    return not_yet_implemented(name());
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    if (auto installed = apt_install(run, missing_packages(run.system().files(), k_base_packages)); !installed) {
+      return std::unexpected(installed.error());
+    }
+    return plan::ApplyResult{};
   }
 };
 

@@ -3,14 +3,64 @@
 #include <algorithm>
 
 #include "agent/gpu/compat.hpp"
+#include "agent/net/download.hpp"
+#include "agent/os/accounts.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::steps {
 
 std::string home_of(const plan::Context& context) {
   const auto& user = context.facts.user;
+  if (auto account = os::Accounts::load(context.system.files()).find_user(user.name)) return account->home;
   if (user.account) return user.account->home;
   return "/home/" + user.name;
+}
+
+util::Result<std::string> download_to_cache(const plan::StepRun& run, const std::string& url, const std::string& name,
+                                            const std::string& sha256, const std::string& md5,
+                                            std::optional<std::uint64_t> size) {
+  const auto& files = run.system().files();
+  if (auto made = files.make_dirs(k_cache_dir, 0755); !made) return std::unexpected(made.error());
+  net::DownloadRequest request;
+  request.url = url;
+  request.dest = std::string(k_cache_dir) + "/" + name;
+  request.sha256 = sha256;
+  request.md5 = md5;
+  request.size = size;
+  request.cancel = run.interrupt_flag();
+  int last_decile = -1;
+  request.on_progress = [&](const net::DownloadProgress& progress) {
+    if (!progress.total || *progress.total == 0) return;
+    const int decile = static_cast<int>(progress.bytes * 10 / *progress.total);
+    if (decile == last_decile) return;
+    last_decile = decile;
+    run.note(name + ": " + util::human_bytes(progress.bytes) + " of " + util::human_bytes(*progress.total));
+  };
+  run.note("download " + url + " -> " + request.dest);
+  const auto result = net::download(files, net::default_http_settings(), request);
+  if (!result) {
+    auto failure = util::Failure{result.error().message, 0, static_cast<int>(net::exit_code_of(result.error().kind))};
+    return std::unexpected(failure);
+  }
+  run.note(name + (result->already_there ? ": already in the cache, verified" : ": downloaded, sha256 " + result->sha256));
+  return request.dest;
+}
+
+os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv) {
+  os::Command command;
+  command.argv = std::move(argv);
+  command.user = run.facts().user.name;
+  return command;
+}
+
+util::Result<void> append_as_user(const plan::StepRun& run, const std::string& path, const std::string& marker,
+                                  const std::string& block) {
+  if (run.system().files().read(path).value_or("").find(marker) != std::string::npos) return {};
+  auto command = as_user(run, {"tee", "-a", path});
+  command.input = block;
+  auto result = run.run(command);
+  if (!result) return std::unexpected(result.error());
+  return {};
 }
 
 std::string expand_home(const plan::Context& context, const std::string& path) {

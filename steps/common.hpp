@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -8,7 +9,8 @@
 
 namespace cs231n::steps {
 
-// The target user's home: from /etc/passwd, or where useradd will put it.
+// The target user's home: from /etc/passwd as it is now (the user step may have just created the
+// account), or where useradd will put it.
 std::string home_of(const plan::Context& context);
 // "~/anaconda3" -> "/home/ann/anaconda3".
 std::string expand_home(const plan::Context& context, const std::string& path);
@@ -16,6 +18,24 @@ std::string expand_home(const plan::Context& context, const std::string& path);
 std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names);
 // "Anaconda3-2018.12-Linux-x86_64.sh" from its URL.
 std::string file_name_of(const std::string& url);
+
+// Where downloads are kept (root's; files there are readable by the user's processes).
+inline constexpr const char* k_cache_dir = "/var/cache/cs231n-agent";
+
+// Downloads `url` into the cache as `name` (verified with sha256 or md5 when given), logging
+// progress to the step's log. Returns the cached file's target path. A failure carries the
+// network / checksum / disk-space exit code.
+util::Result<std::string> download_to_cache(const plan::StepRun& run, const std::string& url, const std::string& name,
+                                            const std::string& sha256, const std::string& md5,
+                                            std::optional<std::uint64_t> size = std::nullopt);
+
+// A command run as the target user.
+os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv);
+
+// Appends `block` to a file in the user's home, written by a process running as the user (so a
+// symlink the user planted cannot make root write elsewhere), unless `marker` is already there.
+util::Result<void> append_as_user(const plan::StepRun& run, const std::string& path, const std::string& marker,
+                                  const std::string& block);
 
 // The apply() of a step whose changes this version of the agent does not make yet: an honest
 // failure that says how to go on without it.

@@ -1,12 +1,62 @@
-#include "steps/common.hpp"
-#include "steps/table.hpp"
+#include <map>
 #include <set>
 
+#include "agent/net/download.hpp"
 #include "agent/util/strings.hpp"
+#include "steps/common.hpp"
+#include "steps/table.hpp"
 
 namespace cs231n::steps {
 
 namespace {
+
+// Checksums of downloads whose publisher gives none, taken at the first download and held to
+// afterwards, so a file that changes on the server is noticed.
+constexpr const char* k_pins = "/var/cache/cs231n-agent/datasets/pins.json";
+constexpr const char* k_dataset_cache = "/var/cache/cs231n-agent/datasets";
+
+struct Item {
+  std::string name;
+  std::string url;
+  std::string sha256;
+  std::string md5;
+  std::optional<std::uint64_t> size;
+  std::string into;
+  bool extract = false;
+};
+
+std::vector<Item> manifest(const config::Config& config) {
+  std::vector<Item> items;
+  for (const char* list : {"datasets.items", "datasets.extra"}) {
+    for (const auto& entry : config.at(list)) {
+      Item item;
+      item.name = entry.at("name").get<std::string>();
+      item.url = entry.at("url").get<std::string>();
+      item.sha256 = entry.value("sha256", "");
+      item.md5 = entry.value("md5", "");
+      if (entry.contains("size")) item.size = entry.at("size").get<std::uint64_t>();
+      item.into = entry.at("into").get<std::string>();
+      item.extract = entry.value("extract", false);
+      items.push_back(item);
+    }
+  }
+  return items;
+}
+
+nlohmann::json read_pins(const os::Files& files) {
+  try {
+    return nlohmann::json::parse(files.read(k_pins).value_or("{}"));
+  } catch (const nlohmann::json::exception&) {
+    return nlohmann::json::object();
+  }
+}
+
+// What the marker beside an unpacked dataset says: the URL and the checksum it was verified with.
+std::string marker_content(const Item& item, const nlohmann::json& pins) {
+  std::string checksum = !item.sha256.empty() ? "sha256:" + item.sha256 : !item.md5.empty() ? "md5:" + item.md5 : "";
+  if (checksum.empty() && pins.contains(item.url)) checksum = "sha256:" + pins.at(item.url).get<std::string>();
+  return item.url + " " + checksum + "\n";
+}
 
 class DatasetsStep : public plan::Step {
  public:
@@ -19,31 +69,105 @@ class DatasetsStep : public plan::Step {
     std::set<std::string> urls;
     std::uint64_t bytes = 0;
     bool all_sizes_known = true;
-    std::size_t count = 0;
-    for (const char* list : {"datasets.items", "datasets.extra"}) {
-      for (const auto& item : config.at(list)) {
-        ++count;
-        if (!urls.insert(item.at("url").get<std::string>()).second) continue;
-        if (item.contains("size")) bytes += item.at("size").get<std::uint64_t>();
-        else all_sizes_known = false;
-      }
+    const auto items = manifest(config);
+    for (const auto& item : items) {
+      if (!urls.insert(item.url).second) continue;
+      if (item.size) bytes += *item.size;
+      else all_sizes_known = false;
     }
-    if (count == 0) return plan::skipped("the dataset manifest is empty");
+    if (items.empty()) return plan::skipped("the dataset manifest is empty");
     return plan::will_run("download " + std::to_string(urls.size()) + " files (" + (all_sizes_known ? "" : "over ") +
-                          util::human_bytes(bytes) + "), verify and unpack them into " + std::to_string(count) +
+                          util::human_bytes(bytes) + "), verify and unpack them into " + std::to_string(items.size()) +
                           " assignment folders");
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
-    return {{"datasets", context.config.at("datasets")}, {"folder", context.config.string("assignments.folder")}};
+    return {{"datasets", context.config.at("datasets")}, {"folder", context.config.string("assignments.folder")},
+            {"user", context.facts.user.name}};
   }
 
-  util::Result<plan::CheckResult> check(const plan::StepRun& /*run*/) const override {
-    return plan::CheckResult{false, "", false};
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    const auto missing = unpacked_missing(run);
+    if (!missing.empty()) return plan::CheckResult{false, ""};
+    return plan::CheckResult{true, "every dataset is unpacked and verified"};
   }
 
-  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
-    return not_yet_implemented(name());
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    const auto& files = run.system().files();
+    if (auto made = files.make_dirs(k_dataset_cache, 0755); !made) return std::unexpected(made.error());
+    auto pins = read_pins(files);
+    const auto todo = unpacked_missing(run);
+
+    // Each URL once, several at a time.
+    std::vector<net::QueuedDownload> queue;
+    std::map<std::string, std::size_t> position;
+    for (const auto& item : todo) {
+      if (position.contains(item.url)) continue;
+      net::DownloadRequest request;
+      request.url = item.url;
+      request.dest = std::string(k_dataset_cache) + "/" + file_name_of(item.url);
+      request.sha256 = item.sha256;
+      if (request.sha256.empty() && item.md5.empty() && pins.contains(item.url)) request.sha256 = pins.at(item.url).get<std::string>();
+      request.md5 = request.sha256.empty() ? item.md5 : "";
+      request.size = item.size;
+      request.cancel = run.interrupt_flag();
+      position[item.url] = queue.size();
+      queue.push_back({request});
+      run.note("download " + item.url);
+    }
+    net::download_all(files, net::default_http_settings(), queue, 3);
+    for (const auto& entry : queue) {
+      if (!entry.result) {
+        return std::unexpected(util::Failure{entry.result.error().message, 0,
+                                             static_cast<int>(net::exit_code_of(entry.result.error().kind))});
+      }
+      run.note(entry.request.url + (entry.result->already_there ? ": in the cache, verified" : ": downloaded") +
+               ", sha256 " + entry.result->sha256);
+      if (entry.request.sha256.empty() && entry.request.md5.empty()) pins[entry.request.url] = entry.result->sha256;
+    }
+    if (auto saved = files.write_atomic(k_pins, pins.dump(1) + "\n", 0644); !saved) return std::unexpected(saved.error());
+
+    // Unpacked by the user's own processes, into the user's folders.
+    const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
+    for (const auto& item : todo) {
+      const std::string archive = files.host_path(queue[position.at(item.url)].request.dest).string();
+      const std::string destination = folder + "/" + item.into;
+      if (auto made = run.run(as_user(run, {"mkdir", "-p", "--", destination})); !made) return std::unexpected(made.error());
+      std::vector<std::string> unpack;
+      if (!item.extract) {
+        unpack = {"cp", "--", archive, destination + "/" + file_name_of(item.url)};
+      } else if (item.url.ends_with(".zip")) {
+        unpack = {"unzip", "-o", "-q", archive, "-d", destination};
+      } else {
+        unpack = {"tar", "-xzf", archive, "-C", destination};
+      }
+      if (auto unpacked = run.run(as_user(run, unpack)); !unpacked) {
+        return util::fail("unpacking " + item.name + " failed: " + unpacked.error().message);
+      }
+      auto marker = as_user(run, {"tee", marker_path(folder, item)});
+      marker.input = marker_content(item, pins);
+      if (auto written = run.run(marker); !written) return std::unexpected(written.error());
+    }
+    return plan::ApplyResult{};
+  }
+
+ private:
+  static std::string marker_path(const std::string& folder, const Item& item) {
+    return folder + "/" + item.into + "/.cs231n-agent-" + item.name;
+  }
+
+  // The items whose marker is missing or names another URL or checksum.
+  static std::vector<Item> unpacked_missing(const plan::StepRun& run) {
+    const auto& files = run.system().files();
+    const auto pins = read_pins(files);
+    const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
+    std::vector<Item> missing;
+    for (const auto& item : manifest(run.config())) {
+      const auto marker = files.read(marker_path(folder, item));
+      const auto wanted = marker_content(item, pins);
+      if (!marker || *marker != wanted || wanted.ends_with(" \n")) missing.push_back(item);
+    }
+    return missing;
   }
 };
 

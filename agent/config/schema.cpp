@@ -48,6 +48,8 @@ ValueCheck in_range(long long low, long long high) {
 }
 
 const ValueCheck k_url = matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL");
+// A git remote: https, or file:// for a local mirror (and for tests).
+const ValueCheck k_git_url = matches(R"((https?|file)://[^\s"'\\]+)", "an https:// or file:// git URL");
 const ValueCheck k_optional_url = matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL", true);
 const ValueCheck k_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)");
 const ValueCheck k_optional_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)", true);
@@ -145,7 +147,7 @@ const std::vector<Field>& schema() {
       {"conda_env.python", Kind::string, "Python version of the env", "", k_python_version},
       {"conda_env.packages", Kind::string_list, "conda packages of the env", "", k_conda_spec},
       {"conda_env.environment_file", Kind::string, "an environment.yml to use instead of python + packages", "", k_optional_path},
-      {"assignments.repo", Kind::string, "git repository with the assignments", "", k_url},
+      {"assignments.repo", Kind::string, "git repository with the assignments", "cs231n-assignments-repo", k_git_url},
       {"assignments.ref", Kind::string, "branch or tag; empty: the repository's default", "", matches(R"([A-Za-z0-9_./-]*)", "a branch or tag name")},
       {"assignments.folder", Kind::string, "where to clone it", "", k_home_path},
       {"datasets.enabled", Kind::boolean, "download the course datasets", "", {}},
@@ -208,7 +210,8 @@ nlohmann::json profile_defaults(const std::string& profile) {
       {"conda_env",
        {{"name", "cs231n"},
         {"python", seed ? "3.6" : "3.12"},
-        {"packages", seed ? json::array({"anaconda"})
+        // The tutorial's `anaconda` metapackage, pinned to its release so that it still solves quickly.
+        {"packages", seed ? json::array({"anaconda=2018.12"})
                           : json::array({"numpy", "scipy", "matplotlib", "pillow", "imageio", "scikit-learn",
                                          "h5py", "notebook", "ipykernel"})},
         {"environment_file", ""}}},

@@ -34,6 +34,7 @@ struct Node {
   double duration_s = 0;
   std::string detail;
   std::string error;
+  int exit_code = 0;  // a more precise exit code for a failure (network, checksum, space)
   bool reboot = false;
 };
 
@@ -246,6 +247,7 @@ class Scheduler {
     run.note("=== " + now() + " run " + m_state.run.id + ", attempt " + std::to_string(attempt) + ", boot " + m_boot_id);
     StepStatus status = StepStatus::failed;
     std::string detail, error;
+    int exit_code = 0;
     bool reboot = false;
     auto first = step.check(run);
     if (!first) {
@@ -255,6 +257,7 @@ class Scheduler {
       detail = first->detail.empty() ? "already in the wanted state" : first->detail;
     } else if (auto applied = step.apply(run); !applied) {
       error = applied.error().message;
+      exit_code = applied.error().exit_code;
     } else {
       auto second = first->checkable ? step.check(run) : util::Result<plan::CheckResult>(plan::CheckResult{true, "", false});
       if (!second) {
@@ -275,6 +278,7 @@ class Scheduler {
     node.result = status;
     node.detail = detail;
     node.error = error;
+    node.exit_code = exit_code;
     node.reboot = reboot;
     node.duration_s = std::chrono::duration<double>(Clock::now() - node.started_at).count();
     for (const auto& resource : step.resources()) m_held.erase(resource);
@@ -325,7 +329,7 @@ class Scheduler {
       reboot(outcome);
     } else if (failed) {
       outcome.state = RunState::failed;
-      outcome.code = ExitCode::step_failed;
+      outcome.code = failed->exit_code != 0 ? static_cast<ExitCode>(failed->exit_code) : ExitCode::step_failed;
       outcome.message = "step " + failed->step->name() + " failed: " + failed->error + " (log: " +
                         m_context.system.files().host_path(m_store.log_path(failed->step->name())).string() + ")";
     } else if (refusal || refused) {
@@ -335,7 +339,7 @@ class Scheduler {
     } else {
       outcome.state = RunState::done;
       outcome.code = ExitCode::success;
-      outcome.message = "done";
+      outcome.message = "every selected step is done";
     }
     m_state.run.state = outcome.state;
     m_state.run.message = outcome.message;

@@ -60,6 +60,7 @@ class StepRun {
   const detect::Facts& facts() const { return m_context.facts; }
   const std::filesystem::path& log_path() const { return m_log_path; }
   bool interrupted() const { return m_interrupt && m_interrupt->load(); }
+  const std::atomic<bool>* interrupt_flag() const { return m_interrupt; }
 
   // Runs a command for this step. A command that cannot start or does not succeed is a Failure
   // whose message names the command, how it ended and the last lines of its output.

@@ -10,6 +10,9 @@ namespace cs231n::util {
 struct Failure {
   std::string message;
   int error_number = 0;
+  // An exit code from the agent's table that fits this failure better than "a step failed"
+  // (network, checksum, disk space); 0 when none does.
+  int exit_code = 0;
 };
 
 template <typename T>
@@ -18,7 +21,7 @@ using Result = std::expected<T, Failure>;
 using Unexpected = std::unexpected<Failure>;
 
 inline Unexpected fail(std::string message, int error_number = 0) {
-  return std::unexpected(Failure{std::move(message), error_number});
+  return std::unexpected(Failure{std::move(message), error_number, 0});
 }
 
 }  // namespace cs231n::util
