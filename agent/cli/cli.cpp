@@ -562,7 +562,7 @@ int run_cli(const std::vector<std::string>& arguments) {
         throw Error(ExitCode::usage, "unexpected argument" + std::string(extra.size() > 1 ? "s" : "") + " " +
                                          util::join(extra, " ") + "; see cs231n-agent " + spec->name + " --help");
       }
-      if (options.log_file.empty() && (spec->options & k_writes_log)) options.log_file = k_default_log_file;
+      if (options.log_file.empty() && (spec->options & k_writes_log) && !options.dry_run) options.log_file = k_default_log_file;
       setup_logging(options.verbosity, options.log_file);
       return spec->handler(options);
     }

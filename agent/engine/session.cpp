@@ -150,6 +150,11 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
     }
     spdlog::info("the machine rebooted as step {} asked; continuing run {}", state.run.reboot_requested_by, state.run.id);
   }
+  if (state.empty() || state.run.state == RunState::done) {
+    state.run = RunRecord{};
+    state.run.id = util::random_hex(6);
+    state.run.started = iso8601(system.now());
+  }
   RunOptions options = request.options;
   options.only = request.resume ? state.run.only : request.options.only;
   options.skip = request.resume ? state.run.skip : request.options.skip;
@@ -157,11 +162,6 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
   const plan::Context context{system, facts, config};
   Engine engine(steps, context, store, state, options, progress);
 
-  if (state.empty() || state.run.state == RunState::done) {
-    state.run = RunRecord{};
-    state.run.id = util::random_hex(6);
-    state.run.started = iso8601(system.now());
-  }
   if (!request.resume) {
     state.run.only = options.only;
     state.run.skip = options.skip;

@@ -1,27 +1,18 @@
 #!/usr/bin/env bash
 # The shipped static binary starts and works inside a debootstrapped Debian 11 minbase (glibc
 # 2.31, nothing extra installed), entered with unshare + chroot. The tree is cached outside the
-# clone so a second run on the same machine skips debootstrap.
-set -euo pipefail
-agent=$1
-cache=${CS231N_TEST_CACHE:-/var/cache/cs231n-agent-tests}
-tree=$cache/bullseye-minbase
+# clone (tests/e2e/chroot.sh) so a second run on the same machine skips debootstrap; this test
+# works on its own overlay of it.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=chroot.sh
+source "$SOURCE_DIR/tests/e2e/chroot.sh"
 
-[[ $(id -u) == 0 ]] || { echo "this test needs root (debootstrap, chroot)"; exit 1; }
-file "$agent" | grep -q 'statically linked' || { echo "FAIL: $agent is not statically linked"; exit 1; }
+file "$AGENT" | grep -q 'statically linked' || { echo "FAIL: $AGENT is not statically linked"; exit 1; }
 
-if [[ ! -x $tree/bin/bash ]]; then
-  mkdir -p "$cache"
-  rm -rf "$tree.tmp"
-  debootstrap --variant=minbase bullseye "$tree.tmp" http://deb.debian.org/debian >"$cache/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$cache/debootstrap.log"; echo "FAIL: debootstrap failed"; exit 1; }
-  mv "$tree.tmp" "$tree"
-fi
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"; rm -f "$tree/usr/local/bin/cs231n-agent"' EXIT
-install -m 0755 "$agent" "$tree/usr/local/bin/cs231n-agent"
-in_chroot() { unshare --mount --pid --fork --mount-proc="$tree/proc" chroot "$tree" "$@"; }
+chroot_start "$TEST_TMP/chroot"
+work=$TEST_TMP
+install -m 0755 "$AGENT" "$CHROOT_ROOT/usr/local/bin/cs231n-agent"
 
 in_chroot /usr/local/bin/cs231n-agent version -v >"$work/version"
 grep -Eq '^cs231n-agent [0-9]+\.[0-9]+\.[0-9]+$' "$work/version" || { cat "$work/version"; echo "FAIL: version"; exit 1; }
@@ -29,7 +20,7 @@ grep -Eq '^cs231n-agent [0-9]+\.[0-9]+\.[0-9]+$' "$work/version" || { cat "$work
 grep -q 'protocols: http https)' "$work/version" || { cat "$work/version"; echo "FAIL: libcurl protocols"; exit 1; }
 
 in_chroot /usr/local/bin/cs231n-agent detect --json >"$work/detect.json"
-/usr/bin/python3 - "$work/detect.json" "$(cat "$tree/etc/debian_version")" <<'PY'
+"$PYTHON" - "$work/detect.json" "$(cat "$CHROOT_ROOT/etc/debian_version")" <<'PY'
 import json, sys
 facts = json.load(open(sys.argv[1]))
 problems = []

@@ -1,0 +1,165 @@
+# shellcheck shell=bash
+# A writable Debian 11 minbase chroot for the end-to-end tests that must run `cs231n-agent run`
+# (which refuses any --root but "/" and installs itself and a systemd unit): sourced by
+# tests/e2e/test_*.sh (after lib.sh) and scripts/bench/*.sh.
+#
+#   chroot_ensure_tree          debootstraps the cached tree once (needs root and the Debian archive)
+#   chroot_start [DIR]          mounts this test's overlay (default DIR: $TEST_TMP/chroot); sets
+#                               CHROOT_ROOT (the merged tree, readable and writable from the host)
+#   chroot_install_agent [BIN]  copies the agent ($AGENT) to /root/cs231n-agent in the overlay
+#   in_chroot CMD...            runs CMD inside, in the foreground
+#   chroot_agent ARG...         like lib.sh's run_agent, inside: stdout $OUT, stderr $ERR, status $RC
+#   chroot_spawn OUT ERR CMD... starts CMD inside in the background; CHROOT_PID is CMD's own pid
+#                               (every wrapper execs, so it is the agent's, not a wrapper's)
+#   chroot_wait_exec PID NAME   waits until PID has exec'd a binary called NAME
+#   chroot_kill PID             SIGKILLs PID and reaps it; its children live on, as on a VM
+#   chroot_pids                 the pids of every process whose root is the overlay
+#   chroot_cleanup              ends every process started inside, unmounts (run on EXIT)
+#
+# The cached tree is the lower layer of an overlay whose upper and work folders live in the test's
+# temp dir, so tests never change the cache and each starts from the same pristine tree.
+#
+# The overlay is mounted ONCE per test, in the host's mount namespace, under the test's temp dir:
+# two overlay mounts sharing an upper dir are undefined behaviour, and an flock taken through one
+# would not be seen through the other (so two concurrent runs could not even meet on the run
+# lock). Every command then enters with `unshare --mount` (no pid namespace: a SIGKILLed agent
+# leaves its children running, the way it would on a VM), rbind-mounts /proc and /dev into the
+# tree in that private namespace (so the host never sees those mounts), and chroots. /sys and
+# /run are not mounted: the tree's empty /run means "systemd is not running", so the agent
+# enables its unit offline instead of calling the host's systemctl.
+
+CHROOT_CACHE=${CS231N_TEST_CACHE:-/var/cache/cs231n-agent-tests}
+CHROOT_TREE=$CHROOT_CACHE/bullseye-minbase
+CHROOT_ROOT=""
+CHROOT_PID=""
+# Removed on exit, after the overlay is unmounted (lib.sh's own EXIT trap is replaced).
+CHROOT_REMOVE_ON_EXIT=()
+[[ -n ${TEST_TMP:-} ]] && CHROOT_REMOVE_ON_EXIT+=("$TEST_TMP")
+
+# The environment of every command started inside: nothing of the host's leaks in.
+CHROOT_ENV=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
+
+# Runs on the host, inside the new mount namespace: $1 is the tree, the rest the command.
+# shellcheck disable=SC2016  # expanded by that sh, not here
+_CHROOT_ENTER='
+root=$1
+shift
+mount --rbind /proc "$root/proc" && mount --rbind /dev "$root/dev" || { echo "chroot.sh: cannot mount /proc and /dev in $root" >&2; exit 125; }
+exec chroot "$root" "$@"
+'
+
+chroot_ensure_tree() {
+  [[ $(id -u) == 0 ]] || { echo "this test needs root (debootstrap, mount, chroot)" >&2; exit 1; }
+  [[ -x $CHROOT_TREE/bin/bash ]] && return 0
+  mkdir -p -- "$CHROOT_CACHE"
+  # Tests run in parallel (ctest --parallel): one debootstraps, the others wait for it.
+  (
+    flock 9
+    if [[ ! -x $CHROOT_TREE/bin/bash ]]; then
+      rm -rf -- "$CHROOT_TREE.tmp"
+      debootstrap --variant=minbase bullseye "$CHROOT_TREE.tmp" http://deb.debian.org/debian >"$CHROOT_CACHE/debootstrap.log" 2>&1 ||
+        { tail -n 20 -- "$CHROOT_CACHE/debootstrap.log" >&2; echo "FAIL: debootstrap failed" >&2; exit 1; }
+      mv -- "$CHROOT_TREE.tmp" "$CHROOT_TREE"
+    fi
+  ) 9>"$CHROOT_CACHE/.lock"
+}
+
+chroot_start() {
+  local dir=${1:-${TEST_TMP:?chroot_start needs a folder or TEST_TMP}/chroot}
+  chroot_ensure_tree
+  [[ -z $CHROOT_ROOT ]] || { echo "chroot.sh: an overlay is already mounted at $CHROOT_ROOT" >&2; exit 1; }
+  mkdir -p -- "$dir/upper" "$dir/work" "$dir/root"
+  trap chroot_on_exit EXIT
+  trap 'exit 130' INT TERM HUP
+  mount -t overlay overlay -o "lowerdir=$CHROOT_TREE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root" ||
+    { echo "FAIL: cannot mount the overlay of $CHROOT_TREE at $dir/root" >&2; exit 1; }
+  CHROOT_ROOT=$(realpath -- "$dir/root")
+}
+
+chroot_install_agent() {
+  install -m 0755 -- "${1:-$AGENT}" "$CHROOT_ROOT/root/cs231n-agent"
+}
+
+# _chroot_exec CMD...: replaces the calling (sub)shell with CMD inside the chroot, so that the
+# pid stays the same through env, unshare, sh and chroot, all of which exec.
+_chroot_exec() {
+  exec env -i "${CHROOT_ENV[@]}" unshare --mount /bin/sh -c "$_CHROOT_ENTER" sh "$CHROOT_ROOT" "$@"
+}
+
+in_chroot() {
+  [[ -n $CHROOT_ROOT ]] || { echo "chroot.sh: in_chroot before chroot_start" >&2; exit 1; }
+  (_chroot_exec "$@")
+}
+
+chroot_agent() {
+  # shellcheck disable=SC2034  # LAST_CMD and RC are lib.sh's
+  LAST_CMD="(chroot) cs231n-agent $*"
+  set +e
+  in_chroot /root/cs231n-agent "$@" >"$OUT" 2>"$ERR" </dev/null
+  # shellcheck disable=SC2034
+  RC=$?
+  set -e
+}
+
+chroot_spawn() {
+  local out=$1 err=$2
+  shift 2
+  [[ -n $CHROOT_ROOT ]] || { echo "chroot.sh: chroot_spawn before chroot_start" >&2; exit 1; }
+  _chroot_exec "$@" >"$out" 2>"$err" </dev/null &
+  # shellcheck disable=SC2034  # for the caller
+  CHROOT_PID=$!
+}
+
+# chroot_wait_exec PID NAME [SECONDS]: waits until PID runs the binary NAME (its /proc/PID/exe);
+# fails when PID ends first or after SECONDS (default 10).
+chroot_wait_exec() {
+  local pid=$1 name=$2 deadline=$((SECONDS + ${3:-10})) exe
+  while ((SECONDS < deadline)); do
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || { echo "chroot.sh: pid $pid ended before it ran $name" >&2; return 1; }
+    [[ $(basename -- "$exe") == "$name" ]] && return 0
+    sleep 0.01
+  done
+  echo "chroot.sh: pid $pid did not exec $name within ${3:-10} s" >&2
+  return 1
+}
+
+chroot_kill() {
+  kill -KILL "$1" 2>/dev/null || true
+  { wait "$1"; } 2>/dev/null || true
+}
+
+# Every process whose root is the overlay (readlink of /proc/PID/root from the host names it).
+chroot_pids() {
+  [[ -n $CHROOT_ROOT ]] || return 0
+  local entry root
+  for entry in /proc/[0-9]*; do
+    root=$(readlink "$entry/root" 2>/dev/null) || continue
+    [[ $root == "$CHROOT_ROOT" || $root == "$CHROOT_ROOT/"* ]] && printf '%s\n' "${entry#/proc/}"
+  done
+  return 0
+}
+
+chroot_cleanup() {
+  [[ -n $CHROOT_ROOT ]] || return 0
+  local pids
+  for _ in $(seq 1 50); do
+    mapfile -t pids < <(chroot_pids)
+    ((${#pids[@]} == 0)) && break
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    # Reaps those that are this shell's own jobs, without bash's "Killed" notices.
+    { wait "${pids[@]}"; } 2>/dev/null || true
+    sleep 0.1
+  done
+  if ! umount -- "$CHROOT_ROOT" 2>/dev/null; then
+    umount --lazy -- "$CHROOT_ROOT" || { echo "chroot.sh: cannot unmount $CHROOT_ROOT; leaving its folder" >&2; return 1; }
+  fi
+  CHROOT_ROOT=""
+}
+
+chroot_on_exit() {
+  local status=$? dir
+  if chroot_cleanup; then
+    for dir in "${CHROOT_REMOVE_ON_EXIT[@]}"; do rm -rf -- "$dir"; done
+  fi
+  exit "$status"
+}
