@@ -9,7 +9,8 @@ BUILD_PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
 )
 # What the tests need on top: a real minimal OS to run the binary in, linters, Python for JSON.
-TEST_PACKAGES=(debootstrap shellcheck python3 util-linux systemd)
+# Real Jupyter servers (notebook 6, jupyter_server 1.23) for the login tests.
+TEST_PACKAGES=(debootstrap shellcheck python3 util-linux systemd python3-notebook python3-jupyter-server python3-argon2)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +23,8 @@
 #include "agent/detect/facts.hpp"
 #include "agent/engine/lock.hpp"
 #include "agent/engine/session.hpp"
+#include "agent/jupyter/certificate.hpp"
+#include "agent/jupyter/password.hpp"
 #include "agent/net/download.hpp"
 #include "agent/net/metadata.hpp"
 #include "agent/os/real_system.hpp"
@@ -71,6 +74,13 @@ struct Options {
   unsigned connections = 4;
   unsigned retries = 5;
   std::string ca_file;
+  // passwd / cert
+  std::string algorithm = "sha1";
+  std::string out_dir;
+  std::vector<std::string> ips;
+  std::vector<std::string> dns_names;
+  int days = 365;
+  std::string key_type = "ec-p256";
 };
 
 enum OptionSet : unsigned {
@@ -86,6 +96,8 @@ enum OptionSet : unsigned {
   k_one_step = 1u << 9,   // STEP
   k_writes_log = 1u << 10,  // logs to /var/log/cs231n-agent.log unless --log-file says otherwise
   k_fetch = 1u << 11,
+  k_passwd = 1u << 12,
+  k_cert = 1u << 13,
 };
 
 using Handler = int (*)(Options&);
@@ -435,6 +447,67 @@ int command_fetch(Options& options) {
   return 0;
 }
 
+// The password from the terminal (asked twice, not echoed) or from standard input.
+std::string read_new_password() {
+  if (::isatty(STDIN_FILENO) != 1) {
+    std::string password((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    if (password.ends_with('\n')) password.pop_back();
+    if (password.ends_with('\r')) password.pop_back();
+    return password;
+  }
+  termios saved{};
+  ::tcgetattr(STDIN_FILENO, &saved);
+  termios silent = saved;
+  silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  const auto ask = [&](const char* prompt) {
+    std::cerr << prompt << std::flush;
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &silent);
+    std::string line;
+    std::getline(std::cin, line);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+    return line;
+  };
+  const std::string first = ask("Password: ");
+  const std::string second = ask("Verify password: ");
+  if (first != second) throw Error(ExitCode::usage, "the passwords do not match; nothing was made");
+  return first;
+}
+
+int command_passwd(Options& options) {
+  const std::string password = read_new_password();
+  if (password.empty()) throw Error(ExitCode::usage, "an empty password is refused: anyone could open the notebook");
+  std::cout << (options.algorithm == "argon2" ? jupyter::make_argon2_hash(password) : jupyter::make_sha1_hash(password)) << "\n";
+  return 0;
+}
+
+int command_cert(Options& options) {
+  os::RealSystem system("/");
+  jupyter::CertificateRequest request;
+  request.ips = options.ips;
+  if (std::ranges::find(request.ips, "127.0.0.1") == request.ips.end()) request.ips.push_back("127.0.0.1");
+  request.dns_names = options.dns_names;
+  const std::string hostname = system.hostname();
+  if (jupyter::is_dns_name(hostname) && std::ranges::find(request.dns_names, hostname) == request.dns_names.end()) {
+    request.dns_names.push_back(hostname);
+  }
+  request.days = options.days;
+  request.key_type = options.key_type;
+  const auto certificate = jupyter::make_self_signed(request);
+  if (!certificate) throw Error(ExitCode::usage, certificate.error().message);
+  const auto dir = std::filesystem::absolute(options.out_dir).lexically_normal().string();
+  const auto& files = system.files();
+  if (auto made = files.make_dirs(dir, 0755); !made) throw Error(ExitCode::step_failed, made.error().message);
+  if (auto written = files.write_atomic(dir + "/jupyter.key", certificate->key_pem, 0600); !written) {
+    throw Error(ExitCode::step_failed, written.error().message);
+  }
+  if (auto written = files.write_atomic(dir + "/jupyter.pem", certificate->cert_pem, 0644); !written) {
+    throw Error(ExitCode::step_failed, written.error().message);
+  }
+  std::cout << dir << "/jupyter.pem\n" << dir << "/jupyter.key\n";
+  return 0;
+}
+
 int command_schema(Options&) {
   std::cout << config::schema_markdown();
   return 0;
@@ -455,6 +528,10 @@ const CommandSpec k_commands[] = {
     {"reset", "Forget recorded results so those steps run again", k_state_dir | k_steps, command_reset},
     {"logs", "Print a step's log", k_state_dir | k_one_step, command_logs},
     {"fetch", "Download a file: resumable, verified, over several connections", k_fetch, command_fetch},
+    {"passwd", "Print a Jupyter password hash (sha1: or argon2:) for a password read from the terminal or stdin",
+     k_passwd, command_passwd},
+    {"cert", "Make a self-signed TLS certificate for Jupyter (EC P-256 or RSA >= 2048, SHA-256, subjectAltName)",
+     k_cert, command_cert},
     {"schema", "Print the config schema as the Markdown table of the README", 0, command_schema},
     {"version", "Print the version (-v: also libcurl and OpenSSL)", 0, command_version},
 };
@@ -488,6 +565,18 @@ void add_options(CLI::App& command, Options& options, unsigned which) {
     command.add_flag("--all", options.all, "Forget every recorded result");
   }
   if (which & k_one_step) command.add_option("step", options.step_names, "The step")->required()->expected(1);
+  if (which & k_passwd) {
+    command.add_option("--algorithm", options.algorithm, "sha1 (every notebook version) or argon2 (notebook >= 6.1)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"sha1", "argon2"}));
+  }
+  if (which & k_cert) {
+    command.add_option("--out", options.out_dir, "Folder for jupyter.pem and jupyter.key (0600)")->required();
+    command.add_option("--ip", options.ips, "An IP address for the subjectAltName (127.0.0.1 is always there)");
+    command.add_option("--dns", options.dns_names, "A host name for the subjectAltName (the hostname is always there)");
+    command.add_option("--days", options.days, "Validity, at most 825 days")->capture_default_str();
+    command.add_option("--key", options.key_type, "ec-p256, rsa-2048 or rsa-3072 (smaller RSA keys are refused)")->capture_default_str();
+  }
   if (which & k_fetch) {
     command.add_option("url", options.url, "http:// or https:// URL")->required();
     command.add_option("-o,--output", options.output, "File to write (via FILE.part and FILE.part.json)")->required();
