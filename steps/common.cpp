@@ -91,6 +91,26 @@ std::string file_name_of(const std::string& url) {
   return slash == std::string::npos ? url : url.substr(slash + 1);
 }
 
+util::Result<void> write_as_user(const plan::StepRun& run, const std::string& path, const std::string& content,
+                                 const std::string& mode) {
+  const auto [parent, name] = os::split_parent(path);
+  if (auto made = run.run(as_user(run, {"mkdir", "-p", "-m", "0700", "--", parent})); !made) return std::unexpected(made.error());
+  auto command = as_user(run, {"install", "-m", mode, "/dev/stdin", path});
+  command.input = content;
+  if (auto written = run.run(command); !written) return std::unexpected(written.error());
+  return {};
+}
+
+util::Result<std::optional<std::string>> read_as_user(const plan::StepRun& run, const std::string& path) {
+  auto command = as_user(run, {"cat", "--", path});
+  command.capture_stdout = true;
+  auto result = run.probe(command);
+  if (!result) return std::unexpected(result.error());
+  if (result->ok()) return std::optional<std::string>(result->stdout_text);
+  if (!run.system().files().exists(path)) return std::optional<std::string>();
+  return util::fail("cannot read " + path + " as " + run.facts().user.name + ": " + result->output_tail);
+}
+
 util::Unexpected not_yet_implemented(const std::string& step) {
   return util::fail("cs231n-agent " CS231N_VERSION " cannot apply the " + step + " step yet; run with --skip " + step);
 }

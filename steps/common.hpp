@@ -37,6 +37,15 @@ os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv);
 util::Result<void> append_as_user(const plan::StepRun& run, const std::string& path, const std::string& marker,
                                   const std::string& block);
 
+// Writes a file in the user's home as the user (`install -m MODE /dev/stdin PATH`, the content on
+// stdin, never in argv), creating its folder (0700) first.
+util::Result<void> write_as_user(const plan::StepRun& run, const std::string& path, const std::string& content,
+                                 const std::string& mode);
+
+// Reads a file in the user's home as the user: root never follows a link the user planted.
+// nullopt when the file does not exist.
+util::Result<std::optional<std::string>> read_as_user(const plan::StepRun& run, const std::string& path);
+
 // The apply() of a step whose changes this version of the agent does not make yet: an honest
 // failure that says how to go on without it.
 util::Unexpected not_yet_implemented(const std::string& step);

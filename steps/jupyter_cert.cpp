@@ -1,9 +1,16 @@
+#include <ctime>
+
+#include "agent/jupyter/certificate.hpp"
+#include "agent/util/strings.hpp"
 #include "steps/common.hpp"
+#include "steps/jupyter_common.hpp"
 #include "steps/table.hpp"
 
 namespace cs231n::steps {
 
 namespace {
+
+constexpr std::time_t k_renew_before = 30 * 86400;
 
 class JupyterCertStep : public plan::Step {
  public:
@@ -12,25 +19,45 @@ class JupyterCertStep : public plan::Step {
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
-    std::string names = context.facts.hostname.empty() ? "127.0.0.1" : context.facts.hostname + ", 127.0.0.1";
-    if (context.facts.gce) names += " and the external IP";
-    return plan::will_run("self-signed " + config.string("jupyter.certificate_key") + " certificate for " + names +
+    return plan::will_run("self-signed " + config.string("jupyter.certificate_key") + " certificate for " +
+                          util::join(certificate_ips(context), ", ") + ", " + util::join(certificate_names(context), ", ") +
                           ", valid " + std::to_string(config.integer("jupyter.certificate_days")) + " days, in " +
-                          home_of(context) + "/.jupyter/certs");
+                          jupyter_dir(context) + "/certs");
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
     const auto& config = context.config;
     return {{"key", config.string("jupyter.certificate_key")}, {"days", config.integer("jupyter.certificate_days")},
-            {"hostname", context.facts.hostname}, {"user", context.facts.user.name}};
+            {"ips", certificate_ips(context)}, {"names", certificate_names(context)}, {"user", context.facts.user.name}};
   }
 
-  util::Result<plan::CheckResult> check(const plan::StepRun& /*run*/) const override {
-    return plan::CheckResult{false, "", false};
+  // Done while the certificate names every current address, has the configured key type, and
+  // is good for 30 more days; a changed IP or a near expiry makes a new one.
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    const auto& files = run.system().files();
+    const auto pem = files.read(certificate_path(run.context()));
+    if (!pem || !files.exists(key_path(run.context()))) return plan::CheckResult{false, ""};
+    const auto info = jupyter::inspect_certificate(*pem);
+    if (!info) return plan::CheckResult{false, ""};
+    for (const auto& ip : certificate_ips(run.context())) {
+      if (std::ranges::find(info->ips, ip) == info->ips.end()) return plan::CheckResult{false, ""};
+    }
+    if (info->key_type != run.config().string("jupyter.certificate_key")) return plan::CheckResult{false, ""};
+    if (info->not_after - std::time(nullptr) < k_renew_before) return plan::CheckResult{false, ""};
+    return plan::CheckResult{true, "the certificate names " + util::join(info->ips, ", ") + " and is valid for 30 days or more"};
   }
 
-  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
-    return not_yet_implemented(name());
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    jupyter::CertificateRequest request;
+    request.ips = certificate_ips(run.context());
+    request.dns_names = certificate_names(run.context());
+    request.days = static_cast<int>(run.config().integer("jupyter.certificate_days"));
+    request.key_type = run.config().string("jupyter.certificate_key");
+    auto certificate = jupyter::make_self_signed(request);
+    if (!certificate) return std::unexpected(certificate.error());
+    if (auto key = write_as_user(run, key_path(run.context()), certificate->key_pem, "0600"); !key) return std::unexpected(key.error());
+    if (auto cert = write_as_user(run, certificate_path(run.context()), certificate->cert_pem, "0644"); !cert) return std::unexpected(cert.error());
+    return plan::ApplyResult{};
   }
 };
 

@@ -1,34 +1,73 @@
+#include "agent/jupyter/config_file.hpp"
 #include "steps/common.hpp"
+#include "steps/jupyter_common.hpp"
 #include "steps/table.hpp"
 
 namespace cs231n::steps {
 
 namespace {
 
+constexpr const char* k_unit_dir = "/etc/systemd/system";
+
 class JupyterServiceStep : public plan::Step {
  public:
   std::string name() const override { return "jupyter-service"; }
-  std::vector<std::string> after() const override { return {"jupyter-config"}; }
+  std::vector<std::string> after() const override { return {"jupyter-config", "conda-env", "assignments"}; }
 
   plan::Decision decide(const plan::Context& context) const override {
     if (!context.config.boolean("jupyter.service")) return plan::skipped("jupyter.service is false");
-    std::string summary = "install and enable cs231n-jupyter.service, running Jupyter as " + context.facts.user.name +
-                          " from the " + context.config.string("conda_env.name") + " env";
+    std::string summary = "install and enable " + std::string(k_jupyter_unit) + ", running Jupyter as " + context.facts.user.name +
+                          " from the " + context.config.string("conda_env.name") + " env at " + jupyter_url(context);
     if (!context.system.services().systemd_running()) summary += " (systemd is not running here: enabled, not started)";
     return plan::will_run(summary);
   }
 
-  nlohmann::json inputs(const plan::Context& context) const override {
-    return {{"env", context.config.string("conda_env.name")}, {"user", context.facts.user.name},
-            {"prefix", context.config.string("anaconda.prefix")}};
+  nlohmann::json inputs(const plan::Context& context) const override { return {{"unit", unit(context)}}; }
+
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    const auto& files = run.system().files();
+    const auto current = files.read(std::string(k_unit_dir) + "/" + k_jupyter_unit);
+    if (!current || *current != unit(run.context())) return plan::CheckResult{false, ""};
+    if (run.system().services().systemd_running()) {
+      auto active = run.probe(os::Command{{"systemctl", "is-active", "--quiet", k_jupyter_unit}});
+      if (!active || !active->ok()) return plan::CheckResult{false, ""};
+    } else if (!files.stat(std::string(k_unit_dir) + "/multi-user.target.wants/" + k_jupyter_unit)) {
+      return plan::CheckResult{false, ""};
+    }
+    return plan::CheckResult{true, "Jupyter: " + jupyter_url(run.context()) + " (password: sudo cat " + k_generated_password_file +
+                                       ", unless you set one)"};
   }
 
-  util::Result<plan::CheckResult> check(const plan::StepRun& /*run*/) const override {
-    return plan::CheckResult{false, "", false};
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    auto& services = run.system().services();
+    if (auto installed = services.install_unit(k_jupyter_unit, unit(run.context())); !installed) return std::unexpected(installed.error());
+    if (auto enabled = services.enable(k_jupyter_unit, "multi-user.target", true); !enabled) return std::unexpected(enabled.error());
+    return plan::ApplyResult{};
   }
 
-  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
-    return not_yet_implemented(name());
+ private:
+  // Every value is validated by the config schema, and quoted for systemd all the same.
+  static std::string unit(const plan::Context& context) {
+    using jupyter::systemd_quote;
+    const auto& config = context.config;
+    const std::string env = expand_home(context, config.string("anaconda.prefix")) + "/envs/" + config.string("conda_env.name");
+    return "# Written by cs231n-agent.\n"
+           "[Unit]\n"
+           "Description=Jupyter for cs231n (cs231n-agent)\n"
+           "Wants=network-online.target\n"
+           "After=network-online.target\n"
+           "\n"
+           "[Service]\n"
+           "Type=simple\n"
+           "User=" + systemd_quote(context.facts.user.name) + "\n"
+           "WorkingDirectory=" + systemd_quote(expand_home(context, config.string("assignments.folder"))) + "\n"
+           "Environment=" + systemd_quote("PATH=" + env + "/bin:/usr/local/bin:/usr/bin:/bin") + "\n"
+           "ExecStart=" + systemd_quote(env + "/bin/jupyter") + " notebook --no-browser\n"
+           "Restart=on-failure\n"
+           "RestartSec=5\n"
+           "\n"
+           "[Install]\n"
+           "WantedBy=multi-user.target\n";
   }
 };
 

@@ -258,6 +258,7 @@ int run_or_resume(Options& options, bool resume) {
   request.state_dir = options.state_dir;
   request.resume = resume;
   if (!resume) request.config_layers = config_layers(*system, options);
+  if (const auto client = metadata_client(*system); client.enabled()) request.instance = net::read_instance(client);
   request.options.only = options.only;
   request.options.skip = options.skip;
   request.options.workers = std::max(1u, options.workers);

@@ -127,13 +127,14 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
     return result;
   }
   const auto layers = request.resume ? state.run.config_layers : request.config_layers;
-  const auto facts = detect::gather_facts(system, [&] {
+  auto facts = detect::gather_facts(system, [&] {
     std::string user;
     for (const auto& layer : layers) {
       if (layer.document.contains("user")) user = layer.document.at("user").get<std::string>();
     }
     return user;
   }());
+  facts.instance = request.instance;
   const auto config = config::Config::resolve(layers, facts.os);
   const std::string boot_id_file = request.options.boot_id_file.empty() ? config.string("reboot.boot_id_file") : request.options.boot_id_file;
   const std::string boot_id = read_boot_id(system, boot_id_file);

@@ -22,6 +22,7 @@ struct RunRequest {
   std::string state_dir;
   bool resume = false;  // continue the recorded run with its recorded config and selection only
   std::vector<config::Layer> config_layers;
+  std::optional<detect::GceInstance> instance;  // what the metadata server says of this VM
   RunOptions options;
   bool wait_for_lock = false;
   bool yes = false;    // agreed in advance to change a machine that is not a GCE VM

@@ -158,6 +158,11 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
     if (::dup2(stdout_write ? stdout_write.get() : output_write.get(), STDOUT_FILENO) < 0) child_fail(error_write.get(), errno);
     if (::dup2(output_write.get(), STDERR_FILENO) < 0) child_fail(error_write.get(), errno);
     if (account) {
+      // Our pipes belong to root: hand them over, so that the program may also open them by name
+      // (`install /dev/stdin FILE` opens /proc/self/fd/0).
+      if (input_read) ::fchown(STDIN_FILENO, account->uid, account->gid);
+      ::fchown(STDOUT_FILENO, account->uid, account->gid);
+      ::fchown(STDERR_FILENO, account->uid, account->gid);
       if (::setgroups(groups.size(), groups.data()) != 0) child_fail(error_write.get(), errno);
       if (::setgid(account->gid) != 0) child_fail(error_write.get(), errno);
       if (::setuid(account->uid) != 0) child_fail(error_write.get(), errno);
@@ -250,10 +255,11 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
       }
       const std::string_view chunk(buffer, static_cast<std::size_t>(n));
       if (is_stdout) {
+        // Captured output is data for the agent (a config file, JSON), not for the log.
         if (result.stdout_text.size() + chunk.size() <= k_max_captured) result.stdout_text.append(chunk);
-      } else {
-        tail.add(chunk);
+        continue;
       }
+      tail.add(chunk);
       if (log_fd) write_all(log_fd.get(), chunk);
     }
   }

@@ -32,7 +32,8 @@ struct Command {
   std::string input;
   // When set, stdout and stderr are appended here as they arrive (created 0600).
   std::filesystem::path log_path;
-  // Keep stdout in CommandResult::stdout_text (stderr still goes to the log and the tail).
+  // Keep stdout in CommandResult::stdout_text, and out of the log (it may be a file's content);
+  // stderr still goes to the log and the tail.
   bool capture_stdout = false;
   // Set from elsewhere (a signal handler) to end the command's process group early.
   const std::atomic<bool>* cancel = nullptr;

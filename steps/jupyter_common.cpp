@@ -1,0 +1,33 @@
+#include "steps/jupyter_common.hpp"
+
+#include "agent/jupyter/certificate.hpp"
+#include "steps/common.hpp"
+
+namespace cs231n::steps {
+
+std::string jupyter_dir(const plan::Context& context) { return home_of(context) + "/.jupyter"; }
+std::string certificate_path(const plan::Context& context) { return jupyter_dir(context) + "/certs/jupyter.pem"; }
+std::string key_path(const plan::Context& context) { return jupyter_dir(context) + "/certs/jupyter.key"; }
+
+std::vector<std::string> certificate_ips(const plan::Context& context) {
+  std::vector<std::string> ips{"127.0.0.1"};
+  if (const auto& instance = context.facts.instance) {
+    for (const auto& ip : {instance->internal_ip, instance->external_ip}) {
+      if (jupyter::is_ip_address(ip) && std::ranges::find(ips, ip) == ips.end()) ips.push_back(ip);
+    }
+  }
+  return ips;
+}
+
+std::vector<std::string> certificate_names(const plan::Context& context) {
+  std::vector<std::string> names{"localhost"};
+  if (jupyter::is_dns_name(context.facts.hostname) && context.facts.hostname != "localhost") names.push_back(context.facts.hostname);
+  return names;
+}
+
+std::string jupyter_url(const plan::Context& context) {
+  const auto ips = certificate_ips(context);
+  return "https://" + ips.back() + ":" + std::to_string(context.config.integer("jupyter.port"));
+}
+
+}  // namespace cs231n::steps

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/plan/step.hpp"
+
+namespace cs231n::steps {
+
+// Where the Jupyter steps keep what they share. The hash is not the password, but it is kept
+// root-only all the same; a generated password is only ever in its own root-only file.
+inline constexpr const char* k_password_hash_file = "/var/lib/cs231n-agent/jupyter/password.hash";
+inline constexpr const char* k_generated_password_file = "/root/cs231n-jupyter-password";
+inline constexpr const char* k_jupyter_unit = "cs231n-jupyter.service";
+
+std::string jupyter_dir(const plan::Context& context);
+std::string certificate_path(const plan::Context& context);
+std::string key_path(const plan::Context& context);
+
+// The addresses the certificate must name: 127.0.0.1, the VM's internal and external IPs (from
+// the metadata server on GCE).
+std::vector<std::string> certificate_ips(const plan::Context& context);
+std::vector<std::string> certificate_names(const plan::Context& context);
+
+// "https://34.1.2.3:8888", the address a student opens.
+std::string jupyter_url(const plan::Context& context);
+
+}  // namespace cs231n::steps
