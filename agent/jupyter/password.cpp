@@ -20,23 +20,10 @@ constexpr std::uint32_t k_argon2_lanes = 8;
 constexpr std::size_t k_argon2_salt = 16;
 constexpr std::size_t k_argon2_hash = 16;
 
-std::string digest_hex(const EVP_MD* type, std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &size, type, nullptr) != 1) throw std::runtime_error("digest failed");
-  static constexpr char k_digits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < size; ++i) {
-    hex += k_digits[digest[i] >> 4];
-    hex += k_digits[digest[i] & 0xf];
-  }
-  return hex;
-}
-
 }  // namespace
 
 std::string sha1_hash(std::string_view passphrase, std::string_view salt) {
-  return "sha1:" + std::string(salt) + ":" + digest_hex(EVP_sha1(), std::string(passphrase) + std::string(salt));
+  return "sha1:" + std::string(salt) + ":" + util::digest_hex("sha1", std::string(passphrase) + std::string(salt));
 }
 
 std::string make_sha1_hash(std::string_view passphrase) { return sha1_hash(passphrase, util::random_hex(6)); }
@@ -64,9 +51,8 @@ bool check_hash(std::string_view hash, std::string_view passphrase) {
   if (second == std::string_view::npos) return false;
   const std::string algorithm(hash.substr(0, first));
   const auto salt = hash.substr(first + 1, second - first - 1);
-  const EVP_MD* type = EVP_get_digestbyname(algorithm.c_str());
-  if (!type) return false;
-  return digest_hex(type, std::string(passphrase) + std::string(salt)) == hash.substr(second + 1);
+  const auto digest = util::digest_hex(algorithm, std::string(passphrase) + std::string(salt));
+  return !digest.empty() && digest == hash.substr(second + 1);
 }
 
 std::string random_password() {

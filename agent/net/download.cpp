@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "agent/util/hash.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::net {
@@ -84,13 +85,7 @@ class Digest {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
     EVP_DigestFinal_ex(m_context.get(), digest, &size);
-    static constexpr char k_digits[] = "0123456789abcdef";
-    std::string text;
-    for (unsigned i = 0; i < size; ++i) {
-      text += k_digits[digest[i] >> 4];
-      text += k_digits[digest[i] & 0xf];
-    }
-    return text;
+    return util::to_hex(digest, size);
   }
 
  private:

@@ -8,7 +8,6 @@
 
 namespace cs231n::util {
 
-namespace {
 std::string to_hex(const unsigned char* data, std::size_t size) {
   static constexpr char k_digits[] = "0123456789abcdef";
   std::string hex;
@@ -19,16 +18,17 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
   }
   return hex;
 }
-}  // namespace
 
-std::string sha256_hex(std::string_view data) {
+std::string digest_hex(const std::string& algorithm, std::string_view data) {
+  const EVP_MD* type = EVP_get_digestbyname(algorithm.c_str());
+  if (!type) return "";
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("sha256 failed");
-  }
+  if (EVP_Digest(data.data(), data.size(), digest, &size, type, nullptr) != 1) throw std::runtime_error(algorithm + " failed");
   return to_hex(digest, size);
 }
+
+std::string sha256_hex(std::string_view data) { return digest_hex("sha256", data); }
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> buffer(bytes);
