@@ -109,6 +109,7 @@ class DatasetsStep : public plan::Step {
       request.sha256 = item.sha256;
       if (request.sha256.empty() && item.md5.empty() && pins.contains(item.url)) request.sha256 = pins.at(item.url).get<std::string>();
       request.md5 = request.sha256.empty() ? item.md5 : "";
+      request.want_sha256 = request.sha256.empty() && request.md5.empty();  // to pin it
       request.size = item.size;
       request.cancel = run.interrupt_flag();
       position[item.url] = queue.size();

@@ -442,8 +442,8 @@ int command_fetch(Options& options) {
   if (result->already_there) {
     spdlog::info("{} is already there and matches its checksum", output.string());
   } else {
-    spdlog::info("{}: {} in {} attempt(s) over {} connection(s), sha256 {}", output.string(), util::human_bytes(result->bytes),
-                 result->attempts, result->connections_used, result->sha256);
+    spdlog::info("{}: {} in {} attempt(s) over {} connection(s){}", output.string(), util::human_bytes(result->bytes),
+                 result->attempts, result->connections_used, result->sha256.empty() ? "" : ", sha256 " + result->sha256);
   }
   return 0;
 }

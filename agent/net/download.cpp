@@ -280,7 +280,9 @@ class FileDownload {
     long status = 0;
     curl_easy_getinfo(stream.handle, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(stream.handle);
-    if (code != CURLE_OK && code != CURLE_WRITE_ERROR) return std::unexpected(classify(code, status, stream.headers));
+    // 416 "bytes */0": an empty file has no byte 0 to send.
+    const bool empty_file = code == CURLE_HTTP_RETURNED_ERROR && status == 416 && stream.headers.get("content-range") == "bytes */0";
+    if (code != CURLE_OK && code != CURLE_WRITE_ERROR && !empty_file) return std::unexpected(classify(code, status, stream.headers));
     m_probe_status = status;
     m_probe_headers = stream.headers;
     return {};
@@ -307,7 +309,9 @@ class FileDownload {
     const auto& headers = m_probe_headers;
     std::optional<std::uint64_t> size;
     bool ranges = false;
-    if (m_probe_status == 206) {
+    if (m_probe_status == 416) {
+      size = 0;
+    } else if (m_probe_status == 206) {
       const auto range = headers.get("content-range");
       const auto slash = range.rfind('/');
       if (slash != std::string::npos) size = util::parse_uint(range.substr(slash + 1));
@@ -320,7 +324,9 @@ class FileDownload {
                                           "the server says " + std::to_string(*size) + " bytes, expected " + std::to_string(*m_request.size)});
     }
     if (!size) size = m_request.size;
-    const std::string etag = headers.get("etag");
+    // A weak ETag never matches If-Range (RFC 9110): it cannot tell that a resumed file is the same.
+    std::string etag = headers.get("etag");
+    if (etag.starts_with("W/")) etag.clear();
     const std::string last_modified = headers.get("last-modified");
 
     if (auto text = m_files.read(m_sidecar_path)) {
@@ -369,16 +375,37 @@ class FileDownload {
       }
     }
     restart_hash();
-    save_sidecar();
+    save_sidecar(true);
     return {};
   }
 
-  void restart_hash() { m_hasher.emplace(!m_request.md5.empty()); }
+  // Hashing costs CPU a loopback transfer competes for: only when something will look at it.
+  bool hashing() const { return !m_request.sha256.empty() || !m_request.md5.empty() || m_request.want_sha256; }
+  void restart_hash() {
+    if (hashing()) m_hasher.emplace(!m_request.md5.empty());
+  }
 
-  void save_sidecar() {
-    ::fdatasync(m_fd.get());  // the data must be on disk before the sidecar says it is
-    std::ignore = m_files.write_atomic(m_sidecar_path, to_json(m_sidecar).dump() + "\n", 0644);
+  // The sidecar may only claim bytes that are on disk. Writeback of what has arrived is started
+  // without waiting (sync_file_range); at the next save, fdatasync (by then mostly a formality)
+  // makes that earlier snapshot durable, and the snapshot is what the sidecar records.
+  void save_sidecar(bool final = false) {
+    if (final) {
+      ::fdatasync(m_fd.get());
+      write_sidecar(m_sidecar);
+      m_durable_snapshot.reset();
+    } else {
+      if (m_durable_snapshot) {
+        ::fdatasync(m_fd.get());
+        write_sidecar(*m_durable_snapshot);
+      }
+      m_durable_snapshot = m_sidecar;
+      ::sync_file_range(m_fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+    }
     m_last_sidecar = Clock::now();
+  }
+
+  void write_sidecar(const Sidecar& sidecar) {
+    std::ignore = m_files.write_atomic(m_sidecar_path, to_json(sidecar).dump() + "\n", 0644);
   }
 
   std::uint64_t bytes_on_disk() const {
@@ -407,6 +434,7 @@ class FileDownload {
     std::vector<std::unique_ptr<Stream>> streams;
     std::string validator = m_sidecar.etag.empty() ? m_sidecar.last_modified : m_sidecar.etag;
     for (auto& segment : m_sidecar.segments) {
+      if (segment.end != UINT64_MAX && segment.start + segment.done >= segment.end) segment.complete = true;
       if (segment.complete) continue;
       auto stream = std::make_unique<Stream>();
       stream->segment = &segment;
@@ -494,7 +522,7 @@ class FileDownload {
     const auto now = Clock::now();
     const auto upto = contiguous_end();
     if (m_hasher && (force || upto - m_hasher->hashed() >= k_hash_step)) m_hasher->advance(m_fd.get(), upto);
-    if (force || now - m_last_sidecar >= k_sidecar_interval) save_sidecar();
+    if (force || now - m_last_sidecar >= k_sidecar_interval) save_sidecar(force);
     if (m_request.on_progress && (force || now - m_last_progress >= k_progress_interval)) {
       const auto bytes = bytes_on_disk();
       const double seconds = std::chrono::duration<double>(now - m_rate_since).count();
@@ -567,8 +595,16 @@ class FileDownload {
   }
 
   std::expected<void, std::string> verify() {
-    if (!m_hasher) restart_hash();
     const std::uint64_t size = m_sidecar.size.value_or(bytes_on_disk());
+    if (!hashing()) {
+      if (m_request.size && *m_request.size != size) {
+        return std::unexpected("size mismatch: expected " + std::to_string(*m_request.size) + " bytes, got " + std::to_string(size));
+      }
+      m_result.bytes = size;
+      m_result.connections_used = std::max(1u, m_connections);
+      return {};
+    }
+    if (!m_hasher) restart_hash();
     if (!m_hasher->advance(m_fd.get(), size)) return std::unexpected(std::string("cannot read the downloaded data back"));
     if (m_request.size && *m_request.size != size) {
       return std::unexpected("size mismatch: expected " + std::to_string(*m_request.size) + " bytes, got " + std::to_string(size));
@@ -604,6 +640,7 @@ class FileDownload {
     std::ignore = m_files.remove(m_part);
     std::ignore = m_files.remove(m_sidecar_path);
     m_sidecar = Sidecar{};
+    m_durable_snapshot.reset();
     m_hasher.reset();
   }
 
@@ -615,6 +652,7 @@ class FileDownload {
   Sidecar m_sidecar;
   os::UniqueFd m_fd;
   std::optional<PrefixHasher> m_hasher;
+  std::optional<Sidecar> m_durable_snapshot;
   long m_probe_status = 0;
   ResponseHeaders m_probe_headers;
   DownloadResult m_result;

@@ -27,6 +27,7 @@ struct DownloadRequest {
   std::string sha256;  // lowercase hex; or
   std::string md5;     // lowercase hex; or neither
   std::optional<std::uint64_t> size;  // when known in advance
+  bool want_sha256 = false;           // compute the sha256 even when no checksum is given (to pin it)
   unsigned connections = 4;           // 1: a single stream
   unsigned max_attempts = 5;          // per stretch without progress
   std::chrono::seconds max_time{4 * 3600};
@@ -49,7 +50,7 @@ ExitCode exit_code_of(DownloadFailure kind);
 struct DownloadResult {
   std::uint64_t bytes = 0;
   std::uint64_t bytes_transferred = 0;  // this call's network bytes (0 when already there)
-  std::string sha256;                   // of the file, always computed
+  std::string sha256;                   // of the file, when a checksum was given or want_sha256
   bool already_there = false;           // dest existed and matched the given checksum
   unsigned attempts = 0;
   unsigned connections_used = 1;
