@@ -122,7 +122,7 @@ std::vector<config::Layer> metadata_layers(const MetadataClient& client) {
       fail(k_config_attribute, "not valid JSON");
     }
     if (const auto problems = config::validate(document); !problems.empty()) fail(k_config_attribute, problems.front());
-    layers.push_back({std::string("metadata attribute ") + k_config_attribute, document});
+    layers.emplace_back(document, std::string("metadata attribute ") + k_config_attribute);
   }
   for (const auto& field : config::schema()) {
     if (field.metadata_attribute.empty() || !attributes.contains(field.metadata_attribute)) continue;
@@ -131,7 +131,7 @@ std::vector<config::Layer> metadata_layers(const MetadataClient& client) {
     if (!value) fail(field.metadata_attribute, "\"" + text + "\" is not " + std::string(config::describe(field.kind)));
     const auto layer = nested(field.path, *value);
     if (const auto problems = config::validate(layer); !problems.empty()) fail(field.metadata_attribute, problems.front());
-    layers.push_back({"metadata attribute " + field.metadata_attribute, layer});
+    layers.emplace_back(layer, "metadata attribute " + field.metadata_attribute);
   }
   return layers;
 }

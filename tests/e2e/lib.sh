@@ -307,3 +307,38 @@ copy_root() {
   cp -a -- "$ROOTS/$1" "$copy"
   printf '%s\n' "$copy"
 }
+
+# Test servers (tests/support/http_server.py on 127.0.0.1); a test that starts one sets
+# trap 'stop_servers; rm -rf -- "$TEST_TMP"' EXIT.
+SERVER_SCRIPT=$SOURCE_DIR/tests/support/http_server.py
+SERVER_PIDS=()
+
+stop_servers() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+# start_server NAME [ARG...]: a server with its root in $TEST_TMP/NAME/root; sets BASE (its URL),
+# SERVE (its root) and SERVER_LOG.
+start_server() {
+  local dir=$TEST_TMP/$1 tries=0
+  shift
+  mkdir -p -- "$dir/root"
+  "$PYTHON" "$SERVER_SCRIPT" --root "$dir/root" --port-file "$dir/port" --log "$dir/log" "$@" \
+    >"$dir/stderr" 2>&1 </dev/null &
+  SERVER_PIDS+=("$!")
+  until [[ -s $dir/port ]]; do
+    ((++tries < 300)) || fail "the test server did not start" "$(cat -- "$dir/stderr")"
+    sleep 0.02
+  done
+  # shellcheck disable=SC2034  # read by the test that started the server
+  SERVE=$dir/root
+  # shellcheck disable=SC2034
+  SERVER_LOG=$dir/log
+  local scheme=http
+  [[ " $* " == *" --cert "* ]] && scheme=https
+  # shellcheck disable=SC2034
+  BASE=$scheme://127.0.0.1:$(cat -- "$dir/port")
+}

@@ -6,38 +6,8 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-SERVER_SCRIPT=$SOURCE_DIR/tests/support/http_server.py
-SERVER_PIDS=()
 MIB=1048576
-
-stop_servers() {
-  local pid
-  for pid in "${SERVER_PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-}
 trap 'stop_servers; rm -rf -- "$TEST_TMP"' EXIT
-
-# start_server NAME [ARG...]: a server with its root in $TEST_TMP/NAME/root; sets BASE (its URL),
-# SERVE (its root) and SERVER_LOG.
-start_server() {
-  local dir=$TEST_TMP/$1 tries=0
-  shift
-  mkdir -p -- "$dir/root"
-  "$PYTHON" "$SERVER_SCRIPT" --root "$dir/root" --port-file "$dir/port" --log "$dir/log" "$@" \
-    >"$dir/stderr" 2>&1 </dev/null &
-  SERVER_PIDS+=("$!")
-  until [[ -s $dir/port ]]; do
-    ((++tries < 300)) || fail "the test server did not start" "$(cat -- "$dir/stderr")"
-    sleep 0.02
-  done
-  SERVE=$dir/root
-  SERVER_LOG=$dir/log
-  local scheme=http
-  [[ " $* " == *" --cert "* ]] && scheme=https
-  BASE=$scheme://127.0.0.1:$(cat -- "$dir/port")
-}
 
 # server_log PATH [QUERY]: the server's log entries for PATH (and QUERY), one JSON object per line
 # in the order the requests arrived, once every request so far is answered and logged (/_idle).
