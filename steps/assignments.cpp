@@ -1,3 +1,4 @@
+#include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/table.hpp"
 
@@ -21,14 +22,17 @@ class AssignmentsStep : public plan::Step {
     return {{"assignments", context.config.at("assignments")}, {"user", context.facts.user.name}};
   }
 
-  // Done when the folder is a clone of the configured repository.
+  // Done when the folder is a clone of the configured repository, on the configured branch or tag.
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    const auto& files = run.system().files();
     const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
-    const auto git_config = run.system().files().read(folder + "/.git/config");
+    const auto git_config = files.read(folder + "/.git/config");
     if (!git_config || git_config->find("url = " + run.config().string("assignments.repo") + "\n") == std::string::npos) {
       return plan::CheckResult{false, ""};
     }
-    return plan::CheckResult{true, "cloned into " + folder};
+    const std::string ref = run.config().string("assignments.ref");
+    if (!ref.empty() && !on_ref(files, folder, ref)) return plan::CheckResult{false, ""};
+    return plan::CheckResult{true, "cloned into " + folder + (ref.empty() ? "" : " at " + ref)};
   }
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
@@ -37,22 +41,33 @@ class AssignmentsStep : public plan::Step {
     const std::string repo = config.string("assignments.repo");
     const std::string ref = config.string("assignments.ref");
     const auto& files = run.system().files();
+    const auto git = [&](std::vector<std::string> arguments) {
+      arguments.insert(arguments.begin(), {"git", "-C", folder});
+      auto command = as_user(run, arguments);
+      command.env = {{"GIT_TERMINAL_PROMPT", "0"}};  // a private repo must fail, not wait for a password
+      return command;
+    };
     if (files.exists(folder + "/.git")) {
-      auto status = as_user(run, {"git", "-C", folder, "status", "--porcelain"});
+      // Untracked files (the datasets, the agent's markers) are not the student's changes.
+      auto status = git({"status", "--porcelain", "--untracked-files=no"});
       status.capture_stdout = true;
       auto changes = run.run(status);
       if (!changes) return std::unexpected(changes.error());
       if (!changes->stdout_text.empty()) {
-        // Never destroy a student's work.
-        run.note("warning: " + folder + " has local changes; leaving it as it is");
-        return plan::ApplyResult{};
+        // Never destroy a student's work; say so, and leave the clone as it is.
+        return util::fail(folder + " has local changes, so it was not brought to " + repo + (ref.empty() ? "" : " at " + ref) +
+                          "; commit or stash them (git -C " + folder + " stash), then run again");
       }
-      if (auto remote = run.run(as_user(run, {"git", "-C", folder, "remote", "set-url", "origin", repo})); !remote) {
-        return std::unexpected(remote.error());
+      for (auto arguments : std::vector<std::vector<std::string>>{{"remote", "set-url", "origin", repo}, {"fetch", "--tags", "origin"}}) {
+        if (auto done = run.run(git(arguments)); !done) return std::unexpected(done.error());
       }
-      std::vector<std::string> pull{"git", "-C", folder, "pull", "--ff-only", "origin"};
-      if (!ref.empty()) pull.push_back(ref);
-      if (auto pulled = run.run(as_user(run, pull)); !pulled) return std::unexpected(pulled.error());
+      if (!ref.empty()) {
+        if (auto switched = run.run(git({"checkout", ref})); !switched) return std::unexpected(switched.error());
+      }
+      // Only fast-forwards: local commits are never thrown away. A tag (detached HEAD) stays put.
+      if (files.read_trimmed(folder + "/.git/HEAD").value_or("").starts_with("ref: ")) {
+        if (auto merged = run.run(git({"merge", "--ff-only", "@{upstream}"})); !merged) return std::unexpected(merged.error());
+      }
       return plan::ApplyResult{};
     }
     if (files.exists(folder) && !files.list(folder).value_or(std::vector<std::string>{}).empty()) {
@@ -62,11 +77,24 @@ class AssignmentsStep : public plan::Step {
     if (!ref.empty()) clone.insert(clone.end(), {"--branch", ref});
     clone.insert(clone.end(), {"--", repo, folder});
     auto command = as_user(run, clone);
-    command.env = {{"GIT_TERMINAL_PROMPT", "0"}};  // a private repo must fail, not wait for a password
+    command.env = {{"GIT_TERMINAL_PROMPT", "0"}};
     if (auto cloned = run.run(command); !cloned) {
       return util::fail("cannot clone " + repo + ": " + cloned.error().message + "; check assignments.repo");
     }
     return plan::ApplyResult{};
+  }
+
+ private:
+  // HEAD is the branch `ref`, or a detached HEAD at the tag `ref`.
+  static bool on_ref(const os::Files& files, const std::string& folder, const std::string& ref) {
+    const auto head = files.read_trimmed(folder + "/.git/HEAD").value_or("");
+    if (head == "ref: refs/heads/" + ref) return true;
+    if (head.starts_with("ref: ")) return false;
+    if (auto tag = files.read_trimmed(folder + "/.git/refs/tags/" + ref)) return *tag == head;
+    for (const auto& line : util::lines(files.read(folder + "/.git/packed-refs").value_or(""))) {
+      if (line == head + " refs/tags/" + ref) return true;
+    }
+    return false;
   }
 };
 

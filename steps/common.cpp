@@ -87,8 +87,9 @@ std::vector<std::string> missing_packages(const os::Files& files, const std::vec
 }
 
 std::string file_name_of(const std::string& url) {
-  const auto slash = url.rfind('/');
-  return slash == std::string::npos ? url : url.substr(slash + 1);
+  const std::string path = url.substr(0, url.find_first_of("?#"));
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 util::Result<void> write_as_user(const plan::StepRun& run, const std::string& path, const std::string& content,

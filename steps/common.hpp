@@ -16,7 +16,7 @@ std::string home_of(const plan::Context& context);
 std::string expand_home(const plan::Context& context, const std::string& path);
 // The packages of `names` that dpkg does not list as installed in <root>/var/lib/dpkg/status.
 std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names);
-// "Anaconda3-2018.12-Linux-x86_64.sh" from its URL.
+// "Anaconda3-2018.12-Linux-x86_64.sh" from its URL (without a query or fragment).
 std::string file_name_of(const std::string& url);
 
 // Where downloads are kept (root's; files there are readable by the user's processes).

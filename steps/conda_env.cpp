@@ -71,7 +71,10 @@ class CondaEnvStep : public plan::Step {
     const std::string file = config.string("conda_env.environment_file");
     std::vector<std::string> argv;
     if (!file.empty()) {
-      argv = {conda, "env", "create", "--force", "-n", env, "-f", file};
+      // Replacing an env left half-made: --force until conda 24.3 removed it for --yes.
+      const auto version = conda_version(run, prefix);
+      const bool new_flag = version && gpu::compare_versions(*version, "24.3") >= 0;
+      argv = {conda, "env", "create", new_flag ? "--yes" : "--force", "-n", env, "-f", file};
     } else {
       // Only the env's own packages: the assignments' requirements.txt is for virtualenv, and
       // pip-installing it into a conda env breaks the env (the tutorial's warning).
@@ -90,15 +93,20 @@ class CondaEnvStep : public plan::Step {
     return command;
   }
 
-  // conda 22.11 to 23.9 can use the much faster libmamba solver when it is installed; from 23.10
-  // it is the default.
-  static std::optional<std::string> solver_option(const plan::StepRun& run, const std::string& prefix) {
+  // "24.3.0" from `conda --version`.
+  static std::optional<std::string> conda_version(const plan::StepRun& run, const std::string& prefix) {
     auto version = run.probe(with_capture(as_user(run, {prefix + "/bin/conda", "--version"})));
     if (!version || !version->ok()) return std::nullopt;
     const auto words = util::split_whitespace(version->stdout_text);
     if (words.size() < 2) return std::nullopt;
-    const auto& number = words[1];
-    if (gpu::compare_versions(number, "22.11") < 0 || gpu::compare_versions(number, "23.10") >= 0) return std::nullopt;
+    return std::string(util::trim(words[1]));
+  }
+
+  // conda 22.11 to 23.9 can use the much faster libmamba solver when it is installed; from 23.10
+  // it is the default.
+  static std::optional<std::string> solver_option(const plan::StepRun& run, const std::string& prefix) {
+    const auto number = conda_version(run, prefix);
+    if (!number || gpu::compare_versions(*number, "22.11") < 0 || gpu::compare_versions(*number, "23.10") >= 0) return std::nullopt;
     const auto& files = run.system().files();
     for (const auto& entry : files.list(prefix + "/lib").value_or(std::vector<std::string>{})) {
       if (entry.starts_with("python3") && files.exists(prefix + "/lib/" + entry + "/site-packages/conda_libmamba_solver")) {

@@ -2,6 +2,7 @@
 #include <set>
 
 #include "agent/net/download.hpp"
+#include "agent/util/hash.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/table.hpp"
@@ -105,7 +106,8 @@ class DatasetsStep : public plan::Step {
       if (position.contains(item.url)) continue;
       net::DownloadRequest request;
       request.url = item.url;
-      request.dest = std::string(k_dataset_cache) + "/" + file_name_of(item.url);
+      // Two URLs may end in the same name: the cache name carries a hash of the URL.
+      request.dest = std::string(k_dataset_cache) + "/" + util::sha256_hex(item.url).substr(0, 12) + "-" + file_name_of(item.url);
       request.sha256 = item.sha256;
       if (request.sha256.empty() && item.md5.empty() && pins.contains(item.url)) request.sha256 = pins.at(item.url).get<std::string>();
       request.md5 = request.sha256.empty() ? item.md5 : "";
@@ -137,7 +139,7 @@ class DatasetsStep : public plan::Step {
       std::vector<std::string> unpack;
       if (!item.extract) {
         unpack = {"cp", "--", archive, destination + "/" + file_name_of(item.url)};
-      } else if (item.url.ends_with(".zip")) {
+      } else if (file_name_of(item.url).ends_with(".zip")) {
         unpack = {"unzip", "-o", "-q", archive, "-d", destination};
       } else {
         unpack = {"tar", "-xzf", archive, "-C", destination};

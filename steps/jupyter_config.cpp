@@ -1,4 +1,5 @@
 #include "agent/jupyter/config_file.hpp"
+#include "agent/util/hash.hpp"
 #include "steps/common.hpp"
 #include "steps/jupyter_common.hpp"
 #include "steps/table.hpp"
@@ -33,9 +34,11 @@ class JupyterConfigStep : public plan::Step {
                           expand_home(context, config.string("assignments.folder")) + ")");
   }
 
+  // The hash (not a secret, and salted) is an input: a new password rewrites the config files.
   nlohmann::json inputs(const plan::Context& context) const override {
     return {{"port", context.config.integer("jupyter.port")}, {"folder", context.config.string("assignments.folder")},
-            {"user", context.facts.user.name}};
+            {"user", context.facts.user.name},
+            {"hash", util::sha256_hex(context.system.files().read(k_password_hash_file).value_or(""))}};
   }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {

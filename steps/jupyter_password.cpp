@@ -27,6 +27,8 @@ class JupyterPasswordStep : public plan::Step {
  public:
   std::string name() const override { return "jupyter-password"; }
   std::vector<std::string> after() const override { return {}; }
+  // The password in a file or metadata may change; a digest of it must not go into the state.
+  bool recheck_when_done() const override { return true; }
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
@@ -55,7 +57,10 @@ class JupyterPasswordStep : public plan::Step {
     }
     auto password = current_password(run, false);
     if (!password) return plan::CheckResult{false, ""};
-    if (!password->empty() && jupyter::check_hash(*stored, *password)) return plan::CheckResult{true, "the password hash is in place"};
+    const bool right_algorithm = stored->starts_with(config.string("jupyter.hash_algorithm") + ":");
+    if (!password->empty() && right_algorithm && jupyter::check_hash(*stored, *password)) {
+      return plan::CheckResult{true, "the password hash is in place"};
+    }
     return plan::CheckResult{false, ""};
   }
 

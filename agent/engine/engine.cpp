@@ -24,7 +24,7 @@ enum class NodeState { waiting, running, finished };
 struct Node {
   const plan::Step* step = nullptr;
   plan::Decision decision;
-  std::string fingerprint;
+  std::optional<std::string> fingerprint;  // computed when the step is ready: inputs may come from its predecessors
   std::vector<std::size_t> predecessors;
   bool selected = true;
   NodeState state = NodeState::waiting;
@@ -99,7 +99,6 @@ class Scheduler {
       node.selected = (m_options.only.empty() || std::ranges::find(m_options.only, name) != m_options.only.end()) &&
                       std::ranges::find(m_options.skip, name) == m_options.skip.end();
       node.decision = refusal ? plan::refused(*refusal) : node.step->decide(m_context);
-      node.fingerprint = plan::fingerprint(*node.step, m_context);
     }
     m_state.run.order.clear();
     for (const auto& node : m_nodes) m_state.run.order.push_back(node.step->name());
@@ -132,10 +131,15 @@ class Scheduler {
     throw Error(ExitCode::usage, message + " (`cs231n-agent plan` lists them)");
   }
 
-  bool recorded_done(const Node& node) const {
+  const std::string& fingerprint_of(Node& node) {
+    if (!node.fingerprint) node.fingerprint = plan::fingerprint(*node.step, m_context);
+    return *node.fingerprint;
+  }
+
+  bool recorded_done(Node& node) {
     const auto found = m_state.steps.find(node.step->name());
     return found != m_state.steps.end() && found->second.status == StepStatus::done &&
-           found->second.fingerprint == node.fingerprint;
+           found->second.fingerprint == fingerprint_of(node);
   }
 
   std::string boot_id_path() const {
@@ -181,7 +185,7 @@ class Scheduler {
         finish_without_running(node, StepStatus::refused, node.decision.reason);
         continue;
       }
-      if (recorded_done(node)) {
+      if (recorded_done(node) && !node.step->recheck_when_done()) {
         node.state = NodeState::finished;
         node.result = StepStatus::done;
         node.detail = "done at " + m_state.steps[node.step->name()].finished;
@@ -289,7 +293,7 @@ class Scheduler {
     record.duration_s = node.duration_s;
     record.error = error;
     record.detail = detail;
-    if (status == StepStatus::done) record.fingerprint = node.fingerprint;
+    if (status == StepStatus::done) record.fingerprint = fingerprint_of(node);
     if (reboot) {
       m_stop_starting = true;
       if (m_reboot_requested_by.empty()) m_reboot_requested_by = step.name();

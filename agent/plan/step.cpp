@@ -38,8 +38,19 @@ util::Result<os::CommandResult> StepRun::run(os::Command command) const {
   if (result->ok()) return result;
   std::string message = shown + " " + result->describe();
   if (result->timed_out) message += " (the step's time limit; see \"timeouts\")";
+  // The line that says what went wrong is often not the last (conda ends with advice, apt
+  // with a summary): prefer the last line that looks like an error.
   const auto tail = util::lines(result->output_tail);
-  if (!tail.empty()) message += ": " + std::string(util::trim(tail.back()));
+  std::string reason;
+  for (const auto& line : tail) {
+    const auto text = util::trim(line);
+    if (text.find("Error") != std::string_view::npos || text.find("error") != std::string_view::npos ||
+        text.starts_with("E:") || text.starts_with("fatal:")) {
+      reason = std::string(text);
+    }
+  }
+  if (reason.empty() && !tail.empty()) reason = std::string(util::trim(tail.back()));
+  if (!reason.empty()) message += ": " + reason;
   return util::fail(message);
 }
 

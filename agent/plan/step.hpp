@@ -90,6 +90,9 @@ class Step {
   virtual std::vector<std::string> resources() const { return {}; }
   // Bumped when the step's behaviour changes, so that a newer agent re-runs it.
   virtual int version() const { return 1; }
+  // A step whose wanted state depends on something that must not enter its fingerprint (a
+  // password) is checked again on every run even when recorded done; check() must stay cheap.
+  virtual bool recheck_when_done() const { return false; }
   // What the step would do here: run, skip or refuse, without changing anything.
   virtual Decision decide(const Context& context) const = 0;
   // The inputs (config values, detected facts) whose change makes the step run again.
