@@ -10,6 +10,8 @@ class AssignmentsStep : public plan::Step {
  public:
   std::string name() const override { return "assignments"; }
   std::vector<std::string> after() const override { return {"user", "apt-packages"}; }
+  // A clone left alone for the student's changes catches up on a later run once they are gone.
+  bool recheck_when_done() const override { return true; }
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
@@ -26,13 +28,23 @@ class AssignmentsStep : public plan::Step {
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
     const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
-    const auto git_config = files.read(folder + "/.git/config");
-    if (!git_config || git_config->find("url = " + run.config().string("assignments.repo") + "\n") == std::string::npos) {
-      return plan::CheckResult{false, ""};
-    }
     const std::string ref = run.config().string("assignments.ref");
-    if (!ref.empty() && !on_ref(files, folder, ref)) return plan::CheckResult{false, ""};
-    return plan::CheckResult{true, "cloned into " + folder + (ref.empty() ? "" : " at " + ref)};
+    const auto git_config = files.read(folder + "/.git/config");
+    if (!git_config) return plan::CheckResult{false, ""};
+    if (git_config->find("url = " + run.config().string("assignments.repo") + "\n") != std::string::npos &&
+        (ref.empty() || on_ref(files, folder, ref))) {
+      return plan::CheckResult{true, "cloned into " + folder + (ref.empty() ? "" : " at " + ref)};
+    }
+    // A clone that should follow another repository or ref, but holds the student's changes, is
+    // left alone: their work matters more than the update.
+    auto changes = local_changes(run, folder);
+    if (!changes) return std::unexpected(changes.error());
+    if (*changes) {
+      run.note("warning: " + folder + " has local changes; leaving it as it is");
+      return plan::CheckResult{true, "warning: " + folder + " has local changes, so it was not updated; commit or stash them "
+                                     "and run again"};
+    }
+    return plan::CheckResult{false, ""};
   }
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
@@ -48,13 +60,9 @@ class AssignmentsStep : public plan::Step {
       return command;
     };
     if (files.exists(folder + "/.git")) {
-      // Untracked files (the datasets, the agent's markers) are not the student's changes.
-      auto status = git({"status", "--porcelain", "--untracked-files=no"});
-      status.capture_stdout = true;
-      auto changes = run.run(status);
+      auto changes = local_changes(run, folder);
       if (!changes) return std::unexpected(changes.error());
-      if (!changes->stdout_text.empty()) {
-        // Never destroy a student's work; say so, and leave the clone as it is.
+      if (*changes) {
         return util::fail(folder + " has local changes, so it was not brought to " + repo + (ref.empty() ? "" : " at " + ref) +
                           "; commit or stash them (git -C " + folder + " stash), then run again");
       }
@@ -85,6 +93,15 @@ class AssignmentsStep : public plan::Step {
   }
 
  private:
+  // Changes to tracked files; untracked ones (the datasets, the agent's markers) do not count.
+  static util::Result<bool> local_changes(const plan::StepRun& run, const std::string& folder) {
+    auto status = as_user(run, {"git", "-C", folder, "status", "--porcelain", "--untracked-files=no"});
+    status.capture_stdout = true;
+    auto result = run.run(status);
+    if (!result) return std::unexpected(result.error());
+    return !result->stdout_text.empty();
+  }
+
   // HEAD is the branch `ref`, or a detached HEAD at the tag `ref`.
   static bool on_ref(const os::Files& files, const std::string& folder, const std::string& ref) {
     const auto head = files.read_trimmed(folder + "/.git/HEAD").value_or("");

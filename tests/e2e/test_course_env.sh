@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# The course environment end to end, in a Debian 11 chroot overlay (tests/e2e/chroot.sh), as root:
+# `run --only user,apt-packages,anaconda,conda-env,assignments,datasets` for an account that does
+# not exist yet ("user": "student"), against real stand-ins for everything the steps reach:
+#   - a stand-in Miniconda installer (tests/support/make_standin_conda.py; conda 24.3.0) served by
+#     tests/support/http_server.py on 127.0.0.1, with its sha256 in the config,
+#   - a bare git repository /srv/cs231n.git cloned over file:// (git from the apt-packages step),
+#   - real dataset archives (a .tar.gz used by two assignments, a .zip, an .npz copied as it is;
+#     with md5, with sha256, without a checksum),
+#   - apt-get against Debian's archive.
+# Then: a second run changes nothing and calls nothing; the seed profile's Anaconda3-2018.12
+# (conda 4.5.12, which has no `conda init`) for a second account; and an env from an
+# environment.yml with conda 24.3.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=chroot.sh
+source "$SOURCE_DIR/tests/e2e/chroot.sh"
+# shellcheck source=../support/course.sh
+source "$SOURCE_DIR/tests/support/course.sh"
+
+TEST_STARTED=$SECONDS
+# timed TEXT STARTED: how long since STARTED (a $SECONDS), for the report at the end.
+TIMINGS=()
+timed() { TIMINGS+=(" $1: $((SECONDS - $2)) s"); }
+
+section "fixtures: stand-in installers, dataset archives, a bare repository, the HTTP server, the overlay"
+course_setup
+course_config "$R/root/course.json"
+STATE=/var/lib/course
+HOME_DIR=/home/student
+PREFIX=$HOME_DIR/miniconda3
+CLONE=$HOME_DIR/cs231n-setup
+[[ ! -e $R$HOME_DIR ]] || fail "test bug: $HOME_DIR exists before the run"
+grep -q '^student:' "$R/etc/passwd" && fail "test bug: the account student exists before the run"
+
+section "plan: the six course steps would run"
+chroot_agent plan --json --config /root/course.json --state-dir "$STATE"
+for step in ${COURSE_STEPS//,/ }; do assert_json "steps[name=$step].action" '"run"'; done
+assert_json profile.name '"current"'
+
+#-----------------------------------------------------------------------------------------------
+section "first run: the six course steps as root, for an account that does not exist yet"
+started=$SECONDS
+course_run /root/course.json "$STATE"
+timed "first run" "$started"
+assert_rc 0
+for step in ${COURSE_STEPS//,/ }; do
+  grep -qE "^$step +done " "$OUT" || fail "summary table" "expected: a row \"$step  done ...\"" "got: $(cat -- "$OUT")"
+done
+assert_eq "closing line" "done: every selected step is done" "$(tail -n 1 -- "$OUT")"
+STATUS_JSON=$TEST_TMP/status.json
+chroot_agent status --json --state-dir "$STATE"
+assert_rc 0
+cp -- "$OUT" "$STATUS_JSON"
+JSON_FILE=$STATUS_JSON assert_json state '"done"'
+
+section "user: student was made, with a home and bash"
+passwd_line=$(grep '^student:' "$R/etc/passwd") || fail "no student in the overlay's /etc/passwd"
+STUDENT_UID=$(uid_of student)
+[[ $STUDENT_UID -ge 1000 ]] || fail "student's uid" "expected: a regular uid (>= 1000)" "got: $passwd_line"
+assert_eq "student's home and shell" "$HOME_DIR:/bin/bash" "$(cut -d: -f6,7 <<<"$passwd_line")"
+assert_owned "$STUDENT_UID" "$R$HOME_DIR/.profile"
+assert_eq "owner of $HOME_DIR" "$STUDENT_UID" "$(stat -c %u -- "$R$HOME_DIR")"
+
+section "apt-packages: git, unzip, bzip2 and ca-certificates are installed"
+for package in git unzip bzip2 ca-certificates; do
+  # shellcheck disable=SC2016  # dpkg-query's own ${Status}
+  assert_eq "dpkg-query $package" "install ok installed" "$(in_chroot dpkg-query -W -f='${Status}' "$package" 2>&1)"
+done
+assert_contains "git in the chroot" "git version" "$(in_chroot git --version)"
+
+section "anaconda: the stand-in installer ran once, as student, in batch mode, into $PREFIX"
+assert_eq "installer calls" "student	installer	-b -u -p $PREFIX" "$(ledger | grep -P '\tinstaller\t' || true)"
+assert_eq "users that ran conda" "student" "$(ledger | cut -f1 | sort -u | xargs)"
+[[ -x $R$PREFIX/bin/conda && -f $R$PREFIX/etc/profile.d/conda.sh ]] || fail "no conda in $PREFIX" "$(ls -la -- "$R$PREFIX" 2>&1)"
+assert_owned "$STUDENT_UID" "$R$PREFIX"
+assert_eq "conda --version, as student" "conda 24.3.0" "$(in_chroot su student -c "$PREFIX/bin/conda --version")"
+assert_eq "conda init calls" "init --help,init bash" "$(ledger | grep -P '\tconda\tinit' | cut -f3 | paste -sd,)"
+bashrc=$(cat -- "$R$HOME_DIR/.bashrc")
+assert_contains "student's .bashrc" "# >>> conda initialize >>>" "$bashrc"
+assert_contains "student's .bashrc" "__conda_setup=\"\$('$PREFIX/bin/conda' 'shell.bash' 'hook' 2> /dev/null)\"" "$bashrc"
+assert_contains "student's .bashrc" "# <<< conda initialize <<<" "$bashrc"
+assert_eq "conda initialize blocks in ~/.bashrc" 1 "$(grep -c '^# >>> conda initialize >>>' <<<"$bashrc")"
+assert_not_contains "student's .bashrc" "cs231n-agent conda" "$bashrc"
+# Debian's skeleton .bashrc is still there, above the block.
+assert_contains "student's .bashrc" "If not running interactively, don't do anything" "$bashrc"
+assert_eq "owner of ~/.bashrc" "$STUDENT_UID" "$(stat -c %u -- "$R$HOME_DIR/.bashrc")"
+[[ -f $R/var/cache/cs231n-agent/$MINICONDA ]] || fail "the installer is not in /var/cache/cs231n-agent"
+cmp -s -- "$SERVE/$MINICONDA" "$R/var/cache/cs231n-agent/$MINICONDA" || fail "the cached installer differs from the served one"
+
+section "conda-env: env cs231n with python 3.12 and the packages, made by student's conda"
+ENV_DIR=$PREFIX/envs/cs231n
+assert_eq "conda create calls" "create -y -n cs231n python=3.12 numpy scipy matplotlib notebook" \
+  "$(ledger | grep -P '\tconda\tcreate' | cut -f3)"
+records=$(cd "$R$ENV_DIR/conda-meta" && ls)
+for record in history python-3.12.2-h0.json numpy-1.0.0-h0.json scipy-1.0.0-h0.json matplotlib-1.0.0-h0.json notebook-1.0.0-h0.json; do
+  assert_contains "$ENV_DIR/conda-meta" "$record" "$records"
+done
+assert_owned "$STUDENT_UID" "$R$ENV_DIR"
+chroot_agent logs conda-env --state-dir "$STATE"
+assert_contains "conda-env's log" "Executing transaction: done" "$(cat -- "$OUT")"
+in_chroot su student -c "$PREFIX/bin/conda env list --json" >"$TEST_TMP/envs.json"
+JSON_FILE=$TEST_TMP/envs.json assert_json envs "[\"$PREFIX\", \"$ENV_DIR\"]"
+
+section "a login shell of student finds conda and activates the env"
+# shellcheck disable=SC2016  # expanded by student's shell
+shell_out=$(user_shell student 'command -v conda; conda --version; conda activate cs231n && python --version && command -v python; echo "$CONDA_DEFAULT_ENV"')
+assert_eq "bash -lic as student (stderr: $(head -c 300 "$TEST_TMP/user_shell.stderr"))" \
+  "conda
+conda 24.3.0
+Python 3.12.2
+$ENV_DIR/bin/python
+cs231n" "$shell_out"
+
+section "assignments: $CLONE is student's clone of file:///srv/cs231n.git"
+assert_owned "$STUDENT_UID" "$R$CLONE"
+assert_eq "HEAD of the clone" "$MASTER_COMMIT" "$(in_chroot su student -c "git -C $CLONE rev-parse HEAD")"
+assert_eq "origin" "file:///srv/cs231n.git" "$(in_chroot su student -c "git -C $CLONE remote get-url origin")"
+assert_eq "git status of the clone, datasets unpacked" "" "$(in_chroot su student -c "git -C $CLONE status --porcelain --untracked-files=all")"
+for file in README.md assignment1/knn.ipynb assignment2/FullyConnectedNets.ipynb assignment3/RNN_Captioning.ipynb \
+  assignment1/cs231n/datasets/get_datasets.sh assignment3/cs231n/datasets/get_datasets.sh; do
+  [[ -f $R$CLONE/$file ]] || fail "the clone lacks $file"
+done
+[[ -x $R$CLONE/assignment1/cs231n/datasets/get_datasets.sh ]] || fail "get_datasets.sh lost its executable bit"
+
+section "datasets: each one unpacked in its assignment's folder, owned by student, with the right bytes"
+# assert_members ARCHIVE FOLDER: every file ARCHIVE unpacks to is under FOLDER with its sha256.
+assert_members() {
+  local archive=$1 folder=$2 path sha
+  while read -r path sha; do
+    [[ -f $folder/$path ]] || fail "dataset $archive" "expected: $folder/$path" "got: $(find "$(dirname -- "$folder/$path")" -maxdepth 1 2>&1 | head -n 5)"
+    assert_eq "sha256 of $folder/$path" "$sha" "$(sha256_of "$folder/$path")"
+  done < <("$PYTHON" -c 'import json, sys
+for path, sha in sorted(json.load(open(sys.argv[1]))[sys.argv[2]]["members"].items()): print(path, sha)' "$MANIFEST" "$archive")
+}
+DATA1=$R$CLONE/assignment1/cs231n/datasets
+DATA2=$R$CLONE/assignment2/cs231n/datasets
+DATA3=$R$CLONE/assignment3/cs231n/datasets
+assert_members cifar-10-python.tar.gz "$DATA1"
+assert_members cifar-10-python.tar.gz "$DATA2"
+assert_members coco_captioning.zip "$DATA3"
+cmp -s -- "$SERVE/imagenet_val_25.npz" "$DATA3/imagenet_val_25.npz" || fail "imagenet_val_25.npz was not copied as it is"
+[[ ! -e $DATA3/X.npy ]] || fail "imagenet_val_25.npz was unpacked, but its extract is false"
+assert_eq "files in assignment3's datasets" \
+  ".cs231n-agent-coco-captioning .cs231n-agent-imagenet-val-25 coco_captioning get_datasets.sh imagenet_val_25.npz" \
+  "$(find "$DATA3" -mindepth 1 -maxdepth 1 -printf '%f\n' | LC_ALL=C sort | xargs)"
+assert_owned "$STUDENT_UID" "$DATA1" "$DATA2" "$DATA3"
+assert_eq "marker of cifar-10-assignment1" "$BASE/files/cifar-10-python.tar.gz md5:$(manifest_value cifar-10-python.tar.gz md5)" \
+  "$(cat -- "$DATA1/.cs231n-agent-cifar-10-assignment1")"
+
+section "the cache holds the downloads, and the file without a checksum is pinned"
+CACHE=$R/var/cache/cs231n-agent
+for file in cifar-10-python.tar.gz coco_captioning.zip imagenet_val_25.npz; do
+  cmp -s -- "$SERVE/$file" "$(cache_file "$R" "$file")" || fail "the cache" "expected: /var/cache/cs231n-agent/datasets/*-$file, as served" \
+    "got: $(ls -la -- "$CACHE/datasets" 2>&1)"
+done
+leftovers=$(find "$CACHE" -name '*.part*')
+assert_eq "partial downloads left in the cache" "" "$leftovers"
+JSON_FILE=$CACHE/datasets/pins.json assert_json "" "{\"$BASE/files/imagenet_val_25.npz\": \"$(manifest_value imagenet_val_25.npz sha256)\"}"
+
+section "the server sent each file once (CIFAR-10 once, though two assignments use it)"
+for file in "$MINICONDA" cifar-10-python.tar.gz coco_captioning.zip imagenet_val_25.npz; do
+  assert_eq "body bytes sent for /files/$file ($(data_gets "/files/$file") requests)" "$(stat -c %s -- "$SERVE/$file")" "$(body_bytes "/files/$file")"
+done
+[[ ! -s $TEST_TMP/server/stderr ]] || fail "the test server complained" "$(cat -- "$TEST_TMP/server/stderr")"
+
+#-----------------------------------------------------------------------------------------------
+section "second run: nothing to do, no conda call, no download, nothing changed"
+requests_before=$(wc -l <"$SERVER_LOG")
+ledger_mark
+# What the run itself may write: its log, its state (run id, times), the agent it installs.
+EXCLUDED=(/var/log/cs231n-agent.log "$STATE")
+upper_snapshot "${EXCLUDED[@]}" >"$TEST_TMP/upper.before"
+started=$SECONDS
+course_run /root/course.json "$STATE"
+timed "second run" "$started"
+assert_rc 0
+for step in ${COURSE_STEPS//,/ }; do
+  grep -qE "^$step +done " "$OUT" || fail "summary table" "expected: a row \"$step  done ...\"" "got: $(cat -- "$OUT")"
+done
+assert_eq "ledger lines added by the second run" "" "$(ledger_new)"
+"$PYTHON" -c 'import urllib.request, sys; urllib.request.urlopen(sys.argv[1] + "/_idle", timeout=15).read()' "$BASE"
+assert_eq "requests to the server during the second run" "$requests_before" "$(wc -l <"$SERVER_LOG")"
+if ! difference=$(upper_snapshot "${EXCLUDED[@]}" | diff -- "$TEST_TMP/upper.before" -); then
+  fail "the second run changed the overlay" "$(head -n 20 <<<"$difference")"
+fi
+chroot_agent status --json --state-dir "$STATE"
+for step in ${COURSE_STEPS//,/ }; do assert_json "steps[name=$step].attempts" 1; done
+
+#-----------------------------------------------------------------------------------------------
+section "seed profile: Anaconda3-2018.12 (conda 4.5.12, no conda init) for a new account, ann"
+course_config "$R/root/seed.json" "{\"profile\": \"seed\", \"user\": \"ann\",
+  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
+                 \"prefix\": \"~/anaconda3\"},
+  \"conda_env\": {\"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"]}}"
+SEED_PREFIX=/home/ann/anaconda3
+ledger_mark
+started=$SECONDS
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed.json --state-dir /var/lib/seed
+timed "seed run" "$started"
+assert_rc 0
+ANN_UID=$(uid_of ann)
+[[ -n $ANN_UID ]] || fail "the user step did not make ann"
+seed_calls=$(ledger_new)
+assert_contains "calls of the seed run" "ann	installer	-b -u -p $SEED_PREFIX" "$seed_calls"
+assert_contains "calls of the seed run" "ann	conda	init --help" "$seed_calls"
+assert_not_contains "calls of the seed run (conda 4.5 has no init)" "init bash" "$seed_calls"
+assert_contains "calls of the seed run" "ann	conda	create -y -n cs231n python=3.6 anaconda=2018.12" "$seed_calls"
+assert_owned "$ANN_UID" "$R$SEED_PREFIX" "$R/home/ann/.bashrc"
+ann_bashrc=$(cat -- "$R/home/ann/.bashrc")
+assert_contains "ann's ~/.bashrc" "# >>> cs231n-agent conda >>>
+. \"$SEED_PREFIX/etc/profile.d/conda.sh\"
+# <<< cs231n-agent conda <<<" "$ann_bashrc"
+assert_not_contains "ann's ~/.bashrc" "conda initialize" "$ann_bashrc"
+shell_out=$(user_shell ann 'command -v conda; conda --version; conda activate cs231n && python --version && command -v python')
+assert_eq "bash -lic as ann (stderr: $(head -c 300 "$TEST_TMP/user_shell.stderr"))" \
+  "conda
+conda 4.5.12
+Python 3.6.13
+$SEED_PREFIX/envs/cs231n/bin/python" "$shell_out"
+# student's setup is untouched by ann's.
+assert_eq "student's conda" "conda 24.3.0" "$(user_shell student 'conda --version')"
+
+section "seed run again: nothing to do"
+ledger_mark
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed.json --state-dir /var/lib/seed
+assert_rc 0
+assert_eq "ledger lines added" "" "$(ledger_new)"
+assert_eq "cs231n-agent blocks in ann's ~/.bashrc" 1 "$(grep -c '^# >>> cs231n-agent conda >>>' "$R/home/ann/.bashrc")"
+
+#-----------------------------------------------------------------------------------------------
+section "conda_env.environment_file with conda 24.3 (which has no env create --force)"
+cat >"$R/srv/environment.yml" <<'EOF'
+name: cs231n-yml
+channels:
+  - defaults
+dependencies:
+  - python=3.12
+  - numpy
+  - pip
+  - pip:
+    - imageio
+EOF
+chmod 0644 "$R/srv/environment.yml"
+course_config "$R/root/from-file.json" '{"conda_env": {"name": "cs231n-yml", "environment_file": "/srv/environment.yml"}}'
+ledger_mark
+course_run /root/from-file.json "$STATE"
+if [[ $RC != 0 || ! -f $R$PREFIX/envs/cs231n-yml/conda-meta/python-3.12.2-h0.json ]]; then
+  fail_later "no env cs231n-yml from /srv/environment.yml" "expected: exit 0 and the env" \
+    "got:      exit $RC, $(tail -n 1 -- "$OUT")" "conda calls: $(ledger_new | cut -f3 | paste -sd';')"
+fi
+
+(IFS=';' && echo "timings: ${TIMINGS[*]}; the whole test: $((SECONDS - TEST_STARTED)) s")
+fail_at_end
+echo "ok: the course steps end to end, a second run that does nothing, the seed profile's conda 4.5"
