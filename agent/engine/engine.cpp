@@ -229,7 +229,6 @@ class Scheduler {
     ++m_running;
     auto& record = m_state.steps[name];
     record.status = StepStatus::running;
-    record.attempts += 1;
     record.started = now();
     record.finished.clear();
     record.error.clear();
@@ -237,8 +236,8 @@ class Scheduler {
     record.boot_id = m_boot_id;
     record.log = m_store.log_path(name);
     save();
-    m_progress.started(name, record.attempts);
-    m_workers.emplace_back([this, index, log = record.log, attempt = record.attempts] { work(index, log, attempt); });
+    m_progress.started(name, record.attempts + 1);
+    m_workers.emplace_back([this, index, log = record.log, attempt = record.attempts + 1] { work(index, log, attempt); });
   }
 
   // A worker thread: everything but the bookkeeping runs without the mutex.
@@ -259,12 +258,14 @@ class Scheduler {
     } else if (first->done) {
       status = StepStatus::done;
       detail = first->detail.empty() ? "already in the wanted state" : first->detail;
-    } else if (auto applied = step.apply(run); !applied) {
-      error = applied.error().message;
-      exit_code = applied.error().exit_code;
     } else {
-      auto second = first->checkable ? step.check(run) : util::Result<plan::CheckResult>(plan::CheckResult{true, "", false});
-      if (!second) {
+      count_attempt(step.name());
+      const auto applied = step.apply(run);
+      if (!applied) {
+        error = applied.error().message;
+        exit_code = applied.error().exit_code;
+      } else if (auto second = first->checkable ? step.check(run) : util::Result<plan::CheckResult>(plan::CheckResult{true, "", false});
+                 !second) {
         error = "applied, but the check then failed: " + second.error().message;
       } else if (!second->done) {
         error = "applied, but the system is still not in the wanted state";
@@ -301,6 +302,12 @@ class Scheduler {
     save();
     m_progress.finished(step.name(), status, node.duration_s, error.empty() ? detail : error);
     m_wake.notify_all();
+  }
+
+  // Attempts count the times apply() ran (a check that finds the work done is not one).
+  void count_attempt(const std::string& step) {
+    std::lock_guard lock(m_mutex);
+    m_state.steps[step].attempts += 1;
   }
 
   std::vector<std::pair<std::string, double>> running_steps() const {

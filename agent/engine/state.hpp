@@ -22,7 +22,7 @@ std::optional<StepStatus> parse_step_status(std::string_view text);
 struct StepRecord {
   StepStatus status = StepStatus::pending;
   std::string fingerprint;  // of the inputs when it was last recorded done
-  int attempts = 0;
+  int attempts = 0;         // times apply() ran
   std::string started;      // ISO 8601, UTC
   std::string finished;
   double duration_s = 0;
