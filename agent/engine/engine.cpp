@@ -102,24 +102,32 @@ class Scheduler {
     }
     m_state.run.order.clear();
     for (const auto& node : m_nodes) m_state.run.order.push_back(node.step->name());
-    // A selected step whose predecessor is left out must find it done already.
+    // A selected step whose predecessor is left out must find it done already: recorded done
+    // with the same inputs, or its check says the system is in the wanted state.
     for (auto& node : m_nodes) {
-      if (!node.selected) {
-        node.state = NodeState::finished;
-        node.result = recorded_done(node) ? StepStatus::done : StepStatus::pending;
-        continue;
-      }
+      if (node.selected) continue;
+      node.state = NodeState::finished;
+      node.result = StepStatus::pending;
     }
     for (const auto& node : m_nodes) {
       if (!node.selected) continue;
       for (auto p : node.predecessors) {
-        const auto& predecessor = m_nodes[p];
-        if (!predecessor.selected && predecessor.result != StepStatus::done && predecessor.decision.action == plan::Action::run) {
+        auto& predecessor = m_nodes[p];
+        if (predecessor.selected || predecessor.decision.action != plan::Action::run) continue;
+        if (predecessor.result != StepStatus::done && already_done(predecessor)) predecessor.result = StepStatus::done;
+        if (predecessor.result != StepStatus::done) {
           throw Error(ExitCode::usage, "step " + node.step->name() + " comes after " + predecessor.step->name() +
                                            ", which is not selected and not done: add it to --only, or run it first");
         }
       }
     }
+  }
+
+  bool already_done(Node& node) {
+    if (recorded_done(node)) return true;
+    const plan::StepRun probe(m_context, node.step->name(), "", Clock::now() + std::chrono::seconds(60), m_options.interrupt, "");
+    const auto check = node.step->check(probe);
+    return check && check->done;
   }
 
   static void check_known(const std::string& name, const std::map<std::string, std::size_t>& index, const char* option) {

@@ -250,6 +250,30 @@ if [[ $RC != 0 || ! -f $R$PREFIX/envs/cs231n-yml/conda-meta/python-3.12.2-h0.jso
     "got:      exit $RC, $(tail -n 1 -- "$OUT")" "conda calls: $(ledger_new | cut -f3 | paste -sd';')"
 fi
 
+section "jupyter-service: the unit runs Jupyter as student from the env, enabled offline, verified by systemd"
+chroot_agent run --only jupyter-password,jupyter-cert,jupyter-config,jupyter-service --yes --config /root/course.json \
+  --state-dir "$STATE"
+assert_rc 0
+JUPYTER_UNIT=$R/etc/systemd/system/cs231n-jupyter.service
+[[ -f $JUPYTER_UNIT ]] || fail "jupyter-service" "expected: $JUPYTER_UNIT"
+unit_text=$(cat -- "$JUPYTER_UNIT")
+assert_contains "unit" "User=student" "$unit_text"
+assert_contains "unit" "WorkingDirectory=$CLONE" "$unit_text"
+assert_contains "unit" "ExecStart=$PREFIX/envs/cs231n/bin/jupyter notebook --no-browser" "$unit_text"
+assert_contains "unit" "Restart=on-failure" "$unit_text"
+assert_eq "enable symlink" /etc/systemd/system/cs231n-jupyter.service \
+  "$(readlink -- "$R/etc/systemd/system/multi-user.target.wants/cs231n-jupyter.service")"
+assert_contains "summary" "Jupyter: https://127.0.0.1:8888" "$(cat -- "$OUT")"
+# The unit names paths that exist only in the overlay: verify a copy pointing into it, with a
+# stand-in jupyter where the env's would be.
+install -m 0755 /dev/null "$TEST_TMP/jupyter"
+mkdir -p -- "$TEST_TMP/unit"
+sed -e "s|^ExecStart=[^ ]*|ExecStart=$TEST_TMP/jupyter|" -e "s|^WorkingDirectory=|WorkingDirectory=$R|" -e "s|^User=.*|User=root|" \
+  "$JUPYTER_UNIT" >"$TEST_TMP/unit/cs231n-jupyter.service"
+verify_output=$(systemd-analyze verify --man=no "$TEST_TMP/unit/cs231n-jupyter.service" 2>&1) ||
+  fail "systemd-analyze verify" "$verify_output"
+assert_eq "systemd-analyze verify output" "" "$verify_output"
+
 (IFS=';' && echo "timings: ${TIMINGS[*]}; the whole test: $((SECONDS - TEST_STARTED)) s")
 fail_at_end
 echo "ok: the course steps end to end, a second run that does nothing, the seed profile's conda 4.5"
