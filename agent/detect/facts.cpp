@@ -144,7 +144,8 @@ nlohmann::json to_json(const Facts& facts) {
                                           {"zone", facts.instance->zone},
                                           {"machine_type", facts.instance->machine_type},
                                           {"external_ip", facts.instance->external_ip},
-                                          {"internal_ip", facts.instance->internal_ip}}
+                                          {"internal_ip", facts.instance->internal_ip},
+                                          {"os_login", facts.instance->os_login}}
                                   : json(nullptr)},
   };
 }

@@ -40,6 +40,7 @@ struct GceInstance {
   std::string machine_type;  // "n1-standard-8"
   std::string external_ip;
   std::string internal_ip;
+  bool os_login = false;     // metadata enable-oslogin: accounts come from Google, not /etc/passwd
 };
 
 // Everything `detect` reports. Read-only: gathering facts changes nothing.

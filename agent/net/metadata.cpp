@@ -65,6 +65,10 @@ detect::GceInstance read_instance(const MetadataClient& client) {
   instance.machine_type = value("instance/machine-type");
   instance.external_ip = value("instance/network-interfaces/0/access-configs/0/external-ip");
   instance.internal_ip = value("instance/network-interfaces/0/ip");
+  // The instance's own attribute wins over the project's.
+  auto os_login = value("instance/attributes/enable-oslogin");
+  if (os_login.empty()) os_login = value("project/attributes/enable-oslogin");
+  instance.os_login = os_login == "TRUE" || os_login == "true" || os_login == "1";
   // "projects/123/zones/us-west1-b" -> "us-west1-b"
   for (auto* field : {&instance.zone, &instance.machine_type}) {
     if (const auto slash = field->rfind('/'); slash != std::string::npos) *field = field->substr(slash + 1);

@@ -75,6 +75,19 @@ run_agent plan --root "$ROOT"
 assert_rc 2
 assert_error_line "metadata attribute cs231n-idle-minutes" '"soon" is not an integer'
 
+section "OS Login: without a configured user the user step refuses and says which key to set"
+write_metadata "enable-oslogin=TRUE"
+run_agent plan --json --root "$ROOT"
+assert_rc 4
+assert_json 'steps[name=user].action' '"refuse"'
+assert_contains "user step" "OS Login is enabled on this VM" "$(json_raw 'steps[name=user].reason')"
+assert_contains "user step" "cs231n-user" "$(json_raw 'steps[name=user].reason')"
+run_agent detect --json --root "$ROOT"
+assert_json instance.os_login true
+write_metadata "enable-oslogin=TRUE" "cs231n-user=ubuntu"
+run_agent plan --json --root "$ROOT"
+assert_json 'steps[name=user].action' '"done"'
+
 section "a fixture root that says GCE makes the agent ask nobody without GCE_METADATA_HOST"
 unset GCE_METADATA_HOST
 started=$(date +%s%N)
