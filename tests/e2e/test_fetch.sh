@@ -216,7 +216,7 @@ fi
 section "SIGTERM: exit 9, the part file is kept"
 random_file "$SERVE/seg.bin" $((16 * MIB))
 SEG_SUM=$(sha256 "$SERVE/seg.bin")
-SLOW_URL="$BASE/files/seg.bin?rate=2000000"
+SLOW_URL="$BASE/files/seg.bin?rate=600000"
 run_agent_background fetch "$SLOW_URL" -o "$DL/term.bin" --sha256 "$SEG_SUM"
 wait_for_progress "$DL/term.bin.part.json" 1
 signal_agent TERM
@@ -239,13 +239,13 @@ for segment in sidecar["segments"]:
         print("bytes=%d-%d" % (segment["start"] + segment["done"], segment["end"] - 1))' "$DL/seg.bin.part.json" | sort)
 assert_eq "segments in the sidecar" 4 "$("$PYTHON" -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["segments"]))' "$DL/seg.bin.part.json")"
 REMAINING=$((16 * MIB - $(sidecar_done "$DL/seg.bin.part.json")))
-FIRST_RUN=$(server_log /files/seg.bin "rate=2000000" | wc -l)
+FIRST_RUN=$(server_log /files/seg.bin "rate=600000" | wc -l)
 run_agent fetch "$SLOW_URL" -o "$DL/seg.bin" --connections 4 --sha256 "$SEG_SUM"
 assert_rc 0
 assert_contains "log" "resuming at" "$(cat -- "$ERR")"
 assert_eq "sha256" "$SEG_SUM" "$(sha256 "$DL/seg.bin")"
 [[ ! -e $DL/seg.bin.part && ! -e $DL/seg.bin.part.json ]] || fail "the part file and its sidecar should be gone"
-SECOND_RUN=$(server_log /files/seg.bin "rate=2000000" | tail -n +$((FIRST_RUN + 1)))
+SECOND_RUN=$(server_log /files/seg.bin "rate=600000" | tail -n +$((FIRST_RUN + 1)))
 ASKED=$(data_requests <<<"$SECOND_RUN" | field range | sort)
 assert_eq "ranges the second run asked for" "$EXPECTED_RANGES" "$ASKED"
 SENT=$(($(field bytes <<<"$SECOND_RUN" | paste -sd+)))
