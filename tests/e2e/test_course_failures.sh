@@ -184,6 +184,18 @@ assert_eq "conda-env" failed "$(step_status conda-env)"
 assert_contains "conda calls" "student	conda	create -y -n cs231n python=3.12 numpy unsolvable" "$(ledger_new)"
 assert_contains "conda-env's log" "PackagesNotFoundError: The following packages are not available from current channels:" "$(attempt_log conda-env)"
 
+section "a conda solve that does not end: the step's timeout stops it, and nothing of it is left running"
+course_config "$R/root/slow.json" '{"conda_env": {"packages": ["numpy", "slow-to-solve"]}, "timeouts": {"conda-env": 3}}'
+started=$SECONDS
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/slow.json --state-dir "$STATE"
+assert_rc 1
+((SECONDS - started < 30)) || fail "the timeout" "expected: the run to end soon after 3 s" "got:      $((SECONDS - started)) s"
+closing=$(closing_line)
+assert_contains "closing line" "failed: step conda-env failed:" "$closing"
+assert_contains "closing line" "timed out (the step's time limit; see \"timeouts\")" "$closing"
+assert_eq "conda-env" failed "$(step_status conda-env)"
+[[ -z $(pgrep -f 'sleep 3600' || true) ]] || fail "the timed-out conda is still running"
+
 section "with packages that solve, the next run makes the env"
 ledger_mark
 chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/course.json --state-dir "$STATE"
