@@ -184,6 +184,24 @@ assert_eq "conda-env" failed "$(step_status conda-env)"
 assert_contains "conda calls" "student	conda	create -y -n cs231n python=3.12 numpy unsolvable" "$(ledger_new)"
 assert_contains "conda-env's log" "PackagesNotFoundError: The following packages are not available from current channels:" "$(attempt_log conda-env)"
 
+section "too little disk for Anaconda and the env: exit 8 naming the need and the space, nothing downloaded"
+course_config "$R/root/small-disk.json" '{"user": "dave"}'
+chroot_agent run --only user --yes --config /root/small-disk.json --state-dir /var/lib/small-disk
+assert_rc 0
+DAVE_UID=$(uid_of dave)
+# dave's home becomes a 64 MiB file system of his own (unmounted again below).
+mount -t tmpfs -o "size=64m,uid=$DAVE_UID,gid=$DAVE_UID,mode=0755" cs231n-small-home "$R/home/dave"
+server_gets_before=$(data_gets "/files/$MINICONDA")
+chroot_agent run --only user,apt-packages,anaconda --yes --config /root/small-disk.json --state-dir /var/lib/small-disk
+small_rc=$RC
+closing=$(closing_line)
+umount -- "$R/home/dave"
+RC=$small_rc
+assert_rc 8
+assert_contains "closing line" "failed: step anaconda failed: Anaconda and the conda env need about 4.0 GiB, but /home/dave has only" "$closing"
+assert_contains "closing line" "grow the disk and run again" "$closing"
+assert_eq "installer downloads" "$server_gets_before" "$(data_gets "/files/$MINICONDA")"
+
 section "a conda solve that does not end: the step's timeout stops it, and nothing of it is left running"
 course_config "$R/root/slow.json" '{"conda_env": {"packages": ["numpy", "slow-to-solve"]}, "timeouts": {"conda-env": 3}}'
 started=$SECONDS
