@@ -175,6 +175,11 @@ GpuChoice choose_gpu(const plan::Context& context) {
   return choice;
 }
 
+nlohmann::json gpu_inputs(const plan::Context& context) {
+  const auto choice = choose_gpu(context);
+  return {{"cuda", choice.cuda}, {"driver_branch", choice.driver_branch}, {"os", context.facts.os.label()}};
+}
+
 std::optional<plan::Decision> gpu_gate(const GpuChoice& choice) {
   if (!choice.active) return plan::skipped(choice.skip_reason);
   if (choice.refusal) return plan::refused(*choice.refusal);

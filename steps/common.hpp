@@ -62,6 +62,9 @@ struct GpuChoice {
 
 GpuChoice choose_gpu(const plan::Context& context);
 
+// What the GPU path's steps depend on: the chosen CUDA, driver branch and OS.
+nlohmann::json gpu_inputs(const plan::Context& context);
+
 // A decision for a step of the GPU path that has nothing of its own to check.
 std::optional<plan::Decision> gpu_gate(const GpuChoice& choice);
 

@@ -18,8 +18,7 @@ class GpuPersistenceStep : public plan::Step {
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
-    const auto choice = choose_gpu(context);
-    return {{"cuda", choice.cuda}, {"driver_branch", choice.driver_branch}, {"os", context.facts.os.label()}};
+    return gpu_inputs(context);
   }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& /*run*/) const override {
