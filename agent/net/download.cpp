@@ -375,7 +375,7 @@ class FileDownload {
       }
     }
     restart_hash();
-    save_sidecar(true);
+    save_sidecar();
     return {};
   }
 
@@ -385,22 +385,13 @@ class FileDownload {
     if (hashing()) m_hasher.emplace(!m_request.md5.empty());
   }
 
-  // The sidecar may only claim bytes that are on disk. Writeback of what has arrived is started
-  // without waiting (sync_file_range); at the next save, fdatasync (by then mostly a formality)
-  // makes that earlier snapshot durable, and the snapshot is what the sidecar records.
-  void save_sidecar(bool final = false) {
-    if (final) {
-      ::fdatasync(m_fd.get());
-      write_sidecar(m_sidecar);
-      m_durable_snapshot.reset();
-    } else {
-      if (m_durable_snapshot) {
-        ::fdatasync(m_fd.get());
-        write_sidecar(*m_durable_snapshot);
-      }
-      m_durable_snapshot = m_sidecar;
-      ::sync_file_range(m_fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
-    }
+  // The sidecar records how far each segment got, for a resume after the process dies (the page
+  // cache keeps what it wrote). The data is not synced for it: after a power loss a resume may
+  // splice in lost bytes, which the checksum catches (the download then starts over); every
+  // cached download is verified again before it is used. Waiting for the disk would make a
+  // download as slow as the disk, which curl and wget do not wait for either.
+  void save_sidecar() {
+    write_sidecar(m_sidecar);
     m_last_sidecar = Clock::now();
   }
 
@@ -522,7 +513,7 @@ class FileDownload {
     const auto now = Clock::now();
     const auto upto = contiguous_end();
     if (m_hasher && (force || upto - m_hasher->hashed() >= k_hash_step)) m_hasher->advance(m_fd.get(), upto);
-    if (force || now - m_last_sidecar >= k_sidecar_interval) save_sidecar(force);
+    if (force || now - m_last_sidecar >= k_sidecar_interval) save_sidecar();
     if (m_request.on_progress && (force || now - m_last_progress >= k_progress_interval)) {
       const auto bytes = bytes_on_disk();
       const double seconds = std::chrono::duration<double>(now - m_rate_since).count();
@@ -623,7 +614,7 @@ class FileDownload {
   }
 
   std::expected<void, DownloadError> promote() {
-    if (::ftruncate(m_fd.get(), static_cast<off_t>(m_result.bytes)) != 0 || ::fsync(m_fd.get()) != 0) {
+    if (::ftruncate(m_fd.get(), static_cast<off_t>(m_result.bytes)) != 0) {
       return std::unexpected(DownloadError{DownloadFailure::io, "cannot finish " + m_files.host_path(m_part).string()});
     }
     if (auto renamed = m_files.rename(m_part, m_request.dest); !renamed) {
@@ -640,7 +631,6 @@ class FileDownload {
     std::ignore = m_files.remove(m_part);
     std::ignore = m_files.remove(m_sidecar_path);
     m_sidecar = Sidecar{};
-    m_durable_snapshot.reset();
     m_hasher.reset();
   }
 
@@ -652,7 +642,6 @@ class FileDownload {
   Sidecar m_sidecar;
   os::UniqueFd m_fd;
   std::optional<PrefixHasher> m_hasher;
-  std::optional<Sidecar> m_durable_snapshot;
   long m_probe_status = 0;
   ResponseHeaders m_probe_headers;
   DownloadResult m_result;
