@@ -59,10 +59,6 @@ void ConsoleProgress::tick(const std::vector<std::pair<std::string, double>>& ru
   draw_block();
 }
 
-}  // namespace cs231n::cli
-
-namespace cs231n::cli {
-
 namespace {
 
 std::string eta_text(double seconds) {

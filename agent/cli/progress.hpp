@@ -1,8 +1,10 @@
 #pragma once
 
+#include <chrono>
 #include <mutex>
 
 #include "agent/engine/engine.hpp"
+#include "agent/net/download.hpp"
 
 namespace cs231n::cli {
 
@@ -25,12 +27,6 @@ class ConsoleProgress : public engine::Progress {
   std::vector<std::pair<std::string, double>> m_running;
   std::size_t m_drawn = 0;
 };
-
-}  // namespace cs231n::cli
-
-#include "agent/net/download.hpp"
-
-namespace cs231n::cli {
 
 // One file's download progress on stderr: a bar on a terminal (bytes, percent, rate, ETA),
 // otherwise a line at every 10% or every 10 s.
