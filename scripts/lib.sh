@@ -10,7 +10,8 @@ BUILD_PACKAGES=(
 )
 # What the tests need on top: a real minimal OS to run the binary in, linters, Python for JSON.
 # Real Jupyter servers (notebook 6, jupyter_server 1.23) for the login tests.
-TEST_PACKAGES=(debootstrap shellcheck python3 util-linux systemd python3-notebook python3-jupyter-server python3-argon2)
+TEST_PACKAGES=(debootstrap shellcheck python3 util-linux bsdutils procps systemd git curl openssl
+  python3-notebook python3-jupyter-server python3-argon2)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
