@@ -45,6 +45,8 @@ section "on a terminal, answering y: the run goes on (and this step fails, so th
 on_terminal y "${RUN[@]}"
 assert_rc 1
 [[ -e $R/root/ran ]] || fail "the confirmed run did not run the step"
+# On a terminal the running steps are shown live, one line each with the time so far.
+assert_contains "live view" "... touch-marker" "$(cat -- "$OUT")"
 JSON_FILE=$R/var/lib/confirm/state.json assert_json run.confirmed true
 
 section "continuing the confirmed run needs no second confirmation, even without a terminal"
