@@ -96,6 +96,10 @@ util::Result<UniqueFd> Files::open(std::string_view path, int flags, mode_t mode
   const long fd = ::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how);
   if (fd < 0) {
     const int saved = errno;
+    if (saved == ENOSYS) {
+      return util::fail("--root needs Linux 5.6 or newer (openat2), which this kernel is not; inspect the root on a newer "
+                        "machine, or run the agent inside it", saved);
+    }
     return util::fail(host_path(path).string() + ": " + describe_errno(saved), saved);
   }
   return UniqueFd(static_cast<int>(fd));

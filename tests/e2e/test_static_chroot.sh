@@ -45,3 +45,11 @@ if problems:
     sys.exit(1)
 print(f"ok: static binary works in Debian {sys.argv[2]} minbase")
 PY
+
+# Name resolution in the static binary: glibc's built-in files and dns lookups, with the chroot's
+# own /etc/nsswitch.conf and resolv.conf (Debian's archive is the one outside host tests may reach).
+release=http://deb.debian.org/debian/dists/bullseye/Release
+in_chroot /usr/local/bin/cs231n-agent fetch "$release" -o /root/Release --retries 2 >/dev/null 2>"$work/fetch.err" ||
+  { cat -- "$work/fetch.err"; echo "FAIL: fetch of $release by name inside the chroot"; exit 1; }
+grep -q '^Codename: bullseye$' "$CHROOT_ROOT/root/Release" || { echo "FAIL: the Release file fetched by name is not bullseye's"; exit 1; }
+echo "ok: the static binary resolves and fetches $release inside the chroot"
