@@ -5,7 +5,7 @@ FROM debian:bookworm AS build
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN rm -rf build && scripts/build.sh
+RUN scripts/build.sh
 
 FROM scratch AS export
 COPY --from=build /src/build/cs231n-agent /cs231n-agent
