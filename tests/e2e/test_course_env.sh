@@ -18,10 +18,6 @@ source "$SOURCE_DIR/tests/e2e/chroot.sh"
 # shellcheck source=../support/course.sh
 source "$SOURCE_DIR/tests/support/course.sh"
 
-TEST_STARTED=$SECONDS
-# timed TEXT STARTED: how long since STARTED (a $SECONDS), for the report at the end.
-TIMINGS=()
-timed() { TIMINGS+=(" $1: $((SECONDS - $2)) s"); }
 
 section "fixtures: stand-in installers, dataset archives, a bare repository, the HTTP server, the overlay"
 course_setup

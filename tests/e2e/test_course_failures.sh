@@ -24,9 +24,6 @@ source "$SOURCE_DIR/tests/e2e/chroot.sh"
 # shellcheck source=../support/course.sh
 source "$SOURCE_DIR/tests/support/course.sh"
 
-TEST_STARTED=$SECONDS
-TIMINGS=()
-timed() { TIMINGS+=(" $1: $((SECONDS - $2)) s"); }
 
 STATE=/var/lib/course
 HOME_DIR=/home/student
@@ -358,8 +355,10 @@ if [[ $RC != 0 || ! -f $R$CLONE/assignment3/cs231n/datasets/coco_captioning/coco
 fi
 
 section "two datasets whose URLs end in the same file name, from two servers, each get their own file"
-course_start_server "$TEST_TMP/server2"
-BASE2=$SERVER_BASE
+first_server=("$BASE" "$SERVE" "$SERVER_LOG")
+start_server server2
+BASE2=$BASE
+BASE=${first_server[0]} SERVE=${first_server[1]} SERVER_LOG=${first_server[2]}
 "$PYTHON" - "$SERVE/notes.zip" "$TEST_TMP/server2/root/notes.zip" <<'PY'
 import sys, zipfile
 for path, tag in zip(sys.argv[1:], ("a", "b")):

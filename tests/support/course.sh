@@ -7,8 +7,6 @@
 #                            installs the agent; sets R (the overlay), BASE (the server's URL),
 #                            SERVE (its folder), SERVER_LOG, MANIFEST (the datasets' facts),
 #                            MASTER_COMMIT and SPRING_COMMIT (the commits of /srv/cs231n.git)
-#   course_start_server DIR  another tests/support/http_server.py serving DIR/root; sets
-#                            SERVER_BASE (its URL); its log is DIR/log
 #   course_config FILE [JSON...]   the course config, each JSON object merged over it (objects key
 #                            by key, everything else replaced), written to FILE (a path on the host)
 #   course_run CONFIG STATE-DIR [ARG...]   `run --only <the six course steps> --yes` in the chroot
@@ -25,38 +23,20 @@
 #                            after it still run); fail_at_end fails the test if there was one
 
 COURSE_STEPS=user,apt-packages,anaconda,conda-env,assignments,datasets
+# timed TEXT STARTED: how long since STARTED (a $SECONDS), for the report at the end.
+# shellcheck disable=SC2034  # read by the tests' closing report
+TEST_STARTED=$SECONDS
+TIMINGS=()
+timed() { TIMINGS+=(" $1: $((SECONDS - $2)) s"); }
+
 # Where the stand-in installer and conda append their calls (inside the chroot).
 COURSE_LEDGER=/var/log/standin-conda/calls.log
 MINICONDA=Miniconda3-py312_24.3.0-0-Linux-x86_64.sh
 ANACONDA=Anaconda3-2018.12-Linux-x86_64.sh
-COURSE_SERVER_PIDS=()
-
-course_stop_server() {
-  local pid
-  for pid in "${COURSE_SERVER_PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  COURSE_SERVER_PIDS=()
-}
-
-course_start_server() {
-  local dir=$1 tries=0
-  mkdir -p -- "$dir/root"
-  "$PYTHON" "$SOURCE_DIR/tests/support/http_server.py" --root "$dir/root" --port-file "$dir/port" --log "$dir/log" \
-    >"$dir/stderr" 2>&1 </dev/null &
-  COURSE_SERVER_PIDS+=("$!")
-  until [[ -s $dir/port ]]; do
-    ((++tries < 300)) || fail "the test server did not start" "$(cat -- "$dir/stderr")"
-    sleep 0.02
-  done
-  SERVER_BASE=http://127.0.0.1:$(cat -- "$dir/port")
-}
-
 # The EXIT trap: the server first, then chroot.sh's cleanup (which keeps the test's exit status).
 course_on_exit() {
   local status=$?
-  course_stop_server
+  stop_servers
   set +e  # (exit N) only hands N on, as $?, to chroot_on_exit
   (exit "$status")
   chroot_on_exit
@@ -64,13 +44,12 @@ course_on_exit() {
 
 course_setup() {
   local support=$SOURCE_DIR/tests/support
-  SERVE=$TEST_TMP/server/root
+  local fixtures=$TEST_TMP/server/root  # start_server below serves it
   MANIFEST=$TEST_TMP/datasets.json
-  SERVER_LOG=$TEST_TMP/server/log
-  mkdir -p -- "$SERVE"
-  "$PYTHON" "$support/course_fixtures.py" datasets "$SERVE" --manifest "$MANIFEST"
-  "$PYTHON" "$support/make_standin_conda.py" --conda-version 24.3.0 --ledger "$COURSE_LEDGER" -o "$SERVE/$MINICONDA"
-  "$PYTHON" "$support/make_standin_conda.py" --conda-version 4.5.12 --ledger "$COURSE_LEDGER" -o "$SERVE/$ANACONDA"
+  mkdir -p -- "$fixtures"
+  "$PYTHON" "$support/course_fixtures.py" datasets "$fixtures" --manifest "$MANIFEST"
+  "$PYTHON" "$support/make_standin_conda.py" --conda-version 24.3.0 --ledger "$COURSE_LEDGER" -o "$fixtures/$MINICONDA"
+  "$PYTHON" "$support/make_standin_conda.py" --conda-version 4.5.12 --ledger "$COURSE_LEDGER" -o "$fixtures/$ANACONDA"
 
   chroot_start "$TEST_TMP/chroot"
   trap course_on_exit EXIT
@@ -83,8 +62,7 @@ course_setup() {
   : >"$R$COURSE_LEDGER"
   chmod 0666 -- "$R$COURSE_LEDGER"
 
-  course_start_server "$TEST_TMP/server"
-  BASE=$SERVER_BASE
+  start_server server  # lib.sh: sets BASE, SERVE and SERVER_LOG
 }
 
 # manifest_value FILE KEY: size, md5 or sha256 of a served dataset.
