@@ -9,9 +9,10 @@ BUILD_PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
 )
 # What the tests need on top: a real minimal OS to run the binary in, linters, Python for JSON.
-# Real Jupyter servers (notebook 6, jupyter_server 1.23) for the login tests.
+# Real Jupyter servers (notebook 6, jupyter_server 1.23) for the login tests. gpg signs the GPU
+# tests' apt repositories (tests/support/make_nvidia_repo.sh; dpkg-dev above indexes them).
 TEST_PACKAGES=(debootstrap shellcheck python3 util-linux bsdutils procps systemd git curl openssl
-  python3-notebook python3-jupyter-server python3-argon2)
+  python3-notebook python3-jupyter-server python3-argon2 gpg gpg-agent)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

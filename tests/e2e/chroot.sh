@@ -14,7 +14,12 @@
 #   chroot_wait_exec PID NAME   waits until PID has exec'd a binary called NAME
 #   chroot_kill PID             SIGKILLs PID and reaps it; its children live on, as on a VM
 #   chroot_pids                 the pids of every process whose root is the overlay
-#   chroot_cleanup              ends every process started inside, unmounts (run on EXIT)
+#   chroot_cleanup              ends every process started inside, unmounts (run on EXIT, after
+#                               the commands in CHROOT_EXIT_HOOKS, e.g. stop_servers)
+#   CHROOT_FAKE_PROC=DIR        (optional) a host folder with the files osrelease, modules and
+#                               boot_id: every command entered from then on sees them as
+#                               /proc/sys/kernel/osrelease, /proc/modules and
+#                               /proc/sys/kernel/random/boot_id (a fake kernel: tests/e2e/gpu.sh)
 #
 # The cached tree is the lower layer of an overlay whose upper and work folders live in the test's
 # temp dir, so tests never change the cache and each starts from the same pristine tree.
@@ -27,11 +32,23 @@
 # tree in that private namespace (so the host never sees those mounts), and chroots. /sys and
 # /run are not mounted: the tree's empty /run means "systemd is not running", so the agent
 # enables its unit offline instead of calling the host's systemctl.
+#
+# A fake kernel (CHROOT_FAKE_PROC) cannot be bind-mounted over the host's /proc files the way
+# lxcfs does it: the test machines' kernels are built without module support, so there is no
+# /proc/modules to mount over, and procfs takes no new files (nor is it an overlay layer). So the
+# chroot's /proc becomes a read-only tmpfs holding the real procfs at /proc/.host, one symlink per
+# entry of it (self -> .host/self, cpuinfo -> .host/cpuinfo, 1234 -> .host/1234, ...), and the
+# fake files bind-mounted: modules over an empty file, osrelease and boot_id over the procfs ones.
+# Writes inside land in the host's files and host-side changes are seen at once, as long as the
+# host rewrites them in place (`>`, `>>`; a rename would leave the mount on the old file).
+# What differs from a real /proc: a process started after the entry has no /proc/PID entry at
+# the top (/proc/self and /proc/.host/PID work), and the symlinks are symlinks to lstat().
 
 CHROOT_CACHE=${CS231N_TEST_CACHE:-/var/cache/cs231n-agent-tests}
 CHROOT_TREE=$CHROOT_CACHE/bullseye-minbase
 CHROOT_ROOT=""
 CHROOT_PID=""
+CHROOT_FAKE_PROC=${CHROOT_FAKE_PROC:-}
 # Removed on exit, after the overlay is unmounted (lib.sh's own EXIT trap is replaced).
 CHROOT_REMOVE_ON_EXIT=()
 [[ -n ${TEST_TMP:-} ]] && CHROOT_REMOVE_ON_EXIT+=("$TEST_TMP")
@@ -44,7 +61,19 @@ CHROOT_ENV=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HO
 _CHROOT_ENTER='
 root=$1
 shift
-mount --rbind /proc "$root/proc" && mount --rbind /dev "$root/dev" || { echo "chroot.sh: cannot mount /proc and /dev in $root" >&2; exit 125; }
+if [ -n "${CHROOT_FAKE_PROC:-}" ]; then
+  fake=$CHROOT_FAKE_PROC
+  { mount -t tmpfs -o mode=0555,size=1m proc-view "$root/proc" && mkdir "$root/proc/.host" &&
+    mount --rbind /proc "$root/proc/.host" && (cd "$root/proc" && ln -s .host/* . && rm -f modules && : >modules) &&
+    mount --bind "$fake/modules" "$root/proc/modules" &&
+    mount --bind "$fake/osrelease" "$root/proc/.host/sys/kernel/osrelease" &&
+    mount --bind "$fake/boot_id" "$root/proc/.host/sys/kernel/random/boot_id" &&
+    mount -o remount,bind,ro "$root/proc"; } || { echo "chroot.sh: cannot set up the fake /proc from $fake in $root" >&2; exit 125; }
+  unset CHROOT_FAKE_PROC fake
+else
+  mount --rbind /proc "$root/proc" || { echo "chroot.sh: cannot mount /proc in $root" >&2; exit 125; }
+fi
+mount --rbind /dev "$root/dev" || { echo "chroot.sh: cannot mount /dev in $root" >&2; exit 125; }
 exec chroot "$root" "$@"
 '
 
@@ -83,7 +112,8 @@ chroot_install_agent() {
 # _chroot_exec CMD...: replaces the calling (sub)shell with CMD inside the chroot, so that the
 # pid stays the same through env, unshare, sh and chroot, all of which exec.
 _chroot_exec() {
-  exec env -i "${CHROOT_ENV[@]}" unshare --mount /bin/sh -c "$_CHROOT_ENTER" sh "$CHROOT_ROOT" "$@"
+  exec env -i "${CHROOT_ENV[@]}" ${CHROOT_FAKE_PROC:+"CHROOT_FAKE_PROC=$CHROOT_FAKE_PROC"} \
+    unshare --mount /bin/sh -c "$_CHROOT_ENTER" sh "$CHROOT_ROOT" "$@"
 }
 
 in_chroot() {
@@ -156,8 +186,13 @@ chroot_cleanup() {
   CHROOT_ROOT=""
 }
 
+# What chroot_on_exit runs first, in turn (e.g. stop_servers): add to it rather than replacing the
+# EXIT trap, so that the test's exit status survives.
+CHROOT_EXIT_HOOKS=()
+
 chroot_on_exit() {
-  local status=$? dir
+  local status=$? dir hook
+  for hook in "${CHROOT_EXIT_HOOKS[@]}"; do "$hook" || true; done
   if chroot_cleanup; then
     for dir in "${CHROOT_REMOVE_ON_EXIT[@]}"; do rm -rf -- "$dir"; done
   fi

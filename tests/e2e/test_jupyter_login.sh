@@ -22,16 +22,8 @@ done
   { echo "FAIL: this test needs Debian's python3-notebook, python3-jupyter-server and python3-argon2" >&2; exit 1; }
 
 # The servers first (they hold a bind mount of the overlay), then chroot.sh's cleanup.
-jupyter_on_exit() {
-  local status=$?
-  jupyter_stop_all
-  set +e  # (exit N) only hands N on, as $?, to chroot_on_exit
-  (exit "$status")
-  chroot_on_exit
-}
-
 chroot_start "$TEST_TMP/chroot"
-trap jupyter_on_exit EXIT
+CHROOT_EXIT_HOOKS+=(jupyter_stop_all)
 chroot_install_agent "$AGENT"
 R=$CHROOT_ROOT
 UPPER=$TEST_TMP/chroot/upper
@@ -107,14 +99,24 @@ assert_mode_owner() {
 }
 
 # config_values FILE: the file's settings as JSON {"App": {"key": value}}, read with Python's ast
-# (never executed); fails unless every statement is `c.App.key = <literal>`.
+# (never executed); fails unless every statement is `c.App.key = <literal>` or, exactly, one of the
+# agent's lines that take its API token out of the environment (jupyter/config_file.cpp).
 config_values() {
   "$PYTHON" - "$1" <<'PY'
 import ast, json, sys
 path = sys.argv[1]
-tree = ast.parse(open(path, encoding="utf-8").read(), path)
+source = open(path, encoding="utf-8").read()
+tree = ast.parse(source, path)
+TOKEN_LINES = {
+    "import os, sys",
+    'sys._cs231n_api_token = os.environ.pop("CS231N_JUPYTER_API_TOKEN", getattr(sys, "_cs231n_api_token", ""))',
+    "if sys._cs231n_api_token:\n    c.NotebookApp.token = sys._cs231n_api_token",
+    "if sys._cs231n_api_token:\n    c.ServerApp.token = sys._cs231n_api_token",
+}
 values = {}
 for node in tree.body:
+    if ast.get_source_segment(source, node) in TOKEN_LINES:
+        continue
     target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
     if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Attribute)
             and isinstance(target.value.value, ast.Name) and target.value.value.id == "c"):

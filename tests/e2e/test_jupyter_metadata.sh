@@ -20,7 +20,7 @@ PY
 }
 
 chroot_start "$TEST_TMP/chroot"
-trap 'stop_servers; chroot_on_exit' EXIT
+CHROOT_EXIT_HOOKS+=(stop_servers)
 chroot_install_agent "$AGENT"
 R=$CHROOT_ROOT
 write_metadata 34.90.1.2

@@ -33,14 +33,6 @@ timed() { TIMINGS+=(" $1: $((SECONDS - $2)) s"); }
 COURSE_LEDGER=/var/log/standin-conda/calls.log
 MINICONDA=Miniconda3-py312_24.3.0-0-Linux-x86_64.sh
 ANACONDA=Anaconda3-2018.12-Linux-x86_64.sh
-# The EXIT trap: the server first, then chroot.sh's cleanup (which keeps the test's exit status).
-course_on_exit() {
-  local status=$?
-  stop_servers
-  set +e  # (exit N) only hands N on, as $?, to chroot_on_exit
-  (exit "$status")
-  chroot_on_exit
-}
 
 course_setup() {
   local support=$SOURCE_DIR/tests/support
@@ -52,7 +44,7 @@ course_setup() {
   "$PYTHON" "$support/make_standin_conda.py" --conda-version 4.5.12 --ledger "$COURSE_LEDGER" -o "$fixtures/$ANACONDA"
 
   chroot_start "$TEST_TMP/chroot"
-  trap course_on_exit EXIT
+  CHROOT_EXIT_HOOKS+=(stop_servers)
   chroot_install_agent "$AGENT"
   R=$CHROOT_ROOT
   "$PYTHON" "$support/course_fixtures.py" repo "$R/srv/cs231n.git" >"$TEST_TMP/commits"

@@ -2,7 +2,7 @@
 """A threaded HTTP/1.1 test server on 127.0.0.1 for the download and metadata tests (stdlib only).
 
     /usr/bin/python3 tests/support/http_server.py --root DIR --port-file F [--log F]
-        [--cert CERT --key KEY] [--metadata F] [--no-flavor-header]
+        [--cert CERT --key KEY] [--metadata F] [--no-flavor-header] [--no-guest-attributes] [--tree]
 
 Binds port 0 and writes the chosen port to --port-file (atomically, once listening). Ends on
 SIGTERM/SIGINT, and by itself when the process that started it goes away.
@@ -12,6 +12,8 @@ Files: GET/HEAD /files/<name> serves DIR/<name> with Accept-Ranges, ETag and Las
     416 with "Content-Range: bytes */SIZE"; several ranges -> the whole file (200), as RFC 9110 allows.
   - If-Range: an ETag (strong comparison) or an HTTP date equal to Last-Modified keeps the range;
     anything else gets the whole file (200).
+With --tree, every other path is a file under DIR too, served the same way (a folder serves its
+index.html): apt repositories and pip indexes for the GPU tests.
 Fault injection by query parameters. Each URL (path plus query) has its own request counter, so
 tests that use different queries do not disturb each other:
   cut=N            close the connection after N body bytes (responses shorter than that are sent whole)
@@ -41,7 +43,8 @@ Metadata (GCE emulation, --metadata F, a JSON file re-read on every request), be
   GET instance/attributes/<key>, instance/zone, instance/id,
       instance/network-interfaces/0/access-configs/0/external-ip, ... (any path into the JSON);
       a folder lists its keys ("name" or "name/" per line), or with ?recursive=true (or alt=json) is JSON
-  PUT instance/guest-attributes/<ns>/<key> stores the body (GET reads it back)
+  PUT instance/guest-attributes/<ns>/<key> stores the body (GET reads it back); 403 with
+      --no-guest-attributes (a VM without enable-guest-attributes=TRUE)
   Requests without "Metadata-Flavor: Google" get 403; missing keys 404; every answer carries
   "Metadata-Flavor: Google" unless --no-flavor-header. ?slow=SECONDS delays the answer.
 Log (--log F): one JSON object per line and request: seq (the order the requests arrived in; lines
@@ -235,11 +238,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_small(int(match.group(1)), "status %s\n" % match.group(1), extra=extra)
         if path.startswith("/files/"):
             return self.serve_file(path[len("/files/"):])
+        if self.server.args.tree:
+            return self.serve_file(path.lstrip("/"), tree=True)
         return self.send_small(404, "not found\n")
 
     # -- files ---------------------------------------------------------------------------------
 
-    def serve_file(self, name):
+    def serve_file(self, name, tree=False):
         state = self.server.state
         url = self.path
         number = state.count(url)
@@ -248,7 +253,10 @@ class Handler(BaseHTTPRequestHandler):
             extra = [("Retry-After", self.params["retry_after"])] if "retry_after" in self.params else []
             return self.send_small(fail, "injected failure %d\n" % fail, extra=extra)
         full = os.path.join(self.server.args.root, name)
-        if "/" in name or name in ("", ".", "..") or not os.path.isfile(full):
+        if tree and os.path.isdir(full):
+            full = os.path.join(full, "index.html")
+        outside = ".." in name.split("/") if tree else ("/" in name or name in ("", ".", ".."))
+        if outside or not os.path.isfile(full):
             return self.send_small(404, "no such file\n")
         info = os.stat(full)
         size = info.st_size
@@ -370,6 +378,8 @@ class Handler(BaseHTTPRequestHandler):
             self.entry["body"] = body
             if not match:
                 return self.send_small(404, "not found\n", extra=flavor)
+            if args.no_guest_attributes:
+                return self.send_small(403, "Guest attributes endpoint access is disabled.\n", extra=flavor)
             with self.server.state.lock:
                 self.server.state.guest_attributes.setdefault(match.group(1), {})[match.group(2)] = body
             return self.send_small(200, "", extra=flavor)
@@ -425,6 +435,9 @@ def main():
     parser.add_argument("--key")
     parser.add_argument("--metadata")
     parser.add_argument("--no-flavor-header", action="store_true")
+    parser.add_argument("--no-guest-attributes", action="store_true",
+                        help="answer guest-attribute PUTs 403, as for a VM without enable-guest-attributes=TRUE")
+    parser.add_argument("--tree", action="store_true", help="serve every path as a file under --root")
     args = parser.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
