@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# Creates one cs231n VM per student of a roster, from one instance template. See --help.
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/gce-lib.sh
+source "$top/scripts/gce-lib.sh"
+
+usage() {
+  cat <<EOF
+Usage: scripts/class.sh --roster FILE (--bucket gs://BUCKET | --agent-url URL) [options]
+
+Creates a cs231n VM for every student of the roster (one per line: user[,email]; # comments and
+blank lines are ignored). user is the account the agent sets up on that student's VM
+(cs231n-user); the VM is called PREFIX-user (_ becomes -). email is only shown in the table.
+
+How: one instance template (machine type, image, disk, GPU, tag, the shared metadata), then one
+\`gcloud compute instances create --source-instance-template\` per student, PARALLEL at a time,
+each with its own cs231n-user. GCE's bulk API (\`gcloud compute instances bulk create\`) cannot do
+that: its per-instance properties are only the name and hostname, and every VM gets the same
+metadata. Adding the user afterwards would race the startup script, which reads it at once.
+
+GPU quota is checked for all the VMs together before anything changes. The firewall rule is the
+one create-instance.sh makes (tag $GCE_TAG_DEFAULT); students reach Jupyter from their own
+networks, so you likely want --source-range (your campus) or --allow-anywhere.
+
+Options (as in create-instance.sh): --agent PATH, --bucket gs://BUCKET, --agent-url URL,
+  --zone ZONE, --project PROJECT, --gpu TYPE[:COUNT] (per VM), --machine-type TYPE,
+  --skip-quota-check, --image-family FAMILY, --image-project PROJECT, --disk-size GB (>= 40),
+  --port PORT, --my-ip IP, --source-range CIDR, --allow-anywhere, --tag TAG
+  --roster FILE          the students (required)
+  --prefix PREFIX        VM names are PREFIX-user (default: cs231n)
+  --static-ips           reserve a static external IP per VM (default: ephemeral; static IPs
+                         are billed while their VM is stopped, and STATIC_ADDRESSES starts at 8)
+  --parallel N           VMs created at the same time (default: 8)
+  --wait                 wait until every agent is done and add its state to the table
+  --timeout MINUTES      with --wait: give up after this long (default: 120)
+  --poll-seconds S       with --wait: how often to look (default: 30)
+  -h, --help             this text
+
+At the end: a table of VM, user, email, IP and Jupyter URL, and how to read each VM's password.
+Exit status: 0 every VM was made (and, with --wait, is done), 1 otherwise, 2 bad usage.
+EOF
+}
+
+roster="" prefix=cs231n zone="" project="" agent=$top/build/cs231n-agent bucket="" agent_url="" gpu="" machine_type=""
+skip_quota=0 image_family=ubuntu-2204-lts image_project=ubuntu-os-cloud disk_size=40 static_ips=0
+port=8888 my_ip="" source_range="" anywhere=0 tag=$GCE_TAG_DEFAULT wait=0 timeout_min=120 poll=30 parallel=8
+while (($#)); do
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    --roster) need_value "$1" $#; roster=$2; shift ;;
+    --prefix) need_value "$1" $#; prefix=$2; shift ;;
+    --zone) need_value "$1" $#; zone=$2; shift ;;
+    --project) need_value "$1" $#; project=$2; shift ;;
+    --agent) need_value "$1" $#; agent=$2; shift ;;
+    --bucket) need_value "$1" $#; bucket=$2; shift ;;
+    --agent-url) need_value "$1" $#; agent_url=$2; shift ;;
+    --gpu) need_value "$1" $#; gpu=$2; shift ;;
+    --machine-type) need_value "$1" $#; machine_type=$2; shift ;;
+    --skip-quota-check) skip_quota=1 ;;
+    --image-family) need_value "$1" $#; image_family=$2; shift ;;
+    --image-project) need_value "$1" $#; image_project=$2; shift ;;
+    --disk-size) need_value "$1" $#; disk_size=$2; shift ;;
+    --static-ips) static_ips=1 ;;
+    --port) need_value "$1" $#; port=$2; shift ;;
+    --my-ip) need_value "$1" $#; my_ip=$2; shift ;;
+    --source-range) need_value "$1" $#; source_range=$2; shift ;;
+    --allow-anywhere) anywhere=1 ;;
+    --tag) need_value "$1" $#; tag=$2; shift ;;
+    --parallel) need_value "$1" $#; parallel=$2; shift ;;
+    --wait) wait=1 ;;
+    --timeout) need_value "$1" $#; timeout_min=$2; shift ;;
+    --poll-seconds) need_value "$1" $#; poll=$2; shift ;;
+    *) die_usage "unknown option $1 (see --help)" ;;
+  esac
+  shift
+done
+
+[[ -n $roster ]] || die_usage "--roster FILE is required: one student per line, user[,email]"
+[[ -f $roster ]] || die_usage "--roster $roster is not a file"
+is_gce_name "$prefix" || die_usage "--prefix $prefix is not a GCE name: lowercase letters, digits and -, starting with a letter"
+is_gce_name "$tag" || die_usage "--tag $tag is not a GCE network tag: lowercase letters, digits and -, starting with a letter"
+{ is_uint "$port" && ((10#$port >= 1 && 10#$port <= 65535)); } || die_usage "--port $port must be a TCP port (1-65535)"
+port=$((10#$port))
+{ is_uint "$disk_size" && ((10#$disk_size >= 40)); } ||
+  die_usage "--disk-size $disk_size must be a number of GB, at least 40 (Anaconda, CUDA and the datasets need it)"
+{ is_uint "$parallel" && ((10#$parallel >= 1)); } || die_usage "--parallel $parallel must be a number (1 or more)"
+{ is_uint "$timeout_min" && ((10#$timeout_min >= 1)); } || die_usage "--timeout $timeout_min must be a number of minutes (1 or more)"
+is_uint "$poll" || die_usage "--poll-seconds $poll must be a number of seconds"
+[[ -z $my_ip ]] || is_ipv4 "$my_ip" || die_usage "--my-ip $my_ip is not an IPv4 address"
+[[ -z $source_range ]] || is_cidr "$source_range" || die_usage "--source-range $source_range is not an IPv4 range like 203.0.113.0/24"
+((anywhere == 0)) || [[ -z $source_range && -z $my_ip ]] || die_usage "--allow-anywhere opens the port to everyone: leave out --my-ip and --source-range"
+[[ -z $gpu ]] || parse_gpu "$gpu"
+check_agent_source "$bucket" "$agent_url"
+[[ -f $agent ]] || die_usage "no agent binary at $agent: build it (scripts/build.sh) or pass --agent PATH"
+
+trim() {
+  local text=$1
+  text=${text#"${text%%[![:space:]]*}"}
+  printf '%s' "${text%"${text##*[![:space:]]}"}"
+}
+
+# The roster: parallel arrays of users, emails and VM names, in roster order.
+users=() emails=() names=()
+line_number=0
+while IFS= read -r line || [[ -n $line ]]; do
+  line_number=$((line_number + 1))
+  line=${line%%#*}
+  [[ $line =~ [^[:space:]] ]] || continue
+  student=${line%%,*} email=""
+  [[ $line == *,* ]] && email=${line#*,}
+  student=$(trim "$student") email=$(trim "$email")
+  is_linux_user "$student" ||
+    die_usage "--roster $roster line $line_number: \"$student\" is not an account name (lowercase letters, digits, _ and -, at most 32)"
+  [[ -z $email || $email =~ ^[^@,]+@[^@,]+$ ]] || die_usage "--roster $roster line $line_number: \"$email\" is not an email address"
+  vm=$prefix-$(printf '%s' "$student" | tr '_' '-')
+  vm=${vm%-}
+  is_gce_name "$vm" || die_usage "--roster $roster line $line_number: the VM name $vm is not a GCE name; shorten --prefix or the user"
+  for known in ${names[@]+"${names[@]}"}; do
+    [[ $known != "$vm" ]] || die_usage "--roster $roster line $line_number: $student is a second student whose VM would be $vm"
+  done
+  users+=("$student") emails+=("$email") names+=("$vm")
+done <"$roster"
+count=${#users[@]}
+((count > 0)) || die_usage "--roster $roster lists no student (one per line: user[,email])"
+
+require_tools
+[[ -z $project ]] || GCLOUD_GLOBAL=("--project=$project")
+if [[ -z $zone ]]; then
+  zone=$(gcloud_config compute/zone)
+  [[ -n $zone ]] || die_usage "no zone: pass --zone ZONE (e.g. us-west1-b) or set one with gcloud config set compute/zone ZONE"
+fi
+[[ $zone =~ ^[a-z]+-[a-z]+[0-9]+-[a-z]$ ]] || die_usage "--zone $zone is not a zone name like us-west1-b"
+region=$(zone_region "$zone")
+if [[ -z $machine_type ]]; then
+  machine_type=n1-standard-8
+  if [[ -n $gpu ]]; then
+    machine_type=$(machine_for_gpu) ||
+      die_usage "--gpu $gpu: GCE has no machine type with $GPU_COUNT $GPU_TYPE GPU(s); ask for 1, 2, 4 or 8"
+  fi
+fi
+
+if [[ -n $gpu && $skip_quota == 0 ]]; then
+  check_gpu_quota "$region" "$((GPU_COUNT * count))"
+fi
+resolve_source_range "$my_ip" "$source_range" "$anywhere"
+publish_agent "$agent" "$bucket" "$agent_url"
+ensure_firewall "$tag-$port" "$port" "$tag"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/cs231n-class.XXXXXX")
+trap 'rm -rf -- "$work"' EXIT
+shared_metadata="enable-guest-attributes=TRUE,cs231n-agent-url=$AGENT_URL,cs231n-agent-sha256=$AGENT_SHA256"
+metadata_files="startup-script=$top/scripts/startup-script.sh"
+if ((port != 8888)); then
+  printf '{"jupyter": {"port": %d}}\n' "$port" >"$work/cs231n-config.json"
+  metadata_files+=",cs231n-config=$work/cs231n-config.json"
+fi
+set_gpu_flags
+
+# Templates cannot be changed, so the name carries a digest of everything in it: the same settings
+# reuse the template, other settings make another.
+template_flags=("--machine-type=$machine_type" ${GPU_FLAGS[@]+"${GPU_FLAGS[@]}"}
+  "--image-family=$image_family" "--image-project=$image_project"
+  "--boot-disk-size=${disk_size}GB" --boot-disk-type=pd-balanced --no-boot-disk-auto-delete
+  "--tags=$tag" "--metadata=$shared_metadata")
+digest=$({
+  printf '%s\n' "${template_flags[@]}"
+  cat -- "$top/scripts/startup-script.sh"
+  [[ ! -f $work/cs231n-config.json ]] || cat -- "$work/cs231n-config.json"
+} >"$work/template-inputs" && sha256_of "$work/template-inputs")
+template=$prefix-template-${digest:0:10}
+if gcloud_run compute instance-templates describe "$template" --format=json >/dev/null 2>&1; then
+  say "Reusing instance template $template"
+else
+  say "Creating instance template $template: $machine_type${gpu:+, $GPU_COUNT x $GPU_TYPE}, $image_project/$image_family, ${disk_size} GB"
+  gcloud_run compute instance-templates create "$template" "${template_flags[@]}" \
+    --metadata-from-file="$metadata_files" >&2 ||
+    die "gcloud compute instance-templates create $template failed (its message is above)"
+fi
+
+# create_student INDEX: the VM of one student, with the whole metadata again (what an instance
+# gives replaces or merges with the template's; giving all of it is right either way).
+create_student() {
+  local i=$1 vm=${names[$1]} address_flags=() address
+  if gcloud_run compute instances describe "$vm" --zone="$zone" --format=json >/dev/null 2>&1; then
+    echo "exists already: kept as it is"
+    return 0
+  fi
+  if ((static_ips)); then
+    address=$(ensure_address "$vm-ip" "$region") || return 1
+    address_flags=("--address=$address")
+  fi
+  gcloud_run compute instances create "$vm" --zone="$zone" --source-instance-template="$template" \
+    ${address_flags[@]+"${address_flags[@]}"} \
+    --metadata="$shared_metadata,cs231n-user=${users[$i]}" --metadata-from-file="$metadata_files"
+}
+
+say "Creating $count VM(s) in $zone, $parallel at a time"
+failed=()
+i=0
+while ((i < count)); do
+  pids=() batch=()
+  while ((i < count && ${#pids[@]} < parallel)); do
+    create_student "$i" >"$work/create.$i.log" 2>&1 &
+    pids+=("$!") batch+=("$i")
+    i=$((i + 1))
+  done
+  for j in "${!pids[@]}"; do
+    k=${batch[$j]}
+    if wait "${pids[$j]}"; then
+      if [[ $(tail -n 1 -- "$work/create.$k.log") == "exists already: kept as it is" ]]; then
+        say "  ${names[$k]}: exists already: kept as it is"
+      else
+        say "  ${names[$k]}: created (user ${users[$k]})"
+      fi
+    else
+      say "  ${names[$k]}: FAILED: $(tail -n 1 -- "$work/create.$k.log")" >&2
+      failed+=("${names[$k]}")
+    fi
+  done
+done
+
+states=()
+if ((wait)); then
+  deadline=$((SECONDS + 10#$timeout_min * 60))
+  for k in "${!names[@]}"; do
+    states[k]=""
+    for vm in ${failed[@]+"${failed[@]}"}; do [[ $vm != "${names[$k]}" ]] || states[k]="not created"; done
+  done
+  say "Waiting for the agents (at most $timeout_min min)"
+  while :; do
+    pending=0
+    for k in "${!names[@]}"; do
+      case ${states[$k]} in done | failed | refused | "not created") continue ;; esac
+      agent_progress "${names[$k]}" "$zone"
+      if [[ $AGENT_STATE != "${states[$k]}" ]]; then
+        say "  ${names[$k]}: ${AGENT_STATE:-waiting for the agent}${AGENT_ERROR:+: $AGENT_ERROR}"
+      fi
+      states[k]=$AGENT_STATE
+      case $AGENT_STATE in done | failed | refused) ;; *) pending=$((pending + 1)) ;; esac
+    done
+    ((pending > 0 && SECONDS < deadline)) || break
+    sleep "$poll"
+  done
+fi
+
+say ""
+{
+  printf 'VM\tUSER\tEMAIL\tIP\tJUPYTER'
+  ((wait == 0)) || printf '\tSTATE'
+  printf '\n'
+  for k in "${!names[@]}"; do
+    ip=$(instance_ip "${names[$k]}" "$zone")
+    url=-
+    [[ -z $ip ]] || url=https://$ip:$port
+    printf '%s\t%s\t%s\t%s\t%s' "${names[$k]}" "${users[$k]}" "${emails[$k]:--}" "${ip:--}" "$url"
+    ((wait == 0)) || printf '\t%s' "${states[$k]:-unknown}"
+    printf '\n'
+  done
+} | awk -F '\t' '{ for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > width[i]) width[i] = length($i) } fields[NR] = NF }
+  END { for (r = 1; r <= NR; r++) { line = ""; for (i = 1; i <= fields[r]; i++) line = line (i < fields[r] ? sprintf("%-" width[i] + 2 "s", cell[r, i]) : cell[r, i]); print line } }'
+say ""
+say "Each VM made its own Jupyter password; read one with:"
+say "  $(ssh_command "VM" "$zone" "sudo cat $GCE_PASSWORD_FILE")"
+if ((wait == 0)); then
+  say "Each VM sets itself up now (most of an hour with a GPU); follow one with:"
+  say "  gcloud compute instances get-guest-attributes VM --zone=$zone --query-path=$GCE_STATE_NAMESPACE/"
+fi
+if ((${#failed[@]})); then
+  die "${#failed[@]} of $count VM(s) were not created: ${failed[*]} (the messages are above; running this again makes only the missing ones)"
+fi
+if ((wait)); then
+  for k in "${!names[@]}"; do
+    [[ ${states[$k]} == "done" ]] || die "not every agent is done (see STATE); read a log with: $(ssh_command VM "$zone" "sudo cs231n-agent status")"
+  done
+fi

@@ -1,0 +1,365 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the constants and AGENT_* results are for the scripts that source this file
+# Shared by scripts/create-instance.sh, class.sh and bake-image.sh (sourced, not run). They run on
+# a laptop (Linux or macOS) with the Google Cloud CLI, so this file keeps to what bash 3.2 has (no
+# associative arrays, no mapfile, no ${x,,}; empty arrays are expanded as ${a[@]+"${a[@]}"}) and
+# needs only gcloud, python3 (to read gcloud's JSON) and curl.
+
+PROG=${0##*/}
+GCE_TAG_DEFAULT=cs231n-jupyter
+GCE_STATE_NAMESPACE=cs231n-agent
+# Where the agent keeps a password it made (steps/jupyter_common.hpp).
+GCE_PASSWORD_FILE=/root/cs231n-jupyter-password
+# Options every gcloud call gets (--project).
+GCLOUD_GLOBAL=()
+
+# die_usage MESSAGE: a bad command line; one line, exit 2.
+die_usage() {
+  printf '%s: error: %s\n' "$PROG" "$*" >&2
+  exit 2
+}
+
+# die MESSAGE: anything else that stops the script; one line, exit 1.
+die() {
+  printf '%s: error: %s\n' "$PROG" "$*" >&2
+  exit 1
+}
+
+say() { printf '%s\n' "$*"; }
+
+# need_value OPTION COUNT-OF-REMAINING-ARGUMENTS: the option must be followed by a value.
+need_value() {
+  (($2 >= 2)) || die_usage "$1 needs a value (see --help)"
+}
+
+require_tools() {
+  command -v gcloud >/dev/null 2>&1 ||
+    die "gcloud is not on PATH: install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install) and run gcloud init"
+  command -v python3 >/dev/null 2>&1 ||
+    die "python3 is not on PATH: it reads gcloud's JSON; install Python 3 (macOS: xcode-select --install)"
+}
+
+gcloud_run() {
+  gcloud ${GCLOUD_GLOBAL[@]+"${GCLOUD_GLOBAL[@]}"} "$@"
+}
+
+# gcloud_config KEY: a gcloud setting (account, project, compute/zone), empty when unset.
+gcloud_config() {
+  local value
+  value=$(gcloud_run config get-value "$1" 2>/dev/null) || value=""
+  [[ $value == "(unset)" ]] && value=""
+  printf '%s' "$value"
+}
+
+# json_py CODE ARG...: runs CODE with the JSON on stdin as `data` and the ARGs as `args`.
+json_py() {
+  local code=$1
+  shift
+  python3 -c "import json, sys
+data = json.load(sys.stdin)
+args = sys.argv[1:]
+$code" "$@"
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+# RFC 1035 names, as GCE wants them for instances, addresses, rules, templates and images.
+is_gce_name() { [[ ${#1} -le 63 && $1 =~ ^[a-z]([-a-z0-9]*[a-z0-9])?$ ]]; }
+
+is_linux_user() { [[ ${#1} -le 32 && $1 =~ ^[a-z_][a-z0-9_-]*$ ]]; }
+
+is_ipv4() {
+  local IFS=. part
+  local -a parts
+  [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || return 1
+  read -r -a parts <<<"$1"
+  for part in "${parts[@]}"; do ((10#$part <= 255)) || return 1; done
+}
+
+is_cidr() {
+  local ip=${1%/*} bits=${1##*/}
+  [[ $1 == */* ]] && is_ipv4 "$ip" && is_uint "$bits" && ((10#$bits <= 32))
+}
+
+# zone_region ZONE: us-central1-a -> us-central1.
+zone_region() { printf '%s' "${1%-*}"; }
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum -- "$1" | cut -d' ' -f1
+  else
+    shasum -a 256 -- "$1" | cut -d' ' -f1
+  fi
+}
+
+# user_from_account EMAIL: the account name the agent sets up, the way the console's browser SSH
+# names it: the part before @, lower case, every other character than a-z 0-9 _ - made _.
+user_from_account() {
+  local name
+  name=$(printf '%s' "${1%%@*}" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_-' '_')
+  [[ $name =~ ^[a-z_] ]] || name=u$name
+  printf '%s' "${name:0:32}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# GPUs. gpu_spec NAME sets GPU_TYPE (GCE's accelerator type), GPU_METRIC (its regional quota) and
+# GPU_SERIES (the machine series that carries it); returns 1 for an unknown GPU.
+GPU_NAMES="nvidia-tesla-t4 nvidia-l4 nvidia-tesla-v100 nvidia-tesla-p100 nvidia-tesla-p4 nvidia-tesla-k80 nvidia-tesla-a100 nvidia-a100-80gb nvidia-h100-80gb"
+gpu_spec() {
+  case $1 in
+    nvidia-tesla-t4 | t4) GPU_TYPE=nvidia-tesla-t4 GPU_METRIC=NVIDIA_T4_GPUS GPU_SERIES=n1 ;;
+    nvidia-tesla-v100 | v100) GPU_TYPE=nvidia-tesla-v100 GPU_METRIC=NVIDIA_V100_GPUS GPU_SERIES=n1 ;;
+    nvidia-tesla-p100 | p100) GPU_TYPE=nvidia-tesla-p100 GPU_METRIC=NVIDIA_P100_GPUS GPU_SERIES=n1 ;;
+    nvidia-tesla-p4 | p4) GPU_TYPE=nvidia-tesla-p4 GPU_METRIC=NVIDIA_P4_GPUS GPU_SERIES=n1 ;;
+    nvidia-tesla-k80 | k80) GPU_TYPE=nvidia-tesla-k80 GPU_METRIC=NVIDIA_K80_GPUS GPU_SERIES=n1 ;;
+    nvidia-l4 | l4) GPU_TYPE=nvidia-l4 GPU_METRIC=NVIDIA_L4_GPUS GPU_SERIES=g2 ;;
+    nvidia-tesla-a100 | a100) GPU_TYPE=nvidia-tesla-a100 GPU_METRIC=NVIDIA_A100_GPUS GPU_SERIES=a2 ;;
+    nvidia-a100-80gb | a100-80gb) GPU_TYPE=nvidia-a100-80gb GPU_METRIC=NVIDIA_A100_80GB_GPUS GPU_SERIES=a2-ultra ;;
+    nvidia-h100-80gb | h100) GPU_TYPE=nvidia-h100-80gb GPU_METRIC=NVIDIA_H100_GPUS GPU_SERIES=a3 ;;
+    *) return 1 ;;
+  esac
+}
+
+# parse_gpu TYPE[:COUNT]: sets GPU_TYPE, GPU_METRIC, GPU_SERIES and GPU_COUNT, or dies.
+parse_gpu() {
+  local name=${1%%:*} count=1
+  [[ $1 == *:* ]] && count=${1#*:}
+  gpu_spec "$name" || die_usage "--gpu $name is not a GPU this script knows; use one of: $GPU_NAMES (optionally :COUNT)"
+  { is_uint "$count" && ((10#$count >= 1)); } || die_usage "--gpu $1: the count after : must be a positive number"
+  GPU_COUNT=$((10#$count))
+}
+
+# machine_for_gpu: the machine type that carries GPU_COUNT GPUs of GPU_SERIES, with 8 vCPUs where
+# the series allows a choice. N1 takes its GPUs as an accelerator; A2, A3 and G2 machine types
+# come with theirs built in.
+machine_for_gpu() {
+  local n=$GPU_COUNT
+  case $GPU_SERIES in
+    n1) case $n in 1 | 2 | 4 | 8) printf 'n1-standard-8' ;; *) return 1 ;; esac ;;
+    g2) case $n in 1) printf 'g2-standard-8' ;; 2) printf 'g2-standard-24' ;; 4) printf 'g2-standard-48' ;; 8) printf 'g2-standard-96' ;; *) return 1 ;; esac ;;
+    a2) case $n in 1 | 2 | 4 | 8) printf 'a2-highgpu-%sg' "$n" ;; 16) printf 'a2-megagpu-16g' ;; *) return 1 ;; esac ;;
+    a2-ultra) case $n in 1 | 2 | 4 | 8) printf 'a2-ultragpu-%sg' "$n" ;; *) return 1 ;; esac ;;
+    a3) case $n in 1 | 2 | 4 | 8) printf 'a3-highgpu-%sg' "$n" ;; *) return 1 ;; esac ;;
+  esac
+}
+
+# gpu_create_flags: the instance (or template) flags a GPU needs: GPUs cannot live-migrate, so
+# the VM stops for host maintenance.
+GPU_FLAGS=()
+set_gpu_flags() {
+  GPU_FLAGS=()
+  [[ -n ${GPU_TYPE:-} ]] || return 0
+  [[ $GPU_SERIES == n1 ]] && GPU_FLAGS+=("--accelerator=type=$GPU_TYPE,count=$GPU_COUNT")
+  GPU_FLAGS+=(--maintenance-policy=TERMINATE)
+}
+
+# quota_left METRIC: "LIMIT USAGE" of METRIC in the JSON on stdin (regions/project-info
+# describe), nothing when it is not listed.
+quota_left() {
+  json_py '
+for quota in data.get("quotas", []):
+    if quota.get("metric") == args[0]:
+        print("%g %g" % (quota.get("limit", 0), quota.get("usage", 0)))' "$1"
+}
+
+quota_refusal() {
+  local metric=$1 where=$2 limit=$3 usage=$4 needed=$5
+  {
+    printf '%s: error: not enough GPU quota: %s needs %s %s GPU(s), but %s allows %s and %s are in use\n' \
+      "$PROG" "$where" "$needed" "$GPU_TYPE" "$metric" "$limit" "$usage"
+    printf 'GPU quotas start at 0 in a new project, and raising one is a request Google reviews (it can take a day or more;\n'
+    printf 'a free-trial account must first be upgraded to a paid one). Ask for it in the console:\n'
+    printf '  IAM & Admin > Quotas & System Limits (https://console.cloud.google.com/iam-admin/quotas),\n'
+    printf '  filter by "%s" (and "GPUS_ALL_REGIONS", the project-wide limit), tick it, Edit quotas, ask for %s or more.\n' "$metric" "$needed"
+    printf 'Until then: leave --gpu out (CPU only), or try a region where %s is above 0.\n' "$metric"
+  } >&2
+  exit 1
+}
+
+# check_gpu_quota REGION NEEDED: refuses (exit 1, how to ask for more) unless REGION has NEEDED
+# GPUs of GPU_METRIC left and the project-wide GPUS_ALL_REGIONS allows them too.
+check_gpu_quota() {
+  local region=$1 needed=$2 json left limit usage
+  json=$(gcloud_run compute regions describe "$region" --format=json) ||
+    die "cannot read the quotas of region $region (gcloud compute regions describe $region failed); check the zone and your gcloud login"
+  left=$(printf '%s' "$json" | quota_left "$GPU_METRIC")
+  [[ -n $left ]] ||
+    die "region $region lists no $GPU_METRIC quota, so it likely has no $GPU_TYPE: gcloud compute accelerator-types list --filter=name=$GPU_TYPE shows the zones that do (or --skip-quota-check)"
+  read -r limit usage <<<"$left"
+  python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) - float(sys.argv[2]) >= float(sys.argv[3]) else 1)' "$limit" "$usage" "$needed" ||
+    quota_refusal "$GPU_METRIC" "region $region" "$limit" "$usage" "$needed"
+  json=$(gcloud_run compute project-info describe --format=json) ||
+    die "cannot read the project's quotas (gcloud compute project-info describe failed); check your gcloud login and project"
+  left=$(printf '%s' "$json" | quota_left GPUS_ALL_REGIONS)
+  [[ -n $left ]] || return 0
+  read -r limit usage <<<"$left"
+  python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) - float(sys.argv[2]) >= float(sys.argv[3]) else 1)' "$limit" "$usage" "$needed" ||
+    quota_refusal GPUS_ALL_REGIONS "the project" "$limit" "$usage" "$needed"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The agent binary: published to the user's bucket (content-addressed, so a VM never sees a
+# half-replaced object) or given as a URL. Sets AGENT_URL and AGENT_SHA256.
+publish_agent() {
+  local agent=$1 bucket=$2 url=$3
+  [[ -f $agent ]] || die "no agent binary at $agent: build it (scripts/build.sh) or pass --agent PATH"
+  AGENT_SHA256=$(sha256_of "$agent")
+  if [[ -n $bucket ]]; then
+    AGENT_URL="${bucket%/}/cs231n-agent/$AGENT_SHA256/cs231n-agent"
+    say "Publishing the agent to $AGENT_URL"
+    gcloud_run storage cp "$agent" "$AGENT_URL" >&2 ||
+      die "cannot copy the agent to $AGENT_URL: check that the bucket exists (gcloud storage buckets create ${bucket%/}) and that you may write to it"
+  else
+    AGENT_URL=$url
+  fi
+}
+
+# check_agent_source BUCKET URL: exactly one place the VM can fetch the agent from.
+check_agent_source() {
+  local bucket=$1 url=$2
+  [[ -n $bucket || -n $url ]] ||
+    die_usage "say where the VM fetches the agent: --bucket gs://YOUR-BUCKET (make one: gcloud storage buckets create gs://NAME) or --agent-url URL"
+  [[ -z $bucket || -z $url ]] || die_usage "--bucket and --agent-url both say where the agent is: give one"
+  [[ -z $bucket || $bucket =~ ^gs://[a-z0-9][-a-z0-9_.]*[a-z0-9]/?$ ]] || die_usage "--bucket $bucket is not a bucket: write it as gs://NAME"
+  if [[ -n $url ]]; then
+    [[ $url =~ ^(https?|gs)://[^[:space:],\"\'\\]+$ ]] ||
+      die_usage "--agent-url $url must be an https://, http:// or gs:// URL without spaces, quotes or commas"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# The firewall: who may reach Jupyter. Sets SOURCE_RANGE.
+resolve_source_range() {
+  local my_ip=$1 source_range=$2 anywhere=$3
+  if [[ $anywhere == 1 ]]; then
+    SOURCE_RANGE=0.0.0.0/0
+    say "Warning: Jupyter's port is open to the whole internet (--allow-anywhere); only its password protects it." >&2
+  elif [[ -n $source_range ]]; then
+    SOURCE_RANGE=$source_range
+  else
+    if [[ -z $my_ip ]]; then
+      my_ip=$(curl -4 -fsS --max-time 10 "${CS231N_MY_IP_URL:-https://checkip.amazonaws.com}" 2>/dev/null | tr -d '[:space:]') || my_ip=""
+      is_ipv4 "$my_ip" ||
+        die "cannot find your public IPv4 address (asked ${CS231N_MY_IP_URL:-https://checkip.amazonaws.com}): pass --my-ip YOUR.PUBLIC.IP, or --source-range CIDR for a whole network"
+    fi
+    SOURCE_RANGE=$my_ip/32
+  fi
+}
+
+# ensure_firewall NAME PORT TAG: an ingress rule for tcp:PORT from SOURCE_RANGE to VMs tagged TAG;
+# an existing rule of that name is reused, and updated when its source range differs.
+ensure_firewall() {
+  local name=$1 port=$2 tag=$3 json current
+  if json=$(gcloud_run compute firewall-rules describe "$name" --format=json 2>/dev/null); then
+    current=$(printf '%s' "$json" | json_py 'print(",".join(data.get("sourceRanges", [])))')
+    if [[ $current == "$SOURCE_RANGE" ]]; then
+      say "Firewall rule $name already lets $SOURCE_RANGE reach tcp:$port on VMs tagged $tag"
+      return 0
+    fi
+    say "Firewall rule $name: source range $current -> $SOURCE_RANGE"
+    gcloud_run compute firewall-rules update "$name" --source-ranges="$SOURCE_RANGE" >&2 ||
+      die "cannot update firewall rule $name (gcloud compute firewall-rules update failed)"
+    return 0
+  fi
+  say "Creating firewall rule $name: tcp:$port from $SOURCE_RANGE to VMs tagged $tag"
+  gcloud_run compute firewall-rules create "$name" --direction=INGRESS --action=allow --rules="tcp:$port" \
+    --source-ranges="$SOURCE_RANGE" --target-tags="$tag" \
+    --description="Jupyter (cs231n-agent) on tcp:$port, only for VMs tagged $tag" >&2 ||
+    die "cannot create firewall rule $name (gcloud compute firewall-rules create failed); you need the Compute Security Admin role"
+}
+
+# ensure_address NAME REGION: a reserved static external IP (reused when it exists and is free);
+# prints the address.
+ensure_address() {
+  local name=$1 region=$2 json
+  if ! json=$(gcloud_run compute addresses describe "$name" --region="$region" --format=json 2>/dev/null); then
+    gcloud_run compute addresses create "$name" --region="$region" >&2 ||
+      die "cannot reserve static IP $name in $region (gcloud compute addresses create failed); the STATIC_ADDRESSES quota may be used up"
+    json=$(gcloud_run compute addresses describe "$name" --region="$region" --format=json) ||
+      die "cannot read static IP $name in $region after reserving it"
+  fi
+  printf '%s' "$json" | json_py '
+if data.get("status") == "IN_USE":
+    sys.stderr.write("%s: error: static IP %s (%s) is in use by %s: delete that VM or its address first\n"
+                     % (args[0], args[1], data.get("address"), ", ".join(data.get("users", []))))
+    sys.exit(1)
+print(data["address"])' "$PROG" "$name"
+}
+
+# instance_ip NAME ZONE: the VM's external IP (empty when it has none).
+instance_ip() {
+  gcloud_run compute instances describe "$1" --zone="$2" --format=json 2>/dev/null | json_py '
+for interface in data.get("networkInterfaces", []):
+    for config in interface.get("accessConfigs", []):
+        if config.get("natIP"):
+            print(config["natIP"])
+            sys.exit(0)' 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Progress from the agent's guest attributes (namespace cs231n-agent: state, step, jupyter-url,
+# error). agent_progress NAME ZONE sets AGENT_STATE (empty while nothing is published yet),
+# AGENT_STEP, AGENT_JUPYTER_URL and AGENT_ERROR.
+agent_progress() {
+  local json fields
+  AGENT_STATE="" AGENT_STEP="" AGENT_JUPYTER_URL="" AGENT_ERROR=""
+  json=$(gcloud_run compute instances get-guest-attributes "$1" --zone="$2" --query-path="$GCE_STATE_NAMESPACE/" --format=json 2>/dev/null) ||
+    return 0
+  fields=$(printf '%s' "$json" | json_py '
+values = {item.get("key"): str(item.get("value", "")) for item in (data or []) if isinstance(item, dict)}
+for key in ("state", "step", "jupyter-url", "error"):
+    print(" ".join(values.get(key, "").split()))' 2>/dev/null) || return 0
+  {
+    IFS= read -r AGENT_STATE
+    IFS= read -r AGENT_STEP
+    IFS= read -r AGENT_JUPYTER_URL
+    IFS= read -r AGENT_ERROR
+  } <<<"$fields" || true
+}
+
+ssh_command() {
+  local name=$1 zone=$2 remote=$3 project=""
+  ((${#GCLOUD_GLOBAL[@]})) && project=" ${GCLOUD_GLOBAL[*]}"
+  printf "gcloud%s compute ssh %s --zone=%s --command='%s'" "$project" "$name" "$zone" "$remote"
+}
+
+# wait_for_agent NAME ZONE TIMEOUT-SECONDS POLL-SECONDS: follows the run until it is done (0) or
+# failed or refused (1, with the error and how to read the log); gives up after the timeout (1).
+# Run states are the agent's (agent/core/exit_codes.hpp): not-started, running, interrupted and
+# reboot-pending are on the way; done, failed and refused end it.
+wait_for_agent() {
+  local name=$1 zone=$2 timeout=$3 poll=$4 deadline shown=""
+  deadline=$((SECONDS + timeout))
+  say "Waiting for the agent on $name (at most $((timeout / 60)) min; Ctrl-C stops waiting, not the VM)"
+  while :; do
+    agent_progress "$name" "$zone"
+    local now="${AGENT_STATE:-waiting for the agent to start}${AGENT_STEP:+ (step $AGENT_STEP)}"
+    if [[ $now != "$shown" ]]; then
+      say "  $name: $now"
+      shown=$now
+    fi
+    case $AGENT_STATE in
+      done) return 0 ;;
+      failed | refused)
+        {
+          printf '%s: error: the agent on %s %s: %s\n' "$PROG" "$name" "$AGENT_STATE" "${AGENT_ERROR:-(no error published)}"
+          printf 'Its status:  %s\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent status")"
+          printf 'Its log:     %s\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent logs ${AGENT_STEP:-STEP}")"
+          printf 'After fixing the cause, the agent goes on at the next boot, or now with: %s\n' \
+            "$(ssh_command "$name" "$zone" "sudo cs231n-agent run")"
+        } >&2
+        return 1
+        ;;
+    esac
+    if ((SECONDS >= deadline)); then
+      {
+        printf '%s: error: gave up waiting for %s after %s min (last state: %s); the VM goes on by itself\n' \
+          "$PROG" "$name" "$((timeout / 60))" "${AGENT_STATE:-nothing published}"
+        printf 'Watch it:    gcloud compute instances get-guest-attributes %s --zone=%s --query-path=%s/\n' "$name" "$zone" "$GCE_STATE_NAMESPACE"
+        printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "$name" "$zone"
+      } >&2
+      return 1
+    fi
+    sleep "$poll"
+  done
+}

@@ -1,0 +1,445 @@
+#!/usr/bin/env bash
+# The off-instance GCE scripts (scripts/create-instance.sh, class.sh, bake-image.sh) against the
+# stand-in gcloud and gsutil (tests/fixtures/standin-gcloud), asserting the exact commands they
+# run: the GPU quota refusal that changes nothing, the firewall rule's source range and target tag,
+# GPU flags only with a GPU, the metadata (agent URL and sha256, user, guest attributes, startup
+# script), the disk kept on delete, waiting on the agent's guest attributes until done or failed,
+# one cs231n-user per student, and the scrub strictly before the VM is stopped and imaged. Also
+# --help and bad options of every script. No network: the caller's IP is given with --my-ip.
+# The agent binary ($1) is not used: a small file stands in for it (only its sha256 matters).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+SCRIPTS=$SOURCE_DIR/scripts
+STANDIN=$FIXTURES/standin-gcloud
+export PATH=$STANDIN:$PATH
+export STANDIN_GCLOUD_DIR=$TEST_TMP/cloud STANDIN_GCLOUD_LEDGER=$TEST_TMP/ledger
+ZONE=us-west1-b
+AGENT_FILE=$TEST_TMP/cs231n-agent
+printf 'a stand-in for the agent binary\n' >"$AGENT_FILE"
+SHA=$(sha256sum -- "$AGENT_FILE" | cut -d' ' -f1)
+STARTUP=$SCRIPTS/startup-script.sh
+DESCRIPTION="--description=Jupyter (cs231n-agent) on tcp:8888, only for VMs tagged cs231n-jupyter"
+
+# run_script NAME ARG...: like run_agent, for scripts/NAME.
+run_script() {
+  local name=$1
+  shift
+  LAST_CMD="scripts/$name $*"
+  set +e
+  "$SCRIPTS/$name" "$@" >"$OUT" 2>"$ERR" </dev/null
+  RC=$?
+  set -e
+}
+
+# new_cloud GPU-LIMIT [GLOBAL-LIMIT]: an empty project whose us-west1 allows GPU-LIMIT T4s and L4s,
+# with account Alice.Smith@example.edu, project cs231n-test and the bucket gs://my-bucket.
+new_cloud() {
+  rm -rf -- "$STANDIN_GCLOUD_DIR"
+  : >"$STANDIN_GCLOUD_LEDGER"
+  mkdir -p "$STANDIN_GCLOUD_DIR"/{config/compute,regions,storage/my-bucket}
+  echo Alice.Smith@example.edu >"$STANDIN_GCLOUD_DIR/config/account"
+  echo cs231n-test >"$STANDIN_GCLOUD_DIR/config/project"
+  "$PYTHON" - "$STANDIN_GCLOUD_DIR" "$1" "${2:-8}" <<'PY'
+import json, sys
+cloud, limit, total = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+json.dump({"name": "us-west1", "quotas": [
+    {"metric": "CPUS", "limit": 24.0, "usage": 0.0},
+    {"metric": "NVIDIA_T4_GPUS", "limit": limit, "usage": 0.0},
+    {"metric": "NVIDIA_L4_GPUS", "limit": limit, "usage": 0.0},
+    {"metric": "PREEMPTIBLE_NVIDIA_T4_GPUS", "limit": 16.0, "usage": 0.0}]}, open(cloud + "/regions/us-west1.json", "w"))
+json.dump({"name": "cs231n-test", "quotas": [{"metric": "GPUS_ALL_REGIONS", "limit": total, "usage": 0.0}]},
+          open(cloud + "/project-info.json", "w"))
+PY
+}
+
+# guest_attributes VM STATE[:STEP[:ERROR]]...: what get-guest-attributes answers, call after call;
+# "-" is a VM that has published nothing yet (gcloud fails).
+guest_attributes() {
+  "$PYTHON" - "$STANDIN_GCLOUD_DIR/guest-attributes/$1" "${@:2}" <<'PY'
+import json, os, sys
+folder = sys.argv[1]
+os.makedirs(folder, exist_ok=True)
+for number, answer in enumerate(sys.argv[2:], 1):
+    if answer == "-":
+        open("%s/%d.err" % (folder, number), "w").write("ERROR: (gcloud.compute.instances.get-guest-attributes) The resource was not found\n")
+        continue
+    state, step, error = (answer.split(":", 2) + ["", ""])[:3]
+    items = [{"namespace": "cs231n-agent", "key": "state", "value": state}]
+    if step:
+        items.append({"namespace": "cs231n-agent", "key": "step", "value": step})
+    if error:
+        items.append({"namespace": "cs231n-agent", "key": "error", "value": error})
+    if state == "done":
+        items.append({"namespace": "cs231n-agent", "key": "jupyter-url", "value": "https://203.0.113.11:8888"})
+    json.dump(items, open("%s/%d.json" % (folder, number), "w"))
+PY
+}
+
+# calls: every recorded gcloud/gsutil call, one per line, as a shell would quote it.
+calls() {
+  "$PYTHON" -c '
+import json, shlex, sys
+for line in open(sys.argv[1]):
+    print(shlex.join(json.loads(line)["argv"]))' "$STANDIN_GCLOUD_LEDGER"
+}
+
+# call_field N KEY: field KEY (JSON) of the Nth recorded call whose argv starts with the words
+# after N ("5 files" of the 5th call).
+call_matching() {
+  "$PYTHON" - "$STANDIN_GCLOUD_LEDGER" "$@" <<'PY'
+import json, sys
+ledger, key, words = sys.argv[1], sys.argv[2], sys.argv[3:]
+found = [json.loads(line) for line in open(ledger) if json.loads(line)["argv"][:len(words)] == words]
+if len(found) != 1:
+    print("<%d calls start with %s>" % (len(found), " ".join(words)))
+    sys.exit(0)
+value = found[0].get(key)
+print(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+PY
+}
+
+assert_calls() {
+  local expected got
+  expected=$(printf '%s\n' "$@")
+  got=$(calls)
+  [[ $got == "$expected" ]] || fail "gcloud calls" "expected:" "$expected" "got:" "$got" \
+    "difference:" "$(diff <(printf '%s\n' "$expected") <(printf '%s\n' "$got") || true)"
+}
+
+assert_no_call_matching() {
+  local got
+  got=$(calls | grep -E -- "$1" || true)
+  [[ -z $got ]] || fail "gcloud calls" "expected no call matching: $1" "got: $got"
+}
+
+# assert_one_error_line NEEDLE...: stderr is one line, "<script>: error: ...", with every NEEDLE;
+# stdout is empty.
+assert_one_error_line() {
+  local prefix=$1 line needle
+  shift
+  [[ $(wc -l <"$ERR") == 1 ]] || fail "stderr should be one line" "got: $(cat -- "$ERR")"
+  line=$(cat -- "$ERR")
+  [[ $line == "$prefix: error: "* ]] || fail "error prefix" "expected: $prefix: error: ..." "got:      $line"
+  for needle in "$@"; do assert_contains "error line" "$needle" "$line"; done
+  assert_stdout_empty
+}
+
+#-----------------------------------------------------------------------------------------------
+section "--help of every script"
+for script in create-instance.sh class.sh bake-image.sh startup-script.sh scrub-for-image.sh; do
+  new_cloud 0
+  run_script "$script" --help
+  assert_rc 0
+  assert_stderr_empty
+  assert_contains "$script --help" "Usage: " "$(cat -- "$OUT")"
+  assert_eq "gcloud calls of $script --help" "" "$(calls)"
+done
+run_script create-instance.sh --help
+for option in --gpu --bucket --agent-url --agent --my-ip --source-range --allow-anywhere --no-wait --machine-type; do
+  assert_contains "create-instance.sh --help" "$option" "$(cat -- "$OUT")"
+done
+
+section "bad options: one clear line, non-zero, no gcloud call"
+new_cloud 0
+base=(--zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --my-ip 198.51.100.7)
+run_script create-instance.sh --frobnicate
+assert_rc 2
+assert_one_error_line create-instance.sh "unknown option --frobnicate" "--help"
+run_script create-instance.sh "${base[@]}" --gpu nvidia-tesla-x9
+assert_rc 2
+assert_one_error_line create-instance.sh "--gpu nvidia-tesla-x9 is not a GPU" "nvidia-tesla-t4"
+run_script create-instance.sh "${base[@]}" --gpu t4:0
+assert_rc 2
+assert_one_error_line create-instance.sh "--gpu t4:0" "positive number"
+run_script create-instance.sh "${base[@]}" --gpu t4:3
+assert_rc 2
+assert_one_error_line create-instance.sh "no machine type with 3 nvidia-tesla-t4"
+run_script create-instance.sh "${base[@]}" --disk-size 30
+assert_rc 2
+assert_one_error_line create-instance.sh "--disk-size 30" "at least 40"
+run_script create-instance.sh "${base[@]}" --port 70000
+assert_rc 2
+assert_one_error_line create-instance.sh "--port 70000"
+run_script create-instance.sh --zone "$ZONE" --agent "$AGENT_FILE"
+assert_rc 2
+assert_one_error_line create-instance.sh "--bucket gs://YOUR-BUCKET" "--agent-url"
+run_script create-instance.sh "${base[@]}" --source-range 10.0.0.0/33
+assert_rc 2
+assert_one_error_line create-instance.sh "--source-range 10.0.0.0/33"
+run_script create-instance.sh --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --allow-anywhere --my-ip 198.51.100.7
+assert_rc 2
+assert_one_error_line create-instance.sh "--allow-anywhere"
+run_script create-instance.sh --zone "$ZONE" --agent "$TEST_TMP/missing" --bucket gs://my-bucket
+assert_rc 2
+assert_one_error_line create-instance.sh "no agent binary at $TEST_TMP/missing"
+run_script create-instance.sh "${base[@]}" --name Bad_Name
+assert_rc 2
+assert_one_error_line create-instance.sh "--name Bad_Name"
+run_script class.sh --zone "$ZONE" --bucket gs://my-bucket
+assert_rc 2
+assert_one_error_line class.sh "--roster FILE is required"
+run_script bake-image.sh --zone "$ZONE" cs231n
+assert_rc 2
+assert_one_error_line bake-image.sh "--image IMAGE is required"
+run_script bake-image.sh cs231n --image x --oops
+assert_rc 2
+assert_one_error_line bake-image.sh "unknown option --oops"
+run_script startup-script.sh --now
+assert_rc 2
+assert_one_error_line cs231n-startup "unknown argument --now"
+run_script scrub-for-image.sh
+assert_rc 2
+assert_one_error_line scrub-for-image "add --yes"
+assert_eq "gcloud calls of bad command lines" "" "$(calls)"
+
+#-----------------------------------------------------------------------------------------------
+section "create-instance.sh: too little GPU quota in the region refuses before any change"
+new_cloud 0
+run_script create-instance.sh "${base[@]}" --gpu nvidia-tesla-t4
+assert_rc 1
+err=$(cat -- "$ERR")
+assert_contains "refusal" "create-instance.sh: error: not enough GPU quota: region us-west1 needs 1 nvidia-tesla-t4 GPU(s), but NVIDIA_T4_GPUS allows 0 and 0 are in use" "$err"
+assert_contains "refusal" "start at 0" "$err"
+assert_contains "refusal" "a day or more" "$err"
+assert_contains "refusal" "IAM & Admin > Quotas & System Limits" "$err"
+assert_contains "refusal" "GPUS_ALL_REGIONS" "$err"
+assert_calls \
+  "gcloud config get-value account" \
+  "gcloud compute instances describe cs231n --zone=$ZONE --format=json" \
+  "gcloud compute regions describe us-west1 --format=json"
+assert_no_call_matching ' (create|update|cp) '
+
+section "create-instance.sh: too little project-wide GPU quota (GPUS_ALL_REGIONS) refuses too"
+new_cloud 4 0
+run_script create-instance.sh "${base[@]}" --gpu t4:2
+assert_rc 1
+assert_contains "refusal" "the project needs 2 nvidia-tesla-t4 GPU(s), but GPUS_ALL_REGIONS allows 0" "$(cat -- "$ERR")"
+assert_no_call_matching ' (create|update|cp) '
+assert_no_call_matching 'firewall-rules|addresses'
+
+#-----------------------------------------------------------------------------------------------
+section "create-instance.sh with a T4: quota, agent, firewall, static IP, instance, wait until done"
+new_cloud 1
+guest_attributes cs231n - not-started running:apt-packages running:anaconda reboot-pending:nvidia-driver running:cuda "done"
+run_script create-instance.sh "${base[@]}" --gpu nvidia-tesla-t4 --poll-seconds 0
+assert_rc 0
+URL=gs://my-bucket/cs231n-agent/$SHA/cs231n-agent
+metadata="--metadata=enable-guest-attributes=TRUE,cs231n-user=alice_smith,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA"
+wait_calls=()
+for _ in 1 2 3 4 5 6 7; do
+  wait_calls+=("gcloud compute instances get-guest-attributes cs231n --zone=$ZONE --query-path=cs231n-agent/ --format=json")
+done
+assert_calls \
+  "gcloud config get-value account" \
+  "gcloud compute instances describe cs231n --zone=$ZONE --format=json" \
+  "gcloud compute regions describe us-west1 --format=json" \
+  "gcloud compute project-info describe --format=json" \
+  "gcloud storage cp $AGENT_FILE $URL" \
+  "gcloud compute firewall-rules describe cs231n-jupyter-8888 --format=json" \
+  "gcloud compute firewall-rules create cs231n-jupyter-8888 --direction=INGRESS --action=allow --rules=tcp:8888 --source-ranges=198.51.100.7/32 --target-tags=cs231n-jupyter '$DESCRIPTION'" \
+  "gcloud compute addresses describe cs231n-ip --region=us-west1 --format=json" \
+  "gcloud compute addresses create cs231n-ip --region=us-west1" \
+  "gcloud compute addresses describe cs231n-ip --region=us-west1 --format=json" \
+  "gcloud compute instances create cs231n --zone=$ZONE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2204-lts --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter --address=203.0.113.11 $metadata --metadata-from-file=startup-script=$STARTUP" \
+  "${wait_calls[@]}"
+cmp -s -- "$AGENT_FILE" "$STANDIN_GCLOUD_DIR/storage/my-bucket/cs231n-agent/$SHA/cs231n-agent" ||
+  fail "the binary in the bucket is not the one given with --agent"
+startup_sent=$(call_matching files gcloud compute instances create)
+assert_eq "--metadata-from-file keys" '["startup-script"]' "$("$PYTHON" -c 'import json, sys; print(json.dumps(sorted(json.loads(sys.argv[1]))))' "$startup_sent")"
+[[ $("$PYTHON" -c 'import json, sys; print(json.loads(sys.argv[1])["startup-script"], end="")' "$startup_sent") == "$(cat -- "$STARTUP")" ]] ||
+  fail "the startup-script metadata is not scripts/startup-script.sh"
+out=$(cat -- "$OUT")
+assert_contains "progress" "cs231n: waiting for the agent to start" "$out"
+assert_contains "progress" "cs231n: running (step anaconda)" "$out"
+assert_contains "progress" "cs231n: reboot-pending (step nvidia-driver)" "$out"
+assert_contains "result" "Jupyter:  https://203.0.113.11:8888" "$out"
+assert_contains "result" "Password: gcloud compute ssh cs231n --zone=$ZONE --command='sudo cat /root/cs231n-jupyter-password'" "$out"
+assert_contains "result" "gcloud compute instances stop cs231n --zone=$ZONE" "$out"
+JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/cs231n-jupyter-8888.json assert_json sourceRanges '["198.51.100.7/32"]'
+
+section "create-instance.sh without a GPU: no quota call, no GPU flags; a wider range updates the rule; the IP is reused"
+new_cloud 0
+mkdir -p "$STANDIN_GCLOUD_DIR/firewall-rules" "$STANDIN_GCLOUD_DIR/addresses"
+printf '{"name": "cs231n-jupyter-8888", "sourceRanges": ["198.51.100.7/32"], "targetTags": ["cs231n-jupyter"]}\n' \
+  >"$STANDIN_GCLOUD_DIR/firewall-rules/cs231n-jupyter-8888.json"
+printf '{"name": "lab-ip", "address": "203.0.113.99", "status": "RESERVED"}\n' >"$STANDIN_GCLOUD_DIR/addresses/lab-ip.json"
+run_script create-instance.sh --name lab --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --source-range 171.64.0.0/14 --no-wait
+assert_rc 0
+assert_no_call_matching 'regions describe|project-info'
+assert_no_call_matching '--accelerator|--maintenance-policy'
+assert_no_call_matching 'addresses create|firewall-rules create'
+assert_eq "firewall update" "gcloud compute firewall-rules update cs231n-jupyter-8888 --source-ranges=171.64.0.0/14" \
+  "$(calls | grep 'firewall-rules update')"
+assert_contains "instance create" "--machine-type=n1-standard-8 --image-family=ubuntu-2204-lts" "$(calls | grep 'instances create')"
+assert_contains "instance create" "--no-boot-disk-auto-delete --tags=cs231n-jupyter --address=203.0.113.99 " "$(calls | grep 'instances create')"
+assert_no_call_matching 'get-guest-attributes'
+assert_contains "--no-wait" "Then Jupyter: https://203.0.113.99:8888" "$(cat -- "$OUT")"
+assert_contains "--no-wait" "gcloud compute instances get-guest-attributes lab --zone=$ZONE --query-path=cs231n-agent/" "$(cat -- "$OUT")"
+
+section "create-instance.sh with an L4: g2-standard-8 carries the GPU (no --accelerator); anywhere; another port; a given URL"
+new_cloud 1
+run_script create-instance.sh --name l4 --zone "$ZONE" --agent "$AGENT_FILE" --agent-url https://example.org/cs231n-agent \
+  --gpu l4 --allow-anywhere --no-static-ip --port 9443 --user bob --no-wait
+assert_rc 0
+assert_contains "warning" "open to the whole internet" "$(cat -- "$ERR")"
+assert_no_call_matching 'addresses|storage cp|--accelerator'
+assert_contains "firewall" "firewall-rules create cs231n-jupyter-9443 --direction=INGRESS --action=allow --rules=tcp:9443 --source-ranges=0.0.0.0/0 --target-tags=cs231n-jupyter" "$(calls)"
+create=$(calls | grep 'instances create')
+assert_contains "instance create" "--machine-type=g2-standard-8 --maintenance-policy=TERMINATE --image-family" "$create"
+assert_contains "instance create" "--metadata=enable-guest-attributes=TRUE,cs231n-user=bob,cs231n-agent-url=https://example.org/cs231n-agent,cs231n-agent-sha256=$SHA " "$create"
+assert_contains "instance create" "--metadata-from-file=startup-script=$STARTUP,cs231n-config=" "$create"
+assert_eq "cs231n-config" '{"jupyter": {"port": 9443}}' "$("$PYTHON" -c 'import json, sys; print(json.loads(sys.argv[1])["cs231n-config"].strip())' \
+  "$(call_matching files gcloud compute instances create)")"
+assert_contains "--no-wait" "Then Jupyter: https://198.51.100.11:9443" "$(cat -- "$OUT")"
+
+section "create-instance.sh: the agent fails; the error, the status and the log command"
+new_cloud 0
+guest_attributes cs231n running:conda-env "failed:conda-env:step conda-env failed: conda create exited 1 (see its log)"
+run_script create-instance.sh "${base[@]}" --poll-seconds 0
+assert_rc 1
+err=$(cat -- "$ERR")
+assert_contains "failure" "create-instance.sh: error: the agent on cs231n failed: step conda-env failed: conda create exited 1 (see its log)" "$err"
+assert_contains "failure" "gcloud compute ssh cs231n --zone=$ZONE --command='sudo cs231n-agent logs conda-env'" "$err"
+assert_contains "failure" "gcloud compute ssh cs231n --zone=$ZONE --command='sudo cs231n-agent status'" "$err"
+assert_not_contains "failure" "Jupyter:" "$(cat -- "$OUT")"
+
+section "create-instance.sh: a refused run ends the wait too"
+new_cloud 0
+guest_attributes cs231n "refused:user:OS Login is enabled on this VM; set cs231n-user"
+run_script create-instance.sh "${base[@]}" --poll-seconds 0
+assert_rc 1
+assert_contains "refusal" "the agent on cs231n refused: OS Login is enabled on this VM; set cs231n-user" "$(cat -- "$ERR")"
+
+section "create-instance.sh: an instance of that name exists: nothing is changed"
+new_cloud 0
+mkdir -p "$STANDIN_GCLOUD_DIR/instances"
+printf '{"name": "cs231n", "status": "RUNNING"}\n' >"$STANDIN_GCLOUD_DIR/instances/cs231n.json"
+run_script create-instance.sh "${base[@]}"
+assert_rc 1
+assert_one_error_line create-instance.sh "an instance cs231n already exists in $ZONE"
+assert_no_call_matching ' (create|update|cp) '
+
+#-----------------------------------------------------------------------------------------------
+section "class.sh: three students, each VM with its own cs231n-user"
+ROSTER=$TEST_TMP/roster.txt
+printf 'alice\nbob_lee,bob@example.edu\n\n# dropped the course: dave\ncarol , carol@example.edu\n' >"$ROSTER"
+new_cloud 2
+run_script class.sh --roster "$ROSTER" --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --gpu t4 --my-ip 198.51.100.7
+assert_rc 1
+assert_contains "refusal" "region us-west1 needs 3 nvidia-tesla-t4 GPU(s), but NVIDIA_T4_GPUS allows 2" "$(cat -- "$ERR")"
+assert_no_call_matching ' (create|update|cp) '
+
+new_cloud 4
+run_script class.sh --roster "$ROSTER" --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --gpu t4 --my-ip 198.51.100.7
+assert_rc 0
+templates=$(calls | grep 'instance-templates create' || true)
+[[ $(grep -c . <<<"$templates") == 1 ]] || fail "instance templates made" "expected: 1" "got: $templates"
+TEMPLATE=$(awk '{print $5}' <<<"$templates")
+[[ $TEMPLATE =~ ^cs231n-template-[0-9a-f]{10}$ ]] || fail "template name" "got: $TEMPLATE"
+assert_eq "template" "gcloud compute instance-templates create $TEMPLATE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2204-lts --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA --metadata-from-file=startup-script=$STARTUP" "$templates"
+creates=$(calls | grep 'compute instances create' | sort)
+expected_creates=""
+for student in alice:alice bob_lee:bob-lee carol:carol; do
+  expected_creates+="gcloud compute instances create cs231n-${student#*:} --zone=$ZONE --source-instance-template=$TEMPLATE --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA,cs231n-user=${student%%:*} --metadata-from-file=startup-script=$STARTUP"$'\n'
+done
+assert_eq "one create per student, each with its own cs231n-user" "${expected_creates%$'\n'}" "$creates"
+for student in alice bob_lee carol; do
+  vm=cs231n-${student//_/-}
+  JSON_FILE=$STANDIN_GCLOUD_DIR/instances/$vm.json assert_json 'metadata.cs231n-user' "\"$student\""
+done
+assert_eq "firewall rules made" 1 "$(calls | grep -c 'firewall-rules create .*--source-ranges=198.51.100.7/32 --target-tags=cs231n-jupyter')"
+out=$(cat -- "$OUT")
+grep -qE '^VM +USER +EMAIL +IP +JUPYTER$' <<<"$out" || fail "table header" "got: $out"
+for row in "cs231n-alice +alice +- +198\.51\.100\.[0-9]+ +https://198\.51\.100\.[0-9]+:8888" \
+  "cs231n-bob-lee +bob_lee +bob@example\.edu +198\.51\.100\.[0-9]+ +https://198\.51\.100\.[0-9]+:8888" \
+  "cs231n-carol +carol +carol@example\.edu +198\.51\.100\.[0-9]+ +https://198\.51\.100\.[0-9]+:8888"; do
+  grep -qE "^$row\$" <<<"$out" || fail "table" "expected a row: $row" "got: $out"
+done
+assert_contains "password command" "gcloud compute ssh VM --zone=$ZONE --command='sudo cat /root/cs231n-jupyter-password'" "$out"
+
+section "class.sh again: the template is reused and existing VMs are kept"
+: >"$STANDIN_GCLOUD_LEDGER"
+run_script class.sh --roster "$ROSTER" --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --gpu t4 --my-ip 198.51.100.7 --skip-quota-check
+assert_rc 0
+assert_no_call_matching 'instance-templates create|instances create|regions describe'
+assert_contains "kept" "cs231n-alice: exists already: kept as it is" "$(cat -- "$OUT")"
+
+section "class.sh: one VM fails to be made; the others are, and the exit status says which"
+new_cloud 0
+mkdir -p "$STANDIN_GCLOUD_DIR/fail"
+echo "ERROR: (gcloud.compute.instances.create) Quota 'CPUS' exceeded. Limit: 24.0 in region us-west1." \
+  >"$STANDIN_GCLOUD_DIR/fail/compute-instances-create@cs231n-carol"
+run_script class.sh --roster "$ROSTER" --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --allow-anywhere
+assert_rc 1
+assert_contains "failure" "cs231n-carol: FAILED: ERROR: (gcloud.compute.instances.create) Quota 'CPUS' exceeded." "$(cat -- "$ERR")"
+assert_contains "failure" "class.sh: error: 1 of 3 VM(s) were not created: cs231n-carol" "$(cat -- "$ERR")"
+[[ -f $STANDIN_GCLOUD_DIR/instances/cs231n-alice.json && -f $STANDIN_GCLOUD_DIR/instances/cs231n-bob-lee.json ]] ||
+  fail "the other students' VMs were not made"
+grep -qE '^cs231n-carol +carol +carol@example\.edu +- +-$' "$OUT" || fail "table row of the VM that failed" "got: $(cat -- "$OUT")"
+assert_contains "firewall" "--source-ranges=0.0.0.0/0 --target-tags=cs231n-jupyter" "$(calls)"
+
+section "class.sh --wait: each agent's state in the table; one failed agent fails the whole"
+new_cloud 0
+guest_attributes cs231n-alice running:anaconda "done"
+guest_attributes cs231n-bob-lee - "done"
+guest_attributes cs231n-carol running:conda-env "failed:conda-env:step conda-env failed"
+run_script class.sh --roster "$ROSTER" --zone "$ZONE" --agent "$AGENT_FILE" --agent-url https://example.org/a --my-ip 198.51.100.7 \
+  --wait --poll-seconds 0
+assert_rc 1
+out=$(cat -- "$OUT")
+grep -qE '^VM +USER +EMAIL +IP +JUPYTER +STATE$' <<<"$out" || fail "table header" "got: $out"
+grep -qE '^cs231n-alice +alice .* done$' <<<"$out" || fail "alice's row" "got: $out"
+grep -qE '^cs231n-carol +carol .* failed$' <<<"$out" || fail "carol's row" "got: $out"
+assert_contains "progress" "cs231n-carol: failed: step conda-env failed" "$out"
+assert_contains "error" "class.sh: error: not every agent is done" "$(cat -- "$ERR")"
+
+section "class.sh: a bad roster line is one clear error"
+printf 'alice\nBob Smith\n' >"$TEST_TMP/bad-roster.txt"
+new_cloud 0
+run_script class.sh --roster "$TEST_TMP/bad-roster.txt" --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket
+assert_rc 2
+assert_one_error_line class.sh "line 2" '"Bob Smith" is not an account name'
+assert_eq "gcloud calls" "" "$(calls)"
+
+#-----------------------------------------------------------------------------------------------
+section "bake-image.sh: scrub on the VM, then stop it, then image its boot disk"
+new_cloud 0
+mkdir -p "$STANDIN_GCLOUD_DIR/instances" "$STANDIN_GCLOUD_DIR/ssh"
+printf '{"name": "cs231n", "status": "RUNNING", "disks": [{"boot": true, "source": "https://www.googleapis.com/compute/v1/projects/cs231n-test/zones/%s/disks/cs231n-boot"}]}\n' \
+  "$ZONE" >"$STANDIN_GCLOUD_DIR/instances/cs231n.json"
+echo "scrub-for-image: done (12 item(s) removed); stop the VM now and image its disk" >"$STANDIN_GCLOUD_DIR/ssh/cs231n.out"
+run_script bake-image.sh cs231n --zone "$ZONE" --image cs231n-2025-spring
+assert_rc 0
+assert_calls \
+  "gcloud compute instances describe cs231n --zone=$ZONE --format=json" \
+  "gcloud --quiet compute ssh cs231n --zone=$ZONE '--command=sudo bash -s -- --yes'" \
+  "gcloud compute instances stop cs231n --zone=$ZONE" \
+  "gcloud compute images create cs231n-2025-spring --source-disk=cs231n-boot --source-disk-zone=$ZONE --family=cs231n '--description=cs231n VM made by cs231n-agent, scrubbed by scripts/scrub-for-image.sh, from cs231n'"
+[[ $(call_matching stdin gcloud --quiet compute ssh) == "$(cat -- "$SCRIPTS/scrub-for-image.sh")" ]] ||
+  fail "the script piped to the VM is not scripts/scrub-for-image.sh"
+[[ -f $STANDIN_GCLOUD_DIR/images/cs231n-2025-spring.json ]] || fail "no image was made"
+assert_contains "output" "scrub-for-image: done" "$(cat -- "$OUT")"
+assert_contains "output" "Image cs231n-2025-spring is ready (family cs231n)" "$(cat -- "$OUT")"
+
+section "bake-image.sh: a failed scrub stops everything"
+new_cloud 0
+mkdir -p "$STANDIN_GCLOUD_DIR/instances" "$STANDIN_GCLOUD_DIR/ssh"
+printf '{"name": "cs231n", "status": "RUNNING", "disks": [{"boot": true, "source": "zones/%s/disks/cs231n"}]}\n' "$ZONE" \
+  >"$STANDIN_GCLOUD_DIR/instances/cs231n.json"
+echo 1 >"$STANDIN_GCLOUD_DIR/ssh/cs231n.rc"
+run_script bake-image.sh cs231n --zone "$ZONE" --image img --family course --force
+assert_rc 1
+assert_contains "error" "the scrub on cs231n failed" "$(cat -- "$ERR")"
+assert_contains "scrub flags" "'--command=sudo bash -s -- --yes --force'" "$(calls)"
+assert_no_call_matching 'instances stop|images create'
+
+section "bake-image.sh: a stopped VM cannot be scrubbed: nothing happens"
+sed -i 's/"RUNNING"/"TERMINATED"/' "$STANDIN_GCLOUD_DIR/instances/cs231n.json"
+: >"$STANDIN_GCLOUD_LEDGER"
+run_script bake-image.sh cs231n --zone "$ZONE" --image img
+assert_rc 1
+assert_one_error_line bake-image.sh "VM cs231n is TERMINATED" "gcloud compute instances start cs231n --zone=$ZONE"
+assert_calls "gcloud compute instances describe cs231n --zone=$ZONE --format=json"
+
+echo "PASS $TEST_NAME"
