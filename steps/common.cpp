@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "agent/gpu/compat.hpp"
 #include "agent/net/download.hpp"
 #include "agent/os/accounts.hpp"
 #include "agent/util/strings.hpp"
@@ -69,6 +68,10 @@ std::string expand_home(const plan::Context& context, const std::string& path) {
   return path;
 }
 
+std::string env_dir(const plan::Context& context) {
+  return expand_home(context, context.config.string("anaconda.prefix")) + "/envs/" + context.config.string("conda_env.name");
+}
+
 std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names) {
   std::vector<std::string> installed;
   const auto status = files.read("/var/lib/dpkg/status", 256u << 20).value_or("");
@@ -110,80 +113,6 @@ util::Result<std::optional<std::string>> read_as_user(const plan::StepRun& run, 
   if (result->ok()) return std::optional<std::string>(result->stdout_text);
   if (!run.system().files().exists(path)) return std::optional<std::string>();
   return util::fail("cannot read " + path + " as " + run.facts().user.name + ": " + result->output_tail);
-}
-
-util::Unexpected not_yet_implemented(const std::string& step) {
-  return util::fail("cs231n-agent " CS231N_VERSION " cannot apply the " + step + " step yet; run with --skip " + step);
-}
-
-GpuChoice choose_gpu(const plan::Context& context) {
-  GpuChoice choice;
-  const auto& facts = context.facts;
-  const bool forced = context.config.boolean("gpu.force");
-  if (facts.gpus.empty() && !forced) {
-    choice.skip_reason = "no NVIDIA GPU";
-    return choice;
-  }
-  choice.active = true;
-  std::vector<std::string> ids, names;
-  for (const auto& gpu : facts.gpus) {
-    ids.push_back(gpu.device_id);
-    if (std::ranges::find(names, gpu.name) == names.end()) names.push_back(gpu.name);
-  }
-  choice.gpu_names = names.empty() ? "a GPU (gpu.force)" : util::join(names, ", ");
-
-  const std::string requested = context.config.string("gpu.cuda");
-  if (requested != "auto") {
-    choice.refusal = gpu::cuda_refusal(requested, facts.os.id, facts.os.version_id, facts.os.label(), ids);
-    choice.cuda = requested;
-  } else {
-    for (const auto& candidate : {"13.0", "12.8", "12.6", "12.4", "12.1", "11.8", "10.0"}) {
-      if (!gpu::cuda_refusal(candidate, facts.os.id, facts.os.version_id, facts.os.label(), ids)) {
-        choice.cuda = candidate;
-        break;
-      }
-    }
-    if (choice.cuda.empty()) {
-      choice.refusal = "no CUDA release that cs231n-agent knows fits " + choice.gpu_names + " on " + facts.os.label();
-    }
-  }
-  if (choice.refusal) return choice;
-
-  const std::string branch = context.config.string("gpu.driver_branch");
-  int max_branch = 0;
-  for (const auto& id : ids) {
-    if (auto model = gpu::find_gpu(id); model && model->max_driver_branch != 0) {
-      max_branch = max_branch == 0 ? model->max_driver_branch : std::min(max_branch, model->max_driver_branch);
-    }
-  }
-  const int min_branch = gpu::find_cuda(choice.cuda)->min_driver_branch;
-  if (branch == "auto") {
-    // CUDA 10.0 is the tutorial's: its own 410 branch. Otherwise the long-term 580 branch, or the
-    // newest branch the GPU still works with (470 for the K80).
-    const int preferred = choice.cuda == "10.0" ? 410 : 580;
-    choice.driver_branch = max_branch != 0 ? std::min(max_branch, std::max(preferred, min_branch)) : std::max(preferred, min_branch);
-  } else {
-    choice.driver_branch = static_cast<int>(util::parse_uint(branch).value_or(0));
-    if (max_branch != 0 && choice.driver_branch > max_branch) {
-      choice.refusal = "driver branch " + branch + " does not work on the " + choice.gpu_names + " (newest: " +
-                       std::to_string(max_branch) + "); set gpu.driver_branch to \"auto\"";
-    } else if (choice.driver_branch < min_branch) {
-      choice.refusal = "CUDA " + choice.cuda + " needs driver " + std::to_string(min_branch) + " or newer, not " +
-                       branch + "; set gpu.driver_branch to \"auto\"";
-    }
-  }
-  return choice;
-}
-
-nlohmann::json gpu_inputs(const plan::Context& context) {
-  const auto choice = choose_gpu(context);
-  return {{"cuda", choice.cuda}, {"driver_branch", choice.driver_branch}, {"os", context.facts.os.label()}};
-}
-
-std::optional<plan::Decision> gpu_gate(const GpuChoice& choice) {
-  if (!choice.active) return plan::skipped(choice.skip_reason);
-  if (choice.refusal) return plan::refused(*choice.refusal);
-  return std::nullopt;
 }
 
 }  // namespace cs231n::steps

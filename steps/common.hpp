@@ -16,6 +16,9 @@ std::string home_of(const plan::Context& context);
 std::string expand_home(const plan::Context& context, const std::string& path);
 // The packages of `names` that dpkg does not list as installed in <root>/var/lib/dpkg/status.
 std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names);
+// The course env's folder: "/home/ann/anaconda3/envs/cs231n".
+std::string env_dir(const plan::Context& context);
+
 // "Anaconda3-2018.12-Linux-x86_64.sh" from its URL (without a query or fragment).
 std::string file_name_of(const std::string& url);
 
@@ -46,26 +49,5 @@ util::Result<void> write_as_user(const plan::StepRun& run, const std::string& pa
 // nullopt when the file does not exist.
 util::Result<std::optional<std::string>> read_as_user(const plan::StepRun& run, const std::string& path);
 
-// The apply() of a step whose changes this version of the agent does not make yet: an honest
-// failure that says how to go on without it.
-util::Unexpected not_yet_implemented(const std::string& step);
-
-// The GPU path's choice for this machine.
-struct GpuChoice {
-  bool active = false;        // an NVIDIA GPU is present, or gpu.force
-  std::string skip_reason;    // when !active
-  std::optional<std::string> refusal;
-  std::string cuda;           // "10.0", "12.6", ...
-  int driver_branch = 0;
-  std::string gpu_names;      // "Tesla T4"
-};
-
-GpuChoice choose_gpu(const plan::Context& context);
-
-// What the GPU path's steps depend on: the chosen CUDA, driver branch and OS.
-nlohmann::json gpu_inputs(const plan::Context& context);
-
-// A decision for a step of the GPU path that has nothing of its own to check.
-std::optional<plan::Decision> gpu_gate(const GpuChoice& choice);
 
 }  // namespace cs231n::steps

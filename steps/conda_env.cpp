@@ -1,6 +1,5 @@
 #include <algorithm>
 
-#include "agent/gpu/compat.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/table.hpp"
@@ -36,7 +35,7 @@ class CondaEnvStep : public plan::Step {
     const auto& config = run.config();
     const std::string env = config.string("conda_env.name");
     const std::string prefix = expand_home(run.context(), config.string("anaconda.prefix"));
-    const std::string env_dir = prefix + "/envs/" + env;
+    const std::string env_dir = steps::env_dir(run.context());
     const auto& files = run.system().files();
     if (!files.exists(env_dir + "/conda-meta/history")) return plan::CheckResult{false, ""};
     const auto records = files.list(env_dir + "/conda-meta").value_or(std::vector<std::string>{});
@@ -73,7 +72,7 @@ class CondaEnvStep : public plan::Step {
     if (!file.empty()) {
       // Replacing an env left half-made: --force until conda 24.3 removed it for --yes.
       const auto version = conda_version(run, prefix);
-      const bool new_flag = version && gpu::compare_versions(*version, "24.3") >= 0;
+      const bool new_flag = version && util::compare_versions(*version, "24.3") >= 0;
       argv = {conda, "env", "create", new_flag ? "--yes" : "--force", "-n", env, "-f", file};
     } else {
       // Only the env's own packages: the assignments' requirements.txt is for virtualenv, and
@@ -106,7 +105,7 @@ class CondaEnvStep : public plan::Step {
   // it is the default.
   static std::optional<std::string> solver_option(const plan::StepRun& run, const std::string& prefix) {
     const auto number = conda_version(run, prefix);
-    if (!number || gpu::compare_versions(*number, "22.11") < 0 || gpu::compare_versions(*number, "23.10") >= 0) return std::nullopt;
+    if (!number || util::compare_versions(*number, "22.11") < 0 || util::compare_versions(*number, "23.10") >= 0) return std::nullopt;
     const auto& files = run.system().files();
     for (const auto& entry : files.list(prefix + "/lib").value_or(std::vector<std::string>{})) {
       if (entry.starts_with("python3") && files.exists(prefix + "/lib/" + entry + "/site-packages/conda_libmamba_solver")) {

@@ -1,10 +1,20 @@
+#include "steps/apt.hpp"
 #include "steps/common.hpp"
+#include "steps/gpu_common.hpp"
 #include "steps/table.hpp"
-#include <algorithm>
 
 namespace cs231n::steps {
 
 namespace {
+
+constexpr const char* k_profile_script = "/etc/profile.d/cs231n-agent-cuda.sh";
+
+std::string profile_script(const std::string& cuda) {
+  const std::string home = "/usr/local/cuda-" + cuda;
+  return "# Written by cs231n-agent: CUDA " + cuda + " for login shells.\n"
+         "export PATH=\"" + home + "/bin${PATH:+:${PATH}}\"\n"
+         "export LD_LIBRARY_PATH=\"" + home + "/lib64${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}\"\n";
+}
 
 class CudaStep : public plan::Step {
  public:
@@ -13,27 +23,43 @@ class CudaStep : public plan::Step {
   std::vector<std::string> resources() const override { return {"apt"}; }
 
   plan::Decision decide(const plan::Context& context) const override {
-    const auto choice = choose_gpu(context);
-    if (auto gate = gpu_gate(choice)) return *gate;
-    std::string package = "cuda-toolkit-" + choice.cuda;
-    std::ranges::replace(package, '.', '-');
-    return plan::will_run("install " + package + " (CUDA " + choice.cuda + ") and put it on PATH");
+    const auto gpu_plan = plan_gpu(context);
+    if (auto gate = gpu_gate(gpu_plan)) return *gate;
+    const std::string& cuda = gpu_plan.choice.cuda;
+    // Not cuda-X-Y: that metapackage pulls cuda-drivers, the newest branch, over the chosen one.
+    return plan::will_run("install " + cuda_toolkit_package(cuda) + " and put it on PATH in " + k_profile_script + " (" +
+                          gpu_plan.choice.reasons.front() + ")");
   }
 
-  nlohmann::json inputs(const plan::Context& context) const override {
-    return gpu_inputs(context);
-  }
+  nlohmann::json inputs(const plan::Context& context) const override { return gpu_inputs(context); }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
-    const auto choice = choose_gpu(run.context());
-    if (run.system().files().exists("/usr/local/cuda-" + choice.cuda + "/bin/nvcc")) {
-      return plan::CheckResult{true, "CUDA " + choice.cuda + " is in /usr/local/cuda-" + choice.cuda};
-    }
-    return plan::CheckResult{false, ""};
+    const auto& files = run.system().files();
+    if (files.exists(k_nvidia_repo_unusable_file)) return plan::CheckResult{true, "left out: NVIDIA's repository is unusable here"};
+    const std::string cuda = plan_gpu(run.context()).choice.cuda;
+    if (!files.exists("/usr/local/cuda-" + cuda + "/bin/nvcc")) return plan::CheckResult{false, ""};
+    if (files.read(k_profile_script).value_or("") != profile_script(cuda)) return plan::CheckResult{false, ""};
+    return plan::CheckResult{true, "CUDA " + cuda + " is in /usr/local/cuda-" + cuda};
   }
 
-  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
-    return not_yet_implemented(name());
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    const auto& files = run.system().files();
+    if (files.exists(k_nvidia_repo_unusable_file)) {
+      run.note("NVIDIA's repository is unusable here, so no CUDA toolkit; PyTorch's wheels bring their own CUDA runtime");
+      return plan::ApplyResult{};
+    }
+    const std::string cuda = plan_gpu(run.context()).choice.cuda;
+    const std::string package = cuda_toolkit_package(cuda);
+    if (!missing_packages(files, {package}).empty()) {
+      if (auto installed = apt_install(run, {package}); !installed) return std::unexpected(installed.error());
+    }
+    if (!files.exists("/usr/local/cuda-" + cuda + "/bin/nvcc")) {
+      return util::fail(package + " is installed but /usr/local/cuda-" + cuda + "/bin/nvcc is missing");
+    }
+    if (auto written = files.write_atomic(k_profile_script, profile_script(cuda), 0644); !written) {
+      return std::unexpected(written.error());
+    }
+    return plan::ApplyResult{};
   }
 };
 

@@ -15,6 +15,7 @@ constexpr std::time_t k_renew_before = 30 * 86400;
 class JupyterCertStep : public plan::Step {
  public:
   std::string name() const override { return "jupyter-cert"; }
+  bool per_instance() const override { return true; }
   std::vector<std::string> after() const override { return {"user"}; }
 
   plan::Decision decide(const plan::Context& context) const override {

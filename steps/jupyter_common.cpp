@@ -1,12 +1,14 @@
 #include "steps/jupyter_common.hpp"
 
+#include "agent/jupyter/api_token.hpp"
 #include "agent/jupyter/certificate.hpp"
 #include "steps/common.hpp"
 
 namespace cs231n::steps {
 
 std::string jupyter_dir(const plan::Context& context) { return home_of(context) + "/.jupyter"; }
-std::string certificate_path(const plan::Context& context) { return jupyter_dir(context) + "/certs/jupyter.pem"; }
+// idle-check finds the certificate by the same constant.
+std::string certificate_path(const plan::Context& context) { return home_of(context) + jupyter::k_certificate_in_home; }
 std::string key_path(const plan::Context& context) { return jupyter_dir(context) + "/certs/jupyter.key"; }
 
 std::vector<std::string> certificate_ips(const plan::Context& context) {

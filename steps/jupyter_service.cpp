@@ -1,3 +1,4 @@
+#include "agent/jupyter/api_token.hpp"
 #include "agent/jupyter/config_file.hpp"
 #include "steps/common.hpp"
 #include "steps/jupyter_common.hpp"
@@ -28,6 +29,7 @@ class JupyterServiceStep : public plan::Step {
     const auto& files = run.system().files();
     const auto current = files.read(std::string(k_unit_dir) + "/" + k_jupyter_unit);
     if (!current || *current != unit(run.context())) return plan::CheckResult{false, ""};
+    if (!api_token_in_place(files)) return plan::CheckResult{false, ""};
     if (run.system().services().systemd_running()) {
       auto active = run.probe(os::Command{{"systemctl", "is-active", "--quiet", k_jupyter_unit}});
       if (!active || !active->ok()) return plan::CheckResult{false, ""};
@@ -40,12 +42,37 @@ class JupyterServiceStep : public plan::Step {
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     auto& services = run.system().services();
+    const auto& files = run.system().files();
+    const auto previous = files.read(std::string(k_unit_dir) + "/" + k_jupyter_unit);
+    bool restart = previous && *previous != unit(run.context());
+    if (!api_token_in_place(files)) {
+      const auto [folder, name] = os::split_parent(jupyter::k_api_token_file);
+      if (auto made = files.make_dirs(folder, 0700); !made) return std::unexpected(made.error());
+      const auto content = jupyter::api_token_file_content(jupyter::make_api_token());
+      if (auto written = files.write_atomic(jupyter::k_api_token_file, content, 0600); !written) return std::unexpected(written.error());
+      run.note("made the agent's Jupyter API token (root only, " + std::string(jupyter::k_api_token_file) + ")");
+      restart = restart || previous.has_value();
+    }
     if (auto installed = services.install_unit(k_jupyter_unit, unit(run.context())); !installed) return std::unexpected(installed.error());
     if (auto enabled = services.enable(k_jupyter_unit, "multi-user.target", true); !enabled) return std::unexpected(enabled.error());
+    // A running server keeps its old settings (and its old token, or none) until it starts again.
+    if (restart && services.systemd_running()) {
+      if (auto restarted = run.run(os::Command{{"systemctl", "try-restart", k_jupyter_unit}}); !restarted) {
+        return std::unexpected(restarted.error());
+      }
+    }
     return plan::ApplyResult{};
   }
 
  private:
+  // Root's own file, 0600, holding a well-formed token: anything else is written anew.
+  static bool api_token_in_place(const os::Files& files) {
+    const auto info = files.stat(jupyter::k_api_token_file);
+    if (!info || info->type != os::FileType::regular || info->uid != 0 || (info->mode & 077) != 0) return false;
+    const auto content = files.read(jupyter::k_api_token_file);
+    return content && jupyter::parse_api_token_file(*content);
+  }
+
   // Every value is validated by the config schema, and quoted for systemd all the same.
   static std::string unit(const plan::Context& context) {
     using jupyter::systemd_quote;
@@ -62,6 +89,9 @@ class JupyterServiceStep : public plan::Step {
            "User=" + systemd_quote(context.facts.user.name) + "\n"
            "WorkingDirectory=" + systemd_quote(expand_home(context, config.string("assignments.folder"))) + "\n"
            "Environment=" + systemd_quote("PATH=" + env + "/bin:/usr/local/bin:/usr/bin:/bin") + "\n"
+           // The agent's API token (jupyter/api_token.hpp): read by systemd as root, before it
+           // becomes the user, so the root-only file never has to be readable by the user.
+           "EnvironmentFile=" + systemd_quote(jupyter::k_api_token_file) + "\n"
            "ExecStart=" + systemd_quote(env + "/bin/jupyter") + " notebook --no-browser\n"
            "Restart=on-failure\n"
            "RestartSec=5\n"

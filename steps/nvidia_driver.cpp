@@ -1,38 +1,137 @@
+#include "agent/util/strings.hpp"
+#include "steps/apt.hpp"
 #include "steps/common.hpp"
+#include "steps/gpu_common.hpp"
 #include "steps/table.hpp"
 
 namespace cs231n::steps {
 
 namespace {
 
+constexpr const char* k_nouveau_blacklist = "/etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf";
+constexpr const char* k_boot_marker = "# boot ";
+
+// nvidia.ko for `kernel_release`: DKMS puts it under updates/, Ubuntu's signed packages under kernel/.
+bool module_built_for(const os::Files& files, const std::string& kernel_release) {
+  const std::string base = "/lib/modules/" + kernel_release;
+  if (files.exists(base + "/updates/dkms/nvidia.ko") || files.exists(base + "/updates/dkms/nvidia.ko.zst")) return true;
+  for (const auto& entry : files.list(base + "/kernel").value_or(std::vector<std::string>{})) {
+    if (entry.starts_with("nvidia") && files.exists(base + "/kernel/" + entry + "/nvidia.ko")) return true;
+  }
+  return false;
+}
+
 class NvidiaDriverStep : public plan::Step {
  public:
   std::string name() const override { return "nvidia-driver"; }
   std::vector<std::string> after() const override { return {"nvidia-repo"}; }
   std::vector<std::string> resources() const override { return {"apt"}; }
+  // A kernel update (unattended-upgrades) leaves the driver without a module for the new kernel:
+  // every run checks that the module is loaded and repairs it otherwise.
+  bool recheck_when_done() const override { return true; }
 
   plan::Decision decide(const plan::Context& context) const override {
-    const auto choice = choose_gpu(context);
-    if (auto gate = gpu_gate(choice)) return *gate;
-    std::string summary = "install NVIDIA driver " + std::to_string(choice.driver_branch) + " for " + choice.gpu_names +
-                          " with headers for kernel " + context.facts.kernel_release;
+    const auto gpu_plan = plan_gpu(context);
+    if (auto gate = gpu_gate(gpu_plan)) return *gate;
+    const auto& choice = gpu_plan.choice;
+    std::string summary = "install " + util::join(driver_packages(choice, context.facts.kernel_release), " ") + " for " +
+                          gpu_plan.gpu_names + " and hold them; " + choice.reasons.at(1);
     if (context.facts.nouveau_loaded) summary += "; blacklist nouveau and reboot once";
-    if (context.facts.secure_boot == detect::SecureBoot::on) summary += "; Secure Boot is on: signed modules only";
+    if (context.facts.secure_boot == detect::SecureBoot::on) summary += "; Secure Boot is on: the module must be signed";
     return plan::will_run(summary);
   }
 
-  nlohmann::json inputs(const plan::Context& context) const override {
-    return gpu_inputs(context);
-  }
+  nlohmann::json inputs(const plan::Context& context) const override { return gpu_inputs(context); }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
-    const auto& facts = run.facts();
-    if (facts.installed.nvidia_smi && facts.nvidia_loaded) return plan::CheckResult{true, "nvidia module loaded and nvidia-smi installed"};
+    const auto& files = run.system().files();
+    const auto choice = plan_gpu(run.context()).choice;
+    if (!module_loaded(files, "nvidia")) return plan::CheckResult{false, ""};
+    if (missing_packages(files, held_driver_packages(choice)).empty()) {
+      return plan::CheckResult{true, "driver " + std::to_string(choice.driver_branch) + " installed and its module loaded"};
+    }
+    // A working driver installed some other way (an image with Google's installer, a hand install):
+    // installing another branch over it would break it; verify still checks it is new enough.
+    if (files.exists("/usr/bin/nvidia-smi")) return plan::CheckResult{true, "an NVIDIA driver installed otherwise is loaded: kept"};
     return plan::CheckResult{false, ""};
   }
 
-  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
-    return not_yet_implemented(name());
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    const auto& files = run.system().files();
+    const auto& facts = run.facts();
+    const auto choice = plan_gpu(run.context()).choice;
+    if (facts.kernel_release.empty()) return util::fail("cannot tell the running kernel's release (/proc/sys/kernel/osrelease)");
+
+    const bool driver_was_installed = missing_packages(files, held_driver_packages(choice)).empty();
+    if (driver_was_installed && !module_built_for(files, facts.kernel_release)) {
+      run.note("self-repair: driver " + std::to_string(choice.driver_branch) + " is installed but has no module for kernel " +
+               facts.kernel_release + " (a kernel update?); installing what rebuilds it");
+    }
+    const auto missing = missing_packages(files, driver_packages(choice, facts.kernel_release));
+    if (!missing.empty()) {
+      if (auto installed = apt_install(run, missing); !installed) return std::unexpected(installed.error());
+    }
+    if (auto held = apt_mark_hold(run, held_driver_packages(choice)); !held) return std::unexpected(held.error());
+    if (!module_built_for(files, facts.kernel_release)) {
+      return util::fail("driver " + std::to_string(choice.driver_branch) + " installed, but no nvidia module was built for kernel " +
+                        facts.kernel_release + " (see the DKMS lines in the log: `cs231n-agent logs nvidia-driver`)");
+    }
+    if (module_loaded(files, "nvidia")) return plan::ApplyResult{};
+
+    if (module_loaded(files, "nouveau")) return replace_nouveau(run);
+    auto loaded = run.probe(os::Command{.argv = {"modprobe", "nvidia"}});
+    if (!loaded) return std::unexpected(loaded.error());
+    if (!loaded->ok()) {
+      if (loaded->output_tail.find("Key was rejected") != std::string::npos) {
+        return util::fail("the nvidia module is not signed with a key this VM trusts and Secure Boot is on: turn Secure Boot "
+                          "off (gcloud compute instances update NAME --no-shielded-secure-boot, VM stopped) or enroll the "
+                          "MOK key DKMS signs with (/var/lib/dkms/mok.pub: mokutil --import)");
+      }
+      return util::fail("modprobe nvidia " + loaded->describe() + ": " + std::string(util::trim(loaded->output_tail)));
+    }
+    run.note("nvidia module loaded for kernel " + facts.kernel_release);
+    return plan::ApplyResult{};
+  }
+
+ private:
+  static util::Result<void> apt_mark_hold(const plan::StepRun& run, const std::vector<std::string>& packages) {
+    os::Command hold{.argv = {"apt-mark", "hold"}};
+    hold.argv.insert(hold.argv.end(), packages.begin(), packages.end());
+    auto held = run.run(hold);
+    if (!held) return std::unexpected(held.error());
+    return {};
+  }
+
+  // nouveau drives the GPU and cannot be swapped for nvidia while the machine runs: blacklist it,
+  // rebuild the initramfs (which may load it early) and ask for the GPU path's one reboot. The
+  // blacklist records the boot it was written in, so a second boot that still has nouveau is
+  // an error, not another reboot.
+  static util::Result<plan::ApplyResult> replace_nouveau(const plan::StepRun& run) {
+    const auto& files = run.system().files();
+    const std::string boot_id = run.facts().boot_id;
+    if (auto existing = files.read(k_nouveau_blacklist)) {
+      std::string written_at;
+      for (const auto& line : util::lines(*existing)) {
+        if (line.starts_with(k_boot_marker)) written_at = line.substr(std::string_view(k_boot_marker).size());
+      }
+      if (!written_at.empty() && written_at != boot_id) {
+        return util::fail(std::string("nouveau is still loaded after a reboot although ") + k_nouveau_blacklist +
+                          " blacklists it; the initramfs may load it: run `update-initramfs -u` and reboot");
+      }
+    }
+    const std::string content = std::string("# Written by cs231n-agent: the nvidia driver replaces nouveau.\n") + k_boot_marker +
+                                boot_id + "\nblacklist nouveau\noptions nouveau modeset=0\n";
+    if (auto made = files.make_dirs("/etc/modprobe.d", 0755); !made) return std::unexpected(made.error());
+    if (auto written = files.write_atomic(k_nouveau_blacklist, content, 0644); !written) return std::unexpected(written.error());
+    run.note("nouveau is loaded: blacklisted in " + std::string(k_nouveau_blacklist));
+    auto initramfs = run.probe(os::Command{.argv = {"update-initramfs", "-u"}});
+    if (!initramfs) {
+      run.note("no update-initramfs here (" + initramfs.error().message + "): the blacklist alone keeps nouveau out");
+    } else if (!initramfs->ok()) {
+      return util::fail("update-initramfs -u " + initramfs->describe() + ": " + std::string(util::trim(initramfs->output_tail)));
+    }
+    run.note("the nvidia module can load only after a reboot: asking for one");
+    return plan::ApplyResult{.reboot = true};
   }
 };
 

@@ -1,9 +1,15 @@
+#include "agent/util/strings.hpp"
 #include "steps/common.hpp"
+#include "steps/gpu_common.hpp"
 #include "steps/table.hpp"
 
 namespace cs231n::steps {
 
 namespace {
+
+gpu::TorchInstall install_of(const plan::Context& context, const gpu::Choice& choice) {
+  return gpu::torch_install(choice, context.config.string("pytorch.index_url"));
+}
 
 class PytorchStep : public plan::Step {
  public:
@@ -11,27 +17,43 @@ class PytorchStep : public plan::Step {
   std::vector<std::string> after() const override { return {"conda-env", "cuda"}; }
 
   plan::Decision decide(const plan::Context& context) const override {
-    const auto choice = choose_gpu(context);
-    const std::string version = context.config.string("pytorch.version");
-    const std::string env = context.config.string("conda_env.name");
-    const std::string torch = version == "auto" ? std::string("the newest torch") : "torch " + version;
-    if (!choice.active) return plan::will_run("install the CPU build of " + torch + " into env " + env + " (no NVIDIA GPU)");
-    if (choice.refusal) return plan::skipped("the GPU path was refused: " + *choice.refusal);
-    return plan::will_run("install " + torch + " built for CUDA " + choice.cuda + " into env " + env);
+    const auto gpu_plan = plan_gpu(context);
+    if (gpu_plan.refusal) return plan::refused(gpu_plan.refusal->message());
+    const auto install = install_of(context, gpu_plan.choice);
+    return plan::will_run("pip install " + install.requirement + " " + util::join(install.index_args, " ") + " into env " +
+                          context.config.string("conda_env.name") + " (" + gpu_plan.choice.reasons.back() + ")");
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
-    const auto choice = choose_gpu(context);
-    return {{"pytorch", context.config.at("pytorch")}, {"cuda", choice.active ? choice.cuda : "cpu"},
-            {"env", context.config.string("conda_env.name")}};
+    const auto gpu_plan = plan_gpu(context);
+    const auto install = install_of(context, gpu_plan.choice);
+    return {{"requirement", install.requirement}, {"index", install.index_args}, {"env", env_dir(context)}};
   }
 
-  util::Result<plan::CheckResult> check(const plan::StepRun& /*run*/) const override {
-    return plan::CheckResult{false, "", false};
+  util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
+    const auto choice = plan_gpu(run.context()).choice;
+    auto torch = query_torch(run);
+    if (!torch) return std::unexpected(torch.error());
+    if (!torch->imported) return plan::CheckResult{false, ""};
+    if (torch->version != choice.torch_version && torch->version != choice.torch_version + "+" + choice.torch_variant) {
+      return plan::CheckResult{false, ""};
+    }
+    if (torch->cuda != gpu::cuda_of_variant(choice.torch_variant)) return plan::CheckResult{false, ""};
+    return plan::CheckResult{true, "torch " + torch->version + (torch->cuda.empty() ? " (CPU)" : " for CUDA " + torch->cuda)};
   }
 
-  util::Result<plan::ApplyResult> apply(const plan::StepRun& /*run*/) const override {
-    return not_yet_implemented(name());
+  util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
+    const auto choice = plan_gpu(run.context()).choice;
+    const auto install = install_of(run.context(), choice);
+    std::vector<std::string> argv{env_dir(run.context()) + "/bin/python", "-m", "pip", "install", "--no-input",
+                                  "--progress-bar", "off", install.requirement};
+    argv.insert(argv.end(), install.index_args.begin(), install.index_args.end());
+    if (auto installed = run.run(as_user(run, argv)); !installed) return std::unexpected(installed.error());
+    auto torch = query_torch(run);
+    if (!torch) return std::unexpected(torch.error());
+    if (!torch->imported) return util::fail("pip installed " + install.requirement + ", but " + torch->error);
+    run.note("torch " + torch->version + (torch->cuda.empty() ? " (CPU build)" : " built for CUDA " + torch->cuda));
+    return plan::ApplyResult{};
   }
 };
 

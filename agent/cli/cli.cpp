@@ -23,15 +23,20 @@
 #include "agent/detect/facts.hpp"
 #include "agent/engine/lock.hpp"
 #include "agent/engine/session.hpp"
+#include "agent/idle/check.hpp"
+#include "agent/jupyter/api_token.hpp"
 #include "agent/jupyter/certificate.hpp"
 #include "agent/jupyter/password.hpp"
 #include "agent/net/download.hpp"
 #include "agent/net/metadata.hpp"
+#include "agent/net/guest_attributes.hpp"
 #include "agent/os/real_system.hpp"
 #include "agent/plan/planner.hpp"
 #include "agent/util/hash.hpp"
 #include "agent/util/strings.hpp"
+#include "steps/jupyter_common.hpp"
 #include "steps/table.hpp"
+#include "steps/verify.hpp"
 
 namespace cs231n::cli {
 
@@ -81,6 +86,8 @@ struct Options {
   std::vector<std::string> dns_names;
   int days = 365;
   std::string key_type = "ec-p256";
+  // idle-check
+  std::string now;
 };
 
 enum OptionSet : unsigned {
@@ -98,6 +105,7 @@ enum OptionSet : unsigned {
   k_fetch = 1u << 11,
   k_passwd = 1u << 12,
   k_cert = 1u << 13,
+  k_idle = 1u << 14,  // --dry-run, and the hidden --now of the tests
 };
 
 using Handler = int (*)(Options&);
@@ -229,6 +237,25 @@ int print_plan(Options& options, bool selection_only) {
 
 int command_plan(Options& options) { return print_plan(options, false); }
 
+// Checks the finished machine with the config of the recorded run (or --config / metadata).
+int command_verify(Options& options) {
+  const auto system = open_system(options);
+  auto layers = config_layers(*system, options);
+  if (options.config_file.empty()) {
+    if (const auto state = engine::StateStore(system->files(), options.state_dir).peek(); state && !state->run.config_layers.empty()) {
+      layers = state->run.config_layers;
+    }
+  }
+  const auto facts = gather(*system, layers);
+  const auto config = config::Config::resolve(layers, facts.os);
+  const plan::Context context{*system, facts, config};
+  const plan::StepRun run(context, "verify", "", std::chrono::steady_clock::now() + std::chrono::minutes(10), &g_interrupt, "");
+  auto report = steps::verify_machine(run);
+  if (!report) throw Error(ExitCode::step_failed, "verify: " + report.error().message);
+  std::cout << (options.json ? report->to_json().dump(2) + "\n" : report->to_table());
+  return report->ok() ? 0 : static_cast<int>(ExitCode::step_failed);
+}
+
 void on_interrupt(int) { g_interrupt = true; }
 
 void install_signal_handlers() {
@@ -250,6 +277,13 @@ bool ask_on_terminal(const std::string& question) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
+void publish_outcome(net::GuestAttributes& guest, const engine::SessionResult& result) {
+  const auto& outcome = result.outcome;
+  if (outcome.state == RunState::done && !result.jupyter_url.empty()) guest.publish("jupyter-url", result.jupyter_url);
+  guest.publish("error", outcome.state == RunState::failed || outcome.state == RunState::refused ? outcome.message : "");
+  guest.publish_state(outcome.state);
+}
+
 int run_or_resume(Options& options, bool resume) {
   if (!resume && options.dry_run) return print_plan(options, true);
   const auto system = open_system(options);
@@ -258,7 +292,8 @@ int run_or_resume(Options& options, bool resume) {
   request.state_dir = options.state_dir;
   request.resume = resume;
   if (!resume) request.config_layers = config_layers(*system, options);
-  if (const auto client = metadata_client(*system); client.enabled()) request.instance = net::read_instance(client);
+  const auto client = metadata_client(*system);
+  if (client.enabled()) request.instance = net::read_instance(client);
   request.options.only = options.only;
   request.options.skip = options.skip;
   request.options.workers = std::max(1u, options.workers);
@@ -270,12 +305,21 @@ int run_or_resume(Options& options, bool resume) {
   request.yes = options.yes;
   request.force = options.force;
   if (::isatty(STDIN_FILENO) == 1) request.confirm = ask_on_terminal;
-  ConsoleProgress progress;
+  ConsoleProgress console;
+  net::GuestAttributes guest(client);
+  PublishingProgress progress(console, guest);
   const auto make_steps = [&](const config::Config& config) { return steps_for(config, options); };
   const auto result = engine::run_session(*system, make_steps, request, progress);
   if (!result.ran) return 0;
   const auto& outcome = result.outcome;
+  publish_outcome(guest, result);
   if (!outcome.steps.empty()) std::cout << engine::summary_table(outcome);
+  if (outcome.state == RunState::done && !result.jupyter_url.empty()) {
+    std::cout << "\nJupyter: " << result.jupyter_url << "\n";
+    if (system->files().exists(steps::k_generated_password_file)) {
+      std::cout << "Its password: sudo cat " << steps::k_generated_password_file << "\n";
+    }
+  }
   std::cout << "\n" << to_string(outcome.state) << ": " << outcome.message << "\n";
   return static_cast<int>(outcome.code);
 }
@@ -509,6 +553,64 @@ int command_cert(Options& options) {
   return 0;
 }
 
+// idle-check --now: the time one check takes as now, so that a test can move the real binary's
+// clock by hours. Nothing else reads it.
+class FixedClockSystem : public os::RealSystem {
+ public:
+  FixedClockSystem(std::filesystem::path root, std::chrono::system_clock::time_point now) : RealSystem(std::move(root)), m_now(now) {}
+  std::chrono::system_clock::time_point now() override { return m_now; }
+
+ private:
+  std::chrono::system_clock::time_point m_now;
+};
+
+// The timer's check has no --config: it takes the config of the recorded run, with the metadata
+// as it is now (so `cs231n-idle-shutdown=false` set on a running VM is heeded), and --config.
+std::vector<config::Layer> idle_check_layers(const os::System& system, const Options& options) {
+  const auto recorded = engine::StateStore(system.files(), options.state_dir).peek();
+  const auto recorded_layers = recorded ? recorded->run.config_layers : std::vector<config::Layer>{};
+  const auto from_metadata = [](const config::Layer& layer) { return layer.source.starts_with("metadata"); };
+  std::vector<config::Layer> layers;
+  try {
+    layers = net::metadata_layers(metadata_client(system));
+  } catch (const Error& error) {
+    spdlog::warn("{}; using the metadata recorded by the last run", error.what());
+    std::ranges::copy_if(recorded_layers, std::back_inserter(layers), from_metadata);
+  }
+  std::ranges::copy_if(recorded_layers, std::back_inserter(layers), [&](const config::Layer& layer) { return !from_metadata(layer); });
+  if (!options.config_file.empty()) layers.emplace_back(config::load_file(options.config_file), "config file " + options.config_file);
+  return layers;
+}
+
+int command_idle_check(Options& options) {
+  check_state_dir(options.state_dir);
+  std::unique_ptr<os::RealSystem> system;
+  if (options.now.empty()) {
+    system = std::make_unique<os::RealSystem>("/");
+  } else {
+    const auto now = idle::parse_iso8601(options.now);
+    if (!now) throw Error(ExitCode::usage, "--now takes a UTC time like 2026-11-29T22:15:00Z, not " + options.now);
+    system = std::make_unique<FixedClockSystem>("/", *now);
+  }
+  const auto layers = idle_check_layers(*system, options);
+  const auto facts = detect::gather_facts(*system, configured_user(layers));
+  const auto config = config::Config::resolve(layers, facts.os);
+  idle::Settings settings;
+  settings.enabled = config.boolean("idle_shutdown.enabled");
+  settings.gce = facts.gce;
+  settings.minutes = std::chrono::minutes(config.integer("idle_shutdown.minutes"));
+  settings.power_off_command = config.strings("idle_shutdown.command");
+  settings.cpu_load_percent = static_cast<int>(config.integer("idle_shutdown.cpu_load_percent"));
+  settings.gpu_percent = static_cast<int>(config.integer("idle_shutdown.gpu_percent"));
+  settings.state_dir = options.state_dir;
+  settings.jupyter.port = static_cast<int>(config.integer("jupyter.port"));
+  settings.jupyter.token_file = jupyter::k_api_token_file;
+  if (facts.user.account) settings.jupyter.certificate = facts.user.account->home + jupyter::k_certificate_in_home;
+  const auto report = idle::run_check(*system, settings, options.dry_run);
+  std::cout << (options.json ? idle::to_json(report).dump(2) + "\n" : idle::to_text(report)) << std::flush;
+  return 0;
+}
+
 int command_schema(Options&) {
   std::cout << config::schema_markdown();
   return 0;
@@ -526,6 +628,8 @@ const CommandSpec k_commands[] = {
      k_root | k_config | k_json, command_detect},
     {"plan", "List every step with what it would do here: run, done, skip or refuse, and why (reads only)",
      k_root | k_config | k_state_dir | k_json, command_plan},
+    {"verify", "Check the result: the env imports torch; with a GPU, nvidia-smi, the driver version and torch.cuda.is_available()",
+     k_config | k_state_dir | k_json, command_verify},
     {"reset", "Forget recorded results so those steps run again", k_state_dir | k_steps, command_reset},
     {"logs", "Print a step's log", k_state_dir | k_one_step, command_logs},
     {"fetch", "Download a file: resumable, verified, over several connections", k_fetch, command_fetch},
@@ -533,6 +637,8 @@ const CommandSpec k_commands[] = {
      k_passwd, command_passwd},
     {"cert", "Make a self-signed TLS certificate for Jupyter (EC P-256 or RSA >= 2048, SHA-256, subjectAltName)",
      k_cert, command_cert},
+    {"idle-check", "Power the VM off when it has been idle for idle_shutdown.minutes (run by cs231n-agent-idle.timer)",
+     k_config | k_state_dir | k_json | k_idle, command_idle_check},
     {"schema", "Print the config schema as the Markdown table of the README", 0, command_schema},
     {"version", "Print the version (-v: also libcurl and OpenSSL)", 0, command_version},
 };
@@ -577,6 +683,10 @@ void add_options(CLI::App& command, Options& options, unsigned which) {
     command.add_option("--dns", options.dns_names, "A host name for the subjectAltName (the hostname is always there)");
     command.add_option("--days", options.days, "Validity, at most 825 days")->capture_default_str();
     command.add_option("--key", options.key_type, "ec-p256, rsa-2048 or rsa-3072 (smaller RSA keys are refused)")->capture_default_str();
+  }
+  if (which & k_idle) {
+    command.add_flag("--dry-run", options.dry_run, "Read every signal and say what would happen; record, warn and power off nothing");
+    command.add_option("--now", options.now, "For tests: the UTC time this check takes as now")->group("");
   }
   if (which & k_fetch) {
     command.add_option("url", options.url, "http:// or https:// URL")->required();

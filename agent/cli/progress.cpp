@@ -115,4 +115,17 @@ void DownloadProgressPrinter::finish() {
   if (m_terminal && m_drawn) std::fputs("\n", stderr);
 }
 
+void PublishingProgress::started(const std::string& step, int attempt) {
+  m_inner.started(step, attempt);
+  if (!m_announced) {
+    m_announced = true;
+    m_guest.publish_state(RunState::running);
+  }
+  m_guest.publish("step", step);
+}
+
+void PublishingProgress::finished(const std::string& step, engine::StepStatus status, double duration_s, const std::string& detail) {
+  m_inner.finished(step, status, duration_s, detail);
+}
+
 }  // namespace cs231n::cli

@@ -5,6 +5,7 @@
 
 #include "agent/engine/engine.hpp"
 #include "agent/net/download.hpp"
+#include "agent/net/guest_attributes.hpp"
 
 namespace cs231n::cli {
 
@@ -26,6 +27,21 @@ class ConsoleProgress : public engine::Progress {
   bool m_terminal;
   std::vector<std::pair<std::string, double>> m_running;
   std::size_t m_drawn = 0;
+};
+
+// Passes every event on and publishes which step runs as a guest attribute, so that the VM's
+// progress can be followed from a laptop.
+class PublishingProgress : public engine::Progress {
+ public:
+  PublishingProgress(engine::Progress& inner, net::GuestAttributes& guest) : m_inner(inner), m_guest(guest) {}
+  void started(const std::string& step, int attempt) override;
+  void finished(const std::string& step, engine::StepStatus status, double duration_s, const std::string& detail) override;
+  void tick(const std::vector<std::pair<std::string, double>>& running) override { m_inner.tick(running); }
+
+ private:
+  engine::Progress& m_inner;
+  net::GuestAttributes& m_guest;
+  bool m_announced = false;
 };
 
 // One file's download progress on stderr: a bar on a terminal (bytes, percent, rate, ETA),

@@ -50,7 +50,6 @@ ValueCheck in_range(long long low, long long high) {
 const ValueCheck k_url = matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL");
 // A git remote: https, or file:// for a local mirror (and for tests).
 const ValueCheck k_git_url = matches(R"((https?|file)://[^\s"'\\]+)", "an https:// or file:// git URL");
-const ValueCheck k_optional_url = matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL", true);
 const ValueCheck k_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)");
 const ValueCheck k_optional_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)", true);
 const ValueCheck k_optional_md5 = matches("[0-9a-f]{32}", "32 lowercase hex digits (an md5)", true);
@@ -164,10 +163,14 @@ const std::vector<Field>& schema() {
       {"gpu.cuda", Kind::string, "CUDA version, or `auto` for the newest that GPU, driver, OS and torch allow", "cs231n-cuda", k_cuda_choice},
       {"gpu.driver_branch", Kind::string, "NVIDIA driver branch, or `auto`", "", k_branch_choice},
       {"gpu.persistence", Kind::boolean, "turn on persistence mode (`nvidia-smi -pm 1`)", "", {}},
+      {"gpu.repo_url", Kind::string, "NVIDIA's CUDA repositories (`<distro>/x86_64/` under it)", "", k_url},
       {"pytorch.version", Kind::string, "torch version, or `auto`", "", k_torch_choice},
-      {"pytorch.index_url", Kind::string, "package index for torch; empty: chosen from the CUDA version", "", k_optional_url},
+      {"pytorch.index_url", Kind::string, "where PyTorch's wheel indexes live (`torch_stable.html`, `cu126/`, `cpu/`)", "", k_url},
       {"idle_shutdown.enabled", Kind::boolean, "power the VM off when idle", "cs231n-idle-shutdown", {}},
       {"idle_shutdown.minutes", Kind::integer, "idle minutes before power-off", "cs231n-idle-minutes", in_range(5, 1440)},
+      {"idle_shutdown.cpu_load_percent", Kind::integer, "5-minute load average, in % of one CPU, that counts as activity", "", in_range(1, 100000)},
+      {"idle_shutdown.gpu_percent", Kind::integer, "GPU utilisation (%, any GPU) that counts as activity", "", in_range(1, 100)},
+      {"idle_shutdown.command", Kind::string_list, "argv that powers the machine off", "", k_nonempty_argv},
       {"steps", Kind::object_list, "custom steps (see below)", "", {}, custom_step_fields()},
       {"reboot.command", Kind::string_list, "argv that reboots the machine", "", k_nonempty_argv},
       {"reboot.boot_id_file", Kind::string, "where the boot id is read", "", k_optional_path},
@@ -225,9 +228,11 @@ nlohmann::json profile_defaults(const std::string& profile) {
         {"certificate_days", 365},
         {"certificate_key", "ec-p256"},
         {"service", true}}},
-      {"gpu", {{"force", false}, {"cuda", seed ? "10.0" : "auto"}, {"driver_branch", "auto"}, {"persistence", true}}},
-      {"pytorch", {{"version", seed ? "1.2.0" : "auto"}, {"index_url", ""}}},
-      {"idle_shutdown", {{"enabled", true}, {"minutes", 60}}},
+      {"gpu", {{"force", false}, {"cuda", seed ? "10.0" : "auto"}, {"driver_branch", "auto"}, {"persistence", true},
+               {"repo_url", "https://developer.download.nvidia.com/compute/cuda/repos"}}},
+      {"pytorch", {{"version", seed ? "1.2.0" : "auto"}, {"index_url", "https://download.pytorch.org/whl"}}},
+      {"idle_shutdown", {{"enabled", true}, {"minutes", 60}, {"cpu_load_percent", 50}, {"gpu_percent", 10},
+                         {"command", {"systemctl", "poweroff"}}}},
       {"steps", json::array()},
       {"reboot", {{"command", {"systemctl", "reboot"}}, {"boot_id_file", "/proc/sys/kernel/random/boot_id"}, {"max_reboots", 3}}},
       {"timeouts", {{"default", 3600}, {"apt-packages", 1800}, {"anaconda", 3600}, {"conda-env", 7200}, {"datasets", 3600}, {"nvidia-driver", 3600}}},

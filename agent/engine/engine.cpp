@@ -245,11 +245,14 @@ class Scheduler {
     record.log = m_store.log_path(name);
     save();
     m_progress.started(name, record.attempts + 1);
-    m_workers.emplace_back([this, index, log = record.log, attempt = record.attempts + 1] { work(index, log, attempt); });
+    const bool redo = std::ranges::find(m_state.run.redo, name) != m_state.run.redo.end();
+    m_workers.emplace_back([this, index, log = record.log, attempt = record.attempts + 1, redo] { work(index, log, attempt, redo); });
   }
 
   // A worker thread: everything but the bookkeeping runs without the mutex.
-  void work(std::size_t index, const std::string& log, int attempt) {
+  // `redo`: the step belongs to one VM and this is a new one, so its check (which would pass on
+  // the files copied from the other VM) is not asked first.
+  void work(std::size_t index, const std::string& log, int attempt, bool redo) {
     auto& node = m_nodes[index];
     const auto& step = *node.step;
     const plan::StepRun run(m_context, step.name(), m_context.system.files().host_path(log),
@@ -260,7 +263,8 @@ class Scheduler {
     std::string detail, error;
     int exit_code = 0;
     bool reboot = false;
-    auto first = step.check(run);
+    auto first = redo ? util::Result<plan::CheckResult>(plan::CheckResult{false, ""}) : step.check(run);
+    if (redo) run.note("this step belongs to one VM and this is a new one: applying without checking first");
     if (!first) {
       error = "check failed: " + first.error().message;
     } else if (first->done) {
@@ -272,6 +276,12 @@ class Scheduler {
       if (!applied) {
         error = applied.error().message;
         exit_code = applied.error().exit_code;
+      } else if (applied->reboot) {
+        // What it changed takes effect after the reboot (a driver module that cannot load while
+        // nouveau holds the GPU): checking now would only see the old state.
+        status = StepStatus::done;
+        detail = "applied; takes effect after the reboot it asked for";
+        reboot = true;
       } else if (auto second = first->checkable ? step.check(run) : util::Result<plan::CheckResult>(plan::CheckResult{true, "", false});
                  !second) {
         error = "applied, but the check then failed: " + second.error().message;
@@ -302,7 +312,10 @@ class Scheduler {
     record.duration_s = node.duration_s;
     record.error = error;
     record.detail = detail;
-    if (status == StepStatus::done) record.fingerprint = fingerprint_of(node);
+    if (status == StepStatus::done) {
+      record.fingerprint = fingerprint_of(node);
+      std::erase(m_state.run.redo, step.name());
+    }
     if (reboot) {
       m_stop_starting = true;
       if (m_reboot_requested_by.empty()) m_reboot_requested_by = step.name();

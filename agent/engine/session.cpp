@@ -7,7 +7,6 @@
 
 #include "agent/core/error.hpp"
 #include "agent/engine/lock.hpp"
-#include "agent/gpu/compat.hpp"
 #include "agent/util/hash.hpp"
 #include "agent/util/strings.hpp"
 
@@ -93,7 +92,7 @@ void install_self(os::System& system, bool force) {
     const auto answer = system.run(version);
     const auto words = answer && answer->ok() ? util::split_whitespace(answer->stdout_text) : std::vector<std::string>{};
     const std::string installed_version = words.size() >= 2 ? words[1] : "";
-    if (!installed_version.empty() && gpu::compare_versions(installed_version, CS231N_VERSION) > 0 && !force) {
+    if (!installed_version.empty() && util::compare_versions(installed_version, CS231N_VERSION) > 0 && !force) {
       spdlog::warn("{} is version {}, newer than this agent ({}): not replacing it (--force would)", k_installed_agent,
                    installed_version, CS231N_VERSION);
       return;
@@ -110,6 +109,27 @@ void install_self(os::System& system, bool force) {
   spdlog::info("installed cs231n-agent {} as {}", CS231N_VERSION, k_installed_agent);
 }
 
+namespace {
+
+// A VM made from another VM's image (scripts/bake-image.sh) carries that VM's state: what belongs
+// to one instance runs again.
+void forget_other_instance(State& state, const plan::StepList& steps, const std::optional<detect::GceInstance>& instance) {
+  if (!instance || instance->id.empty()) return;
+  if (!state.run.instance_id.empty() && state.run.instance_id != instance->id) {
+    for (const auto& step : steps) {
+      if (!step->per_instance() || !state.steps.contains(step->name())) continue;
+      spdlog::info("step {} was done on instance {}, this is instance {}: it runs again", step->name(), state.run.instance_id,
+                   instance->id);
+      state.steps.erase(step->name());
+      // Its check would pass on the copied files (the other VM's TLS key): it must apply.
+      if (std::ranges::find(state.run.redo, step->name()) == state.run.redo.end()) state.run.redo.push_back(step->name());
+    }
+  }
+  state.run.instance_id = instance->id;
+}
+
+}  // namespace
+
 SessionResult run_session(os::System& system, const StepFactory& make_steps, const RunRequest& request, Progress& progress) {
   if (!system.files().is_host_root()) {
     throw Error(ExitCode::usage, "run and resume change the machine, so they work only on the real root; --root is for "
@@ -121,11 +141,15 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
   State state = store.load(util::random_hex(4));
   SessionResult result;
 
-  if (request.resume && (state.empty() || state.run.state == RunState::done)) {
-    spdlog::info("nothing to resume: {}", state.empty() ? "no run was started" : "the last run is done");
-    result.outcome.state = state.empty() ? RunState::not_started : RunState::done;
+  if (request.resume && state.empty()) {
+    spdlog::info("nothing to resume: no run was started");
+    result.outcome.state = RunState::not_started;
     return result;
   }
+  // At a boot after a finished run, resume still re-checks the steps that can break by themselves
+  // (a kernel update takes the nvidia module away); everything else recorded done is skipped.
+  const bool boot_check = request.resume && state.run.state == RunState::done;
+  if (boot_check) spdlog::info("the last run is done; checking again what can break by itself (a kernel update, a reboot)");
   const auto layers = request.resume ? state.run.config_layers : request.config_layers;
   auto facts = detect::gather_facts(system, [&] {
     std::string user;
@@ -152,7 +176,15 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
     spdlog::info("the machine rebooted as step {} asked; continuing run {}", state.run.reboot_requested_by, state.run.id);
   }
   if (state.empty() || state.run.state == RunState::done) {
-    state.run = RunRecord{};
+    RunRecord fresh;
+    if (boot_check) {
+      fresh.only = state.run.only;
+      fresh.skip = state.run.skip;
+      fresh.config_layers = state.run.config_layers;
+      fresh.confirmed = state.run.confirmed;
+    }
+    fresh.instance_id = state.run.instance_id;
+    state.run = std::move(fresh);
     state.run.id = util::random_hex(6);
     state.run.started = iso8601(system.now());
   }
@@ -160,6 +192,7 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
   options.only = request.resume ? state.run.only : request.options.only;
   options.skip = request.resume ? state.run.skip : request.options.skip;
   const auto steps = make_steps(config);
+  forget_other_instance(state, steps, request.instance);
   const plan::Context context{system, facts, config};
   Engine engine(steps, context, store, state, options, progress);
 
@@ -201,6 +234,9 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
 
   result.outcome = engine.run();
   result.ran = true;
+  if (facts.instance && !facts.instance->external_ip.empty()) {
+    result.jupyter_url = "https://" + facts.instance->external_ip + ":" + std::to_string(config.integer("jupyter.port")) + "/";
+  }
   return result;
 }
 

@@ -34,6 +34,7 @@ struct RunRequest {
 struct SessionResult {
   RunOutcome outcome;
   bool ran = false;  // false when there was nothing to do (resume without a pending run)
+  std::string jupyter_url;  // https://<external ip>:<port>/ on GCE, else empty
 };
 
 // `run` and `resume`: takes the lock, loads the state, checks the reboot that was asked for,

@@ -71,6 +71,8 @@ json to_json(const State& state) {
             {"reboot_requested_by", run.reboot_requested_by},
             {"reboot_boot_id", run.reboot_boot_id},
             {"confirmed", run.confirmed},
+            {"instance_id", run.instance_id},
+            {"redo", run.redo},
             {"only", run.only},
             {"skip", run.skip},
             {"config_layers", [&] {
@@ -98,6 +100,9 @@ State state_from_json(const json& document) {
   state.run.reboot_requested_by = run.at("reboot_requested_by").get<std::string>();
   state.run.reboot_boot_id = run.at("reboot_boot_id").get<std::string>();
   state.run.confirmed = run.at("confirmed").get<bool>();
+  // Written from 0.1.1 on; a state from before has none.
+  state.run.instance_id = run.value("instance_id", "");
+  state.run.redo = run.value("redo", std::vector<std::string>{});
   state.run.only = run.at("only").get<std::vector<std::string>>();
   state.run.skip = run.at("skip").get<std::vector<std::string>>();
   for (const auto& layer : run.at("config_layers")) state.run.config_layers.push_back(config::layer_from_json(layer));

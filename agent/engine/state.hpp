@@ -42,6 +42,8 @@ struct RunRecord {
   std::string reboot_requested_by; // the step that asked for the pending reboot
   std::string reboot_boot_id;      // the boot that must end before the run goes on
   bool confirmed = false;          // the operator agreed to change this machine (off GCE)
+  std::string instance_id;         // the GCE instance the steps were done on (empty off GCE)
+  std::vector<std::string> redo;   // steps that must apply even when their check passes (a new instance)
   std::vector<std::string> only;   // the step selection, reused by `resume`
   std::vector<std::string> skip;
   std::vector<config::Layer> config_layers;  // the config the run was started with

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "agent/jupyter/api_token.hpp"
+
 namespace cs231n::jupyter {
 
 std::string with_managed_block(std::string_view existing, std::string_view block) {
@@ -71,17 +73,30 @@ std::string common_lines(const std::string& app, const ServerSettings& settings)
          "c." + app + ".open_browser = False\n";
 }
 
+// The agent's API token (see api_token.hpp) comes from the service's environment and is taken out
+// of it here, before any kernel starts, so kernels never inherit it. Notebook 7 reads both config
+// files in one process: the first pops the variable, so the value is kept on `sys` for the second.
+// Without the variable (Jupyter started by hand) no token is set and Jupyter's defaults stay.
+std::string api_token_lines(const std::string& app) {
+  return "import os, sys\n"
+         "sys._cs231n_api_token = os.environ.pop(\"" + std::string(k_api_token_variable) +
+         "\", getattr(sys, \"_cs231n_api_token\", \"\"))\n"
+         "if sys._cs231n_api_token:\n"
+         "    c." + app + ".token = sys._cs231n_api_token\n";
+}
+
 }  // namespace
 
 std::string notebook_config_block(const ServerSettings& settings) {
   return common_lines("NotebookApp", settings) + "c.NotebookApp.notebook_dir = " + python_string(settings.root_dir) + "\n" +
-         "c.NotebookApp.password = " + python_string(settings.password_hash) + "\n";
+         "c.NotebookApp.password = " + python_string(settings.password_hash) + "\n" + api_token_lines("NotebookApp");
 }
 
 std::string server_config_block(const ServerSettings& settings) {
   return common_lines("ServerApp", settings) + "c.ServerApp.root_dir = " + python_string(settings.root_dir) + "\n" +
          "c.ServerApp.password = " + python_string(settings.password_hash) + "\n" +
-         "c.PasswordIdentityProvider.hashed_password = " + python_string(settings.password_hash) + "\n";
+         "c.PasswordIdentityProvider.hashed_password = " + python_string(settings.password_hash) + "\n" +
+         api_token_lines("ServerApp");
 }
 
 }  // namespace cs231n::jupyter

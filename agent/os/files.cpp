@@ -151,6 +151,12 @@ util::Result<FileInfo> Files::stat(std::string_view path) const {
   info.uid = st.st_uid;
   info.gid = st.st_gid;
   info.size = static_cast<std::uint64_t>(st.st_size);
+  const auto time_of = [](const timespec& time) {
+    return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+        std::chrono::seconds(time.tv_sec) + std::chrono::nanoseconds(time.tv_nsec)));
+  };
+  info.accessed = time_of(st.st_atim);
+  info.modified = time_of(st.st_mtim);
   return info;
 }
 

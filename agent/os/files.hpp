@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -39,6 +40,8 @@ struct FileInfo {
   uid_t uid = 0;
   gid_t gid = 0;
   std::uint64_t size = 0;
+  std::chrono::system_clock::time_point accessed;  // atime: for a terminal, its last input (what `w` shows)
+  std::chrono::system_clock::time_point modified;
 };
 
 struct Ownership {

@@ -70,6 +70,23 @@ util::Result<void> SystemdServiceManager::enable(const std::string& name, const 
   return files.symlink(std::string(k_unit_dir) + "/" + name, link);
 }
 
+util::Result<void> SystemdServiceManager::remove(const std::string& name, const std::string& wanted_by) {
+  const auto& files = m_system.files();
+  const std::string unit = std::string(k_unit_dir) + "/" + name;
+  const std::string link = wanted_by.empty() ? "" : std::string(k_unit_dir) + "/" + wanted_by + ".wants/" + name;
+  const bool present = files.stat(unit).has_value() || (!link.empty() && files.stat(link).has_value());
+  if (!present) return {};
+  if (systemd_running() && files.stat(unit)) {
+    if (auto disabled = systemctl({"disable", "--now", name}); !disabled) return disabled;
+  }
+  if (!link.empty()) {
+    if (auto removed = files.remove(link); !removed) return removed;
+  }
+  if (auto removed = files.remove(unit); !removed) return removed;
+  if (systemd_running()) return systemctl({"daemon-reload"});
+  return {};
+}
+
 RealSystem::RealSystem(std::filesystem::path root) : m_files(std::move(root)), m_services(*this) {}
 
 util::Result<CommandResult> RealSystem::run(const Command& command) {

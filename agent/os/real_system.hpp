@@ -14,6 +14,7 @@ class SystemdServiceManager : public ServiceManager {
   bool systemd_running() const override;
   util::Result<void> install_unit(const std::string& name, const std::string& content) override;
   util::Result<void> enable(const std::string& name, const std::string& wanted_by, bool start) override;
+  util::Result<void> remove(const std::string& name, const std::string& wanted_by) override;
 
  private:
   util::Result<void> systemctl(const std::vector<std::string>& arguments);

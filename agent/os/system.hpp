@@ -64,6 +64,9 @@ class ServiceManager {
   // Enables the unit for `wanted_by` (e.g. "multi-user.target"); starts it when `start` and
   // systemd runs.
   virtual util::Result<void> enable(const std::string& name, const std::string& wanted_by, bool start) = 0;
+  // Stops and disables the unit when systemd runs, then removes its file and its `wanted_by`
+  // link (empty: it has none). A unit that is not there is not an error.
+  virtual util::Result<void> remove(const std::string& name, const std::string& wanted_by) = 0;
 };
 
 // The one interface through which every side effect on the target system passes. Tests inject a

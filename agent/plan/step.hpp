@@ -93,6 +93,9 @@ class Step {
   // A step whose wanted state depends on something that must not enter its fingerprint (a
   // password) is checked again on every run even when recorded done; check() must stay cheap.
   virtual bool recheck_when_done() const { return false; }
+  // What belongs to one VM and must be made again on a VM cloned from its image (the TLS key,
+  // the password): forgotten when the GCE instance id changes.
+  virtual bool per_instance() const { return false; }
   // What the step would do here: run, skip or refuse, without changing anything.
   virtual Decision decide(const Context& context) const = 0;
   // The inputs (config values, detected facts) whose change makes the step run again.

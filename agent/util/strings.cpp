@@ -104,4 +104,15 @@ std::string human_bytes(std::uint64_t bytes) {
   return buffer;
 }
 
+int compare_versions(std::string_view a, std::string_view b) {
+  const auto left = split(a, '.');
+  const auto right = split(b, '.');
+  for (std::size_t i = 0; i < std::max(left.size(), right.size()); ++i) {
+    const auto l = i < left.size() ? parse_uint(left[i]).value_or(0) : 0;
+    const auto r = i < right.size() ? parse_uint(right[i]).value_or(0) : 0;
+    if (l != r) return l < r ? -1 : 1;
+  }
+  return 0;
+}
+
 }  // namespace cs231n::util

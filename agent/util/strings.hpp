@@ -25,4 +25,7 @@ std::optional<std::string> closest_match(std::string_view word, const std::vecto
 // "1.5 GiB" style, for human output.
 std::string human_bytes(std::uint64_t bytes);
 
+// Compares dotted versions numerically ("10.0" < "11.8" < "11.10"); missing parts count as 0.
+int compare_versions(std::string_view a, std::string_view b);
+
 }  // namespace cs231n::util

@@ -126,7 +126,9 @@ echo boot-3 >"$R/root/boot_id"
 chroot_agent resume --state-dir /var/lib/main "${REBOOT[@]}"
 assert_rc 0
 assert_eq "steps that ran" "before boot after" "$(lines root/ledger-main)"
-assert_contains "log" "nothing to resume: the last run is done" "$(cat -- "$ERR")"
+assert_contains "log" "the last run is done; checking again what can break by itself" "$(cat -- "$ERR")"
+assert_eq "reboot command calls" "called" "$(lines root/calls-main)"
+JSON_FILE=$STATE assert_json run.state '"done"'
 
 #-----------------------------------------------------------------------------------------------
 section "--no-reboot"

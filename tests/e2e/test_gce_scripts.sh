@@ -442,4 +442,32 @@ assert_rc 1
 assert_one_error_line bake-image.sh "VM cs231n is TERMINATED" "gcloud compute instances start cs231n --zone=$ZONE"
 assert_calls "gcloud compute instances describe cs231n --zone=$ZONE --format=json"
 
+section "README: every laptop command (\`\`\`sh laptop blocks) runs as written"
+# From a copy of the repository whose build/cs231n-agent is the stand-in binary, with a roster and
+# the caller's IP served on 127.0.0.1 (the scripts ask CS231N_MY_IP_URL, checkip.amazonaws.com in life).
+REPO=$TEST_TMP/repo
+mkdir -p "$REPO/build"
+cp -r -- "$SCRIPTS" "$REPO/scripts"
+cp -- "$AGENT_FILE" "$REPO/build/cs231n-agent"
+printf 'alice\nbob,bob@example.edu\n' >"$REPO/students.txt"
+start_server myip
+printf '198.51.100.7\n' >"$SERVE/myip"
+export CS231N_MY_IP_URL=$BASE/files/myip
+mapfile -t README_COMMANDS < <(awk '/^```sh laptop$/ { inside = 1; next } /^```/ { inside = 0 } inside && NF && !/^#/' "$SOURCE_DIR/README.md")
+((${#README_COMMANDS[@]} >= 4)) || fail "README's laptop commands" "expected: at least 4" "got: ${#README_COMMANDS[@]}"
+for command in "${README_COMMANDS[@]}"; do
+  read -r -a words <<<"$command"
+  if [[ ${words[0]} == scripts/create-instance.sh ]]; then
+    new_cloud 4
+    guest_attributes cs231n running:apt-packages done
+  fi
+  LAST_CMD="(README) $command"
+  set +e
+  (cd "$REPO" && "${words[@]}") >"$OUT" 2>"$ERR" </dev/null
+  RC=$?
+  set -e
+  assert_rc 0
+done
+unset CS231N_MY_IP_URL
+
 echo "PASS $TEST_NAME"

@@ -103,12 +103,14 @@ assert_contains "cuda row" "run" "$(table_row cuda)"
 assert_contains "cuda row" "CUDA 10.0" "$(table_row cuda)"
 assert_not_contains "table" "Refused:" "$(cat -- "$TEST_TMP/table")"
 
-section "plan ubuntu1604-gce-t4 with profile current set in the config"
-plan_root 0 "$ROOTS/ubuntu1604-gce-t4" --config "$CONFIGS/valid-profile-current.json"
+section "plan ubuntu1604-gce-t4 with profile current set in the config: no torch for CUDA 10.0 and Python 3.12"
+plan_root 4 "$ROOTS/ubuntu1604-gce-t4" --config "$CONFIGS/valid-profile-current.json"
 assert_json profile '{"name": "current", "requested": "current", "reason": "set in the config"}'
 step anaconda run "Miniconda3" "/home/student/miniconda3"
 step conda-env run "python=3.12"
-step gpu-persistence skip "gpu.persistence"
+step nvidia-repo refuse "no CUDA 10.0 torch build has a wheel for Python 3.12; set conda_env.python to \"3.7\" (here: CUDA 10.0, driver 410, torch 1.4.0+cu100)"
+step pytorch skip "nvidia-repo"
+step gpu-persistence skip "nvidia-repo"
 step idle-shutdown skip "idle_shutdown.enabled"
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +217,7 @@ for name in anaconda conda-env assignments datasets jupyter-cert jupyter-config 
 done
 step apt-packages "done"
 step nvidia-repo run "debian12"
-step nvidia-driver "done" "nvidia"
+step nvidia-driver "done" "an NVIDIA driver installed otherwise is loaded: kept"
 step idle-shutdown skip "GCE"
 assert_contains "user row" "refuse" "$(table_row user)"
 

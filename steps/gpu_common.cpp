@@ -1,0 +1,174 @@
+#include "steps/gpu_common.hpp"
+
+#include <algorithm>
+
+#include "agent/util/strings.hpp"
+#include "steps/common.hpp"
+
+namespace cs231n::steps {
+
+namespace {
+
+// A MOK key that DKMS signs modules with (Ubuntu's DKMS and shim-signed put it in these places).
+bool has_module_signing_key(const os::Files& files) {
+  return (files.exists("/var/lib/dkms/mok.key") && files.exists("/var/lib/dkms/mok.pub")) ||
+         (files.exists("/var/lib/shim-signed/mok/MOK.priv") && files.exists("/var/lib/shim-signed/mok/MOK.der"));
+}
+
+// Prints one JSON line; Python 3.5+ (the seed env is 3.6), torch 1.0+.
+constexpr const char* k_torch_probe = R"(import json
+import torch
+available = bool(torch.cuda.is_available())
+devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if available else []
+print(json.dumps({"torch": str(torch.__version__), "cuda": torch.version.cuda, "available": available, "devices": devices}))
+)";
+
+}  // namespace
+
+GpuPlan plan_gpu(const plan::Context& context) {
+  GpuPlan result;
+  const auto& facts = context.facts;
+  const auto& config = context.config;
+  gpu::Request request;
+  request.gpu_path = !facts.gpus.empty() || config.boolean("gpu.force");
+  for (const auto& each : facts.gpus) request.gpu_ids.push_back(each.device_id);
+  request.os_id = facts.os.id;
+  request.os_version = facts.os.version_id;
+  request.os_label = facts.os.label();
+  request.kernel_release = facts.kernel_release;
+  request.python = config.string("conda_env.python");
+  request.cuda = config.string("gpu.cuda");
+  request.driver_branch = config.string("gpu.driver_branch");
+  request.torch = config.string("pytorch.version");
+  request.secure_boot = facts.secure_boot == detect::SecureBoot::on;
+  request.module_signing_key = has_module_signing_key(context.system.files());
+
+  result.active = request.gpu_path;
+  if (!result.active) result.skip_reason = "no NVIDIA GPU";
+  std::vector<std::string> names;
+  for (const auto& each : facts.gpus) {
+    if (std::ranges::find(names, each.name) == names.end()) names.push_back(each.name);
+  }
+  result.gpu_names = names.empty() ? "a GPU (gpu.force)" : util::join(names, ", ");
+  auto choice = gpu::choose(request);
+  if (choice) {
+    result.choice = std::move(*choice);
+  } else {
+    result.refusal = choice.error();
+  }
+  return result;
+}
+
+nlohmann::json gpu_inputs(const plan::Context& context) {
+  const auto gpu_plan = plan_gpu(context);
+  const auto& choice = gpu_plan.choice;
+  return {{"cuda", choice.cuda},
+          {"driver_branch", choice.driver_branch},
+          {"driver_source", choice.driver_source == gpu::DriverSource::ubuntu_signed ? "ubuntu-signed" : "nvidia-repo"},
+          {"os", context.facts.os.label()},
+          {"repo_url", context.config.string("gpu.repo_url")}};
+}
+
+std::optional<plan::Decision> gpu_gate(const GpuPlan& gpu_plan) {
+  if (!gpu_plan.active) return plan::skipped(gpu_plan.skip_reason);
+  if (gpu_plan.refusal) return plan::refused(gpu_plan.refusal->message());
+  return std::nullopt;
+}
+
+bool module_loaded(const os::Files& files, std::string_view module) {
+  const auto modules = files.read("/proc/modules").value_or("");
+  for (const auto& line : util::lines(modules)) {
+    if (line.starts_with(module) && line.size() > module.size() && line[module.size()] == ' ') return true;
+  }
+  return false;
+}
+
+std::vector<std::string> driver_packages(const gpu::Choice& choice, const std::string& kernel_release) {
+  const std::string branch = std::to_string(choice.driver_branch);
+  if (choice.driver_source == gpu::DriverSource::ubuntu_signed) {
+    return {"linux-modules-nvidia-" + branch + "-server-gcp", "nvidia-utils-" + branch + "-server"};
+  }
+  // DKMS builds the module against the running kernel's headers.
+  return {"linux-headers-" + kernel_release, "cuda-drivers-" + branch};
+}
+
+std::vector<std::string> held_driver_packages(const gpu::Choice& choice) {
+  const std::string branch = std::to_string(choice.driver_branch);
+  if (choice.driver_source == gpu::DriverSource::ubuntu_signed) {
+    return {"linux-modules-nvidia-" + branch + "-server-gcp", "nvidia-utils-" + branch + "-server"};
+  }
+  return {"cuda-drivers-" + branch};
+}
+
+std::string cuda_toolkit_package(const std::string& cuda) {
+  std::string package = "cuda-toolkit-" + cuda;
+  std::ranges::replace(package, '.', '-');
+  return package;
+}
+
+util::Result<NvidiaSmiReport> query_nvidia_smi(const plan::StepRun& run) {
+  os::Command command;
+  command.argv = {"nvidia-smi", "--query-gpu=name,driver_version,persistence_mode", "--format=csv,noheader"};
+  command.capture_stdout = true;
+  command.timeout = std::chrono::seconds(60);
+  auto result = run.probe(command);
+  NvidiaSmiReport report;
+  if (!result) {
+    report.error = result.error().message;
+    return report;
+  }
+  if (!result->ok()) {
+    const auto said = util::trim(result->stdout_text + "\n" + result->output_tail);
+    report.error = "nvidia-smi " + result->describe() + (said.empty() ? "" : ": " + std::string(said));
+    return report;
+  }
+  for (const auto& line : util::lines(result->stdout_text)) {
+    const auto fields = util::split(line, ',');
+    if (fields.size() < 3) continue;
+    report.names.emplace_back(util::trim(fields[0]));
+    if (report.driver_version.empty()) report.driver_version = util::trim(fields[1]);
+    report.persistence.emplace_back(util::trim(fields[2]));
+  }
+  report.ok = !report.names.empty();
+  if (!report.ok) report.error = "nvidia-smi lists no GPU";
+  return report;
+}
+
+bool torch_files_present(const os::Files& files, const std::string& env) {
+  for (const auto& entry : files.list(env + "/lib").value_or(std::vector<std::string>{})) {
+    if (entry.starts_with("python") && files.exists(env + "/lib/" + entry + "/site-packages/torch")) return true;
+  }
+  return false;
+}
+
+util::Result<TorchReport> query_torch(const plan::StepRun& run) {
+  TorchReport report;
+  if (!torch_files_present(run.system().files(), env_dir(run.context()))) {
+    report.error = "no torch in env " + run.config().string("conda_env.name") + " (" + env_dir(run.context()) + ")";
+    return report;
+  }
+  auto command = as_user(run, {env_dir(run.context()) + "/bin/python", "-c", k_torch_probe});
+  command.capture_stdout = true;
+  command.timeout = std::chrono::minutes(5);
+  auto result = run.probe(command);
+  if (!result) return std::unexpected(result.error());
+  if (!result->ok()) {
+    report.error = "import torch in env " + run.config().string("conda_env.name") + " " + result->describe() + ": " +
+                   std::string(util::trim(result->output_tail));
+    return report;
+  }
+  const auto lines = util::lines(result->stdout_text);
+  try {
+    const auto said = nlohmann::json::parse(lines.empty() ? std::string("null") : lines.back());
+    report.version = said.at("torch").get<std::string>();
+    report.cuda = said.at("cuda").is_string() ? said.at("cuda").get<std::string>() : "";
+    report.cuda_available = said.at("available").get<bool>();
+    report.devices = said.at("devices").get<std::vector<std::string>>();
+    report.imported = true;
+  } catch (const nlohmann::json::exception&) {
+    report.error = "the env's Python printed something unexpected about torch: " + (lines.empty() ? std::string() : lines.back());
+  }
+  return report;
+}
+
+}  // namespace cs231n::steps

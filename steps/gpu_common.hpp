@@ -1,0 +1,67 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/gpu/compat.hpp"
+#include "agent/plan/step.hpp"
+
+namespace cs231n::steps {
+
+// The GPU path's choice for this machine, from the compatibility table (agent/gpu/compat).
+struct GpuPlan {
+  bool active = false;       // an NVIDIA GPU is present, or gpu.force
+  std::string skip_reason;   // when !active
+  std::string gpu_names;     // "Tesla T4"
+  std::optional<gpu::Refusal> refusal;
+  gpu::Choice choice;        // the torch build even when !active (the CPU-only one)
+};
+
+GpuPlan plan_gpu(const plan::Context& context);
+
+// What the GPU path's steps depend on: the chosen CUDA, driver branch and source, and the OS.
+nlohmann::json gpu_inputs(const plan::Context& context);
+
+// A decision for a step of the GPU path when the path is skipped or refused.
+std::optional<plan::Decision> gpu_gate(const GpuPlan& gpu_plan);
+
+// Whether a kernel module is loaded now (/proc/modules, read live: facts are from the run's start).
+bool module_loaded(const os::Files& files, std::string_view module);
+
+// NVIDIA's repo for this OS is known not to work: nvidia-repo found so and fell back.
+inline constexpr const char* k_nvidia_repo_unusable_file = "/var/lib/cs231n-agent/nvidia-repo-unusable";
+
+// The packages that bring the chosen driver for `kernel_release`, and those held so an upgrade
+// cannot swap the branch.
+std::vector<std::string> driver_packages(const gpu::Choice& choice, const std::string& kernel_release);
+std::vector<std::string> held_driver_packages(const gpu::Choice& choice);
+
+// "cuda-toolkit-12-6"
+std::string cuda_toolkit_package(const std::string& cuda);
+
+// What nvidia-smi says, or why it could not say it.
+struct NvidiaSmiReport {
+  bool ok = false;
+  std::string error;  // nvidia-smi's own message when !ok
+  std::vector<std::string> names;
+  std::string driver_version;  // of the first GPU
+  std::vector<std::string> persistence;  // "Enabled" / "Disabled" per GPU
+};
+util::Result<NvidiaSmiReport> query_nvidia_smi(const plan::StepRun& run);
+
+// What the env's Python says of torch (run as the user).
+struct TorchReport {
+  bool imported = false;
+  std::string error;  // the import's last lines when !imported
+  std::string version;
+  std::string cuda;  // torch.version.cuda; empty for a CPU build
+  bool cuda_available = false;
+  std::vector<std::string> devices;
+};
+// Runs the env's Python only when torch's files are there: a check must stay cheap, and `plan
+// --root` must not start programs of a fixture tree.
+util::Result<TorchReport> query_torch(const plan::StepRun& run);
+bool torch_files_present(const os::Files& files, const std::string& env);
+
+}  // namespace cs231n::steps

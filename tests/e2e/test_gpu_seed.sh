@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The tutorial's GPU recipe as profile `seed` keeps it, on a T4 under "Ubuntu 18.04" (a Debian 11
+# chroot overlay whose os-release says so; tests/e2e/gpu.sh): CUDA 10.0 from NVIDIA's ubuntu1804
+# repo through cuda-keyring (not the tutorial's apt-key, whose key NVIDIA rotated in 2022; a list
+# left by it is disabled), driver 410, torch 1.2.0 for Python 3.6 from torch_stable.html, no
+# nouveau so no reboot, and verify says torch.cuda.is_available().
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=chroot.sh
+source "$SOURCE_DIR/tests/e2e/chroot.sh"
+# shellcheck source=../support/course.sh
+source "$SOURCE_DIR/tests/support/course.sh"
+# shellcheck source=gpu.sh
+source "$SOURCE_DIR/tests/e2e/gpu.sh"
+
+KERNEL=5.4.0-1103-gcp
+installed() { in_chroot dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true; }
+
+section "fixtures: a T4 without nouveau, Ubuntu 18.04's os-release, the tutorial's old cuda.list"
+course_setup
+gpu_os_release ubuntu1804
+gpu_fake_kernel "$KERNEL"
+gpu_add_pci_gpu 1eb8
+gpu_make_repos ubuntu1804 "$KERNEL"
+gpu_torch_index "$GPU_SERVE"
+echo "deb http://developer.download.nvidia.com/compute/cuda/repos/ubuntu1804/x86_64 /" >"$R/etc/apt/sources.list.d/cuda.list"
+course_config "$R/root/seed.json" "{\"profile\": \"seed\", \"conda_env\": {\"python\": \"3.6\"},
+  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256sum <"$SERVE/$ANACONDA" | cut -d' ' -f1)\", \"prefix\": \"~/anaconda3\"},
+  \"gpu\": {\"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
+
+section "run: CUDA 10.0, driver 410, torch 1.2.0, no reboot"
+chroot_agent run --yes --config /root/seed.json --state-dir /var/lib/seed --reboot-command /bin/false
+assert_rc 0
+[[ ! -e $R/etc/apt/sources.list.d/cuda.list ]] || fail "the tutorial's cuda.list (apt-key era) is still active"
+[[ -e $R/etc/apt/sources.list.d/cuda.list.disabled-by-cs231n-agent ]] || fail "the tutorial's cuda.list was not kept aside"
+assert_eq "cuda-drivers-410 (held)" "hold ok installed" "$(installed cuda-drivers-410)"
+assert_eq "cuda-toolkit-10-0" "install ok installed" "$(installed cuda-toolkit-10-0)"
+assert_eq "pip calls" "student	pip	install --no-input --progress-bar off torch==1.2.0 -f $GPU_BASE/whl/torch_stable.html" \
+  "$(ledger | grep -P '\tpip\t' || true)"
+assert_contains "nvcc" "release 10.0" "$(in_chroot bash -lc 'nvcc --version')"
+[[ ! -e $R/etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf ]] || fail "nouveau blacklisted although it was not loaded"
+
+section "verify"
+chroot_agent verify --json --state-dir /var/lib/seed
+assert_rc 0
+assert_json "checks[name=torch].detail" '"torch 1.2.0 built for CUDA 10.0 in env cs231n"'
+assert_json "checks[name=driver].detail" '"driver 410.48 >= 410.48, the minimum for CUDA 10.0"'
+assert_json "checks[name=torch.cuda].ok" true
+echo "PASS"
