@@ -4,16 +4,12 @@
 #include "agent/util/strings.hpp"
 
 namespace cs231n::steps {
+
 namespace {
+
 // What later steps need: bzip2 for old Anaconda installers, git for the assignments, unzip for
 // the datasets, ca-certificates for HTTPS.
 const std::vector<std::string> k_base_packages{"bzip2", "ca-certificates", "git", "unzip"};
-}  // namespace
-}  // namespace cs231n::steps
-
-namespace cs231n::steps {
-
-namespace {
 
 class AptPackagesStep : public plan::Step {
  public:
