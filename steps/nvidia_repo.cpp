@@ -1,3 +1,5 @@
+#include <array>
+
 #include "agent/util/strings.hpp"
 #include "steps/apt.hpp"
 #include "steps/common.hpp"
@@ -9,7 +11,9 @@ namespace cs231n::steps {
 namespace {
 
 constexpr const char* k_keyring_package = "cuda-keyring";
-constexpr const char* k_keyring_deb = "cuda-keyring_1.1-1_all.deb";
+// The current keyring package first; repos NVIDIA stopped updating may carry only the first one
+// (unverified for ubuntu1604/ubuntu1804).
+constexpr std::array<const char*, 2> k_keyring_debs{"cuda-keyring_1.1-1_all.deb", "cuda-keyring_1.0-1_all.deb"};
 // The tutorial's list (added with apt-key and the key NVIDIA rotated in 2022): apt fails on it
 // with NO_PUBKEY A4B469963BF863CC, which would break every apt-get update after ours.
 constexpr const char* k_tutorial_list = "/etc/apt/sources.list.d/cuda.list";
@@ -77,7 +81,7 @@ class NvidiaRepoStep : public plan::Step {
     auto& system = run.system();
     const auto& files = system.files();
 
-    auto deb = download_to_cache(run, url + k_keyring_deb, gpu_plan.choice.nvidia_repo + "-" + k_keyring_deb, "", "");
+    auto deb = download_keyring(run, url, gpu_plan.choice.nvidia_repo);
     if (!deb) return std::unexpected(deb.error());
     if (auto disabled = disable_tutorial_list(run); !disabled) return std::unexpected(disabled.error());
     if (auto waited = wait_for_dpkg(run, std::chrono::minutes(15)); !waited) return std::unexpected(waited.error());
@@ -125,6 +129,18 @@ class NvidiaRepoStep : public plan::Step {
   }
 
  private:
+  static util::Result<std::string> download_keyring(const plan::StepRun& run, const std::string& url, const std::string& repo) {
+    util::Result<std::string> first = util::fail("no keyring package name to try");
+    for (std::size_t i = 0; i < k_keyring_debs.size(); ++i) {
+      auto deb = download_to_cache(run, url + k_keyring_debs[i], repo + "-" + k_keyring_debs[i], "", "");
+      if (deb) return deb;
+      if (i == 0) first = deb;
+      if (deb.error().message.find("HTTP 404") == std::string::npos) break;
+      run.note(std::string(k_keyring_debs[i]) + " is not in " + url + ": trying the next keyring package");
+    }
+    return first;
+  }
+
   // The line of apt-get update's output that says the repository at `url` cannot be used.
   static std::optional<std::string> repo_problem(const std::string& output, const std::string& url) {
     // apt names the repository without its last "/" ("URL  InRelease").

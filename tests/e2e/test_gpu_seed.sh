@@ -2,7 +2,7 @@
 # The tutorial's GPU recipe as profile `seed` keeps it, on a T4 under "Ubuntu 18.04" (a Debian 11
 # chroot overlay whose os-release says so; tests/e2e/gpu.sh): CUDA 10.0 from NVIDIA's ubuntu1804
 # repo through cuda-keyring (not the tutorial's apt-key, whose key NVIDIA rotated in 2022; a list
-# left by it is disabled), driver 410, torch 1.2.0 for Python 3.6 from torch_stable.html, no
+# left by it is disabled; an old repo with only cuda-keyring 1.0-1), driver 410, torch 1.2.0 for Python 3.6 from torch_stable.html, no
 # nouveau so no reboot, and verify says torch.cuda.is_available().
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,6 +23,9 @@ gpu_fake_kernel "$KERNEL"
 gpu_add_pci_gpu 1eb8
 gpu_make_repos ubuntu1804 "$KERNEL"
 gpu_torch_index "$GPU_SERVE"
+# An old repo that carries only the first keyring package.
+mv -- "$GPU_SERVE/compute/cuda/repos/ubuntu1804/x86_64/cuda-keyring_1.1-1_all.deb" \
+  "$GPU_SERVE/compute/cuda/repos/ubuntu1804/x86_64/cuda-keyring_1.0-1_all.deb"
 echo "deb http://developer.download.nvidia.com/compute/cuda/repos/ubuntu1804/x86_64 /" >"$R/etc/apt/sources.list.d/cuda.list"
 course_config "$R/root/seed.json" "{\"profile\": \"seed\", \"conda_env\": {\"python\": \"3.6\"},
   \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256sum <"$SERVE/$ANACONDA" | cut -d' ' -f1)\", \"prefix\": \"~/anaconda3\"},
@@ -31,6 +34,8 @@ course_config "$R/root/seed.json" "{\"profile\": \"seed\", \"conda_env\": {\"pyt
 section "run: CUDA 10.0, driver 410, torch 1.2.0, no reboot"
 chroot_agent run --yes --config /root/seed.json --state-dir /var/lib/seed --reboot-command /bin/false
 assert_rc 0
+chroot_agent logs nvidia-repo --state-dir /var/lib/seed
+assert_contains "nvidia-repo log" "cuda-keyring_1.1-1_all.deb is not in $GPU_NVIDIA_REPO_URL: trying the next keyring package" "$(cat -- "$OUT")"
 [[ ! -e $R/etc/apt/sources.list.d/cuda.list ]] || fail "the tutorial's cuda.list (apt-key era) is still active"
 [[ -e $R/etc/apt/sources.list.d/cuda.list.disabled-by-cs231n-agent ]] || fail "the tutorial's cuda.list was not kept aside"
 assert_eq "cuda-drivers-410 (held)" "hold ok installed" "$(installed cuda-drivers-410)"
