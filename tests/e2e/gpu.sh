@@ -31,12 +31,16 @@
 #                                  server), GPU_SERVE (its folder), GPU_SERVER_LOG, GPU_CUDA_REPOS
 #                                  ($GPU_BASE/compute/cuda/repos), GPU_DISTRO, GPU_NVIDIA_REPO_URL
 #                                  ($GPU_CUDA_REPOS/$GPU_DISTRO/x86_64/). Leaves lib.sh's BASE alone.
+#   gpu_install_repo_lists         the OS archive's list and key of those repos into the overlay mounted
+#                                  now (a test's second overlay: nothing is built again)
 #   gpu_nvidia_repo good|badsig|unsigned   publishes NVIDIA's repo again, signed right, by a key
 #                                  cuda-keyring does not hold, or not at all
 #   gpu_torch_index DIR            a download.pytorch.org stand-in under DIR/whl: torch_stable.html
 #                                  (torch <= 1.10, -f) and PEP 503 indexes whl/cuXXX/ and whl/cpu/;
 #                                  with DIR=$GPU_SERVE the URLs are $GPU_BASE/whl/...
 #   gpu_modules                    the names of the loaded (fake) modules, space separated
+#   gpu_dpkg_status PACKAGE        dpkg's status of PACKAGE in the overlay ("install ok installed",
+#                                  "hold ok installed"), empty when dpkg does not know it
 #   gpu_kernel_release             the fake kernel's release
 #
 # The stand-ins log inside the overlay: /var/log/nvidia-standin.log (driver packages, DKMS),
@@ -94,6 +98,8 @@ gpu_fake_kernel() {
 }
 
 gpu_kernel_release() { _gpu_need_kernel gpu_kernel_release; cat -- "$GPU_FAKE_PROC/osrelease"; }
+# shellcheck disable=SC2016  # dpkg-query's own ${Status}
+gpu_dpkg_status() { in_chroot dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true; }
 gpu_modules() { _gpu_need_kernel gpu_modules; cut -d' ' -f1 "$GPU_FAKE_PROC/modules" | xargs; }
 
 _gpu_has_gpu() {
@@ -270,6 +276,15 @@ gpu_make_repos() {
   # shellcheck disable=SC2034  # for the tests
   GPU_NVIDIA_REPO_URL=$GPU_CUDA_REPOS/$GPU_DISTRO/x86_64/
   _gpu_build_repos
+  install -D -m 0644 -- "$GPU_SERVE/os-archive.list" "$CHROOT_ROOT/etc/apt/sources.list.d/cs231n-test-os-archive.list"
+  install -D -m 0644 -- "$GPU_SERVE/os-archive.gpg" "$CHROOT_ROOT/usr/share/keyrings/cs231n-test-os-archive.gpg"
+}
+
+# gpu_install_repo_lists: the OS archive stand-in's list and key of the repos gpu_make_repos built,
+# into the overlay mounted now (a second overlay of the same test: the repos are not built again).
+gpu_install_repo_lists() {
+  _gpu_need_overlay gpu_install_repo_lists
+  [[ -n $GPU_SERVE ]] || { echo "gpu.sh: gpu_install_repo_lists needs gpu_make_repos first" >&2; exit 1; }
   install -D -m 0644 -- "$GPU_SERVE/os-archive.list" "$CHROOT_ROOT/etc/apt/sources.list.d/cs231n-test-os-archive.list"
   install -D -m 0644 -- "$GPU_SERVE/os-archive.gpg" "$CHROOT_ROOT/usr/share/keyrings/cs231n-test-os-archive.gpg"
 }

@@ -45,7 +45,7 @@ KEY=$R/home/student/.jupyter/certs/jupyter.key
 section "a run publishes its progress and ends with the URL and where the password is"
 chroot_agent run --only "$STEPS" --yes --state-dir /var/lib/gce
 assert_rc 0
-assert_eq "guest attribute state" done "$(guest state)"
+assert_eq "guest attribute state" "done" "$(guest state)"
 assert_eq "guest attribute jupyter-url" "https://34.90.1.2:8888/" "$(guest jupyter-url)"
 assert_eq "guest attribute error" "" "$(guest error)"
 assert_eq "states published, in order" "running done" "$(put_values state)"

@@ -459,7 +459,7 @@ for command in "${README_COMMANDS[@]}"; do
   read -r -a words <<<"$command"
   if [[ ${words[0]} == scripts/create-instance.sh ]]; then
     new_cloud 4
-    guest_attributes cs231n running:apt-packages done
+    guest_attributes cs231n running:apt-packages "done"
   fi
   LAST_CMD="(README) $command"
   set +e

@@ -50,7 +50,6 @@ EOF
 chmod 0755 "$R/root/reboot.sh"
 reboots() { if [[ -e $R/root/reboot-calls ]]; then wc -l <"$R/root/reboot-calls"; else echo 0; fi; }
 held() { in_chroot apt-mark showhold | xargs; }
-installed() { in_chroot dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true; }
 
 section "plan: the choice for a T4 on Debian 11, explained"
 chroot_agent plan --state-dir "$STATE"
@@ -68,19 +67,19 @@ timed "run until the reboot" "$started"
 assert_rc 3
 assert_contains "closing line" "rebooting (step nvidia-driver asked for it" "$(tail -n 1 "$OUT")"
 assert_eq "reboot calls" 1 "$(reboots)"
-assert_eq "cuda-keyring" "install ok installed" "$(installed cuda-keyring)"
+assert_eq "cuda-keyring" "install ok installed" "$(gpu_dpkg_status cuda-keyring)"
 [[ -f $R/usr/share/keyrings/cuda-archive-keyring.gpg ]] || fail "cuda-keyring wrote no keyring"
 assert_contains "NVIDIA's list" "signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg" \
   "$(cat "$R/etc/apt/sources.list.d/cuda-debian11-x86_64.list")"
-assert_eq "cuda-drivers-580 (held)" "hold ok installed" "$(installed cuda-drivers-580)"
-assert_eq "linux-headers-$KERNEL" "install ok installed" "$(installed "linux-headers-$KERNEL")"
+assert_eq "cuda-drivers-580 (held)" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-580)"
+assert_eq "linux-headers-$KERNEL" "install ok installed" "$(gpu_dpkg_status "linux-headers-$KERNEL")"
 assert_eq "held packages" "cuda-drivers-580" "$(held)"
 [[ -f $R/lib/modules/$KERNEL/updates/dkms/nvidia.ko ]] || fail "DKMS built no module for $KERNEL"
 blacklist=$(cat "$R/etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf")
 assert_contains "nouveau blacklist" "blacklist nouveau" "$blacklist"
 assert_contains "update-initramfs" "-u" "$(cat "$R/var/log/initramfs-standin.log")"
 JSON_FILE=$R$STATE/state.json assert_json steps.nvidia-driver.status '"done"'
-[[ $(JSON_FILE=$R$STATE/state.json json_raw steps.cuda.status) != done ]] || fail "cuda ran before the reboot"
+[[ $(JSON_FILE=$R$STATE/state.json json_raw steps.cuda.status) != "done" ]] || fail "cuda ran before the reboot"
 
 section "2. the reboot: nouveau stays out, udev loads nvidia; resume finishes the GPU path"
 gpu_fake_reboot
@@ -91,10 +90,11 @@ timed "resume after the reboot" "$started"
 assert_rc 0
 assert_eq "reboot calls" 1 "$(reboots)"
 assert_eq "closing line" "done: every selected step is done" "$(tail -n 1 -- "$OUT")"
-assert_eq "cuda-toolkit-12-6" "install ok installed" "$(installed cuda-toolkit-12-6)"
-assert_eq "cuda-12-6 (the metapackage that pulls the newest driver)" "" "$(installed cuda-12-6)"
-assert_eq "cuda-drivers (newest branch)" "" "$(installed cuda-drivers)"
-assert_eq "driver branch after CUDA" "hold ok installed" "$(installed cuda-drivers-580)"
+assert_eq "cuda-toolkit-12-6" "install ok installed" "$(gpu_dpkg_status cuda-toolkit-12-6)"
+assert_eq "cuda-12-6 (the metapackage that pulls the newest driver)" "" "$(gpu_dpkg_status cuda-12-6)"
+assert_eq "cuda-drivers (newest branch)" "" "$(gpu_dpkg_status cuda-drivers)"
+assert_eq "driver branch after CUDA" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-580)"
+# shellcheck disable=SC2016  # the profile.d line, literally
 assert_contains "profile.d" 'export PATH="/usr/local/cuda-12.6/bin${PATH:+:${PATH}}"' "$(cat "$R/etc/profile.d/cs231n-agent-cuda.sh")"
 assert_contains "nvcc on a login shell's PATH" "release 12.6" "$(in_chroot bash -lc 'nvcc --version')"
 assert_eq "pip calls" "student	pip	install --no-input --progress-bar off torch==2.11.0+cu126 --index-url $GPU_BASE/whl/cu126" \
@@ -131,7 +131,7 @@ assert_rc 0
 assert_eq "reboot calls" 1 "$(reboots)"
 chroot_agent logs nvidia-driver --state-dir "$STATE"
 assert_contains "nvidia-driver log" "self-repair: driver 580 is installed but has no module for kernel $NEW_KERNEL" "$(cat "$OUT")"
-assert_eq "linux-headers-$NEW_KERNEL" "install ok installed" "$(installed "linux-headers-$NEW_KERNEL")"
+assert_eq "linux-headers-$NEW_KERNEL" "install ok installed" "$(gpu_dpkg_status "linux-headers-$NEW_KERNEL")"
 [[ -f $R/lib/modules/$NEW_KERNEL/updates/dkms/nvidia.ko ]] || fail "DKMS built no module for $NEW_KERNEL"
 assert_contains "modules after the repair" "nvidia" "$(gpu_modules)"
 chroot_agent verify --json --state-dir "$STATE"

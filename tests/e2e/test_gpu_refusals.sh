@@ -15,7 +15,6 @@ source "$SOURCE_DIR/tests/e2e/gpu.sh"
 KERNEL=5.10.0-cs231n-1-cloud-amd64
 # The first step of the path is refused; the planner skips the ones after it.
 AFTER_REFUSED=(nvidia-driver cuda pytorch gpu-persistence verify)
-installed() { in_chroot dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true; }
 nvidia_requests() { grep -c '/compute/cuda/repos/' "$GPU_SERVER_LOG" || true; }
 
 section "fixtures: course stand-ins, a T4 with Secure Boot on, NVIDIA's repo on 127.0.0.1"
@@ -48,8 +47,8 @@ grep -qE "^nvidia-repo +refused " "$OUT" || fail "summary table" "expected: nvid
 for step in "${AFTER_REFUSED[@]}"; do
   grep -qE "^$step +skipped " "$OUT" || fail "summary table" "expected: $step skipped" "got: $(cat -- "$OUT")"
 done
-assert_eq "cuda-keyring" "" "$(installed cuda-keyring)"
-assert_eq "cuda-drivers-580" "" "$(installed cuda-drivers-580)"
+assert_eq "cuda-keyring" "" "$(gpu_dpkg_status cuda-keyring)"
+assert_eq "cuda-drivers-580" "" "$(gpu_dpkg_status cuda-drivers-580)"
 assert_eq "requests to NVIDIA's repo" 0 "$(nvidia_requests)"
 [[ ! -e $R/etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf ]] || fail "nouveau was blacklisted although the GPU path was refused"
 
@@ -72,6 +71,6 @@ assert_json state '"refused"'
 assert_contains "nvidia-repo's reason" \
   "CUDA 10.0 has no repository for Debian 11 (NVIDIA publishes it for Ubuntu 14.04, Ubuntu 16.04, Ubuntu 18.04); set gpu.cuda to \\\"auto\\\" (here: CUDA 12.6, driver 580, torch 2.11.0+cu126)" \
   "$(cat -- "$OUT")"
-assert_eq "cuda-keyring" "" "$(installed cuda-keyring)"
+assert_eq "cuda-keyring" "" "$(gpu_dpkg_status cuda-keyring)"
 assert_eq "requests to NVIDIA's repo" 0 "$(nvidia_requests)"
 echo "PASS"

@@ -14,7 +14,6 @@ source "$SOURCE_DIR/tests/support/course.sh"
 source "$SOURCE_DIR/tests/e2e/gpu.sh"
 
 KERNEL=5.4.0-1103-gcp
-installed() { in_chroot dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true; }
 
 section "fixtures: a T4 without nouveau, Ubuntu 18.04's os-release, the tutorial's old cuda.list"
 course_setup
@@ -38,8 +37,8 @@ chroot_agent logs nvidia-repo --state-dir /var/lib/seed
 assert_contains "nvidia-repo log" "cuda-keyring_1.1-1_all.deb is not in $GPU_NVIDIA_REPO_URL: trying the next keyring package" "$(cat -- "$OUT")"
 [[ ! -e $R/etc/apt/sources.list.d/cuda.list ]] || fail "the tutorial's cuda.list (apt-key era) is still active"
 [[ -e $R/etc/apt/sources.list.d/cuda.list.disabled-by-cs231n-agent ]] || fail "the tutorial's cuda.list was not kept aside"
-assert_eq "cuda-drivers-410 (held)" "hold ok installed" "$(installed cuda-drivers-410)"
-assert_eq "cuda-toolkit-10-0" "install ok installed" "$(installed cuda-toolkit-10-0)"
+assert_eq "cuda-drivers-410 (held)" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-410)"
+assert_eq "cuda-toolkit-10-0" "install ok installed" "$(gpu_dpkg_status cuda-toolkit-10-0)"
 assert_eq "pip calls" "student	pip	install --no-input --progress-bar off torch==1.2.0 -f $GPU_BASE/whl/torch_stable.html" \
   "$(ledger | grep -P '\tpip\t' || true)"
 assert_contains "nvcc" "release 10.0" "$(in_chroot bash -lc 'nvcc --version')"

@@ -15,7 +15,6 @@ source "$SOURCE_DIR/tests/support/course.sh"
 source "$SOURCE_DIR/tests/e2e/gpu.sh"
 
 KERNEL=6.8.0-1015-gcp
-installed() { in_chroot dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true; }
 
 section "fixtures: an L4, Secure Boot on, Ubuntu 22.04's os-release, NVIDIA's repo signed by the wrong key"
 course_setup
@@ -44,11 +43,11 @@ assert_contains "cuda row" "left out: NVIDIA's repository is unusable here" "$(g
 chroot_agent logs nvidia-repo --state-dir /var/lib/signed
 assert_contains "nvidia-repo log" "apt rejects NVIDIA's ubuntu2204 repository" "$(cat -- "$OUT")"
 assert_contains "nvidia-repo log" "falling back to Ubuntu's signed driver packages" "$(cat -- "$OUT")"
-assert_eq "cuda-keyring (taken out again)" "" "$(installed cuda-keyring)"
+assert_eq "cuda-keyring (taken out again)" "" "$(gpu_dpkg_status cuda-keyring)"
 [[ ! -e $R/etc/apt/sources.list.d/cuda-ubuntu2204-x86_64.list ]] || fail "NVIDIA's list is still there"
-assert_eq "linux-modules-nvidia-580-server-gcp (held)" "hold ok installed" "$(installed linux-modules-nvidia-580-server-gcp)"
-assert_eq "cuda-drivers-580" "" "$(installed cuda-drivers-580)"
-assert_eq "cuda-toolkit-13-0" "" "$(installed cuda-toolkit-13-0)"
+assert_eq "linux-modules-nvidia-580-server-gcp (held)" "hold ok installed" "$(gpu_dpkg_status linux-modules-nvidia-580-server-gcp)"
+assert_eq "cuda-drivers-580" "" "$(gpu_dpkg_status cuda-drivers-580)"
+assert_eq "cuda-toolkit-13-0" "" "$(gpu_dpkg_status cuda-toolkit-13-0)"
 assert_contains "modules" "nvidia" "$(gpu_modules)"
 LAST_CMD="apt-get update (in the chroot)"
 set +e
