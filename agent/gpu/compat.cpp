@@ -40,8 +40,10 @@ constexpr std::array<GpuModel, 8> k_gpus{{
 }};
 
 // Driver branches NVIDIA's repos carry as cuda-drivers-<branch> (410 only in the old repos that
-// also carry CUDA 10.0).
-constexpr std::array<int, 5> k_nvidia_repo_branches{410, 470, 535, 580, 595};
+// also carry CUDA 10.0). From 590 NVIDIA drops the branch from the package names and pins
+// branches with separate version-locking packages (FACTS.md), which this table does not model.
+constexpr std::array<int, 4> k_nvidia_repo_branches{410, 470, 535, 580};
+constexpr int k_first_unbranched = 590;
 // The long-term data-center branch (R580, EOL 2028-06): preferred where it fits.
 constexpr int k_preferred_branch = 580;
 // CUDA 10.0's own branch, as in the tutorial.
@@ -182,6 +184,11 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
     return pick;
   }
   pick.source = DriverSource::nvidia_repo;
+  if (pick.branch >= k_first_unbranched) {
+    return "driver branch " + std::to_string(pick.branch) + " has no cuda-drivers-" + std::to_string(pick.branch) +
+           " package in NVIDIA's repo (from 590 it pins branches with version-locking packages, which cs231n-agent "
+           "does not handle yet)";
+  }
   pick.reason += ", cuda-drivers-" + std::to_string(pick.branch) + " from NVIDIA's repo (DKMS)";
   if (request.secure_boot && !request.module_signing_key) {
     return "Secure Boot is on and driver " + std::to_string(pick.branch) +

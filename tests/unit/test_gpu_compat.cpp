@@ -353,6 +353,17 @@ TEST_CASE("choose: every refusal names the problem and the nearest combination t
           "CUDA 12.6 needs driver 525 or newer, not 470; "
           "set gpu.driver_branch to \"auto\" (here: CUDA 12.6, driver 580, torch 2.11.0+cu126)");
   }
+  SUBCASE("a branch from 590 on, where NVIDIA's repo has no cuda-drivers-<branch>") {
+    auto debian = vm({"1eb8"}, "debian", "12");
+    debian.driver_branch = "595";
+    CHECK(refusal(debian) ==
+          "driver branch 595 has no cuda-drivers-595 package in NVIDIA's repo (from 590 it pins branches with "
+          "version-locking packages, which cs231n-agent does not handle yet); set gpu.driver_branch to \"auto\" "
+          "(here: CUDA 13.0, driver 580, torch 2.11.0+cu130)");
+    auto ubuntu = vm({"1eb8"});
+    ubuntu.driver_branch = "595";
+    CHECK(chosen(ubuntu).driver_source == gpu::DriverSource::ubuntu_signed);  // Ubuntu signs 595
+  }
   SUBCASE("Secure Boot with a driver only DKMS can build") {
     auto k80 = vm({"102d"});
     k80.secure_boot = true;
