@@ -1,4 +1,5 @@
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "agent/net/download.hpp"
@@ -118,7 +119,17 @@ class DatasetsStep : public plan::Step {
       queue.push_back({request});
       run.note("download " + item.url);
     }
-    net::download_all(files, net::default_http_settings(), queue, 3);
+    // A file without a published checksum is pinned the moment it is complete: a run killed while
+    // the others still download must not fetch it again (it would be unverified).
+    std::mutex pins_mutex;
+    util::Result<void> pinned;
+    net::download_all(files, net::default_http_settings(), queue, 3, [&](const net::QueuedDownload& entry) {
+      if (!entry.result || !entry.request.sha256.empty() || !entry.request.md5.empty()) return;
+      std::lock_guard lock(pins_mutex);
+      pins[entry.request.url] = entry.result->sha256;
+      if (auto saved = files.write_atomic(k_pins, pins.dump(1) + "\n", 0644); !saved && pinned) pinned = saved;
+    });
+    if (!pinned) return std::unexpected(pinned.error());
     for (const auto& entry : queue) {
       if (!entry.result) {
         return std::unexpected(util::Failure{entry.result.error().message, 0,
@@ -126,9 +137,7 @@ class DatasetsStep : public plan::Step {
       }
       run.note(entry.request.url + (entry.result->already_there ? ": in the cache, verified" : ": downloaded") +
                ", sha256 " + entry.result->sha256);
-      if (entry.request.sha256.empty() && entry.request.md5.empty()) pins[entry.request.url] = entry.result->sha256;
     }
-    if (auto saved = files.write_atomic(k_pins, pins.dump(1) + "\n", 0644); !saved) return std::unexpected(saved.error());
 
     // Unpacked by the user's own processes, into the user's folders.
     const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));

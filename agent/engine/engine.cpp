@@ -325,10 +325,12 @@ class Scheduler {
     m_wake.notify_all();
   }
 
-  // Attempts count the times apply() ran (a check that finds the work done is not one).
+  // Attempts count the times apply() ran (a check that finds the work done is not one); saved at
+  // once, so that an apply killed before the next transition still counts.
   void count_attempt(const std::string& step) {
     std::lock_guard lock(m_mutex);
     m_state.steps[step].attempts += 1;
+    save();
   }
 
   std::vector<std::pair<std::string, double>> running_steps() const {

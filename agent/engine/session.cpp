@@ -135,11 +135,20 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
     throw Error(ExitCode::usage, "run and resume change the machine, so they work only on the real root; --root is for "
                                  "detect, plan and status (tests run the agent inside a chroot)");
   }
+  SessionResult result;
+  // An OS or architecture the agent does not support is refused before anything is written: no
+  // state, no lock file, no installed agent, no unit that would run it again at every boot.
+  if (const auto unsupported = detect::gather_facts(system, "").unsupported_reason()) {
+    result.ran = true;
+    result.outcome.state = RunState::refused;
+    result.outcome.code = ExitCode::refused;
+    result.outcome.message = *unsupported;
+    return result;
+  }
   const StateStore store(system.files(), request.state_dir);
   store.prepare();
   const auto lock = take_lock(system, request);
   State state = store.load(util::random_hex(4));
-  SessionResult result;
 
   if (request.resume && state.empty()) {
     spdlog::info("nothing to resume: no run was started");

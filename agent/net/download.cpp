@@ -673,10 +673,14 @@ std::expected<DownloadResult, DownloadError> download(const os::Files& files, co
   return transfer.run();
 }
 
-void download_all(const os::Files& files, const HttpSettings& settings, std::vector<QueuedDownload>& queue, unsigned parallel) {
+void download_all(const os::Files& files, const HttpSettings& settings, std::vector<QueuedDownload>& queue, unsigned parallel,
+                  const DownloadFinished& finished) {
   std::atomic<std::size_t> next{0};
   const auto worker = [&] {
-    for (std::size_t i = next++; i < queue.size(); i = next++) queue[i].result = download(files, settings, queue[i].request);
+    for (std::size_t i = next++; i < queue.size(); i = next++) {
+      queue[i].result = download(files, settings, queue[i].request);
+      if (finished) finished(queue[i]);
+    }
   };
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < std::max(1u, std::min<unsigned>(parallel, static_cast<unsigned>(queue.size()))); ++i) workers.emplace_back(worker);

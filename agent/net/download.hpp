@@ -75,7 +75,11 @@ struct QueuedDownload {
   std::expected<DownloadResult, DownloadError> result = std::unexpected(DownloadError{DownloadFailure::cancelled, "not run"});
 };
 
+// Called as each download ends (from the thread that ran it; calls may overlap).
+using DownloadFinished = std::function<void(const QueuedDownload&)>;
+
 // Downloads several files, `parallel` at a time.
-void download_all(const os::Files& files, const HttpSettings& settings, std::vector<QueuedDownload>& queue, unsigned parallel);
+void download_all(const os::Files& files, const HttpSettings& settings, std::vector<QueuedDownload>& queue, unsigned parallel,
+                  const DownloadFinished& finished = {});
 
 }  // namespace cs231n::net

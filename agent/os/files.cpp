@@ -190,6 +190,29 @@ util::Result<std::uint64_t> Files::free_bytes(std::string_view path) const {
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
+namespace {
+
+// Temp files of `name` left by a writer killed before its rename (".NAME.tmp.N"): the file has
+// just been replaced, so they are nobody's work in progress (one agent run writes at a time).
+void remove_stale_temps(int dir_fd, const std::string& name) {
+  const int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR* entries = ::fdopendir(fd);
+  if (!entries) {
+    ::close(fd);
+    return;
+  }
+  const std::string prefix = "." + name + ".tmp.";
+  std::vector<std::string> stale;
+  while (const dirent* entry = ::readdir(entries)) {
+    if (std::string_view(entry->d_name).starts_with(prefix)) stale.emplace_back(entry->d_name);
+  }
+  ::closedir(entries);
+  for (const auto& temp : stale) ::unlinkat(dir_fd, temp.c_str(), 0);
+}
+
+}  // namespace
+
 util::Result<void> Files::write_atomic(std::string_view path, std::string_view content, mode_t mode,
                                        std::optional<Ownership> owner) const {
   const auto [parent, name] = split_parent(path);
@@ -232,6 +255,7 @@ util::Result<void> Files::write_atomic(std::string_view path, std::string_view c
     return errno_failure("renaming into place", host_path(path).string());
   }
   committed = true;
+  remove_stale_temps(dir->get(), name);
   if (::fsync(dir->get()) != 0) return errno_failure("syncing folder of", host_path(path).string());
   return {};
 }

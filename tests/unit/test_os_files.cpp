@@ -51,6 +51,16 @@ TEST_CASE("files: write_atomic replaces whole files, sets the mode, leaves no te
   CHECK(files.list("/var/lib/x").value() == std::vector<std::string>{"state.json"});
 }
 
+TEST_CASE("files: write_atomic removes the temp files a killed writer of the same file left") {
+  testing::TempDir root;
+  os::Files files(root.path());
+  root.write("etc/systemd/system/.cs231n-jupyter.service.tmp.1706879491", "");
+  root.write("etc/systemd/system/.other.service.tmp.42", "");
+  REQUIRE(files.write_atomic("/etc/systemd/system/cs231n-jupyter.service", "[Unit]\n", 0644));
+  CHECK(files.list("/etc/systemd/system").value() ==
+        std::vector<std::string>{".other.service.tmp.42", "cs231n-jupyter.service"});
+}
+
 TEST_CASE("files: write_atomic refuses to replace a symlink") {
   testing::TempDir root;
   root.write("target", "precious");
