@@ -14,6 +14,7 @@
 #   chroot_wait_exec PID NAME   waits until PID has exec'd a binary called NAME
 #   chroot_kill PID             SIGKILLs PID and reaps it; its children live on, as on a VM
 #   chroot_pids                 the pids of every process whose root is the overlay
+#   chroot_kill_all             SIGKILLs them all (a power loss), the overlay stays mounted
 #   chroot_cleanup              ends every process started inside, unmounts (run on EXIT, after
 #                               the commands in CHROOT_EXIT_HOOKS, e.g. stop_servers)
 #   CHROOT_FAKE_PROC=DIR        (optional) a host folder with the files osrelease, modules and
@@ -167,6 +168,21 @@ chroot_pids() {
     [[ $root == "$CHROOT_ROOT" || $root == "$CHROOT_ROOT/"* ]] && printf '%s\n' "${entry#/proc/}"
   done
   return 0
+}
+
+# chroot_kill_all: SIGKILLs every process in the overlay (a power loss) and reaps the test's own jobs
+# among them; the overlay stays mounted.
+chroot_kill_all() {
+  local pids
+  for _ in $(seq 1 50); do
+    mapfile -t pids < <(chroot_pids)
+    ((${#pids[@]} == 0)) && return 0
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    { wait "${pids[@]}"; } 2>/dev/null || true
+    sleep 0.05
+  done
+  echo "chroot.sh: processes in $CHROOT_ROOT survive SIGKILL: $(chroot_pids | xargs)" >&2
+  return 1
 }
 
 chroot_cleanup() {

@@ -19,6 +19,7 @@
 #   user_shell USER SCRIPT   SCRIPT in an interactive login bash of USER (su - USER), stdout only
 #   upper_snapshot [EXCLUDE...]  the overlay's upper layer (what every run added or changed): one
 #                            line per entry with its type, mode, owner, size, mtime and sha256
+#                            ($UPPER, when a test's overlay is not $TEST_TMP/chroot)
 #   fail_later WHAT DETAIL...    a failed expectation that does not stop the test (the sections
 #                            after it still run); fail_at_end fails the test if there was one
 
@@ -163,7 +164,7 @@ user_shell() {
 }
 
 upper_snapshot() {
-  local upper=$TEST_TMP/chroot/upper exclude args=()
+  local upper=${UPPER:-$TEST_TMP/chroot/upper} exclude args=()
   for exclude in "$@"; do args+=(! -path ".$exclude" ! -path ".$exclude/*"); done
   (
     cd -- "$upper" || exit 1
