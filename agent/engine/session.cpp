@@ -64,7 +64,8 @@ std::string resume_unit(const std::string& state_dir) {
          "\n"
          "[Service]\n"
          "Type=oneshot\n"
-         "ExecStart=" + std::string(k_installed_agent) + " resume --state-dir " + state_dir + "\n"
+         // --wait: at boot the startup script's `run` may hold the lock; resume checks after it.
+         "ExecStart=" + std::string(k_installed_agent) + " resume --wait --state-dir " + state_dir + "\n"
          "TimeoutStartSec=0\n"
          "StandardOutput=journal+console\n"
          "StandardError=journal+console\n"

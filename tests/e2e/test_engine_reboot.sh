@@ -80,7 +80,7 @@ cmp -s -- "$AGENT" "$R/usr/local/bin/cs231n-agent" || fail "/usr/local/bin/cs231
 [[ -x $R/usr/local/bin/cs231n-agent ]] || fail "/usr/local/bin/cs231n-agent is not executable"
 [[ -f $UNIT ]] || fail "/etc/systemd/system/cs231n-agent.service was not written"
 unit=$(cat -- "$UNIT")
-assert_contains "unit" "ExecStart=/usr/local/bin/cs231n-agent resume --state-dir /var/lib/main" "$unit"
+assert_contains "unit" "ExecStart=/usr/local/bin/cs231n-agent resume --wait --state-dir /var/lib/main" "$unit"
 assert_contains "unit" "WantedBy=multi-user.target" "$unit"
 [[ -L $WANTS ]] || fail "the unit is not enabled: no symlink $WANTS"
 assert_eq "enable symlink target" /etc/systemd/system/cs231n-agent.service "$(readlink -- "$WANTS")"
