@@ -57,54 +57,28 @@ usage.
 EOF
 }
 
-name=cs231n zone="" project="" agent=$top/build/cs231n-agent bucket="" agent_url="" gpu="" machine_type=""
-skip_quota=0 image_family=ubuntu-2204-lts image_project=ubuntu-os-cloud disk_size=40 user="" static_ip=1
-port=8888 my_ip="" source_range="" anywhere=0 tag=$GCE_TAG_DEFAULT wait=1 timeout_min=90 poll=15
+vm_option_defaults "$top/build/cs231n-agent"
+name=cs231n user="" static_ip=1 wait=1 timeout_min=90 poll=15
 while (($#)); do
+  parse_vm_option "$@"
+  if ((VM_OPTION_WORDS > 0)); then
+    shift "$VM_OPTION_WORDS"
+    continue
+  fi
   case $1 in
     -h | --help) usage; exit 0 ;;
     --name) need_value "$1" $#; name=$2; shift ;;
-    --zone) need_value "$1" $#; zone=$2; shift ;;
-    --project) need_value "$1" $#; project=$2; shift ;;
-    --agent) need_value "$1" $#; agent=$2; shift ;;
-    --bucket) need_value "$1" $#; bucket=$2; shift ;;
-    --agent-url) need_value "$1" $#; agent_url=$2; shift ;;
-    --gpu) need_value "$1" $#; gpu=$2; shift ;;
-    --machine-type) need_value "$1" $#; machine_type=$2; shift ;;
-    --skip-quota-check) skip_quota=1 ;;
-    --image-family) need_value "$1" $#; image_family=$2; shift ;;
-    --image-project) need_value "$1" $#; image_project=$2; shift ;;
-    --disk-size) need_value "$1" $#; disk_size=$2; shift ;;
     --user) need_value "$1" $#; user=$2; shift ;;
     --no-static-ip) static_ip=0 ;;
-    --port) need_value "$1" $#; port=$2; shift ;;
-    --my-ip) need_value "$1" $#; my_ip=$2; shift ;;
-    --source-range) need_value "$1" $#; source_range=$2; shift ;;
-    --allow-anywhere) anywhere=1 ;;
-    --tag) need_value "$1" $#; tag=$2; shift ;;
     --no-wait) wait=0 ;;
-    --timeout) need_value "$1" $#; timeout_min=$2; shift ;;
-    --poll-seconds) need_value "$1" $#; poll=$2; shift ;;
     *) die_usage "unknown option $1 (see --help)" ;;
   esac
   shift
 done
 
 is_gce_name "$name" || die_usage "--name $name is not a GCE name: lowercase letters, digits and -, starting with a letter, at most 63"
-is_gce_name "$tag" || die_usage "--tag $tag is not a GCE network tag: lowercase letters, digits and -, starting with a letter"
-{ is_uint "$port" && ((10#$port >= 1 && 10#$port <= 65535)); } || die_usage "--port $port must be a TCP port (1-65535)"
-port=$((10#$port))
-{ is_uint "$disk_size" && ((10#$disk_size >= 40)); } ||
-  die_usage "--disk-size $disk_size must be a number of GB, at least 40 (Anaconda, CUDA and the datasets need it)"
-{ is_uint "$timeout_min" && ((10#$timeout_min >= 1)); } || die_usage "--timeout $timeout_min must be a number of minutes (1 or more)"
-is_uint "$poll" || die_usage "--poll-seconds $poll must be a number of seconds"
-[[ -z $my_ip ]] || is_ipv4 "$my_ip" || die_usage "--my-ip $my_ip is not an IPv4 address"
-[[ -z $source_range ]] || is_cidr "$source_range" || die_usage "--source-range $source_range is not an IPv4 range like 203.0.113.0/24"
-((anywhere == 0)) || [[ -z $source_range && -z $my_ip ]] || die_usage "--allow-anywhere opens the port to everyone: leave out --my-ip and --source-range"
 [[ -z $user ]] || is_linux_user "$user" || die_usage "--user $user is not an account name: lowercase letters, digits, _ and -, at most 32"
-[[ -z $gpu ]] || parse_gpu "$gpu"
-check_agent_source "$bucket" "$agent_url"
-[[ -f $agent ]] || die_usage "no agent binary at $agent: build it (scripts/build.sh) or pass --agent PATH"
+check_vm_options
 require_tools
 [[ -z $project ]] || GCLOUD_GLOBAL=("--project=$project")
 

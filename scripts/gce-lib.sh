@@ -363,3 +363,55 @@ wait_for_agent() {
     sleep "$poll"
   done
 }
+
+# The options create-instance.sh and class.sh share: vm_option_defaults AGENT-PATH sets their
+# defaults (global variables of the calling script); parse_vm_option "$@" takes one of them off the command line and
+# sets VM_OPTION_WORDS to how many words it used (0: not one of them); check_vm_options checks them.
+# shellcheck disable=SC2034  # the variables are the calling script's
+vm_option_defaults() {
+  zone="" project="" agent=$1 bucket="" agent_url="" gpu="" machine_type=""
+  skip_quota=0 image_family=ubuntu-2204-lts image_project=ubuntu-os-cloud disk_size=40
+  port=8888 my_ip="" source_range="" anywhere=0 tag=$GCE_TAG_DEFAULT
+}
+
+# shellcheck disable=SC2034
+parse_vm_option() {
+  VM_OPTION_WORDS=2
+  case $1 in
+    --zone) need_value "$1" $#; zone=$2 ;;
+    --project) need_value "$1" $#; project=$2 ;;
+    --agent) need_value "$1" $#; agent=$2 ;;
+    --bucket) need_value "$1" $#; bucket=$2 ;;
+    --agent-url) need_value "$1" $#; agent_url=$2 ;;
+    --gpu) need_value "$1" $#; gpu=$2 ;;
+    --machine-type) need_value "$1" $#; machine_type=$2 ;;
+    --image-family) need_value "$1" $#; image_family=$2 ;;
+    --image-project) need_value "$1" $#; image_project=$2 ;;
+    --disk-size) need_value "$1" $#; disk_size=$2 ;;
+    --port) need_value "$1" $#; port=$2 ;;
+    --my-ip) need_value "$1" $#; my_ip=$2 ;;
+    --source-range) need_value "$1" $#; source_range=$2 ;;
+    --tag) need_value "$1" $#; tag=$2 ;;
+    --timeout) need_value "$1" $#; timeout_min=$2 ;;
+    --poll-seconds) need_value "$1" $#; poll=$2 ;;
+    --skip-quota-check) skip_quota=1; VM_OPTION_WORDS=1 ;;
+    --allow-anywhere) anywhere=1; VM_OPTION_WORDS=1 ;;
+    *) VM_OPTION_WORDS=0 ;;
+  esac
+}
+
+check_vm_options() {
+  is_gce_name "$tag" || die_usage "--tag $tag is not a GCE network tag: lowercase letters, digits and -, starting with a letter"
+  { is_uint "$port" && ((10#$port >= 1 && 10#$port <= 65535)); } || die_usage "--port $port must be a TCP port (1-65535)"
+  port=$((10#$port))
+  { is_uint "$disk_size" && ((10#$disk_size >= 40)); } ||
+    die_usage "--disk-size $disk_size must be a number of GB, at least 40 (Anaconda, CUDA and the datasets need it)"
+  { is_uint "$timeout_min" && ((10#$timeout_min >= 1)); } || die_usage "--timeout $timeout_min must be a number of minutes (1 or more)"
+  is_uint "$poll" || die_usage "--poll-seconds $poll must be a number of seconds"
+  [[ -z $my_ip ]] || is_ipv4 "$my_ip" || die_usage "--my-ip $my_ip is not an IPv4 address"
+  [[ -z $source_range ]] || is_cidr "$source_range" || die_usage "--source-range $source_range is not an IPv4 range like 203.0.113.0/24"
+  ((anywhere == 0)) || [[ -z $source_range && -z $my_ip ]] || die_usage "--allow-anywhere opens the port to everyone: leave out --my-ip and --source-range"
+  [[ -z $gpu ]] || parse_gpu "$gpu"
+  check_agent_source "$bucket" "$agent_url"
+  [[ -f $agent ]] || die_usage "no agent binary at $agent: build it (scripts/build.sh) or pass --agent PATH"
+}
