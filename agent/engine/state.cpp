@@ -162,10 +162,8 @@ Parsed parse_state(const os::Files& files, const std::string& path, State& state
 }  // namespace
 
 State StateStore::load(const std::string& now_stamp) const {
-  // Temp files of saves cut short by a kill: the rename never happened, so they hold nothing.
-  for (const auto& name : m_files.list(m_dir).value_or(std::vector<std::string>{})) {
-    if (name.starts_with(".state.json.tmp.")) std::ignore = m_files.remove(m_dir + "/" + name);
-  }
+  // Saves cut short by a kill: the rename never happened, so their temp files hold nothing.
+  m_files.remove_stale_temps(state_path());
   State state;
   std::string problem;
   int format = 0;

@@ -192,9 +192,9 @@ util::Result<std::uint64_t> Files::free_bytes(std::string_view path) const {
 
 namespace {
 
-// Temp files of `name` left by a writer killed before its rename (".NAME.tmp.N"): the file has
-// just been replaced, so they are nobody's work in progress (one agent run writes at a time).
-void remove_stale_temps(int dir_fd, const std::string& name) {
+std::string temp_prefix(const std::string& name) { return "." + name + ".tmp."; }
+
+void remove_stale_temps_in(int dir_fd, const std::string& name) {
   const int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
   DIR* entries = ::fdopendir(fd);
@@ -202,7 +202,7 @@ void remove_stale_temps(int dir_fd, const std::string& name) {
     ::close(fd);
     return;
   }
-  const std::string prefix = "." + name + ".tmp.";
+  const std::string prefix = temp_prefix(name);
   std::vector<std::string> stale;
   while (const dirent* entry = ::readdir(entries)) {
     if (std::string_view(entry->d_name).starts_with(prefix)) stale.emplace_back(entry->d_name);
@@ -212,6 +212,11 @@ void remove_stale_temps(int dir_fd, const std::string& name) {
 }
 
 }  // namespace
+
+void Files::remove_stale_temps(std::string_view path) const {
+  const auto [parent, name] = split_parent(path);
+  if (auto dir = open(parent, O_RDONLY | O_DIRECTORY)) remove_stale_temps_in(dir->get(), name);
+}
 
 util::Result<void> Files::write_atomic(std::string_view path, std::string_view content, mode_t mode,
                                        std::optional<Ownership> owner) const {
@@ -223,7 +228,7 @@ util::Result<void> Files::write_atomic(std::string_view path, std::string_view c
     return util::fail("refusing to replace symlink " + host_path(path).string(), ELOOP);
   }
   std::random_device random;
-  const std::string temp_name = "." + name + ".tmp." + std::to_string(random());
+  const std::string temp_name = temp_prefix(name) + std::to_string(random());
   const int fd = ::openat(dir->get(), temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return errno_failure("creating temp file for", host_path(path).string());
   UniqueFd temp(fd);
@@ -255,7 +260,7 @@ util::Result<void> Files::write_atomic(std::string_view path, std::string_view c
     return errno_failure("renaming into place", host_path(path).string());
   }
   committed = true;
-  remove_stale_temps(dir->get(), name);
+  remove_stale_temps_in(dir->get(), name);
   if (::fsync(dir->get()) != 0) return errno_failure("syncing folder of", host_path(path).string());
   return {};
 }

@@ -75,8 +75,13 @@ class Files {
   // Writes all of `content` to a temp file in the same folder, fsyncs it, sets mode (and owner
   // when given), renames it over `path` and fsyncs the folder: readers see the old file or the
   // new one, never a part, even across a power loss. The final component must not be a symlink.
+  // A write cut short by a kill leaves its temp file (".NAME.tmp.N"); the next write of `path`
+  // removes it, and so does remove_stale_temps.
   util::Result<void> write_atomic(std::string_view path, std::string_view content, mode_t mode,
                                   std::optional<Ownership> owner = std::nullopt) const;
+  // Removes the temp files killed write_atomic calls for `path` left (nobody else writes them:
+  // one agent run writes at a time).
+  void remove_stale_temps(std::string_view path) const;
   util::Result<void> make_dirs(std::string_view path, mode_t mode) const;
   util::Result<void> symlink(std::string_view link_target, std::string_view link_path) const;
   // Renames within the root (both paths are target paths).
