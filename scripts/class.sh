@@ -98,21 +98,7 @@ done <"$roster"
 count=${#users[@]}
 ((count > 0)) || die_usage "--roster $roster lists no student (one per line: user[,email])"
 
-require_tools
-[[ -z $project ]] || GCLOUD_GLOBAL=("--project=$project")
-if [[ -z $zone ]]; then
-  zone=$(gcloud_config compute/zone)
-  [[ -n $zone ]] || die_usage "no zone: pass --zone ZONE (e.g. us-west1-b) or set one with gcloud config set compute/zone ZONE"
-fi
-[[ $zone =~ ^[a-z]+-[a-z]+[0-9]+-[a-z]$ ]] || die_usage "--zone $zone is not a zone name like us-west1-b"
-region=$(zone_region "$zone")
-if [[ -z $machine_type ]]; then
-  machine_type=n1-standard-8
-  if [[ -n $gpu ]]; then
-    machine_type=$(machine_for_gpu) ||
-      die_usage "--gpu $gpu: GCE has no machine type with $GPU_COUNT $GPU_TYPE GPU(s); ask for 1, 2, 4 or 8"
-  fi
-fi
+resolve_vm_target
 
 if [[ -n $gpu && $skip_quota == 0 ]]; then
   check_gpu_quota "$region" "$((GPU_COUNT * count))"

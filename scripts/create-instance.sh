@@ -79,22 +79,7 @@ done
 is_gce_name "$name" || die_usage "--name $name is not a GCE name: lowercase letters, digits and -, starting with a letter, at most 63"
 [[ -z $user ]] || is_linux_user "$user" || die_usage "--user $user is not an account name: lowercase letters, digits, _ and -, at most 32"
 check_vm_options
-require_tools
-[[ -z $project ]] || GCLOUD_GLOBAL=("--project=$project")
-
-if [[ -z $zone ]]; then
-  zone=$(gcloud_config compute/zone)
-  [[ -n $zone ]] || die_usage "no zone: pass --zone ZONE (e.g. us-west1-b) or set one with gcloud config set compute/zone ZONE"
-fi
-[[ $zone =~ ^[a-z]+-[a-z]+[0-9]+-[a-z]$ ]] || die_usage "--zone $zone is not a zone name like us-west1-b"
-region=$(zone_region "$zone")
-if [[ -z $machine_type ]]; then
-  machine_type=n1-standard-8
-  if [[ -n $gpu ]]; then
-    machine_type=$(machine_for_gpu) ||
-      die_usage "--gpu $gpu: GCE has no machine type with $GPU_COUNT $GPU_TYPE GPU(s); ask for 1, 2, 4 or 8"
-  fi
-fi
+resolve_vm_target
 if [[ -z $user ]]; then
   account=$(gcloud_config account)
   [[ -n $account ]] || die "gcloud has no account: run gcloud auth login, or pass --user NAME"

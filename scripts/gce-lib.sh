@@ -415,3 +415,24 @@ check_vm_options() {
   check_agent_source "$bucket" "$agent_url"
   [[ -f $agent ]] || die_usage "no agent binary at $agent: build it (scripts/build.sh) or pass --agent PATH"
 }
+
+# After check_vm_options: the tools, the project, the zone (from gcloud's config when not given),
+# its region, and the machine type that carries the GPU asked for.
+# shellcheck disable=SC2034  # region and machine_type are the calling script's
+resolve_vm_target() {
+  require_tools
+  [[ -z $project ]] || GCLOUD_GLOBAL=("--project=$project")
+  if [[ -z $zone ]]; then
+    zone=$(gcloud_config compute/zone)
+    [[ -n $zone ]] || die_usage "no zone: pass --zone ZONE (e.g. us-west1-b) or set one with gcloud config set compute/zone ZONE"
+  fi
+  [[ $zone =~ ^[a-z]+-[a-z]+[0-9]+-[a-z]$ ]] || die_usage "--zone $zone is not a zone name like us-west1-b"
+  region=$(zone_region "$zone")
+  if [[ -z $machine_type ]]; then
+    machine_type=n1-standard-8
+    if [[ -n $gpu ]]; then
+      machine_type=$(machine_for_gpu) ||
+        die_usage "--gpu $gpu: GCE has no machine type with $GPU_COUNT $GPU_TYPE GPU(s); ask for 1, 2, 4 or 8"
+    fi
+  fi
+}
