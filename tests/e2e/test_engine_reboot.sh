@@ -82,6 +82,10 @@ cmp -s -- "$AGENT" "$R/usr/local/bin/cs231n-agent" || fail "/usr/local/bin/cs231
 unit=$(cat -- "$UNIT")
 assert_contains "unit" "ExecStart=/usr/local/bin/cs231n-agent resume --wait --state-dir /var/lib/main" "$unit"
 assert_contains "unit" "WantedBy=multi-user.target" "$unit"
+# What resume prints reaches the journal and the serial console (read from a laptop with
+# gcloud compute instances get-serial-port-output).
+assert_contains "unit" "StandardOutput=journal+console" "$unit"
+assert_contains "unit" "StandardError=journal+console" "$unit"
 [[ -L $WANTS ]] || fail "the unit is not enabled: no symlink $WANTS"
 assert_eq "enable symlink target" /etc/systemd/system/cs231n-agent.service "$(readlink -- "$WANTS")"
 
