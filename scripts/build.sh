@@ -54,7 +54,15 @@ build_static_curl() {
 build_static_curl
 log "building cs231n-agent"
 cmake -S "$top" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCS231N_STATIC=ON -DCS231N_CURL_ROOT="$CURL_PREFIX" >/dev/null
-cmake --build "$build_dir" -j"$jobs" 2>&1 | grep -vE "statically linked applications requires at runtime|^/usr/bin/ld: .*in function" || true
+# The linker's notes about getpwnam & co. in a static glibc binary are expected; everything else,
+# compiler errors above all, is shown. grep's own status (1 when it filtered every line) is not the
+# build's: PIPESTATUS[0] is.
+set +o pipefail
+cmake --build "$build_dir" -j"$jobs" 2>&1 | grep -vE "statically linked applications requires at runtime|^/usr/bin/ld: .*in function"
+build_status=${PIPESTATUS[0]}
+set -o pipefail
+# A failed compile leaves the previous binaries in place: nothing may test them.
+((build_status == 0)) || die "the build failed (cmake --build exited $build_status); see the compiler's message above"
 [[ -x $build_dir/cs231n-agent ]] || die "the build did not produce $build_dir/cs231n-agent"
 strip "$build_dir/cs231n-agent"
 file "$build_dir/cs231n-agent" | grep -q 'statically linked' || die "$build_dir/cs231n-agent is not statically linked"
