@@ -180,12 +180,6 @@ const std::vector<Field>& schema() {
   return fields;
 }
 
-const std::vector<std::string>& sections() {
-  static const std::vector<std::string> names{"user", "profile", "anaconda", "conda_env", "assignments", "datasets",
-                                              "jupyter", "gpu", "pytorch", "idle_shutdown", "steps", "reboot", "timeouts"};
-  return names;
-}
-
 std::string_view describe(Kind kind) {
   switch (kind) {
     case Kind::string: return "a string";

@@ -27,7 +27,6 @@ struct Field {
 
 // The one schema: every key the config accepts. Sections are the first path component.
 const std::vector<Field>& schema();
-const std::vector<std::string>& sections();
 std::string_view describe(Kind kind);
 
 // Built-in defaults of a profile ("seed" or "current"), a complete config.

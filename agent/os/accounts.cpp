@@ -51,13 +51,6 @@ std::optional<Account> Accounts::find_user(std::string_view name) const {
   return std::nullopt;
 }
 
-std::optional<Group> Accounts::find_group(gid_t gid) const {
-  for (const auto& group : m_groups) {
-    if (group.gid == gid) return group;
-  }
-  return std::nullopt;
-}
-
 std::vector<gid_t> Accounts::groups_of(const Account& account) const {
   std::vector<gid_t> gids{account.gid};
   for (const auto& group : m_groups) {

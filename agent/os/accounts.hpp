@@ -38,7 +38,6 @@ class Accounts {
 
   const std::vector<Account>& users() const { return m_users; }
   std::optional<Account> find_user(std::string_view name) const;
-  std::optional<Group> find_group(gid_t gid) const;
   // The primary group plus every group that lists the user as a member (what initgroups() sets).
   std::vector<gid_t> groups_of(const Account& account) const;
   // Accounts a person logs in to: uid 1000..59999 and a shell that is not nologin/false.
