@@ -12,6 +12,7 @@
 
 #include "agent/core/error.hpp"
 #include "agent/util/strings.hpp"
+#include "agent/util/time.hpp"
 
 namespace cs231n::engine {
 
@@ -154,7 +155,7 @@ class Scheduler {
     return m_options.boot_id_file.empty() ? m_context.config.string("reboot.boot_id_file") : m_options.boot_id_file;
   }
 
-  std::string now() const { return iso8601(m_context.system.now()); }
+  std::string now() const { return util::iso8601(m_context.system.now()); }
 
   void save() {
     m_state.run.updated = now();

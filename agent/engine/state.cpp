@@ -41,15 +41,6 @@ std::optional<StepStatus> parse_step_status(std::string_view text) {
   return std::nullopt;
 }
 
-std::string iso8601(std::chrono::system_clock::time_point time) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  ::gmtime_r(&seconds, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
-
 json to_json(const State& state) {
   json steps = json::object();
   for (const auto& [name, step] : state.steps) {

@@ -88,7 +88,5 @@ class StateStore {
   std::string m_dir;
 };
 
-// "2026-11-29T20:31:05Z"
-std::string iso8601(std::chrono::system_clock::time_point time);
 
 }  // namespace cs231n::engine

@@ -8,6 +8,7 @@
 #include "agent/engine/lock.hpp"
 #include "agent/engine/state.hpp"
 #include "agent/util/strings.hpp"
+#include "agent/util/time.hpp"
 
 namespace cs231n::idle {
 
@@ -18,12 +19,12 @@ using std::chrono::minutes;
 
 constexpr int k_idle_state_format = 1;
 
-json time_or_null(const std::optional<TimePoint>& time) { return time ? json(engine::iso8601(*time)) : json(nullptr); }
+json time_or_null(const std::optional<TimePoint>& time) { return time ? json(util::iso8601(*time)) : json(nullptr); }
 
 std::optional<TimePoint> time_from(const json& document, const char* key) {
   const auto found = document.find(key);
   if (found == document.end() || !found->is_string()) return std::nullopt;
-  return parse_iso8601(found->get<std::string>());
+  return util::parse_iso8601(found->get<std::string>());
 }
 
 long long whole_minutes(TimePoint from, TimePoint to) {
@@ -54,22 +55,22 @@ std::string all_signals(const std::vector<Signal>& signals) {
 std::string reason_for(const Verdict& verdict, const Report& report, const Settings& settings) {
   const auto now = report.now;
   const std::string since = "idle for " + std::to_string(whole_minutes(verdict.last_active, now)) + " min (since " +
-                            engine::iso8601(verdict.last_active) + ", power-off after " + std::to_string(settings.minutes.count()) +
+                            util::iso8601(verdict.last_active) + ", power-off after " + std::to_string(settings.minutes.count()) +
                             " idle minutes)";
   switch (verdict.action) {
     case Action::warn:
       return since + ": " + (report.dry_run ? "would warn" : "warned") + " logged-in users (wall); power-off at " +
-             engine::iso8601(*verdict.power_off_at);
+             util::iso8601(*verdict.power_off_at);
     case Action::power_off:
-      return since + ", warned at " + engine::iso8601(*verdict.warned_at) + ": " + (report.dry_run ? "would power" : "powering") +
+      return since + ", warned at " + util::iso8601(*verdict.warned_at) + ": " + (report.dry_run ? "would power" : "powering") +
              " the VM off with: " + util::join(settings.power_off_command, " ");
     case Action::none:
     case Action::disabled:
       break;
   }
   if (verdict.active) return "active now: " + active_names(report.signals) + "; the idle time starts over";
-  if (verdict.power_off_at) return since + "; warned at " + engine::iso8601(*verdict.warned_at) + ", power-off at " + engine::iso8601(*verdict.power_off_at);
-  return since + "; warning at " + engine::iso8601(verdict.deadline - k_warning_lead) + ", power-off at " + engine::iso8601(verdict.deadline) +
+  if (verdict.power_off_at) return since + "; warned at " + util::iso8601(*verdict.warned_at) + ", power-off at " + util::iso8601(*verdict.power_off_at);
+  return since + "; warning at " + util::iso8601(verdict.deadline - k_warning_lead) + ", power-off at " + util::iso8601(verdict.deadline) +
          " at the earliest";
 }
 
@@ -156,9 +157,9 @@ Verdict decide(const std::optional<IdleState>& previous, const std::string& boot
 
 std::string warning_message(const Verdict& verdict, TimePoint now) {
   const TimePoint power_off_at = verdict.power_off_at.value_or(verdict.deadline);
-  return "cs231n-agent: this VM has been idle since " + engine::iso8601(verdict.last_active) +
+  return "cs231n-agent: this VM has been idle since " + util::iso8601(verdict.last_active) +
          " (no busy Jupyter kernel, no terminal input, idle GPU and CPU) and powers off in about " +
-         std::to_string(minutes_until(now, power_off_at)) + " minutes, at " + engine::iso8601(power_off_at) +
+         std::to_string(minutes_until(now, power_off_at)) + " minutes, at " + util::iso8601(power_off_at) +
          ".\nType in a terminal or run a notebook cell to keep it running. To turn idle shutdown off: "
          "gcloud compute instances add-metadata VM --metadata cs231n-idle-shutdown=false\n";
 }
@@ -238,14 +239,14 @@ json to_json(const Report& report) {
   json document = {{"action", to_string(report.action)},
                    {"dry_run", report.dry_run},
                    {"reason", report.reason},
-                   {"now", engine::iso8601(report.now)},
+                   {"now", util::iso8601(report.now)},
                    {"minutes", report.minutes.count()},
                    {"signals", signals}};
   if (const auto& verdict = report.verdict) {
     document["active"] = verdict->active;
-    document["last_active"] = engine::iso8601(verdict->last_active);
+    document["last_active"] = util::iso8601(verdict->last_active);
     document["idle_minutes"] = whole_minutes(verdict->last_active, report.now);
-    document["deadline"] = engine::iso8601(verdict->deadline);
+    document["deadline"] = util::iso8601(verdict->deadline);
     document["warned_at"] = time_or_null(verdict->warned_at);
     document["power_off_at"] = time_or_null(verdict->power_off_at);
   }

@@ -14,6 +14,7 @@
 #include "agent/engine/state.hpp"
 #include "agent/jupyter/api_token.hpp"
 #include "agent/util/strings.hpp"
+#include "agent/util/time.hpp"
 
 namespace cs231n::idle {
 
@@ -54,46 +55,6 @@ std::optional<bool> something_listens(const os::Files& files, int port) {
 
 }  // namespace
 
-std::optional<TimePoint> parse_iso8601(std::string_view text) {
-  const std::string value(util::trim(text));
-  std::tm fields{};
-  int consumed = 0;
-  if (std::sscanf(value.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &fields.tm_year, &fields.tm_mon, &fields.tm_mday,
-                  &fields.tm_hour, &fields.tm_min, &fields.tm_sec, &consumed) != 6 || consumed != 19) {
-    return std::nullopt;
-  }
-  std::string_view rest = std::string_view(value).substr(19);
-  std::chrono::microseconds fraction{0};
-  if (rest.starts_with('.')) {
-    rest.remove_prefix(1);
-    std::size_t digits = 0;
-    long long micros = 0;
-    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') {
-      if (digits < 6) micros = micros * 10 + (rest[digits] - '0');
-      ++digits;
-    }
-    if (digits == 0) return std::nullopt;
-    for (std::size_t i = digits; i < 6; ++i) micros *= 10;
-    fraction = std::chrono::microseconds(micros);
-    rest.remove_prefix(digits);
-  }
-  std::chrono::minutes offset{0};
-  if (rest == "Z") {
-  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-    const auto hours = util::parse_uint(rest.substr(1, 2));
-    const auto minutes = util::parse_uint(rest.substr(4, 2));
-    if (!hours || !minutes) return std::nullopt;
-    offset = std::chrono::minutes(static_cast<long long>(*hours * 60 + *minutes)) * (rest[0] == '+' ? 1 : -1);
-  } else {
-    return std::nullopt;
-  }
-  fields.tm_year -= 1900;
-  fields.tm_mon -= 1;
-  const std::time_t seconds = ::timegm(&fields);
-  if (seconds == static_cast<std::time_t>(-1)) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(seconds) + fraction - offset;
-}
-
 util::Result<std::vector<Kernel>> parse_kernels(std::string_view body) {
   nlohmann::json document;
   try {
@@ -109,7 +70,7 @@ util::Result<std::vector<Kernel>> parse_kernels(std::string_view body) {
       const auto found = item.find(key);
       return found != item.end() && found->is_string() ? found->get<std::string>() : std::string();
     };
-    kernels.push_back({text("id"), text("name"), text("execution_state"), parse_iso8601(text("last_activity"))});
+    kernels.push_back({text("id"), text("name"), text("execution_state"), util::parse_iso8601(text("last_activity"))});
   }
   return kernels;
 }
@@ -172,7 +133,7 @@ Signal jupyter_signal(const os::Files& files, const JupyterSource& source, const
   }
   signal.active = !busy.empty();
   signal.detail = plural(kernels->size(), "kernel") + (busy.empty() ? ", none busy" : ": " + util::join(busy, ", "));
-  if (signal.last_seen) signal.detail += "; last activity " + engine::iso8601(*signal.last_seen);
+  if (signal.last_seen) signal.detail += "; last activity " + util::iso8601(*signal.last_seen);
   return signal;
 }
 
@@ -204,7 +165,7 @@ Signal ssh_signal(const os::Files& files) {
     const auto terminal = login.line.empty() ? util::Result<os::FileInfo>(util::fail("no terminal")) : files.stat("/dev/" + login.line);
     if (terminal) {
       keep_latest(signal.last_seen, terminal->accessed);
-      session += ", last input " + engine::iso8601(terminal->accessed);
+      session += ", last input " + util::iso8601(terminal->accessed);
     } else {
       session += ", terminal unreadable";
     }

@@ -27,8 +27,6 @@ struct Signal {
   std::string detail;  // one line: "1 kernel (python3 busy)", "5-minute load 0.02, below 0.50"
 };
 
-// "2026-11-29T22:15:52.354252Z" (Jupyter), "2026-11-29T22:15:52Z" (the agent), "+00:00" for Z.
-std::optional<TimePoint> parse_iso8601(std::string_view text);
 
 // --- Jupyter: GET /api/kernels with the agent's token ----------------------------------------
 // Only /api/kernels: /api/status has a server-wide last_activity, but every authenticated API
