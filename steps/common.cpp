@@ -19,10 +19,11 @@ util::Result<std::string> download_to_cache(const plan::StepRun& run, const std:
                                             const std::string& sha256, const std::string& md5,
                                             std::optional<std::uint64_t> size) {
   const auto& files = run.system().files();
-  if (auto made = files.make_dirs(k_cache_dir, 0755); !made) return std::unexpected(made.error());
+  const auto& cache_dir = run.context().paths.cache_dir;
+  if (auto made = files.make_dirs(cache_dir, 0755); !made) return std::unexpected(made.error());
   net::DownloadRequest request;
   request.url = url;
-  request.dest = std::string(k_cache_dir) + "/" + name;
+  request.dest = cache_dir + "/" + name;
   request.sha256 = sha256;
   request.md5 = md5;
   request.size = size;

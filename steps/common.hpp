@@ -23,7 +23,6 @@ std::string env_dir(const plan::Context& context);
 std::string file_name_of(const std::string& url);
 
 // Where downloads are kept (root's; files there are readable by the user's processes).
-inline constexpr const char* k_cache_dir = "/var/cache/cs231n-agent";
 
 // Downloads `url` into the cache as `name` (verified with sha256 or md5 when given), logging
 // progress to the step's log. Returns the cached file's target path. A failure carries the

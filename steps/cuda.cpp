@@ -35,7 +35,7 @@ class CudaStep : public plan::Step {
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
-    if (files.exists(k_nvidia_repo_unusable_file)) return plan::CheckResult{true, "left out: NVIDIA's repository is unusable here"};
+    if (files.exists(run.context().paths.nvidia_repo_unusable_file())) return plan::CheckResult{true, "left out: NVIDIA's repository is unusable here"};
     const std::string cuda = plan_gpu(run.context()).choice.cuda;
     if (!files.exists("/usr/local/cuda-" + cuda + "/bin/nvcc")) return plan::CheckResult{false, ""};
     if (files.read(k_profile_script).value_or("") != profile_script(cuda)) return plan::CheckResult{false, ""};
@@ -44,7 +44,7 @@ class CudaStep : public plan::Step {
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
-    if (files.exists(k_nvidia_repo_unusable_file)) {
+    if (files.exists(run.context().paths.nvidia_repo_unusable_file())) {
       run.note("NVIDIA's repository is unusable here, so no CUDA toolkit; PyTorch's wheels bring their own CUDA runtime");
       return plan::ApplyResult{};
     }

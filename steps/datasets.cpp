@@ -14,8 +14,6 @@ namespace {
 
 // Checksums of downloads whose publisher gives none, taken at the first download and held to
 // afterwards, so a file that changes on the server is noticed.
-constexpr const char* k_pins = "/var/cache/cs231n-agent/datasets/pins.json";
-constexpr const char* k_dataset_cache = "/var/cache/cs231n-agent/datasets";
 
 struct Item {
   std::string name;
@@ -45,9 +43,9 @@ std::vector<Item> manifest(const config::Config& config) {
   return items;
 }
 
-nlohmann::json read_pins(const os::Files& files) {
+nlohmann::json read_pins(const os::Files& files, const Paths& paths) {
   try {
-    return nlohmann::json::parse(files.read(k_pins).value_or("{}"));
+    return nlohmann::json::parse(files.read(paths.dataset_pins_file()).value_or("{}"));
   } catch (const nlohmann::json::exception&) {
     return nlohmann::json::object();
   }
@@ -96,8 +94,9 @@ class DatasetsStep : public plan::Step {
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
-    if (auto made = files.make_dirs(k_dataset_cache, 0755); !made) return std::unexpected(made.error());
-    auto pins = read_pins(files);
+    const auto& paths = run.context().paths;
+    if (auto made = files.make_dirs(paths.datasets_dir(), 0755); !made) return std::unexpected(made.error());
+    auto pins = read_pins(files, paths);
     const auto todo = unpacked_missing(run);
 
     // Each URL once, several at a time.
@@ -108,7 +107,7 @@ class DatasetsStep : public plan::Step {
       net::DownloadRequest request;
       request.url = item.url;
       // Two URLs may end in the same name: the cache name carries a hash of the URL.
-      request.dest = std::string(k_dataset_cache) + "/" + util::sha256_hex(item.url).substr(0, 12) + "-" + file_name_of(item.url);
+      request.dest = paths.datasets_dir() + "/" + util::sha256_hex(item.url).substr(0, 12) + "-" + file_name_of(item.url);
       request.sha256 = item.sha256;
       if (request.sha256.empty() && item.md5.empty() && pins.contains(item.url)) request.sha256 = pins.at(item.url).get<std::string>();
       request.md5 = request.sha256.empty() ? item.md5 : "";
@@ -127,7 +126,7 @@ class DatasetsStep : public plan::Step {
       if (!entry.result || !entry.request.sha256.empty() || !entry.request.md5.empty()) return;
       std::lock_guard lock(pins_mutex);
       pins[entry.request.url] = entry.result->sha256;
-      if (auto saved = files.write_atomic(k_pins, pins.dump(1) + "\n", 0644); !saved && pinned) pinned = saved;
+      if (auto saved = files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0644); !saved && pinned) pinned = saved;
     });
     if (!pinned) return std::unexpected(pinned.error());
     for (const auto& entry : queue) {
@@ -171,7 +170,7 @@ class DatasetsStep : public plan::Step {
   // The items whose marker is missing or names another URL or checksum.
   static std::vector<Item> unpacked_missing(const plan::StepRun& run) {
     const auto& files = run.system().files();
-    const auto pins = read_pins(files);
+    const auto pins = read_pins(files, run.context().paths);
     const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
     std::vector<Item> missing;
     for (const auto& item : manifest(run.config())) {

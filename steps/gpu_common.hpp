@@ -30,7 +30,6 @@ std::optional<plan::Decision> gpu_gate(const GpuPlan& gpu_plan);
 bool module_loaded(const os::Files& files, std::string_view module);
 
 // NVIDIA's repo for this OS is known not to work: nvidia-repo found so and fell back.
-inline constexpr const char* k_nvidia_repo_unusable_file = "/var/lib/cs231n-agent/nvidia-repo-unusable";
 
 // The packages that bring the chosen driver for `kernel_release`, and those held so an upgrade
 // cannot swap the branch.

@@ -45,7 +45,7 @@ class IdleShutdownStep : public plan::Step {
   // inputs: changing them needs no new units.
   nlohmann::json inputs(const plan::Context& context) const override {
     return {{"enabled", context.config.boolean("idle_shutdown.enabled")},
-            {"service", idle::idle_service_unit()},
+            {"service", idle::idle_service_unit(context.paths)},
             {"timer", idle::idle_timer_unit()}};
   }
 
@@ -57,7 +57,7 @@ class IdleShutdownStep : public plan::Step {
     }
     const auto service = files.read(unit_path(idle::k_idle_service));
     const auto timer = files.read(unit_path(idle::k_idle_timer));
-    if (!service || *service != idle::idle_service_unit() || !timer || *timer != idle::idle_timer_unit()) {
+    if (!service || *service != idle::idle_service_unit(run.context().paths) || !timer || *timer != idle::idle_timer_unit()) {
       return plan::CheckResult{false, ""};
     }
     if (run.system().services().systemd_running()) {
@@ -80,7 +80,7 @@ class IdleShutdownStep : public plan::Step {
       run.note("removed " + std::string(idle::k_idle_timer) + " and " + idle::k_idle_service);
       return plan::ApplyResult{};
     }
-    if (auto installed = services.install_unit(idle::k_idle_service, idle::idle_service_unit()); !installed) {
+    if (auto installed = services.install_unit(idle::k_idle_service, idle::idle_service_unit(run.context().paths)); !installed) {
       return std::unexpected(installed.error());
     }
     if (auto installed = services.install_unit(idle::k_idle_timer, idle::idle_timer_unit()); !installed) {

@@ -9,7 +9,6 @@ namespace cs231n::steps {
 
 // Where the Jupyter steps keep what they share. The hash is not the password, but it is kept
 // root-only all the same; a generated password is only ever in its own root-only file.
-inline constexpr const char* k_password_hash_file = "/var/lib/cs231n-agent/jupyter/password.hash";
 inline constexpr const char* k_generated_password_file = "/root/cs231n-jupyter-password";
 inline constexpr const char* k_jupyter_unit = "cs231n-jupyter.service";
 

@@ -38,7 +38,7 @@ class JupyterConfigStep : public plan::Step {
   nlohmann::json inputs(const plan::Context& context) const override {
     return {{"port", context.config.integer("jupyter.port")}, {"folder", context.config.string("assignments.folder")},
             {"user", context.facts.user.name},
-            {"hash", util::sha256_hex(context.system.files().read(k_password_hash_file).value_or(""))}};
+            {"hash", util::sha256_hex(context.system.files().read(context.paths.password_hash_file()).value_or(""))}};
   }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
@@ -74,7 +74,7 @@ class JupyterConfigStep : public plan::Step {
 
  private:
   static std::optional<jupyter::ServerSettings> server_settings(const plan::StepRun& run) {
-    const auto hash = run.system().files().read_trimmed(k_password_hash_file);
+    const auto hash = run.system().files().read_trimmed(run.context().paths.password_hash_file());
     if (!hash) return std::nullopt;
     return jupyter::ServerSettings{certificate_path(run.context()), key_path(run.context()),
                                    static_cast<int>(run.config().integer("jupyter.port")),

@@ -50,7 +50,7 @@ class JupyterPasswordStep : public plan::Step {
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
-    const auto stored = files.read_trimmed(k_password_hash_file);
+    const auto stored = files.read_trimmed(run.context().paths.password_hash_file());
     if (!stored) return plan::CheckResult{false, ""};
     const auto& config = run.config();
     if (!config.string("jupyter.password_hash").empty()) {
@@ -74,9 +74,9 @@ class JupyterPasswordStep : public plan::Step {
       if (!password) return std::unexpected(password.error());
       hash = config.string("jupyter.hash_algorithm") == "argon2" ? jupyter::make_argon2_hash(*password) : jupyter::make_sha1_hash(*password);
     }
-    const auto [folder, name] = os::split_parent(k_password_hash_file);
-    if (auto made = files.make_dirs(folder, 0700); !made) return std::unexpected(made.error());
-    if (auto written = files.write_atomic(k_password_hash_file, hash + "\n", 0600); !written) return std::unexpected(written.error());
+    const auto& paths = run.context().paths;
+    if (auto made = files.make_dirs(paths.jupyter_dir(), 0700); !made) return std::unexpected(made.error());
+    if (auto written = files.write_atomic(paths.password_hash_file(), hash + "\n", 0600); !written) return std::unexpected(written.error());
     return plan::ApplyResult{};
   }
 

@@ -29,7 +29,7 @@ class JupyterServiceStep : public plan::Step {
     const auto& files = run.system().files();
     const auto current = files.read(std::string(k_unit_dir) + "/" + k_jupyter_unit);
     if (!current || *current != unit(run.context())) return plan::CheckResult{false, ""};
-    if (!api_token_in_place(files)) return plan::CheckResult{false, ""};
+    if (!api_token_in_place(files, run.context().paths)) return plan::CheckResult{false, ""};
     if (run.system().services().systemd_running()) {
       auto active = run.probe(os::Command{{"systemctl", "is-active", "--quiet", k_jupyter_unit}});
       if (!active || !active->ok()) return plan::CheckResult{false, ""};
@@ -45,12 +45,12 @@ class JupyterServiceStep : public plan::Step {
     const auto& files = run.system().files();
     const auto previous = files.read(std::string(k_unit_dir) + "/" + k_jupyter_unit);
     bool restart = previous && *previous != unit(run.context());
-    if (!api_token_in_place(files)) {
-      const auto [folder, name] = os::split_parent(jupyter::k_api_token_file);
-      if (auto made = files.make_dirs(folder, 0700); !made) return std::unexpected(made.error());
+    if (!api_token_in_place(files, run.context().paths)) {
+      const auto& paths = run.context().paths;
+      if (auto made = files.make_dirs(paths.jupyter_dir(), 0700); !made) return std::unexpected(made.error());
       const auto content = jupyter::api_token_file_content(jupyter::make_api_token());
-      if (auto written = files.write_atomic(jupyter::k_api_token_file, content, 0600); !written) return std::unexpected(written.error());
-      run.note("made the agent's Jupyter API token (root only, " + std::string(jupyter::k_api_token_file) + ")");
+      if (auto written = files.write_atomic(paths.api_token_file(), content, 0600); !written) return std::unexpected(written.error());
+      run.note("made the agent's Jupyter API token (root only, " + paths.api_token_file() + ")");
       restart = restart || previous.has_value();
     }
     if (auto installed = services.install_unit(k_jupyter_unit, unit(run.context())); !installed) return std::unexpected(installed.error());
@@ -66,10 +66,10 @@ class JupyterServiceStep : public plan::Step {
 
  private:
   // Root's own file, 0600, holding a well-formed token: anything else is written anew.
-  static bool api_token_in_place(const os::Files& files) {
-    const auto info = files.stat(jupyter::k_api_token_file);
+  static bool api_token_in_place(const os::Files& files, const Paths& paths) {
+    const auto info = files.stat(paths.api_token_file());
     if (!info || info->type != os::FileType::regular || info->uid != 0 || (info->mode & 077) != 0) return false;
-    const auto content = files.read(jupyter::k_api_token_file);
+    const auto content = files.read(paths.api_token_file());
     return content && jupyter::parse_api_token_file(*content);
   }
 
@@ -91,7 +91,7 @@ class JupyterServiceStep : public plan::Step {
            "Environment=" + systemd_quote("PATH=" + env + "/bin:/usr/local/bin:/usr/bin:/bin") + "\n"
            // The agent's API token (jupyter/api_token.hpp): read by systemd as root, before it
            // becomes the user, so the root-only file never has to be readable by the user.
-           "EnvironmentFile=" + systemd_quote(jupyter::k_api_token_file) + "\n"
+           "EnvironmentFile=" + systemd_quote(context.paths.api_token_file()) + "\n"
            "ExecStart=" + systemd_quote(env + "/bin/jupyter") + " notebook --no-browser\n"
            "Restart=on-failure\n"
            "RestartSec=5\n"

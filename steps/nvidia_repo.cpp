@@ -60,8 +60,8 @@ class NvidiaRepoStep : public plan::Step {
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
-    if (files.exists(k_nvidia_repo_unusable_file)) {
-      return plan::CheckResult{true, "NVIDIA's repository is unusable here: " + files.read_trimmed(k_nvidia_repo_unusable_file).value_or("")};
+    if (files.exists(run.context().paths.nvidia_repo_unusable_file())) {
+      return plan::CheckResult{true, "NVIDIA's repository is unusable here: " + files.read_trimmed(run.context().paths.nvidia_repo_unusable_file()).value_or("")};
     }
     if (!missing_packages(files, {k_keyring_package}).empty()) return plan::CheckResult{false, ""};
     const auto installed = keyring_files(files);
@@ -121,8 +121,9 @@ class NvidiaRepoStep : public plan::Step {
     }
     run.note(reason + ": falling back to Ubuntu's signed driver packages; PyTorch's wheels bring their own CUDA runtime, "
                       "so the CUDA toolkit (nvcc) is left out");
-    if (auto made = files.make_dirs("/var/lib/cs231n-agent", 0700); !made) return std::unexpected(made.error());
-    if (auto written = files.write_atomic(k_nvidia_repo_unusable_file, reason + "\n", 0644); !written) {
+    const auto& paths = run.context().paths;
+    if (auto made = files.make_dirs(paths.state_dir, 0700); !made) return std::unexpected(made.error());
+    if (auto written = files.write_atomic(paths.nvidia_repo_unusable_file(), reason + "\n", 0644); !written) {
       return std::unexpected(written.error());
     }
     return plan::ApplyResult{};

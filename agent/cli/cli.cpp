@@ -37,12 +37,12 @@
 #include "steps/jupyter_common.hpp"
 #include "steps/table.hpp"
 #include "steps/verify.hpp"
+#include "agent/util/time.hpp"
 
 namespace cs231n::cli {
 
 namespace {
 
-constexpr const char* k_default_state_dir = "/var/lib/cs231n-agent";
 constexpr const char* k_default_log_file = "/var/log/cs231n-agent.log";
 
 std::atomic<bool> g_interrupt{false};
@@ -51,7 +51,8 @@ std::atomic<bool> g_interrupt{false};
 struct Options {
   std::string root = "/";
   std::string config_file;
-  std::string state_dir = k_default_state_dir;
+  std::string state_dir = Paths::k_default_state_dir;
+  std::string cache_dir = Paths::k_default_cache_dir;
   std::string log_file;
   int verbosity = 0;
   bool json = false;
@@ -106,7 +107,10 @@ enum OptionSet : unsigned {
   k_passwd = 1u << 12,
   k_cert = 1u << 13,
   k_idle = 1u << 14,  // --dry-run, and the hidden --now of the tests
+  k_cache_dir = 1u << 15,
 };
+
+Paths paths_of(const Options& options) { return Paths{options.state_dir, options.cache_dir}; }
 
 using Handler = int (*)(Options&);
 
@@ -117,19 +121,13 @@ struct CommandSpec {
   Handler handler;
 };
 
-void check_state_dir(const std::string& dir) {
-  static const std::regex safe(R"(/[A-Za-z0-9_./-]*)");
-  if (!std::regex_match(dir, safe) || dir.find("..") != std::string::npos) {
-    throw Error(ExitCode::usage, "--state-dir " + dir + " must be an absolute path of letters, digits, _ . / and -");
-  }
-}
-
 std::unique_ptr<os::RealSystem> open_system(const Options& options) {
   struct stat st {};
   if (::stat(options.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     throw Error(ExitCode::usage, "--root " + options.root + " is not a folder: give the root of the system to inspect");
   }
-  check_state_dir(options.state_dir);
+  check_agent_dir("--state-dir", options.state_dir);
+  check_agent_dir("--cache-dir", options.cache_dir);
   spdlog::debug("reading the target system under {}", options.root);
   return std::make_unique<os::RealSystem>(options.root);
 }
@@ -212,7 +210,8 @@ int print_plan(Options& options, bool selection_only) {
       if (record.status == engine::StepStatus::done) recorded[name] = {record.fingerprint, record.finished};
     }
   }
-  auto plan = plan::make_plan(steps, plan::Context{*system, facts, config}, recorded);
+  const auto paths = paths_of(options);
+  auto plan = plan::make_plan(steps, plan::Context{*system, facts, config, paths}, recorded);
   if (selection_only) {
     std::erase_if(plan.steps, [&](const plan::PlannedStep& step) {
       const bool chosen = options.only.empty() || std::ranges::find(options.only, step.name) != options.only.end();
@@ -248,7 +247,8 @@ int command_verify(Options& options) {
   }
   const auto facts = gather(*system, layers);
   const auto config = config::Config::resolve(layers, facts.os);
-  const plan::Context context{*system, facts, config};
+  const auto paths = paths_of(options);
+  const plan::Context context{*system, facts, config, paths};
   const plan::StepRun run(context, "verify", "", std::chrono::steady_clock::now() + std::chrono::minutes(10), &g_interrupt, "");
   auto report = steps::verify_machine(run);
   if (!report) throw Error(ExitCode::step_failed, "verify: " + report.error().message);
@@ -289,7 +289,7 @@ int run_or_resume(Options& options, bool resume) {
   const auto system = open_system(options);
   install_signal_handlers();
   engine::RunRequest request;
-  request.state_dir = options.state_dir;
+  request.paths = paths_of(options);
   request.resume = resume;
   if (!resume) request.config_layers = config_layers(*system, options);
   const auto client = metadata_client(*system);
@@ -583,12 +583,12 @@ std::vector<config::Layer> idle_check_layers(const os::System& system, const Opt
 }
 
 int command_idle_check(Options& options) {
-  check_state_dir(options.state_dir);
+  check_agent_dir("--state-dir", options.state_dir);
   std::unique_ptr<os::RealSystem> system;
   if (options.now.empty()) {
     system = std::make_unique<os::RealSystem>("/");
   } else {
-    const auto now = idle::parse_iso8601(options.now);
+    const auto now = util::parse_iso8601(options.now);
     if (!now) throw Error(ExitCode::usage, "--now takes a UTC time like 2026-11-29T22:15:00Z, not " + options.now);
     system = std::make_unique<FixedClockSystem>("/", *now);
   }
@@ -604,7 +604,7 @@ int command_idle_check(Options& options) {
   settings.gpu_percent = static_cast<int>(config.integer("idle_shutdown.gpu_percent"));
   settings.state_dir = options.state_dir;
   settings.jupyter.port = static_cast<int>(config.integer("jupyter.port"));
-  settings.jupyter.token_file = jupyter::k_api_token_file;
+  settings.jupyter.token_file = paths_of(options).api_token_file();
   if (facts.user.account) settings.jupyter.certificate = facts.user.account->home + jupyter::k_certificate_in_home;
   const auto report = idle::run_check(*system, settings, options.dry_run);
   std::cout << (options.json ? idle::to_json(report).dump(2) + "\n" : idle::to_text(report)) << std::flush;
@@ -619,17 +619,17 @@ int command_schema(Options&) {
 // The one table of commands.
 const CommandSpec k_commands[] = {
     {"run", "Set this machine up: run every step that is not done yet, resuming an unfinished run",
-     k_config | k_state_dir | k_selection | k_reboot | k_wait | k_writes_log, command_run},
+     k_config | k_state_dir | k_cache_dir | k_selection | k_reboot | k_wait | k_writes_log, command_run},
     {"resume", "Continue the recorded run with its recorded config and step selection (run at every boot)",
-     k_state_dir | k_reboot | k_wait | k_writes_log, command_resume},
+     k_state_dir | k_cache_dir | k_reboot | k_wait | k_writes_log, command_resume},
     {"status", "Show the run's state and each step's result (reads only)", k_root | k_state_dir | k_json | k_wait | k_timeout,
      command_status},
     {"detect", "Report what this machine is: OS, GPUs, Secure Boot, memory, disk, target user (reads only)",
      k_root | k_config | k_json, command_detect},
     {"plan", "List every step with what it would do here: run, done, skip or refuse, and why (reads only)",
-     k_root | k_config | k_state_dir | k_json, command_plan},
+     k_root | k_config | k_state_dir | k_cache_dir | k_json, command_plan},
     {"verify", "Check the result: the env imports torch; with a GPU, nvidia-smi, the driver version and torch.cuda.is_available()",
-     k_config | k_state_dir | k_json, command_verify},
+     k_config | k_state_dir | k_cache_dir | k_json, command_verify},
     {"reset", "Forget recorded results so those steps run again", k_state_dir | k_steps, command_reset},
     {"logs", "Print a step's log", k_state_dir | k_one_step, command_logs},
     {"fetch", "Download a file: resumable, verified, over several connections", k_fetch, command_fetch},
@@ -649,7 +649,16 @@ void add_options(CLI::App& command, Options& options, unsigned which) {
   }
   if (which & k_config) command.add_option("--config", options.config_file, "Config file (JSON), merged over the profile defaults");
   if (which & k_state_dir) {
-    command.add_option("--state-dir", options.state_dir, "Where the run state and step logs live")->capture_default_str();
+    command.add_option("--state-dir", options.state_dir,
+                       "Where the run state, the step logs, the run lock and the agent's secrets (the Jupyter password hash, its API "
+                       "token) live")
+        ->capture_default_str();
+  }
+  if (which & k_cache_dir) {
+    command.add_option("--cache-dir", options.cache_dir,
+                       "Where verified downloads are kept for reuse (the installers, NVIDIA's keyring package, the datasets and "
+                       "their pins)")
+        ->capture_default_str();
   }
   if (which & k_json) command.add_flag("--json", options.json, "Machine-readable output");
   if (which & k_selection) {

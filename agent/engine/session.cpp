@@ -9,6 +9,7 @@
 #include "agent/engine/lock.hpp"
 #include "agent/util/hash.hpp"
 #include "agent/util/strings.hpp"
+#include "agent/util/time.hpp"
 
 namespace cs231n::engine {
 
@@ -17,10 +18,10 @@ namespace {
 RunLock take_lock(os::System& system, const RunRequest& request) {
   bool announced = false;
   while (true) {
-    auto lock = RunLock::try_acquire(system.files(), request.state_dir);
+    auto lock = RunLock::try_acquire(system.files(), request.paths.state_dir);
     if (!lock) throw Error(ExitCode::step_failed, "cannot take the run lock: " + lock.error().message);
     if (*lock) return std::move(**lock);
-    const auto pid = RunLock::holder(system.files(), request.state_dir).value_or(0);
+    const auto pid = RunLock::holder(system.files(), request.paths.state_dir).value_or(0);
     if (!request.wait_for_lock) {
       throw Error(ExitCode::busy, "another cs231n-agent run is active (pid " + std::to_string(pid) +
                                       "); wait for it with `cs231n-agent status --wait`, or add --wait");
@@ -36,8 +37,8 @@ RunLock take_lock(os::System& system, const RunRequest& request) {
   }
 }
 
-void install_resume_unit(os::System& system, const std::string& state_dir) {
-  const std::string content = resume_unit(state_dir);
+void install_resume_unit(os::System& system, const Paths& paths) {
+  const std::string content = resume_unit(paths);
   const auto current = system.files().read(std::string("/etc/systemd/system/") + k_resume_unit);
   auto& services = system.services();
   if (!current || *current != content) {
@@ -54,7 +55,7 @@ void install_resume_unit(os::System& system, const std::string& state_dir) {
 
 }  // namespace
 
-std::string resume_unit(const std::string& state_dir) {
+std::string resume_unit(const Paths& paths) {
   return "# Written by cs231n-agent: continues an unfinished setup at every boot (a no-op when done).\n"
          "[Unit]\n"
          "Description=cs231n-agent: continue the cs231n setup after a reboot\n"
@@ -65,7 +66,8 @@ std::string resume_unit(const std::string& state_dir) {
          "[Service]\n"
          "Type=oneshot\n"
          // --wait: at boot the startup script's `run` may hold the lock; resume checks after it.
-         "ExecStart=" + std::string(k_installed_agent) + " resume --wait --state-dir " + state_dir + "\n"
+         "ExecStart=" + std::string(k_installed_agent) + " resume --wait --state-dir " + paths.state_dir +
+         (paths.default_cache_dir() ? "" : " --cache-dir " + paths.cache_dir) + "\n"
          "TimeoutStartSec=0\n"
          "StandardOutput=journal+console\n"
          "StandardError=journal+console\n"
@@ -146,7 +148,7 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
     result.outcome.message = *unsupported;
     return result;
   }
-  const StateStore store(system.files(), request.state_dir);
+  const StateStore store(system.files(), request.paths.state_dir);
   store.prepare();
   const auto lock = take_lock(system, request);
   State state = store.load(util::random_hex(4));
@@ -196,14 +198,14 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
     fresh.instance_id = state.run.instance_id;
     state.run = std::move(fresh);
     state.run.id = util::random_hex(6);
-    state.run.started = iso8601(system.now());
+    state.run.started = util::iso8601(system.now());
   }
   RunOptions options = request.options;
   options.only = request.resume ? state.run.only : request.options.only;
   options.skip = request.resume ? state.run.skip : request.options.skip;
   const auto steps = make_steps(config);
   forget_other_instance(state, steps, request.instance);
-  const plan::Context context{system, facts, config};
+  const plan::Context context{system, facts, config, request.paths};
   Engine engine(steps, context, store, state, options, progress);
 
   if (!request.resume) {
@@ -236,11 +238,11 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
   state.run.reboot_requested_by.clear();
   state.run.reboot_boot_id.clear();
   state.run.boot_id = boot_id;
-  state.run.updated = iso8601(system.now());
+  state.run.updated = util::iso8601(system.now());
   store.save(state);
 
   install_self(system, request.force);
-  install_resume_unit(system, request.state_dir);
+  install_resume_unit(system, request.paths);
 
   result.outcome = engine.run();
   result.ran = true;

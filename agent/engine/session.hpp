@@ -19,7 +19,7 @@ inline constexpr const char* k_resume_unit = "cs231n-agent.service";
 using StepFactory = std::function<plan::StepList(const config::Config&)>;
 
 struct RunRequest {
-  std::string state_dir;
+  Paths paths;
   bool resume = false;  // continue the recorded run with its recorded config and selection only
   std::vector<config::Layer> config_layers;
   std::optional<detect::GceInstance> instance;  // what the metadata server says of this VM
@@ -44,7 +44,7 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
 
 // The unit that runs `cs231n-agent resume` at every boot. Only options systemd 229 (Ubuntu 16.04)
 // knows.
-std::string resume_unit(const std::string& state_dir);
+std::string resume_unit(const Paths& paths);
 
 // Copies the running binary to /usr/local/bin/cs231n-agent (temp file + rename, so never "text
 // file busy"), unless the same binary is there, or a newer version is there and !force.

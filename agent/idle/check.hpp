@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/core/paths.hpp"
 #include "agent/idle/signals.hpp"
 #include "agent/os/system.hpp"
 
@@ -27,7 +28,7 @@ struct Settings {
   std::vector<std::string> power_off_command{"systemctl", "poweroff"};
   int cpu_load_percent = 50;
   int gpu_percent = 10;
-  std::string state_dir = "/var/lib/cs231n-agent";
+  std::string state_dir = Paths::k_default_state_dir;
   JupyterSource jupyter;
 };
 

@@ -6,7 +6,7 @@
 
 namespace cs231n::idle {
 
-std::string idle_service_unit() {
+std::string idle_service_unit(const Paths& paths) {
   const std::string agent = engine::k_installed_agent;
   return "# Written by cs231n-agent: powers the VM off when it has been idle (see cs231n-agent idle-check --help).\n"
          "[Unit]\n"
@@ -15,7 +15,8 @@ std::string idle_service_unit() {
          "\n"
          "[Service]\n"
          "Type=oneshot\n"
-         "ExecStart=" + jupyter::systemd_quote(agent) + " idle-check\n"
+         "ExecStart=" + jupyter::systemd_quote(agent) + " idle-check" +
+         (paths.default_state_dir() ? "" : " --state-dir " + jupyter::systemd_quote(paths.state_dir)) + "\n"
          // A hung probe must not hold the next checks back for ever.
          "TimeoutStartSec=5min\n";
 }

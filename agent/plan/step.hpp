@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agent/config/config.hpp"
+#include "agent/core/paths.hpp"
 #include "agent/detect/facts.hpp"
 #include "agent/os/system.hpp"
 #include "agent/util/result.hpp"
@@ -33,6 +34,7 @@ struct Context {
   os::System& system;
   const detect::Facts& facts;
   const config::Config& config;
+  const Paths& paths = Paths::defaults();
 };
 
 // Whether the system is already in the state a step wants.

@@ -49,7 +49,7 @@ run_agent plan --help
 assert_rc 0
 assert_stderr_empty
 assert_contains "help" "Usage: cs231n-agent plan" "$(cat -- "$OUT")"
-assert_options --root --config --state-dir --json --log-file -v --verbose
+assert_options --root --config --state-dir --cache-dir --json --log-file -v --verbose
 assert_exit_code_table
 
 section "cs231n-agent plan -h (after other options)"

@@ -192,9 +192,12 @@ course_config "$R/root/seed.json" "{\"profile\": \"seed\", \"user\": \"ann\",
 SEED_PREFIX=/home/ann/anaconda3
 ledger_mark
 started=$SECONDS
-chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed.json --state-dir /var/lib/seed
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed.json --state-dir /var/lib/seed \
+  --cache-dir /var/cache/seed
 timed "seed run" "$started"
 assert_rc 0
+cmp -s -- "$SERVE/$ANACONDA" "$R/var/cache/seed/$ANACONDA" || fail "--cache-dir /var/cache/seed does not hold the installer"
+[[ ! -e $R/var/cache/cs231n-agent/$ANACONDA ]] || fail "with --cache-dir, the installer was still put in /var/cache/cs231n-agent"
 ANN_UID=$(uid_of ann)
 [[ -n $ANN_UID ]] || fail "the user step did not make ann"
 seed_calls=$(ledger_new)
@@ -219,7 +222,8 @@ assert_eq "student's conda" "conda 24.3.0" "$(user_shell student 'conda --versio
 
 section "seed run again: nothing to do"
 ledger_mark
-chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed.json --state-dir /var/lib/seed
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed.json --state-dir /var/lib/seed \
+  --cache-dir /var/cache/seed
 assert_rc 0
 assert_eq "ledger lines added" "" "$(ledger_new)"
 assert_eq "cs231n-agent blocks in ann's ~/.bashrc" 1 "$(grep -c '^# >>> cs231n-agent conda >>>' "$R/home/ann/.bashrc")"

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include "agent/core/error.hpp"
+#include "agent/core/paths.hpp"
 #include "agent/engine/lock.hpp"
 #include "agent/engine/state.hpp"
 #include "agent/idle/check.hpp"
 #include "agent/jupyter/api_token.hpp"
 #include "support/fake_system.hpp"
 #include "support/temp_dir.hpp"
+#include "agent/util/time.hpp"
 
 using namespace cs231n;
 using std::chrono::minutes;
@@ -41,12 +43,12 @@ struct IdleMachine {
   IdleMachine() {
     root.write("proc/sys/kernel/random/boot_id", "boot-1\n");
     root.write("proc/loadavg", "0.01 0.02 0.00 1/100 100\n");
-    root.write(jupyter::k_api_token_file, jupyter::api_token_file_content(k_token));
+    root.write(Paths::defaults().api_token_file(), jupyter::api_token_file_content(k_token));
     root.write("home/ann/.jupyter/certs/jupyter.pem", "-----BEGIN CERTIFICATE-----\n");
     settings.minutes = minutes(60);
     settings.power_off_command = {"/usr/local/sbin/fake-poweroff", "--now"};
     settings.state_dir = k_state_dir;
-    settings.jupyter = {8888, "/home/ann/.jupyter/certs/jupyter.pem", jupyter::k_api_token_file};
+    settings.jupyter = {8888, "/home/ann/.jupyter/certs/jupyter.pem", Paths::defaults().api_token_file()};
   }
 
   idle::Report check(int minutes_after_t0, bool dry_run = false) {
@@ -58,7 +60,7 @@ struct IdleMachine {
       return response;
     });
   }
-  std::string at(int minutes_after_t0) const { return engine::iso8601(t0 + minutes(minutes_after_t0)); }
+  std::string at(int minutes_after_t0) const { return util::iso8601(t0 + minutes(minutes_after_t0)); }
   std::string state() const { return root.read("var/lib/cs231n-agent/idle.json"); }
   void expect_wall() { system.expect({"wall"}); }
   void expect_power_off() { system.expect({"/usr/local/sbin/fake-poweroff", "--now"}); }

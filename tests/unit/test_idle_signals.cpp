@@ -5,12 +5,14 @@
 
 #include <cstring>
 
+#include "agent/core/paths.hpp"
 #include "agent/engine/lock.hpp"
 #include "agent/engine/state.hpp"
 #include "agent/idle/signals.hpp"
 #include "agent/jupyter/api_token.hpp"
 #include "support/fake_system.hpp"
 #include "support/temp_dir.hpp"
+#include "agent/util/time.hpp"
 
 using namespace cs231n;
 using std::chrono::minutes;
@@ -21,7 +23,7 @@ namespace {
 const std::string k_token(64, 'a');
 
 idle::TimePoint at(const char* iso) {
-  const auto time = idle::parse_iso8601(iso);
+  const auto time = util::parse_iso8601(iso);
   REQUIRE(time);
   return *time;
 }
@@ -30,10 +32,10 @@ idle::TimePoint at(const char* iso) {
 struct JupyterRoot {
   testing::TempDir root;
   testing::FakeSystem system{root.path()};
-  idle::JupyterSource source{8890, "/home/ann/.jupyter/certs/jupyter.pem", jupyter::k_api_token_file};
+  idle::JupyterSource source{8890, "/home/ann/.jupyter/certs/jupyter.pem", Paths::defaults().api_token_file()};
 
   JupyterRoot() {
-    root.write(jupyter::k_api_token_file, jupyter::api_token_file_content(k_token));
+    root.write(Paths::defaults().api_token_file(), jupyter::api_token_file_content(k_token));
     root.write("home/ann/.jupyter/certs/jupyter.pem", "-----BEGIN CERTIFICATE-----\n");
   }
 };
@@ -74,17 +76,6 @@ void set_access_time(const std::filesystem::path& path, idle::TimePoint time) {
 }
 
 }  // namespace
-
-TEST_CASE("parse_iso8601: Jupyter's microseconds, the agent's seconds, offsets; nonsense refused") {
-  CHECK(engine::iso8601(at("2026-11-29T22:15:52Z")) == "2026-11-29T22:15:52Z");
-  CHECK(at("2026-11-29T22:15:52.354252Z") - at("2026-11-29T22:15:52Z") == std::chrono::microseconds(354252));
-  CHECK(at("2026-11-29T22:15:52.5Z") - at("2026-11-29T22:15:52Z") == std::chrono::milliseconds(500));
-  CHECK(at("2026-11-29T22:15:52+00:00") == at("2026-11-29T22:15:52Z"));
-  CHECK(at("2026-11-29T23:15:52+01:00") == at("2026-11-29T22:15:52Z"));
-  for (const char* bad : {"", "yesterday", "2026-11-29", "2026-11-29T22:15:52", "2026-11-29T22:15:52.Z", "2026-11-29T22:15:52Zjunk"}) {
-    CHECK_MESSAGE(!idle::parse_iso8601(bad), bad);
-  }
-}
 
 TEST_CASE("parse_kernels: Jupyter's list; anything else is an error") {
   const auto kernels = idle::parse_kernels(
@@ -166,7 +157,7 @@ TEST_CASE("jupyter signal: what cannot be read is unknown (quiet), says why, and
     expected = "no API token in /var/lib/cs231n-agent/jupyter/api-token.env (the jupyter-service step writes it)";
   }
   SUBCASE("a malformed token file: Jupyter is not asked") {
-    machine.root.write(jupyter::k_api_token_file, "CS231N_JUPYTER_API_TOKEN=short\n");
+    machine.root.write(Paths::defaults().api_token_file(), "CS231N_JUPYTER_API_TOKEN=short\n");
     expected = "/var/lib/cs231n-agent/jupyter/api-token.env is not one line CS231N_JUPYTER_API_TOKEN=<64 hex digits>";
   }
   SUBCASE("no certificate: Jupyter is not asked") {

@@ -48,13 +48,20 @@ struct Vm {
 }  // namespace
 
 TEST_CASE("idle-shutdown step: the service and its timer, with only what systemd 229 knows") {
-  const auto service = idle::idle_service_unit();
+  const auto service = idle::idle_service_unit(Paths::defaults());
   CHECK(service.find("\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/cs231n-agent idle-check\nTimeoutStartSec=5min\n") != std::string::npos);
   CHECK(service.find("ConditionPathExists=/usr/local/bin/cs231n-agent\n") != std::string::npos);
   CHECK(service.find("[Install]") == std::string::npos);  // started by the timer only
   const auto timer = idle::idle_timer_unit();
   CHECK(timer.find("\n[Timer]\nOnBootSec=5min\nOnUnitActiveSec=5min\nAccuracySec=30s\nUnit=cs231n-agent-idle.service\n") != std::string::npos);
   CHECK(timer.ends_with("[Install]\nWantedBy=timers.target\n"));
+}
+
+TEST_CASE("idle-shutdown step: a --state-dir other than the default reaches the check the timer runs") {
+  Paths paths;
+  paths.state_dir = "/srv/cs231n-state";
+  const auto service = idle::idle_service_unit(paths);
+  CHECK(service.find("\nExecStart=/usr/local/bin/cs231n-agent idle-check --state-dir /srv/cs231n-state\n") != std::string::npos);
 }
 
 TEST_CASE("idle-shutdown step: decide") {
@@ -91,7 +98,7 @@ TEST_CASE("idle-shutdown step: without systemd, units written and the timer enab
   Vm vm;
   CHECK_FALSE(vm.check()->done);
   REQUIRE(vm.apply());
-  CHECK(vm.root.read("etc/systemd/system/cs231n-agent-idle.service") == idle::idle_service_unit());
+  CHECK(vm.root.read("etc/systemd/system/cs231n-agent-idle.service") == idle::idle_service_unit(Paths::defaults()));
   CHECK(vm.root.read("etc/systemd/system/cs231n-agent-idle.timer") == idle::idle_timer_unit());
   CHECK(std::filesystem::read_symlink(vm.root.path() / "etc/systemd/system/timers.target.wants/cs231n-agent-idle.timer") ==
         "/etc/systemd/system/cs231n-agent-idle.timer");
