@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "agent/net/curl_handle.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::net {
@@ -109,14 +110,15 @@ size_t on_simple_header(char* data, size_t size, size_t count, void* user) {
 
 util::Result<SimpleResponse> http_request(const HttpSettings& settings, const SimpleRequest& request) {
   ensure_curl();
-  CURL* handle = curl_easy_init();
-  if (!handle) return util::fail("cannot create an HTTP handle");
+  const CurlEasy easy = make_curl_easy();
+  if (!easy) return util::fail("cannot create an HTTP handle");
+  CURL* handle = easy.get();
   SimpleTransfer transfer{{}, request.max_body};
-  curl_slist* headers = nullptr;
-  for (const auto& [name, value] : request.headers) headers = curl_slist_append(headers, (name + ": " + value).c_str());
+  CurlList headers;
+  for (const auto& [name, value] : request.headers) append_header(headers, name + ": " + value);
   apply_settings(handle, settings);
   curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_simple_body);
@@ -130,8 +132,6 @@ util::Result<SimpleResponse> http_request(const HttpSettings& settings, const Si
   }
   const CURLcode code = curl_easy_perform(handle);
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &transfer.response.status);
-  curl_easy_cleanup(handle);
-  curl_slist_free_all(headers);
   if (transfer.too_big) return util::fail(request.url + ": the answer is larger than " + std::to_string(request.max_body) + " bytes");
   if (code != CURLE_OK) return util::fail(request.url + ": " + curl_easy_strerror(code));
   return transfer.response;

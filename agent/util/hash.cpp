@@ -1,10 +1,11 @@
 #include "agent/util/hash.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <stdexcept>
 #include <vector>
+
+#include "agent/util/digest.hpp"
 
 namespace cs231n::util {
 
@@ -20,15 +21,17 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
 }
 
 std::string digest_hex(const std::string& algorithm, std::string_view data) {
-  const EVP_MD* type = EVP_get_digestbyname(algorithm.c_str());
-  if (!type) return "";
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &size, type, nullptr) != 1) throw std::runtime_error(algorithm + " failed");
-  return to_hex(digest, size);
+  auto digest = StreamingDigest::by_name(algorithm);
+  if (!digest) return "";
+  digest->update(data);
+  return digest->finish();
 }
 
-std::string sha256_hex(std::string_view data) { return digest_hex("sha256", data); }
+std::string sha256_hex(std::string_view data) {
+  auto digest = StreamingDigest::sha256();
+  digest.update(data);
+  return digest.finish();
+}
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> buffer(bytes);

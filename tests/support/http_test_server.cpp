@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -19,6 +18,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "agent/util/digest.hpp"
+
 extern char** environ;
 
 namespace cs231n::testing {
@@ -30,26 +31,15 @@ std::string slurp(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
 }
 
-std::string digest_of_file(const std::filesystem::path& path, const EVP_MD* type) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(context.get(), type, nullptr);
+std::string digest_of_file(const std::filesystem::path& path, util::StreamingDigest digest) {
   std::ifstream stream(path, std::ios::binary);
   if (!stream) throw std::runtime_error("cannot read " + path.string());
   std::vector<char> buffer(1u << 20);
   while (stream) {
     stream.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(stream.gcount()));
+    digest.update(buffer.data(), static_cast<std::size_t>(stream.gcount()));
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(context.get(), digest, &size);
-  static constexpr char k_digits[] = "0123456789abcdef";
-  std::string text;
-  for (unsigned i = 0; i < size; ++i) {
-    text += k_digits[digest[i] >> 4];
-    text += k_digits[digest[i] & 0xf];
-  }
-  return text;
+  return digest.finish();
 }
 
 }  // namespace
@@ -192,7 +182,7 @@ TestCertificates make_test_certificates(const std::filesystem::path& dir) {
   return made;
 }
 
-std::string sha256_of_file(const std::filesystem::path& path) { return digest_of_file(path, EVP_sha256()); }
-std::string md5_of_file(const std::filesystem::path& path) { return digest_of_file(path, EVP_md5()); }
+std::string sha256_of_file(const std::filesystem::path& path) { return digest_of_file(path, util::StreamingDigest::sha256()); }
+std::string md5_of_file(const std::filesystem::path& path) { return digest_of_file(path, util::StreamingDigest::md5()); }
 
 }  // namespace cs231n::testing
