@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "agent/detect/os_release.hpp"
+#include "agent/gpu/compat_table.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace cs231n;
@@ -41,7 +42,7 @@ TEST_CASE("os-release: supported releases and the reason for others") {
   CHECK(detect::os_info_from({{"ID", "debian"}, {"VERSION_ID", "11"}}).supported);
   const auto interim = detect::os_info_from({{"ID", "ubuntu"}, {"VERSION_ID", "23.10"}});
   CHECK_FALSE(interim.supported);
-  CHECK(interim.reason == "Ubuntu 23.10 is not supported; cs231n-agent supports " + detect::supported_os_list());
+  CHECK(interim.reason == "Ubuntu 23.10 is not supported; cs231n-agent supports " + gpu::supported_os_list());
   const auto centos = detect::os_info_from({{"ID", "centos"}, {"VERSION_ID", "7"}, {"PRETTY_NAME", "CentOS Linux 7 (Core)"}});
   CHECK_FALSE(centos.supported);
   CHECK(centos.reason.starts_with("CentOS Linux 7 (Core) is not supported"));
