@@ -51,6 +51,14 @@ TEST_CASE("os-release: supported releases and the reason for others") {
   CHECK(nameless.reason.find("no ID") != std::string::npos);
 }
 
+TEST_CASE("os-release: the supported releases are exactly gpu's OS table") {
+  for (const auto& os : gpu::supported_oses()) {
+    CAPTURE(os.nvidia_repo);
+    CHECK(detect::os_info_from({{"ID", std::string(os.id)}, {"VERSION_ID", std::string(os.version_id)}}).supported);
+  }
+  CHECK_FALSE(detect::os_info_from({{"ID", "debian"}, {"VERSION_ID", "13"}}).supported);
+}
+
 TEST_CASE("os-release: codename falls back to UBUNTU_CODENAME") {
   CHECK(detect::os_info_from({{"ID", "ubuntu"}, {"VERSION_ID", "16.04"}, {"UBUNTU_CODENAME", "xenial"}}).codename == "xenial");
 }
