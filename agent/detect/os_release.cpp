@@ -1,24 +1,14 @@
 #include "agent/detect/os_release.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 
+#include "agent/gpu/compat_table.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::detect {
 
 namespace {
-
-struct SupportedRelease {
-  std::string_view id;
-  std::string_view version;
-};
-
-constexpr std::array<SupportedRelease, 7> k_supported{{
-    {"ubuntu", "16.04"}, {"ubuntu", "18.04"}, {"ubuntu", "20.04"}, {"ubuntu", "22.04"},
-    {"ubuntu", "24.04"}, {"debian", "11"}, {"debian", "12"},
-}};
 
 bool valid_key(std::string_view key) {
   return !key.empty() && std::ranges::all_of(key, [](char c) {
@@ -75,8 +65,6 @@ std::string OsInfo::label() const {
   return capitalize(id) + " " + version_id;
 }
 
-std::string supported_os_list() { return "Ubuntu 16.04, 18.04, 20.04, 22.04, 24.04 and Debian 11, 12"; }
-
 OsInfo os_info_from(const std::map<std::string, std::string>& fields) {
   const auto get = [&](const char* key) {
     const auto found = fields.find(key);
@@ -89,14 +77,12 @@ OsInfo os_info_from(const std::map<std::string, std::string>& fields) {
   if (info.codename.empty()) info.codename = get("UBUNTU_CODENAME");
   info.pretty_name = get("PRETTY_NAME");
   if (info.id.empty()) {
-    info.reason = "cannot tell which OS this is (no ID in os-release); cs231n-agent supports " + supported_os_list();
+    info.reason = "cannot tell which OS this is (no ID in os-release); cs231n-agent supports " + gpu::supported_os_list();
     return info;
   }
-  info.supported = std::ranges::any_of(k_supported, [&](const SupportedRelease& release) {
-    return release.id == info.id && release.version == info.version_id;
-  });
+  info.supported = gpu::find_os(info.id, info.version_id).has_value();
   if (!info.supported) {
-    info.reason = info.label() + " is not supported; cs231n-agent supports " + supported_os_list();
+    info.reason = info.label() + " is not supported; cs231n-agent supports " + gpu::supported_os_list();
   }
   return info;
 }
@@ -107,7 +93,7 @@ OsInfo read_os_info(const os::Files& files) {
   if (!text) {
     OsInfo info;
     info.reason = "no /etc/os-release or /usr/lib/os-release under " + files.root().string() +
-                  "; cs231n-agent supports " + supported_os_list();
+                  "; cs231n-agent supports " + gpu::supported_os_list();
     return info;
   }
   return os_info_from(parse_os_release(*text));

@@ -29,10 +29,8 @@ struct OsInfo {
 
 // Reads <root>/etc/os-release, falling back to <root>/usr/lib/os-release.
 OsInfo read_os_info(const os::Files& files);
-// The support verdict for an os-release map.
+// The support verdict for an os-release map: the OS releases in gpu's table (gpu::supported_oses)
+// are the ones cs231n-agent supports.
 OsInfo os_info_from(const std::map<std::string, std::string>& fields);
-
-// "Ubuntu 16.04, 18.04, 20.04, 22.04, 24.04; Debian 11, 12".
-std::string supported_os_list();
 
 }  // namespace cs231n::detect

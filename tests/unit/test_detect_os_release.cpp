@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "agent/detect/os_release.hpp"
+#include "agent/gpu/compat_table.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace cs231n;
@@ -41,13 +42,21 @@ TEST_CASE("os-release: supported releases and the reason for others") {
   CHECK(detect::os_info_from({{"ID", "debian"}, {"VERSION_ID", "11"}}).supported);
   const auto interim = detect::os_info_from({{"ID", "ubuntu"}, {"VERSION_ID", "23.10"}});
   CHECK_FALSE(interim.supported);
-  CHECK(interim.reason == "Ubuntu 23.10 is not supported; cs231n-agent supports " + detect::supported_os_list());
+  CHECK(interim.reason == "Ubuntu 23.10 is not supported; cs231n-agent supports " + gpu::supported_os_list());
   const auto centos = detect::os_info_from({{"ID", "centos"}, {"VERSION_ID", "7"}, {"PRETTY_NAME", "CentOS Linux 7 (Core)"}});
   CHECK_FALSE(centos.supported);
   CHECK(centos.reason.starts_with("CentOS Linux 7 (Core) is not supported"));
   const auto nameless = detect::os_info_from({{"NAME", "Something"}});
   CHECK_FALSE(nameless.supported);
   CHECK(nameless.reason.find("no ID") != std::string::npos);
+}
+
+TEST_CASE("os-release: the supported releases are exactly gpu's OS table") {
+  for (const auto& os : gpu::supported_oses()) {
+    CAPTURE(os.nvidia_repo);
+    CHECK(detect::os_info_from({{"ID", std::string(os.id)}, {"VERSION_ID", std::string(os.version_id)}}).supported);
+  }
+  CHECK_FALSE(detect::os_info_from({{"ID", "debian"}, {"VERSION_ID", "13"}}).supported);
 }
 
 TEST_CASE("os-release: codename falls back to UBUNTU_CODENAME") {

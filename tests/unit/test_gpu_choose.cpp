@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "agent/gpu/compat.hpp"
+#include "agent/gpu/choose.hpp"
 
 using namespace cs231n;
 
@@ -43,126 +43,6 @@ std::string refusal(const gpu::Request& request) {
 }
 
 }  // namespace
-
-TEST_CASE("gpu table: every GCE GPU by PCI id, with its architecture and driver limit") {
-  struct Row {
-    const char* id;
-    const char* name;
-    int compute_capability;
-    int max_branch;
-    const char* min_cuda;
-  };
-  for (const auto& row : {Row{"102d", "Tesla K80", 37, 470, "10.0"}, Row{"1bb3", "Tesla P4", 61, 580, "10.0"},
-                          Row{"15f8", "Tesla P100", 60, 580, "10.0"}, Row{"1db1", "Tesla V100", 70, 580, "10.0"},
-                          Row{"1eb8", "Tesla T4", 75, 0, "10.0"}, Row{"20b0", "A100 40GB", 80, 0, "11.0"},
-                          Row{"27b8", "L4", 89, 0, "11.8"}, Row{"2330", "H100 80GB", 90, 0, "11.8"}}) {
-    CAPTURE(row.id);
-    const auto model = gpu::find_gpu(row.id);
-    REQUIRE(model);
-    CHECK(model->name == row.name);
-    CHECK(model->compute_capability == row.compute_capability);
-    CHECK(model->max_driver_branch == row.max_branch);
-    CHECK(model->min_cuda == row.min_cuda);
-  }
-  CHECK(gpu::gpu_display_name("abcd") == "NVIDIA 10de:abcd");
-}
-
-TEST_CASE("cuda table: minimum drivers, torch variants and the repos each release is published for") {
-  struct Row {
-    const char* version;
-    const char* variant;
-    int min_branch;
-    const char* min_driver;
-    std::vector<std::string_view> repos;
-  };
-  const std::vector<Row> rows{
-      {"13.0", "cu130", 580, "580.65.06", {"ubuntu2204", "ubuntu2404", "debian12"}},
-      {"12.8", "cu128", 525, "525.60.13", {"ubuntu2004", "ubuntu2204", "ubuntu2404", "debian12"}},
-      {"12.6", "cu126", 525, "525.60.13", {"ubuntu2004", "ubuntu2204", "ubuntu2404", "debian11", "debian12"}},
-      {"12.4", "cu124", 525, "525.60.13", {"ubuntu2004", "ubuntu2204", "debian11", "debian12"}},
-      {"12.1", "cu121", 525, "525.60.13", {"ubuntu2004", "ubuntu2204", "debian11"}},
-      {"11.8", "cu118", 450, "450.80.02", {"ubuntu1804", "ubuntu2004", "ubuntu2204", "debian11"}},
-      {"10.0", "cu100", 410, "410.48", {"ubuntu1404", "ubuntu1604", "ubuntu1804"}},
-  };
-  REQUIRE(gpu::cuda_releases().size() == rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    CAPTURE(rows[i].version);
-    const auto& release = gpu::cuda_releases()[i];  // newest first: `auto` relies on the order
-    CHECK(release.version == rows[i].version);
-    CHECK(release.torch_variant == rows[i].variant);
-    CHECK(release.min_driver_branch == rows[i].min_branch);
-    CHECK(release.min_driver_version == rows[i].min_driver);
-    CHECK(release.repos == rows[i].repos);
-    CHECK(gpu::cuda_of_variant(release.torch_variant) == release.version);
-  }
-  CHECK(gpu::cuda_of_variant("cpu").empty());
-}
-
-TEST_CASE("os table: NVIDIA repo names, Ubuntu's signed driver branches and known repo trouble") {
-  CHECK(gpu::nvidia_repo_name("ubuntu", "16.04") == "ubuntu1604");
-  CHECK(gpu::nvidia_repo_name("ubuntu", "18.04") == "ubuntu1804");
-  CHECK(gpu::nvidia_repo_name("ubuntu", "20.04") == "ubuntu2004");
-  CHECK(gpu::nvidia_repo_name("ubuntu", "22.04") == "ubuntu2204");
-  CHECK(gpu::nvidia_repo_name("ubuntu", "24.04") == "ubuntu2404");
-  CHECK(gpu::nvidia_repo_name("debian", "11") == "debian11");
-  CHECK(gpu::nvidia_repo_name("debian", "12") == "debian12");
-  CHECK(gpu::nvidia_repo_name("debian", "13").empty());
-  CHECK(gpu::nvidia_repo_name("centos", "7").empty());
-  CHECK(gpu::find_os("ubuntu", "18.04")->signed_gcp_branches.empty());
-  CHECK(gpu::find_os("ubuntu", "20.04")->signed_gcp_branches.empty());
-  CHECK(gpu::find_os("ubuntu", "22.04")->signed_gcp_branches == std::vector<int>{535, 550, 570, 580, 595});
-  CHECK(gpu::find_os("ubuntu", "24.04")->signed_gcp_branches == std::vector<int>{535, 550, 570, 580, 595});
-  CHECK(gpu::find_os("ubuntu", "24.04")->repo_warning.find("SHA1") != std::string_view::npos);
-  CHECK(gpu::find_os("ubuntu", "22.04")->repo_warning.empty());
-}
-
-TEST_CASE("torch table: variants, Python ranges and how pip finds each build") {
-  struct Row {
-    const char* version;
-    std::vector<std::string_view> variants;
-    const char* python_min;
-    const char* python_max;
-    gpu::TorchIndex index;
-  };
-  using enum gpu::TorchIndex;
-  const std::vector<Row> rows{
-      {"2.11.0", {"cu126", "cu128", "cu130", "cpu"}, "3.10", "3.14", index_url},
-      {"2.10.0", {"cu126", "cu128", "cu130", "cpu"}, "3.10", "3.14", index_url},
-      {"2.9.1", {"cu126", "cu128", "cu130", "cpu"}, "3.10", "3.14", index_url},
-      {"2.8.0", {"cu126", "cu128", "cu129", "cpu"}, "3.9", "3.13", index_url},
-      {"2.7.1", {"cu118", "cu126", "cu128", "cpu"}, "3.9", "3.13", index_url},
-      {"2.6.0", {"cu118", "cu124", "cu126", "cpu"}, "3.9", "3.13", index_url},
-      {"2.5.1", {"cu118", "cu121", "cu124", "cpu"}, "3.9", "3.12", index_url},
-      {"2.4.1", {"cu118", "cu121", "cu124", "cpu"}, "3.8", "3.12", index_url},
-      {"2.3.1", {"cu118", "cu121", "cpu"}, "3.8", "3.11", index_url},
-      {"1.10.2", {"cpu"}, "3.6", "3.9", find_links},
-      {"1.4.0", {"cu100", "cpu"}, "3.5", "3.7", find_links},
-      {"1.2.0", {"cu100", "cpu"}, "3.5", "3.7", find_links},
-  };
-  REQUIRE(gpu::torch_builds().size() == rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    CAPTURE(rows[i].version);
-    const auto& build = gpu::torch_builds()[i];  // newest first
-    CHECK(build.version == rows[i].version);
-    CHECK(build.variants == rows[i].variants);
-    CHECK(build.python_min == rows[i].python_min);
-    CHECK(build.python_max == rows[i].python_max);
-    CHECK(build.index == rows[i].index);
-  }
-}
-
-TEST_CASE("torch table: which GPU architectures each build runs on") {
-  CHECK(gpu::torch_min_compute_capability("1.2.0", "cu100") == 35);
-  CHECK(gpu::torch_max_compute_capability("cu100") == 75);  // no A100, L4 or H100 with CUDA 10.0
-  CHECK(gpu::torch_min_compute_capability("2.7.1", "cu118") == 37);  // the K80's last builds
-  CHECK(gpu::torch_min_compute_capability("2.11.0", "cu126") == 50);
-  CHECK(gpu::torch_min_compute_capability("2.7.1", "cu128") == 50);
-  CHECK(gpu::torch_min_compute_capability("2.8.0", "cu128") == 70);  // Maxwell and Pascal gone
-  CHECK(gpu::torch_min_compute_capability("2.10.0", "cu128") == 70);
-  CHECK(gpu::torch_min_compute_capability("2.11.0", "cu128") == 75);  // and the V100
-  CHECK(gpu::torch_min_compute_capability("2.9.1", "cu130") == 75);
-  CHECK(gpu::torch_max_compute_capability("cu118") == 90);
-}
 
 TEST_CASE("torch install: the pip requirement and index options of each index form") {
   const std::string base = "https://download.pytorch.org/whl";

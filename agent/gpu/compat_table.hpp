@@ -1,0 +1,100 @@
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cs231n::gpu {
+
+// The one compatibility table (FACTS.md, "GPU, driver, CUDA and PyTorch compatibility"): GCE's GPUs,
+// CUDA releases and their repos, the OS releases cs231n-agent supports and their signed drivers,
+// torch builds. Data only, in compat_table.cpp; the choice made from it is choose.hpp. Pure: no I/O.
+
+struct GpuModel {
+  std::string_view device_id;     // PCI device id under vendor 10de, lowercase hex
+  std::string_view name;          // "Tesla T4"
+  std::string_view architecture;  // "Turing"
+  int compute_capability;         // 75 for sm_75
+  int max_driver_branch;          // newest driver branch that works on it (0: no limit)
+  std::string_view min_cuda;      // oldest CUDA that knows the architecture
+};
+
+inline constexpr std::string_view k_nvidia_vendor = "10de";
+
+std::span<const GpuModel> gpu_models();
+std::optional<GpuModel> find_gpu(std::string_view device_id);
+// "Tesla T4", or "NVIDIA 10de:XXXX" for an id not in the table.
+std::string gpu_display_name(std::string_view device_id);
+
+// The driver branches cs231n-agent can install from NVIDIA's repos, and the ones it prefers.
+struct DriverBranches {
+  std::vector<int> nvidia_repo;  // cuda-drivers-<branch> exists for these, oldest first
+  int first_unbranched;          // from this branch on, no cuda-drivers-<branch> package
+  int long_term;                 // preferred where it fits
+  int cuda10;                    // preferred with CUDA 10.0
+};
+const DriverBranches& driver_branches();
+
+struct CudaRelease {
+  std::string_view version;             // "10.0"
+  std::string_view torch_variant;       // "cu100": the PyTorch builds made with it
+  int min_driver_branch;                // from the CUDA release notes
+  std::string_view min_driver_version;  // "410.48"
+  std::vector<std::string_view> repos;  // NVIDIA repo distro names it is published for
+};
+
+std::optional<CudaRelease> find_cuda(std::string_view version);
+// Newest first: `auto` takes the first that fits.
+const std::vector<CudaRelease>& cuda_releases();
+// The CUDA version a torch variant was built with: "cu126" -> "12.6"; "cpu" -> "".
+std::string cuda_of_variant(std::string_view variant);
+
+// An OS release cs231n-agent supports: the one list, which detect's verdict uses too.
+struct OsSupport {
+  std::string_view id;          // os-release ID
+  std::string_view version_id;  // os-release VERSION_ID
+  std::string_view nvidia_repo; // "ubuntu2204"
+  // Driver branches the OS ships as prebuilt, signed modules for the GCP kernel flavour (they load
+  // with Secure Boot on): linux-modules-nvidia-<branch>-server-gcp.
+  std::vector<int> signed_gcp_branches;
+  // A known reason NVIDIA's repo may not work here (empty: none known).
+  std::string_view repo_warning;
+};
+
+// Grouped by OS, oldest release first.
+const std::vector<OsSupport>& supported_oses();
+// Empty when cs231n-agent does not support the OS.
+std::optional<OsSupport> find_os(std::string_view os_id, std::string_view version_id);
+// NVIDIA's repo name for an OS ("ubuntu2204", "debian12"), or empty when NVIDIA has none.
+std::string nvidia_repo_name(std::string_view os_id, std::string_view version_id);
+// "Ubuntu 16.04, 18.04, 20.04, 22.04, 24.04 and Debian 11, 12", for messages.
+std::string supported_os_list();
+// "Ubuntu 14.04" for "ubuntu1404", "Debian 12" for "debian12".
+std::string os_label_of_repo(std::string_view repo);
+
+enum class TorchIndex {
+  find_links,  // torch <= 1.10: pip install torch==V+cuXXX -f BASE/torch_stable.html
+  index_url,   // torch 2.x: pip install torch==V+cuXXX --index-url BASE/cuXXX
+};
+
+struct TorchBuild {
+  std::string_view version;                // "2.7.1"
+  std::vector<std::string_view> variants;  // "cu118", "cu126", "cpu"
+  std::string_view python_min;             // "3.9"
+  std::string_view python_max;             // "3.13"
+  TorchIndex index;
+  // The variant pip gets for a plain `torch==VERSION` (1.2.0 from PyPI is the CUDA 10.0 build);
+  // other variants need the local version suffix (`+cu100`).
+  std::string_view plain_variant = "";
+};
+
+// Newest first.
+const std::vector<TorchBuild>& torch_builds();
+std::optional<TorchBuild> find_torch(std::string_view version);
+// The oldest and newest GPU architectures (sm_XY as XY) a torch build for `variant` runs on.
+int torch_min_compute_capability(std::string_view torch_version, std::string_view variant);
+int torch_max_compute_capability(std::string_view variant);
+
+}  // namespace cs231n::gpu
