@@ -12,7 +12,8 @@ BUILD_PACKAGES=(
 # Real Jupyter servers (notebook 6, jupyter_server 1.23) for the login tests. gpg signs the GPU
 # tests' apt repositories (tests/support/make_nvidia_repo.sh; dpkg-dev above indexes them).
 TEST_PACKAGES=(debootstrap shellcheck python3 util-linux bsdutils procps systemd git curl openssl
-  python3-notebook python3-jupyter-server python3-argon2 gpg gpg-agent)
+  python3-notebook python3-jupyter-server python3-argon2 gpg gpg-agent clang-format clang-tidy-19)
+CLANG_TIDY=clang-tidy-19
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
