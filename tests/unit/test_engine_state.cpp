@@ -180,6 +180,29 @@ TEST_CASE("state: a document with a missing field, a mistyped one or an unknown 
   CHECK_THROWS(engine::state_from_json(broken));
 }
 
+TEST_CASE("state: every step status has one name, read back to itself") {
+  using engine::StepStatus;
+  for (const auto status : {StepStatus::pending, StepStatus::running, StepStatus::done, StepStatus::failed, StepStatus::skipped,
+                            StepStatus::refused, StepStatus::interrupted}) {
+    CHECK(engine::parse_step_status(engine::to_string(status)) == status);
+    CHECK(json(status) == engine::to_string(status));
+    CHECK(json(status).get<StepStatus>() == status);
+  }
+  CHECK(json(StepStatus::interrupted) == "interrupted");
+  CHECK_FALSE(engine::parse_step_status("napping"));
+  CHECK_THROWS_WITH(json("napping").get<StepStatus>(), "unknown step status \"napping\"");
+}
+
+TEST_CASE("state: run states in JSON by core's names") {
+  for (const auto state : {RunState::not_started, RunState::running, RunState::interrupted, RunState::reboot_pending,
+                           RunState::failed, RunState::refused, RunState::done}) {
+    CHECK(json(state) == to_string(state));
+    CHECK(json(state).get<RunState>() == state);
+  }
+  CHECK(json(RunState::reboot_pending) == "reboot-pending");
+  CHECK_THROWS_WITH(json("sleeping").get<RunState>(), "unknown run state \"sleeping\"");
+}
+
 TEST_CASE("state: saved atomically, read back, corrupt moved aside, newer format refused") {
   testing::TempDir root;
   const os::Files files(root.path());
