@@ -6,6 +6,15 @@
 
 namespace cs231n::steps {
 
+namespace {
+
+// The one place that knows how Jupyter's address is spelled and which port it listens on.
+std::string url_at(const std::string& host, const config::Config& config) {
+  return "https://" + host + ":" + std::to_string(config.integer("jupyter.port"));
+}
+
+}  // namespace
+
 std::string jupyter_dir(const plan::Context& context) { return home_of(context) + "/.jupyter"; }
 // idle-check finds the certificate by the same constant.
 std::string certificate_path(const plan::Context& context) { return home_of(context) + jupyter::k_certificate_in_home; }
@@ -27,9 +36,11 @@ std::vector<std::string> certificate_names(const plan::Context& context) {
   return names;
 }
 
-std::string jupyter_url(const plan::Context& context) {
-  const auto ips = certificate_ips(context);
-  return "https://" + ips.back() + ":" + std::to_string(context.config.integer("jupyter.port"));
+std::string jupyter_url(const plan::Context& context) { return url_at(certificate_ips(context).back(), context.config); }
+
+std::string external_jupyter_url(const config::Config& config, const detect::Facts& facts) {
+  if (!facts.instance || facts.instance->external_ip.empty()) return "";
+  return url_at(facts.instance->external_ip, config) + "/";
 }
 
 }  // namespace cs231n::steps

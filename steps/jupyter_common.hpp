@@ -21,7 +21,11 @@ std::string key_path(const plan::Context& context);
 std::vector<std::string> certificate_ips(const plan::Context& context);
 std::vector<std::string> certificate_names(const plan::Context& context);
 
-// "https://34.1.2.3:8888", the address a student opens.
+// "https://34.1.2.3:8888", the address a student opens: the last of certificate_ips.
 std::string jupyter_url(const plan::Context& context);
+
+// "https://34.1.2.3:8888/", the address a finished run reports (the closing lines, the guest
+// attribute jupyter-url): the VM's external IP; "" when it has none (off GCE).
+std::string external_jupyter_url(const config::Config& config, const detect::Facts& facts);
 
 }  // namespace cs231n::steps

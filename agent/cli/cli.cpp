@@ -305,6 +305,7 @@ int run_or_resume(Options& options, bool resume) {
   request.yes = options.yes;
   request.force = options.force;
   if (::isatty(STDIN_FILENO) == 1) request.confirm = ask_on_terminal;
+  request.jupyter_url = steps::external_jupyter_url;
   ConsoleProgress console;
   net::GuestAttributes guest(client);
   PublishingProgress progress(console, guest);

@@ -8,15 +8,17 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/engine/engine.hpp"
+#include "agent/engine/self_install.hpp"
 #include "agent/engine/state.hpp"
 
 namespace cs231n::engine {
 
-inline constexpr const char* k_installed_agent = "/usr/local/bin/cs231n-agent";
-inline constexpr const char* k_resume_unit = "cs231n-agent.service";
-
 // Builds the steps for a config; injected so that the engine does not know the step table.
 using StepFactory = std::function<plan::StepList(const config::Config&)>;
+
+// The address the finished machine serves (Jupyter's), "" when there is none to show; injected so
+// that the engine knows no port.
+using UrlBuilder = std::function<std::string(const config::Config&, const detect::Facts&)>;
 
 struct RunRequest {
   Paths paths;
@@ -29,25 +31,19 @@ struct RunRequest {
   bool force = false;  // replace a newer installed agent
   // Asks the operator to confirm changing a machine that is not a GCE VM (nullptr: no terminal).
   std::function<bool(const std::string& question)> confirm;
+  UrlBuilder jupyter_url;  // nullptr: SessionResult::jupyter_url stays empty
 };
 
 struct SessionResult {
   RunOutcome outcome;
   bool ran = false;  // false when there was nothing to do (resume without a pending run)
-  std::string jupyter_url;  // https://<external ip>:<port>/ on GCE, else empty
+  std::string jupyter_url;  // what RunRequest::jupyter_url built for the run's config and facts
 };
 
 // `run` and `resume`: takes the lock, loads the state, checks the reboot that was asked for,
-// ends processes a killed run left behind, installs the agent and its resume unit, and runs the
-// engine. Throws Error for what stops it before any step runs (busy, bad selection, not confirmed).
+// starts or continues the run record, asks off GCE, ends processes a killed run left behind,
+// installs the agent and its resume unit, and runs the engine (session_steps.hpp names each step).
+// Throws Error for what stops it before any step runs (busy, bad selection, not confirmed).
 SessionResult run_session(os::System& system, const StepFactory& make_steps, const RunRequest& request, Progress& progress);
-
-// The unit that runs `cs231n-agent resume` at every boot. Only options systemd 229 (Ubuntu 16.04)
-// knows.
-std::string resume_unit(const Paths& paths);
-
-// Copies the running binary to /usr/local/bin/cs231n-agent (temp file + rename, so never "text
-// file busy"), unless the same binary is there, or a newer version is there and !force.
-void install_self(os::System& system, bool force);
 
 }  // namespace cs231n::engine

@@ -41,81 +41,45 @@ std::optional<StepStatus> parse_step_status(std::string_view text) {
   return std::nullopt;
 }
 
+// Each field is stored under its member's name. Every field is required (a file missing one is
+// corrupt and set aside); fields added later are filled in by upgrade(). tests/fixtures/state holds
+// files that must keep loading and saving to the same bytes.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StepRecord, status, fingerprint, attempts, started, finished, duration_s, error, log, boot_id,
+                                   detail)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunRecord, id, state, started, updated, reboots, boot_id, reboot_requested_by, reboot_boot_id,
+                                   confirmed, instance_id, redo, only, skip, config_layers, pid, message, order)
+
+// Not NLOHMANN_JSON_SERIALIZE_ENUM: it would be a second table of the names, and it reads an
+// unknown name as the first value instead of refusing it.
+void to_json(json& value, StepStatus status) { value = to_string(status); }
+
+void from_json(const json& value, StepStatus& status) {
+  const auto parsed = parse_step_status(value.get<std::string>());
+  if (!parsed) throw std::runtime_error("unknown step status " + value.dump());
+  status = *parsed;
+}
+
+namespace {
+
+// Format 1 as the first agents wrote it (before instance ids) had no run.instance_id, no run.redo.
+void upgrade(json& document) {
+  auto& run = document.at("run");
+  if (!run.contains("instance_id")) run["instance_id"] = "";
+  if (!run.contains("redo")) run["redo"] = json::array();
+}
+
+}  // namespace
+
 json to_json(const State& state) {
-  json steps = json::object();
-  for (const auto& [name, step] : state.steps) {
-    steps[name] = {{"status", to_string(step.status)}, {"fingerprint", step.fingerprint}, {"attempts", step.attempts},
-                   {"started", step.started},          {"finished", step.finished},       {"duration_s", step.duration_s},
-                   {"error", step.error},              {"log", step.log},                 {"boot_id", step.boot_id},
-                   {"detail", step.detail}};
-  }
-  const auto& run = state.run;
-  return {{"format", k_state_format},
-          {"agent_version", CS231N_VERSION},
-          {"run",
-           {{"id", run.id},
-            {"state", to_string(run.state)},
-            {"started", run.started},
-            {"updated", run.updated},
-            {"reboots", run.reboots},
-            {"boot_id", run.boot_id},
-            {"reboot_requested_by", run.reboot_requested_by},
-            {"reboot_boot_id", run.reboot_boot_id},
-            {"confirmed", run.confirmed},
-            {"instance_id", run.instance_id},
-            {"redo", run.redo},
-            {"only", run.only},
-            {"skip", run.skip},
-            {"config_layers", [&] {
-               json layers = json::array();
-               for (const auto& layer : run.config_layers) layers.push_back(config::to_json(layer));
-               return layers;
-             }()},
-            {"pid", run.pid},
-            {"message", run.message},
-            {"order", run.order}}},
-          {"steps", steps}};
+  return {{"format", k_state_format}, {"agent_version", CS231N_VERSION}, {"run", state.run}, {"steps", state.steps}};
 }
 
 State state_from_json(const json& document) {
+  json upgraded = document;
+  upgrade(upgraded);
   State state;
-  const auto& run = document.at("run");
-  state.run.id = run.at("id").get<std::string>();
-  const auto run_state = parse_run_state(run.at("state").get<std::string>());
-  if (!run_state) throw std::runtime_error("unknown run state " + run.at("state").dump());
-  state.run.state = *run_state;
-  state.run.started = run.at("started").get<std::string>();
-  state.run.updated = run.at("updated").get<std::string>();
-  state.run.reboots = run.at("reboots").get<int>();
-  state.run.boot_id = run.at("boot_id").get<std::string>();
-  state.run.reboot_requested_by = run.at("reboot_requested_by").get<std::string>();
-  state.run.reboot_boot_id = run.at("reboot_boot_id").get<std::string>();
-  state.run.confirmed = run.at("confirmed").get<bool>();
-  // Written from 0.1.1 on; a state from before has none.
-  state.run.instance_id = run.value("instance_id", "");
-  state.run.redo = run.value("redo", std::vector<std::string>{});
-  state.run.only = run.at("only").get<std::vector<std::string>>();
-  state.run.skip = run.at("skip").get<std::vector<std::string>>();
-  for (const auto& layer : run.at("config_layers")) state.run.config_layers.push_back(config::layer_from_json(layer));
-  state.run.pid = run.at("pid").get<int>();
-  state.run.message = run.at("message").get<std::string>();
-  state.run.order = run.at("order").get<std::vector<std::string>>();
-  for (const auto& [name, step] : document.at("steps").items()) {
-    StepRecord record;
-    const auto status = parse_step_status(step.at("status").get<std::string>());
-    if (!status) throw std::runtime_error("unknown status of step " + name);
-    record.status = *status;
-    record.fingerprint = step.at("fingerprint").get<std::string>();
-    record.attempts = step.at("attempts").get<int>();
-    record.started = step.at("started").get<std::string>();
-    record.finished = step.at("finished").get<std::string>();
-    record.duration_s = step.at("duration_s").get<double>();
-    record.error = step.at("error").get<std::string>();
-    record.log = step.at("log").get<std::string>();
-    record.boot_id = step.at("boot_id").get<std::string>();
-    record.detail = step.at("detail").get<std::string>();
-    state.steps[name] = record;
-  }
+  state.run = upgraded.at("run").get<RunRecord>();
+  state.steps = upgraded.at("steps").get<std::map<std::string, StepRecord>>();
   return state;
 }
 
@@ -194,3 +158,15 @@ void StateStore::save(const State& state) const {
 }
 
 }  // namespace cs231n::engine
+
+namespace cs231n {
+
+void to_json(nlohmann::json& value, RunState state) { value = to_string(state); }
+
+void from_json(const nlohmann::json& value, RunState& state) {
+  const auto parsed = parse_run_state(value.get<std::string>());
+  if (!parsed) throw std::runtime_error("unknown run state " + value.dump());
+  state = *parsed;
+}
+
+}  // namespace cs231n

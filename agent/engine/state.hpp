@@ -60,9 +60,19 @@ struct State {
 
 inline constexpr int k_state_format = 1;
 
+// The state file's document: {"format", "agent_version", "run", "steps"}, each record's fields under
+// their member names, the enums by the names to_string gives. A format 1 document from before
+// instance ids (no run.instance_id, no run.redo) is upgraded on reading; a newer format is refused
+// by StateStore.
 nlohmann::json to_json(const State& state);
-// Throws std::runtime_error (with what is wrong) for a document that is not a valid state.
+// Throws (std::runtime_error, nlohmann::json::exception; with what is wrong) for a document that
+// is not a valid state: a missing or mistyped field, an unknown status.
 State state_from_json(const nlohmann::json& document);
+
+// Step statuses in JSON, by the names of the one table (to_string); nlohmann finds these by ADL.
+// An unknown name throws std::runtime_error.
+void to_json(nlohmann::json& value, StepStatus status);
+void from_json(const nlohmann::json& value, StepStatus& status);
 
 // <state-dir>/state.json, written atomically and durably (temp file, fsync, rename, fsync dir).
 class StateStore {
@@ -90,3 +100,18 @@ class StateStore {
 
 
 }  // namespace cs231n::engine
+
+namespace cs231n {
+// Run states in JSON, by the names of core's one table (to_string); an unknown name throws
+// std::runtime_error. Here rather than in core, which does not know JSON.
+void to_json(nlohmann::json& value, RunState state);
+void from_json(const nlohmann::json& value, RunState& state);
+}  // namespace cs231n
+
+// A config layer as {"source", "config"} (config::to_json, config::layer_from_json). A serializer
+// rather than from_json(json, Layer&), because a Layer has no default constructor.
+template <>
+struct nlohmann::adl_serializer<cs231n::config::Layer> {
+  static void to_json(nlohmann::json& value, const cs231n::config::Layer& layer) { value = cs231n::config::to_json(layer); }
+  static cs231n::config::Layer from_json(const nlohmann::json& value) { return cs231n::config::layer_from_json(value); }
+};
