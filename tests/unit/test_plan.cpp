@@ -14,17 +14,13 @@ namespace {
 class ScriptedStep : public plan::Step {
  public:
   ScriptedStep(std::string name, std::vector<std::string> after, plan::Decision decision)
-      : m_name(std::move(name)), m_after(std::move(after)), m_decision(std::move(decision)) {}
-  std::string name() const override { return m_name; }
-  std::vector<std::string> after() const override { return m_after; }
+      : Step({.name = std::move(name), .after = std::move(after)}), m_decision(std::move(decision)) {}
   plan::Decision decide(const plan::Context&) const override { return m_decision; }
   nlohmann::json inputs(const plan::Context&) const override { return nullptr; }
   util::Result<plan::CheckResult> check(const plan::StepRun&) const override { return plan::CheckResult{}; }
   util::Result<plan::ApplyResult> apply(const plan::StepRun&) const override { return plan::ApplyResult{}; }
 
  private:
-  std::string m_name;
-  std::vector<std::string> m_after;
   plan::Decision m_decision;
 };
 

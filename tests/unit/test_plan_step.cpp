@@ -61,7 +61,7 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
   };
   std::map<std::string, std::string> computed;
   for (const auto& step : steps::all_steps(machine.config)) {
-    computed[step->name()] = plan::fingerprint(*step, machine.context());
+    computed[step->info().name] = plan::fingerprint(*step, machine.context());
   }
   CHECK(computed == pinned);
 }
