@@ -1,44 +1,98 @@
 #include <doctest/doctest.h>
 
 #include "agent/plan/step.hpp"
-#include "steps/table.hpp"
-#include "support/fake_system.hpp"
-#include "support/temp_dir.hpp"
+#include "agent/util/hash.hpp"
+#include "support/machine.hpp"
 
 using namespace cs231n;
 using nlohmann::json;
+using testing::k_jammy;
+using testing::Machine;
 
 namespace {
 
+class BareStep : public plan::Step {
+ public:
+  explicit BareStep(plan::StepInfo info) : Step(std::move(info)) {}
+  plan::Decision decide(const plan::Context&) const override { return plan::will_run(""); }
+  nlohmann::json inputs(const plan::Context&) const override { return {{"answer", 42}}; }
+  util::Result<plan::CheckResult> check(const plan::StepRun&) const override { return plan::CheckResult{}; }
+  util::Result<plan::ApplyResult> apply(const plan::StepRun&) const override { return plan::ApplyResult{}; }
+};
+
 const json k_site_motd = {{"name", "site-motd"}, {"after", {"anaconda"}}, {"run", {"touch", "/etc/motd"}}};
 
-// Ubuntu 22.04 with a Tesla T4 and the account ann.
-struct Machine {
-  testing::TempDir root;
-  std::unique_ptr<testing::FakeSystem> system;
-  detect::Facts facts;
-  config::Config config;
-
-  explicit Machine(std::vector<config::Layer> layers) {
-    root.write("etc/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\n");
-    root.write("etc/passwd", "root:x:0:0::/root:/bin/bash\nann:x:1000:1000::/home/ann:/bin/bash\n");
-    root.write("proc/sys/kernel/arch", "x86_64\n");
-    root.write("sys/bus/pci/devices/0000:00:04.0/vendor", "0x10de\n");
-    root.write("sys/bus/pci/devices/0000:00:04.0/device", "0x1eb8\n");
-    root.write("sys/bus/pci/devices/0000:00:04.0/class", "0x030200\n");
-    system = std::make_unique<testing::FakeSystem>(root.path());
-    facts = detect::gather_facts(*system, "");
-    config = config::Config::resolve(layers, facts.os);
+const plan::Step& step_named(const plan::StepList& steps, const std::string& name) {
+  for (const auto& step : steps) {
+    if (step->info().name == name) return *step;
   }
-  plan::Context context() const { return {*system, facts, config}; }
-};
+  FAIL("no step " << name);
+  throw std::logic_error("unreachable");
+}
 
 }  // namespace
 
-// A changed fingerprint re-runs the step on every VM after an upgrade: these are today's
-// fingerprints and must stay as they are (bump a step's version instead).
+TEST_CASE("step info: a step that declares only its name comes after nothing, shares nothing, is version 1") {
+  const BareStep step({.name = "bare"});
+  CHECK(step.info().name == "bare");
+  CHECK(step.info().after.empty());
+  CHECK(step.info().resources.empty());
+  CHECK(step.info().version == 1);
+  CHECK_FALSE(step.info().per_instance);
+  CHECK_FALSE(step.info().recheck_when_done);
+}
+
+TEST_CASE("step info: the built-in steps, in table order, with what each declares") {
+  Machine machine(k_jammy);
+  const auto steps = steps::all_steps(machine.config);
+  std::vector<std::string> names, apt, per_instance, rechecked;
+  for (const auto& step : steps) {
+    const auto& info = step->info();
+    names.push_back(info.name);
+    if (info.resources == std::vector<std::string>{"apt"}) apt.push_back(info.name);
+    if (info.per_instance) per_instance.push_back(info.name);
+    if (info.recheck_when_done) rechecked.push_back(info.name);
+    CHECK_MESSAGE(info.version == (info.name == "idle-shutdown" ? 2 : 1), info.name);
+  }
+  CHECK(names == std::vector<std::string>{"user", "apt-packages", "anaconda", "conda-env", "assignments", "datasets",
+                                          "jupyter-password", "jupyter-cert", "jupyter-config", "jupyter-service",
+                                          "nvidia-repo", "nvidia-driver", "cuda", "pytorch", "gpu-persistence",
+                                          "idle-shutdown", "verify"});
+  CHECK(apt == std::vector<std::string>{"apt-packages", "nvidia-repo", "nvidia-driver", "cuda"});
+  CHECK(per_instance == std::vector<std::string>{"jupyter-password", "jupyter-cert"});
+  CHECK(rechecked == std::vector<std::string>{"assignments", "jupyter-password", "nvidia-driver", "gpu-persistence"});
+  CHECK(step_named(steps, "jupyter-service").info().after ==
+        std::vector<std::string>{"jupyter-config", "conda-env", "assignments"});
+  CHECK(step_named(steps, "verify").info().after == std::vector<std::string>{"pytorch", "gpu-persistence", "jupyter-service"});
+}
+
+TEST_CASE("step info: a custom step takes its name and predecessors from its definition") {
+  const auto step = steps::make_custom_step(k_site_motd);
+  CHECK(step->info().name == "site-motd");
+  CHECK(step->info().after == std::vector<std::string>{"anaconda"});
+  CHECK(step->info().resources.empty());
+  CHECK(step->info().version == 1);
+  CHECK_FALSE(step->info().per_instance);
+  CHECK_FALSE(step->info().recheck_when_done);
+  CHECK(steps::make_custom_step({{"name", "alone"}, {"run", {"true"}}})->info().after.empty());
+}
+
+TEST_CASE("fingerprint: sha256 of the step's name, version and inputs") {
+  Machine machine(k_jammy);
+  const BareStep one({.name = "bare"}), two({.name = "bare", .version = 2}), other({.name = "other"});
+  const auto fingerprint = plan::fingerprint(one, machine.context());
+  CHECK(fingerprint == util::sha256_hex(R"({"inputs":{"answer":42},"step":"bare","version":1})"));
+  CHECK(plan::fingerprint(two, machine.context()) != fingerprint);
+  CHECK(plan::fingerprint(other, machine.context()) != fingerprint);
+  // What only orders or schedules the step is not part of it.
+  const BareStep scheduled({.name = "bare", .after = {"user"}, .resources = {"apt"}, .recheck_when_done = true});
+  CHECK(plan::fingerprint(scheduled, machine.context()) == fingerprint);
+}
+
+// A changed fingerprint re-runs the step on every VM after an upgrade: these were computed before
+// the step's constants became a StepInfo and must stay as they are (bump a step's version instead).
 TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is pinned") {
-  Machine machine({json{{"steps", json::array({k_site_motd})}}});
+  Machine machine(k_jammy, {json{{"steps", json::array({k_site_motd})}}}, true);
   const std::map<std::string, std::string> pinned{
       {"user", "4e21c1df994d6ad310bd892efb7b514c3d5a3e4cc16e2056855cbecc95e6c3b0"},
       {"apt-packages", "e8c78336c8b4c04491e0d227f455961078be451ded77f3923fc7c7412b520e96"},
@@ -64,4 +118,25 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
     computed[step->info().name] = plan::fingerprint(*step, machine.context());
   }
   CHECK(computed == pinned);
+}
+
+TEST_CASE("StepRun::unlogged: no log and no process marker; the deadline and interrupt flag given") {
+  Machine machine(k_jammy);
+  const auto context = machine.context();
+  std::atomic<bool> interrupt = false;
+  const auto run = plan::StepRun::unlogged(context, "verify", std::chrono::minutes(10), &interrupt);
+  CHECK(run.log_path().empty());
+  CHECK(run.interrupt_flag() == &interrupt);
+  CHECK_FALSE(run.interrupted());
+  interrupt = true;
+  CHECK(run.interrupted());
+  machine.system->expect({"true"});
+  REQUIRE(run.probe(os::Command{.argv = {"true"}}));
+  const auto& command = machine.system->commands().back();
+  CHECK(command.log_path.empty());
+  CHECK(command.cancel == &interrupt);
+  CHECK_FALSE(command.env.contains(os::k_process_marker_variable));
+  CHECK(command.timeout > std::chrono::minutes(9));
+  CHECK(command.timeout <= std::chrono::minutes(10));
+  CHECK_FALSE(plan::StepRun::unlogged(context, "verify", std::chrono::minutes(1)).interrupted());
 }
