@@ -63,7 +63,8 @@ TEST_CASE("step info: the built-in steps, in table order, with what each declare
   CHECK(rechecked == std::vector<std::string>{"assignments", "jupyter-password", "nvidia-driver", "gpu-persistence"});
   CHECK(step_named(steps, "jupyter-service").info().after ==
         std::vector<std::string>{"jupyter-config", "conda-env", "assignments"});
-  CHECK(step_named(steps, "verify").info().after == std::vector<std::string>{"pytorch", "gpu-persistence", "jupyter-service"});
+  CHECK(step_named(steps, "verify").info().after ==
+        std::vector<std::string>{"pytorch", "gpu-persistence", "jupyter-service"});
 }
 
 TEST_CASE("step info: a custom step takes its name and predecessors from its definition") {
