@@ -9,8 +9,7 @@ namespace {
 
 class AnacondaStep : public plan::Step {
  public:
-  std::string name() const override { return "anaconda"; }
-  std::vector<std::string> after() const override { return {"user", "apt-packages"}; }
+  AnacondaStep() : Step({.name = "anaconda", .after = {"user", "apt-packages"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;

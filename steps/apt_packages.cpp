@@ -13,9 +13,7 @@ const std::vector<std::string> k_base_packages{"bzip2", "ca-certificates", "git"
 
 class AptPackagesStep : public plan::Step {
  public:
-  std::string name() const override { return "apt-packages"; }
-  std::vector<std::string> after() const override { return {}; }
-  std::vector<std::string> resources() const override { return {"apt"}; }
+  AptPackagesStep() : Step({.name = "apt-packages", .resources = {"apt"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto missing = missing_packages(context.system.files(), k_base_packages);

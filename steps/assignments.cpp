@@ -8,10 +8,8 @@ namespace {
 
 class AssignmentsStep : public plan::Step {
  public:
-  std::string name() const override { return "assignments"; }
-  std::vector<std::string> after() const override { return {"user", "apt-packages"}; }
   // A clone left alone for the student's changes catches up on a later run once they are gone.
-  bool recheck_when_done() const override { return true; }
+  AssignmentsStep() : Step({.name = "assignments", .after = {"user", "apt-packages"}, .recheck_when_done = true}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;

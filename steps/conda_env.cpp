@@ -13,8 +13,7 @@ std::string package_name(const std::string& spec) { return spec.substr(0, spec.f
 
 class CondaEnvStep : public plan::Step {
  public:
-  std::string name() const override { return "conda-env"; }
-  std::vector<std::string> after() const override { return {"anaconda"}; }
+  CondaEnvStep() : Step({.name = "conda-env", .after = {"anaconda"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;

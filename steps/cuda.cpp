@@ -18,9 +18,7 @@ std::string profile_script(const std::string& cuda) {
 
 class CudaStep : public plan::Step {
  public:
-  std::string name() const override { return "cuda"; }
-  std::vector<std::string> after() const override { return {"nvidia-driver"}; }
-  std::vector<std::string> resources() const override { return {"apt"}; }
+  CudaStep() : Step({.name = "cuda", .after = {"nvidia-driver"}, .resources = {"apt"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);

@@ -6,16 +6,17 @@ namespace cs231n::steps {
 
 namespace {
 
+// A custom step's definition carries only its name and predecessors: no shared resource, no
+// per-instance state, version 1 (a changed definition changes the fingerprint by itself).
+plan::StepInfo info_of(const nlohmann::json& definition) {
+  return {.name = definition.at("name").get<std::string>(),
+          .after = definition.value("after", std::vector<std::string>{})};
+}
+
 // A site's own step from config "steps", the way cloud-init users add runcmd.
 class CustomStep : public plan::Step {
  public:
-  explicit CustomStep(nlohmann::json definition) : m_definition(std::move(definition)) {}
-
-  std::string name() const override { return m_definition.at("name").get<std::string>(); }
-
-  std::vector<std::string> after() const override {
-    return m_definition.value("after", std::vector<std::string>{});
-  }
+  explicit CustomStep(nlohmann::json definition) : Step(info_of(definition)), m_definition(std::move(definition)) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     std::string summary = "run " + util::join(argv("run"), " ") + " as " + (as_target() ? context.facts.user.name : std::string("root"));

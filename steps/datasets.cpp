@@ -60,8 +60,7 @@ std::string marker_content(const Item& item, const nlohmann::json& pins) {
 
 class DatasetsStep : public plan::Step {
  public:
-  std::string name() const override { return "datasets"; }
-  std::vector<std::string> after() const override { return {"assignments"}; }
+  DatasetsStep() : Step({.name = "datasets", .after = {"assignments"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;

@@ -11,11 +11,9 @@ namespace {
 
 class GpuPersistenceStep : public plan::Step {
  public:
-  std::string name() const override { return "gpu-persistence"; }
-  std::vector<std::string> after() const override { return {"nvidia-driver"}; }
   // `nvidia-smi -pm 1` lasts until the next boot (and nvidia-persistenced's packaged unit often
   // runs with --no-persistence-mode), so every run, at every boot, checks it again.
-  bool recheck_when_done() const override { return true; }
+  GpuPersistenceStep() : Step({.name = "gpu-persistence", .after = {"nvidia-driver"}, .recheck_when_done = true}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);

@@ -19,9 +19,7 @@ bool installed(const os::Files& files) {
 
 class IdleShutdownStep : public plan::Step {
  public:
-  std::string name() const override { return "idle-shutdown"; }
-  std::vector<std::string> after() const override { return {}; }
-  int version() const override { return 2; }
+  IdleShutdownStep() : Step({.name = "idle-shutdown", .version = 2}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;

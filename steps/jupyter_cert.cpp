@@ -14,9 +14,7 @@ constexpr std::time_t k_renew_before = 30 * 86400;
 
 class JupyterCertStep : public plan::Step {
  public:
-  std::string name() const override { return "jupyter-cert"; }
-  bool per_instance() const override { return true; }
-  std::vector<std::string> after() const override { return {"user"}; }
+  JupyterCertStep() : Step({.name = "jupyter-cert", .after = {"user"}, .per_instance = true}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;

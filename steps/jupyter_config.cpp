@@ -23,8 +23,7 @@ const ConfigFile k_config_files[] = {
 
 class JupyterConfigStep : public plan::Step {
  public:
-  std::string name() const override { return "jupyter-config"; }
-  std::vector<std::string> after() const override { return {"jupyter-password", "jupyter-cert"}; }
+  JupyterConfigStep() : Step({.name = "jupyter-config", .after = {"jupyter-password", "jupyter-cert"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;

@@ -25,11 +25,8 @@ enum class Source { config_hash, password_file, metadata, generated };
 
 class JupyterPasswordStep : public plan::Step {
  public:
-  std::string name() const override { return "jupyter-password"; }
-  bool per_instance() const override { return true; }
-  std::vector<std::string> after() const override { return {}; }
   // The password in a file or metadata may change; a digest of it must not go into the state.
-  bool recheck_when_done() const override { return true; }
+  JupyterPasswordStep() : Step({.name = "jupyter-password", .per_instance = true, .recheck_when_done = true}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;

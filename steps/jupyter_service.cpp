@@ -12,8 +12,7 @@ constexpr const char* k_unit_dir = "/etc/systemd/system";
 
 class JupyterServiceStep : public plan::Step {
  public:
-  std::string name() const override { return "jupyter-service"; }
-  std::vector<std::string> after() const override { return {"jupyter-config", "conda-env", "assignments"}; }
+  JupyterServiceStep() : Step({.name = "jupyter-service", .after = {"jupyter-config", "conda-env", "assignments"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     if (!context.config.boolean("jupyter.service")) return plan::skipped("jupyter.service is false");

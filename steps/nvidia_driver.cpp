@@ -23,12 +23,10 @@ bool module_built_for(const os::Files& files, const std::string& kernel_release)
 
 class NvidiaDriverStep : public plan::Step {
  public:
-  std::string name() const override { return "nvidia-driver"; }
-  std::vector<std::string> after() const override { return {"nvidia-repo"}; }
-  std::vector<std::string> resources() const override { return {"apt"}; }
   // A kernel update (unattended-upgrades) leaves the driver without a module for the new kernel:
   // every run checks that the module is loaded and repairs it otherwise.
-  bool recheck_when_done() const override { return true; }
+  NvidiaDriverStep()
+      : Step({.name = "nvidia-driver", .after = {"nvidia-repo"}, .resources = {"apt"}, .recheck_when_done = true}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);

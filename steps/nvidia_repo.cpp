@@ -42,9 +42,7 @@ KeyringFiles keyring_files(const os::Files& files) {
 
 class NvidiaRepoStep : public plan::Step {
  public:
-  std::string name() const override { return "nvidia-repo"; }
-  std::vector<std::string> after() const override { return {"apt-packages"}; }
-  std::vector<std::string> resources() const override { return {"apt"}; }
+  NvidiaRepoStep() : Step({.name = "nvidia-repo", .after = {"apt-packages"}, .resources = {"apt"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);

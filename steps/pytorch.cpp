@@ -13,8 +13,7 @@ gpu::TorchInstall install_of(const plan::Context& context, const gpu::Choice& ch
 
 class PytorchStep : public plan::Step {
  public:
-  std::string name() const override { return "pytorch"; }
-  std::vector<std::string> after() const override { return {"conda-env", "cuda"}; }
+  PytorchStep() : Step({.name = "pytorch", .after = {"conda-env", "cuda"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);

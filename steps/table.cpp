@@ -14,7 +14,7 @@ namespace {
 void check_step_names(const plan::StepList& steps, std::size_t built_in_count, const config::Config& config) {
   std::vector<std::string> names;
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    const auto name = steps[i]->name();
+    const auto name = steps[i]->info().name;
     if (std::ranges::find(names, name) != names.end()) {
       throw Error(ExitCode::usage, "config: steps[" + std::to_string(i - built_in_count) + "].name: \"" + name +
                                        "\" is already a step; give the custom step another name");
@@ -27,7 +27,7 @@ void check_step_names(const plan::StepList& steps, std::size_t built_in_count, c
     throw Error(ExitCode::usage, message + " (`cs231n-agent plan` lists the steps)");
   };
   for (std::size_t i = built_in_count; i < steps.size(); ++i) {
-    for (const auto& predecessor : steps[i]->after()) {
+    for (const auto& predecessor : steps[i]->info().after) {
       if (std::ranges::find(names, predecessor) == names.end()) {
         unknown("steps[" + std::to_string(i - built_in_count) + "].after", predecessor);
       }

@@ -7,8 +7,7 @@ namespace {
 
 class UserStep : public plan::Step {
  public:
-  std::string name() const override { return "user"; }
-  std::vector<std::string> after() const override { return {}; }
+  UserStep() : Step({.name = "user"}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& user = context.facts.user;

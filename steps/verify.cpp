@@ -81,8 +81,7 @@ namespace {
 
 class VerifyStep : public plan::Step {
  public:
-  std::string name() const override { return "verify"; }
-  std::vector<std::string> after() const override { return {"pytorch", "gpu-persistence", "jupyter-service"}; }
+  VerifyStep() : Step({.name = "verify", .after = {"pytorch", "gpu-persistence", "jupyter-service"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);

@@ -249,7 +249,7 @@ int command_verify(Options& options) {
   const auto config = config::Config::resolve(layers, facts.os);
   const auto paths = paths_of(options);
   const plan::Context context{*system, facts, config, paths};
-  const plan::StepRun run(context, "verify", "", std::chrono::steady_clock::now() + std::chrono::minutes(10), &g_interrupt, "");
+  const auto run = plan::StepRun::unlogged(context, "verify", std::chrono::minutes(10), &g_interrupt);
   auto report = steps::verify_machine(run);
   if (!report) throw Error(ExitCode::step_failed, "verify: " + report.error().message);
   std::cout << (options.json ? report->to_json().dump(2) + "\n" : report->to_table());

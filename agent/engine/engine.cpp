@@ -86,7 +86,7 @@ class Scheduler {
     const auto ordered = plan::order_steps(steps);
     std::map<std::string, std::size_t> index;
     for (const auto* step : ordered) {
-      index[step->name()] = m_nodes.size();
+      index[step->info().name] = m_nodes.size();
       Node node;
       node.step = step;
       m_nodes.push_back(std::move(node));
@@ -95,14 +95,14 @@ class Scheduler {
     for (const auto& name : m_options.skip) check_known(name, index, "--skip");
     const auto refusal = m_context.facts.unsupported_reason();
     for (auto& node : m_nodes) {
-      for (const auto& predecessor : node.step->after()) node.predecessors.push_back(index.at(predecessor));
-      const auto& name = node.step->name();
+      for (const auto& predecessor : node.step->info().after) node.predecessors.push_back(index.at(predecessor));
+      const auto& name = node.step->info().name;
       node.selected = (m_options.only.empty() || std::ranges::find(m_options.only, name) != m_options.only.end()) &&
                       std::ranges::find(m_options.skip, name) == m_options.skip.end();
       node.decision = refusal ? plan::refused(*refusal) : node.step->decide(m_context);
     }
     m_state.run.order.clear();
-    for (const auto& node : m_nodes) m_state.run.order.push_back(node.step->name());
+    for (const auto& node : m_nodes) m_state.run.order.push_back(node.step->info().name);
     // A selected step whose predecessor is left out must find it done already: recorded done
     // with the same inputs, or its check says the system is in the wanted state.
     for (auto& node : m_nodes) {
@@ -117,7 +117,8 @@ class Scheduler {
         if (predecessor.selected || predecessor.decision.action != plan::Action::run) continue;
         if (predecessor.result != StepStatus::done && already_done(predecessor)) predecessor.result = StepStatus::done;
         if (predecessor.result != StepStatus::done) {
-          throw Error(ExitCode::usage, "step " + node.step->name() + " comes after " + predecessor.step->name() +
+          throw Error(ExitCode::usage, "step " + node.step->info().name + " comes after " +
+                                           predecessor.step->info().name +
                                            ", which is not selected and not done: add it to --only, or run it first");
         }
       }
@@ -126,7 +127,8 @@ class Scheduler {
 
   bool already_done(Node& node) {
     if (recorded_done(node)) return true;
-    const plan::StepRun probe(m_context, node.step->name(), "", Clock::now() + std::chrono::seconds(60), m_options.interrupt, "");
+    const auto probe =
+        plan::StepRun::unlogged(m_context, node.step->info().name, std::chrono::seconds(60), m_options.interrupt);
     const auto check = node.step->check(probe);
     return check && check->done;
   }
@@ -146,7 +148,7 @@ class Scheduler {
   }
 
   bool recorded_done(Node& node) {
-    const auto found = m_state.steps.find(node.step->name());
+    const auto found = m_state.steps.find(node.step->info().name);
     return found != m_state.steps.end() && found->second.status == StepStatus::done &&
            found->second.fingerprint == fingerprint_of(node);
   }
@@ -177,7 +179,7 @@ class Scheduler {
         } else if (!predecessor.blocked_by.empty()) {
           blocker = predecessor.blocked_by;
         } else if (!counts_as_done(predecessor.result) && predecessor.selected) {
-          blocker = predecessor.step->name();
+          blocker = predecessor.step->info().name;
         }
       }
       if (!ready) continue;
@@ -194,10 +196,10 @@ class Scheduler {
         finish_without_running(node, StepStatus::refused, node.decision.reason);
         continue;
       }
-      if (recorded_done(node) && !node.step->recheck_when_done()) {
+      if (recorded_done(node) && !node.step->info().recheck_when_done) {
         node.state = NodeState::finished;
         node.result = StepStatus::done;
-        node.detail = "done at " + m_state.steps[node.step->name()].finished;
+        node.detail = "done at " + m_state.steps[node.step->info().name].finished;
         continue;
       }
       if (m_stop_starting || m_running >= m_options.workers || !resources_free(node)) continue;
@@ -211,7 +213,7 @@ class Scheduler {
   }
 
   bool resources_free(const Node& node) const {
-    for (const auto& resource : node.step->resources()) {
+    for (const auto& resource : node.step->info().resources) {
       if (m_held.contains(resource)) return false;
     }
     return true;
@@ -221,20 +223,20 @@ class Scheduler {
     node.state = NodeState::finished;
     node.result = status;
     node.detail = detail;
-    auto& record = m_state.steps[node.step->name()];
+    auto& record = m_state.steps[node.step->info().name];
     record.status = status;
     record.detail = detail;
     record.error.clear();
     save();
-    m_progress.finished(node.step->name(), status, 0, detail);
+    m_progress.finished(node.step->info().name, status, 0, detail);
   }
 
   void start(std::size_t index) {
     auto& node = m_nodes[index];
-    const auto& name = node.step->name();
+    const auto& name = node.step->info().name;
     node.state = NodeState::running;
     node.started_at = Clock::now();
-    for (const auto& resource : node.step->resources()) m_held.insert(resource);
+    for (const auto& resource : node.step->info().resources) m_held.insert(resource);
     ++m_running;
     auto& record = m_state.steps[name];
     record.status = StepStatus::running;
@@ -256,9 +258,9 @@ class Scheduler {
   void work(std::size_t index, const std::string& log, int attempt, bool redo) {
     auto& node = m_nodes[index];
     const auto& step = *node.step;
-    const plan::StepRun run(m_context, step.name(), m_context.system.files().host_path(log),
-                            Clock::now() + step_timeout(m_context.config, step.name()), m_options.interrupt,
-                            m_state.run.id + "/" + step.name());
+    const plan::StepRun run(m_context, step.info().name, m_context.system.files().host_path(log),
+                            Clock::now() + step_timeout(m_context.config, step.info().name), m_options.interrupt,
+                            m_state.run.id + "/" + step.info().name);
     run.note("=== " + now() + " run " + m_state.run.id + ", attempt " + std::to_string(attempt) + ", boot " + m_boot_id);
     StepStatus status = StepStatus::failed;
     std::string detail, error;
@@ -272,7 +274,7 @@ class Scheduler {
       status = StepStatus::done;
       detail = first->detail.empty() ? "already in the wanted state" : first->detail;
     } else {
-      count_attempt(step.name());
+      count_attempt(step.info().name);
       const auto applied = step.apply(run);
       if (!applied) {
         error = applied.error().message;
@@ -305,9 +307,9 @@ class Scheduler {
     node.exit_code = exit_code;
     node.reboot = reboot;
     node.duration_s = std::chrono::duration<double>(Clock::now() - node.started_at).count();
-    for (const auto& resource : step.resources()) m_held.erase(resource);
+    for (const auto& resource : step.info().resources) m_held.erase(resource);
     --m_running;
-    auto& record = m_state.steps[step.name()];
+    auto& record = m_state.steps[step.info().name];
     record.status = status;
     record.finished = now();
     record.duration_s = node.duration_s;
@@ -315,14 +317,14 @@ class Scheduler {
     record.detail = detail;
     if (status == StepStatus::done) {
       record.fingerprint = fingerprint_of(node);
-      std::erase(m_state.run.redo, step.name());
+      std::erase(m_state.run.redo, step.info().name);
     }
     if (reboot) {
       m_stop_starting = true;
-      if (m_reboot_requested_by.empty()) m_reboot_requested_by = step.name();
+      if (m_reboot_requested_by.empty()) m_reboot_requested_by = step.info().name;
     }
     save();
-    m_progress.finished(step.name(), status, node.duration_s, error.empty() ? detail : error);
+    m_progress.finished(step.info().name, status, node.duration_s, error.empty() ? detail : error);
     m_wake.notify_all();
   }
 
@@ -338,7 +340,8 @@ class Scheduler {
     std::vector<std::pair<std::string, double>> running;
     for (const auto& node : m_nodes) {
       if (node.state == NodeState::running) {
-        running.emplace_back(node.step->name(), std::chrono::duration<double>(Clock::now() - node.started_at).count());
+        running.emplace_back(node.step->info().name,
+                             std::chrono::duration<double>(Clock::now() - node.started_at).count());
       }
     }
     return running;
@@ -350,8 +353,8 @@ class Scheduler {
     const Node* refused = nullptr;
     for (const auto& node : m_nodes) {
       if (!node.selected) continue;
-      outcome.steps.push_back({node.step->name(), node.result, node.duration_s, node.detail, node.error,
-                               m_store.log_path(node.step->name())});
+      outcome.steps.push_back({node.step->info().name, node.result, node.duration_s, node.detail, node.error,
+                               m_store.log_path(node.step->info().name)});
       if (node.result == StepStatus::failed && !failed) failed = &node;
       if (node.result == StepStatus::refused && !refused) refused = &node;
     }
@@ -365,12 +368,12 @@ class Scheduler {
     } else if (failed) {
       outcome.state = RunState::failed;
       outcome.code = failed->exit_code != 0 ? static_cast<ExitCode>(failed->exit_code) : ExitCode::step_failed;
-      outcome.message = "step " + failed->step->name() + " failed: " + failed->error + " (log: " +
-                        m_context.system.files().host_path(m_store.log_path(failed->step->name())).string() + ")";
+      outcome.message = "step " + failed->step->info().name + " failed: " + failed->error + " (log: " +
+                        m_context.system.files().host_path(m_store.log_path(failed->step->info().name)).string() + ")";
     } else if (refusal || refused) {
       outcome.state = RunState::refused;
       outcome.code = ExitCode::refused;
-      outcome.message = refusal ? *refusal : "step " + refused->step->name() + " refused: " + refused->detail;
+      outcome.message = refusal ? *refusal : "step " + refused->step->info().name + " refused: " + refused->detail;
     } else {
       outcome.state = RunState::done;
       outcome.code = ExitCode::success;

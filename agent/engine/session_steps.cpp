@@ -69,11 +69,13 @@ void forget_other_instance(State& state, const plan::StepList& steps, const std:
   if (!instance || instance->id.empty()) return;
   if (!state.run.instance_id.empty() && state.run.instance_id != instance->id) {
     for (const auto& step : steps) {
-      if (!step->per_instance() || !state.steps.contains(step->name())) continue;
-      spdlog::info("step {} was done on instance {}, this is instance {}: it runs again", step->name(), state.run.instance_id,
+      const auto& name = step->info().name;
+      if (!step->info().per_instance || !state.steps.contains(name)) continue;
+      spdlog::info("step {} was done on instance {}, this is instance {}: it runs again", name, state.run.instance_id,
                    instance->id);
-      state.steps.erase(step->name());
-      if (std::ranges::find(state.run.redo, step->name()) == state.run.redo.end()) state.run.redo.push_back(step->name());
+      state.steps.erase(name);
+      // Its check would pass on the copied files (the other VM's TLS key): it must apply.
+      if (std::ranges::find(state.run.redo, name) == state.run.redo.end()) state.run.redo.push_back(name);
     }
   }
   state.run.instance_id = instance->id;

@@ -32,16 +32,17 @@ bool Plan::has_refusal() const {
 std::vector<const Step*> order_steps(const StepList& steps) {
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    if (!index.emplace(steps[i]->name(), i).second) {
-      throw Error(ExitCode::usage, "two steps are named \"" + steps[i]->name() + "\": rename the custom step in \"steps\"");
+    if (!index.emplace(steps[i]->info().name, i).second) {
+      throw Error(ExitCode::usage,
+                  "two steps are named \"" + steps[i]->info().name + "\": rename the custom step in \"steps\"");
     }
   }
   std::vector<std::set<std::size_t>> waiting_on(steps.size());
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    for (const auto& predecessor : steps[i]->after()) {
+    for (const auto& predecessor : steps[i]->info().after) {
       const auto found = index.find(predecessor);
       if (found == index.end()) {
-        throw Error(ExitCode::usage, "step \"" + steps[i]->name() + "\" comes after \"" + predecessor +
+        throw Error(ExitCode::usage, "step \"" + steps[i]->info().name + "\" comes after \"" + predecessor +
                                          "\", which is not a step: fix its \"after\" list");
       }
       waiting_on[i].insert(found->second);
@@ -63,7 +64,7 @@ std::vector<const Step*> order_steps(const StepList& steps) {
     if (!progressed) {
       std::vector<std::string> stuck;
       for (std::size_t i = 0; i < steps.size(); ++i) {
-        if (!placed[i]) stuck.push_back(steps[i]->name());
+        if (!placed[i]) stuck.push_back(steps[i]->info().name);
       }
       std::string names;
       for (const auto& name : stuck) names += (names.empty() ? "" : ", ") + name;
@@ -77,10 +78,11 @@ namespace {
 
 // For `plan`: recorded done with the same inputs, or already in the wanted state.
 Decision done_or_run(const Step& step, const Context& context, const RecordedResults& recorded, Decision decision) {
-  if (auto found = recorded.find(step.name()); found != recorded.end() && found->second.fingerprint == fingerprint(step, context)) {
+  if (auto found = recorded.find(step.info().name);
+      found != recorded.end() && found->second.fingerprint == fingerprint(step, context)) {
     return already_done("done at " + found->second.finished, decision.summary);
   }
-  const StepRun probe(context, step.name(), "", std::chrono::steady_clock::now() + std::chrono::seconds(30), nullptr, "");
+  const auto probe = StepRun::unlogged(context, step.info().name, std::chrono::seconds(30));
   if (auto check = step.check(probe); check && check->done) return already_done(check->detail, decision.summary);
   return decision;
 }
@@ -93,7 +95,7 @@ Plan make_plan(const StepList& steps, const Context& context, const RecordedResu
   plan.refusal = context.facts.unsupported_reason();
   std::map<std::string, std::string> blocked_by;  // step -> the refused step it depends on
   for (const Step* step : order_steps(steps)) {
-    PlannedStep planned{step->name(), step->after(), {}};
+    PlannedStep planned{step->info().name, step->info().after, {}};
     std::string blocker;
     for (const auto& predecessor : planned.after) {
       if (auto found = blocked_by.find(predecessor); found != blocked_by.end()) {

@@ -19,6 +19,11 @@ StepRun::StepRun(const Context& context, std::string step_name, std::filesystem:
       m_interrupt(interrupt),
       m_process_marker(std::move(process_marker)) {}
 
+StepRun StepRun::unlogged(const Context& context, std::string step_name, std::chrono::steady_clock::duration timeout,
+                          const std::atomic<bool>* interrupt) {
+  return StepRun(context, std::move(step_name), "", std::chrono::steady_clock::now() + timeout, interrupt, "");
+}
+
 util::Result<os::CommandResult> StepRun::probe(os::Command command) const {
   using namespace std::chrono;
   const auto remaining = duration_cast<milliseconds>(m_deadline - steady_clock::now());
@@ -64,7 +69,8 @@ void StepRun::note(const std::string& line) const {
 }
 
 std::string fingerprint(const Step& step, const Context& context) {
-  const nlohmann::json material = {{"step", step.name()}, {"version", step.version()}, {"inputs", step.inputs(context)}};
+  const auto& info = step.info();
+  const nlohmann::json material = {{"step", info.name}, {"version", info.version}, {"inputs", step.inputs(context)}};
   return util::sha256_hex(material.dump());
 }
 

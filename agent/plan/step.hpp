@@ -55,6 +55,10 @@ class StepRun {
  public:
   StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
           std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt, std::string process_marker);
+  // A run outside the engine's bookkeeping, with no log and no process marker: the checks of
+  // `plan` and of the engine's --only test, `verify` from the command line, tests.
+  static StepRun unlogged(const Context& context, std::string step_name, std::chrono::steady_clock::duration timeout,
+                          const std::atomic<bool>* interrupt = nullptr);
 
   const Context& context() const { return m_context; }
   os::System& system() const { return m_context.system; }
@@ -81,23 +85,29 @@ class StepRun {
   std::string m_process_marker;
 };
 
+// What a step is, apart from what it does: declared once by each step, like cloud-init's module meta.
+struct StepInfo {
+  std::string name;
+  // Steps this one comes after. Only ordering: a skipped predecessor does not stop it.
+  std::vector<std::string> after;
+  // Exclusive resources: steps sharing one never run at the same time ("apt": the dpkg lock).
+  std::vector<std::string> resources = {};
+  // Bumped when the step's behaviour changes, so that a newer agent re-runs it.
+  int version = 1;
+  // What belongs to one VM and must be made again on a VM cloned from its image (the TLS key,
+  // the password): forgotten when the GCE instance id changes.
+  bool per_instance = false;
+  // A step whose wanted state depends on something that must not enter its fingerprint (a
+  // password) is checked again on every run even when recorded done; check() must stay cheap.
+  bool recheck_when_done = false;
+};
+
 // One unit of work. Each built-in step is one file in steps/, listed in steps/table.cpp.
 class Step {
  public:
+  explicit Step(StepInfo info) : m_info(std::move(info)) {}
   virtual ~Step() = default;
-  virtual std::string name() const = 0;
-  // Steps this one comes after. Only ordering: a skipped predecessor does not stop it.
-  virtual std::vector<std::string> after() const = 0;
-  // Exclusive resources: steps sharing one never run at the same time ("apt": the dpkg lock).
-  virtual std::vector<std::string> resources() const { return {}; }
-  // Bumped when the step's behaviour changes, so that a newer agent re-runs it.
-  virtual int version() const { return 1; }
-  // A step whose wanted state depends on something that must not enter its fingerprint (a
-  // password) is checked again on every run even when recorded done; check() must stay cheap.
-  virtual bool recheck_when_done() const { return false; }
-  // What belongs to one VM and must be made again on a VM cloned from its image (the TLS key,
-  // the password): forgotten when the GCE instance id changes.
-  virtual bool per_instance() const { return false; }
+  const StepInfo& info() const { return m_info; }
   // What the step would do here: run, skip or refuse, without changing anything.
   virtual Decision decide(const Context& context) const = 0;
   // The inputs (config values, detected facts) whose change makes the step run again.
@@ -106,6 +116,9 @@ class Step {
   virtual util::Result<CheckResult> check(const StepRun& run) const = 0;
   // Brings the system into the wanted state. Must be idempotent: it may run again after a crash.
   virtual util::Result<ApplyResult> apply(const StepRun& run) const = 0;
+
+ private:
+  StepInfo m_info;
 };
 
 using StepList = std::vector<std::unique_ptr<Step>>;

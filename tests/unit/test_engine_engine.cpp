@@ -38,11 +38,11 @@ struct Behaviour {
 class TestStep : public plan::Step {
  public:
   TestStep(Journal& journal, std::string name, std::vector<std::string> after, Behaviour behaviour = {})
-      : m_journal(journal), m_name(std::move(name)), m_after(std::move(after)), m_behaviour(std::move(behaviour)) {}
+      : Step({.name = name, .after = std::move(after), .resources = behaviour.resources}),
+        m_journal(journal),
+        m_name(std::move(name)),
+        m_behaviour(std::move(behaviour)) {}
 
-  std::string name() const override { return m_name; }
-  std::vector<std::string> after() const override { return m_after; }
-  std::vector<std::string> resources() const override { return m_behaviour.resources; }
   plan::Decision decide(const plan::Context&) const override { return plan::will_run("test step " + m_name); }
   json inputs(const plan::Context&) const override { return m_behaviour.input; }
 
@@ -74,7 +74,6 @@ class TestStep : public plan::Step {
  private:
   Journal& m_journal;
   std::string m_name;
-  std::vector<std::string> m_after;
   Behaviour m_behaviour;
 };
 

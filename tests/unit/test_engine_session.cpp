@@ -139,7 +139,7 @@ TEST_CASE("session: on another instance, the per-instance steps run again and mu
   plan::StepList steps;
   steps.push_back(steps::make_user_step());
   steps.push_back(steps::make_jupyter_cert_step());
-  const auto per_instance = steps[1]->name();
+  const auto per_instance = steps[1]->info().name;
   auto state = finished_run();
   state.steps[per_instance].status = engine::StepStatus::done;
 

@@ -43,7 +43,7 @@ struct GpuMachine {
   }
   util::Result<plan::ApplyResult> apply_driver() {
     const plan::Context context{*system, facts, config};
-    const plan::StepRun run(context, "nvidia-driver", "", std::chrono::steady_clock::now() + std::chrono::minutes(1), nullptr, "");
+    const auto run = plan::StepRun::unlogged(context, "nvidia-driver", std::chrono::minutes(1));
     return steps::make_nvidia_driver_step()->apply(run);
   }
 };

@@ -36,11 +36,11 @@ struct Vm {
   plan::Context context() const { return {*system, facts, config}; }
   util::Result<plan::CheckResult> check() const {
     const auto the_context = context();
-    return step->check(plan::StepRun(the_context, step->name(), "", std::chrono::steady_clock::now() + std::chrono::minutes(1), nullptr, ""));
+    return step->check(plan::StepRun::unlogged(the_context, step->info().name, std::chrono::minutes(1)));
   }
   util::Result<plan::ApplyResult> apply() const {
     const auto the_context = context();
-    return step->apply(plan::StepRun(the_context, step->name(), "", std::chrono::steady_clock::now() + std::chrono::minutes(1), nullptr, ""));
+    return step->apply(plan::StepRun::unlogged(the_context, step->info().name, std::chrono::minutes(1)));
   }
   bool exists(const std::string& path) const { return std::filesystem::exists(std::filesystem::symlink_status(root.path() / path)); }
 };

@@ -30,7 +30,7 @@ struct ServiceVm {
     config = config::Config::resolve({}, facts.os);
   }
   plan::StepRun run(const plan::Context& context) const {
-    return plan::StepRun(context, step->name(), "", std::chrono::steady_clock::now() + std::chrono::minutes(1), nullptr, "");
+    return plan::StepRun::unlogged(context, step->info().name, std::chrono::minutes(1));
   }
   util::Result<plan::ApplyResult> apply() const {
     const plan::Context context{*system, facts, config};

@@ -2,53 +2,27 @@
 
 #include "agent/core/error.hpp"
 #include "agent/plan/planner.hpp"
-#include "steps/table.hpp"
-#include "support/fake_system.hpp"
-#include "support/temp_dir.hpp"
+#include "support/machine.hpp"
 
 using namespace cs231n;
 using nlohmann::json;
+using testing::k_jammy;
+using testing::k_xenial;
+using testing::Machine;
 
 namespace {
 
 class ScriptedStep : public plan::Step {
  public:
   ScriptedStep(std::string name, std::vector<std::string> after, plan::Decision decision)
-      : m_name(std::move(name)), m_after(std::move(after)), m_decision(std::move(decision)) {}
-  std::string name() const override { return m_name; }
-  std::vector<std::string> after() const override { return m_after; }
+      : Step({.name = std::move(name), .after = std::move(after)}), m_decision(std::move(decision)) {}
   plan::Decision decide(const plan::Context&) const override { return m_decision; }
   nlohmann::json inputs(const plan::Context&) const override { return nullptr; }
   util::Result<plan::CheckResult> check(const plan::StepRun&) const override { return plan::CheckResult{}; }
   util::Result<plan::ApplyResult> apply(const plan::StepRun&) const override { return plan::ApplyResult{}; }
 
  private:
-  std::string m_name;
-  std::vector<std::string> m_after;
   plan::Decision m_decision;
-};
-
-struct Machine {
-  testing::TempDir root;
-  std::unique_ptr<testing::FakeSystem> system;
-  detect::Facts facts;
-  config::Config config;
-
-  Machine(const std::string& os_release, std::vector<config::Layer> layers = {}, bool t4 = false) {
-    root.write("etc/os-release", os_release);
-    root.write("etc/passwd", "root:x:0:0::/root:/bin/bash\nann:x:1000:1000::/home/ann:/bin/bash\n");
-    root.write("proc/sys/kernel/arch", "x86_64\n");
-    if (t4) {
-      root.write("sys/bus/pci/devices/0000:00:04.0/vendor", "0x10de\n");
-      root.write("sys/bus/pci/devices/0000:00:04.0/device", "0x1eb8\n");
-      root.write("sys/bus/pci/devices/0000:00:04.0/class", "0x030200\n");
-    }
-    system = std::make_unique<testing::FakeSystem>(root.path());
-    facts = detect::gather_facts(*system, "");
-    config = config::Config::resolve(layers, facts.os);
-  }
-  plan::Context context() const { return {*system, facts, config}; }
-  plan::Plan plan() const { return plan::make_plan(steps::all_steps(config), context()); }
 };
 
 const plan::PlannedStep& step_named(const plan::Plan& plan, const std::string& name) {
@@ -64,9 +38,6 @@ std::vector<std::string> names(const plan::Plan& plan) {
   for (const auto& step : plan.steps) result.push_back(step.name);
   return result;
 }
-
-const char* k_xenial = "ID=ubuntu\nVERSION_ID=\"16.04\"\nPRETTY_NAME=\"Ubuntu 16.04.7 LTS\"\n";
-const char* k_jammy = "ID=ubuntu\nVERSION_ID=\"22.04\"\n";
 
 }  // namespace
 

@@ -1,0 +1,143 @@
+#include <doctest/doctest.h>
+
+#include "agent/plan/step.hpp"
+#include "agent/util/hash.hpp"
+#include "support/machine.hpp"
+
+using namespace cs231n;
+using nlohmann::json;
+using testing::k_jammy;
+using testing::Machine;
+
+namespace {
+
+class BareStep : public plan::Step {
+ public:
+  explicit BareStep(plan::StepInfo info) : Step(std::move(info)) {}
+  plan::Decision decide(const plan::Context&) const override { return plan::will_run(""); }
+  nlohmann::json inputs(const plan::Context&) const override { return {{"answer", 42}}; }
+  util::Result<plan::CheckResult> check(const plan::StepRun&) const override { return plan::CheckResult{}; }
+  util::Result<plan::ApplyResult> apply(const plan::StepRun&) const override { return plan::ApplyResult{}; }
+};
+
+const json k_site_motd = {{"name", "site-motd"}, {"after", {"anaconda"}}, {"run", {"touch", "/etc/motd"}}};
+
+const plan::Step& step_named(const plan::StepList& steps, const std::string& name) {
+  for (const auto& step : steps) {
+    if (step->info().name == name) return *step;
+  }
+  FAIL("no step " << name);
+  throw std::logic_error("unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("step info: a step that declares only its name comes after nothing, shares nothing, is version 1") {
+  const BareStep step({.name = "bare"});
+  CHECK(step.info().name == "bare");
+  CHECK(step.info().after.empty());
+  CHECK(step.info().resources.empty());
+  CHECK(step.info().version == 1);
+  CHECK_FALSE(step.info().per_instance);
+  CHECK_FALSE(step.info().recheck_when_done);
+}
+
+TEST_CASE("step info: the built-in steps, in table order, with what each declares") {
+  Machine machine(k_jammy);
+  const auto steps = steps::all_steps(machine.config);
+  std::vector<std::string> names, apt, per_instance, rechecked;
+  for (const auto& step : steps) {
+    const auto& info = step->info();
+    names.push_back(info.name);
+    if (info.resources == std::vector<std::string>{"apt"}) apt.push_back(info.name);
+    if (info.per_instance) per_instance.push_back(info.name);
+    if (info.recheck_when_done) rechecked.push_back(info.name);
+    CHECK_MESSAGE(info.version == (info.name == "idle-shutdown" ? 2 : 1), info.name);
+  }
+  CHECK(names == std::vector<std::string>{"user", "apt-packages", "anaconda", "conda-env", "assignments", "datasets",
+                                          "jupyter-password", "jupyter-cert", "jupyter-config", "jupyter-service",
+                                          "nvidia-repo", "nvidia-driver", "cuda", "pytorch", "gpu-persistence",
+                                          "idle-shutdown", "verify"});
+  CHECK(apt == std::vector<std::string>{"apt-packages", "nvidia-repo", "nvidia-driver", "cuda"});
+  CHECK(per_instance == std::vector<std::string>{"jupyter-password", "jupyter-cert"});
+  CHECK(rechecked == std::vector<std::string>{"assignments", "jupyter-password", "nvidia-driver", "gpu-persistence"});
+  CHECK(step_named(steps, "jupyter-service").info().after ==
+        std::vector<std::string>{"jupyter-config", "conda-env", "assignments"});
+  CHECK(step_named(steps, "verify").info().after ==
+        std::vector<std::string>{"pytorch", "gpu-persistence", "jupyter-service"});
+}
+
+TEST_CASE("step info: a custom step takes its name and predecessors from its definition") {
+  const auto step = steps::make_custom_step(k_site_motd);
+  CHECK(step->info().name == "site-motd");
+  CHECK(step->info().after == std::vector<std::string>{"anaconda"});
+  CHECK(step->info().resources.empty());
+  CHECK(step->info().version == 1);
+  CHECK_FALSE(step->info().per_instance);
+  CHECK_FALSE(step->info().recheck_when_done);
+  CHECK(steps::make_custom_step({{"name", "alone"}, {"run", {"true"}}})->info().after.empty());
+}
+
+TEST_CASE("fingerprint: sha256 of the step's name, version and inputs") {
+  Machine machine(k_jammy);
+  const BareStep one({.name = "bare"}), two({.name = "bare", .version = 2}), other({.name = "other"});
+  const auto fingerprint = plan::fingerprint(one, machine.context());
+  CHECK(fingerprint == util::sha256_hex(R"({"inputs":{"answer":42},"step":"bare","version":1})"));
+  CHECK(plan::fingerprint(two, machine.context()) != fingerprint);
+  CHECK(plan::fingerprint(other, machine.context()) != fingerprint);
+  // What only orders or schedules the step is not part of it.
+  const BareStep scheduled({.name = "bare", .after = {"user"}, .resources = {"apt"}, .recheck_when_done = true});
+  CHECK(plan::fingerprint(scheduled, machine.context()) == fingerprint);
+}
+
+// A changed fingerprint re-runs the step on every VM after an upgrade: these were computed before
+// the step's constants became a StepInfo and must stay as they are (bump a step's version instead).
+TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is pinned") {
+  Machine machine(k_jammy, {json{{"steps", json::array({k_site_motd})}}}, true);
+  const std::map<std::string, std::string> pinned{
+      {"user", "4e21c1df994d6ad310bd892efb7b514c3d5a3e4cc16e2056855cbecc95e6c3b0"},
+      {"apt-packages", "e8c78336c8b4c04491e0d227f455961078be451ded77f3923fc7c7412b520e96"},
+      {"anaconda", "bbded962e02813bf9412b66413b104cfed47708682f175109e413e2590d1aff5"},
+      {"conda-env", "95dd9dd3198ab1d2c2fb134a109a94a5e4fa7242c89d5f4a3530dad25a49b9bb"},
+      {"assignments", "6788659bd9f7da62c879754d316deb95b7e0a3b88d0c0a58adf698c37c9c2c6e"},
+      {"datasets", "d3d2e24911f2abb7ad88efbb92943b932d69b611d7f342322b2204fa7fd8f7d8"},
+      {"jupyter-password", "aa1047d0041e7504fc4568cdbb194fbfe2fe099295b784d638603bdbafa17e39"},
+      {"jupyter-cert", "812f592be10f3f7c52414cc3e35b6ca35efe1bd78df53f9743d267bf4b768f80"},
+      {"jupyter-config", "ff2d0809ca8fe99e941e393b0e5741557de85bfd81f9ea9d67502828fe381329"},
+      {"jupyter-service", "375dae90f1883d1a820e2a334a08f607addfcec99ed68f364ecce95d4cb6706d"},
+      {"nvidia-repo", "1ae0a0005c1fc10ba3536f6adb3119f88338fa8fc53b745ba8f7c54f4e1b1643"},
+      {"nvidia-driver", "4af49d449df8d32cc85c9ae6a9b1822a52e74385be19ba119a6ddb384c3623e4"},
+      {"cuda", "0853fed44f583f29473b0b00ceab08425fbe5dd3de41de96b867b1ae6c06e9a1"},
+      {"pytorch", "ffbbd2109ab822ba9795598a638ee32895f9332a0f5aaf53ce64c94d2b0b7d79"},
+      {"gpu-persistence", "c64d0e41b1f65f517f3cd4bedc72bb9f1aaa8145d47150cece5a40efab204433"},
+      {"idle-shutdown", "7c601d1c6bbec75950610d6aab36771ab443378fe636d856eeef50cd903ed6a5"},
+      {"verify", "2afaf151773ead2f5ca6a87aa1238be11623456cd402056fd1018b7c3306aacc"},
+      {"site-motd", "71365ff5962ea3aca033700b711c4a877dbc3499679016da6f718f8dc7f34c1f"},
+  };
+  std::map<std::string, std::string> computed;
+  for (const auto& step : steps::all_steps(machine.config)) {
+    computed[step->info().name] = plan::fingerprint(*step, machine.context());
+  }
+  CHECK(computed == pinned);
+}
+
+TEST_CASE("StepRun::unlogged: no log and no process marker; the deadline and interrupt flag given") {
+  Machine machine(k_jammy);
+  const auto context = machine.context();
+  std::atomic<bool> interrupt = false;
+  const auto run = plan::StepRun::unlogged(context, "verify", std::chrono::minutes(10), &interrupt);
+  CHECK(run.log_path().empty());
+  CHECK(run.interrupt_flag() == &interrupt);
+  CHECK_FALSE(run.interrupted());
+  interrupt = true;
+  CHECK(run.interrupted());
+  machine.system->expect({"true"});
+  REQUIRE(run.probe(os::Command{.argv = {"true"}}));
+  const auto& command = machine.system->commands().back();
+  CHECK(command.log_path.empty());
+  CHECK(command.cancel == &interrupt);
+  CHECK_FALSE(command.env.contains(os::k_process_marker_variable));
+  CHECK(command.timeout > std::chrono::minutes(9));
+  CHECK(command.timeout <= std::chrono::minutes(10));
+  CHECK_FALSE(plan::StepRun::unlogged(context, "verify", std::chrono::minutes(1)).interrupted());
+}
