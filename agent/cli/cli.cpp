@@ -24,27 +24,31 @@ struct CommandSpec {
 
 // The one table of commands.
 const CommandSpec k_commands[] = {
-    {"run", "Set this machine up: run every step that is not done yet, resuming an unfinished run", DefaultLog::agent_log,
-     add_run_command},
-    {"resume", "Continue the recorded run with its recorded config and step selection (run at every boot)", DefaultLog::agent_log,
-     add_resume_command},
+    {"run", "Set this machine up: run every step that is not done yet, resuming an unfinished run",
+     DefaultLog::agent_log, add_run_command},
+    {"resume", "Continue the recorded run with its recorded config and step selection (run at every boot)",
+     DefaultLog::agent_log, add_resume_command},
     {"status", "Show the run's state and each step's result (reads only)", DefaultLog::stderr_only, add_status_command},
-    {"detect", "Report what this machine is: OS, GPUs, Secure Boot, memory, disk, target user (reads only)", DefaultLog::stderr_only,
-     add_detect_command},
-    {"plan", "List every step with what it would do here: run, done, skip or refuse, and why (reads only)", DefaultLog::stderr_only,
-     add_plan_command},
-    {"verify", "Check the result: the env imports torch; with a GPU, nvidia-smi, the driver version and torch.cuda.is_available()",
+    {"detect", "Report what this machine is: OS, GPUs, Secure Boot, memory, disk, target user (reads only)",
+     DefaultLog::stderr_only, add_detect_command},
+    {"plan", "List every step with what it would do here: run, done, skip or refuse, and why (reads only)",
+     DefaultLog::stderr_only, add_plan_command},
+    {"verify",
+     "Check the result: the env imports torch; with a GPU, nvidia-smi, the driver version and "
+     "torch.cuda.is_available()",
      DefaultLog::stderr_only, add_verify_command},
     {"reset", "Forget recorded results so those steps run again", DefaultLog::stderr_only, add_reset_command},
     {"logs", "Print a step's log", DefaultLog::stderr_only, add_logs_command},
-    {"fetch", "Download a file: resumable, verified, over several connections", DefaultLog::stderr_only, add_fetch_command},
+    {"fetch", "Download a file: resumable, verified, over several connections", DefaultLog::stderr_only,
+     add_fetch_command},
     {"passwd", "Print a Jupyter password hash (sha1: or argon2:) for a password read from the terminal or stdin",
      DefaultLog::stderr_only, add_passwd_command},
     {"cert", "Make a self-signed TLS certificate for Jupyter (EC P-256 or RSA >= 2048, SHA-256, subjectAltName)",
      DefaultLog::stderr_only, add_cert_command},
     {"idle-check", "Power the VM off when it has been idle for idle_shutdown.minutes (run by cs231n-agent-idle.timer)",
      DefaultLog::stderr_only, add_idle_check_command},
-    {"schema", "Print the config schema as the Markdown table of the README", DefaultLog::stderr_only, add_schema_command},
+    {"schema", "Print the config schema as the Markdown table of the README", DefaultLog::stderr_only,
+     add_schema_command},
     {"version", "Print the version (-v: also libcurl and OpenSSL)", DefaultLog::stderr_only, add_version_command},
 };
 
@@ -118,10 +122,12 @@ int run_cli(const std::vector<std::string>& arguments) {
   for (const auto& command : commands) {
     if (!command.app->parsed()) continue;
     if (const auto extra = command.app->remaining(); !extra.empty()) {
-      throw Error(ExitCode::usage, "unexpected argument" + std::string(extra.size() > 1 ? "s" : "") + " " + util::join(extra, " ") +
-                                       "; see cs231n-agent " + command.spec->name + " --help");
+      throw Error(ExitCode::usage, "unexpected argument" + std::string(extra.size() > 1 ? "s" : "") + " " +
+                                       util::join(extra, " ") + "; see cs231n-agent " + command.spec->name + " --help");
     }
-    if (log.file.empty() && command.spec->log == DefaultLog::agent_log && !is_dry_run(*command.app)) log.file = k_default_log_file;
+    if (log.file.empty() && command.spec->log == DefaultLog::agent_log && !is_dry_run(*command.app)) {
+      log.file = k_default_log_file;
+    }
     setup_logging(log.verbosity, log.file);
     return command.run();
   }

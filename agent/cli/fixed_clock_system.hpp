@@ -11,7 +11,8 @@ namespace cs231n::cli {
 // test move the real binary's clock by hours. Nothing else uses it.
 class FixedClockSystem : public os::RealSystem {
  public:
-  FixedClockSystem(std::filesystem::path root, std::chrono::system_clock::time_point now) : RealSystem(std::move(root)), m_now(now) {}
+  FixedClockSystem(std::filesystem::path root, std::chrono::system_clock::time_point now)
+      : RealSystem(std::move(root)), m_now(now) {}
   std::chrono::system_clock::time_point now() override { return m_now; }
 
  private:

@@ -13,8 +13,8 @@ namespace {
 // The result column is as wide as the widest result, so that it stays put from one run to the next.
 std::size_t widest_status() {
   std::size_t width = 0;
-  for (const auto status : {StepStatus::pending, StepStatus::running, StepStatus::done, StepStatus::failed, StepStatus::skipped,
-                            StepStatus::refused, StepStatus::interrupted}) {
+  for (const auto status : {StepStatus::pending, StepStatus::running, StepStatus::done, StepStatus::failed,
+                            StepStatus::skipped, StepStatus::refused, StepStatus::interrupted}) {
     width = std::max(width, to_string(status).size());
   }
   return width;
@@ -35,7 +35,8 @@ std::string summary_table(const std::vector<SummaryRow>& rows) {
 std::string summary_table(const RunOutcome& outcome) {
   std::vector<SummaryRow> rows;
   for (const auto& step : outcome.steps) {
-    rows.push_back({step.name, std::string(to_string(step.status)), step.duration_s, step.error.empty() ? step.detail : step.error});
+    const std::string& note = step.error.empty() ? step.detail : step.error;
+    rows.push_back({step.name, std::string(to_string(step.status)), step.duration_s, note});
   }
   return summary_table(rows);
 }

@@ -145,7 +145,8 @@ std::string to_table(const Plan& plan) {
   util::TextTable table({{}, {util::TextTable::Align::left, widest_action}});
   for (const auto& step : plan.steps) {
     const auto& decision = step.decision;
-    table.add_row({step.name, std::string(to_string(decision.action)), decision.action == Action::run ? decision.summary : decision.reason});
+    const std::string& why = decision.action == Action::run ? decision.summary : decision.reason;
+    table.add_row({step.name, std::string(to_string(decision.action)), why});
   }
   return text + table.render();
 }

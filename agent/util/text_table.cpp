@@ -9,12 +9,14 @@ namespace {
 constexpr std::string_view k_gap = "  ";
 
 std::size_t code_points(std::string_view text) {
-  return static_cast<std::size_t>(std::ranges::count_if(text, [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  const auto starts_code_point = [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; };
+  return static_cast<std::size_t>(std::ranges::count_if(text, starts_code_point));
 }
 
 }  // namespace
 
-TextTable::TextTable(std::vector<Column> columns, std::string indent) : m_columns(std::move(columns)), m_indent(std::move(indent)) {}
+TextTable::TextTable(std::vector<Column> columns, std::string indent)
+    : m_columns(std::move(columns)), m_indent(std::move(indent)) {}
 
 void TextTable::add_row(std::vector<std::string> cells) { m_rows.push_back(std::move(cells)); }
 
@@ -26,7 +28,9 @@ std::string TextTable::render() const {
   columns.resize(std::max(columns.size(), column_count));
   for (std::size_t column = 0; column < column_count; ++column) widths[column] = columns[column].min_width;
   for (const auto& row : m_rows) {
-    for (std::size_t column = 0; column < row.size(); ++column) widths[column] = std::max(widths[column], code_points(row[column]));
+    for (std::size_t column = 0; column < row.size(); ++column) {
+      widths[column] = std::max(widths[column], code_points(row[column]));
+    }
   }
 
   std::string text;

@@ -16,6 +16,7 @@ struct PlanOptions {
 
 // What `plan` and `run --dry-run` print: every step, or those `only` names (all when empty) less
 // those in `skip`, with what each would do. Exit code 4 when the machine is refused.
-int print_plan(const PlanOptions& options, const std::vector<std::string>& only = {}, const std::vector<std::string>& skip = {});
+int print_plan(const PlanOptions& options, const std::vector<std::string>& only = {},
+               const std::vector<std::string>& skip = {});
 
 }  // namespace cs231n::cli

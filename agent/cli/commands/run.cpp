@@ -114,7 +114,9 @@ CommandRunner add_run_command(CLI::App& command, const LogOptions&) {
   add_reboot_options(command, options->reboot);
   add_wait_flag(command, options->wait);
   return [options] {
-    if (options->dry_run) return print_plan({.config_file = options->config_file, .state_dir = options->state_dir}, options->only, options->skip);
+    if (options->dry_run) {
+      return print_plan({.config_file = options->config_file, .state_dir = options->state_dir}, options->only, options->skip);
+    }
     return run_or_resume(*options, false);
   };
 }

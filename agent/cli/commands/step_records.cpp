@@ -23,7 +23,8 @@ struct ResetOptions {
 
 struct LogsOptions {
   std::string state_dir = k_default_state_dir;
-  std::string step;
+  // A list of one, so that CLI11 itself refuses a second step ("At Most 1 required but received 2").
+  std::vector<std::string> step;
 };
 
 void check_step_name(const std::string& name) {
@@ -65,10 +66,11 @@ int reset(const ResetOptions& options) {
 
 int logs(const LogsOptions& options) {
   const auto system = open_system("/", options.state_dir);
-  check_step_name(options.step);
+  const std::string& step = options.step.front();
+  check_step_name(step);
   const engine::StateStore store(system->files(), options.state_dir);
-  auto text = system->files().read(store.log_path(options.step), 1u << 30);
-  if (!text) throw Error(ExitCode::usage, "no log for step " + options.step + " in " + options.state_dir + "/logs");
+  auto text = system->files().read(store.log_path(step), 1u << 30);
+  if (!text) throw Error(ExitCode::usage, "no log for step " + step + " in " + options.state_dir + "/logs");
   std::cout << *text;
   return 0;
 }
