@@ -4,6 +4,7 @@
 
 #include "agent/gpu/compat.hpp"
 #include "agent/util/strings.hpp"
+#include "agent/util/text_table.hpp"
 #include "steps/common.hpp"
 #include "steps/gpu_common.hpp"
 #include "steps/table.hpp"
@@ -21,13 +22,11 @@ nlohmann::json VerifyReport::to_json() const {
 }
 
 std::string VerifyReport::to_table() const {
-  std::size_t width = 0;
-  for (const auto& check : checks) width = std::max(width, check.name.size());
-  std::string text;
-  for (const auto& check : checks) {
-    text += (check.ok ? "ok    " : "FAIL  ") + check.name + std::string(width - check.name.size() + 2, ' ') + check.detail + "\n";
-  }
-  return text;
+  constexpr std::string_view k_ok = "ok", k_fail = "FAIL";
+  // As wide as FAIL even when every check is ok.
+  util::TextTable table({{util::TextTable::Align::left, std::max(k_ok.size(), k_fail.size())}});
+  for (const auto& check : checks) table.add_row({std::string(check.ok ? k_ok : k_fail), check.name, check.detail});
+  return table.render();
 }
 
 util::Result<VerifyReport> verify_machine(const plan::StepRun& run) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "agent/util/strings.hpp"
+#include "agent/util/text_table.hpp"
 
 namespace cs231n::detect {
 
@@ -187,11 +188,9 @@ std::string to_table(const Facts& facts) {
   } else {
     rows.emplace_back("User", facts.user.name + " (from " + facts.user.source + (facts.user.account ? ", home " + facts.user.account->home : ", account not created yet") + ")");
   }
-  std::size_t width = 0;
-  for (const auto& [label, value] : rows) width = std::max(width, label.size());
-  std::string table;
-  for (const auto& [label, value] : rows) table += label + std::string(width - label.size() + 2, ' ') + value + "\n";
-  return table;
+  util::TextTable table;
+  for (auto& [label, value] : rows) table.add_row({std::move(label), std::move(value)});
+  return table.render();
 }
 
 }  // namespace cs231n::detect

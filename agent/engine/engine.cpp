@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
@@ -457,22 +456,5 @@ Engine::Engine(const plan::StepList& steps, const plan::Context& context, const 
 Engine::~Engine() = default;
 
 RunOutcome Engine::run() { return m_scheduler->run(); }
-
-std::string summary_table(const RunOutcome& outcome) {
-  std::size_t width = 4;
-  for (const auto& step : outcome.steps) width = std::max(width, step.name.size());
-  std::string table = "step" + std::string(width - 2, ' ') + "result       duration  detail\n";
-  for (const auto& step : outcome.steps) {
-    const std::string status(to_string(step.status));
-    char duration[32] = "";
-    if (step.duration_s > 0) std::snprintf(duration, sizeof duration, "%6.1f s", step.duration_s);
-    const std::string note = step.error.empty() ? step.detail : step.error;
-    std::string line = step.name + std::string(width - step.name.size() + 2, ' ') + status + std::string(13 - status.size(), ' ') +
-                       duration + std::string(10 - std::string(duration).size(), ' ') + note;
-    while (line.ends_with(' ')) line.pop_back();
-    table += line + "\n";
-  }
-  return table;
-}
 
 }  // namespace cs231n::engine

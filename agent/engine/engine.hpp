@@ -72,7 +72,4 @@ class Engine {
 // Reads the boot id from `path` (a target path), trimmed; empty when unreadable.
 std::string read_boot_id(const os::System& system, const std::string& path);
 
-// The summary table printed at the end of a run: step, result, duration.
-std::string summary_table(const RunOutcome& outcome);
-
 }  // namespace cs231n::engine

@@ -20,7 +20,7 @@ inline constexpr std::chrono::minutes k_check_interval{5};
 // a check five minutes after the warning must not wait five more.
 inline constexpr std::chrono::minutes k_timer_slack{1};
 
-// What `idle-check` needs to know, from the config and the facts (built by the CLI).
+// What `idle-check` needs to know, from the config and the facts (settings_from, settings.hpp).
 struct Settings {
   bool enabled = true;
   bool gce = true;  // off GCE the machine is never powered off (it may be someone's workstation)

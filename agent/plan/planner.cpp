@@ -5,6 +5,7 @@
 #include <set>
 
 #include "agent/core/error.hpp"
+#include "agent/util/text_table.hpp"
 
 namespace cs231n::plan {
 
@@ -138,21 +139,18 @@ std::string to_table(const Plan& plan) {
   text += "\n";
   if (plan.refusal) text += "Refused: " + *plan.refusal + "\n";
   text += "\n";
-  std::size_t width = 4;
-  for (const auto& step : plan.steps) width = std::max(width, step.name.size());
+  // The action column is as wide as the widest action, so that it stays put from one plan to the next.
+  std::size_t widest_action = 0;
+  for (const auto action : {Action::run, Action::done, Action::skip, Action::refuse}) {
+    widest_action = std::max(widest_action, to_string(action).size());
+  }
+  util::TextTable table({{}, {util::TextTable::Align::left, widest_action}});
   for (const auto& step : plan.steps) {
     const auto& decision = step.decision;
-    std::string line = step.name + std::string(width - step.name.size() + 2, ' ');
-    std::string action(to_string(decision.action));
-    line += action + std::string(8 - action.size(), ' ');
-    if (decision.action == Action::run) {
-      line += decision.summary;
-    } else {
-      line += decision.reason;
-    }
-    text += line + "\n";
+    const std::string& why = decision.action == Action::run ? decision.summary : decision.reason;
+    table.add_row({step.name, std::string(to_string(decision.action)), why});
   }
-  return text;
+  return text + table.render();
 }
 
 }  // namespace cs231n::plan

@@ -143,3 +143,27 @@ TEST_CASE("plan: custom steps take part in the graph") {
   CHECK(position("site-motd") > position("anaconda"));
   CHECK(step_named(plan, "site-motd").decision.summary == "run touch /etc/motd as root");
 }
+
+TEST_CASE("plan table: the profile, then one row per step; run rows say what, the others why") {
+  plan::Plan plan;
+  plan.profile = {"auto", "seed", "Ubuntu 16.04"};
+  plan.steps = {{"user", {}, plan::will_run("create ann")},
+                {"nvidia-driver", {}, plan::refused("Secure Boot is on", "install the driver")},
+                {"git", {}, plan::already_done("recorded", "install git")},
+                {"conda", {"nvidia-driver"}, plan::skipped("after nvidia-driver")}};
+  CHECK(plan::to_table(plan) ==
+        "Profile: seed (auto: Ubuntu 16.04)\n"
+        "\n"
+        "user           run     create ann\n"
+        "nvidia-driver  refuse  Secure Boot is on\n"
+        "git            done    recorded\n"
+        "conda          skip    after nvidia-driver\n");
+  plan.profile = {"seed", "seed", "asked for"};
+  plan.refusal = "Ubuntu 14.04 is not supported";
+  plan.steps = {{"git", {}, plan::skipped("unsupported")}};
+  CHECK(plan::to_table(plan) ==
+        "Profile: seed\n"
+        "Refused: Ubuntu 14.04 is not supported\n"
+        "\n"
+        "git  skip    unsupported\n");
+}

@@ -1,0 +1,56 @@
+#include "agent/cli/commands/plan.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+#include "agent/cli/commands/commands.hpp"
+#include "agent/cli/target.hpp"
+#include "agent/core/error.hpp"
+#include "agent/engine/state.hpp"
+#include "agent/plan/planner.hpp"
+
+namespace cs231n::cli {
+
+int print_plan(const PlanOptions& options, const std::vector<std::string>& only, const std::vector<std::string>& skip) {
+  const auto system = open_system(options.root, options.paths);
+  const auto layers = config_layers(*system, options.config_file);
+  const auto facts = gather(*system, layers);
+  const auto config = config::Config::resolve(layers, facts.os);
+  const auto steps = steps_for(config, options.config_file);
+  plan::RecordedResults recorded;
+  if (const auto state = engine::StateStore(system->files(), options.paths.state_dir).peek()) {
+    for (const auto& [name, record] : state->steps) {
+      if (record.status == engine::StepStatus::done) recorded[name] = {record.fingerprint, record.finished};
+    }
+  }
+  auto plan = plan::make_plan(steps, plan::Context{*system, facts, config, options.paths}, recorded);
+  std::erase_if(plan.steps, [&](const plan::PlannedStep& step) {
+    const bool chosen = only.empty() || std::ranges::find(only, step.name) != only.end();
+    return !chosen || std::ranges::find(skip, step.name) != skip.end();
+  });
+  if (options.json) {
+    auto document = plan::to_json(plan);
+    document["config"] = config.json();
+    document["config_sources"] = config.sources();
+    std::cout << document.dump(2) << "\n";
+  } else {
+    std::cout << plan::to_table(plan);
+    std::string settings;
+    for (const auto& [path, source] : config.sources()) {
+      if (!source.starts_with("default")) settings += "  " + path + " = " + config.at(path).dump() + "  (" + source + ")\n";
+    }
+    if (!settings.empty()) std::cout << "\nSettings that differ from the defaults:\n" << settings;
+  }
+  return plan.has_refusal() ? static_cast<int>(ExitCode::refused) : 0;
+}
+
+CommandRunner add_plan_command(CLI::App& command, const LogOptions&) {
+  auto options = std::make_shared<PlanOptions>();
+  add_root_option(command, options->root);
+  add_config_option(command, options->config_file);
+  add_agent_dir_options(command, options->paths);
+  add_json_flag(command, options->json);
+  return [options] { return print_plan(*options); };
+}
+
+}  // namespace cs231n::cli

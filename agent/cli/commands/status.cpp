@@ -1,0 +1,104 @@
+#include <algorithm>
+#include <iostream>
+
+#include "agent/cli/commands/commands.hpp"
+#include "agent/cli/target.hpp"
+#include "agent/engine/summary.hpp"
+#include "agent/engine/lock.hpp"
+
+namespace cs231n::cli {
+
+namespace {
+
+struct StatusOptions {
+  std::string root = "/";
+  std::string state_dir = Paths::k_default_state_dir;
+  bool json = false;
+  bool wait = false;
+  double timeout_s = 0;
+};
+
+// The overall state as `status` reports it: a run whose process died shows as interrupted.
+RunState effective_state(const std::optional<engine::State>& state, bool lock_held) {
+  if (lock_held) return RunState::running;
+  if (!state || state->empty()) return RunState::not_started;
+  if (state->run.state == RunState::running) return RunState::interrupted;
+  return state->run.state;
+}
+
+ExitCode status_exit_code(RunState state) {
+  switch (state) {
+    case RunState::done: return ExitCode::success;
+    case RunState::failed: return ExitCode::step_failed;
+    case RunState::not_started: return ExitCode::step_failed;
+    case RunState::reboot_pending: return ExitCode::reboot_pending;
+    case RunState::refused: return ExitCode::refused;
+    case RunState::running: return ExitCode::busy;
+    case RunState::interrupted: return ExitCode::interrupted;
+  }
+  return ExitCode::step_failed;
+}
+
+int show_status(const StatusOptions& options) {
+  const auto system = open_system(options.root, options.state_dir);
+  const engine::StateStore store(system->files(), options.state_dir);
+  const auto started = std::chrono::steady_clock::now();
+  auto holder = engine::RunLock::holder(system->files(), options.state_dir);
+  while (options.wait && holder &&
+         (options.timeout_s <= 0 || std::chrono::steady_clock::now() - started < std::chrono::duration<double>(options.timeout_s))) {
+    system->sleep(std::chrono::milliseconds(250));
+    holder = engine::RunLock::holder(system->files(), options.state_dir);
+  }
+  const auto state = store.peek();
+  const auto overall = effective_state(state, holder.has_value());
+  nlohmann::json steps = nlohmann::json::array();
+  std::vector<engine::SummaryRow> rows;
+  if (state) {
+    std::vector<std::string> names = state->run.order;
+    for (const auto& [name, record] : state->steps) {
+      if (std::ranges::find(names, name) == names.end()) names.push_back(name);
+    }
+    for (const auto& name : names) {
+      const auto found = state->steps.find(name);
+      const engine::StepRecord record = found == state->steps.end() ? engine::StepRecord{} : found->second;
+      std::string status(engine::to_string(record.status));
+      if (record.status == engine::StepStatus::running && !holder) status = "interrupted";
+      steps.push_back({{"name", name}, {"status", status}, {"duration_s", record.duration_s}, {"error", record.error},
+                       {"detail", record.detail}, {"attempts", record.attempts}, {"log", record.log}});
+      rows.push_back({name, status, record.duration_s, record.error.empty() ? record.detail : record.error});
+    }
+  }
+  if (options.json) {
+    nlohmann::json document = {{"state", to_string(overall)}, {"steps", steps}};
+    if (state && !state->empty()) {
+      document["run_id"] = state->run.id;
+      document["reboots"] = state->run.reboots;
+      document["updated"] = state->run.updated;
+      document["message"] = state->run.message;
+    }
+    if (holder) document["pid"] = *holder;
+    std::cout << document.dump(2) << "\n";
+  } else {
+    std::cout << "State: " << to_string(overall);
+    if (state && !state->empty()) std::cout << " (run " << state->run.id << ", updated " << state->run.updated << ")";
+    if (holder) std::cout << ", pid " << *holder;
+    std::cout << "\n";
+    if (!rows.empty()) std::cout << engine::summary_table(rows);
+    if (state && !state->run.message.empty() && !holder) std::cout << state->run.message << "\n";
+  }
+  return static_cast<int>(status_exit_code(overall));
+}
+
+}  // namespace
+
+CommandRunner add_status_command(CLI::App& command, const LogOptions&) {
+  auto options = std::make_shared<StatusOptions>();
+  add_root_option(command, options->root);
+  add_state_dir_option(command, options->state_dir);
+  add_json_flag(command, options->json);
+  add_wait_flag(command, options->wait);
+  command.add_option("--timeout", options->timeout_s, "With --wait: give up after this many seconds");
+  return [options] { return show_status(*options); };
+}
+
+}  // namespace cs231n::cli
