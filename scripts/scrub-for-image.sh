@@ -6,7 +6,7 @@ set -euo pipefail
 
 PROG=scrub-for-image
 AGENT=/usr/local/bin/cs231n-agent
-# The agent's paths: its state, logs and password hash (agent/cli/cli.cpp, steps/jupyter_common.hpp).
+# The agent's default paths: its state, logs and password hash (agent/core/paths.hpp, steps/jupyter_common.hpp).
 STATE_DIR=/var/lib/cs231n-agent
 PASSWORD_FILE=/root/cs231n-jupyter-password
 # The markers of the block the agent writes into each Jupyter config (agent/jupyter/config_file.hpp).
