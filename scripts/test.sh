@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, builds, and runs every test (ctest), then the whole
-# product end to end (scripts/e2e.sh).
+# product end to end (tests/e2e/vm/run.sh).
 # Exits non-zero on any failure. Prints its wall time.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,5 +18,5 @@ mapfile -t shell_scripts < <(git -C "$top" ls-files -- '*.sh' .ci/run)
 log "running the tests"
 cd "${BUILD_DIR:-$top/build}"
 ctest --output-on-failure --parallel 2 --timeout 1200
-log "the product end to end (scripts/e2e.sh)"
-"$top/scripts/e2e.sh" "${BUILD_DIR:-$top/build}/cs231n-agent"
+log "the product end to end (tests/e2e/vm/run.sh)"
+"$top/tests/e2e/vm/run.sh" "${BUILD_DIR:-$top/build}/cs231n-agent"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # A writable Debian 11 minbase chroot for the end-to-end tests that must run `cs231n-agent run`
 # (which refuses any --root but "/" and installs itself and a systemd unit): sourced by
-# tests/e2e/test_*.sh (after lib.sh) and scripts/bench/*.sh.
+# tests/e2e/test_*.sh (after lib.sh), tests/e2e/vm/run.sh and scripts/bench/*.sh.
 #
 #   chroot_ensure_tree          debootstraps the cached tree once (needs root and the Debian archive)
 #   chroot_start [DIR]          mounts this test's overlay (default DIR: $TEST_TMP/chroot); sets

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The GPU path's test world (NVIDIA's repo, drivers and a GPU cannot exist here), sourced by
-# tests/e2e/test_*.sh after lib.sh and chroot.sh, once the overlay is mounted (chroot_start):
+# tests/e2e/test_*.sh and tests/e2e/vm/run.sh after lib.sh and chroot.sh, once the overlay is
+# mounted (chroot_start):
 #
 #   gpu_fake_kernel REL [nouveau]  a fake kernel for every later chroot entry (chroot.sh's
 #                                  CHROOT_FAKE_PROC): /proc/sys/kernel/osrelease is REL, /proc/modules

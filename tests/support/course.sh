@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# Shared by tests/e2e/test_course_*.sh, sourced after tests/e2e/lib.sh and tests/e2e/chroot.sh:
-# the fixtures of the course steps (user, apt-packages, anaconda, conda-env, assignments, datasets)
-# and helpers to look at what a run did inside the chroot overlay.
+# Shared by tests/e2e/test_course_*.sh and tests/e2e/vm/run.sh, sourced after tests/e2e/lib.sh and
+# tests/e2e/chroot.sh: the fixtures of the course steps (user, apt-packages, anaconda, conda-env,
+# assignments, datasets) and helpers to look at what a run did inside the chroot overlay.
 #
 #   course_setup             builds the fixtures, starts the HTTP server, mounts the overlay and
 #                            installs the agent; sets R (the overlay), BASE (the server's URL),

@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# Scenario 1 of tests/e2e/vm/run.sh, the happy path: the first boot runs until the one reboot,
+# the second finishes; then the user, conda, datasets, Jupyter (a real login over HTTPS), the GPU
+# steps, guest attributes, status and the summary are checked, and the generated password is in
+# no log, state or output. Its VM and its end state (vm1.end-state) are scenarios 2's and 3's.
+
+scenario_happy_path() {
+  scenario_start 1 "happy path"
+  vm_create vm1
+  write_metadata 1111 34.82.17.5
+  local home=$R/home/$STUDENT uid out
+
+  section "1. first boot: the startup script installs the agent, which runs until the one reboot"
+  boot
+  printf '   first boot: %s s\n' "$TOOK"
+  assert_rc 0
+  out=$(cat -- "$OUT")
+  assert_contains "serial output" "cs231n-startup: installed cs231n-agent $AGENT_VERSION as /usr/local/bin/cs231n-agent" "$out"
+  assert_contains "serial output" "cs231n-startup: cs231n-agent run: a reboot is under way" "$out"
+  assert_contains "the run's closing line" "reboot-pending: rebooting (step nvidia-driver asked for it; reboot 1 of at most 3)" "$out"
+  assert_eq "reboots asked for" 1 "$(reboot_calls)"
+  assert_eq "run state" reboot-pending "$(state_json run.state)"
+  agent_status
+  assert_rc 3
+  assert_json "steps[name=nvidia-driver].status" '"done"'
+  assert_json "steps[name=cuda].status" '"pending"'
+  assert_eq "guest attribute state" reboot-pending "$(guest state)"
+
+  section "1. the reboot (nouveau blacklisted, so gone; udev loads nvidia); the startup script finishes the run"
+  gpu_fake_reboot
+  assert_not_contains "modules after the reboot" nouveau "$(gpu_modules)"
+  assert_contains "modules after the reboot" nvidia "$(gpu_modules)"
+  boot
+  printf '   second boot: %s s\n' "$TOOK"
+  assert_rc 0
+  out=$(cat -- "$OUT")
+  assert_contains "serial output" "cs231n-startup: cs231n-agent $AGENT_VERSION is installed and matches cs231n-agent-sha256" "$out"
+  assert_contains "serial output" "cs231n-startup: cs231n-agent run: done" "$out"
+  assert_contains "the run's summary" "Jupyter: https://34.82.17.5:8888/" "$out"
+  assert_contains "the run's summary" "Its password: sudo cat /root/cs231n-jupyter-password" "$out"
+  assert_contains "the run's closing line" "done: every selected step is done" "$out"
+  assert_eq "reboots asked for" 1 "$(reboot_calls)"
+  assert_eq "downloads of the agent" 1 "$(data_gets /files/cs231n-agent)"
+
+  section "1. status, guest attributes"
+  agent_status
+  assert_rc 0
+  assert_json state '"done"'
+  assert_json reboots 1
+  local step
+  for step in user apt-packages anaconda conda-env assignments datasets jupyter-password jupyter-cert jupyter-config \
+    jupyter-service nvidia-repo nvidia-driver cuda pytorch gpu-persistence idle-shutdown verify; do
+    assert_json "steps[name=$step].status" '"done"'
+  done
+  assert_eq "guest attribute state" "done" "$(guest state)"
+  assert_eq "guest attribute jupyter-url" "https://34.82.17.5:8888/" "$(guest jupyter-url)"
+  assert_eq "guest attribute error" "" "$(guest error)"
+
+  section "1. the user, conda, the assignments and their datasets"
+  grep -q "^$STUDENT:x:[0-9]*:[0-9]*::/home/$STUDENT:/bin/bash\$" "$R/etc/passwd" ||
+    fail "/etc/passwd" "expected: a line for $STUDENT with home /home/$STUDENT and /bin/bash" "got:      $(grep "^$STUDENT:" "$R/etc/passwd" || true)"
+  uid=$(uid_of "$STUDENT")
+  assert_owned "$uid" "$home/miniconda3" "$home/.jupyter" "$home/cs231n-setup"
+  [[ -x $home/miniconda3/envs/cs231n/bin/python ]] || fail "the conda env cs231n has no bin/python"
+  assert_contains "conda env list in the student's login shell" "/home/$STUDENT/miniconda3/envs/cs231n" \
+    "$(user_shell "$STUDENT" 'conda env list')"
+  assert_eq "installer runs (ledger)" 1 "$(grep -c $'\tinstaller\t' "$R$COURSE_LEDGER")"
+  assert_eq "conda create runs (ledger)" 1 "$(grep -c $'\tconda\tcreate ' "$R$COURSE_LEDGER")"
+  assert_datasets
+  local file
+  for file in "$MINICONDA" cifar-10-python.tar.gz coco_captioning.zip imagenet_val_25.npz; do
+    assert_eq "body bytes sent of $file (one whole download)" "$(stat -c %s -- "$FILES_SERVE/$file")" "$(body_bytes "/files/$file")"
+  done
+
+  section "1. Jupyter: config, certificate for the metadata's external IP, a real login over HTTPS"
+  assert_eq "owner and mode of jupyter_server_config.py" "$uid 600" "$(stat -c '%u %a' -- "$home/.jupyter/jupyter_server_config.py")"
+  assert_contains "jupyter_server_config.py" "c.PasswordIdentityProvider.hashed_password = \"$(cat -- "$R$HASH_FILE")\"" \
+    "$(cat -- "$home/.jupyter/jupyter_server_config.py")"
+  assert_contains "jupyter_notebook_config.py" "c.NotebookApp.password = \"$(cat -- "$R$HASH_FILE")\"" \
+    "$(cat -- "$home/.jupyter/jupyter_notebook_config.py")"
+  assert_contains "the certificate's subjectAltName" "IP Address:34.82.17.5" \
+    "$(openssl x509 -in "$home/.jupyter/certs/jupyter.pem" -noout -ext subjectAltName)"
+  assert_eq "owner and mode of the key" "$uid 600" "$(stat -c '%u %a' -- "$home/.jupyter/certs/jupyter.key")"
+  # The end state, for scenario 2, before a Jupyter server writes its runtime files in the home.
+  vm_snapshot >"$TEST_TMP/vm1.end-state"
+  cache_debs
+  assert_jupyter_login
+
+  section "1. the GPU: driver, CUDA, torch, persistence"
+  assert_eq "cuda-drivers-580" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-580)"
+  assert_eq "cuda-toolkit-12-6" "install ok installed" "$(gpu_dpkg_status cuda-toolkit-12-6)"
+  assert_contains "persistence mode" Enabled "$(in_chroot nvidia-smi --query-gpu=persistence_mode --format=csv,noheader)"
+  assert_contains "pip calls (ledger)" "torch==2.11.0+cu126" "$(grep $'\tpip\t' "$R$COURSE_LEDGER")"
+  in_chroot /usr/local/bin/cs231n-agent verify --json >"$OUT" 2>"$ERR" </dev/null || fail "cs231n-agent verify" "$(cat -- "$ERR")"
+  assert_json ok true
+  assert_json "checks[name=torch.cuda].ok" true
+
+  section "1. the generated password is in no log, state, output or guest attribute"
+  assert_no_password_leak
+  scenario_end
+}
