@@ -77,6 +77,7 @@ class JupyterServiceStep : public plan::Step {
     using jupyter::systemd_quote;
     const auto& config = context.config;
     const std::string env = expand_home(context, config.string("anaconda.prefix")) + "/envs/" + config.string("conda_env.name");
+    // clang-format off
     return "# Written by cs231n-agent.\n"
            "[Unit]\n"
            "Description=Jupyter for cs231n (cs231n-agent)\n"
@@ -97,6 +98,7 @@ class JupyterServiceStep : public plan::Step {
            "\n"
            "[Install]\n"
            "WantedBy=multi-user.target\n";
+    // clang-format on
   }
 };
 

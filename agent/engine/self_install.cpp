@@ -9,6 +9,7 @@
 namespace cs231n::engine {
 
 std::string resume_unit(const Paths& paths) {
+  // clang-format off
   return "# Written by cs231n-agent: continues an unfinished setup at every boot (a no-op when done).\n"
          "[Unit]\n"
          "Description=cs231n-agent: continue the cs231n setup after a reboot\n"
@@ -27,6 +28,7 @@ std::string resume_unit(const Paths& paths) {
          "\n"
          "[Install]\n"
          "WantedBy=multi-user.target\n";
+  // clang-format on
 }
 
 void install_self(os::System& system, bool force) {

@@ -8,6 +8,7 @@ namespace cs231n::idle {
 
 std::string idle_service_unit(const Paths& paths) {
   const std::string agent = engine::k_installed_agent;
+  // clang-format off
   return "# Written by cs231n-agent: powers the VM off when it has been idle (see cs231n-agent idle-check --help).\n"
          "[Unit]\n"
          "Description=cs231n-agent: power the VM off when it is idle\n"
@@ -19,10 +20,12 @@ std::string idle_service_unit(const Paths& paths) {
          (paths.default_state_dir() ? "" : " --state-dir " + jupyter::systemd_quote(paths.state_dir)) + "\n"
          // A hung probe must not hold the next checks back for ever.
          "TimeoutStartSec=5min\n";
+  // clang-format on
 }
 
 std::string idle_timer_unit() {
   const std::string interval = std::to_string(k_check_interval.count()) + "min";
+  // clang-format off
   return "# Written by cs231n-agent: runs " + std::string(k_idle_service) + " every " + interval + ".\n"
          "[Unit]\n"
          "Description=cs231n-agent: check every " + interval + " whether the VM is idle\n"
@@ -35,6 +38,7 @@ std::string idle_timer_unit() {
          "\n"
          "[Install]\n"
          "WantedBy=timers.target\n";
+  // clang-format on
 }
 
 }  // namespace cs231n::idle

@@ -64,6 +64,7 @@ std::string systemd_quote(std::string_view text) {
 namespace {
 
 std::string common_lines(const std::string& app, const ServerSettings& settings) {
+  // clang-format off
   return "c." + app + ".certfile = " + python_string(settings.certfile) + "\n" +
          "c." + app + ".keyfile = " + python_string(settings.keyfile) + "\n" +
          "c." + app + ".ip = \"0.0.0.0\"\n" +
@@ -71,6 +72,7 @@ std::string common_lines(const std::string& app, const ServerSettings& settings)
          // A busy port must fail loudly, not move Jupyter to another port the firewall blocks.
          "c." + app + ".port_retries = 0\n" +
          "c." + app + ".open_browser = False\n";
+  // clang-format on
 }
 
 // The agent's API token (see api_token.hpp) comes from the service's environment and is taken out
@@ -78,11 +80,13 @@ std::string common_lines(const std::string& app, const ServerSettings& settings)
 // files in one process: the first pops the variable, so the value is kept on `sys` for the second.
 // Without the variable (Jupyter started by hand) no token is set and Jupyter's defaults stay.
 std::string api_token_lines(const std::string& app) {
+  // clang-format off
   return "import os, sys\n"
          "sys._cs231n_api_token = os.environ.pop(\"" + std::string(k_api_token_variable) +
          "\", getattr(sys, \"_cs231n_api_token\", \"\"))\n"
          "if sys._cs231n_api_token:\n"
          "    c." + app + ".token = sys._cs231n_api_token\n";
+  // clang-format on
 }
 
 }  // namespace
