@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/core/error.hpp"
+#include "agent/engine/reboot.hpp"
 #include "agent/util/strings.hpp"
 #include "agent/util/time.hpp"
 
@@ -132,7 +133,8 @@ class Scheduler {
     return check && check->done;
   }
 
-  static void check_known(const std::string& name, const std::map<std::string, std::size_t>& index, const char* option) {
+  static void check_known(const std::string& name, const std::map<std::string, std::size_t>& index,
+                          const char* option) {
     if (index.contains(name)) return;
     std::vector<std::string> names;
     for (const auto& [known, position] : index) names.push_back(known);
@@ -248,7 +250,8 @@ class Scheduler {
     save();
     m_progress.started(name, record.attempts + 1);
     const bool redo = std::ranges::find(m_state.run.redo, name) != m_state.run.redo.end();
-    m_workers.emplace_back([this, index, log = record.log, attempt = record.attempts + 1, redo] { work(index, log, attempt, redo); });
+    m_workers.emplace_back(
+        [this, index, log = record.log, attempt = record.attempts + 1, redo] { work(index, log, attempt, redo); });
   }
 
   // A worker thread: everything but the bookkeeping runs without the mutex.
@@ -260,7 +263,8 @@ class Scheduler {
     const plan::StepRun run(m_context, step.info().name, m_context.system.files().host_path(log),
                             Clock::now() + step_timeout(m_context.config, step.info().name), m_options.interrupt,
                             m_state.run.id + "/" + step.info().name);
-    run.note("=== " + now() + " run " + m_state.run.id + ", attempt " + std::to_string(attempt) + ", boot " + m_boot_id);
+    run.note("=== " + now() + " run " + m_state.run.id + ", attempt " + std::to_string(attempt) + ", boot " +
+             m_boot_id);
     StepStatus status = StepStatus::failed;
     std::string detail, error;
     int exit_code = 0;
@@ -284,7 +288,8 @@ class Scheduler {
         status = StepStatus::done;
         detail = "applied; takes effect after the reboot it asked for";
         reboot = true;
-      } else if (auto second = first->checkable ? step.check(run) : util::Result<plan::CheckResult>(plan::CheckResult{true, "", false});
+      } else if (auto second = first->checkable ? step.check(run)
+                                                : util::Result<plan::CheckResult>(plan::CheckResult{true, "", false});
                  !second) {
         error = "applied, but the check then failed: " + second.error().message;
       } else if (!second->done) {
@@ -363,7 +368,10 @@ class Scheduler {
       outcome.code = ExitCode::interrupted;
       outcome.message = "interrupted; run `cs231n-agent run` again to continue where it stopped";
     } else if (!m_reboot_requested_by.empty()) {
-      reboot(outcome);
+      auto steps = std::move(outcome.steps);
+      outcome = reboot_for({m_reboot_requested_by, m_boot_id, boot_id_path()}, m_state.run, m_context, m_options,
+                           [this] { save(); });
+      outcome.steps = std::move(steps);
     } else if (failed) {
       outcome.state = RunState::failed;
       outcome.code = failed->exit_code != 0 ? static_cast<ExitCode>(failed->exit_code) : ExitCode::step_failed;
@@ -383,49 +391,6 @@ class Scheduler {
     m_state.run.pid = 0;
     save();
     return outcome;
-  }
-
-  void reboot(RunOutcome& outcome) {
-    const int max_reboots = static_cast<int>(m_context.config.integer("reboot.max_reboots"));
-    if (m_state.run.reboots >= max_reboots) {
-      outcome.state = RunState::failed;
-      outcome.code = ExitCode::step_failed;
-      outcome.message = "step " + m_reboot_requested_by + " asked for another reboot, but this run has rebooted " +
-                        std::to_string(m_state.run.reboots) + " times (reboot.max_reboots): stopping to avoid a reboot loop";
-      return;
-    }
-    if (m_boot_id.empty()) {
-      outcome.state = RunState::failed;
-      outcome.code = ExitCode::step_failed;
-      outcome.message = "step " + m_reboot_requested_by + " asked for a reboot, but the boot id (" + boot_id_path() +
-                        ") cannot be read, so the agent could not tell afterwards whether the machine rebooted";
-      return;
-    }
-    m_state.run.reboots += 1;
-    m_state.run.reboot_requested_by = m_reboot_requested_by;
-    m_state.run.reboot_boot_id = m_boot_id;
-    outcome.state = RunState::reboot_pending;
-    outcome.code = ExitCode::reboot_pending;
-    if (m_options.no_reboot) {
-      outcome.message = "step " + m_reboot_requested_by + " needs a reboot: reboot the machine (sudo reboot) and the agent continues by itself";
-      return;
-    }
-    auto command = m_options.reboot_command.empty() ? m_context.config.strings("reboot.command") : m_options.reboot_command;
-    outcome.message = "rebooting (step " + m_reboot_requested_by + " asked for it; reboot " + std::to_string(m_state.run.reboots) +
-                      " of at most " + std::to_string(max_reboots) + "); the agent continues after boot";
-    // The state must say reboot-pending before the machine goes down.
-    m_state.run.state = outcome.state;
-    m_state.run.message = outcome.message;
-    save();
-    spdlog::info("{}", outcome.message);
-    spdlog::default_logger()->flush();
-    if (auto rebooted = m_context.system.reboot(command); !rebooted) {
-      outcome.state = RunState::failed;
-      outcome.code = ExitCode::step_failed;
-      outcome.message = "step " + m_reboot_requested_by + " asked for a reboot, but " + util::join(command, " ") +
-                        " failed: " + rebooted.error().message + "; reboot the machine by hand";
-      m_state.run.reboots -= 1;
-    }
   }
 
   const plan::Context& m_context;
