@@ -1,7 +1,7 @@
-#include "steps/common.hpp"
-#include "steps/table.hpp"
 #include "agent/core/exit_codes.hpp"
 #include "agent/util/strings.hpp"
+#include "steps/common.hpp"
+#include "steps/table.hpp"
 
 namespace cs231n::steps {
 
@@ -15,8 +15,9 @@ class AnacondaStep : public plan::Step {
     const auto& config = context.config;
     const std::string prefix = expand_home(context, config.string("anaconda.prefix"));
     const std::string installer = file_name_of(config.string("anaconda.installer_url"));
-    return plan::will_run("install " + installer + " (sha256 " + config.string("anaconda.installer_sha256").substr(0, 12) +
-                          "...) as " + context.facts.user.name + " into " + prefix);
+    return plan::will_run("install " + installer + " (sha256 " +
+                          config.string("anaconda.installer_sha256").substr(0, 12) + "...) as " +
+                          context.facts.user.name + " into " + prefix);
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
@@ -56,7 +57,8 @@ class AnacondaStep : public plan::Step {
       // conda >= 4.6 knows `conda init`; Anaconda 2018.12's 4.5 does not: source conda.sh instead.
       auto has_init = run.probe(as_user(run, {prefix + "/bin/conda", "init", "--help"}));
       if (has_init && has_init->ok()) {
-        if (auto init = run.run(as_user(run, {prefix + "/bin/conda", "init", "bash"})); !init) return std::unexpected(init.error());
+        if (auto init = run.run(as_user(run, {prefix + "/bin/conda", "init", "bash"})); !init)
+          return std::unexpected(init.error());
       } else {
         const std::string block = std::string("\n") + k_our_marker + "\n. \"" + prefix + "/etc/profile.d/conda.sh\"\n" +
                                   "# <<< cs231n-agent conda <<<\n";
@@ -83,9 +85,9 @@ class AnacondaStep : public plan::Step {
     const std::uint64_t needed = (full_anaconda ? 8ull : 4ull) << 30;
     const auto free = run.system().files().free_bytes(home_of(run.context()));
     if (free && *free < needed) {
-      return std::unexpected(util::Failure{"Anaconda and the conda env need about " + util::human_bytes(needed) + ", but " +
-                                               home_of(run.context()) + " has only " + util::human_bytes(*free) +
-                                               " free; grow the disk and run again",
+      return std::unexpected(util::Failure{"Anaconda and the conda env need about " + util::human_bytes(needed) +
+                                               ", but " + home_of(run.context()) + " has only " +
+                                               util::human_bytes(*free) + " free; grow the disk and run again",
                                            0, static_cast<int>(cs231n::ExitCode::no_space)});
     }
     return {};

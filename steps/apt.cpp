@@ -41,7 +41,8 @@ util::Result<void> wait_for_dpkg(const plan::StepRun& run, std::chrono::seconds 
     }
     if (run.interrupted()) return util::fail("interrupted while waiting for the dpkg lock");
     if (system.now() - last_said >= std::chrono::seconds(30)) {
-      run.note("waiting for the dpkg lock (another package manager is working), " + std::to_string(waited.count()) + " s so far");
+      run.note("waiting for the dpkg lock (another package manager is working), " + std::to_string(waited.count()) +
+               " s so far");
       last_said = system.now();
     }
     system.sleep(std::chrono::seconds(2));
@@ -51,16 +52,19 @@ util::Result<void> wait_for_dpkg(const plan::StepRun& run, std::chrono::seconds 
 
 util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::string>& arguments) {
   if (auto waited = wait_for_dpkg(run, k_lock_wait); !waited) return waited;
-  const std::map<std::string, std::string> env{{"DEBIAN_FRONTEND", "noninteractive"}, {"APT_LISTCHANGES_FRONTEND", "none"}};
+  const std::map<std::string, std::string> env{{"DEBIAN_FRONTEND", "noninteractive"},
+                                               {"APT_LISTCHANGES_FRONTEND", "none"}};
   if (dpkg_interrupted(run.system().files())) {
     run.note("dpkg was interrupted earlier: dpkg --configure -a");
     os::Command repair;
     repair.argv = {"dpkg", "--force-confdef", "--force-confold", "--configure", "-a"};
     repair.env = env;
-    if (auto repaired = run.run(repair); !repaired) return util::fail("repairing the interrupted dpkg failed: " + repaired.error().message);
+    if (auto repaired = run.run(repair); !repaired)
+      return util::fail("repairing the interrupted dpkg failed: " + repaired.error().message);
   }
   os::Command command;
-  command.argv = {"apt-get", "-q", "-y", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
+  command.argv = {"apt-get", "-q", "-y", "-o", "Dpkg::Options::=--force-confdef", "-o",
+                  "Dpkg::Options::=--force-confold",
                   // apt >= 1.9.11 waits for the lock itself; older ones ignore the option.
                   "-o", "DPkg::Lock::Timeout=600"};
   command.argv.insert(command.argv.end(), arguments.begin(), arguments.end());

@@ -1,7 +1,7 @@
+#include "agent/util/strings.hpp"
 #include "steps/apt.hpp"
 #include "steps/common.hpp"
 #include "steps/table.hpp"
-#include "agent/util/strings.hpp"
 
 namespace cs231n::steps {
 
@@ -21,12 +21,11 @@ class AptPackagesStep : public plan::Step {
     return plan::will_run("apt-get update; apt-get install " + util::join(missing, " "));
   }
 
-  nlohmann::json inputs(const plan::Context& /*context*/) const override {
-    return {{"packages", k_base_packages}};
-  }
+  nlohmann::json inputs(const plan::Context& /*context*/) const override { return {{"packages", k_base_packages}}; }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
-    if (missing_packages(run.system().files(), k_base_packages).empty()) return plan::CheckResult{true, "base packages installed"};
+    if (missing_packages(run.system().files(), k_base_packages).empty())
+      return plan::CheckResult{true, "base packages installed"};
     return plan::CheckResult{false, ""};
   }
 

@@ -39,8 +39,9 @@ class AssignmentsStep : public plan::Step {
     if (!changes) return std::unexpected(changes.error());
     if (*changes) {
       run.note("warning: " + folder + " has local changes; leaving it as it is");
-      return plan::CheckResult{true, "warning: " + folder + " has local changes, so it was not updated; commit or stash them "
-                                     "and run again"};
+      return plan::CheckResult{true, "warning: " + folder +
+                                         " has local changes, so it was not updated; commit or stash them "
+                                         "and run again"};
     }
     return plan::CheckResult{false, ""};
   }
@@ -61,10 +62,12 @@ class AssignmentsStep : public plan::Step {
       auto changes = local_changes(run, folder);
       if (!changes) return std::unexpected(changes.error());
       if (*changes) {
-        return util::fail(folder + " has local changes, so it was not brought to " + repo + (ref.empty() ? "" : " at " + ref) +
-                          "; commit or stash them (git -C " + folder + " stash), then run again");
+        return util::fail(folder + " has local changes, so it was not brought to " + repo +
+                          (ref.empty() ? "" : " at " + ref) + "; commit or stash them (git -C " + folder +
+                          " stash), then run again");
       }
-      for (auto arguments : std::vector<std::vector<std::string>>{{"remote", "set-url", "origin", repo}, {"fetch", "--tags", "origin"}}) {
+      for (auto arguments : std::vector<std::vector<std::string>>{{"remote", "set-url", "origin", repo},
+                                                                  {"fetch", "--tags", "origin"}}) {
         if (auto done = run.run(git(arguments)); !done) return std::unexpected(done.error());
       }
       if (!ref.empty()) {
@@ -72,7 +75,8 @@ class AssignmentsStep : public plan::Step {
       }
       // Only fast-forwards: local commits are never thrown away. A tag (detached HEAD) stays put.
       if (files.read_trimmed(folder + "/.git/HEAD").value_or("").starts_with("ref: ")) {
-        if (auto merged = run.run(git({"merge", "--ff-only", "@{upstream}"})); !merged) return std::unexpected(merged.error());
+        if (auto merged = run.run(git({"merge", "--ff-only", "@{upstream}"})); !merged)
+          return std::unexpected(merged.error());
       }
       return plan::ApplyResult{};
     }

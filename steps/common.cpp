@@ -42,7 +42,8 @@ util::Result<std::string> download_to_cache(const plan::StepRun& run, const std:
     auto failure = util::Failure{result.error().message, 0, static_cast<int>(net::exit_code_of(result.error().kind))};
     return std::unexpected(failure);
   }
-  run.note(name + (result->already_there ? ": already in the cache, verified" : ": downloaded, sha256 " + result->sha256));
+  run.note(name +
+           (result->already_there ? ": already in the cache, verified" : ": downloaded, sha256 " + result->sha256));
   return request.dest;
 }
 
@@ -70,7 +71,8 @@ std::string expand_home(const plan::Context& context, const std::string& path) {
 }
 
 std::string env_dir(const plan::Context& context) {
-  return expand_home(context, context.config.string("anaconda.prefix")) + "/envs/" + context.config.string("conda_env.name");
+  return expand_home(context, context.config.string("anaconda.prefix")) + "/envs/" +
+         context.config.string("conda_env.name");
 }
 
 std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names) {
@@ -99,7 +101,8 @@ std::string file_name_of(const std::string& url) {
 util::Result<void> write_as_user(const plan::StepRun& run, const std::string& path, const std::string& content,
                                  const std::string& mode) {
   const auto [parent, name] = os::split_parent(path);
-  if (auto made = run.run(as_user(run, {"mkdir", "-p", "-m", "0700", "--", parent})); !made) return std::unexpected(made.error());
+  if (auto made = run.run(as_user(run, {"mkdir", "-p", "-m", "0700", "--", parent})); !made)
+    return std::unexpected(made.error());
   auto command = as_user(run, {"install", "-m", mode, "/dev/stdin", path});
   command.input = content;
   if (auto written = run.run(command); !written) return std::unexpected(written.error());

@@ -48,5 +48,4 @@ util::Result<void> write_as_user(const plan::StepRun& run, const std::string& pa
 // nullopt when the file does not exist.
 util::Result<std::optional<std::string>> read_as_user(const plan::StepRun& run, const std::string& path);
 
-
 }  // namespace cs231n::steps

@@ -25,7 +25,8 @@ class CondaEnvStep : public plan::Step {
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
-    return {{"conda_env", context.config.at("conda_env")}, {"prefix", context.config.string("anaconda.prefix")},
+    return {{"conda_env", context.config.at("conda_env")},
+            {"prefix", context.config.string("anaconda.prefix")},
             {"user", context.facts.user.name}};
   }
 
@@ -104,10 +105,12 @@ class CondaEnvStep : public plan::Step {
   // it is the default.
   static std::optional<std::string> solver_option(const plan::StepRun& run, const std::string& prefix) {
     const auto number = conda_version(run, prefix);
-    if (!number || util::compare_versions(*number, "22.11") < 0 || util::compare_versions(*number, "23.10") >= 0) return std::nullopt;
+    if (!number || util::compare_versions(*number, "22.11") < 0 || util::compare_versions(*number, "23.10") >= 0)
+      return std::nullopt;
     const auto& files = run.system().files();
     for (const auto& entry : files.list(prefix + "/lib").value_or(std::vector<std::string>{})) {
-      if (entry.starts_with("python3") && files.exists(prefix + "/lib/" + entry + "/site-packages/conda_libmamba_solver")) {
+      if (entry.starts_with("python3") &&
+          files.exists(prefix + "/lib/" + entry + "/site-packages/conda_libmamba_solver")) {
         return "--solver=libmamba";
       }
     }

@@ -11,9 +11,13 @@ constexpr const char* k_profile_script = "/etc/profile.d/cs231n-agent-cuda.sh";
 
 std::string profile_script(const std::string& cuda) {
   const std::string home = "/usr/local/cuda-" + cuda;
-  return "# Written by cs231n-agent: CUDA " + cuda + " for login shells.\n"
-         "export PATH=\"" + home + "/bin${PATH:+:${PATH}}\"\n"
-         "export LD_LIBRARY_PATH=\"" + home + "/lib64${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}\"\n";
+  return "# Written by cs231n-agent: CUDA " + cuda +
+         " for login shells.\n"
+         "export PATH=\"" +
+         home +
+         "/bin${PATH:+:${PATH}}\"\n"
+         "export LD_LIBRARY_PATH=\"" +
+         home + "/lib64${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}\"\n";
 }
 
 class CudaStep : public plan::Step {
@@ -25,15 +29,16 @@ class CudaStep : public plan::Step {
     if (auto gate = gpu_gate(gpu_plan)) return *gate;
     const std::string& cuda = gpu_plan.choice.cuda;
     // Not cuda-X-Y: that metapackage pulls cuda-drivers, the newest branch, over the chosen one.
-    return plan::will_run("install " + cuda_toolkit_package(cuda) + " and put it on PATH in " + k_profile_script + " (" +
-                          gpu_plan.choice.reasons.front() + ")");
+    return plan::will_run("install " + cuda_toolkit_package(cuda) + " and put it on PATH in " + k_profile_script +
+                          " (" + gpu_plan.choice.reasons.front() + ")");
   }
 
   nlohmann::json inputs(const plan::Context& context) const override { return gpu_inputs(context); }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
-    if (files.exists(run.context().paths.nvidia_repo_unusable_file())) return plan::CheckResult{true, "left out: NVIDIA's repository is unusable here"};
+    if (files.exists(run.context().paths.nvidia_repo_unusable_file()))
+      return plan::CheckResult{true, "left out: NVIDIA's repository is unusable here"};
     const std::string cuda = plan_gpu(run.context()).choice.cuda;
     if (!files.exists("/usr/local/cuda-" + cuda + "/bin/nvcc")) return plan::CheckResult{false, ""};
     if (files.read(k_profile_script).value_or("") != profile_script(cuda)) return plan::CheckResult{false, ""};
@@ -43,7 +48,8 @@ class CudaStep : public plan::Step {
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
     if (files.exists(run.context().paths.nvidia_repo_unusable_file())) {
-      run.note("NVIDIA's repository is unusable here, so no CUDA toolkit; PyTorch's wheels bring their own CUDA runtime");
+      run.note(
+          "NVIDIA's repository is unusable here, so no CUDA toolkit; PyTorch's wheels bring their own CUDA runtime");
       return plan::ApplyResult{};
     }
     const std::string cuda = plan_gpu(run.context()).choice.cuda;

@@ -19,7 +19,8 @@ class CustomStep : public plan::Step {
   explicit CustomStep(nlohmann::json definition) : Step(info_of(definition)), m_definition(std::move(definition)) {}
 
   plan::Decision decide(const plan::Context& context) const override {
-    std::string summary = "run " + util::join(argv("run"), " ") + " as " + (as_target() ? context.facts.user.name : std::string("root"));
+    std::string summary =
+        "run " + util::join(argv("run"), " ") + " as " + (as_target() ? context.facts.user.name : std::string("root"));
     if (m_definition.contains("check")) summary += " unless " + util::join(argv("check"), " ") + " succeeds";
     if (m_definition.value("reboot", false)) summary += ", then reboot";
     if (as_target() && !context.facts.user.error.empty()) return plan::refused(context.facts.user.error, summary);

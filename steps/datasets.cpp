@@ -71,8 +71,10 @@ class DatasetsStep : public plan::Step {
     const auto items = manifest(config);
     for (const auto& item : items) {
       if (!urls.insert(item.url).second) continue;
-      if (item.size) bytes += *item.size;
-      else all_sizes_known = false;
+      if (item.size)
+        bytes += *item.size;
+      else
+        all_sizes_known = false;
     }
     if (items.empty()) return plan::skipped("the dataset manifest is empty");
     return plan::will_run("download " + std::to_string(urls.size()) + " files (" + (all_sizes_known ? "" : "over ") +
@@ -81,7 +83,8 @@ class DatasetsStep : public plan::Step {
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
-    return {{"datasets", context.config.at("datasets")}, {"folder", context.config.string("assignments.folder")},
+    return {{"datasets", context.config.at("datasets")},
+            {"folder", context.config.string("assignments.folder")},
             {"user", context.facts.user.name}};
   }
 
@@ -106,9 +109,11 @@ class DatasetsStep : public plan::Step {
       net::DownloadRequest request;
       request.url = item.url;
       // Two URLs may end in the same name: the cache name carries a hash of the URL.
-      request.dest = paths.datasets_dir() + "/" + util::sha256_hex(item.url).substr(0, 12) + "-" + file_name_of(item.url);
+      request.dest =
+          paths.datasets_dir() + "/" + util::sha256_hex(item.url).substr(0, 12) + "-" + file_name_of(item.url);
       request.sha256 = item.sha256;
-      if (request.sha256.empty() && item.md5.empty() && pins.contains(item.url)) request.sha256 = pins.at(item.url).get<std::string>();
+      if (request.sha256.empty() && item.md5.empty() && pins.contains(item.url))
+        request.sha256 = pins.at(item.url).get<std::string>();
       request.md5 = request.sha256.empty() ? item.md5 : "";
       request.want_sha256 = request.sha256.empty() && request.md5.empty();  // to pin it
       request.size = item.size;
@@ -125,7 +130,8 @@ class DatasetsStep : public plan::Step {
       if (!entry.result || !entry.request.sha256.empty() || !entry.request.md5.empty()) return;
       std::lock_guard lock(pins_mutex);
       pins[entry.request.url] = entry.result->sha256;
-      if (auto saved = files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0644); !saved && pinned) pinned = saved;
+      if (auto saved = files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0644); !saved && pinned)
+        pinned = saved;
     });
     if (!pinned) return std::unexpected(pinned.error());
     for (const auto& entry : queue) {
@@ -142,7 +148,8 @@ class DatasetsStep : public plan::Step {
     for (const auto& item : todo) {
       const std::string archive = files.host_path(queue[position.at(item.url)].request.dest).string();
       const std::string destination = folder + "/" + item.into;
-      if (auto made = run.run(as_user(run, {"mkdir", "-p", "--", destination})); !made) return std::unexpected(made.error());
+      if (auto made = run.run(as_user(run, {"mkdir", "-p", "--", destination})); !made)
+        return std::unexpected(made.error());
       std::vector<std::string> unpack;
       if (!item.extract) {
         unpack = {"cp", "--", archive, destination + "/" + file_name_of(item.url)};

@@ -166,7 +166,8 @@ util::Result<TorchReport> query_torch(const plan::StepRun& run) {
     report.devices = said.at("devices").get<std::vector<std::string>>();
     report.imported = true;
   } catch (const nlohmann::json::exception&) {
-    report.error = "the env's Python printed something unexpected about torch: " + (lines.empty() ? std::string() : lines.back());
+    report.error =
+        "the env's Python printed something unexpected about torch: " + (lines.empty() ? std::string() : lines.back());
   }
   return report;
 }

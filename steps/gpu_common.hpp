@@ -11,11 +11,11 @@ namespace cs231n::steps {
 
 // The GPU path's choice for this machine, from the compatibility table (agent/gpu/compat).
 struct GpuPlan {
-  bool active = false;       // an NVIDIA GPU is present, or gpu.force
-  std::string skip_reason;   // when !active
-  std::string gpu_names;     // "Tesla T4"
+  bool active = false;      // an NVIDIA GPU is present, or gpu.force
+  std::string skip_reason;  // when !active
+  std::string gpu_names;    // "Tesla T4"
   std::optional<gpu::Refusal> refusal;
-  gpu::Choice choice;        // the torch build even when !active (the CPU-only one)
+  gpu::Choice choice;  // the torch build even when !active (the CPU-only one)
 };
 
 GpuPlan plan_gpu(const plan::Context& context);
@@ -44,7 +44,7 @@ struct NvidiaSmiReport {
   bool ok = false;
   std::string error;  // nvidia-smi's own message when !ok
   std::vector<std::string> names;
-  std::string driver_version;  // of the first GPU
+  std::string driver_version;            // of the first GPU
   std::vector<std::string> persistence;  // "Enabled" / "Disabled" per GPU
 };
 util::Result<NvidiaSmiReport> query_nvidia_smi(const plan::StepRun& run);

@@ -36,7 +36,8 @@ class GpuPersistenceStep : public plan::Step {
   }
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
-    if (auto enabled = run.run(os::Command{.argv = {"nvidia-smi", "-pm", "1"}}); !enabled) return std::unexpected(enabled.error());
+    if (auto enabled = run.run(os::Command{.argv = {"nvidia-smi", "-pm", "1"}}); !enabled)
+      return std::unexpected(enabled.error());
     return plan::ApplyResult{};
   }
 };

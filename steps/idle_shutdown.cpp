@@ -30,7 +30,8 @@ class IdleShutdownStep : public plan::Step {
       }
       return plan::skipped("idle_shutdown.enabled is false");
     }
-    return plan::will_run("install " + std::string(idle::k_idle_timer) + ": every " + std::to_string(idle::k_check_interval.count()) +
+    return plan::will_run("install " + std::string(idle::k_idle_timer) + ": every " +
+                          std::to_string(idle::k_check_interval.count()) +
                           " minutes `cs231n-agent idle-check` powers the VM off after " +
                           std::to_string(config.integer("idle_shutdown.minutes")) +
                           " idle minutes (no busy or recently active Jupyter kernel, no terminal input, GPU below " +
@@ -55,7 +56,8 @@ class IdleShutdownStep : public plan::Step {
     }
     const auto service = files.read(unit_path(idle::k_idle_service));
     const auto timer = files.read(unit_path(idle::k_idle_timer));
-    if (!service || *service != idle::idle_service_unit(run.context().paths) || !timer || *timer != idle::idle_timer_unit()) {
+    if (!service || *service != idle::idle_service_unit(run.context().paths) || !timer ||
+        *timer != idle::idle_timer_unit()) {
       return plan::CheckResult{false, ""};
     }
     if (run.system().services().systemd_running()) {
@@ -66,25 +68,29 @@ class IdleShutdownStep : public plan::Step {
     } else if (!files.stat(std::string(k_unit_dir) + "/timers.target.wants/" + idle::k_idle_timer)) {
       return plan::CheckResult{false, ""};
     }
-    return plan::CheckResult{true, "idle shutdown after " + std::to_string(run.config().integer("idle_shutdown.minutes")) +
+    return plan::CheckResult{true, "idle shutdown after " +
+                                       std::to_string(run.config().integer("idle_shutdown.minutes")) +
                                        " idle minutes (" + idle::k_idle_timer + ")"};
   }
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     auto& services = run.system().services();
     if (!run.config().boolean("idle_shutdown.enabled")) {
-      if (auto removed = services.remove(idle::k_idle_timer, "timers.target"); !removed) return std::unexpected(removed.error());
+      if (auto removed = services.remove(idle::k_idle_timer, "timers.target"); !removed)
+        return std::unexpected(removed.error());
       if (auto removed = services.remove(idle::k_idle_service, ""); !removed) return std::unexpected(removed.error());
       run.note("removed " + std::string(idle::k_idle_timer) + " and " + idle::k_idle_service);
       return plan::ApplyResult{};
     }
-    if (auto installed = services.install_unit(idle::k_idle_service, idle::idle_service_unit(run.context().paths)); !installed) {
+    if (auto installed = services.install_unit(idle::k_idle_service, idle::idle_service_unit(run.context().paths));
+        !installed) {
       return std::unexpected(installed.error());
     }
     if (auto installed = services.install_unit(idle::k_idle_timer, idle::idle_timer_unit()); !installed) {
       return std::unexpected(installed.error());
     }
-    if (auto enabled = services.enable(idle::k_idle_timer, "timers.target", true); !enabled) return std::unexpected(enabled.error());
+    if (auto enabled = services.enable(idle::k_idle_timer, "timers.target", true); !enabled)
+      return std::unexpected(enabled.error());
     return plan::ApplyResult{};
   }
 };

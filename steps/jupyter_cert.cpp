@@ -18,16 +18,19 @@ class JupyterCertStep : public plan::Step {
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
-    return plan::will_run("self-signed " + config.string("jupyter.certificate_key") + " certificate for " +
-                          util::join(certificate_ips(context), ", ") + ", " + util::join(certificate_names(context), ", ") +
-                          ", valid " + std::to_string(config.integer("jupyter.certificate_days")) + " days, in " +
-                          jupyter_dir(context) + "/certs");
+    return plan::will_run(
+        "self-signed " + config.string("jupyter.certificate_key") + " certificate for " +
+        util::join(certificate_ips(context), ", ") + ", " + util::join(certificate_names(context), ", ") + ", valid " +
+        std::to_string(config.integer("jupyter.certificate_days")) + " days, in " + jupyter_dir(context) + "/certs");
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
     const auto& config = context.config;
-    return {{"key", config.string("jupyter.certificate_key")}, {"days", config.integer("jupyter.certificate_days")},
-            {"ips", certificate_ips(context)}, {"names", certificate_names(context)}, {"user", context.facts.user.name}};
+    return {{"key", config.string("jupyter.certificate_key")},
+            {"days", config.integer("jupyter.certificate_days")},
+            {"ips", certificate_ips(context)},
+            {"names", certificate_names(context)},
+            {"user", context.facts.user.name}};
   }
 
   // Done while the certificate names every current address, has the configured key type, and
@@ -43,7 +46,8 @@ class JupyterCertStep : public plan::Step {
     }
     if (info->key_type != run.config().string("jupyter.certificate_key")) return plan::CheckResult{false, ""};
     if (info->not_after - std::time(nullptr) < k_renew_before) return plan::CheckResult{false, ""};
-    return plan::CheckResult{true, "the certificate names " + util::join(info->ips, ", ") + " and is valid for 30 days or more"};
+    return plan::CheckResult{
+        true, "the certificate names " + util::join(info->ips, ", ") + " and is valid for 30 days or more"};
   }
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
@@ -54,8 +58,10 @@ class JupyterCertStep : public plan::Step {
     request.key_type = run.config().string("jupyter.certificate_key");
     auto certificate = jupyter::make_self_signed(request);
     if (!certificate) return std::unexpected(certificate.error());
-    if (auto key = write_as_user(run, key_path(run.context()), certificate->key_pem, "0600"); !key) return std::unexpected(key.error());
-    if (auto cert = write_as_user(run, certificate_path(run.context()), certificate->cert_pem, "0644"); !cert) return std::unexpected(cert.error());
+    if (auto key = write_as_user(run, key_path(run.context()), certificate->key_pem, "0600"); !key)
+      return std::unexpected(key.error());
+    if (auto cert = write_as_user(run, certificate_path(run.context()), certificate->cert_pem, "0644"); !cert)
+      return std::unexpected(cert.error());
     return plan::ApplyResult{};
   }
 };

@@ -32,11 +32,14 @@ std::vector<std::string> certificate_ips(const plan::Context& context) {
 
 std::vector<std::string> certificate_names(const plan::Context& context) {
   std::vector<std::string> names{"localhost"};
-  if (jupyter::is_dns_name(context.facts.hostname) && context.facts.hostname != "localhost") names.push_back(context.facts.hostname);
+  if (jupyter::is_dns_name(context.facts.hostname) && context.facts.hostname != "localhost")
+    names.push_back(context.facts.hostname);
   return names;
 }
 
-std::string jupyter_url(const plan::Context& context) { return url_at(certificate_ips(context).back(), context.config); }
+std::string jupyter_url(const plan::Context& context) {
+  return url_at(certificate_ips(context).back(), context.config);
+}
 
 std::string external_jupyter_url(const config::Config& config, const detect::Facts& facts) {
   if (!facts.instance || facts.instance->external_ip.empty()) return "";

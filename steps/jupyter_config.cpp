@@ -35,7 +35,8 @@ class JupyterConfigStep : public plan::Step {
 
   // The hash (not a secret, and salted) is an input: a new password rewrites the config files.
   nlohmann::json inputs(const plan::Context& context) const override {
-    return {{"port", context.config.integer("jupyter.port")}, {"folder", context.config.string("assignments.folder")},
+    return {{"port", context.config.integer("jupyter.port")},
+            {"folder", context.config.string("assignments.folder")},
             {"user", context.facts.user.name},
             {"hash", util::sha256_hex(context.system.files().read(context.paths.password_hash_file()).value_or(""))}};
   }
@@ -45,7 +46,8 @@ class JupyterConfigStep : public plan::Step {
     if (!settings) return plan::CheckResult{false, ""};
     for (const auto& file : k_config_files) {
       const auto content = run.system().files().read(jupyter_dir(run.context()) + "/" + file.name);
-      if (!content || jupyter::with_managed_block(*content, file.block(*settings)) != *content) return plan::CheckResult{false, ""};
+      if (!content || jupyter::with_managed_block(*content, file.block(*settings)) != *content)
+        return plan::CheckResult{false, ""};
     }
     return plan::CheckResult{true, "both Jupyter config files have the current block"};
   }

@@ -31,7 +31,8 @@ class JupyterPasswordStep : public plan::Step {
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
     const std::string algorithm = config.string("jupyter.hash_algorithm");
-    if (!config.string("jupyter.password_hash").empty()) return plan::will_run("use the password hash from " + config.sources().at("jupyter.password_hash"));
+    if (!config.string("jupyter.password_hash").empty())
+      return plan::will_run("use the password hash from " + config.sources().at("jupyter.password_hash"));
     const std::string file = config.string("jupyter.password_file");
     if (!file.empty()) return plan::will_run("hash the password in " + file + " with " + algorithm);
     return plan::will_run("hash the jupyter-password metadata attribute, or make a random password kept in " +
@@ -69,11 +70,13 @@ class JupyterPasswordStep : public plan::Step {
     if (hash.empty()) {
       auto password = current_password(run, true);
       if (!password) return std::unexpected(password.error());
-      hash = config.string("jupyter.hash_algorithm") == "argon2" ? jupyter::make_argon2_hash(*password) : jupyter::make_sha1_hash(*password);
+      hash = config.string("jupyter.hash_algorithm") == "argon2" ? jupyter::make_argon2_hash(*password)
+                                                                 : jupyter::make_sha1_hash(*password);
     }
     const auto& paths = run.context().paths;
     if (auto made = files.make_dirs(paths.jupyter_dir(), 0700); !made) return std::unexpected(made.error());
-    if (auto written = files.write_atomic(paths.password_hash_file(), hash + "\n", 0600); !written) return std::unexpected(written.error());
+    if (auto written = files.write_atomic(paths.password_hash_file(), hash + "\n", 0600); !written)
+      return std::unexpected(written.error());
     return plan::ApplyResult{};
   }
 
@@ -87,8 +90,9 @@ class JupyterPasswordStep : public plan::Step {
       auto info = files.stat(file);
       if (!info) return util::fail("jupyter.password_file " + file + " cannot be read: " + info.error().message);
       if (info->uid != 0 || (info->mode & 077) != 0) {
-        return util::fail("jupyter.password_file " + file + " must belong to root and be readable by root only: chown root " + file +
-                          " && chmod 600 " + file);
+        return util::fail("jupyter.password_file " + file +
+                          " must belong to root and be readable by root only: chown root " + file + " && chmod 600 " +
+                          file);
       }
       auto password = files.read(file);
       if (!password) return std::unexpected(password.error());
@@ -100,8 +104,10 @@ class JupyterPasswordStep : public plan::Step {
       auto attribute = metadata.get(std::string("instance/attributes/") + k_password_attribute);
       if (attribute && *attribute && !without_newline(**attribute).empty()) {
         if (create) {
-          spdlog::warn("the Jupyter password comes from the {} metadata attribute, which every process on the VM can read; "
-                       "prefer jupyter-password-hash (cs231n-agent passwd makes one)", k_password_attribute);
+          spdlog::warn(
+              "the Jupyter password comes from the {} metadata attribute, which every process on the VM can read; "
+              "prefer jupyter-password-hash (cs231n-agent passwd makes one)",
+              k_password_attribute);
         }
         return without_newline(**attribute);
       }
@@ -109,7 +115,8 @@ class JupyterPasswordStep : public plan::Step {
     if (auto generated = files.read(k_generated_password_file)) return without_newline(*generated);
     if (!create) return std::string();
     const std::string password = jupyter::random_password();
-    if (auto written = files.write_atomic(k_generated_password_file, password + "\n", 0600); !written) return std::unexpected(written.error());
+    if (auto written = files.write_atomic(k_generated_password_file, password + "\n", 0600); !written)
+      return std::unexpected(written.error());
     run.note("made a random Jupyter password; read it with: sudo cat " + std::string(k_generated_password_file));
     return password;
   }

@@ -16,8 +16,9 @@ class JupyterServiceStep : public plan::Step {
 
   plan::Decision decide(const plan::Context& context) const override {
     if (!context.config.boolean("jupyter.service")) return plan::skipped("jupyter.service is false");
-    std::string summary = "install and enable " + std::string(k_jupyter_unit) + ", running Jupyter as " + context.facts.user.name +
-                          " from the " + context.config.string("conda_env.name") + " env at " + jupyter_url(context);
+    std::string summary = "install and enable " + std::string(k_jupyter_unit) + ", running Jupyter as " +
+                          context.facts.user.name + " from the " + context.config.string("conda_env.name") +
+                          " env at " + jupyter_url(context);
     if (!context.system.services().systemd_running()) summary += " (systemd is not running here: enabled, not started)";
     return plan::will_run(summary);
   }
@@ -35,8 +36,8 @@ class JupyterServiceStep : public plan::Step {
     } else if (!files.stat(std::string(k_unit_dir) + "/multi-user.target.wants/" + k_jupyter_unit)) {
       return plan::CheckResult{false, ""};
     }
-    return plan::CheckResult{true, "Jupyter: " + jupyter_url(run.context()) + " (password: sudo cat " + k_generated_password_file +
-                                       ", unless you set one)"};
+    return plan::CheckResult{true, "Jupyter: " + jupyter_url(run.context()) + " (password: sudo cat " +
+                                       k_generated_password_file + ", unless you set one)"};
   }
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
@@ -48,12 +49,15 @@ class JupyterServiceStep : public plan::Step {
       const auto& paths = run.context().paths;
       if (auto made = files.make_dirs(paths.jupyter_dir(), 0700); !made) return std::unexpected(made.error());
       const auto content = jupyter::api_token_file_content(jupyter::make_api_token());
-      if (auto written = files.write_atomic(paths.api_token_file(), content, 0600); !written) return std::unexpected(written.error());
+      if (auto written = files.write_atomic(paths.api_token_file(), content, 0600); !written)
+        return std::unexpected(written.error());
       run.note("made the agent's Jupyter API token (root only, " + paths.api_token_file() + ")");
       restart = restart || previous.has_value();
     }
-    if (auto installed = services.install_unit(k_jupyter_unit, unit(run.context())); !installed) return std::unexpected(installed.error());
-    if (auto enabled = services.enable(k_jupyter_unit, "multi-user.target", true); !enabled) return std::unexpected(enabled.error());
+    if (auto installed = services.install_unit(k_jupyter_unit, unit(run.context())); !installed)
+      return std::unexpected(installed.error());
+    if (auto enabled = services.enable(k_jupyter_unit, "multi-user.target", true); !enabled)
+      return std::unexpected(enabled.error());
     // A running server keeps its old settings (and its old token, or none) until it starts again.
     if (restart && services.systemd_running()) {
       if (auto restarted = run.run(os::Command{{"systemctl", "try-restart", k_jupyter_unit}}); !restarted) {
@@ -76,7 +80,8 @@ class JupyterServiceStep : public plan::Step {
   static std::string unit(const plan::Context& context) {
     using jupyter::systemd_quote;
     const auto& config = context.config;
-    const std::string env = expand_home(context, config.string("anaconda.prefix")) + "/envs/" + config.string("conda_env.name");
+    const std::string env =
+        expand_home(context, config.string("anaconda.prefix")) + "/envs/" + config.string("conda_env.name");
     // clang-format off
     return "# Written by cs231n-agent.\n"
            "[Unit]\n"

@@ -32,10 +32,11 @@ class NvidiaDriverStep : public plan::Step {
     const auto gpu_plan = plan_gpu(context);
     if (auto gate = gpu_gate(gpu_plan)) return *gate;
     const auto& choice = gpu_plan.choice;
-    std::string summary = "install " + util::join(driver_packages(choice, context.facts.kernel_release), " ") + " for " +
-                          gpu_plan.gpu_names + " and hold them; " + choice.reasons.at(1);
+    std::string summary = "install " + util::join(driver_packages(choice, context.facts.kernel_release), " ") +
+                          " for " + gpu_plan.gpu_names + " and hold them; " + choice.reasons.at(1);
     if (context.facts.nouveau_loaded) summary += "; blacklist nouveau and reboot once";
-    if (context.facts.secure_boot == detect::SecureBoot::on) summary += "; Secure Boot is on: the module must be signed";
+    if (context.facts.secure_boot == detect::SecureBoot::on)
+      summary += "; Secure Boot is on: the module must be signed";
     return plan::will_run(summary);
   }
 
@@ -46,11 +47,13 @@ class NvidiaDriverStep : public plan::Step {
     const auto choice = plan_gpu(run.context()).choice;
     if (!module_loaded(files, "nvidia")) return plan::CheckResult{false, ""};
     if (missing_packages(files, held_driver_packages(choice)).empty()) {
-      return plan::CheckResult{true, "driver " + std::to_string(choice.driver_branch) + " installed and its module loaded"};
+      return plan::CheckResult{true,
+                               "driver " + std::to_string(choice.driver_branch) + " installed and its module loaded"};
     }
     // A working driver installed some other way (an image with Google's installer, a hand install):
     // installing another branch over it would break it; verify still checks it is new enough.
-    if (files.exists("/usr/bin/nvidia-smi")) return plan::CheckResult{true, "an NVIDIA driver installed otherwise is loaded: kept"};
+    if (files.exists("/usr/bin/nvidia-smi"))
+      return plan::CheckResult{true, "an NVIDIA driver installed otherwise is loaded: kept"};
     return plan::CheckResult{false, ""};
   }
 
@@ -58,12 +61,14 @@ class NvidiaDriverStep : public plan::Step {
     const auto& files = run.system().files();
     const auto& facts = run.facts();
     const auto choice = plan_gpu(run.context()).choice;
-    if (facts.kernel_release.empty()) return util::fail("cannot tell the running kernel's release (/proc/sys/kernel/osrelease)");
+    if (facts.kernel_release.empty())
+      return util::fail("cannot tell the running kernel's release (/proc/sys/kernel/osrelease)");
 
     const bool driver_was_installed = missing_packages(files, held_driver_packages(choice)).empty();
     if (driver_was_installed && !module_built_for(files, facts.kernel_release)) {
-      run.note("self-repair: driver " + std::to_string(choice.driver_branch) + " is installed but has no module for kernel " +
-               facts.kernel_release + " (a kernel update?); installing what rebuilds it");
+      run.note("self-repair: driver " + std::to_string(choice.driver_branch) +
+               " is installed but has no module for kernel " + facts.kernel_release +
+               " (a kernel update?); installing what rebuilds it");
     }
     const auto missing = missing_packages(files, driver_packages(choice, facts.kernel_release));
     if (!missing.empty()) {
@@ -71,8 +76,9 @@ class NvidiaDriverStep : public plan::Step {
     }
     if (auto held = apt_mark_hold(run, held_driver_packages(choice)); !held) return std::unexpected(held.error());
     if (!module_built_for(files, facts.kernel_release)) {
-      return util::fail("driver " + std::to_string(choice.driver_branch) + " installed, but no nvidia module was built for kernel " +
-                        facts.kernel_release + " (see the DKMS lines in the log: `cs231n-agent logs nvidia-driver`)");
+      return util::fail("driver " + std::to_string(choice.driver_branch) +
+                        " installed, but no nvidia module was built for kernel " + facts.kernel_release +
+                        " (see the DKMS lines in the log: `cs231n-agent logs nvidia-driver`)");
     }
     if (module_loaded(files, "nvidia")) return plan::ApplyResult{};
 
@@ -81,9 +87,10 @@ class NvidiaDriverStep : public plan::Step {
     if (!loaded) return std::unexpected(loaded.error());
     if (!loaded->ok()) {
       if (loaded->output_tail.find("Key was rejected") != std::string::npos) {
-        return util::fail("the nvidia module is not signed with a key this VM trusts and Secure Boot is on: turn Secure Boot "
-                          "off (gcloud compute instances update NAME --no-shielded-secure-boot, VM stopped) or enroll the "
-                          "MOK key DKMS signs with (/var/lib/dkms/mok.pub: mokutil --import)");
+        return util::fail(
+            "the nvidia module is not signed with a key this VM trusts and Secure Boot is on: turn Secure Boot "
+            "off (gcloud compute instances update NAME --no-shielded-secure-boot, VM stopped) or enroll the "
+            "MOK key DKMS signs with (/var/lib/dkms/mok.pub: mokutil --import)");
       }
       return util::fail("modprobe nvidia " + loaded->describe() + ": " + std::string(util::trim(loaded->output_tail)));
     }
@@ -117,16 +124,18 @@ class NvidiaDriverStep : public plan::Step {
                           " blacklists it; the initramfs may load it: run `update-initramfs -u` and reboot");
       }
     }
-    const std::string content = std::string("# Written by cs231n-agent: the nvidia driver replaces nouveau.\n") + k_boot_marker +
-                                boot_id + "\nblacklist nouveau\noptions nouveau modeset=0\n";
+    const std::string content = std::string("# Written by cs231n-agent: the nvidia driver replaces nouveau.\n") +
+                                k_boot_marker + boot_id + "\nblacklist nouveau\noptions nouveau modeset=0\n";
     if (auto made = files.make_dirs("/etc/modprobe.d", 0755); !made) return std::unexpected(made.error());
-    if (auto written = files.write_atomic(k_nouveau_blacklist, content, 0644); !written) return std::unexpected(written.error());
+    if (auto written = files.write_atomic(k_nouveau_blacklist, content, 0644); !written)
+      return std::unexpected(written.error());
     run.note("nouveau is loaded: blacklisted in " + std::string(k_nouveau_blacklist));
     auto initramfs = run.probe(os::Command{.argv = {"update-initramfs", "-u"}});
     if (!initramfs) {
       run.note("no update-initramfs here (" + initramfs.error().message + "): the blacklist alone keeps nouveau out");
     } else if (!initramfs->ok()) {
-      return util::fail("update-initramfs -u " + initramfs->describe() + ": " + std::string(util::trim(initramfs->output_tail)));
+      return util::fail("update-initramfs -u " + initramfs->describe() + ": " +
+                        std::string(util::trim(initramfs->output_tail)));
     }
     run.note("the nvidia module can load only after a reboot: asking for one");
     return plan::ApplyResult{.reboot = true};

@@ -47,7 +47,8 @@ class NvidiaRepoStep : public plan::Step {
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
     if (auto gate = gpu_gate(gpu_plan)) return *gate;
-    std::string summary = "add NVIDIA's " + gpu_plan.choice.nvidia_repo + " repository through its cuda-keyring package";
+    std::string summary =
+        "add NVIDIA's " + gpu_plan.choice.nvidia_repo + " repository through its cuda-keyring package";
     if (!gpu_plan.choice.repo_warning.empty()) {
       summary += " (" + gpu_plan.choice.repo_warning + "; if apt rejects it, Ubuntu's own packages are used)";
     }
@@ -59,7 +60,9 @@ class NvidiaRepoStep : public plan::Step {
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
     if (files.exists(run.context().paths.nvidia_repo_unusable_file())) {
-      return plan::CheckResult{true, "NVIDIA's repository is unusable here: " + files.read_trimmed(run.context().paths.nvidia_repo_unusable_file()).value_or("")};
+      return plan::CheckResult{true,
+                               "NVIDIA's repository is unusable here: " +
+                                   files.read_trimmed(run.context().paths.nvidia_repo_unusable_file()).value_or("")};
     }
     if (!missing_packages(files, {k_keyring_package}).empty()) return plan::CheckResult{false, ""};
     const auto installed = keyring_files(files);
@@ -90,9 +93,11 @@ class NvidiaRepoStep : public plan::Step {
 
     const auto installed = keyring_files(files);
     if (installed.lists.empty() || installed.keyrings.empty()) {
-      return util::fail("cuda-keyring from " + url + " installed no apt list or keyring; is gpu.repo_url NVIDIA's repository?");
+      return util::fail("cuda-keyring from " + url +
+                        " installed no apt list or keyring; is gpu.repo_url NVIDIA's repository?");
     }
-    run.note("cuda-keyring installed " + util::join(installed.lists, ", ") + " and " + util::join(installed.keyrings, ", "));
+    run.note("cuda-keyring installed " + util::join(installed.lists, ", ") + " and " +
+             util::join(installed.keyrings, ", "));
 
     // apt-get update exits 0 even when one source fails to verify; its messages tell.
     os::Command update;
@@ -105,20 +110,25 @@ class NvidiaRepoStep : public plan::Step {
     run.note(std::string(util::trim(said)));
     const auto problem = repo_problem(said, url);
     if (!problem && updated->ok()) return plan::ApplyResult{};
-    if (!problem) return util::fail("apt-get update " + updated->describe() + ": " + std::string(util::trim(updated->output_tail)));
+    if (!problem)
+      return util::fail("apt-get update " + updated->describe() + ": " + std::string(util::trim(updated->output_tail)));
 
     // The repository cannot be used. Take it out again so that apt keeps working for everything else.
     os::Command purge;
     purge.argv = {"dpkg", "--purge", k_keyring_package};
     if (auto purged = run.run(purge); !purged) return std::unexpected(purged.error());
-    const std::string reason = "apt rejects NVIDIA's " + gpu_plan.choice.nvidia_repo + " repository (" + *problem + ")" +
+    const std::string reason = "apt rejects NVIDIA's " + gpu_plan.choice.nvidia_repo + " repository (" + *problem +
+                               ")" +
                                (gpu_plan.choice.repo_warning.empty() ? "" : "; known: " + gpu_plan.choice.repo_warning);
     if (gpu_plan.choice.driver_source != gpu::DriverSource::ubuntu_signed) {
-      return util::fail(reason + ". The driver for this GPU and OS comes only from that repository; try again later, "
-                                 "or use an Ubuntu 22.04/24.04 image with the GCP kernel, whose own signed drivers need no NVIDIA repo");
+      return util::fail(
+          reason +
+          ". The driver for this GPU and OS comes only from that repository; try again later, "
+          "or use an Ubuntu 22.04/24.04 image with the GCP kernel, whose own signed drivers need no NVIDIA repo");
     }
-    run.note(reason + ": falling back to Ubuntu's signed driver packages; PyTorch's wheels bring their own CUDA runtime, "
-                      "so the CUDA toolkit (nvcc) is left out");
+    run.note(reason +
+             ": falling back to Ubuntu's signed driver packages; PyTorch's wheels bring their own CUDA runtime, "
+             "so the CUDA toolkit (nvcc) is left out");
     const auto& paths = run.context().paths;
     if (auto made = files.make_dirs(paths.state_dir, 0700); !made) return std::unexpected(made.error());
     if (auto written = files.write_atomic(paths.nvidia_repo_unusable_file(), reason + "\n", 0644); !written) {
@@ -128,7 +138,8 @@ class NvidiaRepoStep : public plan::Step {
   }
 
  private:
-  static util::Result<std::string> download_keyring(const plan::StepRun& run, const std::string& url, const std::string& repo) {
+  static util::Result<std::string> download_keyring(const plan::StepRun& run, const std::string& url,
+                                                    const std::string& repo) {
     util::Result<std::string> first = util::fail("no keyring package name to try");
     for (std::size_t i = 0; i < k_keyring_debs.size(); ++i) {
       auto deb = download_to_cache(run, url + k_keyring_debs[i], repo + "-" + k_keyring_debs[i], "", "");
@@ -160,8 +171,9 @@ class NvidiaRepoStep : public plan::Step {
         content->find("signed-by") != std::string::npos) {
       return {};
     }
-    run.note(std::string(k_tutorial_list) + " is the tutorial's apt-key era list (NVIDIA rotated that key in 2022): renamed to " +
-             k_tutorial_list + ".disabled-by-cs231n-agent");
+    run.note(std::string(k_tutorial_list) +
+             " is the tutorial's apt-key era list (NVIDIA rotated that key in 2022): renamed to " + k_tutorial_list +
+             ".disabled-by-cs231n-agent");
     return files.rename(k_tutorial_list, std::string(k_tutorial_list) + ".disabled-by-cs231n-agent");
   }
 };

@@ -19,8 +19,9 @@ class PytorchStep : public plan::Step {
     const auto gpu_plan = plan_gpu(context);
     if (gpu_plan.refusal) return plan::refused(gpu_plan.refusal->message());
     const auto install = install_of(context, gpu_plan.choice);
-    return plan::will_run("pip install " + install.requirement + " " + util::join(install.index_args, " ") + " into env " +
-                          context.config.string("conda_env.name") + " (" + gpu_plan.choice.reasons.back() + ")");
+    return plan::will_run("pip install " + install.requirement + " " + util::join(install.index_args, " ") +
+                          " into env " + context.config.string("conda_env.name") + " (" +
+                          gpu_plan.choice.reasons.back() + ")");
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
@@ -38,14 +39,21 @@ class PytorchStep : public plan::Step {
       return plan::CheckResult{false, ""};
     }
     if (torch->cuda != gpu::cuda_of_variant(choice.torch_variant)) return plan::CheckResult{false, ""};
-    return plan::CheckResult{true, "torch " + torch->version + (torch->cuda.empty() ? " (CPU)" : " for CUDA " + torch->cuda)};
+    return plan::CheckResult{true,
+                             "torch " + torch->version + (torch->cuda.empty() ? " (CPU)" : " for CUDA " + torch->cuda)};
   }
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     const auto choice = plan_gpu(run.context()).choice;
     const auto install = install_of(run.context(), choice);
-    std::vector<std::string> argv{env_dir(run.context()) + "/bin/python", "-m", "pip", "install", "--no-input",
-                                  "--progress-bar", "off", install.requirement};
+    std::vector<std::string> argv{env_dir(run.context()) + "/bin/python",
+                                  "-m",
+                                  "pip",
+                                  "install",
+                                  "--no-input",
+                                  "--progress-bar",
+                                  "off",
+                                  install.requirement};
     argv.insert(argv.end(), install.index_args.begin(), install.index_args.end());
     if (auto installed = run.run(as_user(run, argv)); !installed) return std::unexpected(installed.error());
     auto torch = query_torch(run);

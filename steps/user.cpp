@@ -12,21 +12,22 @@ class UserStep : public plan::Step {
   plan::Decision decide(const plan::Context& context) const override {
     const auto& user = context.facts.user;
     if (context.facts.instance && context.facts.instance->os_login && user.source != "config") {
-      return plan::refused("OS Login is enabled on this VM (metadata enable-oslogin), so accounts come from Google and not "
-                           "/etc/passwd; set \"user\" in the config or the cs231n-user metadata attribute to the account to set up");
+      return plan::refused(
+          "OS Login is enabled on this VM (metadata enable-oslogin), so accounts come from Google and not "
+          "/etc/passwd; set \"user\" in the config or the cs231n-user metadata attribute to the account to set up");
     }
     if (!user.error.empty()) return plan::refused(user.error);
-    if (user.account) return plan::will_run("use account " + user.name + " (uid " + std::to_string(user.account->uid) + ")");
+    if (user.account)
+      return plan::will_run("use account " + user.name + " (uid " + std::to_string(user.account->uid) + ")");
     return plan::will_run("create account " + user.name + " (home /home/" + user.name + ", bash)");
   }
 
-  nlohmann::json inputs(const plan::Context& context) const override {
-    return {{"user", context.facts.user.name}};
-  }
+  nlohmann::json inputs(const plan::Context& context) const override { return {{"user", context.facts.user.name}}; }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& name = run.facts().user.name;
-    if (os::Accounts::load(run.system().files()).find_user(name)) return plan::CheckResult{true, "account " + name + " exists"};
+    if (os::Accounts::load(run.system().files()).find_user(name))
+      return plan::CheckResult{true, "account " + name + " exists"};
     return plan::CheckResult{false, ""};
   }
 

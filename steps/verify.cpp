@@ -17,7 +17,8 @@ bool VerifyReport::ok() const {
 
 nlohmann::json VerifyReport::to_json() const {
   nlohmann::json document{{"ok", ok()}, {"checks", nlohmann::json::array()}};
-  for (const auto& check : checks) document["checks"].push_back({{"name", check.name}, {"ok", check.ok}, {"detail", check.detail}});
+  for (const auto& check : checks)
+    document["checks"].push_back({{"name", check.name}, {"ok", check.ok}, {"detail", check.detail}});
   return document;
 }
 
@@ -36,7 +37,8 @@ util::Result<VerifyReport> verify_machine(const plan::StepRun& run) {
   if (!torch) return std::unexpected(torch.error());
   if (torch->imported) {
     report.checks.push_back({"torch", true,
-                             "torch " + torch->version + (torch->cuda.empty() ? " (CPU build)" : " built for CUDA " + torch->cuda) +
+                             "torch " + torch->version +
+                                 (torch->cuda.empty() ? " (CPU build)" : " built for CUDA " + torch->cuda) +
                                  " in env " + run.config().string("conda_env.name")});
   } else {
     report.checks.push_back({"torch", false, torch->error});
@@ -60,17 +62,20 @@ util::Result<VerifyReport> verify_machine(const plan::StepRun& run) {
   const auto release = gpu::find_cuda(cuda);
   const std::string minimum = release ? std::string(release->min_driver_version) : "";
   const bool new_enough = minimum.empty() || util::compare_versions(smi->driver_version, minimum) >= 0;
-  report.checks.push_back({"driver", new_enough,
-                           "driver " + smi->driver_version + (minimum.empty() ? "" : (new_enough ? " >= " : " < ") + minimum +
-                                                                                      ", the minimum for CUDA " + cuda)});
+  report.checks.push_back(
+      {"driver", new_enough,
+       "driver " + smi->driver_version +
+           (minimum.empty() ? "" : (new_enough ? " >= " : " < ") + minimum + ", the minimum for CUDA " + cuda)});
 
   if (torch->imported) {
     if (torch->cuda_available) {
-      report.checks.push_back({"torch.cuda", true, "torch.cuda.is_available() is True: " + util::join(torch->devices, ", ")});
+      report.checks.push_back(
+          {"torch.cuda", true, "torch.cuda.is_available() is True: " + util::join(torch->devices, ", ")});
     } else {
       report.checks.push_back({"torch.cuda", false,
-                               torch->cuda.empty() ? "torch " + torch->version + " is a CPU build: torch.cuda.is_available() is False"
-                                                   : "torch.cuda.is_available() is False although nvidia-smi works"});
+                               torch->cuda.empty()
+                                   ? "torch " + torch->version + " is a CPU build: torch.cuda.is_available() is False"
+                                   : "torch.cuda.is_available() is False although nvidia-smi works"});
     }
   }
   return report;
@@ -86,7 +91,8 @@ class VerifyStep : public plan::Step {
     const auto gpu_plan = plan_gpu(context);
     if (gpu_plan.refusal) return plan::refused(gpu_plan.refusal->message());
     std::string summary = "import torch in env " + context.config.string("conda_env.name");
-    if (gpu_plan.active && !gpu_plan.refusal) summary += ", check nvidia-smi, the driver version and torch.cuda.is_available()";
+    if (gpu_plan.active && !gpu_plan.refusal)
+      summary += ", check nvidia-smi, the driver version and torch.cuda.is_available()";
     return plan::will_run(summary);
   }
 
@@ -103,7 +109,8 @@ class VerifyStep : public plan::Step {
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     auto report = verify_machine(run);
     if (!report) return std::unexpected(report.error());
-    for (const auto& check : report->checks) run.note(std::string(check.ok ? "ok " : "FAIL ") + check.name + ": " + check.detail);
+    for (const auto& check : report->checks)
+      run.note(std::string(check.ok ? "ok " : "FAIL ") + check.name + ": " + check.detail);
     for (const auto& check : report->checks) {
       if (!check.ok) return util::fail("verify: " + check.name + ": " + check.detail);
     }

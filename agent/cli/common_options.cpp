@@ -12,9 +12,10 @@ void add_config_option(CLI::App& command, std::string& config_file) {
 
 void add_state_dir_option(CLI::App& command, std::string& state_dir) {
   command
-      .add_option("--state-dir", state_dir,
-                  "Where the run state, the step logs, the run lock and the agent's secrets (the Jupyter password hash, "
-                  "its API token) live")
+      .add_option(
+          "--state-dir", state_dir,
+          "Where the run state, the step logs, the run lock and the agent's secrets (the Jupyter password hash, "
+          "its API token) live")
       ->capture_default_str();
 }
 

@@ -24,7 +24,9 @@ void setup_logging(int verbosity, const std::string& log_file) {
   }
   // On a terminal the time is noise; in journald or on the serial console it is what tells when.
   console->set_pattern(::isatty(STDERR_FILENO) ? "cs231n-agent: %^%l%$: %v" : "%Y-%m-%dT%H:%M:%S cs231n-agent: %l: %v");
-  console->set_level(verbosity >= 2 ? spdlog::level::trace : verbosity == 1 ? spdlog::level::debug : spdlog::level::info);
+  console->set_level(verbosity >= 2   ? spdlog::level::trace
+                     : verbosity == 1 ? spdlog::level::debug
+                                      : spdlog::level::info);
   sinks.push_back(console);
   std::string file_problem;
   if (!log_file.empty()) {
@@ -41,7 +43,8 @@ void setup_logging(int verbosity, const std::string& log_file) {
   logger->set_level(spdlog::level::trace);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
-  if (!file_problem.empty()) spdlog::warn("cannot write the log file {}: {}; logging to stderr only", log_file, file_problem);
+  if (!file_problem.empty())
+    spdlog::warn("cannot write the log file {}: {}; logging to stderr only", log_file, file_problem);
 }
 
 }  // namespace cs231n::cli

@@ -36,7 +36,8 @@ void ConsoleProgress::started(const std::string& step, int attempt) {
   if (m_terminal) draw_block();
 }
 
-void ConsoleProgress::finished(const std::string& step, engine::StepStatus status, double duration_s, const std::string& detail) {
+void ConsoleProgress::finished(const std::string& step, engine::StepStatus status, double duration_s,
+                               const std::string& detail) {
   std::lock_guard lock(m_mutex);
   if (m_terminal) erase_block();
   std::erase_if(m_running, [&](const auto& entry) { return entry.first == step; });
@@ -72,7 +73,9 @@ std::string eta_text(double seconds) {
 }  // namespace
 
 DownloadProgressPrinter::DownloadProgressPrinter(std::string label)
-    : m_label(std::move(label)), m_terminal(::isatty(STDERR_FILENO) == 1), m_last_line(std::chrono::steady_clock::now()) {}
+    : m_label(std::move(label)),
+      m_terminal(::isatty(STDERR_FILENO) == 1),
+      m_last_line(std::chrono::steady_clock::now()) {}
 
 void DownloadProgressPrinter::update(const net::DownloadProgress& progress) {
   const std::string rate = util::human_bytes(static_cast<std::uint64_t>(progress.bytes_per_second)) + "/s";
@@ -82,7 +85,8 @@ void DownloadProgressPrinter::update(const net::DownloadProgress& progress) {
     if (progress.total && *progress.total > 0) {
       const double fraction = static_cast<double>(progress.bytes) / static_cast<double>(*progress.total);
       const int filled = static_cast<int>(fraction * 30);
-      line += "[" + std::string(filled, '=') + (filled < 30 ? ">" : "") + std::string(std::max(0, 29 - filled), ' ') + "] ";
+      line +=
+          "[" + std::string(filled, '=') + (filled < 30 ? ">" : "") + std::string(std::max(0, 29 - filled), ' ') + "] ";
       char percent[16];
       std::snprintf(percent, sizeof percent, "%3.0f%% ", fraction * 100);
       const double eta = progress.bytes_per_second > 0
@@ -98,7 +102,8 @@ void DownloadProgressPrinter::update(const net::DownloadProgress& progress) {
     return;
   }
   const auto now = std::chrono::steady_clock::now();
-  const int decile = progress.total && *progress.total > 0 ? static_cast<int>(progress.bytes * 10 / *progress.total) : -1;
+  const int decile =
+      progress.total && *progress.total > 0 ? static_cast<int>(progress.bytes * 10 / *progress.total) : -1;
   if (decile > m_last_decile || now - m_last_line >= std::chrono::seconds(10)) {
     m_last_decile = std::max(m_last_decile, decile);
     m_last_line = now;
@@ -124,7 +129,8 @@ void PublishingProgress::started(const std::string& step, int attempt) {
   m_guest.publish("step", step);
 }
 
-void PublishingProgress::finished(const std::string& step, engine::StepStatus status, double duration_s, const std::string& detail) {
+void PublishingProgress::finished(const std::string& step, engine::StepStatus status, double duration_s,
+                                  const std::string& detail) {
   m_inner.finished(step, status, duration_s, detail);
 }
 

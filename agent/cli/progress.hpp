@@ -16,7 +16,8 @@ class ConsoleProgress : public engine::Progress {
  public:
   ConsoleProgress();
   void started(const std::string& step, int attempt) override;
-  void finished(const std::string& step, engine::StepStatus status, double duration_s, const std::string& detail) override;
+  void finished(const std::string& step, engine::StepStatus status, double duration_s,
+                const std::string& detail) override;
   void tick(const std::vector<std::pair<std::string, double>>& running) override;
 
  private:
@@ -35,7 +36,8 @@ class PublishingProgress : public engine::Progress {
  public:
   PublishingProgress(engine::Progress& inner, net::GuestAttributes& guest) : m_inner(inner), m_guest(guest) {}
   void started(const std::string& step, int attempt) override;
-  void finished(const std::string& step, engine::StepStatus status, double duration_s, const std::string& detail) override;
+  void finished(const std::string& step, engine::StepStatus status, double duration_s,
+                const std::string& detail) override;
   void tick(const std::vector<std::pair<std::string, double>>& running) override { m_inner.tick(running); }
 
  private:

@@ -54,8 +54,8 @@ void check_fields(const json& object, const std::vector<Field>& fields, const st
 
 void check_value(const json& value, const Field& field, const std::string& path, std::vector<std::string>& problems) {
   if (!has_kind(value, field.kind)) {
-    problems.push_back(path + ": expected " + std::string(describe(field.kind)) + ", got " + kind_of(value) +
-                       " " + shown(value));
+    problems.push_back(path + ": expected " + std::string(describe(field.kind)) + ", got " + kind_of(value) + " " +
+                       shown(value));
     return;
   }
   if (field.check) {
@@ -89,7 +89,8 @@ void check_fields(const json& object, const std::vector<Field>& fields, const st
       check_value(value, *exact, shown_path, problems);
       continue;
     }
-    const bool is_section = std::ranges::any_of(fields, [&](const Field& field) { return field.path.starts_with(path + "."); });
+    const bool is_section =
+        std::ranges::any_of(fields, [&](const Field& field) { return field.path.starts_with(path + "."); });
     if (is_section && value.is_object()) {
       check_fields(value, fields, path + ".", shown_path + ".", problems);
       continue;
@@ -154,7 +155,8 @@ void merge_into(json& base, const json& overlay) {
 json load_file(const std::filesystem::path& path) {
   std::error_code error;
   if (std::filesystem::exists(path, error) && !std::filesystem::is_regular_file(path, error)) {
-    throw Error(ExitCode::usage, "config file " + path.string() + " is not a file: give --config the path of a JSON file");
+    throw Error(ExitCode::usage,
+                "config file " + path.string() + " is not a file: give --config the path of a JSON file");
   }
   std::ifstream stream(path, std::ios::binary);
   if (!stream) {
@@ -191,7 +193,8 @@ ProfileChoice choose_profile(const std::string& requested, const detect::OsInfo&
     choice.reason = os.label() + " can still run the 2019 course tutorial as written";
   } else {
     choice.name = "current";
-    choice.reason = os.label() + ": NVIDIA publishes CUDA 10.0 only for Ubuntu 16.04/18.04, so today's versions are used";
+    choice.reason =
+        os.label() + ": NVIDIA publishes CUDA 10.0 only for Ubuntu 16.04/18.04, so today's versions are used";
   }
   return choice;
 }
@@ -224,7 +227,9 @@ Config Config::resolve(const std::vector<Layer>& layers, const detect::OsInfo& o
 std::string Config::string(const std::string& path) const { return at(path).get<std::string>(); }
 long long Config::integer(const std::string& path) const { return at(path).get<long long>(); }
 bool Config::boolean(const std::string& path) const { return at(path).get<bool>(); }
-std::vector<std::string> Config::strings(const std::string& path) const { return at(path).get<std::vector<std::string>>(); }
+std::vector<std::string> Config::strings(const std::string& path) const {
+  return at(path).get<std::vector<std::string>>();
+}
 const nlohmann::json& Config::at(const std::string& path) const { return at_path(m_json, path); }
 
 }  // namespace cs231n::config

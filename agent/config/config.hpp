@@ -35,7 +35,8 @@ ProfileChoice choose_profile(const std::string& requested, const detect::OsInfo&
 
 // One source of config values: a config file, a metadata attribute, ...
 struct Layer {
-  Layer(nlohmann::json document_, std::string source_ = "config") : source(std::move(source_)), document(std::move(document_)) {}
+  Layer(nlohmann::json document_, std::string source_ = "config")
+      : source(std::move(source_)), document(std::move(document_)) {}
   std::string source;  // "config file /etc/cs231n.json", "metadata attribute cs231n-user"
   nlohmann::json document;
 };

@@ -54,12 +54,14 @@ const ValueCheck k_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a 
 const ValueCheck k_optional_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)", true);
 const ValueCheck k_optional_md5 = matches("[0-9a-f]{32}", "32 lowercase hex digits (an md5)", true);
 // The Anaconda installer refuses prefixes with spaces; "~/" means the target user's home.
-const ValueCheck k_home_path = matches(R"((~|/)[A-Za-z0-9_./+-]*)", "an absolute path or one starting with ~/, without spaces");
+const ValueCheck k_home_path =
+    matches(R"((~|/)[A-Za-z0-9_./+-]*)", "an absolute path or one starting with ~/, without spaces");
 const ValueCheck k_optional_path = matches(R"(/[A-Za-z0-9_./+-]*)", "an absolute path without spaces", true);
 const ValueCheck k_relative_path = matches(R"([A-Za-z0-9_+-][A-Za-z0-9_./+-]*)", "a relative path without spaces");
 const ValueCheck k_step_name = matches("[a-z0-9][a-z0-9-]{0,62}", "lowercase letters, digits and -");
 const ValueCheck k_nonempty_argv = [](const json& value) -> std::optional<std::string> {
-  if (value.empty() || value.front().get<std::string>().empty()) return "must name a program: [\"program\", \"arg\", ...]";
+  if (value.empty() || value.front().get<std::string>().empty())
+    return "must name a program: [\"program\", \"arg\", ...]";
   return std::nullopt;
 };
 const ValueCheck k_user_name = [](const json& value) -> std::optional<std::string> {
@@ -78,13 +80,15 @@ const ValueCheck k_conda_spec = [](const json& value) -> std::optional<std::stri
   static const std::regex spec(R"([A-Za-z0-9_.-]+([=<>!]=?[A-Za-z0-9_.*,<>=!-]*)?)");
   for (const auto& item : value) {
     if (auto problem = too_long(item.get<std::string>())) return "has an entry that " + *problem;
-    if (!std::regex_match(item.get<std::string>(), spec)) return "has \"" + item.get<std::string>() + "\", not a conda package spec";
+    if (!std::regex_match(item.get<std::string>(), spec))
+      return "has \"" + item.get<std::string>() + "\", not a conda package spec";
   }
   return std::nullopt;
 };
 const ValueCheck k_timeouts = [](const json& value) -> std::optional<std::string> {
   for (const auto& [name, seconds] : value.items()) {
-    if (seconds.get<long long>() < 1) return "has " + name + " = " + seconds.dump() + "; timeouts are seconds, at least 1";
+    if (seconds.get<long long>() < 1)
+      return "has " + name + " = " + seconds.dump() + "; timeouts are seconds, at least 1";
   }
   return std::nullopt;
 };
@@ -114,22 +118,24 @@ std::vector<Field> custom_step_fields() {
 }
 
 json cifar10(const std::string& assignment) {
-  return {{"name", "cifar-10-" + assignment},
-          {"url", "http://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"},
-          {"md5", "c58f30108f718f92721af3b95e74349a"},
-          {"size", 170498071},
-          {"into", assignment + "/cs231n/datasets"},
-          {"extract", true}};
+  return {
+      {"name", "cifar-10-" + assignment},          {"url", "http://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"},
+      {"md5", "c58f30108f718f92721af3b95e74349a"}, {"size", 170498071},
+      {"into", assignment + "/cs231n/datasets"},   {"extract", true}};
 }
 
 json dataset_manifest() {
   return json::array({
       cifar10("assignment1"),
       cifar10("assignment2"),
-      {{"name", "coco-captioning"}, {"url", "http://cs231n.stanford.edu/coco_captioning.zip"},
-       {"into", "assignment3/cs231n/datasets"}, {"extract", true}},
-      {{"name", "imagenet-val-25"}, {"url", "http://cs231n.stanford.edu/imagenet_val_25.npz"},
-       {"into", "assignment3/cs231n/datasets"}, {"extract", false}},
+      {{"name", "coco-captioning"},
+       {"url", "http://cs231n.stanford.edu/coco_captioning.zip"},
+       {"into", "assignment3/cs231n/datasets"},
+       {"extract", true}},
+      {{"name", "imagenet-val-25"},
+       {"url", "http://cs231n.stanford.edu/imagenet_val_25.npz"},
+       {"into", "assignment3/cs231n/datasets"},
+       {"extract", false}},
   });
 }
 
@@ -137,39 +143,51 @@ json dataset_manifest() {
 
 const std::vector<Field>& schema() {
   static const std::vector<Field> fields{
-      {"profile", Kind::string, "`seed` (the 2019 tutorial), `current` (today's versions) or `auto` (seed on Ubuntu 16.04/18.04)", "cs231n-profile", one_of({"auto", "seed", "current"})},
-      {"user", Kind::string, "account to set up; empty: SUDO_USER, else the only regular account", "cs231n-user", k_user_name},
+      {"profile", Kind::string,
+       "`seed` (the 2019 tutorial), `current` (today's versions) or `auto` (seed on Ubuntu 16.04/18.04)",
+       "cs231n-profile", one_of({"auto", "seed", "current"})},
+      {"user", Kind::string, "account to set up; empty: SUDO_USER, else the only regular account", "cs231n-user",
+       k_user_name},
       {"anaconda.installer_url", Kind::string, "Anaconda/Miniconda installer", "", k_url},
       {"anaconda.installer_sha256", Kind::string, "its sha256", "", k_sha256},
       {"anaconda.prefix", Kind::string, "install prefix (`~/` is the user's home; no spaces)", "", k_home_path},
       {"conda_env.name", Kind::string, "name of the conda env", "", k_env_name},
       {"conda_env.python", Kind::string, "Python version of the env", "", k_python_version},
       {"conda_env.packages", Kind::string_list, "conda packages of the env", "", k_conda_spec},
-      {"conda_env.environment_file", Kind::string, "an environment.yml to use instead of python + packages", "", k_optional_path},
+      {"conda_env.environment_file", Kind::string, "an environment.yml to use instead of python + packages", "",
+       k_optional_path},
       {"assignments.repo", Kind::string, "git repository with the assignments", "cs231n-assignments-repo", k_git_url},
-      {"assignments.ref", Kind::string, "branch or tag; empty: the repository's default", "", matches(R"([A-Za-z0-9_./-]*)", "a branch or tag name")},
+      {"assignments.ref", Kind::string, "branch or tag; empty: the repository's default", "",
+       matches(R"([A-Za-z0-9_./-]*)", "a branch or tag name")},
       {"assignments.folder", Kind::string, "where to clone it", "", k_home_path},
       {"datasets.enabled", Kind::boolean, "download the course datasets", "", {}},
       {"datasets.items", Kind::object_list, "the dataset manifest (see below)", "", {}, dataset_item_fields()},
       {"datasets.extra", Kind::object_list, "datasets added to the manifest", "", {}, dataset_item_fields()},
       {"jupyter.port", Kind::integer, "HTTPS port", "", in_range(1, 65535)},
-      {"jupyter.password_hash", Kind::string, "a ready Jupyter hash (`sha1:...` or `argon2:...`)", "jupyter-password-hash", k_password_hash},
+      {"jupyter.password_hash", Kind::string, "a ready Jupyter hash (`sha1:...` or `argon2:...`)",
+       "jupyter-password-hash", k_password_hash},
       {"jupyter.password_file", Kind::string, "root-only file holding a plaintext password", "", k_optional_path},
       {"jupyter.hash_algorithm", Kind::string, "hash made from a plaintext password", "", one_of({"sha1", "argon2"})},
       {"jupyter.certificate_days", Kind::integer, "certificate validity", "", in_range(1, 825)},
-      {"jupyter.certificate_key", Kind::string, "certificate key type", "", one_of({"ec-p256", "rsa-2048", "rsa-3072"})},
+      {"jupyter.certificate_key", Kind::string, "certificate key type", "",
+       one_of({"ec-p256", "rsa-2048", "rsa-3072"})},
       {"jupyter.service", Kind::boolean, "run Jupyter as a systemd service", "", {}},
       {"gpu.force", Kind::boolean, "set up the GPU path even when no NVIDIA GPU is seen", "", {}},
-      {"gpu.cuda", Kind::string, "CUDA version, or `auto` for the newest that GPU, driver, OS and torch allow", "cs231n-cuda", k_cuda_choice},
+      {"gpu.cuda", Kind::string, "CUDA version, or `auto` for the newest that GPU, driver, OS and torch allow",
+       "cs231n-cuda", k_cuda_choice},
       {"gpu.driver_branch", Kind::string, "NVIDIA driver branch, or `auto`", "", k_branch_choice},
       {"gpu.persistence", Kind::boolean, "turn on persistence mode (`nvidia-smi -pm 1`)", "", {}},
       {"gpu.repo_url", Kind::string, "NVIDIA's CUDA repositories (`<distro>/x86_64/` under it)", "", k_url},
       {"pytorch.version", Kind::string, "torch version, or `auto`", "", k_torch_choice},
-      {"pytorch.index_url", Kind::string, "where PyTorch's wheel indexes live (`torch_stable.html`, `cu126/`, `cpu/`)", "", k_url},
+      {"pytorch.index_url", Kind::string, "where PyTorch's wheel indexes live (`torch_stable.html`, `cu126/`, `cpu/`)",
+       "", k_url},
       {"idle_shutdown.enabled", Kind::boolean, "power the VM off when idle", "cs231n-idle-shutdown", {}},
-      {"idle_shutdown.minutes", Kind::integer, "idle minutes before power-off", "cs231n-idle-minutes", in_range(5, 1440)},
-      {"idle_shutdown.cpu_load_percent", Kind::integer, "5-minute load average, in % of one CPU, that counts as activity", "", in_range(1, 100000)},
-      {"idle_shutdown.gpu_percent", Kind::integer, "GPU utilisation (%, any GPU) that counts as activity", "", in_range(1, 100)},
+      {"idle_shutdown.minutes", Kind::integer, "idle minutes before power-off", "cs231n-idle-minutes",
+       in_range(5, 1440)},
+      {"idle_shutdown.cpu_load_percent", Kind::integer,
+       "5-minute load average, in % of one CPU, that counts as activity", "", in_range(1, 100000)},
+      {"idle_shutdown.gpu_percent", Kind::integer, "GPU utilisation (%, any GPU) that counts as activity", "",
+       in_range(1, 100)},
       {"idle_shutdown.command", Kind::string_list, "argv that powers the machine off", "", k_nonempty_argv},
       {"steps", Kind::object_list, "custom steps (see below)", "", {}, custom_step_fields()},
       {"reboot.command", Kind::string_list, "argv that reboots the machine", "", k_nonempty_argv},
@@ -209,10 +227,11 @@ nlohmann::json profile_defaults(const std::string& profile) {
         {"python", seed ? "3.6" : "3.12"},
         // The tutorial's `anaconda` metapackage, pinned to its release so that it still solves quickly.
         {"packages", seed ? json::array({"anaconda=2018.12"})
-                          : json::array({"numpy", "scipy", "matplotlib", "pillow", "imageio", "scikit-learn",
-                                         "h5py", "notebook", "ipykernel"})},
+                          : json::array({"numpy", "scipy", "matplotlib", "pillow", "imageio", "scikit-learn", "h5py",
+                                         "notebook", "ipykernel"})},
         {"environment_file", ""}}},
-      {"assignments", {{"repo", "https://github.com/jinh0park/cs231n-setup.git"}, {"ref", ""}, {"folder", "~/cs231n-setup"}}},
+      {"assignments",
+       {{"repo", "https://github.com/jinh0park/cs231n-setup.git"}, {"ref", ""}, {"folder", "~/cs231n-setup"}}},
       {"datasets", {{"enabled", true}, {"items", dataset_manifest()}, {"extra", json::array()}}},
       {"jupyter",
        {{"port", 8888},
@@ -222,14 +241,29 @@ nlohmann::json profile_defaults(const std::string& profile) {
         {"certificate_days", 365},
         {"certificate_key", "ec-p256"},
         {"service", true}}},
-      {"gpu", {{"force", false}, {"cuda", seed ? "10.0" : "auto"}, {"driver_branch", "auto"}, {"persistence", true},
-               {"repo_url", "https://developer.download.nvidia.com/compute/cuda/repos"}}},
+      {"gpu",
+       {{"force", false},
+        {"cuda", seed ? "10.0" : "auto"},
+        {"driver_branch", "auto"},
+        {"persistence", true},
+        {"repo_url", "https://developer.download.nvidia.com/compute/cuda/repos"}}},
       {"pytorch", {{"version", seed ? "1.2.0" : "auto"}, {"index_url", "https://download.pytorch.org/whl"}}},
-      {"idle_shutdown", {{"enabled", true}, {"minutes", 60}, {"cpu_load_percent", 50}, {"gpu_percent", 10},
-                         {"command", {"systemctl", "poweroff"}}}},
+      {"idle_shutdown",
+       {{"enabled", true},
+        {"minutes", 60},
+        {"cpu_load_percent", 50},
+        {"gpu_percent", 10},
+        {"command", {"systemctl", "poweroff"}}}},
       {"steps", json::array()},
-      {"reboot", {{"command", {"systemctl", "reboot"}}, {"boot_id_file", "/proc/sys/kernel/random/boot_id"}, {"max_reboots", 3}}},
-      {"timeouts", {{"default", 3600}, {"apt-packages", 1800}, {"anaconda", 3600}, {"conda-env", 7200}, {"datasets", 3600}, {"nvidia-driver", 3600}}},
+      {"reboot",
+       {{"command", {"systemctl", "reboot"}}, {"boot_id_file", "/proc/sys/kernel/random/boot_id"}, {"max_reboots", 3}}},
+      {"timeouts",
+       {{"default", 3600},
+        {"apt-packages", 1800},
+        {"anaconda", 3600},
+        {"conda-env", 7200},
+        {"datasets", 3600},
+        {"nvidia-driver", 3600}}},
   };
 }
 

@@ -16,9 +16,9 @@ struct Field;
 using ValueCheck = std::function<std::optional<std::string>(const nlohmann::json&)>;
 
 struct Field {
-  std::string path;         // "jupyter.port"; a top-level key has no dot
+  std::string path;  // "jupyter.port"; a top-level key has no dot
   Kind kind;
-  std::string description;  // one line, for the README table
+  std::string description;         // one line, for the README table
   std::string metadata_attribute;  // GCE metadata attribute that can set it, or empty
   ValueCheck check;                // extra checks beyond the kind, may be empty
   std::vector<Field> item_fields;  // object_list: the fields of each item (paths relative to it)

@@ -142,11 +142,11 @@ nlohmann::json to_json(const Facts& facts) {
         {"cuda", facts.installed.cuda_paths}}},
       {"user", user},
       {"instance", facts.instance ? json{{"id", facts.instance->id},
-                                          {"zone", facts.instance->zone},
-                                          {"machine_type", facts.instance->machine_type},
-                                          {"external_ip", facts.instance->external_ip},
-                                          {"internal_ip", facts.instance->internal_ip},
-                                          {"os_login", facts.instance->os_login}}
+                                         {"zone", facts.instance->zone},
+                                         {"machine_type", facts.instance->machine_type},
+                                         {"external_ip", facts.instance->external_ip},
+                                         {"internal_ip", facts.instance->internal_ip},
+                                         {"os_login", facts.instance->os_login}}
                                   : json(nullptr)},
   };
 }
@@ -182,11 +182,14 @@ std::string to_table(const Facts& facts) {
   rows.emplace_back("GPU modules", modules.empty() ? "none loaded" : util::join(modules, ", "));
   rows.emplace_back("Conda", facts.installed.conda_prefix.empty() ? "not installed" : facts.installed.conda_prefix);
   rows.emplace_back("nvidia-smi", facts.installed.nvidia_smi ? "installed" : "not installed");
-  rows.emplace_back("CUDA", facts.installed.cuda_paths.empty() ? "not installed" : util::join(facts.installed.cuda_paths, ", "));
+  rows.emplace_back(
+      "CUDA", facts.installed.cuda_paths.empty() ? "not installed" : util::join(facts.installed.cuda_paths, ", "));
   if (!facts.user.error.empty()) {
     rows.emplace_back("User", "unknown: " + facts.user.error);
   } else {
-    rows.emplace_back("User", facts.user.name + " (from " + facts.user.source + (facts.user.account ? ", home " + facts.user.account->home : ", account not created yet") + ")");
+    rows.emplace_back(
+        "User", facts.user.name + " (from " + facts.user.source +
+                    (facts.user.account ? ", home " + facts.user.account->home : ", account not created yet") + ")");
   }
   util::TextTable table;
   for (auto& [label, value] : rows) table.add_row({std::move(label), std::move(value)});

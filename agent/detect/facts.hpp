@@ -16,10 +16,10 @@ namespace cs231n::detect {
 
 // Whom the course environment is for.
 struct TargetUser {
-  std::string name;    // empty when it could not be decided (see error)
-  std::string source;  // "config", "SUDO_USER" or "/etc/passwd"
+  std::string name;                    // empty when it could not be decided (see error)
+  std::string source;                  // "config", "SUDO_USER" or "/etc/passwd"
   std::optional<os::Account> account;  // absent while the account does not exist yet
-  std::string error;   // why no user could be chosen, naming the config key to set
+  std::string error;                   // why no user could be chosen, naming the config key to set
 };
 
 // The target user: config `user`; else SUDO_USER when run through sudo; else the single regular
@@ -28,9 +28,9 @@ TargetUser resolve_target_user(const os::Accounts& accounts, const std::string& 
                                const std::optional<std::string>& sudo_user);
 
 struct Installed {
-  std::string conda_prefix;              // an Anaconda/Miniconda prefix with bin/conda
+  std::string conda_prefix;  // an Anaconda/Miniconda prefix with bin/conda
   bool nvidia_smi = false;
-  std::vector<std::string> cuda_paths;   // /usr/local/cuda*
+  std::vector<std::string> cuda_paths;  // /usr/local/cuda*
 };
 
 // What the GCE metadata server says of this VM (filled in by the CLI when it can ask).
@@ -40,7 +40,7 @@ struct GceInstance {
   std::string machine_type;  // "n1-standard-8"
   std::string external_ip;
   std::string internal_ip;
-  bool os_login = false;     // metadata enable-oslogin: accounts come from Google, not /etc/passwd
+  bool os_login = false;  // metadata enable-oslogin: accounts come from Google, not /etc/passwd
 };
 
 // Everything `detect` reports. Read-only: gathering facts changes nothing.

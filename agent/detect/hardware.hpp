@@ -11,10 +11,10 @@
 namespace cs231n::detect {
 
 struct Gpu {
-  std::string pci_id;  // "10de:1eb8"
+  std::string pci_id;     // "10de:1eb8"
   std::string device_id;  // "1eb8"
-  std::string name;    // "Tesla T4"
-  std::string slot;    // "0000:00:04.0"
+  std::string name;       // "Tesla T4"
+  std::string slot;       // "0000:00:04.0"
 };
 
 // NVIDIA display or 3D controllers under <root>/sys/bus/pci/devices/*/{vendor,device,class},

@@ -77,7 +77,8 @@ OsInfo os_info_from(const std::map<std::string, std::string>& fields) {
   if (info.codename.empty()) info.codename = get("UBUNTU_CODENAME");
   info.pretty_name = get("PRETTY_NAME");
   if (info.id.empty()) {
-    info.reason = "cannot tell which OS this is (no ID in os-release); cs231n-agent supports " + gpu::supported_os_list();
+    info.reason =
+        "cannot tell which OS this is (no ID in os-release); cs231n-agent supports " + gpu::supported_os_list();
     return info;
   }
   info.supported = gpu::find_os(info.id, info.version_id).has_value();

@@ -15,12 +15,12 @@ namespace cs231n::detect {
 std::map<std::string, std::string> parse_os_release(std::string_view text);
 
 struct OsInfo {
-  std::string id;           // "ubuntu", "debian", "centos"; empty when unknown
-  std::string version_id;   // "22.04"
-  std::string codename;     // "jammy"
+  std::string id;          // "ubuntu", "debian", "centos"; empty when unknown
+  std::string version_id;  // "22.04"
+  std::string codename;    // "jammy"
   std::string pretty_name;
   bool supported = false;
-  std::string reason;       // why not, when !supported
+  std::string reason;  // why not, when !supported
 
   // "Ubuntu 22.04", for messages.
   std::string label() const;

@@ -32,7 +32,8 @@ util::Result<std::optional<RunLock>> RunLock::try_acquire(const os::Files& files
     return util::fail(std::string("cannot lock ") + state_dir + "/lock: " + std::strerror(errno), errno);
   }
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd->get(), 0) != 0 || ::pwrite(fd->get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+  if (::ftruncate(fd->get(), 0) != 0 ||
+      ::pwrite(fd->get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     return util::fail(std::string("cannot write ") + state_dir + "/lock: " + std::strerror(errno), errno);
   }
   return std::optional<RunLock>(RunLock(std::move(*fd)));

@@ -48,7 +48,8 @@ void install_self(os::System& system, bool force) {
     version.capture_stdout = true;
     version.timeout = std::chrono::seconds(10);
     const auto answer = system.run(version);
-    const auto words = answer && answer->ok() ? util::split_whitespace(answer->stdout_text) : std::vector<std::string>{};
+    const auto words =
+        answer && answer->ok() ? util::split_whitespace(answer->stdout_text) : std::vector<std::string>{};
     const std::string installed_version = words.size() >= 2 ? words[1] : "";
     if (!installed_version.empty() && util::compare_versions(installed_version, CS231N_VERSION) > 0 && !force) {
       spdlog::warn("{} is version {}, newer than this agent ({}): not replacing it (--force would)", k_installed_agent,
@@ -73,13 +74,15 @@ void install_resume_unit(os::System& system, const Paths& paths) {
   auto& services = system.services();
   if (!current || *current != content) {
     if (auto installed = services.install_unit(k_resume_unit, content); !installed) {
-      spdlog::warn("cannot install {}: {}; after a reboot, run `sudo cs231n-agent resume`", k_resume_unit, installed.error().message);
+      spdlog::warn("cannot install {}: {}; after a reboot, run `sudo cs231n-agent resume`", k_resume_unit,
+                   installed.error().message);
       return;
     }
   }
   // Enabled, not started: starting it now would only find this run's lock.
   if (auto enabled = services.enable(k_resume_unit, "multi-user.target", false); !enabled) {
-    spdlog::warn("cannot enable {}: {}; after a reboot, run `sudo cs231n-agent resume`", k_resume_unit, enabled.error().message);
+    spdlog::warn("cannot enable {}: {}; after a reboot, run `sudo cs231n-agent resume`", k_resume_unit,
+                 enabled.error().message);
   }
 }
 

@@ -16,8 +16,9 @@ namespace {
 
 void require_host_root(const os::System& system) {
   if (!system.files().is_host_root()) {
-    throw Error(ExitCode::usage, "run and resume change the machine, so they work only on the real root; --root is for "
-                                 "detect, plan and status (tests run the agent inside a chroot)");
+    throw Error(ExitCode::usage,
+                "run and resume change the machine, so they work only on the real root; --root is for "
+                "detect, plan and status (tests run the agent inside a chroot)");
   }
 }
 
@@ -58,7 +59,8 @@ RunLock take_lock(os::System& system, const RunRequest& request) {
 
 }  // namespace
 
-SessionResult run_session(os::System& system, const StepFactory& make_steps, const RunRequest& request, Progress& progress) {
+SessionResult run_session(os::System& system, const StepFactory& make_steps, const RunRequest& request,
+                          Progress& progress) {
   require_host_root(system);
   if (auto refusal = refuse_unsupported_system(system)) return *refusal;
   const StateStore store(system.files(), request.paths.state_dir);
@@ -73,13 +75,15 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
   // At a boot after a finished run, resume still re-checks the steps that can break by themselves
   // (a kernel update takes the nvidia module away); everything else recorded done is skipped.
   const bool boot_check = request.resume && state.run.state == RunState::done;
-  if (boot_check) spdlog::info("the last run is done; checking again what can break by itself (a kernel update, a reboot)");
+  if (boot_check)
+    spdlog::info("the last run is done; checking again what can break by itself (a kernel update, a reboot)");
   const auto layers = request.resume ? state.run.config_layers : request.config_layers;
   auto facts = detect::gather_facts(system, user_named_in(layers));
   facts.instance = request.instance;
   const auto config = config::Config::resolve(layers, facts.os);
   const std::string boot_id = read_boot_id(system, boot_id_file(request.options, config));
-  if (auto waiting = reboot_still_pending(state.run, boot_id)) return SessionResult{.outcome = std::move(*waiting), .ran = true};
+  if (auto waiting = reboot_still_pending(state.run, boot_id))
+    return SessionResult{.outcome = std::move(*waiting), .ran = true};
 
   start_or_continue_run(state, boot_check, util::random_hex(6), util::iso8601(system.now()));
   const RunOptions options = options_for(request, state.run);

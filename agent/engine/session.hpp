@@ -36,7 +36,7 @@ struct RunRequest {
 
 struct SessionResult {
   RunOutcome outcome;
-  bool ran = false;  // false when there was nothing to do (resume without a pending run)
+  bool ran = false;         // false when there was nothing to do (resume without a pending run)
   std::string jupyter_url;  // what RunRequest::jupyter_url built for the run's config and facts
 };
 
@@ -44,6 +44,7 @@ struct SessionResult {
 // starts or continues the run record, asks off GCE, ends processes a killed run left behind,
 // installs the agent and its resume unit, and runs the engine (session_steps.hpp names each step).
 // Throws Error for what stops it before any step runs (busy, bad selection, not confirmed).
-SessionResult run_session(os::System& system, const StepFactory& make_steps, const RunRequest& request, Progress& progress);
+SessionResult run_session(os::System& system, const StepFactory& make_steps, const RunRequest& request,
+                          Progress& progress);
 
 }  // namespace cs231n::engine

@@ -65,7 +65,8 @@ void record_request(RunRecord& run, const RunRequest& request) {
   run.config_layers = request.config_layers;
 }
 
-void forget_other_instance(State& state, const plan::StepList& steps, const std::optional<detect::GceInstance>& instance) {
+void forget_other_instance(State& state, const plan::StepList& steps,
+                           const std::optional<detect::GceInstance>& instance) {
   if (!instance || instance->id.empty()) return;
   if (!state.run.instance_id.empty() && state.run.instance_id != instance->id) {
     for (const auto& step : steps) {
@@ -83,13 +84,15 @@ void forget_other_instance(State& state, const plan::StepList& steps, const std:
 
 void confirm_off_gce(const detect::Facts& facts, RunRecord& run, const RunRequest& request) {
   if (facts.gce || run.confirmed) return;
-  const std::string question = "This machine is not a GCE VM. cs231n-agent is about to install Anaconda, Jupyter and "
-                               "drivers on it and change its configuration. Go on?";
+  const std::string question =
+      "This machine is not a GCE VM. cs231n-agent is about to install Anaconda, Jupyter and "
+      "drivers on it and change its configuration. Go on?";
   if (request.yes) {
     run.confirmed = true;
   } else if (!request.confirm) {
-    throw Error(ExitCode::usage, "this machine is not a GCE VM and there is no terminal to confirm on: add --yes to "
-                                 "let cs231n-agent change it");
+    throw Error(ExitCode::usage,
+                "this machine is not a GCE VM and there is no terminal to confirm on: add --yes to "
+                "let cs231n-agent change it");
   } else if (request.confirm(question)) {
     run.confirmed = true;
   } else {

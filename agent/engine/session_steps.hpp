@@ -35,7 +35,8 @@ void record_request(RunRecord& run, const RunRequest& request);
 // A VM made from another VM's image (scripts/bake-image.sh) carries that VM's state: what belongs
 // to one instance runs again, and must apply (its check would pass on the copied files). Records
 // this instance's id.
-void forget_other_instance(State& state, const plan::StepList& steps, const std::optional<detect::GceInstance>& instance);
+void forget_other_instance(State& state, const plan::StepList& steps,
+                           const std::optional<detect::GceInstance>& instance);
 
 // Off GCE, the operator must agree once per run (--yes or the confirm question) before the
 // machine changes. Throws Error(usage) when not confirmed or there is no way to ask.

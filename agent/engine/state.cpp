@@ -44,10 +44,11 @@ std::optional<StepStatus> parse_step_status(std::string_view text) {
 // Each field is stored under its member's name. Every field is required (a file missing one is
 // corrupt and set aside); fields added later are filled in by upgrade(). tests/fixtures/state holds
 // files that must keep loading and saving to the same bytes.
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StepRecord, status, fingerprint, attempts, started, finished, duration_s, error, log, boot_id,
-                                   detail)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunRecord, id, state, started, updated, reboots, boot_id, reboot_requested_by, reboot_boot_id,
-                                   confirmed, instance_id, redo, only, skip, config_layers, pid, message, order)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StepRecord, status, fingerprint, attempts, started, finished, duration_s, error, log,
+                                   boot_id, detail)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunRecord, id, state, started, updated, reboots, boot_id, reboot_requested_by,
+                                   reboot_boot_id, confirmed, instance_id, redo, only, skip, config_layers, pid,
+                                   message, order)
 
 // Not NLOHMANN_JSON_SERIALIZE_ENUM: it would be a second table of the names, and it reads an
 // unknown name as the first value instead of refusing it.
@@ -123,13 +124,12 @@ State StateStore::load(const std::string& now_stamp) const {
   std::string problem;
   int format = 0;
   switch (parse_state(m_files, state_path(), state, problem, format)) {
-    case Parsed::ok:
-      return state;
-    case Parsed::missing:
-      return State{};
+    case Parsed::ok: return state;
+    case Parsed::missing: return State{};
     case Parsed::newer:
-      throw Error(ExitCode::usage, state_path() + " was written by a newer cs231n-agent (state format " + std::to_string(format) +
-                                       ", this one reads up to " + std::to_string(k_state_format) +
+      throw Error(ExitCode::usage, state_path() + " was written by a newer cs231n-agent (state format " +
+                                       std::to_string(format) + ", this one reads up to " +
+                                       std::to_string(k_state_format) +
                                        "): run that newer agent, or `cs231n-agent reset --all` to start over");
     case Parsed::corrupt: {
       const std::string aside = state_path() + ".corrupt-" + now_stamp;

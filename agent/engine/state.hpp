@@ -26,10 +26,10 @@ struct StepRecord {
   std::string started;      // ISO 8601, UTC
   std::string finished;
   double duration_s = 0;
-  std::string error;        // last error line
-  std::string log;          // path of the step's log
-  std::string boot_id;      // boot in which it last ran
-  std::string detail;       // why done / skipped / refused
+  std::string error;    // last error line
+  std::string log;      // path of the step's log
+  std::string boot_id;  // boot in which it last ran
+  std::string detail;   // why done / skipped / refused
 };
 
 struct RunRecord {
@@ -38,13 +38,13 @@ struct RunRecord {
   std::string started;
   std::string updated;
   int reboots = 0;
-  std::string boot_id;             // boot in which the state was last written
-  std::string reboot_requested_by; // the step that asked for the pending reboot
-  std::string reboot_boot_id;      // the boot that must end before the run goes on
-  bool confirmed = false;          // the operator agreed to change this machine (off GCE)
-  std::string instance_id;         // the GCE instance the steps were done on (empty off GCE)
-  std::vector<std::string> redo;   // steps that must apply even when their check passes (a new instance)
-  std::vector<std::string> only;   // the step selection, reused by `resume`
+  std::string boot_id;              // boot in which the state was last written
+  std::string reboot_requested_by;  // the step that asked for the pending reboot
+  std::string reboot_boot_id;       // the boot that must end before the run goes on
+  bool confirmed = false;           // the operator agreed to change this machine (off GCE)
+  std::string instance_id;          // the GCE instance the steps were done on (empty off GCE)
+  std::vector<std::string> redo;    // steps that must apply even when their check passes (a new instance)
+  std::vector<std::string> only;    // the step selection, reused by `resume`
   std::vector<std::string> skip;
   std::vector<config::Layer> config_layers;  // the config the run was started with
   int pid = 0;
@@ -98,7 +98,6 @@ class StateStore {
   std::string m_dir;
 };
 
-
 }  // namespace cs231n::engine
 
 namespace cs231n {
@@ -112,6 +111,8 @@ void from_json(const nlohmann::json& value, RunState& state);
 // rather than from_json(json, Layer&), because a Layer has no default constructor.
 template <>
 struct nlohmann::adl_serializer<cs231n::config::Layer> {
-  static void to_json(nlohmann::json& value, const cs231n::config::Layer& layer) { value = cs231n::config::to_json(layer); }
+  static void to_json(nlohmann::json& value, const cs231n::config::Layer& layer) {
+    value = cs231n::config::to_json(layer);
+  }
   static cs231n::config::Layer from_json(const nlohmann::json& value) { return cs231n::config::layer_from_json(value); }
 };

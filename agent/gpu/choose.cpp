@@ -97,8 +97,7 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
   }
   const auto fits = [&](int branch) { return branch >= min_branch && (max_branch == 0 || branch <= max_branch); };
   const auto os = find_os(request.os_id, request.os_version);
-  const std::vector<int> signed_branches =
-      os && gcp_kernel(request) ? os->signed_gcp_branches : std::vector<int>{};
+  const std::vector<int> signed_branches = os && gcp_kernel(request) ? os->signed_gcp_branches : std::vector<int>{};
   const std::string limits = "CUDA " + std::string(release.version) + " needs >= " + std::to_string(min_branch) +
                              (max_branch ? ", the " + limiting_gpu + " <= " + std::to_string(max_branch) : "");
 
@@ -106,12 +105,12 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
   if (request.driver_branch != "auto") {
     const int branch = static_cast<int>(util::parse_uint(request.driver_branch).value_or(0));
     if (max_branch != 0 && branch > max_branch) {
-      return "driver branch " + request.driver_branch + " does not work on the " + limiting_gpu + " (newest: " +
-             std::to_string(max_branch) + ")";
+      return "driver branch " + request.driver_branch + " does not work on the " + limiting_gpu +
+             " (newest: " + std::to_string(max_branch) + ")";
     }
     if (branch < min_branch) {
-      return "CUDA " + std::string(release.version) + " needs driver " + std::to_string(min_branch) + " or newer, not " +
-             request.driver_branch;
+      return "CUDA " + std::string(release.version) + " needs driver " + std::to_string(min_branch) +
+             " or newer, not " + request.driver_branch;
     }
     pick.branch = branch;
     pick.reason = "driver " + request.driver_branch + " as configured (" + limits + ")";
@@ -128,7 +127,8 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
     pick.branch = best_of(signed_branches, preferred);
     if (pick.branch == 0) pick.branch = best_of(branches.nvidia_repo, preferred);
     if (pick.branch == 0) {
-      return "no driver branch fits CUDA " + std::string(release.version) + " and " + gpu_list(request) + " (" + limits + ")";
+      return "no driver branch fits CUDA " + std::string(release.version) + " and " + gpu_list(request) + " (" +
+             limits + ")";
     }
     const std::string long_term = "; " + std::to_string(branches.long_term) + " is the long-term branch";
     pick.reason = "driver " + std::to_string(pick.branch) + " (" + limits +
@@ -186,7 +186,8 @@ PickOr<TorchPick> pick_torch(std::string_view variant, const Request& request) {
     }
     if (!has_variant(*build, variant)) {
       std::vector<std::string> variants(build->variants.begin(), build->variants.end());
-      return "torch " + request.torch + " has no " + for_variant + " build (its builds: " + util::join(variants, ", ") + ")";
+      return "torch " + request.torch + " has no " + for_variant + " build (its builds: " + util::join(variants, ", ") +
+             ")";
     }
     if (!python_in_range(request.python, *build)) {
       return "torch " + request.torch + " has no wheel for Python " + request.python + " (it has " +
@@ -219,8 +220,9 @@ std::expected<Choice, std::string> search(const Request& request) {
     if (!torch) return std::unexpected(torch.error());
     choice.torch_version = torch->build.version;
     choice.torch_variant = "cpu";
-    choice.reasons.push_back(request.torch == "auto" ? "no NVIDIA GPU: the newest CPU-only torch for Python " + request.python
-                                                     : "no NVIDIA GPU: the CPU-only build of torch " + request.torch);
+    choice.reasons.push_back(request.torch == "auto"
+                                 ? "no NVIDIA GPU: the newest CPU-only torch for Python " + request.python
+                                 : "no NVIDIA GPU: the CPU-only build of torch " + request.torch);
     return choice;
   }
   std::vector<CudaRelease> candidates;
@@ -231,7 +233,8 @@ std::expected<Choice, std::string> search(const Request& request) {
   } else {
     std::vector<std::string> known;
     for (const auto& release : cuda_releases()) known.emplace_back(release.version);
-    return std::unexpected("CUDA " + request.cuda + " is not a version cs231n-agent knows (" + util::join(known, ", ") + ")");
+    return std::unexpected("CUDA " + request.cuda + " is not a version cs231n-agent knows (" + util::join(known, ", ") +
+                           ")");
   }
   if (nvidia_repo_name(request.os_id, request.os_version).empty()) {
     return std::unexpected("cs231n-agent knows no NVIDIA repository for " + request.os_label + " (it knows " +
@@ -273,9 +276,10 @@ std::expected<Choice, std::string> search(const Request& request) {
     choice.reasons.push_back(request.cuda == "auto" ? "CUDA " + choice.cuda + ": the newest that " + fits + " allow"
                                                     : "CUDA " + choice.cuda + " as configured; " + fits + " allow it");
     choice.reasons.push_back(driver->reason);
-    choice.reasons.push_back(request.torch == "auto" ? "the newest torch for CUDA " + choice.cuda + " that supports " +
-                                                           gpu_list(request) + " and Python " + request.python
-                                                     : "torch " + request.torch + " as configured, its CUDA " + choice.cuda + " build");
+    choice.reasons.push_back(request.torch == "auto"
+                                 ? "the newest torch for CUDA " + choice.cuda + " that supports " + gpu_list(request) +
+                                       " and Python " + request.python
+                                 : "torch " + request.torch + " as configured, its CUDA " + choice.cuda + " build");
     return choice;
   }
   return std::unexpected(best_reason);
@@ -300,7 +304,8 @@ std::string suggest(const Request& request) {
     change(copy);
     relaxations.push_back({std::move(advice), std::move(copy)});
   };
-  if (request.driver_branch != "auto") relaxed([](Request& r) { r.driver_branch = "auto"; }, "set gpu.driver_branch to \"auto\"");
+  if (request.driver_branch != "auto")
+    relaxed([](Request& r) { r.driver_branch = "auto"; }, "set gpu.driver_branch to \"auto\"");
   if (request.cuda != "auto") relaxed([](Request& r) { r.cuda = "auto"; }, "set gpu.cuda to \"auto\"");
   if (request.torch != "auto") relaxed([](Request& r) { r.torch = "auto"; }, "set pytorch.version to \"auto\"");
   relaxed([](Request& r) { r.cuda = r.torch = r.driver_branch = "auto"; },
@@ -316,7 +321,8 @@ std::string suggest(const Request& request) {
           r.cuda = r.torch = r.driver_branch = "auto";
           r.python = python;
         },
-        std::string("set gpu.cuda, gpu.driver_branch and pytorch.version to \"auto\" and conda_env.python to ") + quoted(python));
+        std::string("set gpu.cuda, gpu.driver_branch and pytorch.version to \"auto\" and conda_env.python to ") +
+            quoted(python));
   }
   relaxed(
       [](Request& r) {
@@ -329,7 +335,8 @@ std::string suggest(const Request& request) {
       },
       "use an Ubuntu 22.04 image and profile `current`");
   for (const auto& relaxation : relaxations) {
-    if (auto choice = search(relaxation.request)) return relaxation.advice + " (here: " + describe_choice(*choice) + ")";
+    if (auto choice = search(relaxation.request))
+      return relaxation.advice + " (here: " + describe_choice(*choice) + ")";
   }
   return "";
 }

@@ -20,16 +20,16 @@ enum class DriverSource {
 
 // What the machine is and what the config asks for.
 struct Request {
-  bool gpu_path = false;                 // an NVIDIA GPU is present, or gpu.force
-  std::vector<std::string> gpu_ids;      // PCI device ids; may be empty with gpu.force
+  bool gpu_path = false;             // an NVIDIA GPU is present, or gpu.force
+  std::vector<std::string> gpu_ids;  // PCI device ids; may be empty with gpu.force
   std::string os_id, os_version, os_label;
-  std::string kernel_release;            // "6.8.0-1015-gcp": the flavour decides signed modules
-  std::string python;                    // the env's Python, "3.6"
-  std::string cuda = "auto";             // gpu.cuda
-  std::string driver_branch = "auto";    // gpu.driver_branch
-  std::string torch = "auto";            // pytorch.version
+  std::string kernel_release;          // "6.8.0-1015-gcp": the flavour decides signed modules
+  std::string python;                  // the env's Python, "3.6"
+  std::string cuda = "auto";           // gpu.cuda
+  std::string driver_branch = "auto";  // gpu.driver_branch
+  std::string torch = "auto";          // pytorch.version
   bool secure_boot = false;
-  bool module_signing_key = false;       // a MOK key DKMS signs with is configured
+  bool module_signing_key = false;  // a MOK key DKMS signs with is configured
 };
 
 struct Choice {

@@ -89,7 +89,10 @@ const std::vector<OsSupport>& supported_oses() {
       // 20.04 ships signed modules only under per-kernel names, which change with every kernel.
       {"ubuntu", "20.04", "ubuntu2004", {}, ""},
       {"ubuntu", "22.04", "ubuntu2204", {535, 550, 570, 580, 595}, ""},
-      {"ubuntu", "24.04", "ubuntu2404", {535, 550, 570, 580, 595},
+      {"ubuntu",
+       "24.04",
+       "ubuntu2404",
+       {535, 550, 570, 580, 595},
        "since 2026-02-01 apt rejects the ubuntu2404 repo's SHA1 signature (NVIDIA/cuda-repo-management#39)"},
       {"debian", "11", "debian11", {}, ""},
       {"debian", "12", "debian12", {}, ""},

@@ -53,9 +53,9 @@ std::string cuda_of_variant(std::string_view variant);
 
 // An OS release cs231n-agent supports: the one list, which detect's verdict uses too.
 struct OsSupport {
-  std::string_view id;          // os-release ID
-  std::string_view version_id;  // os-release VERSION_ID
-  std::string_view nvidia_repo; // "ubuntu2204"
+  std::string_view id;           // os-release ID
+  std::string_view version_id;   // os-release VERSION_ID
+  std::string_view nvidia_repo;  // "ubuntu2204"
   // Driver branches the OS ships as prebuilt, signed modules for the GCP kernel flavour (they load
   // with Secure Boot on): linux-modules-nvidia-<branch>-server-gcp.
   std::vector<int> signed_gcp_branches;

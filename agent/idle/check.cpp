@@ -55,23 +55,25 @@ std::string all_signals(const std::vector<Signal>& signals) {
 std::string reason_for(const Verdict& verdict, const Report& report, const Settings& settings) {
   const auto now = report.now;
   const std::string since = "idle for " + std::to_string(whole_minutes(verdict.last_active, now)) + " min (since " +
-                            util::iso8601(verdict.last_active) + ", power-off after " + std::to_string(settings.minutes.count()) +
-                            " idle minutes)";
+                            util::iso8601(verdict.last_active) + ", power-off after " +
+                            std::to_string(settings.minutes.count()) + " idle minutes)";
   switch (verdict.action) {
     case Action::warn:
       return since + ": " + (report.dry_run ? "would warn" : "warned") + " logged-in users (wall); power-off at " +
              util::iso8601(*verdict.power_off_at);
     case Action::power_off:
-      return since + ", warned at " + util::iso8601(*verdict.warned_at) + ": " + (report.dry_run ? "would power" : "powering") +
+      return since + ", warned at " + util::iso8601(*verdict.warned_at) + ": " +
+             (report.dry_run ? "would power" : "powering") +
              " the VM off with: " + util::join(settings.power_off_command, " ");
     case Action::none:
-    case Action::disabled:
-      break;
+    case Action::disabled: break;
   }
   if (verdict.active) return "active now: " + active_names(report.signals) + "; the idle time starts over";
-  if (verdict.power_off_at) return since + "; warned at " + util::iso8601(*verdict.warned_at) + ", power-off at " + util::iso8601(*verdict.power_off_at);
-  return since + "; warning at " + util::iso8601(verdict.deadline - k_warning_lead) + ", power-off at " + util::iso8601(verdict.deadline) +
-         " at the earliest";
+  if (verdict.power_off_at)
+    return since + "; warned at " + util::iso8601(*verdict.warned_at) + ", power-off at " +
+           util::iso8601(*verdict.power_off_at);
+  return since + "; warning at " + util::iso8601(verdict.deadline - k_warning_lead) + ", power-off at " +
+         util::iso8601(verdict.deadline) + " at the earliest";
 }
 
 void warn_users(os::System& system, const std::string& message) {
@@ -107,8 +109,8 @@ std::optional<IdleState> load_idle_state(const os::Files& files, const std::stri
   try {
     const auto document = json::parse(*text);
     if (!document.is_object() || document.value("format", 0) != k_idle_state_format) return std::nullopt;
-    return IdleState{document.value("boot_id", ""), time_from(document, "last_active"), time_from(document, "warned_at"),
-                     time_from(document, "last_check")};
+    return IdleState{document.value("boot_id", ""), time_from(document, "last_active"),
+                     time_from(document, "warned_at"), time_from(document, "last_check")};
   } catch (const json::exception&) {
     spdlog::warn("{} is not valid; the idle time starts at this check", idle_state_path(state_dir));
     return std::nullopt;
@@ -171,13 +173,16 @@ Report run_check(os::System& system, const Settings& settings, bool dry_run, con
   report.minutes = settings.minutes;
   if (!settings.enabled || !settings.gce) {
     report.action = Action::disabled;
-    report.reason = !settings.enabled ? "idle shutdown is disabled (idle_shutdown.enabled is false): nothing to check"
-                                      : "not a GCE VM: idle shutdown never powers off another machine (it may be someone's workstation)";
+    report.reason =
+        !settings.enabled
+            ? "idle shutdown is disabled (idle_shutdown.enabled is false): nothing to check"
+            : "not a GCE VM: idle shutdown never powers off another machine (it may be someone's workstation)";
     return report;
   }
   const auto& files = system.files();
-  report.signals = {jupyter_signal(files, settings.jupyter, fetch), ssh_signal(files), gpu_signal(system, settings.gpu_percent),
-                    cpu_signal(files, settings.cpu_load_percent), run_signal(files, settings.state_dir)};
+  report.signals = {jupyter_signal(files, settings.jupyter, fetch), ssh_signal(files),
+                    gpu_signal(system, settings.gpu_percent), cpu_signal(files, settings.cpu_load_percent),
+                    run_signal(files, settings.state_dir)};
   const std::string boot_id = system.boot_id();
   const auto previous = load_idle_state(files, settings.state_dir);
   auto verdict = decide(previous, boot_id, report.signals, report.now, settings.minutes);
@@ -185,7 +190,8 @@ Report run_check(os::System& system, const Settings& settings, bool dry_run, con
   // Held from here through the power-off command: no run can start on a machine going down.
   std::optional<engine::RunLock> lock;
   if (verdict.action == Action::power_off && !dry_run) {
-    if (auto made = files.make_dirs(settings.state_dir, 0700); !made) throw Error(ExitCode::step_failed, made.error().message);
+    if (auto made = files.make_dirs(settings.state_dir, 0700); !made)
+      throw Error(ExitCode::step_failed, made.error().message);
     auto taken = engine::RunLock::try_acquire(files, settings.state_dir);
     if (!taken) throw Error(ExitCode::step_failed, "cannot take the run lock: " + taken.error().message);
     if (*taken) {
@@ -221,8 +227,8 @@ Report run_check(os::System& system, const Settings& settings, bool dry_run, con
     const auto result = system.run(power_off);
     if (!result) throw Error(ExitCode::step_failed, "cannot run the power-off command: " + result.error().message);
     if (!result->ok()) {
-      throw Error(ExitCode::step_failed, "the power-off command (" + util::join(settings.power_off_command, " ") + ") " +
-                                             result->describe() + ": " + result->output_tail);
+      throw Error(ExitCode::step_failed, "the power-off command (" + util::join(settings.power_off_command, " ") +
+                                             ") " + result->describe() + ": " + result->output_tail);
     }
   }
   return report;
@@ -232,16 +238,14 @@ json to_json(const Report& report) {
   json signals = json::array();
   for (const auto& signal : report.signals) {
     signals.push_back({{"name", signal.name},
-                       {"state", signal.active ? "active" : signal.unknown ? "unknown" : "quiet"},
+                       {"state", signal.active    ? "active"
+                                 : signal.unknown ? "unknown"
+                                                  : "quiet"},
                        {"last_seen", time_or_null(signal.last_seen)},
                        {"detail", signal.detail}});
   }
-  json document = {{"action", to_string(report.action)},
-                   {"dry_run", report.dry_run},
-                   {"reason", report.reason},
-                   {"now", util::iso8601(report.now)},
-                   {"minutes", report.minutes.count()},
-                   {"signals", signals}};
+  json document = {{"action", to_string(report.action)}, {"dry_run", report.dry_run},         {"reason", report.reason},
+                   {"now", util::iso8601(report.now)},   {"minutes", report.minutes.count()}, {"signals", signals}};
   if (const auto& verdict = report.verdict) {
     document["active"] = verdict->active;
     document["last_active"] = util::iso8601(verdict->last_active);

@@ -52,10 +52,10 @@ std::string_view to_string(Action action);
 // The window arithmetic, without side effects.
 struct Verdict {
   Action action = Action::none;
-  bool active = false;                  // some signal is busy right now
-  TimePoint last_active;                // the idle time runs from here
-  TimePoint deadline;                   // last_active + minutes
-  std::optional<TimePoint> warned_at;   // the warning of this idle period, if any (now when action is warn)
+  bool active = false;                 // some signal is busy right now
+  TimePoint last_active;               // the idle time runs from here
+  TimePoint deadline;                  // last_active + minutes
+  std::optional<TimePoint> warned_at;  // the warning of this idle period, if any (now when action is warn)
   std::optional<TimePoint> power_off_at;
 };
 
@@ -86,7 +86,8 @@ std::string warning_message(const Verdict& verdict, TimePoint now);
 // start under it) as decided. Why it powers off is logged before the command runs. With
 // dry_run nothing is written, warned or run. Disabled, or off GCE: nothing is read or done.
 // Throws Error when the state cannot be written or the power-off command fails.
-Report run_check(os::System& system, const Settings& settings, bool dry_run, const KernelsFetcher& fetch = fetch_kernels);
+Report run_check(os::System& system, const Settings& settings, bool dry_run,
+                 const KernelsFetcher& fetch = fetch_kernels);
 
 nlohmann::json to_json(const Report& report);
 // A few lines for a person (and the journal): the verdict, then one line per signal.

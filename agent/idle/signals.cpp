@@ -46,7 +46,9 @@ std::optional<bool> something_listens(const os::Files& files, int port) {
       const auto fields = util::split_whitespace(line);
       if (fields.size() < 4 || fields[3] != "0A") continue;
       const auto colon = fields[1].rfind(':');
-      if (colon != std::string::npos && util::parse_uint(fields[1].substr(colon + 1), 16) == static_cast<std::uint64_t>(port)) return true;
+      if (colon != std::string::npos &&
+          util::parse_uint(fields[1].substr(colon + 1), 16) == static_cast<std::uint64_t>(port))
+        return true;
     }
   }
   if (!readable) return std::nullopt;
@@ -102,7 +104,8 @@ Signal jupyter_signal(const os::Files& files, const JupyterSource& source, const
   const auto token_text = files.read(source.token_file);
   if (!token_text) return unknown("no API token in " + source.token_file + " (the jupyter-service step writes it)");
   const auto token = jupyter::parse_api_token_file(*token_text);
-  if (!token) return unknown(source.token_file + " is not one line " + jupyter::k_api_token_variable + "=<64 hex digits>");
+  if (!token)
+    return unknown(source.token_file + " is not one line " + jupyter::k_api_token_variable + "=<64 hex digits>");
   const auto certificate = files.stat(source.certificate);
   if (!certificate || certificate->type != os::FileType::regular) {
     return unknown("no certificate at " + source.certificate + " (the jupyter-cert step makes it)");
@@ -119,7 +122,8 @@ Signal jupyter_signal(const os::Files& files, const JupyterSource& source, const
     return unknown("Jupyter at " + base + " refused the agent's token (HTTP " + std::to_string(answer->status) +
                    "): restart it (systemctl restart cs231n-jupyter) so that it reads " + source.token_file);
   }
-  if (answer->status != 200) return unknown("Jupyter at " + base + " answered HTTP " + std::to_string(answer->status) + " for /api/kernels");
+  if (answer->status != 200)
+    return unknown("Jupyter at " + base + " answered HTTP " + std::to_string(answer->status) + " for /api/kernels");
   const auto kernels = parse_kernels(answer->body);
   if (!kernels) return unknown(kernels.error().message);
   if (kernels->empty()) {
@@ -162,7 +166,8 @@ Signal ssh_signal(const os::Files& files) {
   for (const auto& login : parse_utmp(*bytes)) {
     if (!files.exists("/proc/" + std::to_string(login.pid))) continue;  // a stale record of a dead session
     std::string session = login.user + " on " + login.line;
-    const auto terminal = login.line.empty() ? util::Result<os::FileInfo>(util::fail("no terminal")) : files.stat("/dev/" + login.line);
+    const auto terminal =
+        login.line.empty() ? util::Result<os::FileInfo>(util::fail("no terminal")) : files.stat("/dev/" + login.line);
     if (terminal) {
       keep_latest(signal.last_seen, terminal->accessed);
       session += ", last input " + util::iso8601(terminal->accessed);
@@ -171,7 +176,8 @@ Signal ssh_signal(const os::Files& files) {
     }
     sessions.push_back(session);
   }
-  signal.detail = sessions.empty() ? "no login session" : plural(sessions.size(), "login session") + ": " + util::join(sessions, "; ");
+  signal.detail = sessions.empty() ? "no login session"
+                                   : plural(sessions.size(), "login session") + ": " + util::join(sessions, "; ");
   return signal;
 }
 
@@ -189,7 +195,8 @@ Signal gpu_signal(os::System& system, int threshold_percent) {
   const auto result = system.run(command);
   if (!result || !result->ok()) {
     signal.unknown = true;
-    signal.detail = "nvidia-smi " + (result ? result->describe() + ": " + std::string(util::trim(result->output_tail)) : result.error().message);
+    signal.detail = "nvidia-smi " + (result ? result->describe() + ": " + std::string(util::trim(result->output_tail))
+                                            : result.error().message);
     return signal;
   }
   std::vector<std::string> shown;
@@ -224,7 +231,8 @@ Signal cpu_signal(const os::Files& files, int threshold_percent) {
   }
   const double threshold = threshold_percent / 100.0;
   signal.active = load >= threshold;
-  signal.detail = "5-minute load " + two_decimals(load) + (signal.active ? ", at or above " : ", below ") + two_decimals(threshold);
+  signal.detail =
+      "5-minute load " + two_decimals(load) + (signal.active ? ", at or above " : ", below ") + two_decimals(threshold);
   return signal;
 }
 

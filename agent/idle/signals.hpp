@@ -27,7 +27,6 @@ struct Signal {
   std::string detail;  // one line: "1 kernel (python3 busy)", "5-minute load 0.02, below 0.50"
 };
 
-
 // --- Jupyter: GET /api/kernels with the agent's token ----------------------------------------
 // Only /api/kernels: /api/status has a server-wide last_activity, but every authenticated API
 // request moves it, this check's own included, so it would never look idle.

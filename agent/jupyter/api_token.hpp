@@ -11,12 +11,12 @@ namespace cs231n::jupyter {
 // hash). Jupyter accepts a token beside the password, so the student's login is unchanged.
 //
 // Why this design: the token lives in one root-only file (0600 in a 0700 folder), which is also
-// the EnvironmentFile= of cs231n-jupyter.service (Paths::api_token_file). systemd reads it as root before it drops to the
-// student, so no file the student's processes can open holds it, and it never appears in a unit,
-// an argv or a log. The managed config block takes it out of the server's environment at start,
-// so kernels (and anything a notebook prints of os.environ) never see it; notebook 6 and
-// jupyter_server print a token that did not come from them as "?token=...". Jupyter itself keeps
-// it only in its runtime files (~/.local/share/jupyter/runtime, 0700), as it does any token.
+// the EnvironmentFile= of cs231n-jupyter.service (Paths::api_token_file). systemd reads it as root before it drops to
+// the student, so no file the student's processes can open holds it, and it never appears in a unit, an argv or a log.
+// The managed config block takes it out of the server's environment at start, so kernels (and anything a notebook
+// prints of os.environ) never see it; notebook 6 and jupyter_server print a token that did not come from them as
+// "?token=...". Jupyter itself keeps it only in its runtime files (~/.local/share/jupyter/runtime, 0700), as it does
+// any token.
 inline constexpr const char* k_api_token_variable = "CS231N_JUPYTER_API_TOKEN";
 
 // Where the jupyter-cert step keeps the certificate, relative to the target user's home; the

@@ -55,7 +55,8 @@ bool is_ip_address(const std::string& text) {
 }
 
 bool is_dns_name(const std::string& text) {
-  static const std::regex name(R"(([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)");
+  static const std::regex name(
+      R"(([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)");
   return text.size() <= 253 && std::regex_match(text, name);
 }
 
@@ -64,7 +65,8 @@ util::Result<Certificate> make_self_signed(const CertificateRequest& request) {
     return util::fail("a certificate must be valid for 1 to " + std::to_string(k_max_certificate_days) +
                       " days (browsers refuse longer ones), not " + std::to_string(request.days));
   }
-  if (request.ips.empty() && request.dns_names.empty()) return util::fail("a certificate needs at least one IP address or name");
+  if (request.ips.empty() && request.dns_names.empty())
+    return util::fail("a certificate needs at least one IP address or name");
   std::string alt_names;
   for (const auto& ip : request.ips) {
     if (!is_ip_address(ip)) return util::fail("\"" + ip + "\" is not an IP address");
@@ -79,10 +81,12 @@ util::Result<Certificate> make_self_signed(const CertificateRequest& request) {
   if (request.key_type == "ec-p256") {
     key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   } else if (request.key_type == "rsa-2048" || request.key_type == "rsa-3072") {
-    key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(request.key_type == "rsa-2048" ? 2048 : 3072)));
+    key.reset(
+        EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(request.key_type == "rsa-2048" ? 2048 : 3072)));
   } else if (request.key_type.starts_with("rsa-")) {
-    return util::fail("RSA keys under 2048 bits are refused: Python >= 3.10 (OpenSSL security level 2) fails every TLS "
-                      "handshake with them; use ec-p256, rsa-2048 or rsa-3072");
+    return util::fail(
+        "RSA keys under 2048 bits are refused: Python >= 3.10 (OpenSSL security level 2) fails every TLS "
+        "handshake with them; use ec-p256, rsa-2048 or rsa-3072");
   } else {
     return util::fail("unknown key type \"" + request.key_type + "\"; use ec-p256, rsa-2048 or rsa-3072");
   }
@@ -101,10 +105,13 @@ util::Result<Certificate> make_self_signed(const CertificateRequest& request) {
   X509_set_pubkey(cert.get(), key.get());
   X509_NAME* name = X509_get_subject_name(cert.get());
   const std::string common_name = !request.dns_names.empty() ? request.dns_names.front() : request.ips.front();
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("cs231n-agent"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("cs231n-agent"), -1, -1,
+                             0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                             -1, 0);
   X509_set_issuer_name(cert.get(), name);
-  const std::string key_usage = request.key_type == "ec-p256" ? "critical,digitalSignature" : "critical,digitalSignature,keyEncipherment";
+  const std::string key_usage =
+      request.key_type == "ec-p256" ? "critical,digitalSignature" : "critical,digitalSignature,keyEncipherment";
   if (!add_extension(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
       !add_extension(cert.get(), NID_key_usage, key_usage) ||
       !add_extension(cert.get(), NID_ext_key_usage, "serverAuth") ||
@@ -112,7 +119,8 @@ util::Result<Certificate> make_self_signed(const CertificateRequest& request) {
       !add_extension(cert.get(), NID_subject_alt_name, alt_names)) {
     return util::fail("cannot add the certificate's extensions: " + openssl_error());
   }
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) return util::fail("cannot sign the certificate: " + openssl_error());
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
+    return util::fail("cannot sign the certificate: " + openssl_error());
 
   Bio key_bio(BIO_new(BIO_s_mem()));
   Bio cert_bio(BIO_new(BIO_s_mem()));

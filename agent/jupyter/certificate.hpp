@@ -18,7 +18,7 @@ struct CertificateRequest {
 };
 
 struct Certificate {
-  std::string key_pem;   // PKCS#8, unencrypted
+  std::string key_pem;  // PKCS#8, unencrypted
   std::string cert_pem;
 };
 

@@ -92,8 +92,9 @@ std::string api_token_lines(const std::string& app) {
 }  // namespace
 
 std::string notebook_config_block(const ServerSettings& settings) {
-  return common_lines("NotebookApp", settings) + "c.NotebookApp.notebook_dir = " + python_string(settings.root_dir) + "\n" +
-         "c.NotebookApp.password = " + python_string(settings.password_hash) + "\n" + api_token_lines("NotebookApp");
+  return common_lines("NotebookApp", settings) + "c.NotebookApp.notebook_dir = " + python_string(settings.root_dir) +
+         "\n" + "c.NotebookApp.password = " + python_string(settings.password_hash) + "\n" +
+         api_token_lines("NotebookApp");
 }
 
 std::string server_config_block(const ServerSettings& settings) {

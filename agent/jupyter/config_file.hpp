@@ -5,7 +5,8 @@
 
 namespace cs231n::jupyter {
 
-inline constexpr std::string_view k_block_begin = "# >>> cs231n-agent >>> (this block is rewritten by cs231n-agent; edit outside it)";
+inline constexpr std::string_view k_block_begin =
+    "# >>> cs231n-agent >>> (this block is rewritten by cs231n-agent; edit outside it)";
 inline constexpr std::string_view k_block_end = "# <<< cs231n-agent <<<";
 
 // `existing` with the agent's block replaced by `block` (or appended when there is none); every

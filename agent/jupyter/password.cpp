@@ -32,9 +32,11 @@ std::string make_argon2_hash(std::string_view passphrase) {
   unsigned char salt[k_argon2_salt];
   if (RAND_bytes(salt, sizeof salt) != 1) throw std::runtime_error("no random bytes for the salt");
   // argon2_encodedlen counts the trailing NUL.
-  std::vector<char> encoded(argon2_encodedlen(k_argon2_time, k_argon2_memory_kib, k_argon2_lanes, k_argon2_salt, k_argon2_hash, Argon2_id));
-  const int result = argon2id_hash_encoded(k_argon2_time, k_argon2_memory_kib, k_argon2_lanes, passphrase.data(), passphrase.size(),
-                                           salt, sizeof salt, k_argon2_hash, encoded.data(), encoded.size());
+  std::vector<char> encoded(
+      argon2_encodedlen(k_argon2_time, k_argon2_memory_kib, k_argon2_lanes, k_argon2_salt, k_argon2_hash, Argon2_id));
+  const int result =
+      argon2id_hash_encoded(k_argon2_time, k_argon2_memory_kib, k_argon2_lanes, passphrase.data(), passphrase.size(),
+                            salt, sizeof salt, k_argon2_hash, encoded.data(), encoded.size());
   if (result != ARGON2_OK) throw std::runtime_error(std::string("argon2 failed: ") + argon2_error_message(result));
   return "argon2:" + std::string(encoded.data());
 }
@@ -43,7 +45,9 @@ bool check_hash(std::string_view hash, std::string_view passphrase) {
   if (hash.starts_with("argon2:")) {
     const std::string encoded(hash.substr(7));
     return argon2_verify(encoded.c_str(), passphrase.data(), passphrase.size(),
-                         encoded.starts_with("$argon2id$") ? Argon2_id : encoded.starts_with("$argon2i$") ? Argon2_i : Argon2_d) == ARGON2_OK;
+                         encoded.starts_with("$argon2id$")  ? Argon2_id
+                         : encoded.starts_with("$argon2i$") ? Argon2_i
+                                                            : Argon2_d) == ARGON2_OK;
   }
   // "algorithm:salt:digest", split on the first two colons, as notebook's passwd_check does.
   const auto first = hash.find(':');

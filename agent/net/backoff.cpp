@@ -17,14 +17,13 @@ bool retryable_curl(CURLcode code) {
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
     case CURLE_TOO_MANY_REDIRECTS:
-    case CURLE_REMOTE_ACCESS_DENIED:
-      return false;
-    default:
-      return true;
+    case CURLE_REMOTE_ACCESS_DENIED: return false;
+    default: return true;
   }
 }
 
-AttemptError classify_failure(CURLcode code, long status, const ResponseHeaders& headers, std::chrono::system_clock::time_point now) {
+AttemptError classify_failure(CURLcode code, long status, const ResponseHeaders& headers,
+                              std::chrono::system_clock::time_point now) {
   AttemptError error;
   if (code == CURLE_HTTP_RETURNED_ERROR) {
     error.retryable = retryable_status(status);

@@ -28,7 +28,8 @@ bool retryable_curl(CURLcode code);
 
 // An attempt that ended with `code` (and HTTP `status`, `headers`), as an AttemptError; a
 // Retry-After header counts from `now`.
-AttemptError classify_failure(CURLcode code, long status, const ResponseHeaders& headers, std::chrono::system_clock::time_point now);
+AttemptError classify_failure(CURLcode code, long status, const ResponseHeaders& headers,
+                              std::chrono::system_clock::time_point now);
 
 // The extra wait added to a delay, in [0, max_extra]; tests pin it, the downloader draws it at random.
 using Jitter = std::function<std::chrono::milliseconds(std::chrono::milliseconds max_extra)>;

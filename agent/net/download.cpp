@@ -51,8 +51,9 @@ class FileDownload {
           spdlog::warn("{}: {}; downloading it once more from scratch", m_request.url, verdict.error());
           continue;
         }
-        return std::unexpected(DownloadError{DownloadFailure::checksum, m_request.url + ": " + verdict.error() +
-                                                                            " (downloaded twice); check the URL and the checksum"});
+        return std::unexpected(DownloadError{
+            DownloadFailure::checksum,
+            m_request.url + ": " + verdict.error() + " (downloaded twice); check the URL and the checksum"});
       }
       if (auto promoted = promote(); !promoted) return std::unexpected(promoted.error());
       return m_result;
@@ -67,10 +68,12 @@ class FileDownload {
     if (!fd) return std::nullopt;
     PrefixHasher hasher(!m_request.md5.empty());
     struct stat st {};
-    if (::fstat(fd->get(), &st) != 0 || !hasher.advance(fd->get(), static_cast<std::uint64_t>(st.st_size))) return std::nullopt;
+    if (::fstat(fd->get(), &st) != 0 || !hasher.advance(fd->get(), static_cast<std::uint64_t>(st.st_size)))
+      return std::nullopt;
     const std::string sha = hasher.sha256();
     const std::string md5 = hasher.md5();
-    if ((!m_request.sha256.empty() && sha != m_request.sha256) || (!m_request.md5.empty() && md5 != m_request.md5)) return std::nullopt;
+    if ((!m_request.sha256.empty() && sha != m_request.sha256) || (!m_request.md5.empty() && md5 != m_request.md5))
+      return std::nullopt;
     DownloadResult result;
     result.bytes = static_cast<std::uint64_t>(st.st_size);
     result.sha256 = sha;
@@ -82,9 +85,9 @@ class FileDownload {
   std::expected<void, AttemptError> prepare_layout(const ProbeAnswer& answer) {
     auto remote = describe(answer);
     if (m_request.size && remote.size && *m_request.size != *remote.size) {
-      return std::unexpected(AttemptError{false, DownloadFailure::checksum,
-                                          "the server says " + std::to_string(*remote.size) + " bytes, expected " +
-                                              std::to_string(*m_request.size)});
+      return std::unexpected(AttemptError{
+          false, DownloadFailure::checksum,
+          "the server says " + std::to_string(*remote.size) + " bytes, expected " + std::to_string(*m_request.size)});
     }
     if (!remote.size) remote.size = m_request.size;
     const auto size = remote.size;
@@ -102,13 +105,15 @@ class FileDownload {
         spdlog::info("{}: the file on the server changed or cannot be resumed; starting over", m_request.url);
       }
     }
-    m_sidecar = plan_sidecar(m_request.url, remote.etag, remote.last_modified, size, remote.ranges, m_request.connections, k_min_segment);
+    m_sidecar = plan_sidecar(m_request.url, remote.etag, remote.last_modified, size, remote.ranges,
+                             m_request.connections, k_min_segment);
     const auto [parent, name] = os::split_parent(m_request.dest);
     if (size) {
       if (auto free = m_files.free_bytes(parent); free && *free < *size + (16u << 20)) {
         return std::unexpected(AttemptError{false, DownloadFailure::no_space,
                                             "needs " + human(*size) + ", but only " + human(*free) + " is free in " +
-                                                m_files.host_path(parent).string() + "; free some space and run again"});
+                                                m_files.host_path(parent).string() +
+                                                "; free some space and run again"});
       }
     }
     auto fd = m_files.open(m_part, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
@@ -205,7 +210,8 @@ class FileDownload {
       if (attempt && m_sidecar.all_complete()) return {};
       AttemptError error = attempt ? AttemptError{true, DownloadFailure::network, "incomplete"} : attempt.error();
       if (error.kind == DownloadFailure::cancelled) {
-        return std::unexpected(DownloadError{DownloadFailure::cancelled, m_request.url + ": interrupted; run again to resume"});
+        return std::unexpected(
+            DownloadError{DownloadFailure::cancelled, m_request.url + ": interrupted; run again to resume"});
       }
       if (!error.retryable) return std::unexpected(DownloadError{error.kind, m_request.url + ": " + error.message});
       if (error.restart) {
@@ -214,12 +220,14 @@ class FileDownload {
       }
       backoff.failed(m_sidecar.bytes_done() > before);
       if (backoff.exhausted() || Clock::now() - started > m_request.max_time) {
-        return std::unexpected(DownloadError{DownloadFailure::network, m_request.url + ": " + error.message + " (gave up after " +
-                                                                           std::to_string(m_result.attempts) +
-                                                                           " attempts; check the network and run again to resume)"});
+        return std::unexpected(
+            DownloadError{DownloadFailure::network, m_request.url + ": " + error.message + " (gave up after " +
+                                                        std::to_string(m_result.attempts) +
+                                                        " attempts; check the network and run again to resume)"});
       }
       const auto delay = backoff.delay(error.retry_after);
-      spdlog::info("{}: {}; trying again in {:.1f} s", m_request.url, error.message, static_cast<double>(delay.count()) / 1000);
+      spdlog::info("{}: {}; trying again in {:.1f} s", m_request.url, error.message,
+                   static_cast<double>(delay.count()) / 1000);
       if (m_request.sleep) {
         m_request.sleep(delay);
       } else {
@@ -232,16 +240,19 @@ class FileDownload {
     const std::uint64_t size = m_sidecar.size.value_or(m_sidecar.bytes_done());
     if (!hashing()) {
       if (m_request.size && *m_request.size != size) {
-        return std::unexpected("size mismatch: expected " + std::to_string(*m_request.size) + " bytes, got " + std::to_string(size));
+        return std::unexpected("size mismatch: expected " + std::to_string(*m_request.size) + " bytes, got " +
+                               std::to_string(size));
       }
       m_result.bytes = size;
       m_result.connections_used = std::max(1u, m_connections);
       return {};
     }
     if (!m_hasher) restart_hash();
-    if (!m_hasher->advance(m_fd.get(), size)) return std::unexpected(std::string("cannot read the downloaded data back"));
+    if (!m_hasher->advance(m_fd.get(), size))
+      return std::unexpected(std::string("cannot read the downloaded data back"));
     if (m_request.size && *m_request.size != size) {
-      return std::unexpected("size mismatch: expected " + std::to_string(*m_request.size) + " bytes, got " + std::to_string(size));
+      return std::unexpected("size mismatch: expected " + std::to_string(*m_request.size) + " bytes, got " +
+                             std::to_string(size));
     }
     m_result.bytes = size;
     m_result.sha256 = m_hasher->sha256();
@@ -314,8 +325,8 @@ std::expected<DownloadResult, DownloadError> download(const os::Files& files, co
   return transfer.run();
 }
 
-void download_all(const os::Files& files, const HttpSettings& settings, std::vector<QueuedDownload>& queue, unsigned parallel,
-                  const DownloadFinished& finished) {
+void download_all(const os::Files& files, const HttpSettings& settings, std::vector<QueuedDownload>& queue,
+                  unsigned parallel, const DownloadFinished& finished) {
   std::atomic<std::size_t> next{0};
   const auto worker = [&] {
     for (std::size_t i = next++; i < queue.size(); i = next++) {
@@ -324,7 +335,8 @@ void download_all(const os::Files& files, const HttpSettings& settings, std::vec
     }
   };
   std::vector<std::thread> workers;
-  for (unsigned i = 0; i < std::max(1u, std::min<unsigned>(parallel, static_cast<unsigned>(queue.size()))); ++i) workers.emplace_back(worker);
+  for (unsigned i = 0; i < std::max(1u, std::min<unsigned>(parallel, static_cast<unsigned>(queue.size()))); ++i)
+    workers.emplace_back(worker);
   for (auto& thread : workers) thread.join();
 }
 

@@ -15,17 +15,17 @@
 namespace cs231n::net {
 
 struct DownloadProgress {
-  std::uint64_t bytes = 0;                 // on disk so far, resumed bytes included
+  std::uint64_t bytes = 0;  // on disk so far, resumed bytes included
   std::optional<std::uint64_t> total;
-  double bytes_per_second = 0;             // over the last few seconds
+  double bytes_per_second = 0;  // over the last few seconds
   unsigned connections = 0;
 };
 
 struct DownloadRequest {
   std::string url;
-  std::string dest;    // a target path (under the root of `files`)
-  std::string sha256;  // lowercase hex; or
-  std::string md5;     // lowercase hex; or neither
+  std::string dest;                   // a target path (under the root of `files`)
+  std::string sha256;                 // lowercase hex; or
+  std::string md5;                    // lowercase hex; or neither
   std::optional<std::uint64_t> size;  // when known in advance
   bool want_sha256 = false;           // compute the sha256 even when no checksum is given (to pin it)
   unsigned connections = 4;           // 1: a single stream
@@ -72,14 +72,15 @@ std::expected<DownloadResult, DownloadError> download(const os::Files& files, co
 // What a download queue reports per file.
 struct QueuedDownload {
   DownloadRequest request;
-  std::expected<DownloadResult, DownloadError> result = std::unexpected(DownloadError{DownloadFailure::cancelled, "not run"});
+  std::expected<DownloadResult, DownloadError> result =
+      std::unexpected(DownloadError{DownloadFailure::cancelled, "not run"});
 };
 
 // Called as each download ends (from the thread that ran it; calls may overlap).
 using DownloadFinished = std::function<void(const QueuedDownload&)>;
 
 // Downloads several files, `parallel` at a time.
-void download_all(const os::Files& files, const HttpSettings& settings, std::vector<QueuedDownload>& queue, unsigned parallel,
-                  const DownloadFinished& finished = {});
+void download_all(const os::Files& files, const HttpSettings& settings, std::vector<QueuedDownload>& queue,
+                  unsigned parallel, const DownloadFinished& finished = {});
 
 }  // namespace cs231n::net

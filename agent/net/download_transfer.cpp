@@ -62,7 +62,8 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto& segment = *stream->segment;
   if (stream->transferred == 0 && stream->ranged && !answer_continues_segment(*stream)) return 0;
   std::size_t usable = bytes;
-  if (segment.end != UINT64_MAX) usable = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, segment.end - segment.start - segment.done));
+  if (segment.end != UINT64_MAX)
+    usable = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, segment.end - segment.start - segment.done));
   std::size_t written = 0;
   while (written < usable) {
     const ssize_t count_written = ::pwrite(stream->fd, data + written, usable - written,
@@ -97,14 +98,16 @@ std::expected<ProbeAnswer, AttemptError> probe(const HttpSettings& settings, con
   curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(handle, CURLOPT_HEADERDATA, &stream);
-  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t count, void*) -> size_t {
-    return size * count >= 1 ? 0 : size * count;  // headers are all we want
-  });
+  curl_easy_setopt(
+      handle, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t count, void*) -> size_t {
+        return size * count >= 1 ? 0 : size * count;  // headers are all we want
+      });
   const CURLcode code = curl_easy_perform(handle);
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
   // 416 "bytes */0": an empty file has no byte 0 to send.
-  const bool empty_file = code == CURLE_HTTP_RETURNED_ERROR && status == 416 && stream.headers.get("content-range") == "bytes */0";
+  const bool empty_file =
+      code == CURLE_HTTP_RETURNED_ERROR && status == 416 && stream.headers.get("content-range") == "bytes */0";
   if (code != CURLE_OK && code != CURLE_WRITE_ERROR && !empty_file) {
     return std::unexpected(classify_failure(code, status, stream.headers, std::chrono::system_clock::now()));
   }
@@ -131,8 +134,8 @@ RemoteFile describe(const ProbeAnswer& answer) {
   return file;
 }
 
-TransferRound::TransferRound(const HttpSettings& settings, const std::string& url, Sidecar& sidecar, int fd, std::string part_name,
-                             const std::function<void()>& restarted)
+TransferRound::TransferRound(const HttpSettings& settings, const std::string& url, Sidecar& sidecar, int fd,
+                             std::string part_name, const std::function<void()>& restarted)
     : m_sidecar(sidecar), m_part_name(std::move(part_name)), m_multi(make_curl_multi()) {
   const std::string validator = sidecar.etag.empty() ? sidecar.last_modified : sidecar.etag;
   for (auto& segment : sidecar.segments) {
@@ -169,7 +172,8 @@ TransferRound::TransferRound(const HttpSettings& settings, const std::string& ur
 
 TransferRound::~TransferRound() = default;
 
-std::expected<void, AttemptError> TransferRound::run(const std::function<void()>& tick, const std::atomic<bool>* cancel) {
+std::expected<void, AttemptError> TransferRound::run(const std::function<void()>& tick,
+                                                     const std::atomic<bool>* cancel) {
   std::optional<AttemptError> failure;
   int running = 1;
   while (running > 0) {
@@ -177,7 +181,8 @@ std::expected<void, AttemptError> TransferRound::run(const std::function<void()>
     int queued = 0;
     while (CURLMsg* message = curl_multi_info_read(m_multi.get(), &queued)) {
       if (message->msg != CURLMSG_DONE) continue;
-      auto found = std::ranges::find_if(m_streams, [&](const auto& stream) { return stream->handle.get() == message->easy_handle; });
+      auto found = std::ranges::find_if(
+          m_streams, [&](const auto& stream) { return stream->handle.get() == message->easy_handle; });
       finished(**found, message->data.result, failure);
     }
     if (running > 0) curl_multi_poll(m_multi.get(), nullptr, 0, 100, nullptr);
@@ -212,7 +217,8 @@ void TransferRound::finished(Stream& stream, CURLcode code, std::optional<Attemp
   } else if (stream.restart) {
     if (!failure || failure->retryable) {
       failure = AttemptError{true, DownloadFailure::network,
-                             stream.range_problem.empty() ? "the file on the server changed" : stream.range_problem, std::nullopt, true};
+                             stream.range_problem.empty() ? "the file on the server changed" : stream.range_problem,
+                             std::nullopt, true};
     }
   } else if (!failure || (failure->retryable && !failure->restart)) {
     failure = classify_failure(code, status, stream.headers, std::chrono::system_clock::now());

@@ -17,9 +17,10 @@ void GuestAttributes::publish(const std::string& key, const std::string& value) 
   const std::string path = std::string("instance/guest-attributes/") + k_guest_namespace + "/" + key;
   if (auto put = m_client.put(path, value); !put) {
     m_working = false;
-    spdlog::info("progress is not published as guest attributes ({}); set the VM's metadata enable-guest-attributes=TRUE "
-                 "to follow it from gcloud",
-                 put.error().message);
+    spdlog::info(
+        "progress is not published as guest attributes ({}); set the VM's metadata enable-guest-attributes=TRUE "
+        "to follow it from gcloud",
+        put.error().message);
     return;
   }
   spdlog::debug("guest attribute {}/{} = {}", k_guest_namespace, key, value);

@@ -14,7 +14,8 @@ namespace cs231n::net {
 
 std::string find_ca_bundle() {
   if (const char* file = std::getenv("SSL_CERT_FILE"); file && *file) return file;
-  for (const char* candidate : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"}) {
+  for (const char* candidate :
+       {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"}) {
     if (::access(candidate, R_OK) == 0) return candidate;
   }
   return "";
@@ -53,7 +54,8 @@ void apply_settings(CURL* handle, const HttpSettings& settings) {
   curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
 }
 
-std::optional<std::chrono::seconds> parse_retry_after(const std::string& value, std::chrono::system_clock::time_point now) {
+std::optional<std::chrono::seconds> parse_retry_after(const std::string& value,
+                                                      std::chrono::system_clock::time_point now) {
   const auto text = std::string(util::trim(value));
   if (auto seconds = util::parse_uint(text)) return std::chrono::seconds(static_cast<long long>(*seconds));
   const time_t when = curl_getdate(text.c_str(), nullptr);
@@ -132,7 +134,8 @@ util::Result<SimpleResponse> http_request(const HttpSettings& settings, const Si
   }
   const CURLcode code = curl_easy_perform(handle);
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &transfer.response.status);
-  if (transfer.too_big) return util::fail(request.url + ": the answer is larger than " + std::to_string(request.max_body) + " bytes");
+  if (transfer.too_big)
+    return util::fail(request.url + ": the answer is larger than " + std::to_string(request.max_body) + " bytes");
   if (code != CURLE_OK) return util::fail(request.url + ": " + curl_easy_strerror(code));
   return transfer.response;
 }

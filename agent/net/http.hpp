@@ -37,7 +37,8 @@ void ensure_curl();
 void apply_settings(CURL* handle, const HttpSettings& settings);
 
 // Seconds to wait from a Retry-After value (delta seconds or an HTTP date), if it parses.
-std::optional<std::chrono::seconds> parse_retry_after(const std::string& value, std::chrono::system_clock::time_point now);
+std::optional<std::chrono::seconds> parse_retry_after(const std::string& value,
+                                                      std::chrono::system_clock::time_point now);
 
 // A parsed response header block (names lowercased; the last block after redirects wins).
 struct ResponseHeaders {

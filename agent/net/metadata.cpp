@@ -35,10 +35,12 @@ util::Result<std::optional<std::string>> MetadataClient::get(const std::string& 
   auto response = http_request(m_settings, request);
   if (!response) return util::fail("the metadata server did not answer: " + response.error().message);
   if (response->headers.get("metadata-flavor") != "Google") {
-    return util::fail("the answer from " + request.url + " lacks \"Metadata-Flavor: Google\"; it is not the metadata server");
+    return util::fail("the answer from " + request.url +
+                      " lacks \"Metadata-Flavor: Google\"; it is not the metadata server");
   }
   if (response->status == 404) return std::optional<std::string>();
-  if (response->status != 200) return util::fail("the metadata server answered HTTP " + std::to_string(response->status) + " for " + path);
+  if (response->status != 200)
+    return util::fail("the metadata server answered HTTP " + std::to_string(response->status) + " for " + path);
   return std::optional<std::string>(response->body);
 }
 
@@ -53,7 +55,8 @@ util::Result<void> MetadataClient::put(const std::string& path, const std::strin
   request.timeout = std::chrono::milliseconds(5000);
   auto response = http_request(m_settings, request);
   if (!response) return util::fail("the metadata server did not answer: " + response.error().message);
-  if (response->status != 200) return util::fail("the metadata server answered HTTP " + std::to_string(response->status) + " to PUT " + path);
+  if (response->status != 200)
+    return util::fail("the metadata server answered HTTP " + std::to_string(response->status) + " to PUT " + path);
   return {};
 }
 
@@ -116,7 +119,8 @@ std::vector<config::Layer> metadata_layers(const MetadataClient& client) {
     }
   }
   const auto fail = [](const std::string& attribute, const std::string& problem) {
-    throw Error(ExitCode::usage, "metadata attribute " + attribute + ": " + problem + "; fix it with `gcloud compute instances add-metadata`");
+    throw Error(ExitCode::usage, "metadata attribute " + attribute + ": " + problem +
+                                     "; fix it with `gcloud compute instances add-metadata`");
   };
   if (attributes.contains(k_config_attribute)) {
     nlohmann::json document;
@@ -134,7 +138,8 @@ std::vector<config::Layer> metadata_layers(const MetadataClient& client) {
     const auto value = typed_value(field, text);
     if (!value) fail(field.metadata_attribute, "\"" + text + "\" is not " + std::string(config::describe(field.kind)));
     const auto layer = nested(field.path, *value);
-    if (const auto problems = config::validate(layer); !problems.empty()) fail(field.metadata_attribute, problems.front());
+    if (const auto problems = config::validate(layer); !problems.empty())
+      fail(field.metadata_attribute, problems.front());
     layers.emplace_back(layer, "metadata attribute " + field.metadata_attribute);
   }
   return layers;

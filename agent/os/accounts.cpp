@@ -24,8 +24,8 @@ Accounts Accounts::parse(std::string_view passwd, std::string_view group) {
     const auto uid = util::parse_uint(fields[2]);
     const auto gid = util::parse_uint(fields[3]);
     if (!uid || !gid) continue;
-    accounts.m_users.push_back(Account{fields[0], static_cast<uid_t>(*uid), static_cast<gid_t>(*gid),
-                                       fields[4], fields[5], fields[6]});
+    accounts.m_users.push_back(
+        Account{fields[0], static_cast<uid_t>(*uid), static_cast<gid_t>(*gid), fields[4], fields[5], fields[6]});
   }
   for (const auto& line : util::lines(group)) {
     if (line.empty() || line.starts_with('#')) continue;
@@ -74,9 +74,8 @@ bool is_valid_user_name(std::string_view name) {
   if (name.empty() || name.size() > 32) return false;
   const auto lower_or_underscore = [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; };
   if (!lower_or_underscore(name[0])) return false;
-  return std::ranges::all_of(name, [&](char c) {
-    return lower_or_underscore(c) || (c >= '0' && c <= '9') || c == '-';
-  });
+  return std::ranges::all_of(name,
+                             [&](char c) { return lower_or_underscore(c) || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 }  // namespace cs231n::os

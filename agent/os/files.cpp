@@ -97,8 +97,10 @@ util::Result<UniqueFd> Files::open(std::string_view path, int flags, mode_t mode
   if (fd < 0) {
     const int saved = errno;
     if (saved == ENOSYS) {
-      return util::fail("--root needs Linux 5.6 or newer (openat2), which this kernel is not; inspect the root on a newer "
-                        "machine, or run the agent inside it", saved);
+      return util::fail(
+          "--root needs Linux 5.6 or newer (openat2), which this kernel is not; inspect the root on a newer "
+          "machine, or run the agent inside it",
+          saved);
     }
     return util::fail(host_path(path).string() + ": " + describe_errno(saved), saved);
   }
@@ -120,8 +122,8 @@ util::Result<std::string> Files::read(std::string_view path, std::size_t max_byt
     if (count == 0) break;
     content.append(buffer, static_cast<std::size_t>(count));
     if (content.size() > max_bytes) {
-      return util::fail(host_path(path).string() + " is larger than expected (over " +
-                        std::to_string(max_bytes) + " bytes)", EFBIG);
+      return util::fail(
+          host_path(path).string() + " is larger than expected (over " + std::to_string(max_bytes) + " bytes)", EFBIG);
     }
   }
   return content;
@@ -144,9 +146,12 @@ util::Result<FileInfo> Files::stat(std::string_view path) const {
     return util::fail("stat " + host_path(path).string() + ": " + describe_errno(saved), saved);
   }
   FileInfo info;
-  if (S_ISREG(st.st_mode)) info.type = FileType::regular;
-  else if (S_ISDIR(st.st_mode)) info.type = FileType::directory;
-  else if (S_ISLNK(st.st_mode)) info.type = FileType::symlink;
+  if (S_ISREG(st.st_mode))
+    info.type = FileType::regular;
+  else if (S_ISDIR(st.st_mode))
+    info.type = FileType::directory;
+  else if (S_ISLNK(st.st_mode))
+    info.type = FileType::symlink;
   info.mode = st.st_mode & 07777;
   info.uid = st.st_uid;
   info.gid = st.st_gid;

@@ -28,8 +28,8 @@ constexpr auto k_kill_grace = std::chrono::seconds(5);
 // this long, so a stray background process cannot hang the agent.
 constexpr auto k_drain_after_exit = std::chrono::milliseconds(500);
 
-const char* const k_passed_through[] = {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY",
-                                        "HTTPS_PROXY", "NO_PROXY", "all_proxy", "ALL_PROXY"};
+const char* const k_passed_through[] = {"http_proxy",  "https_proxy", "no_proxy",  "HTTP_PROXY",
+                                        "HTTPS_PROXY", "NO_PROXY",    "all_proxy", "ALL_PROXY"};
 
 std::optional<std::string> find_program(const std::string& name, const std::string& path_variable) {
   if (name.find('/') != std::string::npos) return name;
@@ -138,8 +138,8 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
   }
 
   int output_pipe[2], stdout_pipe[2] = {-1, -1}, input_pipe[2] = {-1, -1}, error_pipe[2];
-  if (!make_pipe(output_pipe) || !make_pipe(error_pipe) ||
-      (command.capture_stdout && !make_pipe(stdout_pipe)) || (!command.input.empty() && !make_pipe(input_pipe))) {
+  if (!make_pipe(output_pipe) || !make_pipe(error_pipe) || (command.capture_stdout && !make_pipe(stdout_pipe)) ||
+      (!command.input.empty() && !make_pipe(input_pipe))) {
     return util::fail(std::string("cannot create pipe: ") + std::strerror(errno), errno);
   }
   UniqueFd output_read(output_pipe[0]), output_write(output_pipe[1]);
@@ -155,7 +155,8 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
     ::setpgid(0, 0);
     const int stdin_fd = input_read ? input_read.get() : dev_null;
     if (stdin_fd < 0 || ::dup2(stdin_fd, STDIN_FILENO) < 0) child_fail(error_write.get(), errno);
-    if (::dup2(stdout_write ? stdout_write.get() : output_write.get(), STDOUT_FILENO) < 0) child_fail(error_write.get(), errno);
+    if (::dup2(stdout_write ? stdout_write.get() : output_write.get(), STDOUT_FILENO) < 0)
+      child_fail(error_write.get(), errno);
     if (::dup2(output_write.get(), STDERR_FILENO) < 0) child_fail(error_write.get(), errno);
     if (account) {
       // Our pipes belong to root: hand them over, so that the program may also open them by name
@@ -240,10 +241,12 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
     for (nfds_t i = 0; i < count; ++i) {
       if (fds[i].revents == 0) continue;
       if (want_input && fds[i].fd == input_write.get()) {
-        const ssize_t n = ::write(input_write.get(), command.input.data() + input_written,
-                                  command.input.size() - input_written);
-        if (n > 0) input_written += static_cast<std::size_t>(n);
-        else if (n < 0 && errno != EINTR && errno != EAGAIN) input_write = UniqueFd();
+        const ssize_t n =
+            ::write(input_write.get(), command.input.data() + input_written, command.input.size() - input_written);
+        if (n > 0)
+          input_written += static_cast<std::size_t>(n);
+        else if (n < 0 && errno != EINTR && errno != EAGAIN)
+          input_write = UniqueFd();
         continue;
       }
       const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);

@@ -20,12 +20,19 @@ std::string_view to_string(Action action) {
 }
 
 Decision will_run(std::string summary) { return {Action::run, "", std::move(summary)}; }
-Decision already_done(std::string reason, std::string summary) { return {Action::done, std::move(reason), std::move(summary)}; }
-Decision skipped(std::string reason, std::string summary) { return {Action::skip, std::move(reason), std::move(summary)}; }
-Decision refused(std::string reason, std::string summary) { return {Action::refuse, std::move(reason), std::move(summary)}; }
+Decision already_done(std::string reason, std::string summary) {
+  return {Action::done, std::move(reason), std::move(summary)};
+}
+Decision skipped(std::string reason, std::string summary) {
+  return {Action::skip, std::move(reason), std::move(summary)};
+}
+Decision refused(std::string reason, std::string summary) {
+  return {Action::refuse, std::move(reason), std::move(summary)};
+}
 
 bool Plan::has_refusal() const {
-  return refusal || std::ranges::any_of(steps, [](const PlannedStep& step) { return step.decision.action == Action::refuse; });
+  return refusal ||
+         std::ranges::any_of(steps, [](const PlannedStep& step) { return step.decision.action == Action::refuse; });
 }
 
 // Kahn's algorithm, always taking the earliest ready step in table order, so the order is
@@ -69,7 +76,8 @@ std::vector<const Step*> order_steps(const StepList& steps) {
       }
       std::string names;
       for (const auto& name : stuck) names += (names.empty() ? "" : ", ") + name;
-      throw Error(ExitCode::usage, "the \"after\" lists of these steps form a cycle: " + names + "; break it in \"steps\"");
+      throw Error(ExitCode::usage,
+                  "the \"after\" lists of these steps form a cycle: " + names + "; break it in \"steps\"");
     }
   }
   return ordered;
@@ -110,7 +118,8 @@ Plan make_plan(const StepList& steps, const Context& context, const RecordedResu
       planned.decision = skipped("comes after " + blocker + ", which was refused");
     } else {
       planned.decision = step->decide(context);
-      if (planned.decision.action == Action::run) planned.decision = done_or_run(*step, context, recorded, planned.decision);
+      if (planned.decision.action == Action::run)
+        planned.decision = done_or_run(*step, context, recorded, planned.decision);
     }
     if (planned.decision.action == Action::refuse) blocked_by[planned.name] = planned.name;
     if (!blocker.empty()) blocked_by[planned.name] = blocker;
@@ -128,7 +137,8 @@ nlohmann::json to_json(const Plan& plan) {
                      {"summary", step.decision.summary},
                      {"after", step.after}});
   }
-  return {{"profile", {{"name", plan.profile.name}, {"requested", plan.profile.requested}, {"reason", plan.profile.reason}}},
+  return {{"profile",
+           {{"name", plan.profile.name}, {"requested", plan.profile.requested}, {"reason", plan.profile.reason}}},
           {"refusal", plan.refusal ? nlohmann::json(*plan.refusal) : nlohmann::json(nullptr)},
           {"steps", steps}};
 }

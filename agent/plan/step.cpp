@@ -1,8 +1,8 @@
 #include "agent/plan/step.hpp"
 
 #include <fcntl.h>
-#include <tuple>
 #include <unistd.h>
+#include <tuple>
 
 #include "agent/util/hash.hpp"
 #include "agent/util/strings.hpp"

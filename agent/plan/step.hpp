@@ -54,7 +54,8 @@ struct ApplyResult {
 class StepRun {
  public:
   StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
-          std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt, std::string process_marker);
+          std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt,
+          std::string process_marker);
   // A run outside the engine's bookkeeping, with no log and no process marker: the checks of
   // `plan` and of the engine's --only test, `verify` from the command line, tests.
   static StepRun unlogged(const Context& context, std::string step_name, std::chrono::steady_clock::duration timeout,

@@ -21,7 +21,8 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
   std::tm fields{};
   int consumed = 0;
   if (std::sscanf(value.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &fields.tm_year, &fields.tm_mon, &fields.tm_mday,
-                  &fields.tm_hour, &fields.tm_min, &fields.tm_sec, &consumed) != 6 || consumed != 19) {
+                  &fields.tm_hour, &fields.tm_min, &fields.tm_sec, &consumed) != 6 ||
+      consumed != 19) {
     return std::nullopt;
   }
   std::string_view rest = std::string_view(value).substr(19);

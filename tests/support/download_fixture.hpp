@@ -64,7 +64,8 @@ struct Fixture {
   }
 
   bool leftovers(const std::string& dest_name = "out.bin") const {
-    return std::filesystem::exists(dest(dest_name).string() + ".part") || std::filesystem::exists(dest(dest_name).string() + ".part.json");
+    return std::filesystem::exists(dest(dest_name).string() + ".part") ||
+           std::filesystem::exists(dest(dest_name).string() + ".part.json");
   }
 };
 

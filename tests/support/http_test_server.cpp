@@ -7,10 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -57,8 +57,8 @@ HttpTestServer::HttpTestServer(const std::filesystem::path& dir, const Options& 
   const auto port_file = dir / "server.port";
   const auto stderr_file = dir / "server.stderr";
   std::filesystem::remove(port_file);
-  std::vector<std::string> args = {"/usr/bin/python3", script().string(), "--root", m_root.string(),
-                                   "--port-file",      port_file.string(), "--log", m_log.string()};
+  std::vector<std::string> args = {"/usr/bin/python3", script().string(),  "--root", m_root.string(),
+                                   "--port-file",      port_file.string(), "--log",  m_log.string()};
   if (m_tls) args.insert(args.end(), {"--cert", options.cert.string(), "--key", options.key.string()});
   if (!options.metadata.empty()) args.insert(args.end(), {"--metadata", options.metadata.string()});
   if (options.no_flavor_header) args.push_back("--no-flavor-header");
@@ -117,7 +117,8 @@ void HttpTestServer::wait_idle() const {
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L);  // only this test's own server
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L);
   curl_easy_setopt(handle, CURLOPT_TIMEOUT, 15L);
-  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t count, void*) { return size * count; });
+  curl_easy_setopt(
+      handle, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t count, void*) { return size * count; });
   const CURLcode code = curl_easy_perform(handle);
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
@@ -173,16 +174,23 @@ TestCertificates make_test_certificates(const std::filesystem::path& dir) {
   script +=
       "'; exec >openssl.log 2>&1;"
       " openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2"
-      "  -subj /CN=cs231n-test-ca -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign;"
-      " openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1;"
-      " openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext";
+      "  -subj /CN=cs231n-test-ca -addext basicConstraints=critical,CA:TRUE -addext "
+      "keyUsage=critical,keyCertSign,cRLSign;"
+      " openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj "
+      "/CN=127.0.0.1;"
+      " openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile "
+      "server.ext";
   if (std::system(script.c_str()) != 0) {
     throw std::runtime_error("openssl could not make the test certificates: " + slurp(dir / "openssl.log"));
   }
   return made;
 }
 
-std::string sha256_of_file(const std::filesystem::path& path) { return digest_of_file(path, util::StreamingDigest::sha256()); }
-std::string md5_of_file(const std::filesystem::path& path) { return digest_of_file(path, util::StreamingDigest::md5()); }
+std::string sha256_of_file(const std::filesystem::path& path) {
+  return digest_of_file(path, util::StreamingDigest::sha256());
+}
+std::string md5_of_file(const std::filesystem::path& path) {
+  return digest_of_file(path, util::StreamingDigest::md5());
+}
 
 }  // namespace cs231n::testing

@@ -33,18 +33,23 @@ TEST_CASE("config: wrong types and bad values name the path and what was expecte
   CHECK(first_problem({{"jupyter", 5}}) == "jupyter: expected an object, got an integer 5");
   CHECK(first_problem({{"profile", "newest"}}).starts_with("profile: must be one of \"auto\", \"seed\", \"current\""));
   CHECK(first_problem({{"user", "Robert'); DROP"}}).starts_with("user: must be an account name"));
-  CHECK(first_problem({{"anaconda", {{"prefix", "~/my anaconda"}}}}).starts_with("anaconda.prefix: must be an absolute path"));
-  CHECK(first_problem({{"anaconda", {{"installer_sha256", "ABC"}}}}).starts_with("anaconda.installer_sha256: must be 64 lowercase hex"));
+  CHECK(first_problem({{"anaconda", {{"prefix", "~/my anaconda"}}}})
+            .starts_with("anaconda.prefix: must be an absolute path"));
+  CHECK(first_problem({{"anaconda", {{"installer_sha256", "ABC"}}}})
+            .starts_with("anaconda.installer_sha256: must be 64 lowercase hex"));
   CHECK(first_problem({{"gpu", {{"cuda", "latest"}}}}).starts_with("gpu.cuda: must be \"auto\" or a CUDA version"));
-  CHECK(first_problem({{"jupyter", {{"password_hash", "sha1:abc:not-hex"}}}}).starts_with("jupyter.password_hash: must be a Jupyter hash"));
-  CHECK(first_problem({{"conda_env", {{"packages", {"numpy", "x; rm -rf /"}}}}}).starts_with("conda_env.packages: has \"x; rm -rf /\""));
+  CHECK(first_problem({{"jupyter", {{"password_hash", "sha1:abc:not-hex"}}}})
+            .starts_with("jupyter.password_hash: must be a Jupyter hash"));
+  CHECK(first_problem({{"conda_env", {{"packages", {"numpy", "x; rm -rf /"}}}}})
+            .starts_with("conda_env.packages: has \"x; rm -rf /\""));
   CHECK(first_problem({{"timeouts", {{"conda-env", 0}}}}).starts_with("timeouts: has conda-env = 0"));
   CHECK(first_problem(json::array()) == "the config must be a JSON object, got a list");
 }
 
 TEST_CASE("config: list items are checked field by field") {
   CHECK(first_problem({{"steps", {{{"name", "hello"}}}}}) == "steps[0].run: required (argv to run)");
-  CHECK(first_problem({{"steps", {{{"name", "hello"}, {"run", json::array()}}}}}).starts_with("steps[0].run: must name a program"));
+  CHECK(first_problem({{"steps", {{{"name", "hello"}, {"run", json::array()}}}}})
+            .starts_with("steps[0].run: must name a program"));
   CHECK(first_problem({{"steps", {{{"name", "hello"}, {"run", {"true"}}, {"usr", "root"}}}}}) ==
         "steps[0].usr: unknown key; did you mean \"user\"?");
   CHECK(first_problem({{"datasets", {{"extra", {{{"name", "x"}, {"url", "ftp://host/x"}, {"into", "a"}}}}}}})
@@ -76,9 +81,10 @@ TEST_CASE("config: auto picks seed on Ubuntu 16.04/18.04 and current elsewhere")
 }
 
 TEST_CASE("config: each key's source is the last layer that sets it") {
-  const auto config = config::Config::resolve({config::Layer(json{{"user", "ann"}, {"jupyter", {{"port", 9000}}}}, "metadata attribute cs231n-config"),
-                                               config::Layer(json{{"jupyter", {{"port", 9443}}}}, "config file /etc/x.json")},
-                                              os_of("debian", "12"));
+  const auto config = config::Config::resolve(
+      {config::Layer(json{{"user", "ann"}, {"jupyter", {{"port", 9000}}}}, "metadata attribute cs231n-config"),
+       config::Layer(json{{"jupyter", {{"port", 9443}}}}, "config file /etc/x.json")},
+      os_of("debian", "12"));
   CHECK(config.sources().at("user") == "metadata attribute cs231n-config");
   CHECK(config.sources().at("jupyter.port") == "config file /etc/x.json");
   CHECK(config.sources().at("gpu.cuda") == "default (current profile)");
@@ -86,7 +92,8 @@ TEST_CASE("config: each key's source is the last layer that sets it") {
 
 TEST_CASE("config: later layers win over earlier ones and over the defaults") {
   const auto config = config::Config::resolve(
-      {json{{"jupyter", {{"port", 9000}}}, {"user", "ann"}}, json{{"jupyter", {{"port", 9443}}}}}, os_of("debian", "12"));
+      {json{{"jupyter", {{"port", 9000}}}, {"user", "ann"}}, json{{"jupyter", {{"port", 9443}}}}},
+      os_of("debian", "12"));
   CHECK(config.integer("jupyter.port") == 9443);
   CHECK(config.string("user") == "ann");
   CHECK(config.string("jupyter.hash_algorithm") == "argon2");  // untouched default kept
@@ -100,7 +107,8 @@ TEST_CASE("config: load_file errors are one line with the file and the place") {
     FAIL("no error");
   } catch (const Error& error) {
     CHECK(error.code() == ExitCode::usage);
-    CHECK(std::string(error.what()) == "config file " + bad_json.string() + " is not valid JSON (line 3, column 3): fix the syntax there");
+    CHECK(std::string(error.what()) ==
+          "config file " + bad_json.string() + " is not valid JSON (line 3, column 3): fix the syntax there");
   }
   const auto wrong = dir.write("wrong.json", R"({"jupyter": {"port": "x"}, "gpu": {"cuda": "9"}})");
   try {

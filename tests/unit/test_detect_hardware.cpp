@@ -7,8 +7,8 @@ using namespace cs231n;
 
 namespace {
 
-void add_pci(const testing::TempDir& root, const std::string& slot, const std::string& vendor, const std::string& device,
-             const std::string& pci_class) {
+void add_pci(const testing::TempDir& root, const std::string& slot, const std::string& vendor,
+             const std::string& device, const std::string& pci_class) {
   const std::string dir = "sys/bus/pci/devices/" + slot + "/";
   root.write(dir + "vendor", vendor + "\n");
   root.write(dir + "device", device + "\n");

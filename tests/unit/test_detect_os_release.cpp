@@ -43,7 +43,8 @@ TEST_CASE("os-release: supported releases and the reason for others") {
   const auto interim = detect::os_info_from({{"ID", "ubuntu"}, {"VERSION_ID", "23.10"}});
   CHECK_FALSE(interim.supported);
   CHECK(interim.reason == "Ubuntu 23.10 is not supported; cs231n-agent supports " + gpu::supported_os_list());
-  const auto centos = detect::os_info_from({{"ID", "centos"}, {"VERSION_ID", "7"}, {"PRETTY_NAME", "CentOS Linux 7 (Core)"}});
+  const auto centos =
+      detect::os_info_from({{"ID", "centos"}, {"VERSION_ID", "7"}, {"PRETTY_NAME", "CentOS Linux 7 (Core)"}});
   CHECK_FALSE(centos.supported);
   CHECK(centos.reason.starts_with("CentOS Linux 7 (Core) is not supported"));
   const auto nameless = detect::os_info_from({{"NAME", "Something"}});
@@ -60,7 +61,8 @@ TEST_CASE("os-release: the supported releases are exactly gpu's OS table") {
 }
 
 TEST_CASE("os-release: codename falls back to UBUNTU_CODENAME") {
-  CHECK(detect::os_info_from({{"ID", "ubuntu"}, {"VERSION_ID", "16.04"}, {"UBUNTU_CODENAME", "xenial"}}).codename == "xenial");
+  CHECK(detect::os_info_from({{"ID", "ubuntu"}, {"VERSION_ID", "16.04"}, {"UBUNTU_CODENAME", "xenial"}}).codename ==
+        "xenial");
 }
 
 TEST_CASE("os-release: read from the root, /usr/lib fallback, missing file") {

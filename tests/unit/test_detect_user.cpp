@@ -42,7 +42,8 @@ TEST_CASE("target user: config, then SUDO_USER, then the only regular account") 
 }
 
 TEST_CASE("target user: errors name the key to set") {
-  const auto none = detect::resolve_target_user(os::Accounts::parse("root:x:0:0::/root:/bin/bash\n", ""), "", std::nullopt);
+  const auto none =
+      detect::resolve_target_user(os::Accounts::parse("root:x:0:0::/root:/bin/bash\n", ""), "", std::nullopt);
   CHECK(none.name.empty());
   CHECK(none.error.find("set \"user\"") != std::string::npos);
 

@@ -57,7 +57,8 @@ class TestStep : public plan::Step {
       m_journal.applied.push_back(m_name);
       m_journal.max_running = std::max(m_journal.max_running, ++m_journal.running);
       for (const auto& resource : m_behaviour.resources) {
-        m_journal.max_per_resource[resource] = std::max(m_journal.max_per_resource[resource], ++m_journal.running_per_resource[resource]);
+        m_journal.max_per_resource[resource] =
+            std::max(m_journal.max_per_resource[resource], ++m_journal.running_per_resource[resource]);
       }
     }
     std::this_thread::sleep_for(m_behaviour.duration);
@@ -228,7 +229,9 @@ TEST_CASE("engine: --only and --skip") {
   bench.add("b", {"a"});
   bench.add("c");
   bench.options.only = {"b"};
-  CHECK_THROWS_WITH_AS(bench.run(), "step b comes after a, which is not selected and not done: add it to --only, or run it first", Error);
+  CHECK_THROWS_WITH_AS(bench.run(),
+                       "step b comes after a, which is not selected and not done: add it to --only, or run it first",
+                       Error);
   CHECK(bench.journal.applied.empty());
 
   bench.options.only = {"a", "b"};
@@ -246,7 +249,8 @@ TEST_CASE("engine: --only and --skip") {
   CHECK_THROWS_WITH_AS(bench.run(), "--only names nope, which is not a step (`cs231n-agent plan` lists them)", Error);
   bench.options.only = {};
   bench.options.skip = {"bb"};
-  CHECK_THROWS_WITH_AS(bench.run(), "--skip names bb, which is not a step; did you mean b? (`cs231n-agent plan` lists them)", Error);
+  CHECK_THROWS_WITH_AS(bench.run(),
+                       "--skip names bb, which is not a step; did you mean b? (`cs231n-agent plan` lists them)", Error);
 }
 
 TEST_CASE("engine: a reboot request stops new steps, records the boot, and reboots") {
@@ -276,7 +280,8 @@ TEST_CASE("engine: --no-reboot stops with exit 3 and the command is not run; the
   bench.add("driver", {}, {.reboot = true});
   auto outcome = bench.run();
   CHECK(outcome.code == ExitCode::reboot_pending);
-  CHECK(outcome.message == "step driver needs a reboot: reboot the machine (sudo reboot) and the agent continues by itself");
+  CHECK(outcome.message ==
+        "step driver needs a reboot: reboot the machine (sudo reboot) and the agent continues by itself");
   CHECK(bench.system->reboots().empty());
 
   bench.state.steps.clear();  // the step asks again after the reboot

@@ -19,5 +19,6 @@ TEST_CASE("self-install: a moved cache folder reaches the resume at boot too; th
   paths.cache_dir = "/srv/cache";
   CHECK(engine::resume_unit(paths).find(" resume --wait --state-dir /var/lib/cs231n-agent --cache-dir /srv/cache\n") !=
         std::string::npos);
-  CHECK(engine::resume_unit(Paths::defaults()).find(" resume --wait --state-dir /var/lib/cs231n-agent\n") != std::string::npos);
+  CHECK(engine::resume_unit(Paths::defaults()).find(" resume --wait --state-dir /var/lib/cs231n-agent\n") !=
+        std::string::npos);
 }

@@ -38,7 +38,8 @@ engine::State finished_run() {
 TEST_CASE("session: the user the config layers name, the last one winning") {
   CHECK(engine::user_named_in({}) == "");
   CHECK(engine::user_named_in({config::Layer(json{{"profile", "seed"}})}) == "");
-  CHECK(engine::user_named_in({config::Layer(json{{"user", "ann"}}), config::Layer(json{{"profile", "seed"}})}) == "ann");
+  CHECK(engine::user_named_in({config::Layer(json{{"user", "ann"}}), config::Layer(json{{"profile", "seed"}})}) ==
+        "ann");
   CHECK(engine::user_named_in({config::Layer(json{{"user", "ann"}}), config::Layer(json{{"user", "bob"}})}) == "bob");
 }
 
@@ -60,8 +61,9 @@ TEST_CASE("session: a pending reboot stops the session until the boot id changes
   REQUIRE(waiting);
   CHECK(waiting->state == RunState::reboot_pending);
   CHECK(waiting->code == ExitCode::reboot_pending);
-  CHECK(waiting->message == "the reboot that step nvidia-driver asked for has not happened yet (same boot id): reboot the "
-                            "machine (sudo reboot) and the agent continues by itself");
+  CHECK(waiting->message ==
+        "the reboot that step nvidia-driver asked for has not happened yet (same boot id): reboot the "
+        "machine (sudo reboot) and the agent continues by itself");
   CHECK_FALSE(engine::reboot_still_pending(run, "boot-2"));
   run.state = RunState::failed;
   CHECK_FALSE(engine::reboot_still_pending(run, "boot-1"));
@@ -204,7 +206,8 @@ TEST_CASE("session: off GCE the operator confirms once, by --yes or the question
   }
   SUBCASE("asked: no") {
     request.confirm = [](const std::string&) { return false; };
-    CHECK_THROWS_WITH_AS(engine::confirm_off_gce(facts_on(false), run, request), "not confirmed; nothing was changed", Error);
+    CHECK_THROWS_WITH_AS(engine::confirm_off_gce(facts_on(false), run, request), "not confirmed; nothing was changed",
+                         Error);
     CHECK_FALSE(run.confirmed);
   }
 }

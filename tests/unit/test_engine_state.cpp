@@ -92,8 +92,9 @@ engine::State sample_state() {
   run.redo = {"jupyter-cert"};
   run.only = {"user", "nvidia-driver"};
   run.skip = {"datasets"};
-  run.config_layers = {config::Layer(json{{"user", "ann"}, {"jupyter", {{"port", 8890}}}}, "metadata attribute cs231n-user"),
-                       config::Layer(json{{"profile", "current"}}, "config file /etc/cs231n.json")};
+  run.config_layers = {
+      config::Layer(json{{"user", "ann"}, {"jupyter", {{"port", 8890}}}}, "metadata attribute cs231n-user"),
+      config::Layer(json{{"profile", "current"}}, "config file /etc/cs231n.json")};
   run.pid = 4242;
   run.message = "rebooting (step nvidia-driver asked for it; reboot 1 of 3)";
   run.order = {"user", "nvidia-driver", "jupyter-cert"};
@@ -182,8 +183,8 @@ TEST_CASE("state: a document with a missing field, a mistyped one or an unknown 
 
 TEST_CASE("state: every step status has one name, read back to itself") {
   using engine::StepStatus;
-  for (const auto status : {StepStatus::pending, StepStatus::running, StepStatus::done, StepStatus::failed, StepStatus::skipped,
-                            StepStatus::refused, StepStatus::interrupted}) {
+  for (const auto status : {StepStatus::pending, StepStatus::running, StepStatus::done, StepStatus::failed,
+                            StepStatus::skipped, StepStatus::refused, StepStatus::interrupted}) {
     CHECK(engine::parse_step_status(engine::to_string(status)) == status);
     CHECK(json(status) == engine::to_string(status));
     CHECK(json(status).get<StepStatus>() == status);
@@ -231,9 +232,10 @@ TEST_CASE("state: saved atomically, read back, corrupt moved aside, newer format
   CHECK_FALSE(files.exists("/state/state.json"));
 
   root.write("state/state.json", "{\"format\": 99}");
-  CHECK_THROWS_WITH_AS(store.load("x"),
-                       "/state/state.json was written by a newer cs231n-agent (state format 99, this one reads up to 1): "
-                       "run that newer agent, or `cs231n-agent reset --all` to start over",
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      store.load("x"),
+      "/state/state.json was written by a newer cs231n-agent (state format 99, this one reads up to 1): "
+      "run that newer agent, or `cs231n-agent reset --all` to start over",
+      Error);
   CHECK(root.read("state/state.json") == "{\"format\": 99}");
 }

@@ -38,7 +38,8 @@ gpu::Choice chosen(const gpu::Request& request) {
 
 std::string refusal(const gpu::Request& request) {
   auto choice = gpu::choose(request);
-  if (choice) FAIL("not refused: CUDA " << choice->cuda << ", torch " << choice->torch_version << "+" << choice->torch_variant);
+  if (choice)
+    FAIL("not refused: CUDA " << choice->cuda << ", torch " << choice->torch_version << "+" << choice->torch_variant);
   return choice.error().message();
 }
 
@@ -153,7 +154,8 @@ TEST_CASE("choose: every refusal names the problem and the nearest combination t
     auto request = vm({"1eb8"});
     request.cuda = "10.0";
     CHECK(refusal(request) ==
-          "CUDA 10.0 has no repository for Ubuntu 22.04 (NVIDIA publishes it for Ubuntu 14.04, Ubuntu 16.04, Ubuntu 18.04); "
+          "CUDA 10.0 has no repository for Ubuntu 22.04 (NVIDIA publishes it for Ubuntu 14.04, Ubuntu 16.04, Ubuntu "
+          "18.04); "
           "set gpu.cuda to \"auto\" (here: CUDA 13.0, driver 580, torch 2.11.0+cu130)");
   }
   SUBCASE("CUDA 12 on a K80") {
@@ -169,7 +171,8 @@ TEST_CASE("choose: every refusal names the problem and the nearest combination t
     bionic.os_label = "Ubuntu 18.04";
     CHECK(refusal(bionic) ==
           "the H100 80GB needs CUDA 11.8 or newer, not 10.0; "
-          "set gpu.cuda, gpu.driver_branch and pytorch.version to \"auto\" and conda_env.python to \"3.12\" (here: CUDA 11.8, driver 580, torch 2.7.1+cu118)");
+          "set gpu.cuda, gpu.driver_branch and pytorch.version to \"auto\" and conda_env.python to \"3.12\" (here: "
+          "CUDA 11.8, driver 580, torch 2.7.1+cu118)");
     CHECK(refusal(seed_vm({"27b8"})) ==
           "the L4 needs CUDA 11.8 or newer, not 10.0; "
           "use an Ubuntu 22.04 image and profile `current` (here: CUDA 13.0, driver 580, torch 2.11.0+cu130)");
@@ -191,7 +194,8 @@ TEST_CASE("choose: every refusal names the problem and the nearest combination t
     auto request = vm({"1eb8"});
     request.torch = "9.9.9";
     CHECK(refusal(request) ==
-          "torch 9.9.9 is not in cs231n-agent's table (2.11.0, 2.10.0, 2.9.1, 2.8.0, 2.7.1, 2.6.0, 2.5.1, 2.4.1, 2.3.1, 1.10.2, 1.4.0, 1.2.0); "
+          "torch 9.9.9 is not in cs231n-agent's table (2.11.0, 2.10.0, 2.9.1, 2.8.0, 2.7.1, 2.6.0, 2.5.1, 2.4.1, "
+          "2.3.1, 1.10.2, 1.4.0, 1.2.0); "
           "set pytorch.version to \"auto\" (here: CUDA 13.0, driver 580, torch 2.11.0+cu130)");
     auto old = seed_vm({"1eb8"});
     old.torch = "1.10.2";
@@ -217,7 +221,8 @@ TEST_CASE("choose: every refusal names the problem and the nearest combination t
           "CUDA 9.9 is not a version cs231n-agent knows (13.0, 12.8, 12.6, 12.4, 12.1, 11.8, 10.0); "
           "set gpu.cuda to \"auto\" (here: CUDA 13.0, driver 580, torch 2.11.0+cu130)");
     CHECK(refusal(vm({"1eb8"}, "centos", "7")) ==
-          "cs231n-agent knows no NVIDIA repository for CentOS 7 (it knows Ubuntu 16.04, 18.04, 20.04, 22.04, 24.04 and Debian 11, 12); "
+          "cs231n-agent knows no NVIDIA repository for CentOS 7 (it knows Ubuntu 16.04, 18.04, 20.04, 22.04, 24.04 and "
+          "Debian 11, 12); "
           "use an Ubuntu 22.04 image and profile `current` (here: CUDA 13.0, driver 580, torch 2.11.0+cu130)");
   }
   SUBCASE("explicit driver branch too new for the GPU, too old for CUDA") {
@@ -248,7 +253,9 @@ TEST_CASE("choose: every refusal names the problem and the nearest combination t
     auto k80 = vm({"102d"});
     k80.secure_boot = true;
     CHECK(refusal(k80) ==
-          "Secure Boot is on and driver 470 from NVIDIA's repo builds an unsigned module that will not load: stop the VM and turn Secure Boot off (gcloud compute instances update NAME --no-shielded-secure-boot), or enroll a MOK key and put it in /var/lib/dkms/mok.key and /var/lib/dkms/mok.pub so DKMS signs the module");
+          "Secure Boot is on and driver 470 from NVIDIA's repo builds an unsigned module that will not load: stop the "
+          "VM and turn Secure Boot off (gcloud compute instances update NAME --no-shielded-secure-boot), or enroll a "
+          "MOK key and put it in /var/lib/dkms/mok.key and /var/lib/dkms/mok.pub so DKMS signs the module");
     k80.module_signing_key = true;
     CHECK(chosen(k80).driver_branch == 470);
     auto debian = vm({"1eb8"}, "debian", "11");
@@ -270,8 +277,8 @@ TEST_CASE("choose: README's GPU table") {
     const auto choice = gpu::choose(request);
     if (!choice) return "refused";
     return choice->cuda + "/" + std::to_string(choice->driver_branch) +
-           (choice->driver_source == gpu::DriverSource::ubuntu_signed ? " signed/" : "/") + choice->torch_version + "+" +
-           choice->torch_variant;
+           (choice->driver_source == gpu::DriverSource::ubuntu_signed ? " signed/" : "/") + choice->torch_version +
+           "+" + choice->torch_variant;
   };
   for (const auto& row : {Row{"1eb8", "10.0/410/1.2.0+cu100", "13.0/580 signed/2.11.0+cu130"},
                           Row{"102d", "10.0/410/1.2.0+cu100", "11.8/470/2.7.1+cu118"},

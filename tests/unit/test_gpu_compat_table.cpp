@@ -32,7 +32,8 @@ bool is_cuda_variant(std::string_view variant) {
 // The driver branches cs231n-agent can install on some supported OS.
 std::set<int> installable_branches() {
   std::set<int> branches(gpu::driver_branches().nvidia_repo.begin(), gpu::driver_branches().nvidia_repo.end());
-  for (const auto& os : gpu::supported_oses()) branches.insert(os.signed_gcp_branches.begin(), os.signed_gcp_branches.end());
+  for (const auto& os : gpu::supported_oses())
+    branches.insert(os.signed_gcp_branches.begin(), os.signed_gcp_branches.end());
   return branches;
 }
 
@@ -66,14 +67,16 @@ TEST_CASE("gpu table: every GPU has a driver branch, a CUDA release and a torch 
     bool has_torch = false;
     for (const auto& release : gpu::cuda_releases()) {
       if (compare_versions(release.version, model.min_cuda) < 0) continue;
-      if (!std::ranges::any_of(branches, [&](int branch) { return driver_fits(branch, release.min_driver_branch, model); })) {
+      if (!std::ranges::any_of(branches,
+                               [&](int branch) { return driver_fits(branch, release.min_driver_branch, model); })) {
         continue;
       }
       has_cuda = true;
       for (const auto& build : gpu::torch_builds()) {
         if (!contains(build.variants, release.torch_variant)) continue;
-        has_torch |= model.compute_capability >= gpu::torch_min_compute_capability(build.version, release.torch_variant) &&
-                     model.compute_capability <= gpu::torch_max_compute_capability(release.torch_variant);
+        has_torch |=
+            model.compute_capability >= gpu::torch_min_compute_capability(build.version, release.torch_variant) &&
+            model.compute_capability <= gpu::torch_max_compute_capability(release.torch_variant);
       }
     }
     CHECK(has_cuda);
@@ -112,9 +115,8 @@ TEST_CASE("cuda table: newest first, each with its torch variant, minimum driver
     REQUIRE_FALSE(release.repos.empty());
     for (auto repo : release.repos) {
       CAPTURE(repo);
-      const bool supported = std::ranges::any_of(gpu::supported_oses(), [&](const gpu::OsSupport& os) {
-        return os.nvidia_repo == repo;
-      });
+      const bool supported =
+          std::ranges::any_of(gpu::supported_oses(), [&](const gpu::OsSupport& os) { return os.nvidia_repo == repo; });
       CHECK((supported || k_unsupported_repos.contains(repo)));
       CHECK(gpu::os_label_of_repo(repo) != repo);
     }
@@ -201,7 +203,7 @@ TEST_CASE("torch table: newest first, Python ranges, variants and how pip finds 
 
 TEST_CASE("torch table: which GPU architectures each build runs on") {
   CHECK(gpu::torch_min_compute_capability("1.2.0", "cu100") == 35);
-  CHECK(gpu::torch_max_compute_capability("cu100") == 75);  // no A100, L4 or H100 with CUDA 10.0
+  CHECK(gpu::torch_max_compute_capability("cu100") == 75);           // no A100, L4 or H100 with CUDA 10.0
   CHECK(gpu::torch_min_compute_capability("2.7.1", "cu118") == 37);  // the K80's last builds
   CHECK(gpu::torch_min_compute_capability("2.11.0", "cu126") == 50);
   CHECK(gpu::torch_min_compute_capability("2.7.1", "cu128") == 50);

@@ -8,9 +8,9 @@
 #include "agent/engine/state.hpp"
 #include "agent/idle/check.hpp"
 #include "agent/jupyter/api_token.hpp"
+#include "agent/util/time.hpp"
 #include "support/fake_system.hpp"
 #include "support/temp_dir.hpp"
-#include "agent/util/time.hpp"
 
 using namespace cs231n;
 using std::chrono::minutes;
@@ -53,12 +53,13 @@ struct IdleMachine {
 
   idle::Report check(int minutes_after_t0, bool dry_run = false) {
     system.clock = t0 + minutes(minutes_after_t0);
-    return idle::run_check(system, settings, dry_run, [this](const idle::KernelsRequest&) -> util::Result<net::SimpleResponse> {
-      net::SimpleResponse response;
-      response.status = 200;
-      response.body = kernels;
-      return response;
-    });
+    return idle::run_check(system, settings, dry_run,
+                           [this](const idle::KernelsRequest&) -> util::Result<net::SimpleResponse> {
+                             net::SimpleResponse response;
+                             response.status = 200;
+                             response.body = kernels;
+                             return response;
+                           });
   }
   std::string at(int minutes_after_t0) const { return util::iso8601(t0 + minutes(minutes_after_t0)); }
   std::string state() const { return root.read("var/lib/cs231n-agent/idle.json"); }
@@ -82,7 +83,9 @@ idle::Signal seen(std::string name, idle::TimePoint when) {
 
 }  // namespace
 
-TEST_CASE("idle-check: the idle time starts at the first check; users are warned 5 minutes ahead; one power-off, under the run lock") {
+TEST_CASE(
+    "idle-check: the idle time starts at the first check; users are warned 5 minutes ahead; one power-off, under the "
+    "run lock") {
   IdleMachine machine;
   auto report = machine.check(0);
   CHECK(report.action == idle::Action::none);
@@ -101,31 +104,34 @@ TEST_CASE("idle-check: the idle time starts at the first check; users are warned
   machine.expect_wall();
   report = machine.check(56);
   CHECK(report.action == idle::Action::warn);
-  CHECK(report.reason == "idle for 56 min (since " + machine.at(0) + ", power-off after 60 idle minutes): warned logged-in users (wall); "
-                         "power-off at " + machine.at(61));
+  CHECK(report.reason == "idle for 56 min (since " + machine.at(0) +
+                             ", power-off after 60 idle minutes): warned logged-in users (wall); "
+                             "power-off at " +
+                             machine.at(61));
   REQUIRE(machine.system.commands().size() == 1);
   const auto& wall = machine.system.commands().back();
   CHECK(wall.argv == std::vector<std::string>{"wall"});
   // The message goes on stdin, never into argv.
-  CHECK(wall.input.starts_with("cs231n-agent: this VM has been idle since " + machine.at(0) +
-                               " (no busy Jupyter kernel, no terminal input, idle GPU and CPU) and powers off in about 5 minutes, at " +
-                               machine.at(61) + ".\n"));
+  CHECK(wall.input.starts_with(
+      "cs231n-agent: this VM has been idle since " + machine.at(0) +
+      " (no busy Jupyter kernel, no terminal input, idle GPU and CPU) and powers off in about 5 minutes, at " +
+      machine.at(61) + ".\n"));
   CHECK(machine.state().find("\"warned_at\": \"" + machine.at(56) + "\"") != std::string::npos);
 
   report = machine.check(59);  // 59 + 1 min of timer slack < 61
   CHECK(report.action == idle::Action::none);
-  CHECK(report.reason == "idle for 59 min (since " + machine.at(0) + ", power-off after 60 idle minutes); warned at " + machine.at(56) +
-                             ", power-off at " + machine.at(61));
+  CHECK(report.reason == "idle for 59 min (since " + machine.at(0) + ", power-off after 60 idle minutes); warned at " +
+                             machine.at(56) + ", power-off at " + machine.at(61));
 
   machine.expect_power_off();
   report = machine.check(60);
   CHECK(report.action == idle::Action::power_off);
-  CHECK(report.reason == "idle for 60 min (since " + machine.at(0) + ", power-off after 60 idle minutes), warned at " + machine.at(56) +
-                             ": powering the VM off with: /usr/local/sbin/fake-poweroff --now");
+  CHECK(report.reason == "idle for 60 min (since " + machine.at(0) + ", power-off after 60 idle minutes), warned at " +
+                             machine.at(56) + ": powering the VM off with: /usr/local/sbin/fake-poweroff --now");
   machine.system.verify();
   REQUIRE(machine.system.commands().size() == 2);
   CHECK(machine.system.lock_holders.back() == ::getpid());
-  CHECK(machine.system.lock_holders.front() == std::nullopt);  // wall runs without it
+  CHECK(machine.system.lock_holders.front() == std::nullopt);                 // wall runs without it
   CHECK_FALSE(engine::RunLock::holder(machine.system.files(), k_state_dir));  // let go afterwards
 }
 
@@ -135,10 +141,12 @@ TEST_CASE("idle-check: any activity starts the idle time over and voids a warnin
   machine.expect_wall();
   CHECK(machine.check(56).action == idle::Action::warn);
 
-  machine.kernels = R"([{"id": "k", "name": "python3", "execution_state": "busy", "last_activity": "2000-01-01T00:00:00Z"}])";
+  machine.kernels =
+      R"([{"id": "k", "name": "python3", "execution_state": "busy", "last_activity": "2000-01-01T00:00:00Z"}])";
   auto report = machine.check(58);
   CHECK(report.action == idle::Action::none);
-  CHECK(report.reason == "active now: jupyter (1 kernel: python3 busy; last activity 2000-01-01T00:00:00Z); the idle time starts over");
+  CHECK(report.reason ==
+        "active now: jupyter (1 kernel: python3 busy; last activity 2000-01-01T00:00:00Z); the idle time starts over");
   CHECK(machine.state().find("\"warned_at\": null") != std::string::npos);
 
   machine.kernels = "[]";
@@ -154,7 +162,8 @@ TEST_CASE("idle-check: any activity starts the idle time over and voids a warnin
 TEST_CASE("idle-check: a kernel's last activity inside the window postpones the power-off") {
   IdleMachine machine;
   machine.check(0);
-  machine.kernels = "[{\"id\": \"k\", \"name\": \"python3\", \"execution_state\": \"idle\", \"last_activity\": \"" + machine.at(40) + "\"}]";
+  machine.kernels = "[{\"id\": \"k\", \"name\": \"python3\", \"execution_state\": \"idle\", \"last_activity\": \"" +
+                    machine.at(40) + "\"}]";
   auto report = machine.check(90);
   CHECK(report.action == idle::Action::none);
   CHECK(report.verdict->last_active == machine.t0 + minutes(40));
@@ -183,7 +192,9 @@ TEST_CASE("idle-check: never during an agent run") {
   CHECK(machine.check(1056).action == idle::Action::warn);
 }
 
-TEST_CASE("idle-check: found long past the deadline without a warning (a resumed VM): warn first, power off 5 minutes later") {
+TEST_CASE(
+    "idle-check: found long past the deadline without a warning (a resumed VM): warn first, power off 5 minutes "
+    "later") {
   IdleMachine machine;
   machine.check(0);
   machine.expect_wall();
@@ -252,8 +263,9 @@ TEST_CASE("idle-check: a failing power-off command is an error; a failing wall i
   machine.system.expect({"wall"}, testing::FakeSystem::failed(1, "wall: cannot get tty name"));
   CHECK(machine.check(56).action == idle::Action::warn);
   machine.system.expect({"/usr/local/sbin/fake-poweroff", "--now"}, testing::FakeSystem::failed(1, "Access denied"));
-  CHECK_THROWS_WITH_AS(machine.check(61), "the power-off command (/usr/local/sbin/fake-poweroff --now) exited with status 1: Access denied",
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      machine.check(61),
+      "the power-off command (/usr/local/sbin/fake-poweroff --now) exited with status 1: Access denied", Error);
 }
 
 TEST_CASE("idle-check: JSON and text name every signal") {
@@ -274,19 +286,21 @@ TEST_CASE("idle-check: JSON and text name every signal") {
   CHECK(document["signals"][0]["state"] == "quiet");
   CHECK(document["signals"][0]["detail"] == "no kernel running");
   CHECK(document["signals"][3]["detail"] == "5-minute load 0.02, below 0.50");
-  CHECK(idle::to_text(report) == report.reason + "\n"
-                                 "  jupyter    quiet    no kernel running\n"
-                                 "  ssh        quiet    no login session (no utmp)\n"
-                                 "  gpu        quiet    no nvidia-smi\n"
-                                 "  cpu        quiet    5-minute load 0.02, below 0.50\n"
-                                 "  agent-run  quiet    no cs231n-agent run in progress\n");
+  CHECK(idle::to_text(report) == report.reason +
+                                     "\n"
+                                     "  jupyter    quiet    no kernel running\n"
+                                     "  ssh        quiet    no login session (no utmp)\n"
+                                     "  gpu        quiet    no nvidia-smi\n"
+                                     "  cpu        quiet    5-minute load 0.02, below 0.50\n"
+                                     "  agent-run  quiet    no cs231n-agent run in progress\n");
   CHECK(document.dump().find(k_token) == std::string::npos);
 }
 
 TEST_CASE("decide: the window arithmetic") {
   const idle::TimePoint t0{std::chrono::seconds(1'800'000'000)};
   const idle::IdleState previous{"boot-1", t0, std::nullopt, t0};
-  const std::vector<idle::Signal> all_quiet{quiet("jupyter"), quiet("ssh"), quiet("gpu"), quiet("cpu"), quiet("agent-run")};
+  const std::vector<idle::Signal> all_quiet{quiet("jupyter"), quiet("ssh"), quiet("gpu"), quiet("cpu"),
+                                            quiet("agent-run")};
 
   auto verdict = idle::decide(std::nullopt, "boot-1", all_quiet, t0 + minutes(500), minutes(60));
   CHECK(verdict.last_active == t0 + minutes(500));  // no earlier check: from now

@@ -19,15 +19,14 @@ detect::OsInfo jammy() {
 }  // namespace
 
 TEST_CASE("idle settings: taken from idle_shutdown.*, jupyter.port and the target user's home") {
-  const auto config = config::Config::resolve(
-      {config::Layer(json{{"idle_shutdown",
-                           {{"enabled", false},
-                            {"minutes", 90},
-                            {"cpu_load_percent", 75},
-                            {"gpu_percent", 20},
-                            {"command", {"/sbin/poweroff", "--now"}}}},
-                          {"jupyter", {{"port", 9443}}}})},
-      jammy());
+  const auto config = config::Config::resolve({config::Layer(json{{"idle_shutdown",
+                                                                   {{"enabled", false},
+                                                                    {"minutes", 90},
+                                                                    {"cpu_load_percent", 75},
+                                                                    {"gpu_percent", 20},
+                                                                    {"command", {"/sbin/poweroff", "--now"}}}},
+                                                                  {"jupyter", {{"port", 9443}}}})},
+                                              jammy());
   detect::Facts facts;
   facts.gce = true;
   facts.user.account = os::Account{"ann", 1001, 1001, "", "/home/ann", "/bin/bash"};

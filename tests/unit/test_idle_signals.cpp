@@ -10,9 +10,9 @@
 #include "agent/engine/state.hpp"
 #include "agent/idle/signals.hpp"
 #include "agent/jupyter/api_token.hpp"
+#include "agent/util/time.hpp"
 #include "support/fake_system.hpp"
 #include "support/temp_dir.hpp"
-#include "agent/util/time.hpp"
 
 using namespace cs231n;
 using std::chrono::minutes;
@@ -95,7 +95,8 @@ TEST_CASE("parse_kernels: Jupyter's list; anything else is an error") {
 TEST_CASE("jupyter signal: GET /api/kernels over HTTPS to 127.0.0.1 with the token, the agent's certificate as CA") {
   JupyterRoot machine;
   FakeJupyter jupyter;
-  jupyter.answer = FakeJupyter::status(200, R"([{"id": "k1", "name": "python3", "last_activity": "2026-11-29T22:15:52Z", "execution_state": "idle"},
+  jupyter.answer = FakeJupyter::status(
+      200, R"([{"id": "k1", "name": "python3", "last_activity": "2026-11-29T22:15:52Z", "execution_state": "idle"},
       {"id": "k2", "name": "python3", "last_activity": "2026-11-29T22:40:00Z", "execution_state": "busy"}])");
   const auto signal = idle::jupyter_signal(machine.system.files(), machine.source, jupyter.fetcher());
   REQUIRE(jupyter.requests.size() == 1);
@@ -108,7 +109,9 @@ TEST_CASE("jupyter signal: GET /api/kernels over HTTPS to 127.0.0.1 with the tok
   CHECK(signal.detail == "2 kernels: python3 busy; last activity 2026-11-29T22:40:00Z");
 
   SUBCASE("idle kernels: quiet, their last activity dated") {
-    jupyter.answer = FakeJupyter::status(200, R"([{"id": "k1", "name": "python3", "last_activity": "2026-11-29T22:15:52Z", "execution_state": "idle"}])");
+    jupyter.answer = FakeJupyter::status(
+        200,
+        R"([{"id": "k1", "name": "python3", "last_activity": "2026-11-29T22:15:52Z", "execution_state": "idle"}])");
     const auto quiet = idle::jupyter_signal(machine.system.files(), machine.source, jupyter.fetcher());
     CHECK_FALSE(quiet.active);
     CHECK(quiet.last_seen == at("2026-11-29T22:15:52Z"));
@@ -137,8 +140,9 @@ TEST_CASE("jupyter signal: what cannot be read is unknown (quiet), says why, and
   std::string expected;
   SUBCASE("the token refused") {
     jupyter.answer = FakeJupyter::status(403, "Forbidden");
-    expected = "Jupyter at https://127.0.0.1:8890 refused the agent's token (HTTP 403): restart it (systemctl restart "
-               "cs231n-jupyter) so that it reads /var/lib/cs231n-agent/jupyter/api-token.env";
+    expected =
+        "Jupyter at https://127.0.0.1:8890 refused the agent's token (HTTP 403): restart it (systemctl restart "
+        "cs231n-jupyter) so that it reads /var/lib/cs231n-agent/jupyter/api-token.env";
   }
   SUBCASE("another status") {
     jupyter.answer = FakeJupyter::status(500, "oops");
@@ -171,14 +175,19 @@ TEST_CASE("jupyter signal: what cannot be read is unknown (quiet), says why, and
   CHECK(signal.detail.find(k_token) == std::string::npos);
 }
 
-TEST_CASE("jupyter signal: nothing listening on the port (/proc/net/tcp, tcp6) means Jupyter is not running: quiet, not asked") {
+TEST_CASE(
+    "jupyter signal: nothing listening on the port (/proc/net/tcp, tcp6) means Jupyter is not running: quiet, not "
+    "asked") {
   JupyterRoot machine;
   FakeJupyter jupyter;
   jupyter.answer = FakeJupyter::status(200, "[]");
-  const std::string header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+  const std::string header =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
   // 127.0.0.1:22 listening, 0.0.0.0:8890 (0x22BA) only as an established connection.
-  machine.root.write("proc/net/tcp", header + "   0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n"
-                                              "   1: 00000000:22BA 0200007F:D431 01 00000000:00000000 00:00000000 00000000 0 0 2 1\n");
+  machine.root.write("proc/net/tcp",
+                     header +
+                         "   0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n"
+                         "   1: 00000000:22BA 0200007F:D431 01 00000000:00000000 00:00000000 00000000 0 0 2 1\n");
   machine.root.write("proc/net/tcp6", header);
   auto signal = idle::jupyter_signal(machine.system.files(), machine.source, jupyter.fetcher());
   CHECK(jupyter.requests.empty());
@@ -186,8 +195,10 @@ TEST_CASE("jupyter signal: nothing listening on the port (/proc/net/tcp, tcp6) m
   CHECK_FALSE(signal.active);
   CHECK(signal.detail == "Jupyter is not running (nothing listens on port 8890)");
 
-  machine.root.write("proc/net/tcp6", header + "   0: 00000000000000000000000000000000:22BA 00000000000000000000000000000000:0000 0A "
-                                               "00000000:00000000 00:00000000 00000000 0 0 3 1\n");
+  machine.root.write("proc/net/tcp6",
+                     header +
+                         "   0: 00000000000000000000000000000000:22BA 00000000000000000000000000000000:0000 0A "
+                         "00000000:00000000 00:00000000 00000000 0 0 3 1\n");
   signal = idle::jupyter_signal(machine.system.files(), machine.source, jupyter.fetcher());
   CHECK(jupyter.requests.size() == 1);
   CHECK(signal.detail == "no kernel running");
@@ -207,7 +218,8 @@ TEST_CASE("ssh signal: live utmp logins, dated by their terminal's last input") 
   testing::TempDir root;
   testing::FakeSystem system(root.path());
   root.write("run/utmp", utmp_record(BOOT_TIME, 1, "reboot", "~") + utmp_record(LOGIN_PROCESS, 500, "LOGIN", "ttyS0") +
-                             utmp_record(USER_PROCESS, 4242, "ann", "pts/0") + utmp_record(USER_PROCESS, 4343, "bob", "pts/1") +
+                             utmp_record(USER_PROCESS, 4242, "ann", "pts/0") +
+                             utmp_record(USER_PROCESS, 4343, "bob", "pts/1") +
                              utmp_record(USER_PROCESS, 999999, "gone", "pts/7"));
   root.write("proc/4242/stat", "");
   root.write("proc/4343/stat", "");
@@ -226,8 +238,9 @@ TEST_CASE("ssh signal: live utmp logins, dated by their terminal's last input") 
   CHECK_FALSE(signal.active);
   CHECK_FALSE(signal.unknown);
   CHECK(signal.last_seen == at("2026-11-29T22:30:00Z"));
-  CHECK(signal.detail ==
-        "2 login sessions: ann on pts/0, last input 2026-11-29T22:00:00Z; bob on pts/1, last input 2026-11-29T22:30:00Z");
+  CHECK(
+      signal.detail ==
+      "2 login sessions: ann on pts/0, last input 2026-11-29T22:00:00Z; bob on pts/1, last input 2026-11-29T22:30:00Z");
 
   SUBCASE("only dead sessions: none") {
     root.write("run/utmp", utmp_record(USER_PROCESS, 999999, "gone", "pts/7"));
@@ -275,11 +288,14 @@ TEST_CASE("gpu signal: nvidia-smi's utilisation against the threshold") {
     CHECK(signal.detail == "GPU utilisation 9%, below 10%");
   }
   SUBCASE("nvidia-smi fails (the driver is not loaded): unknown") {
-    system.expect(query, testing::FakeSystem::failed(9, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."));
+    system.expect(query, testing::FakeSystem::failed(
+                             9, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."));
     const auto signal = idle::gpu_signal(system, 10);
     CHECK(signal.unknown);
     CHECK_FALSE(signal.active);
-    CHECK(signal.detail == "nvidia-smi exited with status 9: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.");
+    CHECK(signal.detail ==
+          "nvidia-smi exited with status 9: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA "
+          "driver.");
   }
   SUBCASE("no number at all: unknown") {
     system.expect(query, testing::FakeSystem::succeeded("[Not Supported]\n"));

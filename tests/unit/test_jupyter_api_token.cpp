@@ -12,9 +12,9 @@ TEST_CASE("api token file: one line the EnvironmentFile= syntax reads; anything 
   CHECK(jupyter::api_token_file_content(token) == "CS231N_JUPYTER_API_TOKEN=" + token + "\n");
   CHECK(jupyter::parse_api_token_file(jupyter::api_token_file_content(token)) == token);
   CHECK(jupyter::parse_api_token_file("CS231N_JUPYTER_API_TOKEN=" + token) == token);
-  for (const std::string& bad : {std::string(""), "CS231N_JUPYTER_API_TOKEN=" + token.substr(1), "JUPYTER_TOKEN=" + token,
-                                "CS231N_JUPYTER_API_TOKEN=" + std::string(64, 'G'),
-                                "CS231N_JUPYTER_API_TOKEN=" + token + "\nCS231N_JUPYTER_API_TOKEN=" + token + "\n"}) {
+  for (const std::string& bad : {std::string(""), "CS231N_JUPYTER_API_TOKEN=" + token.substr(1),
+                                 "JUPYTER_TOKEN=" + token, "CS231N_JUPYTER_API_TOKEN=" + std::string(64, 'G'),
+                                 "CS231N_JUPYTER_API_TOKEN=" + token + "\nCS231N_JUPYTER_API_TOKEN=" + token + "\n"}) {
     CHECK_MESSAGE(!jupyter::parse_api_token_file(bad), bad);
   }
 }
@@ -23,7 +23,8 @@ TEST_CASE("jupyter config blocks: the token comes from the environment and leave
   const jupyter::ServerSettings settings{"/c.pem", "/c.key", 8888, "/home/ann/cs231n-setup", "sha1:0123456789ab:abc"};
   const std::string expected_tail =
       "import os, sys\n"
-      "sys._cs231n_api_token = os.environ.pop(\"CS231N_JUPYTER_API_TOKEN\", getattr(sys, \"_cs231n_api_token\", \"\"))\n"
+      "sys._cs231n_api_token = os.environ.pop(\"CS231N_JUPYTER_API_TOKEN\", getattr(sys, \"_cs231n_api_token\", "
+      "\"\"))\n"
       "if sys._cs231n_api_token:\n"
       "    c.%s.token = sys._cs231n_api_token\n";
   const auto with_app = [&](const std::string& app) {

@@ -32,7 +32,8 @@ TEST_CASE("certificate: refusals say why") {
   jupyter::CertificateRequest request;
   request.ips = {"127.0.0.1"};
   request.key_type = "rsa-1024";
-  CHECK(jupyter::make_self_signed(request).error().message.starts_with("RSA keys under 2048 bits are refused: Python >= 3.10"));
+  CHECK(jupyter::make_self_signed(request).error().message.starts_with(
+      "RSA keys under 2048 bits are refused: Python >= 3.10"));
   request.key_type = "ec-p256";
   request.days = 826;
   CHECK(jupyter::make_self_signed(request).error().message.find("1 to 825 days") != std::string::npos);

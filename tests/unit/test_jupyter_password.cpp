@@ -20,7 +20,8 @@ TEST_CASE("jupyter password: sha1 form is IPython's, byte for byte") {
 
 TEST_CASE("jupyter password: argon2 form is jupyter_server's") {
   const auto made = jupyter::make_argon2_hash("hunter2");
-  CHECK(std::regex_match(made, std::regex(R"(argon2:\$argon2id\$v=19\$m=10240,t=10,p=8\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{22})")));
+  CHECK(std::regex_match(
+      made, std::regex(R"(argon2:\$argon2id\$v=19\$m=10240,t=10,p=8\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{22})")));
   CHECK(jupyter::check_hash(made, "hunter2"));
   CHECK_FALSE(jupyter::check_hash(made, "Hunter2"));
 }

@@ -59,13 +59,14 @@ TEST_SUITE("net::backoff") {
   }
 
   TEST_CASE("connection trouble is retried; certificates, bad URLs and redirect loops are not") {
-    for (const auto code : {CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT, CURLE_RECV_ERROR,
-                            CURLE_PARTIAL_FILE, CURLE_SEND_ERROR}) {
+    for (const auto code : {CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT,
+                            CURLE_RECV_ERROR, CURLE_PARTIAL_FILE, CURLE_SEND_ERROR}) {
       INFO("curl code ", static_cast<int>(code));
       CHECK(net::retryable_curl(code));
     }
-    for (const auto code : {CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
-                            CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_TOO_MANY_REDIRECTS, CURLE_REMOTE_ACCESS_DENIED}) {
+    for (const auto code :
+         {CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM, CURLE_UNSUPPORTED_PROTOCOL,
+          CURLE_URL_MALFORMAT, CURLE_TOO_MANY_REDIRECTS, CURLE_REMOTE_ACCESS_DENIED}) {
       INFO("curl code ", static_cast<int>(code));
       CHECK_FALSE(net::retryable_curl(code));
     }
@@ -73,7 +74,8 @@ TEST_SUITE("net::backoff") {
 
   TEST_CASE("classify_failure names the status, keeps Retry-After, and marks what is not retried") {
     const auto now = std::chrono::system_clock::now();
-    auto error = net::classify_failure(CURLE_HTTP_RETURNED_ERROR, 503, headers("HTTP/1.1 503 Busy\nRetry-After: 7"), now);
+    auto error =
+        net::classify_failure(CURLE_HTTP_RETURNED_ERROR, 503, headers("HTTP/1.1 503 Busy\nRetry-After: 7"), now);
     CHECK(error.retryable);
     CHECK(error.kind == net::DownloadFailure::http);
     CHECK(error.message == "HTTP 503");
@@ -98,8 +100,9 @@ TEST_SUITE("net::backoff") {
 
   TEST_CASE("a Retry-After date counts from now") {
     const auto now = std::chrono::system_clock::from_time_t(1700000000);  // Tue, 14 Nov 2023 22:13:20 GMT
-    const auto error = net::classify_failure(CURLE_HTTP_RETURNED_ERROR, 429,
-                                             headers("HTTP/1.1 429 Slow Down\nRetry-After: Tue, 14 Nov 2023 22:13:50 GMT"), now);
+    const auto error =
+        net::classify_failure(CURLE_HTTP_RETURNED_ERROR, 429,
+                              headers("HTTP/1.1 429 Slow Down\nRetry-After: Tue, 14 Nov 2023 22:13:50 GMT"), now);
     CHECK(error.retry_after == std::optional<std::chrono::seconds>(30s));
   }
 

@@ -156,7 +156,8 @@ TEST_CASE_FIXTURE(Fixture, "download: 4 connections make 4 ranged requests that 
     ranges.push_back(entry["range"].get<std::string>());
   }
   std::ranges::sort(ranges);
-  CHECK(ranges == std::vector<std::string>{"bytes=0-2097151", "bytes=2097152-4194303", "bytes=4194304-6291455", "bytes=6291456-8388607"});
+  CHECK(ranges == std::vector<std::string>{"bytes=0-2097151", "bytes=2097152-4194303", "bytes=4194304-6291455",
+                                           "bytes=6291456-8388607"});
 }
 
 TEST_CASE_FIXTURE(Fixture, "download: a destination that already matches its checksum is kept without a request") {

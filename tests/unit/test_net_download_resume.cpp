@@ -232,10 +232,15 @@ TEST_CASE_FIXTURE(Fixture, "download: a sidecar segment that has all its bytes i
   const std::string etag = response->headers.get("etag");
   const std::string last_modified = response->headers.get("last-modified");
   REQUIRE_FALSE(etag.empty());
-  const json sidecar = {{"format", 1}, {"url", request.url}, {"etag", etag}, {"last_modified", last_modified}, {"size", size},
-                        {"ranges", true},
-                        {"segments", json::array({{{"start", 0}, {"end", half}, {"done", half}, {"complete", false}},
-                                                  {{"start", half}, {"end", size}, {"done", 0}, {"complete", false}}})}};
+  const json sidecar = {
+      {"format", 1},
+      {"url", request.url},
+      {"etag", etag},
+      {"last_modified", last_modified},
+      {"size", size},
+      {"ranges", true},
+      {"segments", json::array({{{"start", 0}, {"end", half}, {"done", half}, {"complete", false}},
+                                {{"start", half}, {"end", size}, {"done", 0}, {"complete", false}}})}};
   std::ofstream(dest().string() + ".part.json") << sidecar.dump();
   const auto before = server.log_for("/files/a.bin").size();
   const auto result = download(request);

@@ -19,7 +19,8 @@ namespace {
 // tests/fixtures/sidecar/<name> (CS231N_SOURCE_DIR, else next to this file).
 std::filesystem::path fixture(const std::string& name) {
   const char* source = std::getenv("CS231N_SOURCE_DIR");
-  const auto tests = source && *source ? std::filesystem::path(source) / "tests" : std::filesystem::path(__FILE__).parent_path().parent_path();
+  const auto tests = source && *source ? std::filesystem::path(source) / "tests"
+                                       : std::filesystem::path(__FILE__).parent_path().parent_path();
   return tests / "fixtures" / "sidecar" / name;
 }
 

@@ -24,8 +24,9 @@ net::ProbeAnswer answer(const std::string& status_line, const std::vector<std::s
 
 TEST_SUITE("net::download_transfer") {
   TEST_CASE("a 206 tells the size and that ranges work") {
-    const auto file = net::describe(
-        answer("HTTP/1.1 206 Partial Content", {"Content-Range: bytes 0-0/4194304", "ETag: \"abc\"", "Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT"}));
+    const auto file =
+        net::describe(answer("HTTP/1.1 206 Partial Content", {"Content-Range: bytes 0-0/4194304", "ETag: \"abc\"",
+                                                              "Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT"}));
     CHECK(file.size == std::optional<std::uint64_t>(4194304));
     CHECK(file.ranges);
     CHECK(file.etag == "\"abc\"");
@@ -53,7 +54,8 @@ TEST_SUITE("net::download_transfer") {
   }
 
   TEST_CASE("a weak ETag is dropped: If-Range cannot use it") {
-    const auto file = net::describe(answer("HTTP/1.1 206 Partial Content", {"Content-Range: bytes 0-0/10", "ETag: W/\"abc\""}));
+    const auto file =
+        net::describe(answer("HTTP/1.1 206 Partial Content", {"Content-Range: bytes 0-0/10", "ETag: W/\"abc\""}));
     CHECK(file.etag.empty());
     CHECK(file.ranges);
   }

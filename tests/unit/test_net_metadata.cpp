@@ -79,7 +79,8 @@ TEST_CASE("metadata: a slow server times out instead of hanging the agent") {
 TEST_CASE("metadata: guest attributes are PUT") {
   MetadataBench bench(R"({})");
   REQUIRE(bench.client().put("instance/guest-attributes/cs231n-agent/state", "running"));
-  CHECK(bench.client().get("instance/guest-attributes/cs231n-agent/state").value() == std::optional<std::string>("running"));
+  CHECK(bench.client().get("instance/guest-attributes/cs231n-agent/state").value() ==
+        std::optional<std::string>("running"));
 }
 
 TEST_CASE("metadata: config layers from cs231n-config and the single attributes, which win") {
@@ -89,7 +90,8 @@ TEST_CASE("metadata: config layers from cs231n-config and the single attributes,
   const auto layers = net::metadata_layers(bench.client());
   REQUIRE(layers.size() == 4);
   CHECK(layers[0].source == "metadata attribute cs231n-config");
-  const auto config = config::Config::resolve(layers, detect::os_info_from({{"ID", "ubuntu"}, {"VERSION_ID", "22.04"}}));
+  const auto config =
+      config::Config::resolve(layers, detect::os_info_from({{"ID", "ubuntu"}, {"VERSION_ID", "22.04"}}));
   CHECK(config.string("user") == "ann");
   CHECK(config.sources().at("user") == "metadata attribute cs231n-user");
   CHECK(config.integer("jupyter.port") == 9443);
@@ -99,17 +101,21 @@ TEST_CASE("metadata: config layers from cs231n-config and the single attributes,
 }
 
 TEST_CASE("metadata: malformed attributes are errors naming the attribute") {
-  CHECK_THROWS_WITH_AS(net::metadata_layers(MetadataBench(R"({"cs231n-config": "{not json"})").client()),
-                       "metadata attribute cs231n-config: not valid JSON; fix it with `gcloud compute instances add-metadata`", Error);
-  CHECK_THROWS_WITH_AS(net::metadata_layers(MetadataBench(R"({"cs231n-config": "{\"jupyter\": {\"prot\": 1}}"})").client()),
-                       "metadata attribute cs231n-config: jupyter.prot: unknown key; did you mean \"port\"?; fix it with "
-                       "`gcloud compute instances add-metadata`",
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      net::metadata_layers(MetadataBench(R"({"cs231n-config": "{not json"})").client()),
+      "metadata attribute cs231n-config: not valid JSON; fix it with `gcloud compute instances add-metadata`", Error);
+  CHECK_THROWS_WITH_AS(
+      net::metadata_layers(MetadataBench(R"({"cs231n-config": "{\"jupyter\": {\"prot\": 1}}"})").client()),
+      "metadata attribute cs231n-config: jupyter.prot: unknown key; did you mean \"port\"?; fix it with "
+      "`gcloud compute instances add-metadata`",
+      Error);
   CHECK_THROWS_WITH_AS(net::metadata_layers(MetadataBench(R"({"cs231n-idle-minutes": "soon"})").client()),
-                       "metadata attribute cs231n-idle-minutes: \"soon\" is not an integer; fix it with `gcloud compute instances add-metadata`",
+                       "metadata attribute cs231n-idle-minutes: \"soon\" is not an integer; fix it with `gcloud "
+                       "compute instances add-metadata`",
                        Error);
-  CHECK_THROWS_WITH_AS(net::metadata_layers(MetadataBench(R"({"cs231n-user": "Robert; rm"})").client()),
-                       "metadata attribute cs231n-user: user: must be an account name (lowercase letters, digits, _ and -, at most "
-                       "32), got \"Robert; rm\"; fix it with `gcloud compute instances add-metadata`",
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      net::metadata_layers(MetadataBench(R"({"cs231n-user": "Robert; rm"})").client()),
+      "metadata attribute cs231n-user: user: must be an account name (lowercase letters, digits, _ and -, at most "
+      "32), got \"Robert; rm\"; fix it with `gcloud compute instances add-metadata`",
+      Error);
 }

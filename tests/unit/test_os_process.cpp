@@ -53,7 +53,8 @@ TEST_CASE("process: clean environment with LANG=C.UTF-8, extra variables, workin
   command.env = {{"EXTRA", "x"}};
   command.cwd = dir.path().string();
   command.capture_stdout = true;
-  std::map<std::string, std::string> inherited{{"https_proxy", "http://proxy.invalid:3128"}, {"CS231N_SHOULD_NOT_LEAK", "1"}};
+  std::map<std::string, std::string> inherited{{"https_proxy", "http://proxy.invalid:3128"},
+                                               {"CS231N_SHOULD_NOT_LEAK", "1"}};
   auto result = os::run_process(command, k_no_accounts, inherited);
   REQUIRE(result);
   CHECK(result->stdout_text == "C.UTF-8::x:" + dir.path().string() + "\n");

@@ -14,8 +14,9 @@ TEST_CASE("services: without systemd, units are written and enabled offline, not
   REQUIRE(services.enable("cs231n-agent.service", "multi-user.target", true));
   REQUIRE(services.enable("cs231n-agent.service", "multi-user.target", true));  // idempotent
   CHECK(root.read("etc/systemd/system/cs231n-agent.service") == "[Unit]\nDescription=x\n");
-  CHECK(std::filesystem::read_symlink(root.path() / "etc/systemd/system/multi-user.target.wants/cs231n-agent.service") ==
-        "/etc/systemd/system/cs231n-agent.service");
+  CHECK(
+      std::filesystem::read_symlink(root.path() / "etc/systemd/system/multi-user.target.wants/cs231n-agent.service") ==
+      "/etc/systemd/system/cs231n-agent.service");
   CHECK(system.commands().empty());  // FakeSystem throws on any command: none was run
 }
 

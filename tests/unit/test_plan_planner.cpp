@@ -78,15 +78,18 @@ TEST_CASE("planner: cycles, unknown predecessors and duplicate names are config 
   CHECK_THROWS_WITH_AS(plan::make_plan(unknown, machine.context()),
                        "step \"a\" comes after \"ghost\", which is not a step: fix its \"after\" list", Error);
   Machine clash(k_jammy, {json{{"steps", {{{"name", "user"}, {"run", {"true"}}}}}}});
-  CHECK_THROWS_WITH_AS(clash.plan(), "config: steps[0].name: \"user\" is already a step; give the custom step another name", Error);
+  CHECK_THROWS_WITH_AS(clash.plan(),
+                       "config: steps[0].name: \"user\" is already a step; give the custom step another name", Error);
   Machine typo(k_jammy, {json{{"steps", {{{"name", "motd"}, {"after", {"jupyter-servce"}}, {"run", {"true"}}}}}}});
   CHECK_THROWS_WITH_AS(typo.plan(),
                        "config: steps[0].after: \"jupyter-servce\" is not a step; did you mean \"jupyter-service\"? "
-                       "(`cs231n-agent plan` lists the steps)", Error);
+                       "(`cs231n-agent plan` lists the steps)",
+                       Error);
   Machine timeout(k_jammy, {json{{"timeouts", {{"conda-envs", 10}}}}});
   CHECK_THROWS_WITH_AS(timeout.plan(),
                        "config: timeouts.conda-envs: \"conda-envs\" is not a step; did you mean \"conda-env\"? "
-                       "(`cs231n-agent plan` lists the steps)", Error);
+                       "(`cs231n-agent plan` lists the steps)",
+                       Error);
 }
 
 TEST_CASE("plan: Ubuntu 16.04 with a T4 follows the tutorial: seed profile, CUDA 10.0") {
@@ -97,7 +100,8 @@ TEST_CASE("plan: Ubuntu 16.04 with a T4 follows the tutorial: seed profile, CUDA
   CHECK(step_named(plan, "cuda").decision.summary.find("cuda-toolkit-10-0") != std::string::npos);
   CHECK(step_named(plan, "nvidia-repo").decision.summary.find("ubuntu1604") != std::string::npos);
   CHECK(step_named(plan, "pytorch").decision.summary ==
-        "pip install torch==1.2.0 -f https://download.pytorch.org/whl/torch_stable.html into env cs231n (torch 1.2.0 as configured, its CUDA 10.0 build)");
+        "pip install torch==1.2.0 -f https://download.pytorch.org/whl/torch_stable.html into env cs231n (torch 1.2.0 "
+        "as configured, its CUDA 10.0 build)");
   CHECK(step_named(plan, "user").decision.action == plan::Action::done);
   CHECK(step_named(plan, "nvidia-driver").decision.summary.find("cuda-drivers-410 for Tesla T4") != std::string::npos);
 }
@@ -122,7 +126,8 @@ TEST_CASE("plan: no GPU skips the GPU path and installs CPU torch") {
     CHECK(step_named(plan, name).decision.action == plan::Action::skip);
     CHECK(step_named(plan, name).decision.reason == "no NVIDIA GPU");
   }
-  CHECK(step_named(plan, "pytorch").decision.summary.find("torch==2.11.0+cpu --index-url https://download.pytorch.org/whl/cpu") !=
+  CHECK(step_named(plan, "pytorch")
+            .decision.summary.find("torch==2.11.0+cpu --index-url https://download.pytorch.org/whl/cpu") !=
         std::string::npos);
   CHECK_FALSE(plan.has_refusal());
 }
@@ -132,11 +137,13 @@ TEST_CASE("plan: an unsupported OS refuses every step") {
   const auto plan = machine.plan();
   REQUIRE(plan.refusal);
   for (const auto& step : plan.steps) CHECK(step.decision.action == plan::Action::refuse);
-  CHECK(plan::to_json(plan)["steps"][0]["reason"].get<std::string>().starts_with("CentOS Linux 7 (Core) is not supported"));
+  CHECK(plan::to_json(plan)["steps"][0]["reason"].get<std::string>().starts_with(
+      "CentOS Linux 7 (Core) is not supported"));
 }
 
 TEST_CASE("plan: custom steps take part in the graph") {
-  Machine machine(k_jammy, {json{{"steps", {{{"name", "site-motd"}, {"after", {"anaconda"}}, {"run", {"touch", "/etc/motd"}}}}}}});
+  Machine machine(
+      k_jammy, {json{{"steps", {{{"name", "site-motd"}, {"after", {"anaconda"}}, {"run", {"touch", "/etc/motd"}}}}}}});
   const auto plan = machine.plan();
   const auto order = names(plan);
   const auto position = [&](const std::string& name) { return std::ranges::find(order, name) - order.begin(); };

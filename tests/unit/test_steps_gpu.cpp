@@ -79,7 +79,8 @@ TEST_CASE("nvidia-driver: nouveau in the way means the blacklist, a new initramf
     const auto again = machine.apply_driver();
     REQUIRE_FALSE(again);
     CHECK(again.error().message ==
-          "nouveau is still loaded after a reboot although /etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf blacklists it; "
+          "nouveau is still loaded after a reboot although /etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf "
+          "blacklists it; "
           "the initramfs may load it: run `update-initramfs -u` and reboot");
   }
 }
@@ -97,11 +98,13 @@ TEST_CASE("nvidia-driver: without nouveau the module is loaded now, no reboot") 
 TEST_CASE("nvidia-driver: a module Secure Boot rejects says how to fix it") {
   GpuMachine machine("drm 622592 0 - Live 0x0\n");
   machine.system->expect({"apt-mark", "hold", "cuda-drivers-580"});
-  machine.system->expect({"modprobe", "nvidia"},
-                         testing::FakeSystem::failed(1, "modprobe: ERROR: could not insert 'nvidia': Key was rejected by service"));
+  machine.system->expect(
+      {"modprobe", "nvidia"},
+      testing::FakeSystem::failed(1, "modprobe: ERROR: could not insert 'nvidia': Key was rejected by service"));
   const auto applied = machine.apply_driver();
   REQUIRE_FALSE(applied);
-  CHECK(applied.error().message.starts_with("the nvidia module is not signed with a key this VM trusts and Secure Boot is on"));
+  CHECK(applied.error().message.starts_with(
+      "the nvidia module is not signed with a key this VM trusts and Secure Boot is on"));
   CHECK(applied.error().message.find("--no-shielded-secure-boot") != std::string::npos);
 }
 
@@ -111,6 +114,7 @@ TEST_CASE("nvidia-driver: installed but built for no kernel is a clear failure")
   machine.system->expect({"apt-mark", "hold", "cuda-drivers-580"});
   const auto applied = machine.apply_driver();
   REQUIRE_FALSE(applied);
-  CHECK(applied.error().message == std::string("driver 580 installed, but no nvidia module was built for kernel ") + k_kernel +
+  CHECK(applied.error().message == std::string("driver 580 installed, but no nvidia module was built for kernel ") +
+                                       k_kernel +
                                        " (see the DKMS lines in the log: `cs231n-agent logs nvidia-driver`)");
 }

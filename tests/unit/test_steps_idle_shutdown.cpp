@@ -31,7 +31,8 @@ struct Vm {
   void configure(bool enabled) {
     system = std::make_unique<testing::FakeSystem>(root.path());
     facts = detect::gather_facts(*system, "ann");
-    config = config::Config::resolve({config::Layer(nlohmann::json{{"idle_shutdown", {{"enabled", enabled}}}})}, facts.os);
+    config =
+        config::Config::resolve({config::Layer(nlohmann::json{{"idle_shutdown", {{"enabled", enabled}}}})}, facts.os);
   }
   plan::Context context() const { return {*system, facts, config}; }
   util::Result<plan::CheckResult> check() const {
@@ -42,18 +43,24 @@ struct Vm {
     const auto the_context = context();
     return step->apply(plan::StepRun::unlogged(the_context, step->info().name, std::chrono::minutes(1)));
   }
-  bool exists(const std::string& path) const { return std::filesystem::exists(std::filesystem::symlink_status(root.path() / path)); }
+  bool exists(const std::string& path) const {
+    return std::filesystem::exists(std::filesystem::symlink_status(root.path() / path));
+  }
 };
 
 }  // namespace
 
 TEST_CASE("idle-shutdown step: the service and its timer, with only what systemd 229 knows") {
   const auto service = idle::idle_service_unit(Paths::defaults());
-  CHECK(service.find("\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/cs231n-agent idle-check\nTimeoutStartSec=5min\n") != std::string::npos);
+  CHECK(service.find(
+            "\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/cs231n-agent idle-check\nTimeoutStartSec=5min\n") !=
+        std::string::npos);
   CHECK(service.find("ConditionPathExists=/usr/local/bin/cs231n-agent\n") != std::string::npos);
   CHECK(service.find("[Install]") == std::string::npos);  // started by the timer only
   const auto timer = idle::idle_timer_unit();
-  CHECK(timer.find("\n[Timer]\nOnBootSec=5min\nOnUnitActiveSec=5min\nAccuracySec=30s\nUnit=cs231n-agent-idle.service\n") != std::string::npos);
+  CHECK(timer.find(
+            "\n[Timer]\nOnBootSec=5min\nOnUnitActiveSec=5min\nAccuracySec=30s\nUnit=cs231n-agent-idle.service\n") !=
+        std::string::npos);
   CHECK(timer.ends_with("[Install]\nWantedBy=timers.target\n"));
 }
 
@@ -61,7 +68,8 @@ TEST_CASE("idle-shutdown step: a --state-dir other than the default reaches the 
   Paths paths;
   paths.state_dir = "/srv/cs231n-state";
   const auto service = idle::idle_service_unit(paths);
-  CHECK(service.find("\nExecStart=/usr/local/bin/cs231n-agent idle-check --state-dir /srv/cs231n-state\n") != std::string::npos);
+  CHECK(service.find("\nExecStart=/usr/local/bin/cs231n-agent idle-check --state-dir /srv/cs231n-state\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("idle-shutdown step: decide") {
@@ -69,9 +77,10 @@ TEST_CASE("idle-shutdown step: decide") {
     Vm vm;
     const auto decision = vm.step->decide(vm.context());
     CHECK(decision.action == plan::Action::run);
-    CHECK(decision.summary == "install cs231n-agent-idle.timer: every 5 minutes `cs231n-agent idle-check` powers the VM off after 60 idle "
-                              "minutes (no busy or recently active Jupyter kernel, no terminal input, GPU below 10%, 5-minute load below "
-                              "50% of a CPU), warning 5 minutes ahead");
+    CHECK(decision.summary ==
+          "install cs231n-agent-idle.timer: every 5 minutes `cs231n-agent idle-check` powers the VM off after 60 idle "
+          "minutes (no busy or recently active Jupyter kernel, no terminal input, GPU below 10%, 5-minute load below "
+          "50% of a CPU), warning 5 minutes ahead");
   }
   SUBCASE("not a GCE VM: skipped, whatever the config says") {
     Vm vm(true, false);
@@ -100,7 +109,8 @@ TEST_CASE("idle-shutdown step: without systemd, units written and the timer enab
   REQUIRE(vm.apply());
   CHECK(vm.root.read("etc/systemd/system/cs231n-agent-idle.service") == idle::idle_service_unit(Paths::defaults()));
   CHECK(vm.root.read("etc/systemd/system/cs231n-agent-idle.timer") == idle::idle_timer_unit());
-  CHECK(std::filesystem::read_symlink(vm.root.path() / "etc/systemd/system/timers.target.wants/cs231n-agent-idle.timer") ==
+  CHECK(std::filesystem::read_symlink(vm.root.path() /
+                                      "etc/systemd/system/timers.target.wants/cs231n-agent-idle.timer") ==
         "/etc/systemd/system/cs231n-agent-idle.timer");
   CHECK_FALSE(vm.exists("etc/systemd/system/multi-user.target.wants/cs231n-agent-idle.service"));
   const auto checked = vm.check();
@@ -123,7 +133,8 @@ TEST_CASE("idle-shutdown step: without systemd, units written and the timer enab
   CHECK(vm.system->commands().empty());
 }
 
-TEST_CASE("idle-shutdown step: with systemd, systemctl reloads, enables and starts the timer; disabling stops it first") {
+TEST_CASE(
+    "idle-shutdown step: with systemd, systemctl reloads, enables and starts the timer; disabling stops it first") {
   Vm vm(true, true, true);
   vm.system->expect(k_daemon_reload);
   vm.system->expect(k_daemon_reload);
@@ -146,11 +157,13 @@ TEST_CASE("idle-shutdown step: with systemd, systemctl reloads, enables and star
   CHECK_FALSE(vm.exists("etc/systemd/system/cs231n-agent-idle.service"));
 }
 
-TEST_CASE("idle-shutdown step: turning it on or off changes the fingerprint; the minutes do not (each check reads them)") {
+TEST_CASE(
+    "idle-shutdown step: turning it on or off changes the fingerprint; the minutes do not (each check reads them)") {
   Vm vm;
   const auto on = plan::fingerprint(*vm.step, vm.context());
   vm.configure(false);
   CHECK(plan::fingerprint(*vm.step, vm.context()) != on);
-  vm.config = config::Config::resolve({config::Layer(nlohmann::json{{"idle_shutdown", {{"minutes", 90}}}})}, vm.facts.os);
+  vm.config =
+      config::Config::resolve({config::Layer(nlohmann::json{{"idle_shutdown", {{"minutes", 90}}}})}, vm.facts.os);
   CHECK(plan::fingerprint(*vm.step, vm.context()) == on);
 }

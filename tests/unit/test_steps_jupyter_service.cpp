@@ -82,14 +82,17 @@ TEST_CASE("jupyter-service: a root-only API token, read by systemd through Envir
   }
 }
 
-TEST_CASE("jupyter-service: with systemd, a changed unit or token restarts a running server (so it reads the token); a new one just starts") {
+TEST_CASE(
+    "jupyter-service: with systemd, a changed unit or token restarts a running server (so it reads the token); a new "
+    "one just starts") {
   ServiceVm vm(true);
   vm.system->expect({"systemctl", "daemon-reload"});
   vm.system->expect({"systemctl", "enable", "--now", "cs231n-jupyter.service"});
   REQUIRE(vm.apply());
   vm.system->verify();
 
-  vm.root.write("etc/systemd/system/cs231n-jupyter.service", "[Service]\nExecStart=/old/jupyter notebook\n");  // an older agent's
+  vm.root.write("etc/systemd/system/cs231n-jupyter.service",
+                "[Service]\nExecStart=/old/jupyter notebook\n");  // an older agent's
   vm.system->expect({"systemctl", "daemon-reload"});
   vm.system->expect({"systemctl", "enable", "--now", "cs231n-jupyter.service"});
   vm.system->expect({"systemctl", "try-restart", "cs231n-jupyter.service"});

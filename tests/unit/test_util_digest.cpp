@@ -20,8 +20,10 @@ std::string digest_of(StreamingDigest digest, const std::string& data) {
 
 TEST_SUITE("util::StreamingDigest") {
   TEST_CASE("sha256 of the standard vectors") {
-    CHECK(digest_of(StreamingDigest::sha256(), "") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    CHECK(digest_of(StreamingDigest::sha256(), "abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(digest_of(StreamingDigest::sha256(), "") ==
+          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(digest_of(StreamingDigest::sha256(), "abc") ==
+          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     CHECK(digest_of(StreamingDigest::sha256(), "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
           "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   }
@@ -29,7 +31,8 @@ TEST_SUITE("util::StreamingDigest") {
   TEST_CASE("md5 of the standard vectors") {
     CHECK(digest_of(StreamingDigest::md5(), "") == "d41d8cd98f00b204e9800998ecf8427e");
     CHECK(digest_of(StreamingDigest::md5(), "abc") == "900150983cd24fb0d6963f7d28e17f72");
-    CHECK(digest_of(StreamingDigest::md5(), "The quick brown fox jumps over the lazy dog") == "9e107d9d372bb6826bd81d3542a419d6");
+    CHECK(digest_of(StreamingDigest::md5(), "The quick brown fox jumps over the lazy dog") ==
+          "9e107d9d372bb6826bd81d3542a419d6");
   }
 
   TEST_CASE("a million 'a's fed in uneven pieces hash like one piece") {

@@ -20,7 +20,8 @@ TEST_CASE("iso8601 and parse_iso8601: Jupyter's microseconds, the agent's second
   CHECK(at("2026-11-29T22:15:52.5Z") - at("2026-11-29T22:15:52Z") == std::chrono::milliseconds(500));
   CHECK(at("2026-11-29T22:15:52+00:00") == at("2026-11-29T22:15:52Z"));
   CHECK(at("2026-11-29T23:15:52+01:00") == at("2026-11-29T22:15:52Z"));
-  for (const char* bad : {"", "yesterday", "2026-11-29", "2026-11-29T22:15:52", "2026-11-29T22:15:52.Z", "2026-11-29T22:15:52Zjunk"}) {
+  for (const char* bad :
+       {"", "yesterday", "2026-11-29", "2026-11-29T22:15:52", "2026-11-29T22:15:52.Z", "2026-11-29T22:15:52Zjunk"}) {
     CHECK_MESSAGE(!util::parse_iso8601(bad), bad);
   }
 }

@@ -54,7 +54,8 @@ CommandRunner add_cert_command(CLI::App& command, const LogOptions&) {
   command.add_option("--ip", options->ips, "An IP address for the subjectAltName (127.0.0.1 is always there)");
   command.add_option("--dns", options->dns_names, "A host name for the subjectAltName (the hostname is always there)");
   command.add_option("--days", options->days, "Validity, at most 825 days")->capture_default_str();
-  command.add_option("--key", options->key_type, "ec-p256, rsa-2048 or rsa-3072 (smaller RSA keys are refused)")->capture_default_str();
+  command.add_option("--key", options->key_type, "ec-p256, rsa-2048 or rsa-3072 (smaller RSA keys are refused)")
+      ->capture_default_str();
   return [options] { return make_certificate(*options); };
 }
 

@@ -31,7 +31,8 @@ int fetch(const FetchOptions& options) {
   if (!options.sha256.empty() && !std::regex_match(options.sha256, hex64)) {
     throw Error(ExitCode::usage, "--sha256 takes 64 lowercase hex digits");
   }
-  if (!options.md5.empty() && !std::regex_match(options.md5, hex32)) throw Error(ExitCode::usage, "--md5 takes 32 lowercase hex digits");
+  if (!options.md5.empty() && !std::regex_match(options.md5, hex32))
+    throw Error(ExitCode::usage, "--md5 takes 32 lowercase hex digits");
   if (!options.url.starts_with("http://") && !options.url.starts_with("https://")) {
     throw Error(ExitCode::usage, "fetch downloads http:// and https:// URLs, not " + options.url);
   }
@@ -61,7 +62,8 @@ int fetch(const FetchOptions& options) {
     spdlog::info("{} is already there and matches its checksum", output.string());
   } else {
     spdlog::info("{}: {} in {} attempt(s) over {} connection(s){}", output.string(), util::human_bytes(result->bytes),
-                 result->attempts, result->connections_used, result->sha256.empty() ? "" : ", sha256 " + result->sha256);
+                 result->attempts, result->connections_used,
+                 result->sha256.empty() ? "" : ", sha256 " + result->sha256);
   }
   return 0;
 }
@@ -74,9 +76,14 @@ CommandRunner add_fetch_command(CLI::App& command, const LogOptions&) {
   command.add_option("-o,--output", options->output, "File to write (via FILE.part and FILE.part.json)")->required();
   auto* sha256 = command.add_option("--sha256", options->sha256, "Expected sha256 (lowercase hex)");
   command.add_option("--md5", options->md5, "Expected md5 (lowercase hex)")->excludes(sha256);
-  command.add_option("--connections", options->connections, "Connections for one file")->capture_default_str()->check(CLI::Range(1, 16));
-  command.add_option("--retries", options->retries, "Retries after a failure without progress")->capture_default_str()->check(CLI::Range(0, 100));
-  command.add_option("--ca-file", options->ca_file, "Trust this CA bundle instead of the system's (tests, private mirrors)");
+  command.add_option("--connections", options->connections, "Connections for one file")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  command.add_option("--retries", options->retries, "Retries after a failure without progress")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
+  command.add_option("--ca-file", options->ca_file,
+                     "Trust this CA bundle instead of the system's (tests, private mirrors)");
   return [options] { return fetch(*options); };
 }
 

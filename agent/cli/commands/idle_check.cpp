@@ -38,8 +38,10 @@ std::vector<config::Layer> idle_check_layers(const os::System& system, const Idl
     spdlog::warn("{}; using the metadata recorded by the last run", error.what());
     std::ranges::copy_if(recorded_layers, std::back_inserter(layers), from_metadata);
   }
-  std::ranges::copy_if(recorded_layers, std::back_inserter(layers), [&](const config::Layer& layer) { return !from_metadata(layer); });
-  if (!options.config_file.empty()) layers.emplace_back(config::load_file(options.config_file), "config file " + options.config_file);
+  std::ranges::copy_if(recorded_layers, std::back_inserter(layers),
+                       [&](const config::Layer& layer) { return !from_metadata(layer); });
+  if (!options.config_file.empty())
+    layers.emplace_back(config::load_file(options.config_file), "config file " + options.config_file);
   return layers;
 }
 
@@ -56,7 +58,8 @@ int idle_check(const IdleCheckOptions& options) {
   const auto layers = idle_check_layers(*system, options);
   const auto facts = detect::gather_facts(*system, configured_user(layers));
   const auto config = config::Config::resolve(layers, facts.os);
-  const auto report = idle::run_check(*system, idle::settings_from(config, facts, Paths{.state_dir = options.state_dir}), options.dry_run);
+  const auto report = idle::run_check(
+      *system, idle::settings_from(config, facts, Paths{.state_dir = options.state_dir}), options.dry_run);
   std::cout << (options.json ? idle::to_json(report).dump(2) + "\n" : idle::to_text(report)) << std::flush;
   return 0;
 }
@@ -68,7 +71,8 @@ CommandRunner add_idle_check_command(CLI::App& command, const LogOptions&) {
   add_config_option(command, options->config_file);
   add_state_dir_option(command, options->state_dir);
   add_json_flag(command, options->json);
-  command.add_flag("--dry-run", options->dry_run, "Read every signal and say what would happen; record, warn and power off nothing");
+  command.add_flag("--dry-run", options->dry_run,
+                   "Read every signal and say what would happen; record, warn and power off nothing");
   command.add_option("--now", options->now, "For tests: the UTC time this check takes as now")->group("");
   return [options] { return idle_check(*options); };
 }

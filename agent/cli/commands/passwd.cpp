@@ -16,7 +16,8 @@ struct PasswdOptions {
 int passwd(const PasswdOptions& options) {
   const std::string password = read_new_password();
   if (password.empty()) throw Error(ExitCode::usage, "an empty password is refused: anyone could open the notebook");
-  std::cout << (options.algorithm == "argon2" ? jupyter::make_argon2_hash(password) : jupyter::make_sha1_hash(password)) << "\n";
+  std::cout << (options.algorithm == "argon2" ? jupyter::make_argon2_hash(password) : jupyter::make_sha1_hash(password))
+            << "\n";
   return 0;
 }
 

@@ -37,7 +37,8 @@ int print_plan(const PlanOptions& options, const std::vector<std::string>& only,
     std::cout << plan::to_table(plan);
     std::string settings;
     for (const auto& [path, source] : config.sources()) {
-      if (!source.starts_with("default")) settings += "  " + path + " = " + config.at(path).dump() + "  (" + source + ")\n";
+      if (!source.starts_with("default"))
+        settings += "  " + path + " = " + config.at(path).dump() + "  (" + source + ")\n";
     }
     if (!settings.empty()) std::cout << "\nSettings that differ from the defaults:\n" << settings;
   }

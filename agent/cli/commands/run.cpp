@@ -41,7 +41,8 @@ struct RunOptions {
 void add_reboot_options(CLI::App& command, RebootOptions& reboot) {
   command.add_flag("--no-reboot", reboot.no_reboot, "Stop with exit code 3 instead of rebooting");
   command.add_option("--reboot-command", reboot.reboot_command, "Command that reboots (default: systemctl reboot)");
-  command.add_option("--boot-id-file", reboot.boot_id_file, "Where the boot id is read (default: /proc/sys/kernel/random/boot_id)");
+  command.add_option("--boot-id-file", reboot.boot_id_file,
+                     "Where the boot id is read (default: /proc/sys/kernel/random/boot_id)");
 }
 
 bool ask_on_terminal(const std::string& question) {
@@ -54,7 +55,8 @@ bool ask_on_terminal(const std::string& question) {
 void publish_outcome(net::GuestAttributes& guest, const engine::SessionResult& result) {
   const auto& outcome = result.outcome;
   if (outcome.state == RunState::done && !result.jupyter_url.empty()) guest.publish("jupyter-url", result.jupyter_url);
-  guest.publish("error", outcome.state == RunState::failed || outcome.state == RunState::refused ? outcome.message : "");
+  guest.publish("error",
+                outcome.state == RunState::failed || outcome.state == RunState::refused ? outcome.message : "");
   guest.publish_state(outcome.state);
 }
 
@@ -109,7 +111,9 @@ CommandRunner add_run_command(CLI::App& command, const LogOptions&) {
   command.add_option("--only", options->only, "Run just these steps (comma-separated)")->delimiter(',');
   command.add_option("--skip", options->skip, "Leave these steps out (comma-separated)")->delimiter(',');
   command.add_flag("--dry-run", options->dry_run, "Print what would run and change nothing");
-  command.add_option("--workers", options->workers, "Steps run at once")->capture_default_str()->check(CLI::Range(1, 16));
+  command.add_option("--workers", options->workers, "Steps run at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
   command.add_flag("--yes", options->yes, "Agree in advance to change a machine that is not a GCE VM");
   command.add_flag("--force", options->force, "Replace a newer installed agent with this one");
   add_reboot_options(command, options->reboot);

@@ -3,8 +3,8 @@
 
 #include "agent/cli/commands/commands.hpp"
 #include "agent/cli/target.hpp"
-#include "agent/engine/summary.hpp"
 #include "agent/engine/lock.hpp"
+#include "agent/engine/summary.hpp"
 
 namespace cs231n::cli {
 
@@ -45,7 +45,8 @@ int show_status(const StatusOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   auto holder = engine::RunLock::holder(system->files(), options.state_dir);
   while (options.wait && holder &&
-         (options.timeout_s <= 0 || std::chrono::steady_clock::now() - started < std::chrono::duration<double>(options.timeout_s))) {
+         (options.timeout_s <= 0 ||
+          std::chrono::steady_clock::now() - started < std::chrono::duration<double>(options.timeout_s))) {
     system->sleep(std::chrono::milliseconds(250));
     holder = engine::RunLock::holder(system->files(), options.state_dir);
   }
@@ -63,8 +64,13 @@ int show_status(const StatusOptions& options) {
       const engine::StepRecord record = found == state->steps.end() ? engine::StepRecord{} : found->second;
       std::string status(engine::to_string(record.status));
       if (record.status == engine::StepStatus::running && !holder) status = "interrupted";
-      steps.push_back({{"name", name}, {"status", status}, {"duration_s", record.duration_s}, {"error", record.error},
-                       {"detail", record.detail}, {"attempts", record.attempts}, {"log", record.log}});
+      steps.push_back({{"name", name},
+                       {"status", status},
+                       {"duration_s", record.duration_s},
+                       {"error", record.error},
+                       {"detail", record.detail},
+                       {"attempts", record.attempts},
+                       {"log", record.log}});
       rows.push_back({name, status, record.duration_s, record.error.empty() ? record.detail : record.error});
     }
   }

@@ -29,7 +29,8 @@ struct LogsOptions {
 
 void check_step_name(const std::string& name) {
   static const std::regex pattern("[a-z0-9][a-z0-9-]{0,62}");
-  if (!std::regex_match(name, pattern)) throw Error(ExitCode::usage, "\"" + name + "\" is not a step name (`cs231n-agent plan` lists them)");
+  if (!std::regex_match(name, pattern))
+    throw Error(ExitCode::usage, "\"" + name + "\" is not a step name (`cs231n-agent plan` lists them)");
 }
 
 int reset(const ResetOptions& options) {
@@ -56,7 +57,8 @@ int reset(const ResetOptions& options) {
     return 0;
   }
   for (const auto& name : options.steps) {
-    if (state.steps.erase(name) == 0) throw Error(ExitCode::usage, "step " + name + " has no recorded result; nothing was reset");
+    if (state.steps.erase(name) == 0)
+      throw Error(ExitCode::usage, "step " + name + " has no recorded result; nothing was reset");
   }
   if (state.run.state == RunState::done) state.run.state = RunState::interrupted;
   store.save(state);

@@ -22,7 +22,8 @@ int verify(const VerifyOptions& options) {
   const auto system = open_system("/", options.paths);
   auto layers = config_layers(*system, options.config_file);
   if (options.config_file.empty()) {
-    if (const auto state = engine::StateStore(system->files(), options.paths.state_dir).peek(); state && !state->run.config_layers.empty()) {
+    if (const auto state = engine::StateStore(system->files(), options.paths.state_dir).peek();
+        state && !state->run.config_layers.empty()) {
       layers = state->run.config_layers;
     }
   }
