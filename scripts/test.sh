@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need, builds, and runs every test (ctest), then the whole
+# Installs what the build and the tests need, builds, checks the code (scripts/lint.sh:
+# clang-format, clang-tidy) and the scripts (shellcheck), runs every test (ctest), then the whole
 # product end to end (tests/e2e/vm/run.sh).
 # Exits non-zero on any failure. Prints its wall time.
 set -euo pipefail
@@ -12,6 +13,7 @@ trap report_time EXIT
 
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 "$top/scripts/build.sh"
+"$top/scripts/lint.sh"
 log "shellcheck"
 mapfile -t shell_scripts < <(git -C "$top" ls-files -- '*.sh' .ci/run)
 (cd "$top" && shellcheck -x "${shell_scripts[@]}")
