@@ -38,7 +38,8 @@ CHROOT_EXIT_HOOKS+=(idle_cleanup)
 chroot_install_agent "$AGENT"
 R=$CHROOT_ROOT
 STATE=/var/lib/idle
-TOKEN_FILE=$R/var/lib/cs231n-agent/jupyter/api-token.env
+# The agent's API token lives in its --state-dir.
+TOKEN_FILE=$R$STATE/jupyter/api-token.env
 CERT=$R/home/student/.jupyter/certs/jupyter.pem
 JUPYTER_CA=$CERT
 PORT=$(jupyter_free_port)
@@ -167,7 +168,7 @@ assert_eq "token file: mode, owner, folder mode" "600 0 700" \
 grep -qE '^CS231N_JUPYTER_API_TOKEN=[0-9a-f]{64}$' "$TOKEN_FILE" || fail "the token file" "got: $(wc -c <"$TOKEN_FILE") bytes"
 # For the leak checks: grep -f reads it from a file, so not even the test puts it in an argv.
 (umask 077 && sed -n 's/^CS231N_JUPYTER_API_TOKEN=//p' "$TOKEN_FILE" >"$TEST_TMP/token")
-assert_contains "cs231n-jupyter.service" "EnvironmentFile=/var/lib/cs231n-agent/jupyter/api-token.env" \
+assert_contains "cs231n-jupyter.service" "EnvironmentFile=$STATE/jupyter/api-token.env" \
   "$(cat -- "$R/etc/systemd/system/cs231n-jupyter.service")"
 assert_contains "notebook config" 'c.NotebookApp.token = sys._cs231n_api_token' \
   "$(cat -- "$R/home/student/.jupyter/jupyter_notebook_config.py")"
@@ -440,7 +441,7 @@ assert_eq "processes with the token in their argv" "" "$in_argv"
 # only the student can enter (mode 1700: Jupyter sets the sticky bit).
 holders=$(grep -rlF -f "$TEST_TMP/token" -- "$TEST_TMP/chroot/upper" | sed "s|^$TEST_TMP/chroot/upper||" |
   grep -v '^/home/student/.local/share/jupyter/runtime/' || true)
-assert_eq "files holding the token" "/var/lib/cs231n-agent/jupyter/api-token.env" "$holders"
+assert_eq "files holding the token" "$STATE/jupyter/api-token.env" "$holders"
 assert_eq "Jupyter's runtime folder: mode, owner" "1700 $STUDENT_UID" "$(stat -c '%a %u' -- "$R/home/student/.local/share/jupyter/runtime")"
 
 section "Jupyter stopped: not running, quiet (nothing asked, nothing to warn about)"

@@ -34,7 +34,7 @@ section "the password comes from the jupyter-password attribute, with a warning"
 chroot_agent run --only "$STEPS" --yes --config /root/config.json --state-dir /var/lib/meta
 assert_rc 0
 assert_contains "warning" "the Jupyter password comes from the jupyter-password metadata attribute" "$(cat -- "$ERR")"
-HASH=$(cat -- "$R/var/lib/cs231n-agent/jupyter/password.hash")
+HASH=$(cat -- "$R/var/lib/meta/jupyter/password.hash")
 /usr/bin/python3 -c '
 import sys
 from jupyter_server.auth.security import passwd_check
@@ -52,10 +52,10 @@ assert_contains "subjectAltName" "IP Address:10.128.0.9" "$sans"
 assert_contains "summary" "https://34.90.1.2:8888" "$(chroot_agent plan --config /root/config.json --state-dir /var/lib/meta; cat -- "$OUT")"
 
 section "a second run changes nothing"
-before=$(sha256sum -- "$CERT" "$R/var/lib/cs231n-agent/jupyter/password.hash")
+before=$(sha256sum -- "$CERT" "$R/var/lib/meta/jupyter/password.hash")
 chroot_agent run --only "$STEPS" --yes --config /root/config.json --state-dir /var/lib/meta
 assert_rc 0
-assert_eq "certificate and hash" "$before" "$(sha256sum -- "$CERT" "$R/var/lib/cs231n-agent/jupyter/password.hash")"
+assert_eq "certificate and hash" "$before" "$(sha256sum -- "$CERT" "$R/var/lib/meta/jupyter/password.hash")"
 
 section "a new external IP (a VM stopped and started without a static IP) makes a new certificate"
 write_metadata 35.1.2.3
@@ -71,7 +71,7 @@ PASSWORD='another one'
 write_metadata 35.1.2.3
 chroot_agent run --only "$STEPS" --yes --config /root/config.json --state-dir /var/lib/meta
 assert_rc 0
-NEW_HASH=$(cat -- "$R/var/lib/cs231n-agent/jupyter/password.hash")
+NEW_HASH=$(cat -- "$R/var/lib/meta/jupyter/password.hash")
 [[ $NEW_HASH != "$HASH" ]] || fail "the hash" "expected: a new hash for the new password"
 assert_contains "notebook config" "$NEW_HASH" "$(cat -- "$R/home/student/.jupyter/jupyter_notebook_config.py")"
 
