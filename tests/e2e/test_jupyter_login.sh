@@ -33,7 +33,6 @@ NB_CONFIG=$JUPYTER_DIR/jupyter_notebook_config.py
 SERVER_CONFIG=$JUPYTER_DIR/jupyter_server_config.py
 CERT=$JUPYTER_DIR/certs/jupyter.pem
 KEY=$JUPYTER_DIR/certs/jupyter.key
-HASH_FILE=$R/var/lib/cs231n-agent/jupyter/password.hash
 GENERATED=$R/root/cs231n-jupyter-password
 JUPYTER_CA=$CERT
 
@@ -56,9 +55,11 @@ RUN_NUMBER=0
 
 # agent_run CONFIG STATE-DIR [ARG...]: `run --only $ONLY --yes` in the chroot, killed after 120 s;
 # stdout $OUT, stderr $ERR, status $RC; a copy of both kept in $RUNS (for the secret checks).
+# HASH_FILE: the password hash of STATE-DIR (it follows --state-dir).
 agent_run() {
   local config=$1 state=$2
   shift 2
+  HASH_FILE=$R$state/jupyter/password.hash
   LAST_CMD="(chroot) cs231n-agent run --only $ONLY --yes --config $config --state-dir $state $*"
   set +e
   timeout --kill-after=5 120 env -i "${CHROOT_ENV[@]}" unshare --mount /bin/sh -c "$_CHROOT_ENTER" sh "$CHROOT_ROOT" \
@@ -316,9 +317,8 @@ timing
 #-----------------------------------------------------------------------------------------------
 section "argon2, a fresh state dir: the block is rewritten in place, never duplicated"
 as_student 'echo "c.NotebookApp.shutdown_no_activity_timeout = 0  # after the block" >>/home/student/.jupyter/jupyter_notebook_config.py'
-# As on a machine set up with argon2 from the start (switching an existing sha1 hash to argon2 is
-# checked at the end).
-rm -f -- "$HASH_FILE"
+# A fresh state dir holds no hash: as on a machine set up with argon2 from the start (switching an
+# existing sha1 hash to argon2 is checked at the end).
 agent_run /root/argon2.json /var/lib/agent-argon2
 assert_rc 0
 ARGON2_HASH=$(cat -- "$HASH_FILE")
@@ -407,7 +407,8 @@ rm -f -- "$JUPYTER_DIR/jupyter_notebook_config.json" "$JUPYTER_DIR/jupyter_serve
 section "config values that try to break out of the Python strings are refused (exit 2)"
 cp -- "$NB_CONFIG" "$TEST_TMP/nb.before"
 cp -- "$SERVER_CONFIG" "$TEST_TMP/server.before"
-cp -- "$HASH_FILE" "$TEST_TMP/hash.before"
+GOOD_HASH_FILE=$HASH_FILE
+cp -- "$GOOD_HASH_FILE" "$TEST_TMP/hash.before"
 # "key path<TAB>JSON of the jupyter/assignments part"
 while IFS=$'\t' read -r key json; do
   config /root/inject.json "$json"
@@ -415,6 +416,7 @@ while IFS=$'\t' read -r key json; do
   assert_rc 2
   assert_error_line "$key"
   [[ ! -e $R/var/lib/agent-inject/state.json ]] || fail "a refused config wrote a state file"
+  [[ ! -e $HASH_FILE ]] || fail "a refused config wrote ${HASH_FILE#"$R"}"
 done <<'EOF'
 assignments.folder	{"user": "student", "assignments": {"folder": "~/x\"\nimport os\nos.system(\"id\")\n#"}}
 assignments.folder	{"user": "student", "assignments": {"folder": "/home/student/a\" + __import__('os').getcwd() + \""}}
@@ -432,7 +434,7 @@ user	{"user": "student\"x"}
 EOF
 cmp -s -- "$TEST_TMP/nb.before" "$NB_CONFIG" || fail "a refused config changed jupyter_notebook_config.py"
 cmp -s -- "$TEST_TMP/server.before" "$SERVER_CONFIG" || fail "a refused config changed jupyter_server_config.py"
-cmp -s -- "$TEST_TMP/hash.before" "$HASH_FILE" || fail "a refused config changed password.hash"
+cmp -s -- "$TEST_TMP/hash.before" "$GOOD_HASH_FILE" || fail "a refused config changed password.hash"
 assert_valid_python "$NB_CONFIG"
 assert_valid_python "$SERVER_CONFIG"
 timing
@@ -571,7 +573,6 @@ timing
 
 #-----------------------------------------------------------------------------------------------
 section "a changed jupyter.hash_algorithm re-hashes the password (same state dir)"
-rm -f -- "$HASH_FILE"
 agent_run /root/sha1.json /var/lib/agent-algorithm
 assert_rc 0
 [[ $(cat -- "$HASH_FILE") == sha1:* ]] || fail "password.hash" "expected: sha1:..." "got:      $(cat -- "$HASH_FILE")"
