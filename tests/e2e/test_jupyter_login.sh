@@ -7,7 +7,8 @@
 # argon2 hashes, EC and RSA keys, a generated password and a hash from `cs231n-agent passwd`.
 # Also: modes and owners of what the agent wrote, the user's own config lines, no duplicated
 # block, the password in no file or output, .json override warnings, refused injection attempts,
-# the passwd and cert commands, and why an RSA-1024 certificate is refused (handshakes fail).
+# a changed password or hash algorithm. The passwd and cert commands on their own, and why an
+# RSA-1024 certificate is refused: test_jupyter_tools.sh.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -15,11 +16,7 @@ source "$SOURCE_DIR/tests/e2e/chroot.sh"
 # shellcheck source=../support/jupyter.sh
 source "$SOURCE_DIR/tests/support/jupyter.sh"
 
-for tool in /usr/bin/python3 openssl curl ss setpriv unshare timeout; do
-  command -v "$tool" >/dev/null || { echo "FAIL: this test needs $tool on the host" >&2; exit 1; }
-done
-/usr/bin/python3 -c 'import notebook.auth.security, jupyter_server.auth.security, argon2' 2>/dev/null ||
-  { echo "FAIL: this test needs Debian's python3-notebook, python3-jupyter-server and python3-argon2" >&2; exit 1; }
+jupyter_require_host
 
 # The servers first (they hold a bind mount of the overlay), then chroot.sh's cleanup.
 chroot_start "$TEST_TMP/chroot"
@@ -33,53 +30,31 @@ NB_CONFIG=$JUPYTER_DIR/jupyter_notebook_config.py
 SERVER_CONFIG=$JUPYTER_DIR/jupyter_server_config.py
 CERT=$JUPYTER_DIR/certs/jupyter.pem
 KEY=$JUPYTER_DIR/certs/jupyter.key
-HASH_FILE=$R/var/lib/cs231n-agent/jupyter/password.hash
 GENERATED=$R/root/cs231n-jupyter-password
 JUPYTER_CA=$CERT
 
-# Non-ASCII, a space, both quotes and a dollar: `pä$s w"rd'`.
-PASSWORD=$'p\xc3\xa4$s w"rd\''
-# For `cs231n-agent passwd` and jupyter.password_hash: `kürbis "3" \ ok`.
+# For `cs231n-agent passwd` and jupyter.password_hash: `kürbis "3" \ ok` (JUPYTER_PASSWORD is the
+# one of the password files).
 PASSWORD3=$'k\xc3\xbcrbis "3" \\ ok'
-WRONG='not the password'
-# What jupyter_server's own passwd() makes: argon2id with its parameters.
-ARGON2_PREFIX="argon2:\$argon2id\$v=19\$m=10240,t=10,p=8\$"
 
 PORT=$(jupyter_free_port)
-PORT2=$(jupyter_free_port)
-while [[ $PORT2 == "$PORT" ]]; do PORT2=$(jupyter_free_port); done
 BASE=https://127.0.0.1:$PORT
 ONLY=user,jupyter-password,jupyter-cert,jupyter-config
-RUNS=$TEST_TMP/runs
-mkdir -p -- "$RUNS"
-RUN_NUMBER=0
 
 # agent_run CONFIG STATE-DIR [ARG...]: `run --only $ONLY --yes` in the chroot, killed after 120 s;
-# stdout $OUT, stderr $ERR, status $RC; a copy of both kept in $RUNS (for the secret checks).
+# stdout $OUT, stderr $ERR, status $RC; both kept for the secret checks (jupyter_keep_output).
+# HASH_FILE: the password hash of STATE-DIR (it follows --state-dir).
 agent_run() {
   local config=$1 state=$2
   shift 2
+  HASH_FILE=$R$state/jupyter/password.hash
   LAST_CMD="(chroot) cs231n-agent run --only $ONLY --yes --config $config --state-dir $state $*"
   set +e
   timeout --kill-after=5 120 env -i "${CHROOT_ENV[@]}" unshare --mount /bin/sh -c "$_CHROOT_ENTER" sh "$CHROOT_ROOT" \
     /root/cs231n-agent run --only "$ONLY" --yes --config "$config" --state-dir "$state" "$@" >"$OUT" 2>"$ERR" </dev/null
   RC=$?
   set -e
-  RUN_NUMBER=$((RUN_NUMBER + 1))
-  cp -- "$OUT" "$RUNS/$RUN_NUMBER.stdout"
-  cp -- "$ERR" "$RUNS/$RUN_NUMBER.stderr"
-}
-
-# host_agent ARG...: the agent on the host, stdin from $AGENT_STDIN (a file; default /dev/null).
-host_agent() {
-  LAST_CMD="cs231n-agent $*"
-  set +e
-  timeout --kill-after=5 60 "$AGENT" "$@" >"$OUT" 2>"$ERR" <"${AGENT_STDIN:-/dev/null}"
-  RC=$?
-  set -e
-  RUN_NUMBER=$((RUN_NUMBER + 1))
-  cp -- "$OUT" "$RUNS/$RUN_NUMBER.stdout"
-  cp -- "$ERR" "$RUNS/$RUN_NUMBER.stderr"
+  jupyter_keep_output
 }
 
 # as_student SCRIPT: sh -c SCRIPT in the chroot as the student (uid, gid and groups).
@@ -98,37 +73,9 @@ assert_mode_owner() {
   assert_eq "mode and owner uid of ${path#"$R"}" "$mode $uid" "$got"
 }
 
-# config_values FILE: the file's settings as JSON {"App": {"key": value}}, read with Python's ast
-# (never executed); fails unless every statement is `c.App.key = <literal>` or, exactly, one of the
-# agent's lines that take its API token out of the environment (jupyter/config_file.cpp).
+# config_values FILE: the file's settings as JSON (tests/support/jupyter_config_values.py).
 config_values() {
-  "$PYTHON" - "$1" <<'PY'
-import ast, json, sys
-path = sys.argv[1]
-source = open(path, encoding="utf-8").read()
-tree = ast.parse(source, path)
-TOKEN_LINES = {
-    "import os, sys",
-    'sys._cs231n_api_token = os.environ.pop("CS231N_JUPYTER_API_TOKEN", getattr(sys, "_cs231n_api_token", ""))',
-    "if sys._cs231n_api_token:\n    c.NotebookApp.token = sys._cs231n_api_token",
-    "if sys._cs231n_api_token:\n    c.ServerApp.token = sys._cs231n_api_token",
-}
-values = {}
-for node in tree.body:
-    if ast.get_source_segment(source, node) in TOKEN_LINES:
-        continue
-    target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
-    if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Attribute)
-            and isinstance(target.value.value, ast.Name) and target.value.value.id == "c"):
-        try:
-            values.setdefault(target.value.attr, {})[target.attr] = ast.literal_eval(node.value)
-            continue
-        except ValueError:
-            pass
-    print("line %d of %s is not `c.App.key = <literal>`: %s" % (node.lineno, path, ast.dump(node)))
-    sys.exit(3)
-print(json.dumps(values))
-PY
+  "$PYTHON" "$SOURCE_DIR/tests/support/jupyter_config_values.py" "$1"
 }
 
 assert_valid_python() {
@@ -233,15 +180,15 @@ assert_server_logins() {
   # POST /login with the _xsrf cookie but without the _xsrf field: refused, no session.
   : >"$jar"
   jupyter_http GET "$BASE" /login "$jar"
-  jupyter_http POST "$BASE" /login "$jar" --data-urlencode "password=$PASSWORD"
+  jupyter_http POST "$BASE" /login "$jar" --data-urlencode "password=$JUPYTER_PASSWORD"
   assert_eq "POST /login without _xsrf ($name)" "0 403" "$CURL_RC $HTTP_CODE"
   ! jupyter_has_session "$jar" || fail "a POST without _xsrf gave a login cookie ($name)" "cookie jar: $(cat -- "$jar")"
-  assert_login "$name" "$PASSWORD"
+  assert_login "$name" "$JUPYTER_PASSWORD"
   # The notebook folder is the configured one (marker file made in it before).
   jupyter_http GET "$BASE" /api/contents "$TEST_TMP/$name.good.jar"
   assert_eq "GET /api/contents ($name)" "0 200" "$CURL_RC $HTTP_CODE"
   assert_contains "the notebook folder's listing ($name)" '"name": "marker.txt"' "$(cat -- "$TEST_TMP/body")"
-  assert_login_refused "$name" "$WRONG"
+  assert_login_refused "$name" "$JUPYTER_WRONG_PASSWORD"
 }
 
 STUDENT_UID=""
@@ -251,7 +198,7 @@ timing() { printf '   (%s s)\n' "$SECONDS"; }
 
 #-----------------------------------------------------------------------------------------------
 section "the user step; the student's own config lines and notebook folder before the run"
-printf '%s\n' "$PASSWORD" >"$R/root/jupyter-password"
+printf '%s\n' "$JUPYTER_PASSWORD" >"$R/root/jupyter-password"
 chown 0:0 -- "$R/root/jupyter-password"
 chmod 0600 -- "$R/root/jupyter-password"
 SHA1_CONFIG=$(printf '{"user": "student", "jupyter": {"port": %s, "password_file": "/root/jupyter-password", "hash_algorithm": "sha1"}}' "$PORT")
@@ -316,13 +263,12 @@ timing
 #-----------------------------------------------------------------------------------------------
 section "argon2, a fresh state dir: the block is rewritten in place, never duplicated"
 as_student 'echo "c.NotebookApp.shutdown_no_activity_timeout = 0  # after the block" >>/home/student/.jupyter/jupyter_notebook_config.py'
-# As on a machine set up with argon2 from the start (switching an existing sha1 hash to argon2 is
-# checked at the end).
-rm -f -- "$HASH_FILE"
+# A fresh state dir holds no hash: as on a machine set up with argon2 from the start (switching an
+# existing sha1 hash to argon2 is checked at the end).
 agent_run /root/argon2.json /var/lib/agent-argon2
 assert_rc 0
 ARGON2_HASH=$(cat -- "$HASH_FILE")
-[[ $ARGON2_HASH == "$ARGON2_PREFIX"* ]] ||
+[[ $ARGON2_HASH == "$JUPYTER_ARGON2_PREFIX"* ]] ||
   fail "password.hash" "expected: argon2:\$argon2id\$v=19\$m=10240,t=10,p=8\$..." "got:      $ARGON2_HASH"
 assert_mode_owner "$HASH_FILE" 600 0
 assert_config_files "$PORT" /home/student/cs231n-setup "$ARGON2_HASH"
@@ -351,8 +297,8 @@ agent_run /root/rsa.json /var/lib/agent-argon2
 assert_rc 0
 assert_cert rsa-2048
 serve nb-rsa notebook
-assert_login nb-rsa "$PASSWORD"
-assert_login_refused nb-rsa "$WRONG"
+assert_login nb-rsa "$JUPYTER_PASSWORD"
+assert_login_refused nb-rsa "$JUPYTER_WRONG_PASSWORD"
 jupyter_stop "$SERVER"
 timing
 
@@ -369,14 +315,14 @@ assert_config_files "$PORT" /home/student/cs231n-setup "$(cat -- "$HASH_FILE")"
 assert_cert ec-p256
 serve nb-generated notebook
 assert_login nb-generated "$GENERATED_PASSWORD"
-assert_login_refused nb-generated "$PASSWORD"
+assert_login_refused nb-generated "$JUPYTER_PASSWORD"
 jupyter_stop "$SERVER"
 timing
 
 #-----------------------------------------------------------------------------------------------
 section "jupyter.password_hash made by \`cs231n-agent passwd\` logs in with its password"
 printf '%s' "$PASSWORD3" >"$TEST_TMP/password3"
-AGENT_STDIN=$TEST_TMP/password3 host_agent passwd --algorithm argon2
+AGENT_STDIN=$TEST_TMP/password3 jupyter_host_agent passwd --algorithm argon2
 assert_rc 0
 HASH3=$(cat -- "$OUT")
 config /root/hash.json "$(printf '{"user": "student", "jupyter": {"port": %s, "password_hash": "%s"}}' "$PORT" "$HASH3")"
@@ -407,7 +353,8 @@ rm -f -- "$JUPYTER_DIR/jupyter_notebook_config.json" "$JUPYTER_DIR/jupyter_serve
 section "config values that try to break out of the Python strings are refused (exit 2)"
 cp -- "$NB_CONFIG" "$TEST_TMP/nb.before"
 cp -- "$SERVER_CONFIG" "$TEST_TMP/server.before"
-cp -- "$HASH_FILE" "$TEST_TMP/hash.before"
+GOOD_HASH_FILE=$HASH_FILE
+cp -- "$GOOD_HASH_FILE" "$TEST_TMP/hash.before"
 # "key path<TAB>JSON of the jupyter/assignments part"
 while IFS=$'\t' read -r key json; do
   config /root/inject.json "$json"
@@ -415,6 +362,7 @@ while IFS=$'\t' read -r key json; do
   assert_rc 2
   assert_error_line "$key"
   [[ ! -e $R/var/lib/agent-inject/state.json ]] || fail "a refused config wrote a state file"
+  [[ ! -e $HASH_FILE ]] || fail "a refused config wrote ${HASH_FILE#"$R"}"
 done <<'EOF'
 assignments.folder	{"user": "student", "assignments": {"folder": "~/x\"\nimport os\nos.system(\"id\")\n#"}}
 assignments.folder	{"user": "student", "assignments": {"folder": "/home/student/a\" + __import__('os').getcwd() + \""}}
@@ -432,110 +380,9 @@ user	{"user": "student\"x"}
 EOF
 cmp -s -- "$TEST_TMP/nb.before" "$NB_CONFIG" || fail "a refused config changed jupyter_notebook_config.py"
 cmp -s -- "$TEST_TMP/server.before" "$SERVER_CONFIG" || fail "a refused config changed jupyter_server_config.py"
-cmp -s -- "$TEST_TMP/hash.before" "$HASH_FILE" || fail "a refused config changed password.hash"
+cmp -s -- "$TEST_TMP/hash.before" "$GOOD_HASH_FILE" || fail "a refused config changed password.hash"
 assert_valid_python "$NB_CONFIG"
 assert_valid_python "$SERVER_CONFIG"
-timing
-
-#-----------------------------------------------------------------------------------------------
-section "cs231n-agent passwd: both algorithms, checked by notebook's and jupyter_server's passwd_check"
-# passwd_checks HASH PASSWORD-FILE: "notebook jupyter_server" verdicts, each True or False.
-passwd_checks() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
-import sys
-from notebook.auth.security import passwd_check as notebook_check
-from jupyter_server.auth.security import passwd_check as server_check
-hashed = sys.argv[1]
-password = open(sys.argv[2], encoding="utf-8").read()
-print(notebook_check(hashed, password), server_check(hashed, password))
-PY
-}
-printf '%s' "$PASSWORD" >"$TEST_TMP/password"
-printf '%s' "$WRONG" >"$TEST_TMP/wrong"
-printf '%s\n' "$PASSWORD" >"$TEST_TMP/password-newline"
-for algorithm in sha1 argon2; do
-  AGENT_STDIN=$TEST_TMP/password host_agent passwd --algorithm "$algorithm"
-  assert_rc 0
-  assert_stderr_empty
-  hash=$(cat -- "$OUT")
-  assert_eq "lines printed by passwd --algorithm $algorithm" 1 "$(wc -l <"$OUT")"
-  case $algorithm in
-    sha1) [[ $hash =~ ^sha1:[0-9a-f]{12}:[0-9a-f]{40}$ ]] || fail "passwd --algorithm sha1" "expected: sha1:<12 hex>:<40 hex>" "got:      $hash" ;;
-    argon2) [[ $hash == "$ARGON2_PREFIX"* ]] || fail "passwd --algorithm argon2" "expected: argon2:\$argon2id\$..." "got:      $hash" ;;
-  esac
-  assert_eq "passwd_check (notebook, jupyter_server) of the right password, $algorithm" "True True" "$(passwd_checks "$hash" "$TEST_TMP/password")"
-  assert_eq "passwd_check (notebook, jupyter_server) of a wrong password, $algorithm" "False False" "$(passwd_checks "$hash" "$TEST_TMP/wrong")"
-  # One trailing newline on stdin (echo ... | cs231n-agent passwd) is not part of the password.
-  AGENT_STDIN=$TEST_TMP/password-newline host_agent passwd --algorithm "$algorithm"
-  assert_rc 0
-  assert_eq "passwd_check of the password piped with a newline, $algorithm" "True True" "$(passwd_checks "$(cat -- "$OUT")" "$TEST_TMP/password")"
-done
-: >"$TEST_TMP/empty"
-AGENT_STDIN=$TEST_TMP/empty host_agent passwd
-assert_rc 2
-assert_error_line "an empty password is refused"
-printf '\n' >"$TEST_TMP/empty-newline"
-AGENT_STDIN=$TEST_TMP/empty-newline host_agent passwd --algorithm argon2
-assert_rc 2
-assert_error_line "an empty password is refused"
-host_agent passwd --algorithm md5
-assert_rc 2
-
-#-----------------------------------------------------------------------------------------------
-section "cs231n-agent cert: files, modes, names; RSA under 2048 bits and 900 days refused"
-host_agent cert --out "$TEST_TMP/cert" --ip 10.1.2.3 --dns vm.example
-assert_rc 0
-assert_eq "cert's stdout" "$TEST_TMP/cert/jupyter.pem"$'\n'"$TEST_TMP/cert/jupyter.key" "$(cat -- "$OUT")"
-assert_eq "mode and owner of jupyter.key" "600 0" "$(stat -c '%a %u' -- "$TEST_TMP/cert/jupyter.key")"
-assert_eq "mode and owner of jupyter.pem" "644 0" "$(stat -c '%a %u' -- "$TEST_TMP/cert/jupyter.pem")"
-san=$(openssl x509 -in "$TEST_TMP/cert/jupyter.pem" -noout -ext subjectAltName)
-for name in "IP Address:10.1.2.3" "IP Address:127.0.0.1" "DNS:vm.example"; do assert_contains "subjectAltName" "$name" "$san"; done
-text=$(openssl x509 -in "$TEST_TMP/cert/jupyter.pem" -noout -text)
-assert_contains "signature" "Signature Algorithm: ecdsa-with-SHA256" "$text"
-assert_contains "curve" "NIST CURVE: P-256" "$text"
-openssl verify -CAfile "$TEST_TMP/cert/jupyter.pem" -purpose sslserver "$TEST_TMP/cert/jupyter.pem" >/dev/null 2>&1 ||
-  fail "openssl verify -purpose sslserver of the certificate" "$(openssl verify -CAfile "$TEST_TMP/cert/jupyter.pem" -purpose sslserver "$TEST_TMP/cert/jupyter.pem" 2>&1)"
-host_agent cert --out "$TEST_TMP/cert-rsa" --key rsa-3072 --days 825
-assert_rc 0
-assert_contains "key" "Public-Key: (3072 bit)" "$(openssl x509 -in "$TEST_TMP/cert-rsa/jupyter.pem" -noout -text)"
-host_agent cert --out "$TEST_TMP/cert-1024" --key rsa-1024
-assert_rc 2
-assert_error_line "RSA keys under 2048 bits are refused" "Python >= 3.10"
-[[ ! -e $TEST_TMP/cert-1024 ]] || fail "a refused cert command made $TEST_TMP/cert-1024"
-host_agent cert --out "$TEST_TMP/cert-900" --days 900
-assert_rc 2
-assert_error_line "1 to 825 days"
-[[ ! -e $TEST_TMP/cert-900 ]] || fail "a refused cert command made $TEST_TMP/cert-900"
-host_agent cert --out "$TEST_TMP/cert-bad-ip" --ip 10.1.2.300
-assert_rc 2
-assert_error_line '"10.1.2.300" is not an IP address'
-
-#-----------------------------------------------------------------------------------------------
-section "why RSA-1024 is refused: real notebook 6 with an openssl-made RSA-1024 certificate fails every handshake"
-mkdir -p -- "$HOME_DIR/rsa1024"
-openssl req -x509 -newkey rsa:1024 -nodes -sha256 -days 30 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$HOME_DIR/rsa1024/key.pem" -out "$HOME_DIR/rsa1024/cert.pem" 2>"$TEST_TMP/openssl.err" ||
-  fail "openssl req -newkey rsa:1024" "$(cat -- "$TEST_TMP/openssl.err")"
-chown -R -- "$STUDENT_UID:$STUDENT_GID" "$HOME_DIR/rsa1024"
-jupyter_start nb-rsa1024 notebook "$HOME_DIR" "$STUDENT_UID" "$STUDENT_GID" --port="$PORT2" \
-  --NotebookApp.certfile=/home/student/rsa1024/cert.pem --NotebookApp.keyfile=/home/student/rsa1024/key.pem
-RSA1024=$JUPYTER_PID
-jupyter_wait_listening "$RSA1024" "$PORT2" ||
-  fail "notebook with the RSA-1024 certificate did not listen on $PORT2" "$(tail -n 30 -- "$TEST_TMP/nb-rsa1024.log")"
-# Tornado builds the TLS context at each accepted connection and Python >= 3.10 (OpenSSL security
-# level 2) refuses to load the key (EE_KEY_TOO_SMALL): no connection ever gets a TLS reply. curl
-# ends with 35 when the server closes the connection, or 28 when it is left open, as tornado 6.2
-# leaves it; either way there is no HTTP answer.
-for attempt in 1 2; do
-  JUPYTER_CA=$HOME_DIR/rsa1024/cert.pem jupyter_http GET "https://127.0.0.1:$PORT2" /login "$TEST_TMP/rsa1024.jar" --max-time 4
-  [[ $CURL_RC == 35 || $CURL_RC == 28 ]] ||
-    fail "curl against the RSA-1024 server, attempt $attempt" "expected: exit 35 (TLS handshake failed) or 28 (no TLS reply)" \
-      "got:      exit $CURL_RC, HTTP $HTTP_CODE: $(cat -- "$TEST_TMP/curl.err")"
-  assert_eq "HTTP status from the RSA-1024 server, attempt $attempt" 000 "$HTTP_CODE"
-done
-assert_eq "EE_KEY_TOO_SMALL errors in the server's log (one per connection)" 2 \
-  "$(grep -c 'SSLError: \[SSL: EE_KEY_TOO_SMALL\] ee key too small' "$TEST_TMP/nb-rsa1024.log")"
-jupyter_stop "$RSA1024"
 timing
 
 #-----------------------------------------------------------------------------------------------
@@ -543,11 +390,9 @@ section "the plaintext passwords are in no file and no output"
 # Every file the test's runs added or changed in the overlay (its upper layer: the state dirs,
 # /var/log/cs231n-agent.log, /var/lib/cs231n-agent, the student's home, the servers' files), and
 # every stdout and stderr of the agent. Only the password files themselves may hold them.
-leaks() {
-  grep -rlF -e "$1" -- "$UPPER" "$RUNS" | sed "s|^$UPPER||; s|^$RUNS|(agent output) |" | LC_ALL=C sort | xargs || true
-}
+leaks() { jupyter_leaks "$1" "$UPPER"; }
 [[ -s $R/var/log/cs231n-agent.log ]] || fail "/var/log/cs231n-agent.log is empty or missing"
-assert_eq "files holding the password of /root/jupyter-password" "/root/jupyter-password" "$(leaks "$PASSWORD")"
+assert_eq "files holding the password of /root/jupyter-password" "/root/jupyter-password" "$(leaks "$JUPYTER_PASSWORD")"
 assert_eq "files holding the generated password" "/root/cs231n-jupyter-password" "$(leaks "$GENERATED_PASSWORD")"
 assert_eq "files holding the password given to passwd" "" "$(leaks "$PASSWORD3")"
 timing
@@ -565,21 +410,20 @@ assert_eq "password.hash" "$HASH3" "$(cat -- "$HASH_FILE")"
 assert_config_files "$PORT" /home/student/cs231n-setup "$HASH3"
 serve nb-change notebook
 assert_login nb-change "$PASSWORD3"
-assert_login_refused nb-change "$PASSWORD"
+assert_login_refused nb-change "$JUPYTER_PASSWORD"
 jupyter_stop "$SERVER"
 timing
 
 #-----------------------------------------------------------------------------------------------
 section "a changed jupyter.hash_algorithm re-hashes the password (same state dir)"
-rm -f -- "$HASH_FILE"
 agent_run /root/sha1.json /var/lib/agent-algorithm
 assert_rc 0
 [[ $(cat -- "$HASH_FILE") == sha1:* ]] || fail "password.hash" "expected: sha1:..." "got:      $(cat -- "$HASH_FILE")"
 agent_run /root/argon2.json /var/lib/agent-algorithm
 assert_rc 0
 ARGON2_HASH=$(cat -- "$HASH_FILE")
-[[ $ARGON2_HASH == "$ARGON2_PREFIX"* ]] ||
-  fail "password.hash after switching jupyter.hash_algorithm from sha1 to argon2" "expected: $ARGON2_PREFIX..." "got:      $ARGON2_HASH"
+[[ $ARGON2_HASH == "$JUPYTER_ARGON2_PREFIX"* ]] ||
+  fail "password.hash after switching jupyter.hash_algorithm from sha1 to argon2" "expected: $JUPYTER_ARGON2_PREFIX..." "got:      $ARGON2_HASH"
 assert_config_files "$PORT" /home/student/cs231n-setup "$ARGON2_HASH"
 timing
 

@@ -1,8 +1,11 @@
 # shellcheck shell=bash
-# Shared by tests/e2e/test_jupyter*.sh, sourced after tests/e2e/lib.sh and tests/e2e/chroot.sh:
-# the host's real Jupyter (Debian's notebook 6 and jupyter_server 1.x, run with /usr/bin/python3)
-# serving the home of an account of the chroot overlay, and a browser's login done with curl.
+# Shared by tests/e2e/test_jupyter*.sh and the tests that log in to Jupyter, sourced after
+# tests/e2e/lib.sh: the host's real Jupyter (Debian's notebook 6 and jupyter_server 1.x, run with
+# /usr/bin/python3) serving a home folder (the chroot overlay's student's, or a temp folder), and a
+# browser's login done with curl.
 #
+#   jupyter_require_host            fails unless the host has the tools, Debian's notebook 6,
+#                                   jupyter_server and argon2
 #   jupyter_free_port               a TCP port free on 0.0.0.0 (prints it)
 #   jupyter_start NAME KIND HOME UID GID [ARG...]
 #                                   starts the real server (KIND: notebook or server) in a private
@@ -21,12 +24,44 @@
 #                                   $TEST_TMP/body
 #   jupyter_login BASE PASSWORD JAR GET /login (takes the _xsrf cookie), POST /login; sets HTTP_CODE
 #   jupyter_has_session JAR         whether JAR holds a login cookie (username-...)
+#
+# For the password tests (test_jupyter_login.sh, test_jupyter_tools.sh), which check that no
+# password leaks into the agent's outputs:
+#   JUPYTER_PASSWORD, JUPYTER_WRONG_PASSWORD, JUPYTER_ARGON2_PREFIX
+#                                   the test password, one that is not it, the start of the argon2
+#                                   hashes jupyter_server's own passwd() makes
+#   jupyter_keep_output             copies $OUT and $ERR into $JUPYTER_OUTPUTS (N.stdout, N.stderr)
+#   jupyter_host_agent ARG...       the agent on the host, killed after 60 s, stdin from $AGENT_STDIN
+#                                   (a file; default /dev/null): stdout $OUT, stderr $ERR, status $RC,
+#                                   both outputs kept
+#   jupyter_leaks TEXT [TREE]       the files holding TEXT, sorted, on one line: under TREE (named by
+#                                   their path inside it) and among the kept outputs (named
+#                                   "(agent output) N.stdout")
 
 JUPYTER_PIDS=()
 JUPYTER_PID=""
 JUPYTER_CA=""
 HTTP_CODE=""
 CURL_RC=0
+
+# Non-ASCII, a space, both quotes and a dollar: `pä$s w"rd'`.
+# shellcheck disable=SC2034  # the three are for the tests that source this file
+JUPYTER_PASSWORD=$'p\xc3\xa4$s w"rd\''
+# shellcheck disable=SC2034
+JUPYTER_WRONG_PASSWORD='not the password'
+# shellcheck disable=SC2034
+JUPYTER_ARGON2_PREFIX="argon2:\$argon2id\$v=19\$m=10240,t=10,p=8\$"
+JUPYTER_OUTPUTS=$TEST_TMP/agent-outputs
+_JUPYTER_OUTPUT_COUNT=0
+
+jupyter_require_host() {
+  local tool
+  for tool in /usr/bin/python3 openssl curl ss setpriv unshare timeout; do
+    command -v "$tool" >/dev/null || { echo "FAIL: this test needs $tool on the host" >&2; exit 1; }
+  done
+  /usr/bin/python3 -c 'import notebook.auth.security, jupyter_server.auth.security, argon2' 2>/dev/null ||
+    { echo "FAIL: this test needs Debian's python3-notebook, python3-jupyter-server and python3-argon2" >&2; exit 1; }
+}
 
 jupyter_free_port() {
   /usr/bin/python3 -c '
@@ -124,4 +159,29 @@ jupyter_login() {
   [[ -n $xsrf ]] || fail "GET $base/login set no _xsrf cookie" "cookie jar: $(cat -- "$jar")"
   jupyter_http POST "$base" /login "$jar" --data-urlencode "_xsrf=$xsrf" --data-urlencode "password=$password"
   [[ $CURL_RC == 0 ]] || fail "POST $base/login" "curl exit $CURL_RC: $(cat -- "$TEST_TMP/curl.err")"
+}
+
+jupyter_keep_output() {
+  mkdir -p -- "$JUPYTER_OUTPUTS"
+  _JUPYTER_OUTPUT_COUNT=$((_JUPYTER_OUTPUT_COUNT + 1))
+  cp -- "$OUT" "$JUPYTER_OUTPUTS/$_JUPYTER_OUTPUT_COUNT.stdout"
+  cp -- "$ERR" "$JUPYTER_OUTPUTS/$_JUPYTER_OUTPUT_COUNT.stderr"
+}
+
+# shellcheck disable=SC2034  # LAST_CMD and RC are lib.sh's, read by its fail and assert_rc
+jupyter_host_agent() {
+  LAST_CMD="cs231n-agent $*"
+  set +e
+  timeout --kill-after=5 60 "$AGENT" "$@" >"$OUT" 2>"$ERR" <"${AGENT_STDIN:-/dev/null}"
+  RC=$?
+  set -e
+  jupyter_keep_output
+}
+
+jupyter_leaks() {
+  local text=$1 tree=${2:-}
+  # A check over no outputs at all would pass whatever the agent printed.
+  [[ -d $JUPYTER_OUTPUTS ]] || fail "test bug: no agent output was kept in $JUPYTER_OUTPUTS"
+  grep -rlF -e "$text" -- ${tree:+"$tree"} "$JUPYTER_OUTPUTS" |
+    sed "${tree:+s|^$tree||; }s|^$JUPYTER_OUTPUTS/|(agent output) |" | LC_ALL=C sort | xargs || true
 }
