@@ -42,7 +42,7 @@ cat >"$R/root/hostile.json" <<'EOF'
 EOF
 
 # A run holds the lock (taken here, from the host) while the file is swapped.
-mkdir -p -m 0700 "$R/var/lib/hostile/logs"
+mkdir -p "$R/var/lib/hostile/logs" && chmod 0700 "$R/var/lib/hostile" "$R/var/lib/hostile/logs"
 exec 8>"$R/var/lib/hostile/lock"
 flock 8
 
