@@ -9,6 +9,7 @@
 #include "agent/cli/common_options.hpp"
 #include "agent/cli/logging.hpp"
 #include "agent/core/error.hpp"
+#include "agent/os/process.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::cli {
@@ -85,6 +86,7 @@ std::string exit_code_table() {
 }
 
 int run_cli(const std::vector<std::string>& arguments) {
+  os::set_process_defaults();
   CLI::App app("cs231n-agent " CS231N_VERSION ": turns a fresh Ubuntu VM into a ready cs231n machine", "cs231n-agent");
   app.require_subcommand(1);
   app.footer(exit_code_table());

@@ -1,5 +1,6 @@
 #include "agent/cli/logging.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <spdlog/sinks/ansicolor_sink.h>
@@ -31,7 +32,16 @@ void setup_logging(int verbosity, const std::string& log_file) {
   std::string file_problem;
   if (!log_file.empty()) {
     try {
-      auto file = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(log_file, k_log_file_bytes, k_log_files_kept);
+      // spdlog 1.10 opens the file with fopen("ab"), without close-on-exec: set it on every open
+      // (rotation reopens), so the log never reaches a child. (SPDLOG_PREVENT_CHILD_FD would too,
+      // but it is a define that every file including spdlog must agree on.)
+      spdlog::file_event_handlers handlers;
+      handlers.after_open = [](const spdlog::filename_t&, std::FILE* stream) {
+        const int fd = ::fileno(stream);
+        ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
+      };
+      auto file = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(log_file, k_log_file_bytes, k_log_files_kept,
+                                                                         false, handlers);
       file->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
       file->set_level(spdlog::level::debug);
       sinks.push_back(file);

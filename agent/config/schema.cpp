@@ -47,9 +47,29 @@ ValueCheck in_range(long long low, long long high) {
   };
 }
 
-const ValueCheck k_url = matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL");
+// Values that become command-line arguments (a package spec for conda, a ref for git, a URL for
+// curl-like tools, an account for chown) may not start with "-": the program would read them as
+// an option (`--config=...`, `-c`), whatever the checks below allow.
+ValueCheck not_an_option(ValueCheck check) {
+  return [check](const json& value) -> std::optional<std::string> {
+    const auto starts_with_dash = [](const json& item) {
+      return item.is_string() && item.get<std::string>().starts_with('-');
+    };
+    if (value.is_array()) {
+      for (const auto& item : value) {
+        if (starts_with_dash(item))
+          return "has \"" + item.get<std::string>() + "\", which starts with \"-\" and would be read as an option";
+      }
+    } else if (starts_with_dash(value)) {
+      return "must not start with \"-\" (it would be read as an option)";
+    }
+    return check ? check(value) : std::nullopt;
+  };
+}
+
+const ValueCheck k_url = not_an_option(matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL"));
 // A git remote: https, or file:// for a local mirror (and for tests).
-const ValueCheck k_git_url = matches(R"((https?|file)://[^\s"'\\]+)", "an https:// or file:// git URL");
+const ValueCheck k_git_url = not_an_option(matches(R"((https?|file)://[^\s"'\\]+)", "an https:// or file:// git URL"));
 const ValueCheck k_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)");
 const ValueCheck k_optional_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)", true);
 const ValueCheck k_optional_md5 = matches("[0-9a-f]{32}", "32 lowercase hex digits (an md5)", true);
@@ -57,26 +77,27 @@ const ValueCheck k_optional_md5 = matches("[0-9a-f]{32}", "32 lowercase hex digi
 const ValueCheck k_home_path =
     matches(R"((~|/)[A-Za-z0-9_./+-]*)", "an absolute path or one starting with ~/, without spaces");
 const ValueCheck k_optional_path = matches(R"(/[A-Za-z0-9_./+-]*)", "an absolute path without spaces", true);
-const ValueCheck k_relative_path = matches(R"([A-Za-z0-9_+-][A-Za-z0-9_./+-]*)", "a relative path without spaces");
+const ValueCheck k_relative_path =
+    not_an_option(matches(R"([A-Za-z0-9_+-][A-Za-z0-9_./+-]*)", "a relative path without spaces"));
 const ValueCheck k_step_name = matches("[a-z0-9][a-z0-9-]{0,62}", "lowercase letters, digits and -");
 const ValueCheck k_nonempty_argv = [](const json& value) -> std::optional<std::string> {
   if (value.empty() || value.front().get<std::string>().empty())
     return "must name a program: [\"program\", \"arg\", ...]";
   return std::nullopt;
 };
-const ValueCheck k_user_name = [](const json& value) -> std::optional<std::string> {
+const ValueCheck k_user_name = not_an_option([](const json& value) -> std::optional<std::string> {
   const auto name = value.get<std::string>();
   if (name.empty() || os::is_valid_user_name(name)) return std::nullopt;
   return "must be an account name (lowercase letters, digits, _ and -, at most 32)";
-};
+});
 const ValueCheck k_password_hash = matches(R"((sha1:[0-9a-f]+:[0-9a-f]{40}|argon2:\$argon2id?\$[^\s'"\\]+))",
                                            "a Jupyter hash: sha1:<salt>:<40 hex> or argon2:$argon2id$...", true);
 const ValueCheck k_cuda_choice = matches(R"(auto|\d+\.\d+)", "\"auto\" or a CUDA version like \"12.4\"");
 const ValueCheck k_branch_choice = matches(R"(auto|\d{3})", "\"auto\" or a driver branch like \"535\"");
 const ValueCheck k_torch_choice = matches(R"(auto|\d+\.\d+(\.\d+)?)", "\"auto\" or a version like \"2.5.1\"");
-const ValueCheck k_env_name = matches(R"([A-Za-z0-9_.-]+)", "letters, digits, _ . and -");
+const ValueCheck k_env_name = not_an_option(matches(R"([A-Za-z0-9_.-]+)", "letters, digits, _ . and -"));
 const ValueCheck k_python_version = matches(R"(3\.\d+)", "a Python version like \"3.12\"");
-const ValueCheck k_conda_spec = [](const json& value) -> std::optional<std::string> {
+const ValueCheck k_conda_spec = not_an_option([](const json& value) -> std::optional<std::string> {
   static const std::regex spec(R"([A-Za-z0-9_.-]+([=<>!]=?[A-Za-z0-9_.*,<>=!-]*)?)");
   for (const auto& item : value) {
     if (auto problem = too_long(item.get<std::string>())) return "has an entry that " + *problem;
@@ -84,7 +105,7 @@ const ValueCheck k_conda_spec = [](const json& value) -> std::optional<std::stri
       return "has \"" + item.get<std::string>() + "\", not a conda package spec";
   }
   return std::nullopt;
-};
+});
 const ValueCheck k_timeouts = [](const json& value) -> std::optional<std::string> {
   for (const auto& [name, seconds] : value.items()) {
     if (seconds.get<long long>() < 1)
@@ -151,14 +172,14 @@ const std::vector<Field>& schema() {
       {"anaconda.installer_url", Kind::string, "Anaconda/Miniconda installer", "", k_url},
       {"anaconda.installer_sha256", Kind::string, "its sha256", "", k_sha256},
       {"anaconda.prefix", Kind::string, "install prefix (`~/` is the user's home; no spaces)", "", k_home_path},
-      {"conda_env.name", Kind::string, "name of the conda env", "", k_env_name},
+      {"conda_env.name", Kind::string, "name of the conda env (not starting with `-`)", "", k_env_name},
       {"conda_env.python", Kind::string, "Python version of the env", "", k_python_version},
-      {"conda_env.packages", Kind::string_list, "conda packages of the env", "", k_conda_spec},
+      {"conda_env.packages", Kind::string_list, "conda packages of the env (none starting with `-`)", "", k_conda_spec},
       {"conda_env.environment_file", Kind::string, "an environment.yml to use instead of python + packages", "",
        k_optional_path},
       {"assignments.repo", Kind::string, "git repository with the assignments", "cs231n-assignments-repo", k_git_url},
-      {"assignments.ref", Kind::string, "branch or tag; empty: the repository's default", "",
-       matches(R"([A-Za-z0-9_./-]*)", "a branch or tag name")},
+      {"assignments.ref", Kind::string, "branch or tag (not starting with `-`); empty: the repository's default", "",
+       not_an_option(matches(R"([A-Za-z0-9_./-]*)", "a branch or tag name"))},
       {"assignments.folder", Kind::string, "where to clone it", "", k_home_path},
       {"datasets.enabled", Kind::boolean, "download the course datasets", "", {}},
       {"datasets.items", Kind::object_list, "the dataset manifest (see below)", "", {}, dataset_item_fields()},

@@ -36,7 +36,9 @@ void install_self(os::System& system, bool force) {
   std::error_code error;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
   if (error || self == k_installed_agent) return;
-  auto binary = files.read(self.string(), 256u << 20);
+  // The running binary itself, through the kernel's link to it: the path it was started from may
+  // be in a folder the student can write, where another file could stand by now.
+  auto binary = files.read("/proc/self/exe", 256u << 20);
   if (!binary) {
     spdlog::warn("cannot read the running agent ({}) to install it: {}", self.string(), binary.error().message);
     return;

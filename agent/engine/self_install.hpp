@@ -14,8 +14,9 @@ inline constexpr const char* k_resume_unit = "cs231n-agent.service";
 // knows.
 std::string resume_unit(const Paths& paths);
 
-// Copies the running binary to /usr/local/bin/cs231n-agent (temp file + rename, so never "text
-// file busy"), unless the same binary is there, or a newer version is there and !force.
+// Copies the running binary (read through /proc/self/exe, not from the path it was started from) to
+// /usr/local/bin/cs231n-agent (temp file + rename, so never "text file busy"), unless the same binary is there, or a
+// newer version is there and !force.
 void install_self(os::System& system, bool force);
 
 // Installs and enables (does not start) the resume unit; a failure is a warning that says how to

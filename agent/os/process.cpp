@@ -10,10 +10,18 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <deque>
 
 #include "agent/util/strings.hpp"
+
+// close_range(2) is system call 436 on every architecture (Linux's
+// include/uapi/asm-generic/unistd.h and arch/x86/entry/syscalls/syscall_64.tbl, since 5.9);
+// older C libraries do not define the number.
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 
 namespace cs231n::os {
 
@@ -74,6 +82,48 @@ void write_all(int fd, std::string_view data) {
 
 bool make_pipe(int fds[2]) { return ::pipe2(fds, O_CLOEXEC) == 0; }
 
+// Closes every descriptor from 3 up except `keep` (the close-on-exec pipe that reports a failed
+// exec): the agent's log, libcurl's sockets and whatever the caller of the agent left open must
+// not reach a child that may run as the student. Runs between fork and exec, so only raw system
+// calls (no opendir: it allocates).
+bool close_inherited_descriptors(int keep) {
+  const auto close_from_to = [](unsigned first, unsigned last) -> long {
+    if (first > last) return 0;
+    return ::syscall(SYS_close_range, first, last, 0u);
+  };
+  const unsigned kept = keep > 2 ? static_cast<unsigned>(keep) : 2u;
+  if (close_from_to(3, kept - 1) == 0 && close_from_to(kept + 1, UINT_MAX) == 0) return true;
+  if (errno != ENOSYS) return false;
+  // close_range came with Linux 5.9 (Ubuntu 16.04 runs 4.4): list /proc/self/fd with getdents64
+  // instead, closing what it names, until a pass finds nothing left.
+  while (true) {
+    const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return false;
+    bool closed_any = false;
+    alignas(8) char entries[4096];
+    long size = 0;
+    while ((size = ::syscall(SYS_getdents64, dir, entries, sizeof entries)) > 0) {
+      for (long offset = 0; offset < size;) {
+        // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+        unsigned short record_length = 0;
+        std::memcpy(&record_length, entries + offset + 16, sizeof record_length);
+        const char* name = entries + offset + 19;
+        offset += record_length;
+        if (name[0] < '0' || name[0] > '9') continue;
+        int fd = 0;
+        for (const char* c = name; *c >= '0' && *c <= '9'; ++c) fd = fd * 10 + (*c - '0');
+        if (fd > 2 && fd != keep && fd != dir) {
+          ::close(fd);
+          closed_any = true;
+        }
+      }
+    }
+    ::close(dir);
+    if (size < 0) return false;
+    if (!closed_any) return true;
+  }
+}
+
 [[noreturn]] void child_fail(int error_pipe, int error_number) {
   ssize_t ignored = ::write(error_pipe, &error_number, sizeof error_number);
   (void)ignored;
@@ -81,6 +131,13 @@ bool make_pipe(int fds[2]) { return ::pipe2(fds, O_CLOEXEC) == 0; }
 }
 
 }  // namespace
+
+void set_process_defaults() {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, nullptr);
+  ::umask(022);
+}
 
 std::map<std::string, std::string> base_environment(const Account* account,
                                                     const std::map<std::string, std::string>& inherited_env) {
@@ -152,12 +209,16 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
   const pid_t pid = ::fork();
   if (pid < 0) return util::fail(std::string("fork failed: ") + std::strerror(errno), errno);
   if (pid == 0) {
-    ::setpgid(0, 0);
+    // A session of its own, so no controlling terminal: a child on root's terminal could push
+    // keystrokes into root's shell (TIOCSTI). It is also the process group the timeout ends.
+    if (::setsid() < 0) child_fail(error_write.get(), errno);
     const int stdin_fd = input_read ? input_read.get() : dev_null;
     if (stdin_fd < 0 || ::dup2(stdin_fd, STDIN_FILENO) < 0) child_fail(error_write.get(), errno);
     if (::dup2(stdout_write ? stdout_write.get() : output_write.get(), STDOUT_FILENO) < 0)
       child_fail(error_write.get(), errno);
     if (::dup2(output_write.get(), STDERR_FILENO) < 0) child_fail(error_write.get(), errno);
+    // Before setuid: a process that changed its credentials may no longer read /proc/self/fd.
+    if (!close_inherited_descriptors(error_write.get())) child_fail(error_write.get(), errno);
     if (account) {
       // Our pipes belong to root: hand them over, so that the program may also open them by name
       // (`install /dev/stdin FILE` opens /proc/self/fd/0).
@@ -179,7 +240,6 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
     ::execve(program->c_str(), argv.data(), envp.data());
     child_fail(error_write.get(), errno);
   }
-  ::setpgid(pid, pid);  // also in the parent, so a kill right after fork reaches the group
   output_write = UniqueFd();
   stdout_write = UniqueFd();
   input_read = UniqueFd();
@@ -203,7 +263,11 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
   bool reaped = false;
   char buffer[65536];
 
-  const auto terminate_group = [&](int sig) { ::kill(-pid, sig); };
+  // The child's setsid() made it the leader of a group with its own pid. The exec wait above
+  // means it ran already; the kill of the pid itself covers a child that has not got that far.
+  const auto terminate_group = [&](int sig) {
+    if (::kill(-pid, sig) != 0) ::kill(pid, sig);
+  };
 
   while (true) {
     if (!reaped) {
@@ -243,10 +307,13 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
       if (want_input && fds[i].fd == input_write.get()) {
         const ssize_t n =
             ::write(input_write.get(), command.input.data() + input_written, command.input.size() - input_written);
-        if (n > 0)
+        if (n > 0) {
           input_written += static_cast<std::size_t>(n);
-        else if (n < 0 && errno != EINTR && errno != EAGAIN)
+        } else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+          // EPIPE (SIGPIPE is ignored: os::set_process_defaults): the program closed its stdin.
+          result.input_error = "writing its stdin: " + std::string(std::strerror(errno));
           input_write = UniqueFd();
+        }
         continue;
       }
       const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
@@ -269,6 +336,9 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
 
   if (exec_errno != 0) {
     return util::fail("cannot start " + shown + ": " + std::strerror(exec_errno), exec_errno);
+  }
+  if (result.input_error.empty() && input_written < command.input.size()) {
+    result.input_error = "it ended with " + std::to_string(command.input.size() - input_written) + " bytes unread";
   }
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);

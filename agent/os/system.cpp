@@ -7,8 +7,9 @@ namespace cs231n::os {
 std::string CommandResult::describe() const {
   if (timed_out) return "timed out";
   if (cancelled) return "was interrupted";
-  if (signal != 0) return "was killed by signal " + std::to_string(signal);
-  return "exited with status " + std::to_string(exit_code);
+  const std::string unread = input_error.empty() ? "" : " without reading all of its input (" + input_error + ")";
+  if (signal != 0) return "was killed by signal " + std::to_string(signal) + unread;
+  return "exited with status " + std::to_string(exit_code) + unread;
 }
 
 std::string System::kernel_release() const {

@@ -46,9 +46,12 @@ struct CommandResult {
   bool cancelled = false;
   std::string stdout_text;  // with capture_stdout
   std::string output_tail;  // the last lines of its output, for error messages
+  // Set when Command::input could not all be written (the program stopped reading it): why.
+  std::string input_error;
 
-  bool ok() const { return exit_code == 0 && !timed_out && !cancelled; }
-  // "exited with status 2", "killed by signal 9", "timed out after 30 s".
+  bool ok() const { return exit_code == 0 && !timed_out && !cancelled && input_error.empty(); }
+  // "exited with status 2", "killed by signal 9", "timed out after 30 s"; with an input error,
+  // "exited with status 0 without reading all of its input (...)".
   std::string describe() const;
 };
 

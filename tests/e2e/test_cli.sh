@@ -233,4 +233,15 @@ run_agent detect first second
 assert_rc 2
 assert_error_line "first second"
 
+section "modes do not depend on the caller's umask"
+# The agent sets umask 022 at start: a folder it creates is 0755 and its log 0644 even when it is
+# started with umask 077 (folders private to root) or 000 (a world-writable log).
+for mask in 077 000; do
+  (umask "$mask" && run_agent cert --out "$TEST_TMP/umask-$mask/certs" --log-file "$TEST_TMP/umask-$mask.log")
+  [[ -f $TEST_TMP/umask-$mask/certs/jupyter.pem ]] || fail "cert with umask $mask made no jupyter.pem"
+  assert_eq "mode of the folder cert made (umask $mask)" 755 "$(stat -c %a -- "$TEST_TMP/umask-$mask")"
+  assert_eq "mode of the certificate (umask $mask)" 644 "$(stat -c %a -- "$TEST_TMP/umask-$mask/certs/jupyter.pem")"
+  assert_eq "mode of the log (umask $mask)" 644 "$(stat -c %a -- "$TEST_TMP/umask-$mask.log")"
+done
+
 echo "PASS $TEST_NAME"

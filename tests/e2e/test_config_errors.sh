@@ -39,6 +39,9 @@ rejected_by_both bad-user-name.json "user" '"Student Name"'
 rejected_by_both not-an-object.json "JSON object"
 rejected_by_both step-missing-run.json "steps[0].run" "required"
 rejected_by_both dataset-bad-sha.json "datasets.extra[0].sha256" "sha256" '"ABC"'
+# A value that becomes a program's argument and would be read as an option.
+rejected_by_both option-conda-package.json "conda_env.packages" '"--override-channels"' 'starts with "-"'
+rejected_by_both option-assignments-ref.json "assignments.ref" 'must not start with "-"'
 # Three problems: one is named, the others counted, still on one line.
 rejected_by_both several-problems.json "2 more problems"
 line=$(cat -- "$ERR")

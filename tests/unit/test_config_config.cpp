@@ -46,6 +46,25 @@ TEST_CASE("config: wrong types and bad values name the path and what was expecte
   CHECK(first_problem(json::array()) == "the config must be a JSON object, got a list");
 }
 
+TEST_CASE("config: values that become a program's arguments may not start with -, which reads as an option") {
+  CHECK(first_problem({{"conda_env", {{"packages", {"numpy", "--override-channels"}}}}})
+            .starts_with(
+                "conda_env.packages: has \"--override-channels\", which starts with \"-\" and would be read as an "
+                "option"));
+  CHECK(first_problem({{"conda_env", {{"name", "-p/tmp/x"}}}}) ==
+        "conda_env.name: must not start with \"-\" (it would be read as an option), got \"-p/tmp/x\"");
+  CHECK(first_problem({{"assignments", {{"ref", "--upload-pack=touch /x"}}}}).starts_with("assignments.ref: must not"));
+  CHECK(first_problem({{"assignments", {{"ref", "-b"}}}}) ==
+        "assignments.ref: must not start with \"-\" (it would be read as an option), got \"-b\"");
+  CHECK(first_problem({{"datasets", {{"extra", {{{"name", "x"}, {"url", "https://h/x"}, {"into", "-x"}}}}}}})
+            .starts_with("datasets.extra[0].into: must not start with \"-\""));
+  CHECK(first_problem({{"user", "-oProxyCommand"}}).starts_with("user: must not start with \"-\""));
+  // A "-" inside a value is no option.
+  CHECK(config::validate({{"conda_env", {{"name", "cs231n-2"}, {"packages", {"scikit-learn"}}}},
+                          {"assignments", {{"ref", "release-2024"}}}})
+            .empty());
+}
+
 TEST_CASE("config: list items are checked field by field") {
   CHECK(first_problem({{"steps", {{{"name", "hello"}}}}}) == "steps[0].run: required (argv to run)");
   CHECK(first_problem({{"steps", {{{"name", "hello"}, {"run", json::array()}}}}})

@@ -1,11 +1,19 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
 #include <thread>
 
 #include "agent/os/process.hpp"
+#include "agent/util/strings.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace cs231n;
@@ -19,6 +27,70 @@ os::CommandResult run(os::Command command, const os::Accounts& accounts = k_no_a
   auto result = os::run_process(command, accounts, {});
   REQUIRE_MESSAGE(result.has_value(), result.error().message);
   return *result;
+}
+
+const os::Accounts k_nobody =
+    os::Accounts::parse("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", "nogroup:x:65534:\n");
+
+struct ForkedOutcome {
+  std::string text;  // what the body returned
+  int status = 0;    // the forked process's wait status
+};
+
+// Runs `body` in a forked copy of this test process, so that what it changes (its session, its
+// terminal, its signal dispositions) or a signal that kills it stays there; returns its answer.
+ForkedOutcome in_forked_process(const std::function<std::string()>& body) {
+  int answer[2];
+  REQUIRE(::pipe(answer) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(answer[0]);
+    const std::string text = body();
+    std::ignore = ::write(answer[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(answer[1]);
+  ForkedOutcome outcome;
+  char buffer[4096];
+  ssize_t count = 0;
+  while ((count = ::read(answer[0], buffer, sizeof buffer)) > 0)
+    outcome.text.append(buffer, static_cast<size_t>(count));
+  ::close(answer[0]);
+  ::waitpid(pid, &outcome.status, 0);
+  return outcome;
+}
+
+// The controlling terminal (field 7 of /proc/PID/stat, tty_nr) of a child run_process starts from
+// a process that has a pty as its own controlling terminal.
+std::string child_terminal_on_a_pty(const std::string& user, const os::Accounts& accounts) {
+  if (::setsid() < 0) return "setsid failed";
+  const int pty = ::posix_openpt(O_RDWR | O_NOCTTY);
+  if (pty < 0 || ::grantpt(pty) != 0 || ::unlockpt(pty) != 0) return "no pty";
+  const int terminal = ::open(::ptsname(pty), O_RDWR);  // the first terminal a leader opens is its own
+  if (terminal < 0 || ::ioctl(terminal, TIOCSCTTY, 0) != 0) return "cannot make the pty our terminal";
+  os::Command command;
+  command.argv = {"cut", "-d", " ", "-f", "7", "/proc/self/stat"};
+  command.user = user;
+  command.cwd = "/";
+  command.capture_stdout = true;
+  auto result = os::run_process(command, accounts, {});
+  if (!result) return "run_process failed: " + result.error().message;
+  // This process's own terminal, to show the pty is there for the child to inherit.
+  std::string own_terminal;
+  {
+    std::FILE* stat = std::fopen("/proc/self/stat", "r");
+    char line[1024] = {};
+    if (stat && std::fgets(line, sizeof line, stat)) {
+      const char* after_name = std::strrchr(line, ')');
+      int field = 2;
+      for (const char* c = after_name; c && *c; ++c) {
+        if (*c == ' ' && ++field == 7) own_terminal = std::to_string(std::atoi(c + 1));
+      }
+    }
+    if (stat) std::fclose(stat);
+  }
+  return own_terminal + " " + std::string(util::trim(result->stdout_text));
 }
 
 }  // namespace
@@ -147,4 +219,67 @@ TEST_CASE("process: runs as another account with its groups, HOME, USER and LOGN
   command.cwd = "/";
   command.capture_stdout = true;
   CHECK(run(command, accounts).stdout_text == "65534:65534:65534 44:/nonexistent:nobody:nobody\n");
+}
+
+TEST_CASE("process: a child has no controlling terminal, even when the agent runs on one (no TIOCSTI into root's)") {
+  REQUIRE_MESSAGE(::geteuid() == 0, "switching users needs root; scripts/test.sh runs as root");
+  for (const std::string user : {"nobody", ""}) {
+    CAPTURE(user);
+    const auto outcome = in_forked_process([&] { return child_terminal_on_a_pty(user, k_nobody); });
+    const auto fields = util::split_whitespace(outcome.text);
+    REQUIRE_MESSAGE(fields.size() == 2, outcome.text);
+    CHECK(fields[0] != "0");  // the test process itself is on the pty
+    CHECK(fields[1] == "0");  // the child is on no terminal
+  }
+}
+
+TEST_CASE("process: a child inherits no descriptor but 0, 1 and 2") {
+  // Not close-on-exec, like the log file spdlog opens or a descriptor the agent's caller left open.
+  const int leaked = ::open("/dev/null", O_RDONLY);
+  REQUIRE(leaked > 2);
+  const int high = ::dup2(leaked, 200);
+  REQUIRE(high == 200);
+  for (const std::string user : {"", "nobody"}) {
+    CAPTURE(user);
+    if (!user.empty() && ::geteuid() != 0) continue;
+    os::Command command;
+    // The shell's own descriptors: ls opens the folder in a process of its own (a glob would not).
+    command.argv = {"sh", "-c", "ls /proc/$$/fd"};
+    command.user = user;
+    command.cwd = "/";
+    command.capture_stdout = true;
+    command.input = "fed through a pipe\n";
+    CHECK(run(command, k_nobody).stdout_text == "0\n1\n2\n");
+  }
+  ::close(leaked);
+  ::close(high);
+}
+
+TEST_CASE("process: a child that stops reading its stdin is a write error, not the end of the agent") {
+  const auto outcome = in_forked_process([] {
+    os::set_process_defaults();
+    os::Command command;
+    // Closes its stdin at once and lives on: the next write finds no reader (EPIPE, or SIGPIPE).
+    command.argv = {"sh", "-c", "exec 0<&-; sleep 0.3"};
+    command.input = std::string(8u << 20, 'x');  // far more than a pipe holds
+    const auto result = os::run_process(command, k_no_accounts, {});
+    if (!result) return "error: " + result.error().message;
+    return std::string(result->ok() ? "ok" : "failed") + ": " + result->describe();
+  });
+  REQUIRE_MESSAGE(WIFEXITED(outcome.status), "killed by signal " << WTERMSIG(outcome.status));
+  CHECK(outcome.text ==
+        "failed: exited with status 0 without reading all of its input (writing its stdin: Broken pipe)");
+}
+
+TEST_CASE("process: a child gets SIGPIPE back, so `yes | head` ends") {
+  const auto outcome = in_forked_process([] {
+    os::set_process_defaults();
+    os::Command command;
+    command.argv = {"sh", "-c", "yes | head -n 1 >/dev/null; echo done"};
+    command.capture_stdout = true;
+    command.timeout = std::chrono::seconds(10);
+    const auto result = os::run_process(command, k_no_accounts, {});
+    return result ? result->stdout_text + result->describe() : result.error().message;
+  });
+  CHECK(outcome.text == "done\nexited with status 0");
 }
