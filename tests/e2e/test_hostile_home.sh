@@ -27,7 +27,7 @@ timed_agent() {
   RC=$?
   set -e
 }
-as_student() { in_chroot setpriv --reuid=student --regid=student --init-groups /bin/sh -c "$1"; }
+as_student() { in_chroot setpriv --reuid=student --regid=student --init-groups env HOME=/home/student /bin/sh -c "$1"; }
 
 section "the student's account, then the student's traps"
 timed_agent 120 run --only user --yes --config /root/student.json
