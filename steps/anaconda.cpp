@@ -74,7 +74,7 @@ class AnacondaStep : public plan::Step {
   static constexpr const char* k_our_marker = "# >>> cs231n-agent conda >>>";
 
   static bool shell_has_conda(const plan::StepRun& run, const std::string& prefix) {
-    const auto bashrc = run.system().files().read(home_of(run.context()) + "/.bashrc").value_or("");
+    const auto bashrc = run.system().files().read_user_file(home_of(run.context()) + "/.bashrc").value_or("");
     return bashrc.find(k_our_marker) != std::string::npos ||
            (bashrc.find(">>> conda initialize >>>") != std::string::npos && bashrc.find(prefix) != std::string::npos);
   }

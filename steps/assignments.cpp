@@ -27,7 +27,7 @@ class AssignmentsStep : public plan::Step {
     const auto& files = run.system().files();
     const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
     const std::string ref = run.config().string("assignments.ref");
-    const auto git_config = files.read(folder + "/.git/config");
+    const auto git_config = files.read_user_file(folder + "/.git/config");
     if (!git_config) return plan::CheckResult{false, ""};
     if (git_config->find("url = " + run.config().string("assignments.repo") + "\n") != std::string::npos &&
         (ref.empty() || on_ref(files, folder, ref))) {
@@ -74,7 +74,7 @@ class AssignmentsStep : public plan::Step {
         if (auto switched = run.run(git({"checkout", ref})); !switched) return std::unexpected(switched.error());
       }
       // Only fast-forwards: local commits are never thrown away. A tag (detached HEAD) stays put.
-      if (files.read_trimmed(folder + "/.git/HEAD").value_or("").starts_with("ref: ")) {
+      if (files.read_user_file_trimmed(folder + "/.git/HEAD").value_or("").starts_with("ref: ")) {
         if (auto merged = run.run(git({"merge", "--ff-only", "@{upstream}"})); !merged)
           return std::unexpected(merged.error());
       }
@@ -106,11 +106,11 @@ class AssignmentsStep : public plan::Step {
 
   // HEAD is the branch `ref`, or a detached HEAD at the tag `ref`.
   static bool on_ref(const os::Files& files, const std::string& folder, const std::string& ref) {
-    const auto head = files.read_trimmed(folder + "/.git/HEAD").value_or("");
+    const auto head = files.read_user_file_trimmed(folder + "/.git/HEAD").value_or("");
     if (head == "ref: refs/heads/" + ref) return true;
     if (head.starts_with("ref: ")) return false;
-    if (auto tag = files.read_trimmed(folder + "/.git/refs/tags/" + ref)) return *tag == head;
-    for (const auto& line : util::lines(files.read(folder + "/.git/packed-refs").value_or(""))) {
+    if (auto tag = files.read_user_file_trimmed(folder + "/.git/refs/tags/" + ref)) return *tag == head;
+    for (const auto& line : util::lines(files.read_user_file(folder + "/.git/packed-refs", 64u << 20).value_or(""))) {
       if (line == head + " refs/tags/" + ref) return true;
     }
     return false;

@@ -1,6 +1,7 @@
 #include "steps/common.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
 #include "agent/net/download.hpp"
 #include "agent/os/accounts.hpp"
@@ -56,7 +57,7 @@ os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv) {
 
 util::Result<void> append_as_user(const plan::StepRun& run, const std::string& path, const std::string& marker,
                                   const std::string& block) {
-  if (run.system().files().read(path).value_or("").find(marker) != std::string::npos) return {};
+  if (run.system().files().read_user_file(path).value_or("").find(marker) != std::string::npos) return {};
   auto command = as_user(run, {"tee", "-a", path});
   command.input = block;
   auto result = run.run(command);
@@ -103,19 +104,35 @@ util::Result<void> write_as_user(const plan::StepRun& run, const std::string& pa
   const auto [parent, name] = os::split_parent(path);
   if (auto made = run.run(as_user(run, {"mkdir", "-p", "-m", "0700", "--", parent})); !made)
     return std::unexpected(made.error());
-  auto command = as_user(run, {"install", "-m", mode, "/dev/stdin", path});
-  command.input = content;
-  if (auto written = run.run(command); !written) return std::unexpected(written.error());
+  // A temp file beside it, synced, then renamed over it and the folder synced: a kill or a power
+  // loss leaves the old file or the new one, never none (`install` alone unlinks it first). Each
+  // step runs as the user; a temp file a killed write left is replaced by the next one.
+  const std::string temp = parent + "/." + name + ".cs231n-agent.tmp";
+  auto write_temp = as_user(run, {"install", "-m", mode, "/dev/stdin", temp});
+  write_temp.input = content;
+  for (auto command : {write_temp, as_user(run, {"sync", "--", temp}), as_user(run, {"mv", "-fT", "--", temp, path}),
+                       as_user(run, {"sync", "--", parent})}) {
+    if (auto done = run.run(command); !done) return std::unexpected(done.error());
+  }
   return {};
 }
 
 util::Result<std::optional<std::string>> read_as_user(const plan::StepRun& run, const std::string& path) {
+  auto direct = run.system().files().read_user_file(path);
+  if (direct) return std::optional<std::string>(std::move(*direct));
+  const int error_number = direct.error().error_number;
+  if (error_number == ENOENT) return std::optional<std::string>();
+  if (error_number != ELOOP && error_number != ENOTDIR) {
+    return util::fail(direct.error().message + ": move it away (the agent writes a new one) and run again");
+  }
+  // A symlink the user made (dotfiles in a repository): followed with the user's rights only,
+  // and bounded in time (it may lead to a FIFO).
   auto command = as_user(run, {"cat", "--", path});
   command.capture_stdout = true;
+  command.timeout = std::chrono::seconds(30);
   auto result = run.probe(command);
   if (!result) return std::unexpected(result.error());
   if (result->ok()) return std::optional<std::string>(result->stdout_text);
-  if (!run.system().files().exists(path)) return std::optional<std::string>();
   return util::fail("cannot read " + path + " as " + run.facts().user.name + ": " + result->output_tail);
 }
 

@@ -39,13 +39,16 @@ os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv);
 util::Result<void> append_as_user(const plan::StepRun& run, const std::string& path, const std::string& marker,
                                   const std::string& block);
 
-// Writes a file in the user's home as the user (`install -m MODE /dev/stdin PATH`, the content on
-// stdin, never in argv), creating its folder (0700) first.
+// Writes a file in the user's home as the user, creating its folder (0700) first: the content
+// (on stdin, never in argv) goes to a temp file beside it (`install -m MODE`), which is synced,
+// renamed over `path` and the folder synced. A kill at any moment leaves the old file or the new.
 util::Result<void> write_as_user(const plan::StepRun& run, const std::string& path, const std::string& content,
                                  const std::string& mode);
 
-// Reads a file in the user's home as the user: root never follows a link the user planted.
-// nullopt when the file does not exist.
+// Reads a file in the user's home: directly with Files::read_user_file (no symlink, no FIFO, 1 MiB
+// at most), or, when the path goes through a symlink, as the user (30 s at most): root never
+// follows a link the user planted. nullopt when the file does not exist; a FIFO, a folder or a
+// larger file is an error naming the path.
 util::Result<std::optional<std::string>> read_as_user(const plan::StepRun& run, const std::string& path);
 
 }  // namespace cs231n::steps

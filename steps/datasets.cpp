@@ -180,7 +180,7 @@ class DatasetsStep : public plan::Step {
     const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
     std::vector<Item> missing;
     for (const auto& item : manifest(run.config())) {
-      const auto marker = files.read(marker_path(folder, item));
+      const auto marker = files.read_user_file(marker_path(folder, item));
       const auto wanted = marker_content(item, pins);
       if (!marker || *marker != wanted || wanted.ends_with(" \n")) missing.push_back(item);
     }

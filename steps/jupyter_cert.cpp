@@ -37,7 +37,7 @@ class JupyterCertStep : public plan::Step {
   // is good for 30 more days; a changed IP or a near expiry makes a new one.
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
-    const auto pem = files.read(certificate_path(run.context()));
+    const auto pem = files.read_user_file(certificate_path(run.context()));
     if (!pem || !files.exists(key_path(run.context()))) return plan::CheckResult{false, ""};
     const auto info = jupyter::inspect_certificate(*pem);
     if (!info) return plan::CheckResult{false, ""};

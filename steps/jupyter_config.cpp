@@ -45,7 +45,7 @@ class JupyterConfigStep : public plan::Step {
     const auto settings = server_settings(run);
     if (!settings) return plan::CheckResult{false, ""};
     for (const auto& file : k_config_files) {
-      const auto content = run.system().files().read(jupyter_dir(run.context()) + "/" + file.name);
+      const auto content = run.system().files().read_user_file(jupyter_dir(run.context()) + "/" + file.name);
       if (!content || jupyter::with_managed_block(*content, file.block(*settings)) != *content)
         return plan::CheckResult{false, ""};
     }

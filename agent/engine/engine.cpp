@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -66,6 +67,7 @@ class Scheduler {
       if (m_options.interrupt && m_options.interrupt->load() && !m_interrupted) {
         m_interrupted = true;
         m_stop_starting = true;
+        m_cancel = true;
         spdlog::warn("interrupted: starting nothing new and ending the running steps");
       }
       start_ready_steps();
@@ -160,10 +162,23 @@ class Scheduler {
 
   std::string now() const { return util::iso8601(m_context.system.now()); }
 
+  // Called with the mutex held, from the main thread or a worker. A state file that cannot be
+  // written (a full disk) ends the run like a failure, never by an exception in a worker thread:
+  // the running steps are interrupted, nothing new starts, the file keeps its last good content
+  // (write_atomic replaces it whole or not at all) and finish() reports the first such failure.
   void save() {
+    if (m_save_failure) return;
     m_state.run.updated = now();
     m_state.run.boot_id = m_boot_id;
-    m_store.save(m_state);
+    try {
+      m_store.save(m_state);
+    } catch (const Error& error) {
+      m_save_failure = error;
+      m_stop_starting = true;
+      m_cancel = true;
+      spdlog::error("{}: ending the running steps", error.what());
+      m_wake.notify_all();
+    }
   }
 
   // Called with the mutex held.
@@ -248,6 +263,14 @@ class Scheduler {
     record.boot_id = m_boot_id;
     record.log = m_store.log_path(name);
     save();
+    if (m_save_failure) {
+      // The state cannot say this step runs, so it does not start.
+      node.state = NodeState::finished;
+      node.result = StepStatus::interrupted;
+      for (const auto& resource : node.step->info().resources) m_held.erase(resource);
+      --m_running;
+      return;
+    }
     m_progress.started(name, record.attempts + 1);
     const bool redo = std::ranges::find(m_state.run.redo, name) != m_state.run.redo.end();
     m_workers.emplace_back(
@@ -261,7 +284,7 @@ class Scheduler {
     auto& node = m_nodes[index];
     const auto& step = *node.step;
     const plan::StepRun run(m_context, step.info().name, m_context.system.files().host_path(log),
-                            Clock::now() + step_timeout(m_context.config, step.info().name), m_options.interrupt,
+                            Clock::now() + step_timeout(m_context.config, step.info().name), &m_cancel,
                             m_state.run.id + "/" + step.info().name);
     run.note("=== " + now() + " run " + m_state.run.id + ", attempt " + std::to_string(attempt) + ", boot " +
              m_boot_id);
@@ -363,7 +386,11 @@ class Scheduler {
       if (node.result == StepStatus::refused && !refused) refused = &node;
     }
     const auto refusal = m_context.facts.unsupported_reason();
-    if (m_interrupted) {
+    if (m_save_failure) {
+      outcome.state = RunState::failed;
+      outcome.code = m_save_failure->code();
+      outcome.message = m_save_failure->what();
+    } else if (m_interrupted) {
       outcome.state = RunState::interrupted;
       outcome.code = ExitCode::interrupted;
       outcome.message = "interrupted; run `cs231n-agent run` again to continue where it stopped";
@@ -406,6 +433,10 @@ class Scheduler {
   unsigned m_running = 0;
   bool m_stop_starting = false;
   bool m_interrupted = false;
+  // What the running steps see as their interrupt flag: the user's interrupt, or a state file
+  // that can no longer be written.
+  std::atomic<bool> m_cancel = false;
+  std::optional<Error> m_save_failure;
   std::string m_reboot_requested_by;
   std::string m_boot_id;
 };

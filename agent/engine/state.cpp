@@ -1,6 +1,7 @@
 #include "agent/engine/state.hpp"
 
 #include <array>
+#include <cerrno>
 #include <ctime>
 #include <stdexcept>
 #include <tuple>
@@ -152,8 +153,12 @@ std::optional<State> StateStore::peek() const {
 
 void StateStore::save(const State& state) const {
   if (auto written = m_files.write_atomic(state_path(), to_json(state).dump(1) + "\n", 0600); !written) {
-    throw Error(written.error().error_number == ENOSPC ? ExitCode::no_space : ExitCode::step_failed,
-                "cannot write the state file: " + written.error().message);
+    if (written.error().error_number == ENOSPC || written.error().error_number == EDQUOT) {
+      throw Error(ExitCode::no_space, "cannot save the state: no space left on the disk of " +
+                                          m_files.host_path(m_dir).string() + " (" + written.error().message +
+                                          "); free some space there and run `cs231n-agent run` again");
+    }
+    throw Error(ExitCode::step_failed, "cannot write the state file: " + written.error().message);
   }
 }
 

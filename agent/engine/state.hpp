@@ -89,6 +89,8 @@ class StateStore {
   State load(const std::string& now_stamp) const;
   // Reads without moving anything aside (for `status`): nullopt when missing or corrupt.
   std::optional<State> peek() const;
+  // Replaces the file whole or not at all. Throws Error(no_space) naming the state dir when its
+  // disk is full, Error(step_failed) for any other write failure.
   void save(const State& state) const;
   // Creates the state dir (0700) and its logs folder.
   void prepare() const;

@@ -106,8 +106,9 @@ Signal jupyter_signal(const os::Files& files, const JupyterSource& source, const
   const auto token = jupyter::parse_api_token_file(*token_text);
   if (!token)
     return unknown(source.token_file + " is not one line " + jupyter::k_api_token_variable + "=<64 hex digits>");
-  const auto certificate = files.stat(source.certificate);
-  if (!certificate || certificate->type != os::FileType::regular) {
+  // In the student's home: curl reads it as root, so it must be a regular file reached without a
+  // symlink (a FIFO would hang the check).
+  if (!files.read_user_file(source.certificate)) {
     return unknown("no certificate at " + source.certificate + " (the jupyter-cert step makes it)");
   }
   const std::string base = "https://127.0.0.1:" + std::to_string(source.port);

@@ -135,6 +135,65 @@ std::optional<std::string> Files::read_trimmed(std::string_view path) const {
   return std::string(util::trim(*content));
 }
 
+util::Result<std::string> Files::read_user_file(std::string_view path, std::size_t max_bytes) const {
+  const std::string shown = host_path(path).string();
+  const auto refuse = [&](std::string why, int error_number) -> util::Result<std::string> {
+    return util::fail("not reading " + shown + ": " + why, error_number);
+  };
+  std::vector<std::string> parts;
+  for (auto& part : util::split(path, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return refuse("the path has a \"..\"", EINVAL);
+    parts.push_back(std::move(part));
+  }
+  if (parts.empty()) return refuse("not a file", EINVAL);
+  const int root_fd = ::open(m_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return util::fail("root " + m_root.string() + ": " + describe_errno(errno), errno);
+  UniqueFd dir(root_fd);
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    // O_NOFOLLOW with O_PATH opens a symlink itself, which O_DIRECTORY then refuses (ENOTDIR).
+    const int next = ::openat(dir.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0) {
+      const int saved = errno;
+      return refuse(saved == ENOTDIR ? "a folder on its path is a symlink or not a folder" : describe_errno(saved),
+                    saved);
+    }
+    dir = UniqueFd(next);
+  }
+  const int fd = ::openat(dir.get(), parts.back().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    const int saved = errno;
+    return refuse(saved == ELOOP ? "it is a symlink" : describe_errno(saved), saved);
+  }
+  UniqueFd file(fd);
+  struct stat st {};
+  if (::fstat(file.get(), &st) != 0) return refuse(describe_errno(errno), errno);
+  if (!S_ISREG(st.st_mode)) return refuse("not a regular file", EINVAL);
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    return refuse("larger than " + std::to_string(max_bytes) + " bytes", EFBIG);
+  }
+  std::string content;
+  char buffer[65536];
+  while (true) {
+    const ssize_t count = ::read(file.get(), buffer, sizeof buffer);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return refuse(describe_errno(errno), errno);
+    }
+    if (count == 0) break;
+    content.append(buffer, static_cast<std::size_t>(count));
+    // The file may grow while it is read.
+    if (content.size() > max_bytes) return refuse("larger than " + std::to_string(max_bytes) + " bytes", EFBIG);
+  }
+  return content;
+}
+
+std::optional<std::string> Files::read_user_file_trimmed(std::string_view path, std::size_t max_bytes) const {
+  auto content = read_user_file(path, max_bytes);
+  if (!content) return std::nullopt;
+  return std::string(util::trim(*content));
+}
+
 bool Files::exists(std::string_view path) const { return open(path, O_PATH).has_value(); }
 
 util::Result<FileInfo> Files::stat(std::string_view path) const {

@@ -65,6 +65,16 @@ class Files {
   util::Result<std::string> read(std::string_view path, std::size_t max_bytes = 16u << 20) const;
   // Like read() with the trailing white space dropped; nullopt when the file cannot be read.
   std::optional<std::string> read_trimmed(std::string_view path) const;
+  // Reads a file a user controls (in a home, an assignments folder, a user-owned conda prefix)
+  // without trusting it, as root may: no component of the path may be a symlink (each folder is
+  // opened with O_NOFOLLOW, from the root down), the file is opened O_NONBLOCK (a FIFO cannot
+  // hang the read) and must be a regular file of at most max_bytes. Fails at once otherwise:
+  // ELOOP for a symlink (ENOTDIR for a symlinked folder), EINVAL for a FIFO, device or folder,
+  // EFBIG for a larger file, ENOENT when missing. The home itself must not be reached through a
+  // symlink either.
+  util::Result<std::string> read_user_file(std::string_view path, std::size_t max_bytes = 1u << 20) const;
+  // read_user_file with the trailing white space dropped; nullopt when it cannot be read.
+  std::optional<std::string> read_user_file_trimmed(std::string_view path, std::size_t max_bytes = 1u << 20) const;
   bool exists(std::string_view path) const;
   // Does not follow a final symlink.
   util::Result<FileInfo> stat(std::string_view path) const;

@@ -1,6 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "agent/os/files.hpp"
 #include "support/temp_dir.hpp"
@@ -80,4 +86,74 @@ TEST_CASE("files: symlink and remove") {
   REQUIRE(files.remove("/link"));
   CHECK_FALSE(std::filesystem::is_symlink(root.path() / "link"));
   CHECK(files.remove("/link"));  // already gone is fine
+}
+
+TEST_CASE("files: read_user_file reads a regular file of bounded size, under a root or the host's") {
+  testing::TempDir root;
+  root.write("home/ann/.bashrc", "alias ll='ls -l'\n");
+  CHECK(os::Files(root.path()).read_user_file("/home/ann/.bashrc") == "alias ll='ls -l'\n");
+  CHECK(os::Files("/").read_user_file((root.path() / "home/ann/.bashrc").string()) == "alias ll='ls -l'\n");
+  CHECK(os::Files(root.path()).read_user_file_trimmed("/home/ann/.bashrc") == "alias ll='ls -l'");
+  const auto missing = os::Files(root.path()).read_user_file("/home/ann/.profile");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().error_number == ENOENT);
+}
+
+TEST_CASE("files: read_user_file returns an error at once for a FIFO, where read() would block") {
+  testing::TempDir root;
+  std::filesystem::create_directories(root.path() / "home/ann/.jupyter/certs");
+  const auto fifo = root.path() / "home/ann/.jupyter/certs/jupyter.pem";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  // Should the read block, a writer that opens and closes the FIFO after 5 s ends it (as EOF).
+  std::atomic<bool> done = false;
+  std::thread unblocker([&] {
+    for (int i = 0; i < 50 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!done) ::close(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK));
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = os::Files(root.path()).read_user_file("/home/ann/.jupyter/certs/jupyter.pem");
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  done = true;
+  unblocker.join();
+  CHECK(elapsed < std::chrono::seconds(1));
+  REQUIRE_FALSE(result);
+  CHECK(result.error().message.find("not a regular file") != std::string::npos);
+  CHECK(result.error().message.find("jupyter.pem") != std::string::npos);
+}
+
+TEST_CASE("files: read_user_file refuses a symlink to a root-only file, and a symlinked folder") {
+  testing::TempDir root;
+  const auto secret = root.write("etc/shadow", "root:$6$secret:19000:0:99999:7:::\n");
+  std::filesystem::permissions(secret, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::create_directories(root.path() / "home/ann");
+  const os::Files host("/");
+  // The final component: ~/.bashrc -> /etc/shadow (absolute, on the host).
+  std::filesystem::create_symlink(secret, root.path() / "home/ann/.bashrc");
+  const auto link = host.read_user_file((root.path() / "home/ann/.bashrc").string());
+  REQUIRE_FALSE(link);
+  CHECK(link.error().error_number == ELOOP);
+  CHECK(link.error().message.find("symlink") != std::string::npos);
+  // A folder on the way: ~/.jupyter -> /etc, then ~/.jupyter/shadow.
+  std::filesystem::create_symlink(root.path() / "etc", root.path() / "home/ann/.jupyter");
+  const auto folder = host.read_user_file((root.path() / "home/ann/.jupyter/shadow").string());
+  REQUIRE_FALSE(folder);
+  CHECK(folder.error().error_number == ENOTDIR);
+  CHECK(folder.error().message.find("secret") == std::string::npos);
+  // Under a root too, and ".." is refused rather than resolved.
+  const os::Files under(root.path());
+  CHECK_FALSE(under.read_user_file("/home/ann/.bashrc"));
+  CHECK_FALSE(under.read_user_file("/home/ann/.jupyter/shadow"));
+  CHECK_FALSE(under.read_user_file("/home/ann/../../etc/shadow"));
+  CHECK(under.read_user_file("/etc/shadow"));  // the same file, reached without a link, is read
+}
+
+TEST_CASE("files: read_user_file refuses a file larger than its bound, and a folder") {
+  testing::TempDir root;
+  root.write("home/ann/big", std::string(4096, 'x'));
+  const os::Files files(root.path());
+  const auto big = files.read_user_file("/home/ann/big", 1024);
+  REQUIRE_FALSE(big);
+  CHECK(big.error().error_number == EFBIG);
+  CHECK(files.read_user_file("/home/ann/big", 4096).value().size() == 4096);
+  CHECK(files.read_user_file("/home/ann").error().error_number == EINVAL);
 }
