@@ -14,20 +14,20 @@ mkdir -p "$source_copy" "$build"
 if [[ -n ${CS231N_BUILD_DIR:-} && -d $CS231N_BUILD_DIR/third_party ]]; then
   ln -s "$CS231N_BUILD_DIR/third_party" "$build/third_party"
 fi
-# The first file the library compiles, so that make stops early.
-first_source=$(cd "$source_copy" && find agent/util -name '*.cpp' | sort | head -n 1)
-sed -i '1i #error injected by test_build_script' "$source_copy/$first_source"
+# In every source of the library, so that whichever make compiles first fails and the test is quick.
+mapfile -t sources < <(cd "$source_copy" && find agent -name '*.cpp')
+for source in "${sources[@]}"; do sed -i '1i #error injected by test_build_script' "$source_copy/$source"; done
 printf '#!/bin/sh\necho stale\n' >"$build/cs231n-agent"
 cp "$build/cs231n-agent" "$build/unit_tests"
 chmod +x "$build/cs231n-agent" "$build/unit_tests"
 
 section "a compile error fails scripts/build.sh and shows the compiler's message"
-LAST_CMD="BUILD_DIR=$build scripts/build.sh (with #error in $first_source)"
+LAST_CMD="BUILD_DIR=$build scripts/build.sh (with an #error in every agent/*.cpp)"
 set +e
 BUILD_DIR=$build JOBS=2 bash "$source_copy/scripts/build.sh" >"$OUT" 2>"$ERR"
 RC=$?
 set -e
-((RC != 0)) || fail "scripts/build.sh exited 0 although $first_source does not compile"
+((RC != 0)) || fail "scripts/build.sh exited 0 although no source of the agent compiles"
 assert_contains "the compiler's message" "#error injected by test_build_script" "$(cat -- "$OUT" "$ERR")"
 assert_contains "the build script's own line" "the build failed" "$(cat -- "$ERR")"
 echo "PASS $TEST_NAME"
