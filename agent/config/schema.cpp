@@ -12,7 +12,7 @@ namespace {
 using nlohmann::json;
 
 ValueCheck one_of(std::vector<std::string> choices) {
-  return [choices](const json& value) -> std::optional<std::string> {
+  return [choices = std::move(choices)](const json& value) -> std::optional<std::string> {
     if (std::ranges::find(choices, value.get<std::string>()) != choices.end()) return std::nullopt;
     std::string list;
     for (const auto& choice : choices) list += (list.empty() ? "" : ", ") + ("\"" + choice + "\"");
@@ -30,7 +30,7 @@ std::optional<std::string> too_long(const std::string& text) {
 
 ValueCheck matches(const std::string& pattern, std::string what, bool allow_empty = false) {
   const std::regex compiled(pattern);
-  return [compiled, what, allow_empty](const json& value) -> std::optional<std::string> {
+  return [compiled, what = std::move(what), allow_empty](const json& value) -> std::optional<std::string> {
     const auto text = value.get<std::string>();
     if (allow_empty && text.empty()) return std::nullopt;
     if (auto problem = too_long(text)) return problem;
@@ -51,7 +51,7 @@ ValueCheck in_range(long long low, long long high) {
 // curl-like tools, an account for chown) may not start with "-": the program would read them as
 // an option (`--config=...`, `-c`), whatever the checks below allow.
 ValueCheck not_an_option(ValueCheck check) {
-  return [check](const json& value) -> std::optional<std::string> {
+  return [check = std::move(check)](const json& value) -> std::optional<std::string> {
     const auto starts_with_dash = [](const json& item) {
       return item.is_string() && item.get<std::string>().starts_with('-');
     };
