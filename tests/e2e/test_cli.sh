@@ -228,7 +228,7 @@ printf 'correct horse\n' | "$AGENT" passwd >"$OUT" 2>"$ERR"
 RC=$?
 set -e
 assert_rc 0
-assert_contains "passwd's default hash" 'argon2:$argon2id$' "$(cat -- "$OUT")"
+assert_contains "passwd's default hash" "argon2:\$argon2id\$" "$(cat -- "$OUT")"
 LAST_CMD="cs231n-agent passwd --algorithm sha1 (password on stdin)"
 set +e
 printf 'correct horse\n' | "$AGENT" passwd --algorithm sha1 >"$OUT" 2>"$ERR"
