@@ -4,6 +4,7 @@
 
 #include "agent/net/download.hpp"
 #include "agent/util/hash.hpp"
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/table.hpp"
@@ -66,7 +67,8 @@ std::string marker_content(const Item& item, const nlohmann::json& pins) {
   if (checksum.empty()) {
     if (auto pinned = pinned_sha256(pins, item.url)) checksum = "sha256:" + *pinned;
   }
-  return item.url + " " + checksum + "\n";
+  // The marker is the user's to read: no credentials from the URL in it.
+  return util::redact_credentials(item.url) + " " + checksum + "\n";
 }
 
 class DatasetsStep : public plan::Step {
@@ -140,7 +142,7 @@ class DatasetsStep : public plan::Step {
       if (!entry.result || !entry.request.sha256.empty() || !entry.request.md5.empty()) return;
       std::lock_guard lock(pins_mutex);
       pins[entry.request.url] = entry.result->sha256;
-      if (auto saved = files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0644); !saved && pinned)
+      if (auto saved = files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0600); !saved && pinned)
         pinned = saved;
     });
     if (!pinned) return std::unexpected(pinned.error());
