@@ -4,6 +4,7 @@
 
 #include "agent/net/download.hpp"
 #include "agent/util/hash.hpp"
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/table.hpp"
@@ -51,11 +52,23 @@ nlohmann::json read_pins(const os::Files& files, const Paths& paths) {
   }
 }
 
+// The sha256 pinned for `url`. A pin taken when a default URL was still http:// holds for its
+// https:// successor: the same file, now fetched over TLS.
+std::optional<std::string> pinned_sha256(const nlohmann::json& pins, const std::string& url) {
+  for (const auto& key : {url, url.starts_with("https://") ? "http://" + url.substr(8) : std::string()}) {
+    if (!key.empty() && pins.contains(key) && pins.at(key).is_string()) return pins.at(key).get<std::string>();
+  }
+  return std::nullopt;
+}
+
 // What the marker beside an unpacked dataset says: the URL and the checksum it was verified with.
 std::string marker_content(const Item& item, const nlohmann::json& pins) {
   std::string checksum = !item.sha256.empty() ? "sha256:" + item.sha256 : !item.md5.empty() ? "md5:" + item.md5 : "";
-  if (checksum.empty() && pins.contains(item.url)) checksum = "sha256:" + pins.at(item.url).get<std::string>();
-  return item.url + " " + checksum + "\n";
+  if (checksum.empty()) {
+    if (auto pinned = pinned_sha256(pins, item.url)) checksum = "sha256:" + *pinned;
+  }
+  // The marker is the user's to read: no credentials from the URL in it.
+  return util::redact_credentials(item.url) + " " + checksum + "\n";
 }
 
 class DatasetsStep : public plan::Step {
@@ -112,8 +125,7 @@ class DatasetsStep : public plan::Step {
       request.dest =
           paths.datasets_dir() + "/" + util::sha256_hex(item.url).substr(0, 12) + "-" + file_name_of(item.url);
       request.sha256 = item.sha256;
-      if (request.sha256.empty() && item.md5.empty() && pins.contains(item.url))
-        request.sha256 = pins.at(item.url).get<std::string>();
+      if (request.sha256.empty() && item.md5.empty()) request.sha256 = pinned_sha256(pins, item.url).value_or("");
       request.md5 = request.sha256.empty() ? item.md5 : "";
       request.want_sha256 = request.sha256.empty() && request.md5.empty();  // to pin it
       request.size = item.size;
@@ -130,7 +142,7 @@ class DatasetsStep : public plan::Step {
       if (!entry.result || !entry.request.sha256.empty() || !entry.request.md5.empty()) return;
       std::lock_guard lock(pins_mutex);
       pins[entry.request.url] = entry.result->sha256;
-      if (auto saved = files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0644); !saved && pinned)
+      if (auto saved = files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0600); !saved && pinned)
         pinned = saved;
     });
     if (!pinned) return std::unexpected(pinned.error());
@@ -189,6 +201,24 @@ class DatasetsStep : public plan::Step {
 };
 
 }  // namespace
+
+std::vector<DatasetPin> dataset_pins(const plan::Context& context) {
+  std::vector<DatasetPin> pins;
+  if (!context.config.boolean("datasets.enabled")) return pins;
+  const auto pinned = read_pins(context.system.files(), context.paths);
+  for (const auto& item : manifest(context.config)) {
+    DatasetPin pin{item.name, item.url, "", ""};
+    if (!item.sha256.empty()) {
+      pin = {item.name, item.url, "sha256:" + item.sha256, "config"};
+    } else if (!item.md5.empty()) {
+      pin = {item.name, item.url, "md5:" + item.md5, "config"};
+    } else if (auto sha256 = pinned_sha256(pinned, item.url)) {
+      pin = {item.name, item.url, "sha256:" + *sha256, "pins"};
+    }
+    pins.push_back(pin);
+  }
+  return pins;
+}
 
 std::unique_ptr<plan::Step> make_datasets_step() { return std::make_unique<DatasetsStep>(); }
 

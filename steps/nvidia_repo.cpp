@@ -1,4 +1,6 @@
 #include <array>
+#include <map>
+#include <optional>
 
 #include "agent/util/strings.hpp"
 #include "steps/apt.hpp"
@@ -17,6 +19,50 @@ constexpr std::array<const char*, 2> k_keyring_debs{"cuda-keyring_1.1-1_all.deb"
 // The tutorial's list (added with apt-key and the key NVIDIA rotated in 2022): apt fails on it
 // with NO_PUBKEY A4B469963BF863CC, which would break every apt-get update after ours.
 constexpr const char* k_tutorial_list = "/etc/apt/sources.list.d/cuda.list";
+
+// sha256 of NVIDIA's cuda-keyring packages, by "<repo>/<file>". The keyring is installed as root
+// with dpkg before apt can check anything NVIDIA signs (the key to check with is inside it), so TLS
+// alone would decide what root installs: each file is pinned. Source: Google's GPU installer, which
+// pins the copies of NVIDIA's cuda-keyring_1.1-1_all.deb it mirrors (presumably byte-identical):
+// GoogleCloudPlatform/compute-gpu-installation, linux/cuda_installer/config.py,
+// NVIDIA_KEYRING_SHA256_SUMS, at commit e4d32d90993a17795b9f6bc411d2ae6d767052ca (v1.9.1, 2026-08-05);
+// debian11's is from an earlier version of that file (the entry was dropped with Debian 11 support).
+// No public source gives one for ubuntu1604/ubuntu1804 or for any cuda-keyring_1.0-1: those are
+// refused unless gpu.keyring_sha256 names them.
+const std::map<std::string, std::string>& published_keyring_sha256s() {
+  static const std::map<std::string, std::string> sums{
+      {"ubuntu2004/cuda-keyring_1.1-1_all.deb", "cf5ca9853118b9fb2b78dd2708786e1eb5ab14e39d8738539281429428eb4efe"},
+      {"ubuntu2204/cuda-keyring_1.1-1_all.deb", "d93190d50b98ad4699ff40f4f7af50f16a76dac3bb8da1eaaf366d47898ff8df"},
+      {"ubuntu2404/cuda-keyring_1.1-1_all.deb", "d2a6b11c096396d868758b86dab1823b25e14d70333f1dfa74da5ddaf6a06dba"},
+      {"ubuntu2604/cuda-keyring_1.1-1_all.deb", "f7f474b5f6a4adf987aa587920df00e713285958ef6a913dda1945a544a3099e"},
+      {"debian11/cuda-keyring_1.1-1_all.deb", "dfc6e5cdbfc9b4cd1ca8bf6b6eda5d8582ca50d51b7e64ba049b935d52325d58"},
+      {"debian12/cuda-keyring_1.1-1_all.deb", "e7f219eab6fe4819cdb5c15b98233dc3420302d9c00883219cd3d896857cf48d"},
+      {"debian13/cuda-keyring_1.1-1_all.deb", "dd28f1f6ba0038180d6b23f846cefca1e3de4c9327751665241370bacea452a1"},
+  };
+  return sums;
+}
+
+// The sha256 that `repo`'s `deb` must have: gpu.keyring_sha256 first, then the published table.
+std::optional<std::string> keyring_sha256(const config::Config& config, const std::string& repo,
+                                          const std::string& deb) {
+  const std::string key = repo + "/" + deb;
+  const auto& configured = config.at("gpu.keyring_sha256");
+  if (configured.contains(key)) return configured.at(key).get<std::string>();
+  const auto& published = published_keyring_sha256s();
+  if (const auto found = published.find(key); found != published.end()) return found->second;
+  return std::nullopt;
+}
+
+// The refusal when no keyring file of `repo` has a known sha256: names the config key to set.
+std::optional<std::string> unpinned_keyring(const config::Config& config, const std::string& repo) {
+  for (const char* deb : k_keyring_debs) {
+    if (keyring_sha256(config, repo, deb)) return std::nullopt;
+  }
+  return "no sha256 is known for NVIDIA's cuda-keyring of the " + repo +
+         " repository, and it would be installed as root on TLS alone: set gpu.keyring_sha256 to {\"" + repo + "/" +
+         k_keyring_debs[0] + "\": \"<its sha256>\"} (or " + repo + "/" + k_keyring_debs[1] +
+         " where the repository has only that) from a source you trust";
+}
 
 std::string repo_url(const plan::Context& context, const std::string& repo) {
   return context.config.string("gpu.repo_url") + "/" + repo + "/x86_64/";
@@ -47,6 +93,7 @@ class NvidiaRepoStep : public plan::Step {
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
     if (auto gate = gpu_gate(gpu_plan)) return *gate;
+    if (auto unpinned = unpinned_keyring(context.config, gpu_plan.choice.nvidia_repo)) return plan::refused(*unpinned);
     std::string summary =
         "add NVIDIA's " + gpu_plan.choice.nvidia_repo + " repository through its cuda-keyring package";
     if (!gpu_plan.choice.repo_warning.empty()) {
@@ -138,15 +185,28 @@ class NvidiaRepoStep : public plan::Step {
   }
 
  private:
+  // The first keyring package the repository has whose sha256 is known, downloaded and verified
+  // (a mismatch is exit 7, before dpkg runs).
   static util::Result<std::string> download_keyring(const plan::StepRun& run, const std::string& url,
                                                     const std::string& repo) {
-    util::Result<std::string> first = util::fail("no keyring package name to try");
-    for (std::size_t i = 0; i < k_keyring_debs.size(); ++i) {
-      auto deb = download_to_cache(run, url + k_keyring_debs[i], repo + "-" + k_keyring_debs[i], "", "");
-      if (deb) return deb;
-      if (i == 0) first = deb;
-      if (deb.error().message.find("HTTP 404") == std::string::npos) break;
-      run.note(std::string(k_keyring_debs[i]) + " is not in " + url + ": trying the next keyring package");
+    util::Result<std::string> first =
+        util::fail(unpinned_keyring(run.config(), repo).value_or("no cuda-keyring package to try"));
+    bool tried = false;
+    for (const char* deb : k_keyring_debs) {
+      const auto sha256 = keyring_sha256(run.config(), repo, deb);
+      if (!sha256) {
+        run.note(std::string(deb) + " of " + repo + " has no known sha256 (gpu.keyring_sha256): not tried");
+        continue;
+      }
+      auto downloaded = download_to_cache(run, url + deb, repo + "-" + deb, *sha256, "");
+      if (downloaded) {
+        run.note(std::string(deb) + ": sha256 " + *sha256 + " as pinned");
+        return downloaded;
+      }
+      if (!tried) first = downloaded;
+      tried = true;
+      if (downloaded.error().message.find("HTTP 404") == std::string::npos) break;
+      run.note(std::string(deb) + " is not in " + url + ": trying the next keyring package");
     }
     return first;
   }

@@ -28,4 +28,15 @@ std::unique_ptr<plan::Step> make_idle_shutdown_step();
 std::unique_ptr<plan::Step> make_verify_step();
 std::unique_ptr<plan::Step> make_custom_step(const nlohmann::json& definition);
 
+// How each dataset download is verified, for `plan`: `checksum` ("sha256:..." or "md5:...") and
+// where it comes from ("config", or "pins" for a sha256 taken at the first download); an empty
+// checksum means not pinned yet (pinned when it is first downloaded). Empty when datasets are off.
+struct DatasetPin {
+  std::string name;
+  std::string url;
+  std::string checksum;
+  std::string source;
+};
+std::vector<DatasetPin> dataset_pins(const plan::Context& context);
+
 }  // namespace cs231n::steps

@@ -68,6 +68,23 @@ ValueCheck not_an_option(ValueCheck check) {
 }
 
 const ValueCheck k_url = not_an_option(matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL"));
+// What root installs or runs from: https only. Plain http is allowed on the loopback address alone
+// (a local mirror, and the tests' stand-in repositories), where nobody on the path can change it.
+const ValueCheck k_https_url =
+    not_an_option(matches(R"(https://[^\s"'\\]+|http://(127\.0\.0\.1|localhost)(:[0-9]+)?(/[^\s"'\\]*)?)",
+                          "an https:// URL (http:// only on 127.0.0.1)"));
+// "<repo>/cuda-keyring_<version>_all.deb": "<sha256>", e.g. "ubuntu1804/cuda-keyring_1.1-1_all.deb".
+const ValueCheck k_keyring_sha256s = [](const json& value) -> std::optional<std::string> {
+  static const std::regex key(R"([a-z]+[0-9]+/cuda-keyring_[0-9A-Za-z.+~-]+_all\.deb)");
+  static const std::regex sha256("[0-9a-f]{64}");
+  for (const auto& [name, digest] : value.items()) {
+    if (!std::regex_match(name, key))
+      return "has \"" + name + "\"; keys look like \"ubuntu1804/cuda-keyring_1.1-1_all.deb\"";
+    if (!std::regex_match(digest.get<std::string>(), sha256))
+      return "has " + name + " = " + digest.dump() + "; values are 64 lowercase hex digits (a sha256)";
+  }
+  return std::nullopt;
+};
 // A git remote: https, or file:// for a local mirror (and for tests).
 const ValueCheck k_git_url = not_an_option(matches(R"((https?|file)://[^\s"'\\]+)", "an https:// or file:// git URL"));
 const ValueCheck k_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)");
@@ -150,11 +167,11 @@ json dataset_manifest() {
       cifar10("assignment1"),
       cifar10("assignment2"),
       {{"name", "coco-captioning"},
-       {"url", "http://cs231n.stanford.edu/coco_captioning.zip"},
+       {"url", "https://cs231n.stanford.edu/coco_captioning.zip"},
        {"into", "assignment3/cs231n/datasets"},
        {"extract", true}},
       {{"name", "imagenet-val-25"},
-       {"url", "http://cs231n.stanford.edu/imagenet_val_25.npz"},
+       {"url", "https://cs231n.stanford.edu/imagenet_val_25.npz"},
        {"into", "assignment3/cs231n/datasets"},
        {"extract", false}},
   });
@@ -198,10 +215,13 @@ const std::vector<Field>& schema() {
        "cs231n-cuda", k_cuda_choice},
       {"gpu.driver_branch", Kind::string, "NVIDIA driver branch, or `auto`", "", k_branch_choice},
       {"gpu.persistence", Kind::boolean, "turn on persistence mode (`nvidia-smi -pm 1`)", "", {}},
-      {"gpu.repo_url", Kind::string, "NVIDIA's CUDA repositories (`<distro>/x86_64/` under it)", "", k_url},
+      {"gpu.repo_url", Kind::string, "NVIDIA's CUDA repositories (`<distro>/x86_64/` under it)", "", k_https_url},
+      {"gpu.keyring_sha256", Kind::string_map,
+       "sha256 of `<repo>/cuda-keyring_<version>_all.deb` files, added to (and over) the agent's table", "",
+       k_keyring_sha256s},
       {"pytorch.version", Kind::string, "torch version, or `auto`", "", k_torch_choice},
       {"pytorch.index_url", Kind::string, "where PyTorch's wheel indexes live (`torch_stable.html`, `cu126/`, `cpu/`)",
-       "", k_url},
+       "", k_https_url},
       {"idle_shutdown.enabled", Kind::boolean, "power the VM off when idle", "cs231n-idle-shutdown", {}},
       {"idle_shutdown.minutes", Kind::integer, "idle minutes before power-off", "cs231n-idle-minutes",
        in_range(5, 1440)},
@@ -267,7 +287,8 @@ nlohmann::json profile_defaults(const std::string& profile) {
         {"cuda", seed ? "10.0" : "auto"},
         {"driver_branch", "auto"},
         {"persistence", true},
-        {"repo_url", "https://developer.download.nvidia.com/compute/cuda/repos"}}},
+        {"repo_url", "https://developer.download.nvidia.com/compute/cuda/repos"},
+        {"keyring_sha256", json::object()}}},
       {"pytorch", {{"version", seed ? "1.2.0" : "auto"}, {"index_url", "https://download.pytorch.org/whl"}}},
       {"idle_shutdown",
        {{"enabled", true},

@@ -36,6 +36,7 @@ AttemptError classify_failure(CURLcode code, long status, const ResponseHeaders&
   error.retryable = retryable_curl(code);
   error.message = curl_easy_strerror(code);
   if (code == CURLE_PEER_FAILED_VERIFICATION) error.message += " (the server's certificate is not trusted)";
+  if (code == CURLE_UNSUPPORTED_PROTOCOL) error.message += k_refused_redirect;
   return error;
 }
 

@@ -15,6 +15,7 @@
 #include "agent/net/download_sidecar.hpp"
 #include "agent/net/download_transfer.hpp"
 #include "agent/net/prefix_hasher.hpp"
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::net {
@@ -48,17 +49,19 @@ class FileDownload {
       if (!verdict) {
         discard();
         if (round == 0) {
-          spdlog::warn("{}: {}; downloading it once more from scratch", m_request.url, verdict.error());
+          spdlog::warn("{}: {}; downloading it once more from scratch", util::redact_credentials(m_request.url),
+                       verdict.error());
           continue;
         }
-        return std::unexpected(DownloadError{
-            DownloadFailure::checksum,
-            m_request.url + ": " + verdict.error() + " (downloaded twice); check the URL and the checksum"});
+        return std::unexpected(
+            DownloadError{DownloadFailure::checksum, util::redact_credentials(m_request.url) + ": " + verdict.error() +
+                                                         " (downloaded twice); check the URL and the checksum"});
       }
       if (auto promoted = promote(); !promoted) return std::unexpected(promoted.error());
       return m_result;
     }
-    return std::unexpected(DownloadError{DownloadFailure::checksum, m_request.url + ": checksum mismatch"});
+    return std::unexpected(
+        DownloadError{DownloadFailure::checksum, util::redact_credentials(m_request.url) + ": checksum mismatch"});
   }
 
  private:
@@ -99,10 +102,13 @@ class FileDownload {
           m_sidecar = *previous;
           m_fd = std::move(*fd);
           const std::uint64_t have = m_sidecar.bytes_done();
-          if (have > 0) spdlog::info("{}: resuming at {} of {}", m_request.url, human(have), human(size.value_or(0)));
+          if (have > 0)
+            spdlog::info("{}: resuming at {} of {}", util::redact_credentials(m_request.url), human(have),
+                         human(size.value_or(0)));
           return {};
         }
-        spdlog::info("{}: the file on the server changed or cannot be resumed; starting over", m_request.url);
+        spdlog::info("{}: the file on the server changed or cannot be resumed; starting over",
+                     util::redact_credentials(m_request.url));
       }
     }
     m_sidecar = plan_sidecar(m_request.url, remote.etag, remote.last_modified, size, remote.ranges,
@@ -210,10 +216,12 @@ class FileDownload {
       if (attempt && m_sidecar.all_complete()) return {};
       AttemptError error = attempt ? AttemptError{true, DownloadFailure::network, "incomplete"} : attempt.error();
       if (error.kind == DownloadFailure::cancelled) {
-        return std::unexpected(
-            DownloadError{DownloadFailure::cancelled, m_request.url + ": interrupted; run again to resume"});
+        return std::unexpected(DownloadError{DownloadFailure::cancelled, util::redact_credentials(m_request.url) +
+                                                                             ": interrupted; run again to resume"});
       }
-      if (!error.retryable) return std::unexpected(DownloadError{error.kind, m_request.url + ": " + error.message});
+      if (!error.retryable)
+        return std::unexpected(
+            DownloadError{error.kind, util::redact_credentials(m_request.url) + ": " + error.message});
       if (error.restart) {
         discard();
         need_layout = true;
@@ -221,12 +229,12 @@ class FileDownload {
       backoff.failed(m_sidecar.bytes_done() > before);
       if (backoff.exhausted() || Clock::now() - started > m_request.max_time) {
         return std::unexpected(
-            DownloadError{DownloadFailure::network, m_request.url + ": " + error.message + " (gave up after " +
-                                                        std::to_string(m_result.attempts) +
+            DownloadError{DownloadFailure::network, util::redact_credentials(m_request.url) + ": " + error.message +
+                                                        " (gave up after " + std::to_string(m_result.attempts) +
                                                         " attempts; check the network and run again to resume)"});
       }
       const auto delay = backoff.delay(error.retry_after);
-      spdlog::info("{}: {}; trying again in {:.1f} s", m_request.url, error.message,
+      spdlog::info("{}: {}; trying again in {:.1f} s", util::redact_credentials(m_request.url), error.message,
                    static_cast<double>(delay.count()) / 1000);
       if (m_request.sleep) {
         m_request.sleep(delay);

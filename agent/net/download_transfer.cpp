@@ -93,7 +93,7 @@ std::expected<ProbeAnswer, AttemptError> probe(const HttpSettings& settings, con
   stream.handle = make_curl_easy();
   CURL* handle = stream.handle.get();
   apply_settings(handle, settings);
-  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  set_url(handle, url);
   curl_easy_setopt(handle, CURLOPT_RANGE, "0-0");
   curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
@@ -147,7 +147,7 @@ TransferRound::TransferRound(const HttpSettings& settings, const std::string& ur
     stream->handle = make_curl_easy();
     CURL* handle = stream->handle.get();
     apply_settings(handle, settings);
-    curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+    set_url(handle, url);
     curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(handle, CURLOPT_BUFFERSIZE, 256L * 1024);
     curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);

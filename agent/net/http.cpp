@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "agent/net/curl_handle.hpp"
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::net {
@@ -41,10 +42,8 @@ void apply_settings(CURL* handle, const HttpSettings& settings) {
   curl_easy_setopt(handle, CURLOPT_MAXREDIRS, settings.max_redirects);
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-  curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -52,6 +51,19 @@ void apply_settings(CURL* handle, const HttpSettings& settings) {
   if (!settings.use_proxy) curl_easy_setopt(handle, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+}
+
+void set_url(CURL* handle, const std::string& url) {
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  // An https:// URL is followed to https:// only: a redirect to http:// would hand the rest of the
+  // transfer (and what root then installs or unpickles) to anyone on the path.
+  const bool secure = url.starts_with("https://");
+#if LIBCURL_VERSION_NUM >= 0x075500  // CURLOPT_REDIR_PROTOCOLS_STR: libcurl 7.85.0 (Debian 12 has 7.88.1)
+  curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, secure ? "https" : "http,https");
+#else
+  curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS,
+                   static_cast<long>(secure ? CURLPROTO_HTTPS : CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 }
 
 std::optional<std::chrono::seconds> parse_retry_after(const std::string& value,
@@ -119,7 +131,7 @@ util::Result<SimpleResponse> http_request(const HttpSettings& settings, const Si
   CurlList headers;
   for (const auto& [name, value] : request.headers) append_header(headers, name + ": " + value);
   apply_settings(handle, settings);
-  curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str());
+  set_url(handle, request.url);
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
@@ -135,8 +147,12 @@ util::Result<SimpleResponse> http_request(const HttpSettings& settings, const Si
   const CURLcode code = curl_easy_perform(handle);
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &transfer.response.status);
   if (transfer.too_big)
-    return util::fail(request.url + ": the answer is larger than " + std::to_string(request.max_body) + " bytes");
-  if (code != CURLE_OK) return util::fail(request.url + ": " + curl_easy_strerror(code));
+    return util::fail(util::redact_credentials(request.url) + ": the answer is larger than " +
+                      std::to_string(request.max_body) + " bytes");
+  if (code == CURLE_UNSUPPORTED_PROTOCOL) {
+    return util::fail(util::redact_credentials(request.url) + ": " + curl_easy_strerror(code) + k_refused_redirect);
+  }
+  if (code != CURLE_OK) return util::fail(util::redact_credentials(request.url) + ": " + curl_easy_strerror(code));
   return transfer.response;
 }
 

@@ -36,6 +36,13 @@ void ensure_curl();
 // Applies the settings shared by every request to a handle.
 void apply_settings(CURL* handle, const HttpSettings& settings);
 
+// Sets the URL and the schemes a redirect may go to: https:// only from an https:// URL.
+void set_url(CURL* handle, const std::string& url);
+
+// Said after CURLE_UNSUPPORTED_PROTOCOL: the URLs given are http(s)://, so a redirect was refused.
+inline constexpr const char* k_refused_redirect =
+    " (a redirect to another scheme was refused: an https:// URL is never followed to http://)";
+
 // Seconds to wait from a Retry-After value (delta seconds or an HTTP date), if it parses.
 std::optional<std::chrono::seconds> parse_retry_after(const std::string& value,
                                                       std::chrono::system_clock::time_point now);

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "agent/util/hash.hpp"
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::plan {
@@ -56,14 +57,15 @@ util::Result<os::CommandResult> StepRun::run(os::Command command) const {
   }
   if (reason.empty() && !tail.empty()) reason = std::string(util::trim(tail.back()));
   if (!reason.empty()) message += ": " + reason;
-  return util::fail(message);
+  return util::fail(util::redact_credentials(message));
 }
 
 void StepRun::note(const std::string& line) const {
   if (m_log_path.empty()) return;
   const int fd = ::open(m_log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;
-  const std::string text = line + "\n";
+  // Command lines and messages carry URLs; their credentials never reach the log.
+  const std::string text = util::redact_credentials(line) + "\n";
   std::ignore = ::write(fd, text.data(), text.size());
   ::close(fd);
 }

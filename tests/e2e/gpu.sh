@@ -31,7 +31,9 @@
 #                                  the OS archive's list and key into the overlay. Sets GPU_BASE (the
 #                                  server), GPU_SERVE (its folder), GPU_SERVER_LOG, GPU_CUDA_REPOS
 #                                  ($GPU_BASE/compute/cuda/repos), GPU_DISTRO, GPU_NVIDIA_REPO_URL
-#                                  ($GPU_CUDA_REPOS/$GPU_DISTRO/x86_64/). Leaves lib.sh's BASE alone.
+#                                  ($GPU_CUDA_REPOS/$GPU_DISTRO/x86_64/), GPU_KEYRING_SHA256 (the stand-in
+#                                  cuda-keyring's) and GPU_KEYRING_PIN (its gpu.keyring_sha256 entry, JSON).
+#                                  Leaves lib.sh's BASE alone.
 #   gpu_install_repo_lists         the OS archive's list and key of those repos into the overlay mounted
 #                                  now (a test's second overlay: nothing is built again)
 #   gpu_nvidia_repo good|badsig|unsigned   publishes NVIDIA's repo again, signed right, by a key
@@ -54,6 +56,7 @@ GPU_STANDIN=$SOURCE_DIR/tests/fixtures/standin-nvidia
 GPU_FAKE_PROC=""
 GPU_METADATA=""
 GPU_BASE="" GPU_SERVE="" GPU_SERVER_LOG="" GPU_CUDA_REPOS="" GPU_DISTRO="" GPU_NVIDIA_REPO_URL=""
+GPU_KEYRING_SHA256="" GPU_KEYRING_PIN=""
 GPU_KERNEL_RELEASES=()
 GPU_SLOT_DEFAULT=0000:00:04.0
 GPU_SECURE_BOOT_VARIABLE=sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
@@ -277,6 +280,10 @@ gpu_make_repos() {
   # shellcheck disable=SC2034  # for the tests
   GPU_NVIDIA_REPO_URL=$GPU_CUDA_REPOS/$GPU_DISTRO/x86_64/
   _gpu_build_repos
+  # The stand-in keyring is not NVIDIA's: the agent checks it against this pin (gpu.keyring_sha256).
+  GPU_KEYRING_SHA256=$(sha256sum <"$GPU_SERVE/compute/cuda/repos/$GPU_DISTRO/x86_64/cuda-keyring_1.1-1_all.deb" | cut -d' ' -f1)
+  # shellcheck disable=SC2034  # for the tests' configs: "gpu": {$GPU_KEYRING_PIN, ...}
+  GPU_KEYRING_PIN="\"keyring_sha256\": {\"$GPU_DISTRO/cuda-keyring_1.1-1_all.deb\": \"$GPU_KEYRING_SHA256\"}"
   install -D -m 0644 -- "$GPU_SERVE/os-archive.list" "$CHROOT_ROOT/etc/apt/sources.list.d/cs231n-test-os-archive.list"
   install -D -m 0644 -- "$GPU_SERVE/os-archive.gpg" "$CHROOT_ROOT/usr/share/keyrings/cs231n-test-os-archive.gpg"
 }

@@ -220,6 +220,23 @@ if ! difference=$(diff -u --label "README.md (between the markers)" --label "cs2
     "$(printf '%s\n' "$difference" | head -n 40)"
 fi
 
+section "passwd makes an argon2 hash unless --algorithm sha1 is asked for"
+# A sha1 hash (one salted SHA-1) in metadata is cheap to brute-force for anyone who reads it.
+LAST_CMD="cs231n-agent passwd (password on stdin)"
+set +e
+printf 'correct horse\n' | "$AGENT" passwd >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+assert_rc 0
+assert_contains "passwd's default hash" "argon2:\$argon2id\$" "$(cat -- "$OUT")"
+LAST_CMD="cs231n-agent passwd --algorithm sha1 (password on stdin)"
+set +e
+printf 'correct horse\n' | "$AGENT" passwd --algorithm sha1 >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+assert_rc 0
+[[ $(cat -- "$OUT") =~ ^sha1:[0-9a-f]{12}:[0-9a-f]{40}$ ]] || fail "passwd --algorithm sha1" "expected: sha1:<12 hex>:<40 hex>" "got:      $(cat -- "$OUT")"
+
 # ---------------------------------------------------------------------------------------------
 # Edge cases that once failed; kept last so that they do not hide the checks above.
 

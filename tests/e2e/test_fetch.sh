@@ -98,6 +98,7 @@ wait_for_progress() {
 DL=$TEST_TMP/downloads
 mkdir -p -- "$DL"
 start_server files
+PLAIN_BASE=$BASE
 
 # ---------------------------------------------------------------------------------------------
 section "success: the file arrives, verified, and nothing else is left"
@@ -299,6 +300,7 @@ mkdir -p -- "$TLS"
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1
   openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext
 ) >"$TLS/openssl.log" 2>&1 || fail "openssl could not make the test certificates" "$(cat -- "$TLS/openssl.log")"
+PLAIN_REQUESTS=$(BASE=$PLAIN_BASE SERVER_LOG=$TEST_TMP/files/log server_log /files/a.bin | wc -l)
 start_server tls --cert "$TLS/server.pem" --key "$TLS/server.key"
 cp -- "$TEST_TMP/files/root/a.bin" "$SERVE/a.bin"
 run_agent fetch "$BASE/files/a.bin" -o "$DL/tls.bin" --sha256 "$SUM" --ca-file "$TLS/ca.pem"
@@ -309,5 +311,31 @@ assert_rc 6
 assert_error_line "$BASE/files/a.bin" "certificate"
 assert_not_contains "retries" "trying again" "$(cat -- "$ERR")"
 assert_no_leftovers "$DL/untrusted.bin"
+
+section "an https:// URL redirected to http:// is refused (exit 6, said so), nothing is fetched over http"
+run_agent fetch "$BASE/redirect-to?to=$PLAIN_BASE/files/a.bin" -o "$DL/downgraded.bin" --sha256 "$SUM" --ca-file "$TLS/ca.pem"
+assert_rc 6
+assert_error_line "$BASE/redirect-to" "an https:// URL is never followed to http://"
+assert_no_leftovers "$DL/downgraded.bin"
+BASE=$PLAIN_BASE SERVER_LOG=$TEST_TMP/files/log server_log /files/a.bin >"$TEST_TMP/plain-after.log"
+assert_eq "requests for a.bin on the http server after the redirect" "$PLAIN_REQUESTS" "$(wc -l <"$TEST_TMP/plain-after.log")"
+# The same redirect from an http:// URL is followed: only https:// is held to https://.
+run_agent fetch "$PLAIN_BASE/redirect-to?to=$PLAIN_BASE/files/a.bin" -o "$DL/plain.bin" --sha256 "$SUM"
+assert_rc 0
+
+section "credentials in a URL (user:password@, ?token=, &sig=) reach no log line, stderr included"
+# A 503 first: the retry is logged with the URL.
+LOG=$TEST_TMP/credentials.log
+SECRET_URL="https://student:hunter2pw@127.0.0.1:${BASE##*:}/files/a.bin?fail=503&token=tok3n&sig=s1gnature"
+run_agent fetch -v --log-file "$LOG" "$SECRET_URL" -o "$DL/credentials.bin" --sha256 "$SUM" --ca-file "$TLS/ca.pem" --retries 1
+assert_rc 0
+assert_contains "the retry line in the log" \
+  "https://***@127.0.0.1:${BASE##*:}/files/a.bin?fail=503&token=***&sig=***: HTTP 503; trying again" "$(cat -- "$LOG")"
+for secret in hunter2pw tok3n s1gnature; do
+  if grep -h -- "$secret" "$LOG" "$ERR" "$OUT"; then fail "a credential ($secret) is in the log or on stderr"; fi
+done
+run_agent fetch "${SECRET_URL/a.bin/missing.bin}" -o "$DL/missing.bin" --ca-file "$TLS/ca.pem" --retries 0
+assert_rc 6
+assert_error_line "https://***@127.0.0.1:${BASE##*:}/files/missing.bin?fail=503&token=***&sig=***: HTTP"
 
 echo "PASS $TEST_NAME"

@@ -34,7 +34,7 @@ gpu_add_pci_gpu 1eb8
 gpu_secure_boot off
 gpu_make_repos debian11 "$KERNEL" "$NEW_KERNEL"
 gpu_torch_index "$GPU_SERVE"
-course_config "$TEST_TMP/gpu.json" "{\"gpu\": {\"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
+course_config "$TEST_TMP/gpu.json" "{\"gpu\": {$GPU_KEYRING_PIN, \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
 # A GCE VM whose only config is its metadata (the cs231n-config attribute), as create-instance.sh makes it.
 gpu_gce
 "$PYTHON" - "$GPU_METADATA" "$TEST_TMP/gpu.json" <<'PY'

@@ -24,7 +24,7 @@ gpu_add_pci_gpu 1eb8
 gpu_secure_boot on
 gpu_make_repos debian11 "$KERNEL"
 gpu_torch_index "$GPU_SERVE"
-course_config "$R/root/gpu.json" "{\"gpu\": {\"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
+course_config "$R/root/gpu.json" "{\"gpu\": {$GPU_KEYRING_PIN, \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
 
 section "plan: Secure Boot and a driver only DKMS can build are refused, saying how to go on"
 chroot_agent plan --json --config /root/gpu.json --state-dir /var/lib/sb
@@ -63,7 +63,7 @@ rm -rf "$R/var/lib/dkms"
 
 section "CUDA 10.0 on Debian 11: refused with the nearest combination that works"
 gpu_secure_boot off
-course_config "$R/root/cuda10.json" "{\"gpu\": {\"cuda\": \"10.0\", \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
+course_config "$R/root/cuda10.json" "{\"gpu\": {$GPU_KEYRING_PIN, \"cuda\": \"10.0\", \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
 chroot_agent run --yes --config /root/cuda10.json --state-dir /var/lib/cuda10
 assert_rc 4
 chroot_agent status --json --state-dir /var/lib/cuda10
@@ -73,4 +73,16 @@ assert_contains "nvidia-repo's reason" \
   "$(cat -- "$OUT")"
 assert_eq "cuda-keyring" "" "$(gpu_dpkg_status cuda-keyring)"
 assert_eq "requests to NVIDIA's repo" 0 "$(nvidia_requests)"
+
+section "a cuda-keyring .deb that is not the pinned one: exit 7 (checksum) before dpkg runs, nothing installed"
+KEYRING_DEB=$GPU_SERVE/compute/cuda/repos/debian11/x86_64/cuda-keyring_1.1-1_all.deb
+cp -- "$KEYRING_DEB" "$TEST_TMP/cuda-keyring.deb"
+printf 'appended by someone on the path\n' >>"$KEYRING_DEB"
+chroot_agent run --yes --config /root/gpu.json --state-dir /var/lib/tampered
+assert_rc 7
+grep -qE "^nvidia-repo +failed " "$OUT" || fail "summary table" "expected: nvidia-repo failed" "got: $(cat -- "$OUT")"
+assert_contains "the step's log" "checksum" "$(cat -- "$R"/var/lib/tampered/logs/nvidia-repo*.log 2>/dev/null || cat -- "$OUT")"
+assert_eq "cuda-keyring" "" "$(gpu_dpkg_status cuda-keyring)"
+[[ ! -e $R/usr/share/keyrings/cuda-archive-keyring.gpg ]] || fail "the keyring file of the tampered package is installed"
+cp -- "$TEST_TMP/cuda-keyring.deb" "$KEYRING_DEB"
 echo "PASS"

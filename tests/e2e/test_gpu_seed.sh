@@ -22,13 +22,15 @@ gpu_fake_kernel "$KERNEL"
 gpu_add_pci_gpu 1eb8
 gpu_make_repos ubuntu1804 "$KERNEL"
 gpu_torch_index "$GPU_SERVE"
-# An old repo that carries only the first keyring package.
+# An old repo that carries only the first keyring package (both pinned: the stand-in is one file).
 mv -- "$GPU_SERVE/compute/cuda/repos/ubuntu1804/x86_64/cuda-keyring_1.1-1_all.deb" \
   "$GPU_SERVE/compute/cuda/repos/ubuntu1804/x86_64/cuda-keyring_1.0-1_all.deb"
 echo "deb http://developer.download.nvidia.com/compute/cuda/repos/ubuntu1804/x86_64 /" >"$R/etc/apt/sources.list.d/cuda.list"
 course_config "$R/root/seed.json" "{\"profile\": \"seed\", \"conda_env\": {\"python\": \"3.6\"},
   \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256sum <"$SERVE/$ANACONDA" | cut -d' ' -f1)\", \"prefix\": \"~/anaconda3\"},
-  \"gpu\": {\"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
+  \"gpu\": {\"keyring_sha256\": {\"ubuntu1804/cuda-keyring_1.1-1_all.deb\": \"$GPU_KEYRING_SHA256\",
+                               \"ubuntu1804/cuda-keyring_1.0-1_all.deb\": \"$GPU_KEYRING_SHA256\"},
+           \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
 
 section "run: CUDA 10.0, driver 410, torch 1.2.0, no reboot"
 chroot_agent run --yes --config /root/seed.json --state-dir /var/lib/seed --reboot-command /bin/false

@@ -25,7 +25,7 @@ gpu_secure_boot on
 gpu_make_repos ubuntu2204 "$KERNEL"
 gpu_nvidia_repo badsig
 gpu_torch_index "$GPU_SERVE"
-course_config "$R/root/gpu.json" "{\"gpu\": {\"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
+course_config "$R/root/gpu.json" "{\"gpu\": {$GPU_KEYRING_PIN, \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
 
 section "plan: Ubuntu's signed 580 for the L4, CUDA 13.0, torch for cu130"
 chroot_agent plan --config /root/gpu.json --state-dir /var/lib/signed

@@ -73,8 +73,15 @@ table_row() {
 GPU_STEPS=(nvidia-repo nvidia-driver cuda gpu-persistence)
 
 # ---------------------------------------------------------------------------------------------
-section "plan ubuntu1604-gce-t4: auto picks the seed profile, the GPU path runs with CUDA 10.0"
-plan_root 0 "$ROOTS/ubuntu1604-gce-t4"
+section "plan ubuntu1604-gce-t4 without a cuda-keyring sha256: nvidia-repo refused, naming the key to set"
+# No public source gives the sha256 of ubuntu1604's keyring package: it is not installed on TLS alone.
+plan_root 4 "$ROOTS/ubuntu1604-gce-t4"
+step nvidia-repo refuse "no sha256 is known for NVIDIA's cuda-keyring of the ubuntu1604 repository" \
+  "set gpu.keyring_sha256" "ubuntu1604/cuda-keyring_1.1-1_all.deb" "ubuntu1604/cuda-keyring_1.0-1_all.deb"
+step cuda skip "nvidia-repo"
+
+section "plan ubuntu1604-gce-t4 (its keyring pinned in the config): auto picks the seed profile, the GPU path runs with CUDA 10.0"
+plan_root 0 "$ROOTS/ubuntu1604-gce-t4" --config "$CONFIGS/valid-keyring-pin.json"
 assert_json profile.name '"seed"'
 assert_json profile.requested '"auto"'
 assert_json_contains profile.reason "Ubuntu 16.04"
@@ -197,6 +204,30 @@ assert_eq "steps that are not refused" "" "$not_refused"
 step cuda refuse "CentOS Linux 7"
 step user refuse "not supported"
 assert_contains "table" "Refused: CentOS Linux 7" "$(cat -- "$TEST_TMP/table")"
+
+section "plan: the default datasets come over https://, and plan says which are pinned and by what"
+# numpy loads what these downloads hold (pickles): none may come over plain http, and an item
+# without a published checksum is held to the sha256 of its first download.
+root=$(copy_root ubuntu2204-nogpu)
+mkdir -p -- "$root/var/cache/cs231n-agent/datasets"
+printf '{"https://cs231n.stanford.edu/imagenet_val_25.npz": "%s"}\n' "$(printf '%064d' 7)" \
+  >"$root/var/cache/cs231n-agent/datasets/pins.json"
+plan_root 0 "$root"
+assert_json "config.datasets.items[name=coco-captioning].url" '"https://cs231n.stanford.edu/coco_captioning.zip"'
+assert_json "config.datasets.items[name=imagenet-val-25].url" '"https://cs231n.stanford.edu/imagenet_val_25.npz"'
+assert_json "datasets[name=cifar-10-assignment1]" '{"name": "cifar-10-assignment1", "url": "http://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+  "pinned": true, "checksum": "md5:c58f30108f718f92721af3b95e74349a", "source": "config"}'
+assert_json "datasets[name=imagenet-val-25]" '{"name": "imagenet-val-25", "url": "https://cs231n.stanford.edu/imagenet_val_25.npz",
+  "pinned": true, "checksum": "sha256:'"$(printf '%064d' 7)"'", "source": "pins"}'
+assert_json "datasets[name=coco-captioning]" '{"name": "coco-captioning", "url": "https://cs231n.stanford.edu/coco_captioning.zip",
+  "pinned": false, "checksum": null, "source": null}'
+table_text=$(cat -- "$TEST_TMP/table")
+assert_contains "plan's table" "Dataset checksums:" "$table_text"
+grep -qE '^  coco-captioning +not pinned yet: its sha256 is pinned at the first download$' "$TEST_TMP/table" ||
+  fail "plan's table: coco-captioning not pinned yet" "$table_text"
+grep -qE '^  imagenet-val-25 +sha256 pinned at its first download \(/var/cache/cs231n-agent/datasets/pins.json\)$' "$TEST_TMP/table" ||
+  fail "plan's table: imagenet-val-25 pinned by the pins file" "$table_text"
+grep -qE '^  cifar-10-assignment1 +md5 from the config$' "$TEST_TMP/table" || fail "plan's table: cifar's md5" "$table_text"
 
 section "plan on an aarch64 machine: every step refused, naming the architecture"
 root=$(copy_root ubuntu2204-nogpu)

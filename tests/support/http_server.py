@@ -36,6 +36,7 @@ tests that use different queries do not disturb each other:
                    never matches an If-Range, and Last-Modified)
 Other paths:
   /redirect/<n>/files/<name>   302 to /redirect/<n-1>/..., the last one to /files/<name> (query kept)
+  /redirect-to?to=URL          302 to URL, any scheme or host (e.g. from this https server to an http one)
   /status/<code>               answers <code> with a short text body
   /_idle                       answers once every earlier request is answered and logged (not logged
                                itself): read the log after it, so that the last entries are there
@@ -232,6 +233,8 @@ class Handler(BaseHTTPRequestHandler):
             if self.url_query:
                 target += "?" + self.url_query
             return self.send_small(302, "redirect\n", extra=[("Location", target)])
+        if path == "/redirect-to":
+            return self.send_small(302, "redirect\n", extra=[("Location", self.params.get("to", "/"))])
         match = re.fullmatch(r"/status/(\d{3})", path)
         if match:
             extra = [("Retry-After", self.params["retry_after"])] if "retry_after" in self.params else []

@@ -27,6 +27,33 @@ TEST_CASE("config: unknown keys are named with a suggestion") {
   CHECK(first_problem({{"zzzzzz", 1}}) == "zzzzzz: unknown key");
 }
 
+TEST_CASE("config: what root installs comes over https: gpu.repo_url and pytorch.index_url") {
+  CHECK(first_problem({{"gpu", {{"repo_url", "http://developer.download.nvidia.com/compute/cuda/repos"}}}})
+            .starts_with("gpu.repo_url: must be an https:// URL (http:// only on 127.0.0.1)"));
+  CHECK(first_problem({{"pytorch", {{"index_url", "http://download.pytorch.org/whl"}}}})
+            .starts_with("pytorch.index_url: must be an https:// URL"));
+  CHECK(first_problem({{"pytorch", {{"index_url", "http://127.0.0.1.evil.example/whl"}}}})
+            .starts_with("pytorch.index_url: must be an https:// URL"));
+  CHECK(config::validate({{"gpu", {{"repo_url", "https://mirror.example/cuda/repos"}}},
+                          {"pytorch", {{"index_url", "http://127.0.0.1:8080/whl"}}}})
+            .empty());
+  CHECK(first_problem({{"gpu", {{"keyring_sha256", {{"ubuntu1804/cuda-keyring_1.1-1_all.deb", "ABC"}}}}}})
+            .starts_with("gpu.keyring_sha256: has ubuntu1804/cuda-keyring_1.1-1_all.deb = \"ABC\""));
+  CHECK(first_problem({{"gpu", {{"keyring_sha256", {{"../x.deb", std::string(64, 'a')}}}}}})
+            .starts_with("gpu.keyring_sha256: has \"../x.deb\""));
+}
+
+TEST_CASE("config: the course's own datasets come over https") {
+  for (const char* os : {"16.04", "22.04"}) {
+    const auto config = config::Config::resolve({}, os_of("ubuntu", os));
+    for (const auto& item : config.at("datasets.items")) {
+      const auto url = item.at("url").get<std::string>();
+      // cifar-10 has the publisher's md5; the others are unpickled on the strength of TLS and a pin.
+      if (!item.contains("md5")) CHECK_MESSAGE(url.starts_with("https://"), url);
+    }
+  }
+}
+
 TEST_CASE("config: wrong types and bad values name the path and what was expected") {
   CHECK(first_problem({{"jupyter", {{"port", "8888"}}}}) == "jupyter.port: expected an integer, got a string \"8888\"");
   CHECK(first_problem({{"jupyter", {{"port", 70000}}}}) == "jupyter.port: must be from 1 to 65535, got 70000");

@@ -92,8 +92,18 @@ TEST_CASE("planner: cycles, unknown predecessors and duplicate names are config 
                        Error);
 }
 
-TEST_CASE("plan: Ubuntu 16.04 with a T4 follows the tutorial: seed profile, CUDA 10.0") {
+TEST_CASE("plan: no public sha256 for ubuntu1604's cuda-keyring: nvidia-repo refused, naming gpu.keyring_sha256") {
   Machine machine(k_xenial, {}, true);
+  const auto plan = machine.plan();
+  const auto& repo = step_named(plan, "nvidia-repo").decision;
+  CHECK(repo.action == plan::Action::refuse);
+  CHECK(repo.reason.find("set gpu.keyring_sha256 to {\"ubuntu1604/cuda-keyring_1.1-1_all.deb\"") != std::string::npos);
+}
+
+TEST_CASE("plan: Ubuntu 16.04 with a T4 follows the tutorial: seed profile, CUDA 10.0") {
+  // A test value: the step only needs to know one (no public source gives ubuntu1604's).
+  const json pin{{"gpu", {{"keyring_sha256", {{"ubuntu1604/cuda-keyring_1.0-1_all.deb", std::string(64, '0')}}}}}};
+  Machine machine(k_xenial, {pin}, true);
   const auto plan = machine.plan();
   CHECK(plan.profile.name == "seed");
   CHECK_FALSE(plan.has_refusal());

@@ -100,7 +100,7 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
       {"anaconda", "bbded962e02813bf9412b66413b104cfed47708682f175109e413e2590d1aff5"},
       {"conda-env", "95dd9dd3198ab1d2c2fb134a109a94a5e4fa7242c89d5f4a3530dad25a49b9bb"},
       {"assignments", "6788659bd9f7da62c879754d316deb95b7e0a3b88d0c0a58adf698c37c9c2c6e"},
-      {"datasets", "d3d2e24911f2abb7ad88efbb92943b932d69b611d7f342322b2204fa7fd8f7d8"},
+      {"datasets", "b65baafe72c9f2a825ac487dfdfc9265b6394a2e134e758196bd1473fe9e6eb9"},
       {"jupyter-password", "aa1047d0041e7504fc4568cdbb194fbfe2fe099295b784d638603bdbafa17e39"},
       {"jupyter-cert", "812f592be10f3f7c52414cc3e35b6ca35efe1bd78df53f9743d267bf4b768f80"},
       {"jupyter-config", "ff2d0809ca8fe99e941e393b0e5741557de85bfd81f9ea9d67502828fe381329"},

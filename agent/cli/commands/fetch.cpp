@@ -10,6 +10,7 @@
 #include "agent/core/error.hpp"
 #include "agent/net/download.hpp"
 #include "agent/os/real_system.hpp"
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::cli {
@@ -34,7 +35,8 @@ int fetch(const FetchOptions& options) {
   if (!options.md5.empty() && !std::regex_match(options.md5, hex32))
     throw Error(ExitCode::usage, "--md5 takes 32 lowercase hex digits");
   if (!options.url.starts_with("http://") && !options.url.starts_with("https://")) {
-    throw Error(ExitCode::usage, "fetch downloads http:// and https:// URLs, not " + options.url);
+    throw Error(ExitCode::usage,
+                "fetch downloads http:// and https:// URLs, not " + util::redact_credentials(options.url));
   }
   const auto output = std::filesystem::absolute(options.output).lexically_normal();
   std::error_code ignored;

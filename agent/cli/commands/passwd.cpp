@@ -10,7 +10,9 @@ namespace cs231n::cli {
 namespace {
 
 struct PasswdOptions {
-  std::string algorithm = "sha1";
+  // argon2 unless asked: a sha1 hash is one salted SHA-1, cheap to brute-force for anyone who reads
+  // the metadata it is put in. sha1 stays for notebook < 6.1 (the seed profile's notebook 5).
+  std::string algorithm = "argon2";
 };
 
 int passwd(const PasswdOptions& options) {
@@ -25,7 +27,9 @@ int passwd(const PasswdOptions& options) {
 
 CommandRunner add_passwd_command(CLI::App& command, const LogOptions&) {
   auto options = std::make_shared<PasswdOptions>();
-  command.add_option("--algorithm", options->algorithm, "sha1 (every notebook version) or argon2 (notebook >= 6.1)")
+  command
+      .add_option("--algorithm", options->algorithm,
+                  "argon2 (notebook >= 6.1, jupyter_server) or sha1 (older notebooks: the seed profile)")
       ->capture_default_str()
       ->check(CLI::IsMember({"sha1", "argon2"}));
   return [options] { return passwd(*options); };

@@ -8,6 +8,9 @@
 #include "agent/core/error.hpp"
 #include "agent/engine/state.hpp"
 #include "agent/plan/planner.hpp"
+#include "agent/util/redact.hpp"
+#include "agent/util/text_table.hpp"
+#include "steps/table.hpp"
 
 namespace cs231n::cli {
 
@@ -28,8 +31,18 @@ int print_plan(const PlanOptions& options, const std::vector<std::string>& only,
     const bool chosen = only.empty() || std::ranges::find(only, step.name) != only.end();
     return !chosen || std::ranges::find(skip, step.name) != skip.end();
   });
+  const auto pins = steps::dataset_pins(plan::Context{*system, facts, config, options.paths});
   if (options.json) {
     auto document = plan::to_json(plan);
+    document["datasets"] = nlohmann::json::array();
+    for (const auto& pin : pins) {
+      document["datasets"].push_back(
+          {{"name", pin.name},
+           {"url", util::redact_credentials(pin.url)},
+           {"pinned", !pin.checksum.empty()},
+           {"checksum", pin.checksum.empty() ? nlohmann::json() : nlohmann::json(pin.checksum)},
+           {"source", pin.source.empty() ? nlohmann::json() : nlohmann::json(pin.source)}});
+    }
     document["config"] = config.json();
     document["config_sources"] = config.sources();
     std::cout << document.dump(2) << "\n";
@@ -41,6 +54,15 @@ int print_plan(const PlanOptions& options, const std::vector<std::string>& only,
         settings += "  " + path + " = " + config.at(path).dump() + "  (" + source + ")\n";
     }
     if (!settings.empty()) std::cout << "\nSettings that differ from the defaults:\n" << settings;
+    // What is fetched and then unpickled by numpy: say which downloads are held to a checksum.
+    util::TextTable datasets({}, "  ");
+    for (const auto& pin : pins) {
+      std::string how = "not pinned yet: its sha256 is pinned at the first download";
+      if (pin.source == "config") how = pin.checksum.substr(0, pin.checksum.find(':')) + " from the config";
+      if (pin.source == "pins") how = "sha256 pinned at its first download (" + options.paths.dataset_pins_file() + ")";
+      datasets.add_row({pin.name, how});
+    }
+    if (!datasets.empty()) std::cout << "\nDataset checksums:\n" << datasets.render();
   }
   return plan.has_refusal() ? static_cast<int>(ExitCode::refused) : 0;
 }

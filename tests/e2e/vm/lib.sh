@@ -77,7 +77,7 @@ e2e_on_exit() {
 # to the URLs of those served files.
 write_metadata() {
   local id=$1 ip=$2 patch=${3:-"{}"} queries=${4:-"{}"}
-  course_config "$TEST_TMP/course.json" "{\"gpu\": {\"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"},
+  course_config "$TEST_TMP/course.json" "{\"gpu\": {$GPU_KEYRING_PIN, \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"},
     \"reboot\": {\"command\": [\"/root/fake-reboot\"]}}"
   "$PYTHON" - "$GPU_METADATA" "$TEST_TMP/course.json" "$id" "$ip" "$FILES_BASE/files/cs231n-agent" "$AGENT_SHA" \
     "$SOURCE_DIR/scripts/startup-script.sh" "$patch" "$queries" <<'PY'
