@@ -66,8 +66,8 @@ class AssignmentsStep : public plan::Step {
                           (ref.empty() ? "" : " at " + ref) + "; commit or stash them (git -C " + folder +
                           " stash), then run again");
       }
-      for (auto arguments : std::vector<std::vector<std::string>>{{"remote", "set-url", "origin", repo},
-                                                                  {"fetch", "--tags", "origin"}}) {
+      for (const auto& arguments : std::vector<std::vector<std::string>>{{"remote", "set-url", "origin", repo},
+                                                                         {"fetch", "--tags", "origin"}}) {
         if (auto done = run.run(git(arguments)); !done) return std::unexpected(done.error());
       }
       if (!ref.empty()) {

@@ -110,8 +110,8 @@ util::Result<void> write_as_user(const plan::StepRun& run, const std::string& pa
   const std::string temp = parent + "/." + name + ".cs231n-agent.tmp";
   auto write_temp = as_user(run, {"install", "-m", mode, "/dev/stdin", temp});
   write_temp.input = content;
-  for (auto command : {write_temp, as_user(run, {"sync", "--", temp}), as_user(run, {"mv", "-fT", "--", temp, path}),
-                       as_user(run, {"sync", "--", parent})}) {
+  for (const auto& command : {write_temp, as_user(run, {"sync", "--", temp}),
+                              as_user(run, {"mv", "-fT", "--", temp, path}), as_user(run, {"sync", "--", parent})}) {
     if (auto done = run.run(command); !done) return std::unexpected(done.error());
   }
   return {};

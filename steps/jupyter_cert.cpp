@@ -10,7 +10,7 @@ namespace cs231n::steps {
 
 namespace {
 
-constexpr std::time_t k_renew_before = 30 * 86400;
+constexpr std::time_t k_renew_before = std::time_t{30} * 86400;
 
 class JupyterCertStep : public plan::Step {
  public:

@@ -114,7 +114,7 @@ class JupyterPasswordStep : public plan::Step {
     }
     if (auto generated = files.read(k_generated_password_file)) return without_newline(*generated);
     if (!create) return std::string();
-    const std::string password = jupyter::random_password();
+    std::string password = jupyter::random_password();
     if (auto written = files.write_atomic(k_generated_password_file, password + "\n", 0600); !written)
       return std::unexpected(written.error());
     run.note("made a random Jupyter password; read it with: sudo cat " + std::string(k_generated_password_file));

@@ -29,7 +29,7 @@ std::optional<std::string> parse_api_token_file(std::string_view content) {
   if (lines.size() != 1) return std::nullopt;
   const std::string prefix = std::string(k_api_token_variable) + "=";
   if (!lines.front().starts_with(prefix)) return std::nullopt;
-  const std::string token = lines.front().substr(prefix.size());
+  std::string token = lines.front().substr(prefix.size());
   if (!is_token(token)) return std::nullopt;
   return token;
 }

@@ -137,7 +137,7 @@ std::optional<std::string> Files::read_trimmed(std::string_view path) const {
 
 util::Result<std::string> Files::read_user_file(std::string_view path, std::size_t max_bytes) const {
   const std::string shown = host_path(path).string();
-  const auto refuse = [&](std::string why, int error_number) -> util::Result<std::string> {
+  const auto refuse = [&](const std::string& why, int error_number) -> util::Result<std::string> {
     return util::fail("not reading " + shown + ": " + why, error_number);
   };
   std::vector<std::string> parts;

@@ -43,7 +43,7 @@ std::optional<std::string> find_program(const std::string& name, const std::stri
   if (name.find('/') != std::string::npos) return name;
   for (const auto& dir : util::split(path_variable, ':')) {
     if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + name;
+    std::string candidate = dir + "/" + name;
     struct stat st {};
     if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {
       return candidate;
