@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
 // close_range(2) is system call 436 on every architecture (Linux's
@@ -158,7 +159,8 @@ std::map<std::string, std::string> base_environment(const Account* account,
 util::Result<CommandResult> run_process(const Command& command, const Accounts& accounts,
                                         const std::map<std::string, std::string>& inherited_env) {
   if (command.argv.empty()) return util::fail("empty command");
-  const std::string shown = util::join(command.argv, " ");
+  // What error messages show of the command: never a URL's credentials.
+  const std::string shown = util::redact_credentials(util::join(command.argv, " "));
 
   std::optional<Account> account;
   std::vector<gid_t> groups;

@@ -283,3 +283,13 @@ TEST_CASE("process: a child gets SIGPIPE back, so `yes | head` ends") {
   });
   CHECK(outcome.text == "done\nexited with status 0");
 }
+
+TEST_CASE("process: a command that cannot start is named without a URL's credentials") {
+  os::Command command;
+  command.argv = {"/nonexistent/cs231n-fetch", "https://ann:hunter2@example.com/file?token=abc123"};
+  const auto result = os::run_process(command, k_no_accounts, {});
+  REQUIRE_FALSE(result);
+  CHECK(result.error().message.find("cannot start /nonexistent/cs231n-fetch") != std::string::npos);
+  CHECK(result.error().message.find("hunter2") == std::string::npos);
+  CHECK(result.error().message.find("abc123") == std::string::npos);
+}
