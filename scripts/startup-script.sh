@@ -9,7 +9,8 @@
 #     the sha256 (a mismatch installs nothing and fails), and renamed into place;
 #   - an installed agent that is newer (`cs231n-agent version`, compared numerically) is kept; that
 #     sha256 is remembered, so later boots do not download it again;
-#   - a run that is already active (the agent's run lock; exit 5) is left alone: exit 0.
+#   - a run that is already active (the resume unit's, at boot) is waited for (`run --wait`), so
+#     metadata changed while the VM was off is applied at this boot, not the next.
 # URLs: https:// and http://, and gs://BUCKET/OBJECT, fetched from storage.googleapis.com with the
 # VM's service-account token (metadata instance/service-accounts/default/token; the default
 # scopes can read the project's buckets). The token goes only to storage.googleapis.com and never
@@ -162,11 +163,10 @@ fi
 
 log "running cs231n-agent run"
 status=0
-"$INSTALLED" run </dev/null || status=$?
+"$INSTALLED" run --wait </dev/null || status=$?
 case $status in
   0) log "cs231n-agent run: done" ;;
   3) log "cs231n-agent run: a reboot is under way; the agent goes on after it" ;;
-  5) log "another cs231n-agent run is active; it goes on by itself" ;;
   *)
     log "cs231n-agent run ended with exit status $status; see: sudo cs231n-agent status, and /var/log/cs231n-agent.log"
     exit "$status"

@@ -6,7 +6,7 @@
 #   - a wrong cs231n-agent-sha256: nothing installed, no temporary file left, one clear error;
 #   - first boot: downloads, verifies, installs /usr/local/bin/cs231n-agent (0755) and runs it;
 #   - second boot: no download at all, fast, and the agent's run does nothing new;
-#   - a run already active (the run lock held): no second run, exit 0;
+#   - a run already active (the run lock held): this boot waits for it, then applies the metadata;
 #   - a gs:// URL: fetched from "storage" (a stand-in server, CS231N_STORAGE_URL) with the VM's
 #     service-account token, which never shows in the output;
 #   - a newer installed agent is not downgraded, and its sha256 is remembered (no download later);
@@ -200,16 +200,29 @@ in_chroot env "GCE_METADATA_HOST=$META_HOST" /usr/local/bin/cs231n-agent run >/d
 DIRECT=$((SECONDS - started))
 ((TOOK <= DIRECT + 3)) || fail "the second boot took ${TOOK} s, the agent's run alone ${DIRECT} s; the script should add a second or two"
 
-section "a run already active: no second run, exit 0"
+section "a run already active (the resume unit's, at boot): this boot waits for it, then applies the metadata as it is now"
+# The metadata changed while the VM was off: one more step. The lock is held for 3 seconds.
+"$PYTHON" - "$METADATA" <<'PY'
+import json, sys
+document = json.load(open(sys.argv[1]))
+attributes = document["instance"]["attributes"]
+config = json.loads(attributes["cs231n-config"])
+config["steps"].append({"name": "metadata-changed", "user": "root", "run": ["sh", "-c", "echo applied >> /root/late-runs"]})
+attributes["cs231n-config"] = json.dumps(config)
+json.dump(document, open(sys.argv[1], "w"))
+PY
+chroot_spawn "$TEST_TMP/lock.out" "$TEST_TMP/lock.err" flock --no-fork /var/lib/cs231n-agent/lock sleep 3
+chroot_wait_exec "$CHROOT_PID" sleep
+boot
+assert_rc 0
+assert_contains "the agent's message" "another cs231n-agent run is active" "$(cat -- "$ERR")"
+assert_contains "log" "cs231n-startup: cs231n-agent run: done" "$(cat -- "$OUT")"
+assert_eq "runs of the step the changed metadata added" "applied" "$(cat -- "$R/root/late-runs" 2>/dev/null)"
+assert_eq "runs of the marker step" 1 "$(runs)"
+assert_eq "downloads" 2 "$(agent_gets)"
 chroot_spawn "$TEST_TMP/lock.out" "$TEST_TMP/lock.err" flock --no-fork /var/lib/cs231n-agent/lock sleep 60
 chroot_wait_exec "$CHROOT_PID" sleep
 LOCK_PID=$CHROOT_PID
-boot
-assert_rc 0
-assert_contains "log" "cs231n-startup: another cs231n-agent run is active; it goes on by itself" "$(cat -- "$OUT")"
-assert_contains "the agent's message" "another cs231n-agent run is active" "$(cat -- "$ERR")"
-assert_eq "runs of the marker step" 1 "$(runs)"
-assert_eq "downloads" 2 "$(agent_gets)"
 
 section "the scrub refuses while a run is active"
 LAST_CMD="(chroot) /root/scrub-for-image.sh --yes --force"
