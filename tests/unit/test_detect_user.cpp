@@ -1,22 +1,12 @@
 #include <doctest/doctest.h>
 
 #include "agent/detect/facts.hpp"
+#include "support/accounts_fixture.hpp"
 
 using namespace cs231n;
 
-namespace {
-
-const char* k_passwd =
-    "root:x:0:0:root:/root:/bin/bash\n"
-    "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
-    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-    "ann:x:1000:1000:Ann,,,:/home/ann:/bin/bash\n"
-    "svc:x:1001:1001::/srv/svc:/usr/sbin/nologin\n"
-    "broken line\n";
-
-const char* k_group = "root:x:0:\nann:x:1000:\nvideo:x:44:ann,bob\nsudo:x:27:bob\n";
-
-}  // namespace
+using testing::k_group;
+using testing::k_passwd;
 
 TEST_CASE("target user: config, then SUDO_USER, then the only regular account") {
   const auto accounts = os::Accounts::parse(k_passwd, k_group);
