@@ -35,11 +35,11 @@ started=$SECONDS
 chroot_agent run --config /root/steps.json --only long,fill --yes --state-dir /var/lib/tiny
 assert_rc 8
 ((SECONDS - started < 60)) || fail "the run took $((SECONDS - started)) s: long was not interrupted"
-closing=$(tail -n 1 "$ERR")
-assert_eq "closing line" \
-  "cs231n-agent: error: cannot save the state: no space left on the disk of /var/lib/tiny (writing /var/lib/tiny/state.json: No space left on device); free some space there and run \`cs231n-agent run\` again" \
-  "$closing"
-assert_eq "the agent's error lines" 1 "$(grep -c '^cs231n-agent: error:' "$ERR")"
+# Like any failed run: the summary table, then the closing line on stdout.
+message="cannot save the state: no space left on the disk of /var/lib/tiny (writing /var/lib/tiny/state.json: No space left on device); free some space there and run \`cs231n-agent run\` again"
+assert_eq "closing line" "failed: $message" "$(tail -n 1 "$OUT")"
+grep -qE '^long +interrupted ' "$OUT" || fail "summary table" "expected: a row \"long  interrupted ...\"" "got: $(cat -- "$OUT")"
+assert_eq "the log lines saying so" 1 "$(grep -cF "cs231n-agent: error: $message: ending the running steps" "$ERR")"
 
 section "the state file keeps its last good content"
 STATE=$TINY/state.json
@@ -53,6 +53,7 @@ assert_eq "processes in the chroot" "" "$(chroot_pids | xargs)"
 
 section "with space again, the next run finishes"
 rm -f -- "$TINY/filler"
-sed -i 's/sleep 300/true/' "$R/root/steps.json"
+sed -i 's/sleep 300/true/; s/head -c 4000000/head -c 1000/' "$R/root/steps.json"
 chroot_agent run --config /root/steps.json --only long,fill --yes --state-dir /var/lib/tiny
 assert_rc 0
+echo "PASS $TEST_NAME"
