@@ -21,15 +21,17 @@ install -m 0755 -- "$AGENT" "$R/tmp/student-bin/cs231n-agent"
 in_chroot chown -R student: /tmp/student-bin
 
 # Each step reports what it got: field 7 of /proc/self/stat (tty_nr: 0 is no terminal) and the
-# names in /proc/$$/fd (the shell's own descriptors; ls lists them from a process of its own). The last step reads the flags of the agent's
-# (its parent's) descriptor on its log.
+# descriptors of an ls it runs (/proc/self/fd: what it inherited, plus the folder it reads). The
+# last step reads the flags of the agent's (its parent's) descriptor on its log.
 cat >"$R/opt/report.sh" <<'EOF'
 cut -d" " -f7 /proc/self/stat >"$1.tty"
-ls /proc/$$/fd >"$1.fds"
+ls /proc/self/fd >"$1.fds"
 EOF
 cat >"$R/opt/log-flags.sh" <<'EOF'
 for fd in /proc/$PPID/fd/*; do
-  [ "$(readlink "$fd")" = /var/log/cs231n-agent.log ] && sed -n 's/^flags:[[:space:]]*//p' "/proc/$PPID/fdinfo/${fd##*/}"
+  if [ "$(readlink "$fd")" = /var/log/cs231n-agent.log ]; then
+    sed -n 's/^flags:[[:space:]]*//p' "/proc/$PPID/fdinfo/${fd##*/}"
+  fi
 done >/root/log-flags
 EOF
 chmod 0644 "$R/opt/report.sh" "$R/opt/log-flags.sh"
@@ -50,7 +52,7 @@ section "run on a pty, with descriptor 9 open, started from the student's folder
 command=$(printf '%q ' env -i "${CHROOT_ENV[@]}" unshare --mount /bin/sh -c "$_CHROOT_ENTER" sh "$CHROOT_ROOT" \
   /tmp/student-bin/cs231n-agent run --wait --yes --config /root/hostile.json --state-dir /var/lib/hostile \
   --only as-student,as-root,agent-log-flags)
-SHELL=/bin/bash script -qec "$command 9>$(printf %q "$TEST_TMP/extra-descriptor")" /dev/null \
+SHELL=/bin/bash script -qec "exec $command 9>$(printf %q "$TEST_TMP/extra-descriptor")" /dev/null \
   >"$TEST_TMP/agent.out" 2>&1 </dev/null 8>&- &
 script_pid=$!
 agent_pid=""
@@ -91,8 +93,9 @@ assert_eq "tty_nr of a step run as the student" 0 "$(cat -- "$R/tmp/as-student.t
 assert_eq "tty_nr of a step run as root" 0 "$(cat -- "$R/root/as-root.tty")"
 
 section "children inherit descriptors 0, 1 and 2 only"
-assert_eq "descriptors of a step run as the student" "0 1 2" "$(xargs <"$R/tmp/as-student.fds")"
-assert_eq "descriptors of a step run as root" "0 1 2" "$(xargs <"$R/root/as-root.fds")"
+# ls lists its own descriptors: 0 1 2, and 3, the folder it reads; anything inherited would be more.
+assert_eq "descriptors of a step run as the student (and ls's own 3)" "0 1 2 3" "$(xargs <"$R/tmp/as-student.fds")"
+assert_eq "descriptors of a step run as root (and ls's own 3)" "0 1 2 3" "$(xargs <"$R/root/as-root.fds")"
 
 section "the agent's log is close-on-exec"
 flags=$(cat -- "$R/root/log-flags")
