@@ -131,6 +131,9 @@ inside apt-get update
 assert_rc 100
 assert_output_contains "apt-get update, unsigned" "E: The repository '$APT_NVIDIA  Release' is not signed."
 gpu_nvidia_repo good
+# apt keeps a failed InRelease in lists/partial and resumes it with If-Range; re-signed within the
+# same second (Last-Modified has seconds), the server would rightly confirm the old bytes.
+rm -f -- "$R"/var/lib/apt/lists/partial/*
 inside_ok apt-get update
 
 section "cuda-drivers-580 and the running kernel's headers: the headers' DKMS hook builds the module"
