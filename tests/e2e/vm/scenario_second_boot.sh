@@ -35,7 +35,7 @@ scenario_second_boot() {
 import re, sys
 lines = [line for line in open(sys.argv[1]).read().splitlines() if re.match(r"^\++[0-9]+\.[0-9]+ ", line)]
 for index, line in enumerate(lines):
-    if re.match(r"^\++[0-9.]+ /usr/local/bin/cs231n-agent run$", line):
+    if re.match(r"^\++[0-9.]+ /usr/local/bin/cs231n-agent run --wait$", line):
         start = float(line.lstrip("+").split()[0])
         end = float(lines[index + 1].lstrip("+").split()[0])
         print("%.3f" % (end - start))
