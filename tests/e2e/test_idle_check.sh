@@ -44,9 +44,8 @@ CERT=$R/home/student/.jupyter/certs/jupyter.pem
 JUPYTER_CA=$CERT
 PORT=$(jupyter_free_port)
 BASE=""
-RUNS=$TEST_TMP/runs
-mkdir -p -- "$RUNS"
-RUN_NUMBER=0
+# Every output of the agent is kept (jupyter_keep_output) for the final token scan.
+RUNS=$JUPYTER_OUTPUTS
 
 # A GCE VM: the DMI name, and a metadata server of our own (GCE_METADATA_HOST).
 mkdir -p -- "$R/sys/class/dmi/id"
@@ -97,13 +96,6 @@ mount --rbind /proc "$root/proc" && mount --bind "$loadavg" "$root/proc/loadavg"
 exec chroot "$root" "$@"
 '
 
-# keep_outputs: copies $OUT and $ERR for the final token scan.
-keep_outputs() {
-  RUN_NUMBER=$((RUN_NUMBER + 1))
-  cp -- "$OUT" "$RUNS/$RUN_NUMBER.stdout"
-  cp -- "$ERR" "$RUNS/$RUN_NUMBER.stderr"
-}
-
 # idle_check ARG...: the agent's idle-check in the chroot (state dir $STATE), killed after 60 s.
 idle_check() {
   LAST_CMD="(chroot) cs231n-agent idle-check --state-dir $STATE $*"
@@ -112,12 +104,12 @@ idle_check() {
     /usr/local/bin/cs231n-agent idle-check --state-dir "$STATE" "$@" >"$OUT" 2>"$ERR" </dev/null
   RC=$?
   set -e
-  keep_outputs
+  jupyter_keep_output
 }
 
 agent_run() {
   chroot_agent run --only "$1" --config "$2" --state-dir "$STATE"
-  keep_outputs
+  jupyter_keep_output
 }
 
 # The fake clock: a day ahead of the real one, so that the real server's own timestamps (kernel
