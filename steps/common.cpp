@@ -66,9 +66,7 @@ util::Result<void> append_as_user(const plan::StepRun& run, const std::string& p
 }
 
 std::string expand_home(const plan::Context& context, const std::string& path) {
-  if (path == "~") return home_of(context);
-  if (path.starts_with("~/")) return home_of(context) + path.substr(1);
-  return path;
+  return util::expand_home(path, home_of(context));
 }
 
 std::string env_dir(const plan::Context& context) {

@@ -62,6 +62,15 @@ class JupyterCertStep : public plan::Step {
       return std::unexpected(key.error());
     if (auto cert = write_as_user(run, certificate_path(run.context()), certificate->cert_pem, "0644"); !cert)
       return std::unexpected(cert.error());
+    // A running Jupyter read its certificate when it started: until it starts again it serves
+    // the old one, which browsers and the idle check (TLS to 127.0.0.1) no longer accept for the
+    // new address. try-restart leaves a stopped server stopped.
+    const bool unit_installed = run.system().files().exists(std::string(k_unit_dir) + "/" + k_jupyter_unit);
+    if (unit_installed && run.system().services().systemd_running()) {
+      if (auto restarted = run.run(os::Command{{"systemctl", "try-restart", k_jupyter_unit}}); !restarted)
+        return std::unexpected(restarted.error());
+      run.note("restarted a running Jupyter so that it serves the new certificate");
+    }
     return plan::ApplyResult{};
   }
 };

@@ -11,6 +11,7 @@ namespace cs231n::steps {
 // root-only all the same; a generated password is only ever in its own root-only file.
 inline constexpr const char* k_generated_password_file = "/root/cs231n-jupyter-password";
 inline constexpr const char* k_jupyter_unit = "cs231n-jupyter.service";
+inline constexpr const char* k_unit_dir = "/etc/systemd/system";
 
 std::string jupyter_dir(const plan::Context& context);
 std::string certificate_path(const plan::Context& context);

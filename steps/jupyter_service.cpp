@@ -8,8 +8,6 @@ namespace cs231n::steps {
 
 namespace {
 
-constexpr const char* k_unit_dir = "/etc/systemd/system";
-
 class JupyterServiceStep : public plan::Step {
  public:
   JupyterServiceStep() : Step({.name = "jupyter-service", .after = {"jupyter-config", "conda-env", "assignments"}}) {}

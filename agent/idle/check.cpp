@@ -89,6 +89,39 @@ void warn_users(os::System& system, const std::string& message) {
   }
 }
 
+std::string warning_file(const Settings& settings) {
+  return settings.notebook_dir.empty() ? std::string() : settings.notebook_dir + "/" + k_warning_file_name;
+}
+
+// As the user (it is their folder); a failure is logged, never fatal: wall has warned already.
+void run_as_user(os::System& system, const Settings& settings, std::vector<std::string> argv, std::string input,
+                 std::string_view what) {
+  os::Command command;
+  command.argv = std::move(argv);
+  command.user = settings.user;
+  command.input = std::move(input);
+  command.timeout = std::chrono::seconds(30);
+  const auto result = system.run(command);
+  if (!result) {
+    spdlog::warn("cannot {} {}: {}", what, warning_file(settings), result.error().message);
+  } else if (!result->ok()) {
+    spdlog::warn("cannot {} {}: {} {}: {}", what, warning_file(settings), command.argv.front(), result->describe(),
+                 result->output_tail);
+  }
+}
+
+void show_warning_in_jupyter(os::System& system, const Settings& settings, const std::string& message) {
+  if (warning_file(settings).empty()) return;
+  run_as_user(system, settings, {"install", "-m", "0644", "/dev/stdin", warning_file(settings)}, message,
+              "write the warning to");
+}
+
+void remove_warning_from_jupyter(os::System& system, const Settings& settings) {
+  // stat does not follow a final symlink: a link the user left there is removed, never read.
+  if (warning_file(settings).empty() || !system.files().stat(warning_file(settings))) return;
+  run_as_user(system, settings, {"rm", "-f", "--", warning_file(settings)}, "", "remove the warning");
+}
+
 }  // namespace
 
 std::string_view to_string(Action action) {
@@ -183,6 +216,8 @@ Report run_check(os::System& system, const Settings& settings, bool dry_run, con
   report.signals = {jupyter_signal(files, settings.jupyter, fetch), ssh_signal(files),
                     gpu_signal(system, settings.gpu_percent), cpu_signal(files, settings.cpu_load_percent),
                     run_signal(files, settings.state_dir)};
+  apply_probe_grace(report.signals.front(), files, settings.jupyter, report.now);
+  apply_busy_limit(report.signals, report.now, settings.busy_max);
   const std::string boot_id = system.boot_id();
   const auto previous = load_idle_state(files, settings.state_dir);
   auto verdict = decide(previous, boot_id, report.signals, report.now, settings.minutes);
@@ -215,9 +250,12 @@ Report run_check(os::System& system, const Settings& settings, bool dry_run, con
   if (auto saved = save_idle_state(files, settings.state_dir, state); !saved) {
     throw Error(ExitCode::step_failed, "cannot record the idle state: " + saved.error().message);
   }
+  if (!verdict.warned_at) remove_warning_from_jupyter(system, settings);
   if (verdict.action == Action::warn) {
     spdlog::warn("{}", report.reason);
-    warn_users(system, warning_message(verdict, report.now));
+    const auto message = warning_message(verdict, report.now);
+    warn_users(system, message);
+    show_warning_in_jupyter(system, settings, message);
   } else if (verdict.action == Action::power_off) {
     // Said before the command runs: the machine may be gone before anything after it is written.
     spdlog::warn("{}. Signals: {}", report.reason, all_signals(report.signals));

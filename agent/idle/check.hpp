@@ -28,9 +28,18 @@ struct Settings {
   std::vector<std::string> power_off_command{"systemctl", "poweroff"};
   int cpu_load_percent = 50;
   int gpu_percent = 10;
+  std::chrono::minutes busy_max{60};  // apply_busy_limit (signals.hpp)
   std::string state_dir = Paths::k_default_state_dir;
   JupyterSource jupyter;
+  // Jupyter's folder (assignments.folder) and its owner: the warning is also a file there, which
+  // the notebook's file browser shows. Empty without a target user.
+  std::string user;
+  std::string notebook_dir;
 };
+
+// The warning as a file in Jupyter's folder, written as the user when the check warns and removed
+// (as the user) by the first check that is not in a warning period any more.
+inline constexpr const char* k_warning_file_name = "IDLE-SHUTDOWN-WARNING.txt";
 
 // <state-dir>/idle.json (0600): when this boot was last active, and the pending warning.
 struct IdleState {
@@ -82,10 +91,10 @@ struct Report {
 std::string warning_message(const Verdict& verdict, TimePoint now);
 
 // One check: reads every signal, decides, records the state, and warns (`wall`, the message on
-// stdin) or powers off (the configured command, while holding the run lock so that no run can
-// start under it) as decided. Why it powers off is logged before the command runs. With
-// dry_run nothing is written, warned or run. Disabled, or off GCE: nothing is read or done.
-// Throws Error when the state cannot be written or the power-off command fails.
+// stdin, and k_warning_file_name in Jupyter's folder) or powers off (the configured command, while holding the run lock
+// so that no run can start under it) as decided. Why it powers off is logged before the command runs. With dry_run
+// nothing is written, warned or run. Disabled, or off GCE: nothing is read or done. Throws Error when the state cannot
+// be written or the power-off command fails.
 Report run_check(os::System& system, const Settings& settings, bool dry_run,
                  const KernelsFetcher& fetch = fetch_kernels);
 

@@ -133,13 +133,55 @@ Signal jupyter_signal(const os::Files& files, const JupyterSource& source, const
   }
   std::vector<std::string> busy;
   for (const auto& kernel : *kernels) {
-    if (kernel.execution_state == "busy") busy.push_back(kernel.name + " busy");
+    if (kernel.execution_state == "busy") {
+      busy.push_back(kernel.name + " busy");
+      if (kernel.last_activity) keep_latest(signal.busy_last_seen, *kernel.last_activity);
+    }
     if (kernel.last_activity) keep_latest(signal.last_seen, *kernel.last_activity);
   }
   signal.active = !busy.empty();
   signal.detail = plural(kernels->size(), "kernel") + (busy.empty() ? ", none busy" : ": " + util::join(busy, ", "));
   if (signal.last_seen) signal.detail += "; last activity " + util::iso8601(*signal.last_seen);
   return signal;
+}
+
+void apply_probe_grace(Signal& jupyter, const os::Files& files, const JupyterSource& source, TimePoint now) {
+  if (!jupyter.unknown || jupyter.active) return;
+  std::optional<TimePoint> changed;
+  std::string changed_file;
+  for (const auto& path : {source.certificate, source.token_file}) {
+    if (path.empty()) continue;
+    const auto info = files.stat(path);
+    if (info && info->type == os::FileType::regular && (!changed || info->modified > *changed)) {
+      changed = info->modified;
+      changed_file = path;
+    }
+  }
+  if (!changed || *changed > now || now - *changed >= k_probe_grace) return;
+  jupyter.active = true;
+  jupyter.detail += "; counted as active until " + util::iso8601(*changed + k_probe_grace) + ", " +
+                    std::to_string(k_probe_grace.count()) + " min after " + changed_file +
+                    " changed (Jupyter restarts)";
+}
+
+void apply_busy_limit(std::vector<Signal>& signals, TimePoint now, std::chrono::minutes busy_max) {
+  const auto named = [&](std::string_view name) {
+    const auto found = std::ranges::find(signals, name, &Signal::name);
+    return found == signals.end() ? nullptr : &*found;
+  };
+  Signal* jupyter = named("jupyter");
+  if (jupyter == nullptr || !jupyter->active || jupyter->unknown) return;
+  for (const char* work : {"cpu", "gpu"}) {
+    if (const Signal* signal = named(work); signal != nullptr && signal->active) return;
+  }
+  const std::string limit = "idle_shutdown.busy_max_minutes (" + std::to_string(busy_max.count()) + ")";
+  if (jupyter->busy_last_seen && *jupyter->busy_last_seen + busy_max > now) {
+    jupyter->detail += "; busy with quiet CPU and GPU counts until " +
+                       util::iso8601(*jupyter->busy_last_seen + busy_max) + ", " + limit + " after its last message";
+    return;
+  }
+  jupyter->active = false;
+  jupyter->detail += "; busy without a message for " + limit + " or more, with quiet CPU and GPU: counted as idle";
 }
 
 std::vector<Login> parse_utmp(std::string_view bytes) {

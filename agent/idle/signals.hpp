@@ -25,6 +25,8 @@ struct Signal {
   std::optional<TimePoint> last_seen;
   bool unknown = false;
   std::string detail;  // one line: "1 kernel (python3 busy)", "5-minute load 0.02, below 0.50"
+  // Jupyter only: the newest last_activity of a busy kernel (its last message), for the busy limit.
+  std::optional<TimePoint> busy_last_seen;
 };
 
 // --- Jupyter: GET /api/kernels with the agent's token ----------------------------------------
@@ -68,6 +70,19 @@ util::Result<net::SimpleResponse> fetch_kernels(const KernelsRequest& request);
 // missed the first ones: that state counts only through its last_activity, or a kernel nobody
 // used would keep the VM running (a kernel really computing also shows as CPU or GPU load).
 Signal jupyter_signal(const os::Files& files, const JupyterSource& source, const KernelsFetcher& fetch);
+
+// A new certificate or API token restarts Jupyter (jupyter-cert, jupyter-service): for a while
+// after, the probe may fail (the server is starting, or has not read the new files yet). Within
+// this long after the newer of the two files changed, a probe that cannot tell counts as active
+// (and is still reported as unknown, so the check warns): a VM in use must not be powered off
+// because its Jupyter restarted. Bounded, so a Jupyter that never comes back is not activity.
+inline constexpr std::chrono::minutes k_probe_grace{15};
+void apply_probe_grace(Signal& jupyter, const os::Files& files, const JupyterSource& source, TimePoint now);
+
+// A kernel stuck `busy` (a deadlocked DataLoader, an unanswered input()) says nothing and uses
+// nothing. A busy kernel is activity while the CPU or the GPU signal shows work, or for at most
+// busy_max after its last message; after that, with both quiet, it counts as idle.
+void apply_busy_limit(std::vector<Signal>& signals, TimePoint now, std::chrono::minutes busy_max);
 
 // --- Login sessions: utmp ---------------------------------------------------------------------
 // A USER_PROCESS record of <root>/run/utmp (else /var/run/utmp) whose process is alive

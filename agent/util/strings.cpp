@@ -116,4 +116,10 @@ int compare_versions(std::string_view a, std::string_view b) {
   return 0;
 }
 
+std::string expand_home(const std::string& path, const std::string& home) {
+  if (path == "~") return home;
+  if (path.starts_with("~/")) return home + path.substr(1);
+  return path;
+}
+
 }  // namespace cs231n::util

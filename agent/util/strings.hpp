@@ -25,6 +25,9 @@ std::optional<std::string> closest_match(std::string_view word, const std::vecto
 // "1.5 GiB" style, for human output.
 std::string human_bytes(std::uint64_t bytes);
 
+// "~" and "~/..." in a config path, under `home`; any other path as it is.
+std::string expand_home(const std::string& path, const std::string& home);
+
 // Compares dotted versions numerically ("10.0" < "11.8" < "11.10"); missing parts count as 0.
 int compare_versions(std::string_view a, std::string_view b);
 

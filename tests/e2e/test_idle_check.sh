@@ -138,7 +138,8 @@ section "the agent's steps: user, Jupyter with a root-only API token, the idle-s
 printf 'the password\n' >"$R/root/jupyter-password"
 chmod 0600 -- "$R/root/jupyter-password"
 printf '{"user": "student", "conda_env": {"packages": []}, "jupyter": {"port": %s, "password_file": "/root/jupyter-password"},
-  "idle_shutdown": {"minutes": 60, "command": ["/root/fake-poweroff", "--now", "two words"]}}\n' "$PORT" >"$R/root/idle.json"
+  "idle_shutdown": {"minutes": 60, "busy_max_minutes": 2880, "command": ["/root/fake-poweroff", "--now", "two words"]}}\n' \
+  "$PORT" >"$R/root/idle.json"
 agent_run user /root/idle.json
 assert_rc 0
 STUDENT_UID=$(awk -F: '$1 == "student" { print $3 }' "$R/etc/passwd")
@@ -183,8 +184,9 @@ verify_output=$(cd "$TEST_TMP/unit" && systemd-analyze verify --man=no "$TEST_TM
 assert_eq "systemd-analyze verify output" "" "$verify_output"
 
 #-----------------------------------------------------------------------------------------------
-# serve NAME MODULE: the real server as the student over the overlay's home; the token file is
-# read by the root shell (set -a; .), like systemd's EnvironmentFile=, then privileges drop.
+# serve NAME MODULE: the real server as the student over the overlay's home, in the assignments
+# folder (the unit's WorkingDirectory=); the token file is read by the root shell (set -a; .), like
+# systemd's EnvironmentFile=, then privileges drop.
 # shellcheck disable=SC2016  # expanded by that sh, not here
 _SERVE_ENTER='
 home=$1 uid=$2 gid=$3 envfile=$4 module=$5
@@ -193,6 +195,7 @@ mount -t tmpfs -o mode=0755 cs231n-test-home /home && mkdir /home/student && mou
 set -a
 . "$envfile"
 set +a
+cd /home/student/cs231n-setup || exit 125
 exec setpriv --reuid="$uid" --regid="$gid" --clear-groups /usr/bin/python3 -m "$module" --no-browser
 '
 serve() {
@@ -304,6 +307,18 @@ assert_json_contains 'signals[name=jupyter].detail' "1 kernel: python3 busy"
 assert_json last_active "\"$(at 90)\""
 assert_eq "wall and power-off calls" "" "$(events)"
 
+section "busy without a message for idle_shutdown.busy_max_minutes, with quiet CPU and GPU: counted as idle"
+# The kernel's last message came about a day before T0; 2880 minutes after it, it is still busy.
+idle_check --json --dry-run --now "$(at 3000)"
+assert_json 'signals[name=jupyter].state' '"quiet"'
+assert_json_contains 'signals[name=jupyter].detail' \
+  "busy without a message for idle_shutdown.busy_max_minutes (2880) or more, with quiet CPU and GPU: counted as idle"
+echo "0.20 1.50 1.00 3/100 100" >"$LOADAVG"
+idle_check --json --dry-run --now "$(at 3000)"
+assert_json 'signals[name=jupyter].state' '"active"'
+assert_json 'signals[name=cpu].state' '"active"'
+echo "0.00 0.01 0.00 1/100 100" >"$LOADAVG"
+
 section "the kernel interrupted: idle again, counted from the last busy check"
 api POST "/api/kernels/$KERNEL/interrupt"
 assert_eq "POST .../interrupt" "0 204" "$CURL_RC $HTTP_CODE"
@@ -328,6 +343,13 @@ assert_contains "the warning" "this VM has been idle since $(at 90)" "$(events)"
 assert_contains "the warning" "powers off in about 5 minutes, at $(at 151)" "$(events)"
 assert_not_contains "events" "poweroff" "$(events)"
 assert_contains "the log" "warned logged-in users (wall)" "$(cat -- "$ERR")"
+# Browser users: the same message as a file in Jupyter's folder, the student's own, in the file browser.
+WARNING_FILE=$R/home/student/cs231n-setup/IDLE-SHUTDOWN-WARNING.txt
+assert_eq "the warning in Jupyter's folder: owner, mode" "$STUDENT_UID 644" "$(stat -c '%u %a' -- "$WARNING_FILE")"
+assert_contains "the warning file" "powers off in about 5 minutes, at $(at 151)" "$(cat -- "$WARNING_FILE")"
+api GET /api/contents
+assert_contains "Jupyter's file browser (GET /api/contents, Jupyter's folder)" '"name": "IDLE-SHUTDOWN-WARNING.txt"' \
+  "$(cat -- "$TEST_TMP/body")"
 
 idle_check --json --now "$(at 149)"
 assert_json action '"none"'
@@ -364,6 +386,7 @@ assert_json action '"none"'
 assert_json 'signals[name=agent-run].state' '"active"'
 assert_json 'signals[name=agent-run].detail' "\"a cs231n-agent run is in progress (pid $HOLDER)\""
 assert_eq "power-off calls" 1 "$(grep -c '^poweroff' "$R/root/events")"
+[[ ! -e $WARNING_FILE ]] || fail "the warning file is still in Jupyter's folder after activity"
 kill "$HOLDER"
 wait "$HOLDER" 2>/dev/null || true
 HOLDER=""
@@ -421,6 +444,21 @@ assert_json 'signals[name=jupyter].detail' '"no kernel running"'
 jupyter_login "$BASE" "the password" "$TEST_TMP/login2.jar"
 assert_eq "POST /login with the password (jupyter_server)" 302 "$HTTP_CODE"
 assert_contains "the server's log shows no token in its URL" "/?token=..." "$(cat -- "$TEST_TMP/server.log")"
+
+section "a new certificate: a probe that fails on it counts as active for 15 minutes, then as unknown"
+# What a restart with a new IP does until Jupyter restarts: the agent trusts a certificate Jupyter
+# does not serve yet (TLS fails). Dry runs with the real clock: the file changed just now.
+cp -- "$CERT" "$TEST_TMP/cert.saved"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_TMP/other.key" -out "$TEST_TMP/other.pem" -days 2 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+cat -- "$TEST_TMP/other.pem" >"$CERT"
+idle_check --json --dry-run --now "$(date -u -d '+5 min' +%Y-%m-%dT%H:%M:%SZ)"
+assert_json 'signals[name=jupyter].state' '"active"'
+assert_json_contains 'signals[name=jupyter].detail' "min after /home/student/.jupyter/certs/jupyter.pem changed (Jupyter restarts)"
+assert_contains "the log warns" "idle check: jupyter cannot tell: Jupyter does not answer" "$(cat -- "$ERR")"
+idle_check --json --dry-run --now "$(date -u -d '+20 min' +%Y-%m-%dT%H:%M:%SZ)"
+assert_json 'signals[name=jupyter].state' '"unknown"'
+cat -- "$TEST_TMP/cert.saved" >"$CERT"
 
 section "the token is in no output, log, argv or world-readable file"
 # The state dir holds the step logs and, since it is the run's --state-dir, the token file itself.

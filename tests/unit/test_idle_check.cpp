@@ -142,11 +142,13 @@ TEST_CASE("idle-check: any activity starts the idle time over and voids a warnin
   CHECK(machine.check(56).action == idle::Action::warn);
 
   machine.kernels =
-      R"([{"id": "k", "name": "python3", "execution_state": "busy", "last_activity": "2000-01-01T00:00:00Z"}])";
+      R"([{"id": "k", "name": "python3", "execution_state": "busy", "last_activity": ")" + machine.at(57) + R"("}])";
   auto report = machine.check(58);
   CHECK(report.action == idle::Action::none);
   CHECK(report.reason ==
-        "active now: jupyter (1 kernel: python3 busy; last activity 2000-01-01T00:00:00Z); the idle time starts over");
+        "active now: jupyter (1 kernel: python3 busy; last activity " + machine.at(57) +
+            "; busy with quiet CPU and GPU counts until " + machine.at(117) +
+            ", idle_shutdown.busy_max_minutes (60) after its last message); the idle time starts over");
   CHECK(machine.state().find("\"warned_at\": null") != std::string::npos);
 
   machine.kernels = "[]";
@@ -156,6 +158,68 @@ TEST_CASE("idle-check: any activity starts the idle time over and voids a warnin
   CHECK(machine.check(114).action == idle::Action::warn);  // 58 + 56: a new warning for the new idle time
   machine.expect_power_off();
   CHECK(machine.check(119).action == idle::Action::power_off);
+  machine.system.verify();
+}
+
+TEST_CASE(
+    "idle-check: a kernel stuck busy (no message, quiet CPU and GPU) keeps the VM up for "
+    "idle_shutdown.busy_max_minutes "
+    "only; with CPU load it keeps it up") {
+  IdleMachine machine;
+  machine.settings.busy_max = minutes(30);
+  machine.check(0);
+  // input() waiting, or a deadlocked DataLoader: busy since minute 10, nothing said since.
+  machine.kernels =
+      R"([{"id": "k", "name": "python3", "execution_state": "busy", "last_activity": ")" + machine.at(10) + R"("}])";
+  auto report = machine.check(35);
+  CHECK(report.verdict->active);
+  CHECK(report.verdict->last_active == machine.t0 + minutes(35));
+  report = machine.check(45);
+  CHECK_FALSE(report.verdict->active);
+  CHECK(report.signals.front().detail.ends_with(
+      "busy without a message for idle_shutdown.busy_max_minutes (30) or more, with quiet CPU and GPU: counted as "
+      "idle"));
+  // The idle time runs from the last activity seen (the busy check at 35), not from the stuck kernel's message.
+  CHECK(report.verdict->last_active == machine.t0 + minutes(35));
+  machine.expect_wall();
+  CHECK(machine.check(91).action == idle::Action::warn);
+  machine.expect_power_off();
+  CHECK(machine.check(96).action == idle::Action::power_off);
+  machine.system.verify();
+
+  SUBCASE("the same kernel with the CPU at work is activity however long it runs") {
+    machine.root.write("proc/loadavg", "0.90 1.00 0.80 2/100 100\n");
+    report = machine.check(400);
+    CHECK(report.verdict->active);
+    CHECK(report.signals.front().active);
+  }
+}
+
+TEST_CASE("idle-check: the warning is also a file in Jupyter's folder, written and removed as the user") {
+  IdleMachine machine;
+  machine.settings.user = "ann";
+  machine.settings.notebook_dir = "/home/ann/cs231n";
+  const std::string file = "/home/ann/cs231n/IDLE-SHUTDOWN-WARNING.txt";
+  machine.check(0);
+  machine.expect_wall();
+  machine.system.expect({"install", "-m", "0644", "/dev/stdin", file});
+  CHECK(machine.check(56).action == idle::Action::warn);
+  const auto& written = machine.system.commands().back();
+  CHECK(written.user == "ann");
+  CHECK(written.input == machine.system.commands()[0].input);  // wall's message
+  CHECK(written.input.find("powers off in about 5 minutes") != std::string::npos);
+
+  // Still warned: the file stays. Activity: the user's rm removes it, once.
+  machine.root.write(file.substr(1), "the warning");
+  CHECK(machine.check(58).action == idle::Action::none);
+  CHECK(machine.system.commands().size() == 2);
+  machine.root.write("proc/loadavg", "0.90 1.00 0.80 2/100 100\n");
+  machine.system.expect({"rm", "-f", "--", file});
+  CHECK(machine.check(59).action == idle::Action::none);
+  CHECK(machine.system.commands().back().user == "ann");
+  std::filesystem::remove(machine.root.path() / file.substr(1));
+  CHECK(machine.check(64).action == idle::Action::none);
+  CHECK(machine.system.commands().size() == 3);
   machine.system.verify();
 }
 

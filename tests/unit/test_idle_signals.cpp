@@ -75,6 +75,12 @@ void set_access_time(const std::filesystem::path& path, idle::TimePoint time) {
   REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
 }
 
+void set_modification_time(const std::filesystem::path& path, idle::TimePoint time) {
+  const auto since_epoch = std::chrono::duration_cast<seconds>(time.time_since_epoch()).count();
+  const timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(since_epoch), 0}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("parse_kernels: Jupyter's list; anything else is an error") {
@@ -173,6 +179,77 @@ TEST_CASE("jupyter signal: what cannot be read is unknown (quiet), says why, and
   CHECK_FALSE(signal.active);
   CHECK(signal.detail == expected);
   CHECK(signal.detail.find(k_token) == std::string::npos);
+}
+
+TEST_CASE(
+    "jupyter signal: a failing probe within 15 minutes of a new certificate or token counts as active (Jupyter "
+    "restarts), still reported; later it is quiet") {
+  JupyterRoot machine;
+  FakeJupyter jupyter;
+  jupyter.answer = util::fail("https://127.0.0.1:8890/api/kernels: SSL certificate problem: self-signed certificate");
+  const auto now = at("2026-12-04T10:00:00Z");
+  set_modification_time(machine.root.path() / "var/lib/cs231n-agent/jupyter/api-token.env", now - minutes(600));
+  const auto certificate = machine.root.path() / "home/ann/.jupyter/certs/jupyter.pem";
+  const auto probe = [&] {
+    auto signal = idle::jupyter_signal(machine.system.files(), machine.source, jupyter.fetcher());
+    idle::apply_probe_grace(signal, machine.system.files(), machine.source, now);
+    return signal;
+  };
+
+  set_modification_time(certificate, now - minutes(3));
+  auto signal = probe();
+  CHECK(signal.active);
+  CHECK(signal.unknown);
+  CHECK(signal.detail ==
+        "Jupyter does not answer: https://127.0.0.1:8890/api/kernels: SSL certificate problem: self-signed "
+        "certificate; counted as active until 2026-12-04T10:12:00Z, 15 min after /home/ann/.jupyter/certs/jupyter.pem "
+        "changed (Jupyter restarts)");
+
+  set_modification_time(certificate, now - minutes(16));
+  signal = probe();
+  CHECK_FALSE(signal.active);
+  CHECK(signal.unknown);
+
+  SUBCASE("the token's change counts too") {
+    set_modification_time(machine.root.path() / "var/lib/cs231n-agent/jupyter/api-token.env", now - minutes(1));
+    CHECK(probe().active);
+  }
+  SUBCASE("a probe that answers is judged by its answer") {
+    set_modification_time(certificate, now - minutes(3));
+    jupyter.answer = FakeJupyter::status(200, "[]");
+    signal = probe();
+    CHECK_FALSE(signal.active);
+    CHECK(signal.detail == "no kernel running");
+  }
+}
+
+TEST_CASE("busy limit: a busy kernel counts while CPU or GPU work, or busy_max after its last message") {
+  const auto now = at("2026-12-04T10:00:00Z");
+  idle::Signal jupyter{"jupyter"};
+  jupyter.active = true;
+  jupyter.detail = "1 kernel: python3 busy";
+  jupyter.busy_last_seen = now - minutes(61);
+  idle::Signal cpu{"cpu"};
+  idle::Signal gpu{"gpu"};
+  std::vector<idle::Signal> signals;
+  const auto jupyter_after = [&](std::chrono::minutes busy_max) {
+    signals = {jupyter, cpu, gpu};
+    idle::apply_busy_limit(signals, now, busy_max);
+    return signals.front();
+  };
+  CHECK_FALSE(jupyter_after(minutes(60)).active);
+  CHECK(jupyter_after(minutes(62)).active);
+  CHECK(jupyter_after(minutes(62)).detail ==
+        "1 kernel: python3 busy; busy with quiet CPU and GPU counts until 2026-12-04T10:01:00Z, "
+        "idle_shutdown.busy_max_minutes (62) after its last message");
+  gpu.active = true;
+  CHECK(jupyter_after(minutes(60)).active);
+  gpu.active = false;
+  cpu.active = true;
+  CHECK(jupyter_after(minutes(60)).active);
+  cpu.active = false;
+  jupyter.busy_last_seen.reset();  // a busy kernel Jupyter cannot date
+  CHECK_FALSE(jupyter_after(minutes(60)).active);
 }
 
 TEST_CASE(
