@@ -110,6 +110,13 @@ chroot_install_agent() {
   install -m 0755 -- "${1:-$AGENT}" "$CHROOT_ROOT/root/cs231n-agent"
 }
 
+# chroot_command_line CMD...: what in_chroot runs, as one shell-quoted line, for a program that
+# takes a command line (script -c, to run CMD on a pty).
+chroot_command_line() {
+  printf '%q ' env -i "${CHROOT_ENV[@]}" ${CHROOT_FAKE_PROC:+"CHROOT_FAKE_PROC=$CHROOT_FAKE_PROC"} \
+    unshare --mount /bin/sh -c "$_CHROOT_ENTER" sh "$CHROOT_ROOT" "$@"
+}
+
 # _chroot_exec CMD...: replaces the calling (sub)shell with CMD inside the chroot, so that the
 # pid stays the same through env, unshare, sh and chroot, all of which exec.
 _chroot_exec() {

@@ -49,8 +49,7 @@ exec 8>"$R/var/lib/hostile/lock"
 flock 8
 
 section "run on a pty, with descriptor 9 open, started from the student's folder"
-command=$(printf '%q ' env -i "${CHROOT_ENV[@]}" unshare --mount /bin/sh -c "$_CHROOT_ENTER" sh "$CHROOT_ROOT" \
-  /tmp/student-bin/cs231n-agent run --wait --yes --config /root/hostile.json --state-dir /var/lib/hostile \
+command=$(chroot_command_line /tmp/student-bin/cs231n-agent run --wait --yes --config /root/hostile.json --state-dir /var/lib/hostile \
   --only as-student,as-root,agent-log-flags)
 SHELL=/bin/bash script -qec "exec $command 9>$(printf %q "$TEST_TMP/extra-descriptor")" /dev/null \
   >"$TEST_TMP/agent.out" 2>&1 </dev/null 8>&- &

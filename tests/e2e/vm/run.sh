@@ -29,9 +29,14 @@ startup-script from the metadata and running it, as GCE does.
   4  refusals (scenario_refusals.sh): an unsupported OS and a malformed cs231n-config change
      nothing (exit 4, exit 2); cs231n-cuda=10.0 on Debian 11 refuses the GPU branch before any of
      it is installed, the rest completes, exit 4
+  5  hostile student on 1's VM (scenario_hostile.sh): a FIFO for the certificate, ~/.bashrc ->
+     /etc/shadow, git hooks set in the clone's config (one never reads its stdin; all try TIOCSTI
+     and write into every inherited descriptor); a boot with a new IP and another branch runs
+     them as the student: it ends done, no hook had a terminal or a descriptor of root's, root's
+     files are untouched
 
 AGENT        the static binary (default: build/cs231n-agent)
---scenarios  which ones, in the order 1 3 2 4 (default: all; 2 and 3 need 1), e.g. --scenarios 4
+--scenarios  which ones, in the order 1 3 5 2 4 (default: all; 2, 3 and 5 need 1), e.g. --scenarios 4
 E2E_SEED     replays scenario 2's kill plan (printed with its seed; the timing of the VM is its own)
 E2E_KEEP=1   keeps the temporary folder (it is kept anyway when the script fails)
 Each scenario's wall time is printed; exit status 0 when every assertion holds.
@@ -40,7 +45,7 @@ USAGE
 
 vm_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd -- "$vm_dir/../../.." && pwd)
-scenarios="1,2,3,4"
+scenarios="1,2,3,4,5"
 agent=""
 while (($#)); do
   case $1 in
@@ -52,10 +57,10 @@ while (($#)); do
   shift
 done
 agent=${agent:-$top/build/cs231n-agent}
-[[ $scenarios =~ ^[1-4](,[1-4])*$ ]] || { echo "run.sh: --scenarios takes numbers 1-4 separated by commas, not $scenarios" >&2; exit 2; }
+[[ $scenarios =~ ^[1-5](,[1-5])*$ ]] || { echo "run.sh: --scenarios takes numbers 1-5 separated by commas, not $scenarios" >&2; exit 2; }
 want() { [[ ,$scenarios, == *",$1,"* ]]; }
-if { want 2 || want 3; } && ! want 1; then
-  echo "run.sh: scenarios 2 and 3 need scenario 1 (its VM, its end state)" >&2
+if { want 2 || want 3 || want 5; } && ! want 1; then
+  echo "run.sh: scenarios 2, 3 and 5 need scenario 1 (its VM, its end state)" >&2
   exit 2
 fi
 
@@ -92,12 +97,16 @@ source "$vm_dir/scenario_chaos.sh"
 source "$vm_dir/scenario_second_boot.sh"
 # shellcheck source=tests/e2e/vm/scenario_refusals.sh
 source "$vm_dir/scenario_refusals.sh"
+# shellcheck source=tests/e2e/vm/scenario_hostile.sh
+source "$vm_dir/scenario_hostile.sh"
 
 setup_files
 printf 'tests/e2e/vm/run.sh: agent %s (sha256 %s), scenarios %s\n' "$AGENT_VERSION" "$AGENT_SHA" "$scenarios"
-# 3 runs right after 1, on 1's VM still mounted; 2 compares its end state with 1's.
+# 3 and 5 run right after 1, on 1's VM still mounted (5 changes it, so after 3); 2 compares its
+# end state with 1's.
 want 1 && scenario_happy_path
 want 3 && scenario_second_boot
+want 5 && scenario_hostile
 want 2 && scenario_chaos
 want 4 && scenario_refusals
 
