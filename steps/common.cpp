@@ -74,6 +74,23 @@ std::string env_dir(const plan::Context& context) {
          context.config.string("conda_env.name");
 }
 
+std::string installed_version(const os::Files& files, const std::string& name) {
+  const auto status = files.read("/var/lib/dpkg/status", 256u << 20).value_or("");
+  bool in_package = false;
+  bool installed = false;
+  for (const auto& line : util::lines(status)) {
+    if (line.starts_with("Package: ")) {
+      in_package = line.substr(9) == name;
+      installed = false;
+    }
+    if (!in_package) continue;
+    if (line.starts_with("Status: "))
+      installed = line.ends_with(" installed") && line.find(" ok ") != std::string::npos;
+    if (line.starts_with("Version: ") && installed) return line.substr(9);
+  }
+  return "";
+}
+
 std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names) {
   std::vector<std::string> installed;
   const auto status = files.read("/var/lib/dpkg/status", 256u << 20).value_or("");

@@ -14,6 +14,8 @@ namespace cs231n::steps {
 std::string home_of(const plan::Context& context);
 // "~/anaconda3" -> "/home/ann/anaconda3".
 std::string expand_home(const plan::Context& context, const std::string& path);
+// The installed version of a Debian package (dpkg's status), empty when it is not installed.
+std::string installed_version(const os::Files& files, const std::string& name);
 // The packages of `names` that dpkg does not list as installed in <root>/var/lib/dpkg/status.
 std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names);
 // The course env's folder: "/home/ann/anaconda3/envs/cs231n".

@@ -25,6 +25,15 @@ print(json.dumps({"torch": str(torch.__version__), "cuda": torch.version.cuda, "
 
 }  // namespace
 
+std::string_view driver_source_name(gpu::DriverSource source) {
+  switch (source) {
+    case gpu::DriverSource::ubuntu_signed: return "ubuntu-signed";
+    case gpu::DriverSource::nvidia_repo_latest: return "nvidia-repo-latest";
+    case gpu::DriverSource::nvidia_repo: break;
+  }
+  return "nvidia-repo";
+}
+
 GpuPlan plan_gpu(const plan::Context& context) {
   GpuPlan result;
   const auto& facts = context.facts;
@@ -42,6 +51,8 @@ GpuPlan plan_gpu(const plan::Context& context) {
   request.torch = config.string("pytorch.version");
   request.secure_boot = facts.secure_boot == detect::SecureBoot::on;
   request.module_signing_key = has_module_signing_key(context.system.files());
+  request.gce = facts.gce;
+  request.apt_version = installed_version(context.system.files(), "apt");
 
   result.active = request.gpu_path;
   if (!result.active) result.skip_reason = "no NVIDIA GPU";
@@ -64,7 +75,8 @@ nlohmann::json gpu_inputs(const plan::Context& context) {
   const auto& choice = gpu_plan.choice;
   return {{"cuda", choice.cuda},
           {"driver_branch", choice.driver_branch},
-          {"driver_source", choice.driver_source == gpu::DriverSource::ubuntu_signed ? "ubuntu-signed" : "nvidia-repo"},
+          {"driver_source", driver_source_name(choice.driver_source)},
+          {"open_modules", choice.open_modules},
           {"os", context.facts.os.label()},
           {"repo_url", context.config.string("gpu.repo_url")}};
 }
@@ -83,21 +95,47 @@ bool module_loaded(const os::Files& files, std::string_view module) {
   return false;
 }
 
+namespace {
+
+// Ubuntu's signed modules: linux-modules-nvidia-<branch>-server[-open]-<suffix>.
+std::string signed_modules(const gpu::Choice& choice, const std::string& suffix) {
+  return "linux-modules-nvidia-" + std::to_string(choice.driver_branch) + "-server" +
+         (choice.open_modules ? "-open" : "") + "-" + suffix;
+}
+
+}  // namespace
+
 std::vector<std::string> driver_packages(const gpu::Choice& choice, const std::string& kernel_release) {
   const std::string branch = std::to_string(choice.driver_branch);
-  if (choice.driver_source == gpu::DriverSource::ubuntu_signed) {
-    return {"linux-modules-nvidia-" + branch + "-server-gcp", "nvidia-utils-" + branch + "-server"};
+  switch (choice.driver_source) {
+    // The modules for the running kernel load now; the flavour's meta package (whose dependency is
+    // the newest GCP kernel's) makes kernel upgrades bring theirs (ubuntu-drivers-common's
+    // get_linux_modules_metapackage names them so).
+    case gpu::DriverSource::ubuntu_signed:
+      return {signed_modules(choice, kernel_release), signed_modules(choice, "gcp"),
+              "nvidia-utils-" + branch + "-server"};
+    // DKMS builds the module against the running kernel's headers.
+    case gpu::DriverSource::nvidia_repo_latest:
+      return {"linux-headers-" + kernel_release, choice.open_modules ? "nvidia-open" : "cuda-drivers"};
+    case gpu::DriverSource::nvidia_repo: break;
   }
-  // DKMS builds the module against the running kernel's headers.
   return {"linux-headers-" + kernel_release, "cuda-drivers-" + branch};
 }
 
-std::vector<std::string> held_driver_packages(const gpu::Choice& choice) {
+std::vector<std::string> installed_driver_packages(const gpu::Choice& choice) {
   const std::string branch = std::to_string(choice.driver_branch);
-  if (choice.driver_source == gpu::DriverSource::ubuntu_signed) {
-    return {"linux-modules-nvidia-" + branch + "-server-gcp", "nvidia-utils-" + branch + "-server"};
+  switch (choice.driver_source) {
+    case gpu::DriverSource::ubuntu_signed: return {signed_modules(choice, "gcp"), "nvidia-utils-" + branch + "-server"};
+    case gpu::DriverSource::nvidia_repo_latest: return {choice.open_modules ? "nvidia-open" : "cuda-drivers"};
+    case gpu::DriverSource::nvidia_repo: break;
   }
   return {"cuda-drivers-" + branch};
+}
+
+std::vector<std::string> held_driver_packages(const gpu::Choice& choice) {
+  // Ubuntu's names carry the branch, so upgrades stay in it and keep modules and userspace in step.
+  if (choice.driver_source == gpu::DriverSource::ubuntu_signed) return {};
+  return installed_driver_packages(choice);
 }
 
 std::string cuda_toolkit_package(const std::string& cuda) {

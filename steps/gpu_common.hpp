@@ -31,10 +31,13 @@ bool module_loaded(const os::Files& files, std::string_view module);
 
 // NVIDIA's repo for this OS is known not to work: nvidia-repo found so and fell back.
 
-// The packages that bring the chosen driver for `kernel_release`, and those held so an upgrade
-// cannot swap the branch.
+// The packages that bring the chosen driver for `kernel_release`; those whose presence means it is
+// installed; and those held so an upgrade cannot swap the branch.
 std::vector<std::string> driver_packages(const gpu::Choice& choice, const std::string& kernel_release);
+std::vector<std::string> installed_driver_packages(const gpu::Choice& choice);
 std::vector<std::string> held_driver_packages(const gpu::Choice& choice);
+// "ubuntu-signed", "nvidia-repo", "nvidia-repo-latest": plan --json and the steps' inputs.
+std::string_view driver_source_name(gpu::DriverSource source);
 
 // "cuda-toolkit-12-6"
 std::string cuda_toolkit_package(const std::string& cuda);

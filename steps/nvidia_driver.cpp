@@ -32,8 +32,10 @@ class NvidiaDriverStep : public plan::Step {
     const auto gpu_plan = plan_gpu(context);
     if (auto gate = gpu_gate(gpu_plan)) return *gate;
     const auto& choice = gpu_plan.choice;
+    const auto held = held_driver_packages(choice);
     std::string summary = "install " + util::join(driver_packages(choice, context.facts.kernel_release), " ") +
-                          " for " + gpu_plan.gpu_names + " and hold them; " + choice.reasons.at(1);
+                          " for " + gpu_plan.gpu_names + (held.empty() ? "" : ", hold " + util::join(held, " ")) +
+                          "; " + choice.reasons.at(1);
     if (context.facts.nouveau_loaded) summary += "; blacklist nouveau and reboot once";
     if (context.facts.secure_boot == detect::SecureBoot::on)
       summary += "; Secure Boot is on: the module must be signed";
@@ -46,7 +48,7 @@ class NvidiaDriverStep : public plan::Step {
     const auto& files = run.system().files();
     const auto choice = plan_gpu(run.context()).choice;
     if (!module_loaded(files, "nvidia")) return plan::CheckResult{false, ""};
-    if (missing_packages(files, held_driver_packages(choice)).empty()) {
+    if (missing_packages(files, installed_driver_packages(choice)).empty()) {
       return plan::CheckResult{true,
                                "driver " + std::to_string(choice.driver_branch) + " installed and its module loaded"};
     }
@@ -64,7 +66,7 @@ class NvidiaDriverStep : public plan::Step {
     if (facts.kernel_release.empty())
       return util::fail("cannot tell the running kernel's release (/proc/sys/kernel/osrelease)");
 
-    const bool driver_was_installed = missing_packages(files, held_driver_packages(choice)).empty();
+    const bool driver_was_installed = missing_packages(files, installed_driver_packages(choice)).empty();
     if (driver_was_installed && !module_built_for(files, facts.kernel_release)) {
       run.note("self-repair: driver " + std::to_string(choice.driver_branch) +
                " is installed but has no module for kernel " + facts.kernel_release +
@@ -74,7 +76,9 @@ class NvidiaDriverStep : public plan::Step {
     if (!missing.empty()) {
       if (auto installed = apt_install(run, missing); !installed) return std::unexpected(installed.error());
     }
-    if (auto held = apt_mark_hold(run, held_driver_packages(choice)); !held) return std::unexpected(held.error());
+    if (const auto held_packages = held_driver_packages(choice); !held_packages.empty()) {
+      if (auto held = apt_mark_hold(run, held_packages); !held) return std::unexpected(held.error());
+    }
     if (!module_built_for(files, facts.kernel_release)) {
       return util::fail("driver " + std::to_string(choice.driver_branch) +
                         " installed, but no nvidia module was built for kernel " + facts.kernel_release +

@@ -53,24 +53,33 @@ std::string gpu_list(const Request& request) {
   return names.empty() ? "the GPU" : "the " + util::join(names, ", ");
 }
 
-// Why `release` cannot be used on this OS and these GPUs.
-std::optional<std::string> cuda_refusal(const CudaRelease& release, const Request& request) {
+// Why `release` cannot be used here, and how far it got: 0 for the OS (no repository), 1 for the
+// GPUs; the furthest reason says the most.
+std::optional<std::pair<int, std::string>> cuda_refusal(const CudaRelease& release, const Request& request) {
   const std::string repo = nvidia_repo_name(request.os_id, request.os_version);
   if (std::ranges::find(release.repos, repo) == release.repos.end()) {
     std::vector<std::string> where;
     for (auto name : release.repos) where.push_back(os_label_of_repo(name));
-    return "CUDA " + std::string(release.version) + " has no repository for " + request.os_label +
-           " (NVIDIA publishes it for " + util::join(where, ", ") + ")";
+    return std::pair{0, "CUDA " + std::string(release.version) + " has no repository for " + request.os_label +
+                            " (NVIDIA publishes it for " + util::join(where, ", ") + ")"};
   }
   for (const auto& model : known_gpus(request)) {
     if (compare_versions(release.version, model.min_cuda) < 0) {
-      return "the " + std::string(model.name) + " needs CUDA " + std::string(model.min_cuda) + " or newer, not " +
-             std::string(release.version);
+      return std::pair{1, "the " + std::string(model.name) + " needs CUDA " + std::string(model.min_cuda) +
+                              " or newer, not " + std::string(release.version)};
+    }
+    const int major =
+        static_cast<int>(util::parse_uint(release.version.substr(0, release.version.find('.'))).value_or(0));
+    if (model.max_cuda_major != 0 && major > model.max_cuda_major) {
+      return std::pair{1, "CUDA " + std::string(release.version) + " has no kernels for the " +
+                              std::string(model.name) + " (" + std::string(model.architecture) + ": CUDA " +
+                              std::to_string(model.max_cuda_major) + ".x at the newest)"};
     }
     if (model.max_driver_branch != 0 && release.min_driver_branch > model.max_driver_branch) {
-      return "CUDA " + std::string(release.version) + " needs driver " + std::to_string(release.min_driver_branch) +
-             " or newer, but the " + std::string(model.name) + " works only up to driver " +
-             std::to_string(model.max_driver_branch);
+      return std::pair{1, "CUDA " + std::string(release.version) + " needs driver " +
+                              std::to_string(release.min_driver_branch) + " or newer, but the " +
+                              std::string(model.name) + " works only up to driver " +
+                              std::to_string(model.max_driver_branch)};
     }
   }
   return std::nullopt;
@@ -79,29 +88,60 @@ std::optional<std::string> cuda_refusal(const CudaRelease& release, const Reques
 struct DriverPick {
   int branch = 0;
   DriverSource source = DriverSource::nvidia_repo;
+  bool open_modules = false;
   std::string reason;
 };
 
 bool gcp_kernel(const Request& request) { return request.kernel_release.ends_with("-gcp"); }
+
+// APT 3 verifies with sqv, which rejects the SHA1 binding signature of NVIDIA's older key.
+bool repo_rejected_by_apt(const Request& request, const OsSupport& os) {
+  return os.repo_key_sha1 && !request.apt_version.empty() && compare_versions(request.apt_version, k_apt_with_sqv) >= 0;
+}
+
+std::string repo_rejection(const Request& request, const OsSupport& os) {
+  return "APT " + request.apt_version + " verifies signatures with sqv, which rejects the SHA1 binding signature of " +
+         "NVIDIA's key 3bf863cc that signs the " + std::string(os.nvidia_repo) +
+         " repository (NVIDIA/cuda-repo-management#39)";
+}
 
 PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& request) {
   const DriverBranches& branches = driver_branches();
   const int min_branch = release.min_driver_branch;
   int max_branch = 0;
   std::string limiting_gpu;
+  bool open = true;
+  bool open_only = false;
   for (const auto& model : known_gpus(request)) {
     if (model.max_driver_branch != 0 && (max_branch == 0 || model.max_driver_branch < max_branch)) {
       max_branch = model.max_driver_branch;
       limiting_gpu = model.name;
     }
+    open = open && wants_open_modules(model);
+    open_only = open_only || model.compute_capability >= k_open_modules_only_from;
+  }
+  if (open_only && !open) {
+    return gpu_list(request) + " need different kernel modules (open for Blackwell, proprietary for the older ones)";
   }
   const auto fits = [&](int branch) { return branch >= min_branch && (max_branch == 0 || branch <= max_branch); };
   const auto os = find_os(request.os_id, request.os_version);
   const std::vector<int> signed_branches = os && gcp_kernel(request) ? os->signed_gcp_branches : std::vector<int>{};
+  const bool repo_usable = os && !repo_rejected_by_apt(request, *os);
+  const std::vector<int> repo_branches = repo_usable ? os->repo_driver_branches : std::vector<int>{};
   const std::string limits = "CUDA " + std::string(release.version) + " needs >= " + std::to_string(min_branch) +
                              (max_branch ? ", the " + limiting_gpu + " <= " + std::to_string(max_branch) : "");
+  const std::string flavour = open ? "open" : "proprietary";
 
   DriverPick pick;
+  pick.open_modules = open;
+  const auto best_of = [&](const std::vector<int>& candidates, int preferred) {
+    if (std::ranges::find(candidates, preferred) != candidates.end() && fits(preferred)) return preferred;
+    int best = 0;
+    for (int branch : candidates) {
+      if (fits(branch)) best = std::max(best, branch);
+    }
+    return best;
+  };
   if (request.driver_branch != "auto") {
     const int branch = static_cast<int>(util::parse_uint(request.driver_branch).value_or(0));
     if (max_branch != 0 && branch > max_branch) {
@@ -115,20 +155,19 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
     pick.branch = branch;
     pick.reason = "driver " + request.driver_branch + " as configured (" + limits + ")";
   } else {
-    const auto best_of = [&](const auto& candidates, int preferred) {
-      if (std::ranges::find(candidates, preferred) != candidates.end() && fits(preferred)) return preferred;
-      int best = 0;
-      for (int branch : candidates) {
-        if (fits(branch)) best = std::max(best, branch);
-      }
-      return best;
-    };
     const int preferred = release.version == "10.0" ? branches.cuda10 : branches.long_term;
     pick.branch = best_of(signed_branches, preferred);
-    if (pick.branch == 0) pick.branch = best_of(branches.nvidia_repo, preferred);
+    if (pick.branch == 0) pick.branch = best_of(repo_branches, preferred);
+    if (pick.branch == 0 && repo_usable && os->repo_latest_branch != 0 && fits(os->repo_latest_branch))
+      pick.branch = os->repo_latest_branch;
     if (pick.branch == 0) {
-      return "no driver branch fits CUDA " + std::string(release.version) + " and " + gpu_list(request) + " (" +
-             limits + ")";
+      std::string why = "no driver branch fits CUDA " + std::string(release.version) + " and " + gpu_list(request) +
+                        " on " + request.os_label + " (" + limits;
+      if (os && !repo_usable) why += "; " + repo_rejection(request, *os);
+      if (os && repo_usable && os->repo_latest_branch != 0 && repo_branches.empty())
+        why += "; NVIDIA's " + std::string(os->nvidia_repo) + " repository starts at driver " +
+               std::to_string(os->repo_latest_branch);
+      return why + ")";
     }
     const std::string long_term = "; " + std::to_string(branches.long_term) + " is the long-term branch";
     pick.reason = "driver " + std::to_string(pick.branch) + " (" + limits +
@@ -136,16 +175,39 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
   }
   if (std::ranges::find(signed_branches, pick.branch) != signed_branches.end()) {
     pick.source = DriverSource::ubuntu_signed;
-    pick.reason += ", Ubuntu's signed linux-modules-nvidia-" + std::to_string(pick.branch) + "-server-gcp";
+    pick.reason += ", Ubuntu's signed linux-modules-nvidia-" + std::to_string(pick.branch) + "-server" +
+                   (open ? "-open" : "") + " for kernel " + request.kernel_release + " (" + flavour + " modules)";
     return pick;
   }
-  pick.source = DriverSource::nvidia_repo;
-  if (pick.branch >= branches.first_unbranched) {
-    return "driver branch " + std::to_string(pick.branch) + " has no cuda-drivers-" + std::to_string(pick.branch) +
-           " package in NVIDIA's repo (from " + std::to_string(branches.first_unbranched) +
-           " it pins branches with version-locking packages, which cs231n-agent does not handle yet)";
+  if (!repo_usable) {
+    return "driver " + std::to_string(pick.branch) + " would come from NVIDIA's repository, but " +
+           (os ? repo_rejection(request, *os) : "there is none for " + request.os_label);
   }
-  pick.reason += ", cuda-drivers-" + std::to_string(pick.branch) + " from NVIDIA's repo (DKMS)";
+  if (std::ranges::find(repo_branches, pick.branch) != repo_branches.end()) {
+    // cuda-drivers-<branch> brings the proprietary modules, which drive everything before Blackwell.
+    if (open_only) {
+      return gpu_list(request) +
+             " need NVIDIA's open kernel modules, which cs231n-agent installs from Ubuntu's signed "
+             "packages (Ubuntu 22.04, 24.04, 26.04 with the GCP kernel) or as nvidia-open from a "
+             "repository without branch packages (Debian 13), not as cuda-drivers-" +
+             std::to_string(pick.branch) + " on " + request.os_label;
+    }
+    pick.source = DriverSource::nvidia_repo;
+    pick.open_modules = false;
+    pick.reason += ", cuda-drivers-" + std::to_string(pick.branch) + " from NVIDIA's repo (DKMS, proprietary modules)";
+  } else if (pick.branch == os->repo_latest_branch) {
+    pick.source = DriverSource::nvidia_repo_latest;
+    pick.open_modules = open && pick.branch >= k_open_modules_from_branch;
+    pick.reason += std::string(", ") + (pick.open_modules ? "nvidia-open" : "cuda-drivers") + " from NVIDIA's " +
+                   std::string(os->nvidia_repo) + " repo (DKMS, " + (pick.open_modules ? "open" : "proprietary") +
+                   " modules; the repo has no branch packages)";
+  } else {
+    std::vector<std::string> offered;
+    for (int branch : os->repo_driver_branches) offered.push_back(std::to_string(branch));
+    return "driver branch " + std::to_string(pick.branch) + " has no cuda-drivers-" + std::to_string(pick.branch) +
+           " package in NVIDIA's " + std::string(os->nvidia_repo) + " repository (it has " +
+           (offered.empty() ? std::string("no branch packages") : util::join(offered, ", ")) + ")";
+  }
   if (request.secure_boot && !request.module_signing_key) {
     return "Secure Boot is on and driver " + std::to_string(pick.branch) +
            " from NVIDIA's repo builds an unsigned module that will not load: stop the VM and turn Secure Boot off "
@@ -160,22 +222,36 @@ struct TorchPick {
   std::string variant;
 };
 
-// The torch build for `variant` ("cu126", "cpu") that fits the request's Python and GPUs.
-PickOr<TorchPick> pick_torch(std::string_view variant, const Request& request) {
+// The torch build for one of `variants` (preferred first; "cpu" alone without a GPU) that fits
+// the request's Python and runs on its GPUs.
+PickOr<TorchPick> pick_torch(const std::vector<std::string_view>& variants, const Request& request) {
   const auto models = known_gpus(request);
-  const auto supports_gpus = [&](const TorchBuild& build) -> std::optional<std::string> {
+  const auto gap_for = [&](const TorchBuild& build, std::string_view variant) -> std::optional<std::string> {
     if (variant == "cpu") return std::nullopt;
-    const int min_cc = torch_min_compute_capability(build.version, variant);
-    const int max_cc = torch_max_compute_capability(variant);
     for (const auto& model : models) {
-      if (model.compute_capability < min_cc || model.compute_capability > max_cc) {
+      if (!torch_runs_on(build.version, variant, model)) {
         return "torch " + std::string(build.version) + "+" + std::string(variant) + " does not support the " +
                std::string(model.name) + " (sm_" + std::to_string(model.compute_capability) + ")";
       }
     }
     return std::nullopt;
   };
-  const std::string for_variant = variant == "cpu" ? std::string("CPU-only") : "CUDA " + cuda_of_variant(variant);
+  const std::string_view first = variants.front();
+  const std::string for_variant = first == "cpu" ? std::string("CPU-only") : "CUDA " + cuda_of_variant(first);
+  // The first variant of `build` that runs here, or why none does.
+  const auto fitting = [&](const TorchBuild& build) -> PickOr<TorchPick> {
+    std::optional<std::string> first_gap;
+    for (auto variant : variants) {
+      if (!has_variant(build, variant)) continue;
+      auto gap = gap_for(build, variant);
+      if (!gap) return TorchPick{build, std::string(variant)};
+      if (!first_gap) first_gap = gap;
+    }
+    if (first_gap) return *first_gap;
+    std::vector<std::string> own(build.variants.begin(), build.variants.end());
+    return "torch " + std::string(build.version) + " has no " + for_variant +
+           " build (its builds: " + util::join(own, ", ") + ")";
+  };
 
   if (request.torch != "auto") {
     const auto build = find_torch(request.torch);
@@ -184,29 +260,23 @@ PickOr<TorchPick> pick_torch(std::string_view variant, const Request& request) {
       for (const auto& each : torch_builds()) known.emplace_back(each.version);
       return "torch " + request.torch + " is not in cs231n-agent's table (" + util::join(known, ", ") + ")";
     }
-    if (!has_variant(*build, variant)) {
-      std::vector<std::string> variants(build->variants.begin(), build->variants.end());
-      return "torch " + request.torch + " has no " + for_variant + " build (its builds: " + util::join(variants, ", ") +
-             ")";
-    }
-    if (!python_in_range(request.python, *build)) {
+    const bool any_variant =
+        std::ranges::any_of(variants, [&](std::string_view variant) { return has_variant(*build, variant); });
+    if (any_variant && !python_in_range(request.python, *build)) {
       return "torch " + request.torch + " has no wheel for Python " + request.python + " (it has " +
              std::string(build->python_min) + "–" + std::string(build->python_max) + ")";
     }
-    if (auto gap = supports_gpus(*build)) return std::string(*gap);
-    return TorchPick{*build, std::string(variant)};
+    return fitting(*build);
   }
   std::optional<std::string> first_gap;
   bool any_for_python = false;
   for (const auto& build : torch_builds()) {
-    if (!has_variant(build, variant)) continue;
+    if (!std::ranges::any_of(variants, [&](std::string_view variant) { return has_variant(build, variant); })) continue;
     if (!python_in_range(request.python, build)) continue;
     any_for_python = true;
-    if (auto gap = supports_gpus(build)) {
-      if (!first_gap) first_gap = gap;
-      continue;
-    }
-    return TorchPick{build, std::string(variant)};
+    auto pick = fitting(build);
+    if (pick) return pick;
+    if (!first_gap) first_gap = pick.error();
   }
   if (!any_for_python) return "no " + for_variant + " torch build has a wheel for Python " + request.python;
   return "no " + for_variant + " torch build supports " + gpu_list(request) + " (" + *first_gap + ")";
@@ -216,7 +286,7 @@ PickOr<TorchPick> pick_torch(std::string_view variant, const Request& request) {
 std::expected<Choice, std::string> search(const Request& request) {
   Choice choice;
   if (!request.gpu_path) {
-    auto torch = pick_torch("cpu", request);
+    auto torch = pick_torch({"cpu"}, request);
     if (!torch) return std::unexpected(torch.error());
     choice.torch_version = torch->build.version;
     choice.torch_variant = "cpu";
@@ -236,6 +306,15 @@ std::expected<Choice, std::string> search(const Request& request) {
     return std::unexpected("CUDA " + request.cuda + " is not a version cs231n-agent knows (" + util::join(known, ", ") +
                            ")");
   }
+  if (request.gce) {
+    for (const auto& model : known_gpus(request)) {
+      if (model.retired_on_gce) {
+        return std::unexpected("the " + std::string(model.name) +
+                               " is retired from Compute Engine (https://cloud.google.com/compute/docs/eol/k80-eol): "
+                               "create the VM with another GPU (T4, L4, ...)");
+      }
+    }
+  }
   if (nvidia_repo_name(request.os_id, request.os_version).empty()) {
     return std::unexpected("cs231n-agent knows no NVIDIA repository for " + request.os_label + " (it knows " +
                            supported_os_list() + ")");
@@ -251,25 +330,26 @@ std::expected<Choice, std::string> search(const Request& request) {
   };
   for (const auto& release : candidates) {
     if (auto refusal = cuda_refusal(release, request)) {
-      note(0, *refusal);
+      note(refusal->first, refusal->second);
       continue;
     }
     const auto driver = pick_driver(release, request);
     if (!driver) {
-      note(1, driver.error());
+      note(2, driver.error());
       continue;
     }
-    const auto torch = pick_torch(release.torch_variant, request);
+    const auto torch = pick_torch(release.torch_variants, request);
     if (!torch) {
-      note(2, torch.error());
+      note(3, torch.error());
       continue;
     }
     const auto os = find_os(request.os_id, request.os_version);
     choice.cuda = release.version;
     choice.driver_branch = driver->branch;
     choice.driver_source = driver->source;
+    choice.open_modules = driver->open_modules;
     choice.nvidia_repo = os->nvidia_repo;
-    choice.repo_warning = os->repo_warning;
+    if (repo_rejected_by_apt(request, *os)) choice.repo_warning = repo_rejection(request, *os);
     choice.torch_version = torch->build.version;
     choice.torch_variant = torch->variant;
     const std::string fits = gpu_list(request) + ", " + request.os_label + " and Python " + request.python;
@@ -324,16 +404,21 @@ std::string suggest(const Request& request) {
         std::string("set gpu.cuda, gpu.driver_branch and pytorch.version to \"auto\" and conda_env.python to ") +
             quoted(python));
   }
-  relaxed(
-      [](Request& r) {
-        r.os_id = "ubuntu";
-        r.os_version = "22.04";
-        r.os_label = "Ubuntu 22.04";
-        r.kernel_release = "6.8.0-1015-gcp";  // any GCP kernel
-        r.cuda = r.torch = r.driver_branch = "auto";
-        r.python = "3.12";
-      },
-      "use an Ubuntu 22.04 image and profile `current`");
+  // Another image: the supported LTS releases, newest first (an older one for GPUs the newer repos
+  // have no driver for, like the K80's 470).
+  for (auto version : {"24.04", "22.04", "20.04"}) {
+    relaxed(
+        [version](Request& r) {
+          r.os_id = "ubuntu";
+          r.os_version = version;
+          r.os_label = std::string("Ubuntu ") + version;
+          r.kernel_release = "6.8.0-1015-gcp";  // any GCP kernel
+          r.apt_version.clear();
+          r.cuda = r.torch = r.driver_branch = "auto";
+          r.python = "3.12";
+        },
+        std::string("use an Ubuntu ") + version + " image and profile `current`");
+  }
   for (const auto& relaxation : relaxations) {
     if (auto choice = search(relaxation.request))
       return relaxation.advice + " (here: " + describe_choice(*choice) + ")";

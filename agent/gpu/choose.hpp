@@ -14,8 +14,9 @@ namespace cs231n::gpu {
 
 // Where the NVIDIA driver comes from.
 enum class DriverSource {
-  nvidia_repo,    // cuda-drivers-<branch> from NVIDIA's repo, a DKMS-built (unsigned) module
-  ubuntu_signed,  // Ubuntu's Canonical-signed linux-modules-nvidia-<branch>-server-gcp
+  nvidia_repo,         // cuda-drivers-<branch> from NVIDIA's repo, a DKMS-built (unsigned) module
+  nvidia_repo_latest,  // the repo's unsuffixed cuda-drivers / nvidia-open (no branch packages there)
+  ubuntu_signed,       // Ubuntu's Canonical-signed linux-modules-nvidia-<branch>-server[-open]-<kernel>
 };
 
 // What the machine is and what the config asks for.
@@ -30,6 +31,8 @@ struct Request {
   std::string torch = "auto";          // pytorch.version
   bool secure_boot = false;
   bool module_signing_key = false;  // a MOK key DKMS signs with is configured
+  bool gce = false;                 // on GCE: GPUs GCE retired are refused
+  std::string apt_version;          // the installed apt's version ("2.4.13"); empty: unknown
 };
 
 struct Choice {
@@ -37,6 +40,7 @@ struct Choice {
   std::string cuda;
   int driver_branch = 0;
   DriverSource driver_source = DriverSource::nvidia_repo;
+  bool open_modules = false;  // NVIDIA's open kernel modules (Turing and newer)
   std::string nvidia_repo;
   std::string repo_warning;
   // The torch build.

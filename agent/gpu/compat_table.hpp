@@ -19,7 +19,19 @@ struct GpuModel {
   int compute_capability;         // 75 for sm_75
   int max_driver_branch;          // newest driver branch that works on it (0: no limit)
   std::string_view min_cuda;      // oldest CUDA that knows the architecture
+  int max_cuda_major = 0;         // newest CUDA major with kernels for it (0: no limit)
+  bool retired_on_gce = false;    // GCE no longer offers it
 };
+
+// NVIDIA's open kernel modules drive Turing (sm_75) and newer, and only they drive Blackwell; the
+// proprietary ones drive everything up to Blackwell. NVIDIA recommends open from Turing on.
+// Source: NVIDIA Driver Installation Guide, "Kernel Modules"
+// (https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/kernel-modules.html).
+inline constexpr int k_open_modules_from = 75;
+inline constexpr int k_open_modules_only_from = 100;
+// The first driver branch with open kernel modules (same guide: "Starting in the 515 driver release series").
+inline constexpr int k_open_modules_from_branch = 515;
+inline bool wants_open_modules(const GpuModel& model) { return model.compute_capability >= k_open_modules_from; }
 
 inline constexpr std::string_view k_nvidia_vendor = "10de";
 
@@ -28,18 +40,18 @@ std::optional<GpuModel> find_gpu(std::string_view device_id);
 // "Tesla T4", or "NVIDIA 10de:XXXX" for an id not in the table.
 std::string gpu_display_name(std::string_view device_id);
 
-// The driver branches cs231n-agent can install from NVIDIA's repos, and the ones it prefers.
+// The driver branches cs231n-agent prefers.
 struct DriverBranches {
-  std::vector<int> nvidia_repo;  // cuda-drivers-<branch> exists for these, oldest first
-  int first_unbranched;          // from this branch on, no cuda-drivers-<branch> package
-  int long_term;                 // preferred where it fits
-  int cuda10;                    // preferred with CUDA 10.0
+  int long_term;  // preferred where it fits
+  int cuda10;     // preferred with CUDA 10.0
 };
 const DriverBranches& driver_branches();
 
 struct CudaRelease {
-  std::string_view version;             // "10.0"
-  std::string_view torch_variant;       // "cu100": the PyTorch builds made with it
+  std::string_view version;  // "10.0"
+  // The PyTorch builds that run beside this toolkit, preferred first: the ones made with it, then
+  // older ones of the same major (a wheel brings its own CUDA runtime; the driver is what counts).
+  std::vector<std::string_view> torch_variants;
   int min_driver_branch;                // from the CUDA release notes
   std::string_view min_driver_version;  // "410.48"
   std::vector<std::string_view> repos;  // NVIDIA repo distro names it is published for
@@ -57,10 +69,15 @@ struct OsSupport {
   std::string_view version_id;   // os-release VERSION_ID
   std::string_view nvidia_repo;  // "ubuntu2204"
   // Driver branches the OS ships as prebuilt, signed modules for the GCP kernel flavour (they load
-  // with Secure Boot on): linux-modules-nvidia-<branch>-server-gcp.
+  // with Secure Boot on): linux-modules-nvidia-<branch>-server[-open]-<kernel>, not the
+  // transitional names that only point at another branch.
   std::vector<int> signed_gcp_branches;
-  // A known reason NVIDIA's repo may not work here (empty: none known).
-  std::string_view repo_warning;
+  // NVIDIA's repo for this OS: the branches it has cuda-drivers-<branch> for, and the branch its
+  // unsuffixed packages (cuda-drivers, nvidia-open) bring when it has no branch packages (0: none).
+  std::vector<int> repo_driver_branches;
+  int repo_latest_branch = 0;
+  // Signed with NVIDIA's key 3bf863cc, whose binding signature is SHA1: APT 3 (sqv) rejects it.
+  bool repo_key_sha1 = true;
 };
 
 // Grouped by OS, oldest release first.
@@ -93,8 +110,19 @@ struct TorchBuild {
 // Newest first.
 const std::vector<TorchBuild>& torch_builds();
 std::optional<TorchBuild> find_torch(std::string_view version);
-// The oldest and newest GPU architectures (sm_XY as XY) a torch build for `variant` runs on.
-int torch_min_compute_capability(std::string_view torch_version, std::string_view variant);
-int torch_max_compute_capability(std::string_view variant);
+// What a torch wheel carries for the GPU: machine code for these architectures (sm_XY as XY) and
+// PTX for one (0: none), which the driver compiles for newer ones.
+struct TorchArchitectures {
+  std::vector<int> cubins;
+  int ptx = 0;
+};
+TorchArchitectures torch_architectures(std::string_view torch_version, std::string_view variant);
+// Whether that build has kernels for `model`: a cubin of the same major and a minor not above the
+// GPU's, or PTX not above it for an architecture the build's CUDA knows.
+bool torch_runs_on(std::string_view torch_version, std::string_view variant, const GpuModel& model);
+
+// The oldest APT that verifies signatures with Sequoia's sqv (APT 3.0: Debian 13, Ubuntu 25.04 on),
+// which rejects SHA1 binding signatures since 2026-02-01 (NVIDIA/cuda-repo-management#30, #34, #39).
+inline constexpr std::string_view k_apt_with_sqv = "2.9";
 
 }  // namespace cs231n::gpu

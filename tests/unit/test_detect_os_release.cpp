@@ -57,7 +57,7 @@ TEST_CASE("os-release: the supported releases are exactly gpu's OS table") {
     CAPTURE(os.nvidia_repo);
     CHECK(detect::os_info_from({{"ID", std::string(os.id)}, {"VERSION_ID", std::string(os.version_id)}}).supported);
   }
-  CHECK_FALSE(detect::os_info_from({{"ID", "debian"}, {"VERSION_ID", "13"}}).supported);
+  CHECK_FALSE(detect::os_info_from({{"ID", "debian"}, {"VERSION_ID", "14"}}).supported);
 }
 
 TEST_CASE("os-release: codename falls back to UBUNTU_CODENAME") {
