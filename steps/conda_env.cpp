@@ -61,9 +61,16 @@ class CondaEnvStep : public plan::Step {
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
-    return {{"conda_env", context.config.at("conda_env")},
-            {"prefix", context.config.string("anaconda.prefix")},
-            {"user", context.facts.user.name}};
+    // Keys added later count only when set, so that an env made before them is not made again.
+    auto conda_env = context.config.at("conda_env");
+    for (const char* key : {"channels", "explicit_file"}) {
+      if (conda_env.at(key).empty()) conda_env.erase(key);
+    }
+    nlohmann::json inputs = {{"conda_env", conda_env},
+                             {"prefix", context.config.string("anaconda.prefix")},
+                             {"user", context.facts.user.name}};
+    if (context.config.boolean("anaconda.accept_tos")) inputs["accept_tos"] = true;
+    return inputs;
   }
 
   // Done when conda lists the env and its conda-meta records the wanted Python and packages.
