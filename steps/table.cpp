@@ -65,6 +65,11 @@ plan::StepList all_steps(const config::Config& config) {
   check_step_names(steps, built_in_count, config);
   // Before anything is installed, in `plan` too: whose terms these are is not the agent's call.
   if (auto refusal = terms_refusal(config)) throw Error(ExitCode::usage, *refusal);
+  if (!config.string("conda_env.explicit_file").empty() && !config.string("conda_env.environment_file").empty()) {
+    throw Error(ExitCode::usage,
+                "config: conda_env.explicit_file: an env comes from one list; set it or conda_env.environment_file, "
+                "not both");
+  }
   return steps;
 }
 

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include "agent/core/error.hpp"
 #include "steps/conda_terms.hpp"
+#include "steps/table.hpp"
 #include "tests/support/machine.hpp"
 
 using namespace cs231n;
@@ -68,4 +70,14 @@ TEST_CASE("anaconda_terms: exactly the Anaconda channels the env reads") {
   CHECK_FALSE(terms.runs_accept());
   CHECK(steps::channel_arguments(config_with(layer)) ==
         std::vector<std::string>{"--override-channels", "-c", "conda-forge"});
+}
+
+TEST_CASE("all_steps: a config that needs Anaconda's terms, or names two env lists, is a usage error") {
+  CHECK_THROWS_WITH_AS(steps::all_steps(config_with(installer("Miniconda3-py313_25.5.1-1-Linux-x86_64.sh"))),
+                       doctest::Contains("config: anaconda.accept_tos: "), Error);
+  CHECK_THROWS_WITH_AS(
+      steps::all_steps(config_with(
+          {{"conda_env", {{"explicit_file", "/srv/explicit.txt"}, {"environment_file", "/srv/environment.yml"}}}})),
+      doctest::Contains("config: conda_env.explicit_file: "), Error);
+  CHECK_NOTHROW(steps::all_steps(config_with({{"conda_env", {{"explicit_file", "https://example.org/seed.txt"}}}})));
 }
