@@ -247,6 +247,29 @@ assert_rc 0
 assert_eq "ledger lines added" "" "$(ledger_new)"
 assert_eq "cs231n-agent blocks in ann's ~/.bashrc" 1 "$(grep -c '^# >>> cs231n-agent conda >>>' "$R/home/ann/.bashrc")"
 
+section "seed profile with conda_env.explicit_file: conda 4.5 links a .tar.bz2 @EXPLICIT list (md5) with no solve"
+seed_list=/srv/seed-explicit.txt
+printf '@EXPLICIT\n' >"$R$seed_list"
+for package in python-3.6.13-h12debd9_1 numpy-1.15.4-py36h7e9f1db_0; do
+  printf 'a stand-in conda package %s\n' "$package" >"$SERVE/$package.tar.bz2"
+  printf '%s/files/%s.tar.bz2#%s\n' "$BASE" "$package" "$(md5sum -- "$SERVE/$package.tar.bz2" | cut -d' ' -f1)" >>"$R$seed_list"
+done
+chmod 0644 -- "$R$seed_list"
+course_config "$R/root/seed-explicit.json" "{\"profile\": \"seed\", \"user\": \"ann\",
+  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
+                 \"prefix\": \"~/anaconda3\"},
+  \"conda_env\": {\"name\": \"cs231n-explicit\", \"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"explicit_file\": \"$seed_list\"}}"
+ledger_mark
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed-explicit.json --state-dir /var/lib/seed \
+  --cache-dir /var/cache/seed
+assert_rc 0
+assert_eq "conda create call (conda's own channels: the seed profile sets none)" \
+  "ann	conda	create -y -n cs231n-explicit --file $seed_list" "$(ledger_new | grep -P '\tconda\tcreate')"
+assert_eq "python of the seed explicit env" "Python 3.6.13" \
+  "$(in_chroot su ann -c "$SEED_PREFIX/envs/cs231n-explicit/bin/python --version")"
+[[ -f $R$SEED_PREFIX/envs/cs231n-explicit/conda-meta/numpy-1.15.4-py36h7e9f1db_0.json ]] ||
+  fail "seed explicit env" "expected: conda-meta/numpy-1.15.4-py36h7e9f1db_0.json" "got: $(ls -- "$R$SEED_PREFIX/envs/cs231n-explicit/conda-meta" 2>&1)"
+
 #-----------------------------------------------------------------------------------------------
 section "conda_env.environment_file with conda 26.7 (which, like 24.3, has no env create --force)"
 cat >"$R/srv/environment.yml" <<'EOF'
