@@ -21,7 +21,10 @@ class AnacondaStep : public plan::Step {
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
-    return {{"user", context.facts.user.name}, {"anaconda", context.config.at("anaconda")}};
+    // accept_tos is the conda-env step's business (conda tos accept runs there).
+    auto anaconda = context.config.at("anaconda");
+    anaconda.erase("accept_tos");
+    return {{"user", context.facts.user.name}, {"anaconda", anaconda}};
   }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {

@@ -1,7 +1,9 @@
 #include <algorithm>
+#include <array>
 
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
+#include "steps/conda_terms.hpp"
 #include "steps/table.hpp"
 
 namespace cs231n::steps {
@@ -11,6 +13,28 @@ namespace {
 // "numpy>=1.20" -> "numpy"
 std::string package_name(const std::string& spec) { return spec.substr(0, spec.find_first_of("=<>!")); }
 
+// conda's progress headings, in the order it goes through them (conda 4.5 to 26: "Collecting
+// package metadata" appeared with 4.6; 4.5 fetches repodata inside "Solving environment").
+constexpr std::array<std::string_view, 6> k_conda_phases = {
+    "Collecting package metadata", "Solving environment",   "Downloading and Extracting Packages",
+    "Preparing transaction",       "Verifying transaction", "Executing transaction"};
+
+// The last phase conda's output reached, or empty.
+std::string last_phase(const std::string& output) {
+  std::size_t best_position = 0;
+  std::string best;
+  for (const auto phase : k_conda_phases) {
+    const auto position = output.rfind(phase);
+    if (position != std::string::npos && (best.empty() || position >= best_position)) {
+      best_position = position;
+      best = std::string(phase);
+    }
+  }
+  return best;
+}
+
+bool is_url(const std::string& text) { return text.starts_with("https://") || text.starts_with("http://"); }
+
 class CondaEnvStep : public plan::Step {
  public:
   CondaEnvStep() : Step({.name = "conda-env", .after = {"anaconda"}}) {}
@@ -18,16 +42,35 @@ class CondaEnvStep : public plan::Step {
   plan::Decision decide(const plan::Context& context) const override {
     const auto& config = context.config;
     std::string summary = "create conda env " + config.string("conda_env.name") + " from ";
+    const std::string explicit_file = config.string("conda_env.explicit_file");
     const std::string file = config.string("conda_env.environment_file");
-    if (!file.empty()) return plan::will_run(summary + file);
-    return plan::will_run(summary + "python=" + config.string("conda_env.python") + " " +
-                          util::join(config.strings("conda_env.packages"), " "));
+    if (!explicit_file.empty()) {
+      summary += "the @EXPLICIT list " + explicit_file + " (no solve)";
+    } else if (!file.empty()) {
+      summary += file;
+    } else {
+      summary +=
+          "python=" + config.string("conda_env.python") + " " + util::join(config.strings("conda_env.packages"), " ");
+    }
+    if (file.empty()) {
+      const auto channels = config.strings("conda_env.channels");
+      summary += channels.empty() ? " (conda's configured channels)"
+                                  : " (channels " + util::join(channels, ", ") + " only: --override-channels)";
+    }
+    return plan::will_run(summary + terms_summary(config));
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
-    return {{"conda_env", context.config.at("conda_env")},
-            {"prefix", context.config.string("anaconda.prefix")},
-            {"user", context.facts.user.name}};
+    // Keys added later count only when set, so that an env made before them is not made again.
+    auto conda_env = context.config.at("conda_env");
+    for (const char* key : {"channels", "explicit_file"}) {
+      if (conda_env.at(key).empty()) conda_env.erase(key);
+    }
+    nlohmann::json inputs = {{"conda_env", conda_env},
+                             {"prefix", context.config.string("anaconda.prefix")},
+                             {"user", context.facts.user.name}};
+    if (context.config.boolean("anaconda.accept_tos")) inputs["accept_tos"] = true;
+    return inputs;
   }
 
   // Done when conda lists the env and its conda-meta records the wanted Python and packages.
@@ -44,7 +87,7 @@ class CondaEnvStep : public plan::Step {
         return record.starts_with(package + "-" + version_prefix) && record.ends_with(".json");
       });
     };
-    if (config.string("conda_env.environment_file").empty()) {
+    if (config.string("conda_env.environment_file").empty() && config.string("conda_env.explicit_file").empty()) {
       if (!has("python", config.string("conda_env.python") + ".")) return plan::CheckResult{false, ""};
       for (const auto& spec : config.strings("conda_env.packages")) {
         if (!has(package_name(spec), "")) return plan::CheckResult{false, ""};
@@ -68,8 +111,21 @@ class CondaEnvStep : public plan::Step {
     const std::string conda = prefix + "/bin/conda";
     const std::string env = config.string("conda_env.name");
     const std::string file = config.string("conda_env.environment_file");
+    const std::string explicit_file = config.string("conda_env.explicit_file");
+    if (auto accepted = accept_terms(run, conda); !accepted) return std::unexpected(accepted.error());
     std::vector<std::string> argv;
-    if (!file.empty()) {
+    if (!explicit_file.empty()) {
+      // An @EXPLICIT list is linked as it is: no repodata is read and nothing is solved (conda
+      // 4.5.12 and 24.3 conda/cli/install.py: an @EXPLICIT --file returns before the solver).
+      std::string list = explicit_file;
+      if (is_url(explicit_file)) {
+        auto cached = download_to_cache(run, explicit_file, file_name_of(explicit_file), "", "");
+        if (!cached) return std::unexpected(cached.error());
+        list = *cached;
+      }
+      argv = {conda, "create", "-y", "-n", env, "--file", list};
+      for (auto& argument : channel_arguments(config)) argv.push_back(std::move(argument));
+    } else if (!file.empty()) {
       // Replacing an env left half-made: --force until conda 24.3 removed it for --yes.
       const auto version = conda_version(run, prefix);
       const bool new_flag = version && util::compare_versions(*version, "24.3") >= 0;
@@ -79,14 +135,59 @@ class CondaEnvStep : public plan::Step {
       // pip-installing it into a conda env breaks the env (the tutorial's warning).
       argv = {conda, "create", "-y", "-n", env, "python=" + config.string("conda_env.python")};
       for (const auto& spec : config.strings("conda_env.packages")) argv.push_back(spec);
+      for (auto& argument : channel_arguments(config)) argv.push_back(std::move(argument));
       if (auto solver = solver_option(run, prefix)) argv.push_back(*solver);
     }
-    auto created = run.run(as_user(run, argv));
+    const std::string shown = util::join(argv, " ");
+    auto created = run.probe(as_user(run, argv));
     if (!created) return std::unexpected(created.error());
-    return plan::ApplyResult{};
+    if (created->ok()) return plan::ApplyResult{};
+    auto failure = run.failure_of(shown, *created);
+    if (created->timed_out) {
+      // Say where the time went: a 2018 solver against today's repodata never ends in "Solving environment".
+      const std::string phase = last_phase(created->output_tail);
+      failure.message +=
+          phase.empty() ? "; conda had not printed any progress yet" : "; conda was in its \"" + phase + "\" phase";
+      if (phase.empty() || phase == k_conda_phases[0] || phase == k_conda_phases[1]) {
+        failure.message += " (conda_env.explicit_file installs an @EXPLICIT list with no solve)";
+      }
+    }
+    return std::unexpected(failure);
   }
 
  private:
+  // What `plan` says about Anaconda's Terms of Service, after the rest.
+  static std::string terms_summary(const config::Config& config) {
+    if (!config.boolean("anaconda.accept_tos")) return "";
+    const auto terms = anaconda_terms(config);
+    if (terms.runs_accept()) {
+      return "; first accepts Anaconda's Terms of Service for " + util::join(terms.anaconda_channels, ", ") +
+             " (anaconda.accept_tos: conda tos accept)";
+    }
+    if (terms.anaconda_channels.empty()) return "; anaconda.accept_tos is set, but the env uses no Anaconda channel";
+    return "; anaconda.accept_tos is set for " + util::join(terms.anaconda_channels, ", ") + "; " + terms.installer +
+           " has no ToS plugin to record it";
+  }
+
+  // With anaconda.accept_tos and a conda that has the ToS plugin: `conda tos accept` for exactly
+  // the Anaconda channels the env reads, as the user (the plugin's default --user store,
+  // ~/.conda/tos, is where the user's own conda looks; anaconda/conda-anaconda-tos plugin.py, path.py).
+  static util::Result<void> accept_terms(const plan::StepRun& run, const std::string& conda) {
+    if (!run.config().boolean("anaconda.accept_tos")) return {};
+    const auto terms = anaconda_terms(run.config());
+    if (!terms.runs_accept()) return {};
+    std::vector<std::string> argv{conda, "tos", "accept", "--override-channels"};
+    for (const auto& channel : terms.anaconda_channels) {
+      argv.push_back("--channel");
+      argv.push_back(channel);
+    }
+    run.note("anaconda.accept_tos is true: accepting Anaconda's Terms of Service for " +
+             util::join(terms.anaconda_channels, ", "));
+    auto accepted = run.run(as_user(run, argv));
+    if (!accepted) return std::unexpected(accepted.error());
+    return {};
+  }
+
   static os::Command with_capture(os::Command command) {
     command.capture_stdout = true;
     return command;

@@ -4,6 +4,7 @@
 
 #include "agent/core/error.hpp"
 #include "agent/util/strings.hpp"
+#include "steps/conda_terms.hpp"
 
 namespace cs231n::steps {
 
@@ -62,6 +63,13 @@ plan::StepList all_steps(const config::Config& config) {
   const std::size_t built_in_count = steps.size();
   for (const auto& definition : config.at("steps")) steps.push_back(make_custom_step(definition));
   check_step_names(steps, built_in_count, config);
+  // Before anything is installed, in `plan` too: whose terms these are is not the agent's call.
+  if (auto refusal = terms_refusal(config)) throw Error(ExitCode::usage, *refusal);
+  if (!config.string("conda_env.explicit_file").empty() && !config.string("conda_env.environment_file").empty()) {
+    throw Error(ExitCode::usage,
+                "config: conda_env.explicit_file: an env comes from one list; set it or conda_env.environment_file, "
+                "not both");
+  }
   return steps;
 }
 

@@ -94,6 +94,10 @@ const ValueCheck k_optional_md5 = matches("[0-9a-f]{32}", "32 lowercase hex digi
 const ValueCheck k_home_path =
     matches(R"((~|/)[A-Za-z0-9_./+-]*)", "an absolute path or one starting with ~/, without spaces");
 const ValueCheck k_optional_path = matches(R"(/[A-Za-z0-9_./+-]*)", "an absolute path without spaces", true);
+// An @EXPLICIT list: a file on the machine, or a download (https, or http on 127.0.0.1 only).
+const ValueCheck k_optional_path_or_url =
+    matches(R"(/[A-Za-z0-9_./+-]*|https://[^\s"'\\]+|http://(127\.0\.0\.1|localhost)(:[0-9]+)?/[^\s"'\\]*)",
+            "an absolute path without spaces or an https:// URL", true);
 const ValueCheck k_relative_path =
     not_an_option(matches(R"([A-Za-z0-9_+-][A-Za-z0-9_./+-]*)", "a relative path without spaces"));
 const ValueCheck k_step_name = matches("[a-z0-9][a-z0-9-]{0,62}", "lowercase letters, digits and -");
@@ -120,6 +124,16 @@ const ValueCheck k_conda_spec = not_an_option([](const json& value) -> std::opti
     if (auto problem = too_long(item.get<std::string>())) return "has an entry that " + *problem;
     if (!std::regex_match(item.get<std::string>(), spec))
       return "has \"" + item.get<std::string>() + "\", not a conda package spec";
+  }
+  return std::nullopt;
+});
+// A channel name ("conda-forge", "defaults") or URL, as `conda -c` takes it.
+const ValueCheck k_conda_channels = not_an_option([](const json& value) -> std::optional<std::string> {
+  static const std::regex channel(R"([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*|https?://[^\s"'\\]+)");
+  for (const auto& item : value) {
+    if (auto problem = too_long(item.get<std::string>())) return "has an entry that " + *problem;
+    if (!std::regex_match(item.get<std::string>(), channel))
+      return "has \"" + item.get<std::string>() + "\", not a conda channel name or URL";
   }
   return std::nullopt;
 });
@@ -186,14 +200,27 @@ const std::vector<Field>& schema() {
        "cs231n-profile", one_of({"auto", "seed", "current"})},
       {"user", Kind::string, "account to set up; empty: SUDO_USER, else the only regular account", "cs231n-user",
        k_user_name},
-      {"anaconda.installer_url", Kind::string, "Anaconda/Miniconda installer", "", k_url},
+      {"anaconda.installer_url", Kind::string, "conda installer (Miniforge, Miniconda or Anaconda)", "", k_url},
       {"anaconda.installer_sha256", Kind::string, "its sha256", "", k_sha256},
       {"anaconda.prefix", Kind::string, "install prefix (`~/` is the user's home; no spaces)", "", k_home_path},
+      {"anaconda.accept_tos",
+       Kind::boolean,
+       "accept Anaconda's Terms of Service for the Anaconda channels the env uses (`conda tos accept`); needed by "
+       "an Anaconda/Miniconda installer with the ToS plugin or a `defaults` channel (see below)",
+       "",
+       {}},
       {"conda_env.name", Kind::string, "name of the conda env (not starting with `-`)", "", k_env_name},
       {"conda_env.python", Kind::string, "Python version of the env", "", k_python_version},
       {"conda_env.packages", Kind::string_list, "conda packages of the env (none starting with `-`)", "", k_conda_spec},
+      {"conda_env.channels", Kind::string_list,
+       "channels of the env, given with `--override-channels`; empty: the installer's own (`defaults` for "
+       "Anaconda/Miniconda)",
+       "", k_conda_channels},
       {"conda_env.environment_file", Kind::string, "an environment.yml to use instead of python + packages", "",
        k_optional_path},
+      {"conda_env.explicit_file", Kind::string,
+       "an `@EXPLICIT` package list (path or https URL) installed without a solve, instead of python + packages", "",
+       k_optional_path_or_url},
       {"assignments.repo", Kind::string, "git repository with the assignments", "cs231n-assignments-repo", k_git_url},
       {"assignments.ref", Kind::string, "branch or tag (not starting with `-`); empty: the repository's default", "",
        not_an_option(matches(R"([A-Za-z0-9_./-]*)", "a branch or tag name"))},
@@ -262,18 +289,32 @@ nlohmann::json profile_defaults(const std::string& profile) {
       {"user", ""},
       {"anaconda",
        {{"installer_url", seed ? "https://repo.anaconda.com/archive/Anaconda3-2018.12-Linux-x86_64.sh"
-                               : "https://repo.anaconda.com/miniconda/Miniconda3-py312_24.3.0-0-Linux-x86_64.sh"},
+                               // Miniforge: conda-forge's installer, conda-forge channel only, no Anaconda ToS plugin
+                               // (github.com/conda-forge/miniforge, README and Miniforge3/construct.yaml).
+                               : "https://github.com/conda-forge/miniforge/releases/download/26.7.2-0/"
+                                 "Miniforge3-26.7.2-0-Linux-x86_64.sh"},
+        // current: the sha256 pinned for Miniforge3-26.7.2-0-Linux-x86_64.sh by many public projects that
+        // check it against the release's Miniforge3-26.7.2-0-Linux-x86_64.sh.sha256 asset (docs/sources/
+        // conda-and-miniforge.md section 2; the asset itself could not be read from here).
         {"installer_sha256", seed ? "1019d0857e5865f8a6861eaf15bfe535b87e92b72ce4f531000dc672be7fce00"
-                                  : "96a44849ff17e960eeb8877ecd9055246381c4d4f2d031263b63fa7e2e930af1"},
-        {"prefix", seed ? "~/anaconda3" : "~/miniconda3"}}},
+                                  : "281b0ac7d550802efc81af633225a5e6116d29ae72f3ab4eae7168c3931a4c05"},
+        {"prefix", seed ? "~/anaconda3" : "~/miniforge3"},
+        {"accept_tos", false}}},
       {"conda_env",
        {{"name", "cs231n"},
         {"python", seed ? "3.6" : "3.12"},
-        // The tutorial's `anaconda` metapackage, pinned to its release so that it still solves quickly.
+        // seed: the tutorial's `anaconda` metapackage, pinned to its release so that it still solves quickly.
+        // current: what the assignments import (cs231n/cs231n.github.io, assignments 2024-2026; see
+        // docs/sources/conda-and-miniforge.md section 6): `past.builtins` is package future, six, PIL is
+        // pillow; assignment 2 builds a Cython extension with distutils, which Python 3.12 left to
+        // setuptools. notebook and ipykernel run the notebooks; torch comes from the pytorch step.
         {"packages", seed ? json::array({"anaconda=2018.12"})
-                          : json::array({"numpy", "scipy", "matplotlib", "pillow", "imageio", "scikit-learn", "h5py",
-                                         "notebook", "ipykernel"})},
-        {"environment_file", ""}}},
+                          : json::array({"numpy", "scipy", "matplotlib", "pillow", "imageio", "future", "six", "h5py",
+                                         "cython", "setuptools", "notebook", "ipykernel"})},
+        // seed: conda's own (Anaconda 2018.12's `defaults`, as the tutorial did); current: conda-forge only.
+        {"channels", seed ? json::array() : json::array({"conda-forge"})},
+        {"environment_file", ""},
+        {"explicit_file", ""}}},
       {"assignments",
        {{"repo", "https://github.com/jinh0park/cs231n-setup.git"}, {"ref", ""}, {"folder", "~/cs231n-setup"}}},
       {"datasets", {{"enabled", true}, {"items", dataset_manifest()}, {"extra", json::array()}}},

@@ -14,7 +14,8 @@ constexpr const char* k_set_user_hint = "set \"user\" in the config file or the 
 std::string find_conda_prefix(const os::Files& files, const TargetUser& user) {
   std::vector<std::string> candidates;
   if (user.account) {
-    for (const char* name : {"anaconda3", "miniconda3"}) candidates.push_back(user.account->home + "/" + name);
+    for (const char* name : {"anaconda3", "miniconda3", "miniforge3"})
+      candidates.push_back(user.account->home + "/" + name);
   }
   for (const char* prefix : {"/opt/conda", "/opt/anaconda3", "/opt/miniconda3"}) candidates.emplace_back(prefix);
   for (const auto& prefix : candidates) {

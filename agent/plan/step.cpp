@@ -42,11 +42,15 @@ util::Result<os::CommandResult> StepRun::run(os::Command command) const {
   auto result = probe(std::move(command));
   if (!result) return result;
   if (result->ok()) return result;
-  std::string message = shown + " " + result->describe();
-  if (result->timed_out) message += " (the step's time limit; see \"timeouts\")";
+  return std::unexpected(failure_of(shown, *result));
+}
+
+util::Failure StepRun::failure_of(const std::string& shown, const os::CommandResult& result) const {
+  std::string message = shown + " " + result.describe();
+  if (result.timed_out) message += " (the step's time limit; see \"timeouts\")";
   // The line that says what went wrong is often not the last (conda ends with advice, apt
   // with a summary): prefer the last line that looks like an error.
-  const auto tail = util::lines(result->output_tail);
+  const auto tail = util::lines(result.output_tail);
   std::string reason;
   for (const auto& line : tail) {
     const auto text = util::trim(line);
@@ -57,7 +61,7 @@ util::Result<os::CommandResult> StepRun::run(os::Command command) const {
   }
   if (reason.empty() && !tail.empty()) reason = std::string(util::trim(tail.back()));
   if (!reason.empty()) message += ": " + reason;
-  return util::fail(util::redact_credentials(message));
+  return util::Failure{util::redact_credentials(message), 0, 0};
 }
 
 void StepRun::note(const std::string& line) const {

@@ -74,6 +74,8 @@ class StepRun {
   util::Result<os::CommandResult> run(os::Command command) const;
   // Like run(), but a non-zero exit is a result, not a failure (for checks).
   util::Result<os::CommandResult> probe(os::Command command) const;
+  // The failure run() reports for a command (`shown`, its argv joined) that did not succeed.
+  util::Failure failure_of(const std::string& shown, const os::CommandResult& result) const;
   // Appends a line to the step's log.
   void note(const std::string& line) const;
 

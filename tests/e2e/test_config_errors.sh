@@ -106,7 +106,7 @@ run_agent plan --json --root "$ROOT" --config "$CONFIGS/valid-user-new-account.j
 assert_rc 0
 assert_json "steps[name=user].action" '"run"'
 assert_json_contains "steps[name=user].summary" "newstudent" "/home/newstudent"
-assert_json_contains "steps[name=anaconda].summary" "/home/newstudent/miniconda3"
+assert_json_contains "steps[name=anaconda].summary" "/home/newstudent/miniforge3"
 
 section "a valid config's values reach the plan"
 run_agent plan --json --root "$ROOTS/debian12-unknown-gpu" --config "$CONFIGS/valid-user.json"

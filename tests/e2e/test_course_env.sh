@@ -2,15 +2,17 @@
 # The course environment end to end, in a Debian 11 chroot overlay (tests/e2e/chroot.sh), as root:
 # `run --only user,apt-packages,anaconda,conda-env,assignments,datasets` for an account that does
 # not exist yet ("user": "student"), against real stand-ins for everything the steps reach:
-#   - a stand-in Miniconda installer (tests/support/make_standin_conda.py; conda 24.3.0) served by
-#     tests/support/http_server.py on 127.0.0.1, with its sha256 in the config,
+#   - a stand-in Miniforge installer (tests/support/make_standin_conda.py; conda 26.7.2, conda-forge
+#     only, no ToS plugin) served by tests/support/http_server.py on 127.0.0.1, with its sha256 in
+#     the config,
 #   - a bare git repository /srv/cs231n.git cloned over file:// (git from the apt-packages step),
 #   - real dataset archives (a .tar.gz used by two assignments, a .zip, an .npz copied as it is;
 #     with md5, with sha256, without a checksum),
 #   - apt-get against Debian's archive.
 # Then: a second run changes nothing and calls nothing; the seed profile's Anaconda3-2018.12
 # (conda 4.5.12, which has no `conda init`) for a second account; and an env from an
-# environment.yml with conda 24.3.
+# environment.yml; a Miniconda with Anaconda's ToS plugin: refused without anaconda.accept_tos, its
+# terms accepted for exactly the configured channels with it; an @EXPLICIT list installed with no solve.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -21,10 +23,11 @@ source "$SOURCE_DIR/tests/support/course.sh"
 
 section "fixtures: stand-in installers, dataset archives, a bare repository, the HTTP server, the overlay"
 course_setup
-course_config "$R/root/course.json"
+MINIFORGE_JSON="\"installer_url\": \"@BASE@/files/$MINIFORGE\", \"installer_sha256\": \"$(sha256_of "$SERVE/$MINIFORGE")\""
+course_config "$R/root/course.json" "{\"anaconda\": {$MINIFORGE_JSON, \"prefix\": \"~/miniforge3\"}}"
 STATE=/var/lib/course
 HOME_DIR=/home/student
-PREFIX=$HOME_DIR/miniconda3
+PREFIX=$HOME_DIR/miniforge3
 CLONE=$HOME_DIR/cs231n-setup
 [[ ! -e $R$HOME_DIR ]] || fail "test bug: $HOME_DIR exists before the run"
 grep -q '^student:' "$R/etc/passwd" && fail "test bug: the account student exists before the run"
@@ -33,6 +36,21 @@ section "plan: the six course steps would run"
 chroot_agent plan --json --config /root/course.json --state-dir "$STATE"
 for step in ${COURSE_STEPS//,/ }; do assert_json "steps[name=$step].action" '"run"'; done
 assert_json profile.name '"current"'
+
+section "plan: the current profile's defaults are Miniforge into ~/miniforge3, an env from conda-forge with what the assignments import"
+printf '{"user": "student"}\n' >"$R/root/defaults.json"
+chroot_agent plan --json --config /root/defaults.json --state-dir /var/lib/defaults
+assert_rc 0
+assert_json_contains "steps[name=anaconda].summary" "install Miniforge3-26.7.2-0-Linux-x86_64.sh (sha256 281b0ac7d550" \
+  "into /home/student/miniforge3"
+assert_json config.anaconda.installer_url \
+  '"https://github.com/conda-forge/miniforge/releases/download/26.7.2-0/Miniforge3-26.7.2-0-Linux-x86_64.sh"'
+assert_json config.anaconda.accept_tos false
+assert_json config.conda_env.channels '["conda-forge"]'
+# assignment 1 imports past.builtins (package future) and six; assignment 2 builds with Cython and distutils.
+assert_json_contains "steps[name=conda-env].summary" "python=3.12 numpy scipy matplotlib pillow imageio future six h5py cython setuptools notebook ipykernel" \
+  "(channels conda-forge only: --override-channels)"
+assert_json_not_contains "steps[name=conda-env].summary" "Terms of Service"
 
 #-----------------------------------------------------------------------------------------------
 section "first run: the six course steps as root, for an account that does not exist yet"
@@ -70,7 +88,7 @@ assert_eq "installer calls" "student	installer	-b -u -p $PREFIX" "$(ledger | gre
 assert_eq "users that ran conda" "student" "$(ledger | cut -f1 | sort -u | xargs)"
 [[ -x $R$PREFIX/bin/conda && -f $R$PREFIX/etc/profile.d/conda.sh ]] || fail "no conda in $PREFIX" "$(ls -la -- "$R$PREFIX" 2>&1)"
 assert_owned "$STUDENT_UID" "$R$PREFIX"
-assert_eq "conda --version, as student" "conda 24.3.0" "$(in_chroot su student -c "$PREFIX/bin/conda --version")"
+assert_eq "conda --version, as student" "conda 26.7.2" "$(in_chroot su student -c "$PREFIX/bin/conda --version")"
 assert_eq "conda init calls" "init --help,init bash" "$(ledger | grep -P '\tconda\tinit' | cut -f3 | paste -sd,)"
 bashrc=$(cat -- "$R$HOME_DIR/.bashrc")
 assert_contains "student's .bashrc" "# >>> conda initialize >>>" "$bashrc"
@@ -81,13 +99,14 @@ assert_not_contains "student's .bashrc" "cs231n-agent conda" "$bashrc"
 # Debian's skeleton .bashrc is still there, above the block.
 assert_contains "student's .bashrc" "If not running interactively, don't do anything" "$bashrc"
 assert_eq "owner of ~/.bashrc" "$STUDENT_UID" "$(stat -c %u -- "$R$HOME_DIR/.bashrc")"
-[[ -f $R/var/cache/cs231n-agent/$MINICONDA ]] || fail "the installer is not in /var/cache/cs231n-agent"
-cmp -s -- "$SERVE/$MINICONDA" "$R/var/cache/cs231n-agent/$MINICONDA" || fail "the cached installer differs from the served one"
+[[ -f $R/var/cache/cs231n-agent/$MINIFORGE ]] || fail "the installer is not in /var/cache/cs231n-agent"
+cmp -s -- "$SERVE/$MINIFORGE" "$R/var/cache/cs231n-agent/$MINIFORGE" || fail "the cached installer differs from the served one"
 
-section "conda-env: env cs231n with python 3.12 and the packages, made by student's conda"
+section "conda-env: env cs231n with python 3.12 and the packages from conda-forge only, made by student's conda"
 ENV_DIR=$PREFIX/envs/cs231n
-assert_eq "conda create calls" "create -y -n cs231n python=3.12 numpy scipy matplotlib notebook" \
+assert_eq "conda create calls" "create -y -n cs231n python=3.12 numpy scipy matplotlib notebook --override-channels -c conda-forge" \
   "$(ledger | grep -P '\tconda\tcreate' | cut -f3)"
+assert_eq "conda tos calls (Miniforge has no Terms of Service plugin)" "" "$(ledger | grep -P '\tconda\ttos' || true)"
 records=$(cd "$R$ENV_DIR/conda-meta" && ls)
 for record in history python-3.12.2-h0.json numpy-1.0.0-h0.json scipy-1.0.0-h0.json matplotlib-1.0.0-h0.json notebook-1.0.0-h0.json; do
   assert_contains "$ENV_DIR/conda-meta" "$record" "$records"
@@ -103,7 +122,7 @@ section "a login shell of student finds conda and activates the env"
 shell_out=$(user_shell student 'command -v conda; conda --version; conda activate cs231n && python --version && command -v python; echo "$CONDA_DEFAULT_ENV"')
 assert_eq "bash -lic as student (stderr: $(head -c 300 "$TEST_TMP/user_shell.stderr"))" \
   "conda
-conda 24.3.0
+conda 26.7.2
 Python 3.12.2
 $ENV_DIR/bin/python
 cs231n" "$shell_out"
@@ -155,7 +174,7 @@ assert_eq "partial downloads left in the cache" "" "$leftovers"
 JSON_FILE=$CACHE/datasets/pins.json assert_json "" "{\"$BASE/files/imagenet_val_25.npz\": \"$(manifest_value imagenet_val_25.npz sha256)\"}"
 
 section "the server sent each file once (CIFAR-10 once, though two assignments use it)"
-for file in "$MINICONDA" cifar-10-python.tar.gz coco_captioning.zip imagenet_val_25.npz; do
+for file in "$MINIFORGE" cifar-10-python.tar.gz coco_captioning.zip imagenet_val_25.npz; do
   assert_eq "body bytes sent for /files/$file ($(data_gets "/files/$file") requests)" "$(stat -c %s -- "$SERVE/$file")" "$(body_bytes "/files/$file")"
 done
 [[ ! -s $TEST_TMP/server/stderr ]] || fail "the test server complained" "$(cat -- "$TEST_TMP/server/stderr")"
@@ -218,7 +237,7 @@ conda 4.5.12
 Python 3.6.13
 $SEED_PREFIX/envs/cs231n/bin/python" "$shell_out"
 # student's setup is untouched by ann's.
-assert_eq "student's conda" "conda 24.3.0" "$(user_shell student 'conda --version')"
+assert_eq "student's conda" "conda 26.7.2" "$(user_shell student 'conda --version')"
 
 section "seed run again: nothing to do"
 ledger_mark
@@ -228,8 +247,31 @@ assert_rc 0
 assert_eq "ledger lines added" "" "$(ledger_new)"
 assert_eq "cs231n-agent blocks in ann's ~/.bashrc" 1 "$(grep -c '^# >>> cs231n-agent conda >>>' "$R/home/ann/.bashrc")"
 
+section "seed profile with conda_env.explicit_file: conda 4.5 links a .tar.bz2 @EXPLICIT list (md5) with no solve"
+seed_list=/srv/seed-explicit.txt
+printf '@EXPLICIT\n' >"$R$seed_list"
+for package in python-3.6.13-h12debd9_1 numpy-1.15.4-py36h7e9f1db_0; do
+  printf 'a stand-in conda package %s\n' "$package" >"$SERVE/$package.tar.bz2"
+  printf '%s/files/%s.tar.bz2#%s\n' "$BASE" "$package" "$(md5sum -- "$SERVE/$package.tar.bz2" | cut -d' ' -f1)" >>"$R$seed_list"
+done
+chmod 0644 -- "$R$seed_list"
+course_config "$R/root/seed-explicit.json" "{\"profile\": \"seed\", \"user\": \"ann\",
+  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
+                 \"prefix\": \"~/anaconda3\"},
+  \"conda_env\": {\"name\": \"cs231n-explicit\", \"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"explicit_file\": \"$seed_list\"}}"
+ledger_mark
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed-explicit.json --state-dir /var/lib/seed \
+  --cache-dir /var/cache/seed
+assert_rc 0
+assert_eq "conda create call (conda's own channels: the seed profile sets none)" \
+  "ann	conda	create -y -n cs231n-explicit --file $seed_list" "$(ledger_new | grep -P '\tconda\tcreate')"
+assert_eq "python of the seed explicit env" "Python 3.6.13" \
+  "$(in_chroot su ann -c "$SEED_PREFIX/envs/cs231n-explicit/bin/python --version")"
+[[ -f $R$SEED_PREFIX/envs/cs231n-explicit/conda-meta/numpy-1.15.4-py36h7e9f1db_0.json ]] ||
+  fail "seed explicit env" "expected: conda-meta/numpy-1.15.4-py36h7e9f1db_0.json" "got: $(ls -- "$R$SEED_PREFIX/envs/cs231n-explicit/conda-meta" 2>&1)"
+
 #-----------------------------------------------------------------------------------------------
-section "conda_env.environment_file with conda 24.3 (which has no env create --force)"
+section "conda_env.environment_file with conda 26.7 (which, like 24.3, has no env create --force)"
 cat >"$R/srv/environment.yml" <<'EOF'
 name: cs231n-yml
 channels:
@@ -242,13 +284,100 @@ dependencies:
     - imageio
 EOF
 chmod 0644 "$R/srv/environment.yml"
-course_config "$R/root/from-file.json" '{"conda_env": {"name": "cs231n-yml", "environment_file": "/srv/environment.yml"}}'
+course_config "$R/root/from-file.json" "{\"anaconda\": {$MINIFORGE_JSON, \"prefix\": \"~/miniforge3\"},
+  \"conda_env\": {\"name\": \"cs231n-yml\", \"environment_file\": \"/srv/environment.yml\"}}"
 ledger_mark
 course_run /root/from-file.json "$STATE"
 if [[ $RC != 0 || ! -f $R$PREFIX/envs/cs231n-yml/conda-meta/python-3.12.2-h0.json ]]; then
   fail_later "no env cs231n-yml from /srv/environment.yml" "expected: exit 0 and the env" \
     "got:      exit $RC, $(tail -n 1 -- "$OUT")" "conda calls: $(ledger_new | cut -f3 | paste -sd';')"
 fi
+
+#-----------------------------------------------------------------------------------------------
+section "Miniconda 25.5 (Anaconda's ToS plugin) without anaconda.accept_tos: refused up front, nothing installed"
+MINICONDA_TOS_JSON="\"installer_url\": \"@BASE@/files/$MINICONDA_TOS\", \"installer_sha256\": \"$(sha256_of "$SERVE/$MINICONDA_TOS")\""
+course_config "$R/root/tos.json" "{\"user\": \"tina\", \"anaconda\": {$MINICONDA_TOS_JSON, \"prefix\": \"~/miniconda3\"},
+  \"conda_env\": {\"channels\": [\"conda-forge\", \"https://repo.anaconda.com/pkgs/main\"]}}"
+ledger_mark
+chroot_agent plan --config /root/tos.json --state-dir /var/lib/tos
+assert_rc 2
+assert_error_line "anaconda.accept_tos" "$MINICONDA_TOS" "\"accept_tos\": true" "Miniforge"
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/tos.json --state-dir /var/lib/tos
+assert_rc 2
+assert_error_line "anaconda.accept_tos" "Miniforge"
+assert_eq "installer and conda calls of the refused run" "" "$(ledger_new)"
+grep -q '^tina:' "$R/etc/passwd" && fail "the refused run made the account tina"
+[[ ! -e $R/var/lib/tos ]] || fail "the refused run made its state folder"
+assert_eq "downloads of $MINICONDA_TOS" 0 "$(data_gets "/files/$MINICONDA_TOS")"
+# conda_env.channels naming Anaconda's channels needs it too, whatever the installer.
+course_config "$R/root/defaults-channel.json" "{\"user\": \"tina\", \"anaconda\": {$MINIFORGE_JSON, \"prefix\": \"~/miniforge3\"},
+  \"conda_env\": {\"channels\": [\"defaults\"]}}"
+chroot_agent plan --config /root/defaults-channel.json --state-dir /var/lib/tos
+assert_rc 2
+assert_error_line "anaconda.accept_tos" "https://repo.anaconda.com/pkgs/main, https://repo.anaconda.com/pkgs/r" "Miniforge"
+
+section "with anaconda.accept_tos: conda tos accept for exactly the configured Anaconda channel, then the env"
+course_config "$R/root/tos.json" "{\"user\": \"tina\", \"anaconda\": {$MINICONDA_TOS_JSON, \"prefix\": \"~/miniconda3\", \"accept_tos\": true},
+  \"conda_env\": {\"channels\": [\"conda-forge\", \"https://repo.anaconda.com/pkgs/main\"]}}"
+chroot_agent plan --json --config /root/tos.json --state-dir /var/lib/tos
+assert_rc 0
+assert_json_contains "steps[name=conda-env].summary" \
+  "first accepts Anaconda's Terms of Service for https://repo.anaconda.com/pkgs/main (anaconda.accept_tos: conda tos accept)"
+assert_json_not_contains "steps[name=conda-env].summary" "pkgs/r"
+ledger_mark
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/tos.json --state-dir /var/lib/tos
+assert_rc 0
+TINA_PREFIX=/home/tina/miniconda3
+assert_eq "conda tos and create calls of tina" \
+  "tos accept --override-channels --channel https://repo.anaconda.com/pkgs/main
+create -y -n cs231n python=3.12 numpy scipy matplotlib notebook --override-channels -c conda-forge -c https://repo.anaconda.com/pkgs/main" \
+  "$(ledger_new | grep -P '^tina\tconda\t(tos|create)' | cut -f3)"
+[[ -f $R$TINA_PREFIX/envs/cs231n/conda-meta/python-3.12.2-h0.json ]] || fail "no env cs231n for tina"
+assert_eq "tina's accepted terms (~/.conda/tos)" 1 "$(find "$R/home/tina/.conda/tos" -name '*.json' | wc -l)"
+# The stand-in is conda with the plugin: pkgs/r was not accepted, so a non-interactive create on
+# conda's defaults stops, as the real one does (CI=false: no CI auto-acceptance).
+set +e
+in_chroot su tina -c "CI=false $TINA_PREFIX/bin/conda create -y -n other python=3.12" >"$TEST_TMP/tos.out" 2>"$TEST_TMP/tos.err" </dev/null
+tos_rc=$?
+set -e
+assert_eq "exit status of conda create -y with pkgs/r not accepted" 1 "$tos_rc"
+assert_contains "its stderr" "CondaToSNonInteractiveError: Terms of Service have not been accepted for the following channels. Please accept or remove them before proceeding:
+    - https://repo.anaconda.com/pkgs/r" "$(cat -- "$TEST_TMP/tos.err")"
+assert_not_contains "its stderr" "pkgs/main" "$(cat -- "$TEST_TMP/tos.err")"
+[[ ! -e $R$TINA_PREFIX/envs/other ]] || fail "the stopped create made an env"
+
+#-----------------------------------------------------------------------------------------------
+section "conda_env.explicit_file: an @EXPLICIT list from a URL, installed with no solve"
+explicit_list=$TEST_TMP/explicit.txt
+printf '# platform: linux-64\n@EXPLICIT\n' >"$explicit_list"
+for package in python-3.12.2-h9e4cc4f_0_cpython numpy-2.1.3-py312h58c1407_0 future-1.0.0-pyhd8ed1ab_2; do
+  printf 'a stand-in conda package %s\n' "$package" >"$SERVE/$package.conda"
+  printf '%s/files/%s.conda#%s\n' "$BASE" "$package" "$(md5sum -- "$SERVE/$package.conda" | cut -d' ' -f1)" >>"$explicit_list"
+done
+cp -- "$explicit_list" "$SERVE/cs231n-explicit.txt"
+course_config "$R/root/explicit.json" "{\"anaconda\": {$MINIFORGE_JSON, \"prefix\": \"~/miniforge3\"},
+  \"conda_env\": {\"name\": \"cs231n-explicit\", \"explicit_file\": \"@BASE@/files/cs231n-explicit.txt\"}}"
+chroot_agent plan --json --config /root/explicit.json --state-dir "$STATE"
+assert_rc 0
+assert_json_contains "steps[name=conda-env].summary" "the @EXPLICIT list $BASE/files/cs231n-explicit.txt (no solve)"
+ledger_mark
+course_run /root/explicit.json "$STATE"
+assert_rc 0
+assert_eq "conda create call" "create -y -n cs231n-explicit --file /var/cache/cs231n-agent/cs231n-explicit.txt --override-channels -c conda-forge" \
+  "$(ledger_new | grep -P '\tconda\tcreate' | cut -f3)"
+EXPLICIT_ENV=$R$PREFIX/envs/cs231n-explicit
+for record in python-3.12.2-h9e4cc4f_0_cpython.json numpy-2.1.3-py312h58c1407_0.json future-1.0.0-pyhd8ed1ab_2.json; do
+  [[ -f $EXPLICIT_ENV/conda-meta/$record ]] || fail "explicit env" "expected: conda-meta/$record" "got: $(ls -- "$EXPLICIT_ENV/conda-meta" 2>&1)"
+done
+assert_eq "python of the explicit env" "Python 3.12.2" "$(in_chroot su student -c "$PREFIX/envs/cs231n-explicit/bin/python --version")"
+for package in python-3.12.2-h9e4cc4f_0_cpython numpy-2.1.3-py312h58c1407_0 future-1.0.0-pyhd8ed1ab_2; do
+  assert_eq "GETs of /files/$package.conda" 1 "$(data_gets "/files/$package.conda")"
+done
+chroot_agent logs conda-env --state-dir "$STATE"
+last_attempt=$(awk '/^=== .* run .*, attempt [0-9]+, boot/ { text = "" } { text = text $0 "\n" } END { printf "%s", text }' "$OUT")
+assert_contains "conda-env's last attempt" "--file /var/cache/cs231n-agent/cs231n-explicit.txt" "$last_attempt"
+assert_contains "conda-env's last attempt" "Downloading and Extracting Packages" "$last_attempt"
+assert_not_contains "conda-env's last attempt (no solve)" "Solving environment" "$last_attempt"
 
 section "jupyter-service: the unit runs Jupyter as student from the env, enabled offline, verified by systemd"
 chroot_agent run --only jupyter-password,jupyter-cert,jupyter-config,jupyter-service --yes --config /root/course.json \

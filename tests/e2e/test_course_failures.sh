@@ -208,6 +208,9 @@ assert_rc 1
 closing=$(closing_line)
 assert_contains "closing line" "failed: step conda-env failed:" "$closing"
 assert_contains "closing line" "timed out (the step's time limit; see \"timeouts\")" "$closing"
+# The phase it was in, and the way out of a solve that does not end.
+assert_contains "closing line" "conda was in its \"Solving environment\" phase" "$closing"
+assert_contains "closing line" "conda_env.explicit_file installs an @EXPLICIT list with no solve" "$closing"
 assert_eq "conda-env" failed "$(step_status conda-env)"
 [[ -z $(pgrep -f 'sleep 3600' || true) ]] || fail "the timed-out conda is still running"
 

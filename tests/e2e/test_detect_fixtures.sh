@@ -248,6 +248,12 @@ mkdir -p "$root/opt/conda/bin"
 detect_root "$root"
 assert_json installed.conda_prefix '"/opt/conda"'
 
+section "detect Miniforge in ~/miniforge3 (the current profile's conda)"
+root=$(copy_root ubuntu2204-nogpu)
+mv -- "$root/home/ubuntu/miniconda3" "$root/home/ubuntu/miniforge3"
+detect_root "$root"
+assert_json installed.conda_prefix '"/home/ubuntu/miniforge3"'
+
 section "detect a root with no regular account yet (GCE makes it at the first SSH login)"
 root=$(copy_root ubuntu2204-nogpu)
 grep -v '^ubuntu:' "$ROOTS/ubuntu2204-nogpu/etc/passwd" >"$root/etc/passwd"

@@ -146,14 +146,14 @@ STUDENT_UID=$(awk -F: '$1 == "student" { print $3 }' "$R/etc/passwd")
 STUDENT_GID=$(awk -F: '$1 == "student" { print $4 }' "$R/etc/passwd")
 # jupyter-service comes after conda-env and assignments: stand-ins their checks find done (an env
 # with the configured python, a conda that lists it, a clone of the configured repository).
-ENV_DIR=/home/student/miniconda3/envs/cs231n
-mkdir -p -- "$R$ENV_DIR/conda-meta" "$R/home/student/miniconda3/bin" "$R/home/student/cs231n-setup/.git"
+ENV_DIR=/home/student/miniforge3/envs/cs231n
+mkdir -p -- "$R$ENV_DIR/conda-meta" "$R/home/student/miniforge3/bin" "$R/home/student/cs231n-setup/.git"
 : >"$R$ENV_DIR/conda-meta/history"
 echo '{}' >"$R$ENV_DIR/conda-meta/python-3.12.0-0.json"
-printf '#!/bin/sh\necho %s\n' "'{\"envs\": [\"$ENV_DIR\"]}'" >"$R/home/student/miniconda3/bin/conda"
-chmod 0755 -- "$R/home/student/miniconda3/bin/conda"
+printf '#!/bin/sh\necho %s\n' "'{\"envs\": [\"$ENV_DIR\"]}'" >"$R/home/student/miniforge3/bin/conda"
+chmod 0755 -- "$R/home/student/miniforge3/bin/conda"
 printf '[remote "origin"]\n\turl = https://github.com/jinh0park/cs231n-setup.git\n' >"$R/home/student/cs231n-setup/.git/config"
-chown -R "$STUDENT_UID:$STUDENT_GID" -- "$R/home/student/miniconda3" "$R/home/student/cs231n-setup"
+chown -R "$STUDENT_UID:$STUDENT_GID" -- "$R/home/student/miniforge3" "$R/home/student/cs231n-setup"
 agent_run user,jupyter-password,jupyter-cert,jupyter-config,jupyter-service,idle-shutdown /root/idle.json
 assert_rc 0
 assert_eq "token file: mode, owner, folder mode" "600 0 700" \

@@ -113,7 +113,7 @@ assert_not_contains "table" "Refused:" "$(cat -- "$TEST_TMP/table")"
 section "plan ubuntu1604-gce-t4 with profile current set in the config: no torch for CUDA 10.0 and Python 3.12"
 plan_root 4 "$ROOTS/ubuntu1604-gce-t4" --config "$CONFIGS/valid-profile-current.json"
 assert_json profile '{"name": "current", "requested": "current", "reason": "set in the config"}'
-step anaconda run "Miniconda3" "/home/student/miniconda3"
+step anaconda run "Miniforge3-26.7.2-0" "/home/student/miniforge3"
 step conda-env run "python=3.12"
 step nvidia-repo refuse "no CUDA 10.0 torch build has a wheel for Python 3.12; set conda_env.python to \"3.7\" (here: CUDA 10.0, driver 410, torch 1.4.0+cu100)"
 step pytorch skip "nvidia-repo"
@@ -129,9 +129,9 @@ assert_json_contains profile.reason "Ubuntu 22.04"
 assert_json refusal null
 step user "done" "ubuntu"
 step apt-packages "done" "installed"
-# conda is there, but the user's shell does not know it (no conda init in ~/.bashrc), and whether
-# it runs cannot be checked under --root: the step would run (and only do conda init).
-step anaconda run "/home/ubuntu/miniconda3"
+# A Miniconda is there in ~/miniconda3, but the current profile's conda is Miniforge in ~/miniforge3:
+# the step would install it.
+step anaconda run "Miniforge3-26.7.2-0" "/home/ubuntu/miniforge3"
 step conda-env run "python=3.12"
 for name in "${GPU_STEPS[@]}"; do
   step "$name" skip "no NVIDIA GPU"

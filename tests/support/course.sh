@@ -34,6 +34,10 @@ timed() { TIMINGS+=(" $1: $((SECONDS - $2)) s"); }
 COURSE_LEDGER=/var/log/standin-conda/calls.log
 MINICONDA=Miniconda3-py312_24.3.0-0-Linux-x86_64.sh
 ANACONDA=Anaconda3-2018.12-Linux-x86_64.sh
+# The current profile's installer (conda-forge only, no ToS plugin), and a Miniconda with Anaconda's
+# ToS plugin (conda >= 25.5).
+MINIFORGE=Miniforge3-26.7.2-0-Linux-x86_64.sh
+MINICONDA_TOS=Miniconda3-py313_25.5.1-1-Linux-x86_64.sh
 
 course_setup() {
   local support=$SOURCE_DIR/tests/support
@@ -43,6 +47,9 @@ course_setup() {
   "$PYTHON" "$support/course_fixtures.py" datasets "$fixtures" --manifest "$MANIFEST"
   "$PYTHON" "$support/make_standin_conda.py" --conda-version 24.3.0 --ledger "$COURSE_LEDGER" -o "$fixtures/$MINICONDA"
   "$PYTHON" "$support/make_standin_conda.py" --conda-version 4.5.12 --ledger "$COURSE_LEDGER" -o "$fixtures/$ANACONDA"
+  "$PYTHON" "$support/make_standin_conda.py" --conda-version 26.7.2 --distribution miniforge --ledger "$COURSE_LEDGER" \
+    -o "$fixtures/$MINIFORGE"
+  "$PYTHON" "$support/make_standin_conda.py" --conda-version 25.5.1 --ledger "$COURSE_LEDGER" -o "$fixtures/$MINICONDA_TOS"
 
   chroot_start "$TEST_TMP/chroot"
   CHROOT_EXIT_HOOKS+=(stop_servers)

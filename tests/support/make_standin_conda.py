@@ -2,6 +2,8 @@
 """Builds a stand-in Anaconda/Miniconda installer for the tests (stdlib only).
 
     make_standin_conda.py --conda-version 24.3.0 --ledger /var/log/standin-conda/calls.log -o FILE
+    make_standin_conda.py --conda-version 26.7.2 --distribution miniforge ... -o Miniforge3-26.7.2-0-Linux-x86_64.sh
+    make_standin_conda.py --conda-version 25.5.1 ... -o Miniconda3-py313_25.5.1-1-Linux-x86_64.sh
 
 The result is a self-extracting shell script like the real installers: the header
 tests/fixtures/standin-conda/installer-header.sh with a compressed tarball appended, which lays
@@ -13,8 +15,14 @@ Two flavours, chosen by --conda-version:
   4.x    (legacy)  Anaconda3-2018.12, conda 4.5.12: no `conda init`, a .tar.bz2 payload (needs the
                    bzip2 program at install time, like the old installers), base python 3.7.1,
                    default prefix ~/anaconda3
-  others (modern)  Miniconda3-py312_24.3.0-0: `conda init`, a .tar.gz payload, base python 3.12.2,
-                   default prefix ~/miniconda3
+  others (modern)  `conda init`, a .tar.gz payload; by --distribution:
+                   miniconda  Miniconda3-py312_24.3.0-0 (or py313_<version>-1 for another version),
+                              channels `defaults`, default prefix ~/miniconda3; from conda 25.5 on
+                              with Anaconda's ToS plugin (conda-anaconda-tos 0.2.2), like the real
+                              Miniconda installers since July 2025
+                   miniforge  Miniforge3-<version>-0: a .condarc with conda-forge as the only
+                              channel, no ToS plugin, default prefix ~/miniforge3
+                              (conda-forge/miniforge Miniforge3/construct.yaml, README)
 Every start of the installer and every conda call is appended to the --ledger file (as
 "<user> TAB installer|conda TAB <arguments>"), which must be writable by whoever runs them.
 The output is byte for byte the same for the same arguments.
@@ -98,21 +106,35 @@ def record(name, version):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conda-version", required=True, help="24.3.0 (Miniconda) or 4.5.12 (Anaconda3-2018.12)")
+    parser.add_argument("--distribution", choices=("anaconda", "miniconda", "miniforge"),
+                        help="default: anaconda for conda 4.x, else miniconda")
     parser.add_argument("--ledger", required=True, help="file the installer and conda append their calls to")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args()
 
     legacy = args.conda_version.startswith("4.")
     flavour = "legacy" if legacy else "modern"
+    distribution = args.distribution or ("anaconda" if legacy else "miniconda")
+    numbers = tuple(int(part) for part in args.conda_version.split(".")[:2])
+    tos_plugin = distribution == "miniconda" and numbers >= (25, 5)
+    condarc_channels = "conda-forge" if distribution == "miniforge" else "defaults"
     if legacy:
         name, version, prefix_name, python_version, compression = "Anaconda3", "2018.12", "anaconda3", "3.7.1", "bz2"
-    else:
+    elif distribution == "miniforge":
+        name, version, prefix_name, python_version, compression = (
+            "Miniforge3", args.conda_version + "-0", "miniforge3", "3.13.5", "gz")
+    elif args.conda_version == "24.3.0":
         name, version, prefix_name, python_version, compression = "Miniconda3", "py312_24.3.0-0", "miniconda3", "3.12.2", "gz"
+    else:
+        name, version, prefix_name, python_version, compression = (
+            "Miniconda3", "py313_%s-1" % args.conda_version, "miniconda3", "3.13.5", "gz")
     values = {
         "CONDA_VERSION": args.conda_version,
         "LEDGER": args.ledger,
         "PLACEHOLDER": PLACEHOLDER,
         "PYTHON_VERSION": python_version,
+        "TOS_PLUGIN": "yes" if tos_plugin else "no",
+        "CONDARC_CHANNELS": condarc_channels,
     }
 
     buffer = io.BytesIO()
@@ -132,6 +154,11 @@ def main():
                   "+defaults/linux-64::python-%s-h0\n" % (args.conda_version, args.conda_version, python_version)).encode(), 0o644)
         add_file(archive, "conda-meta/conda-%s-h0.json" % args.conda_version, record("conda", args.conda_version), 0o644)
         add_file(archive, "conda-meta/python-%s-h0.json" % python_version, record("python", python_version), 0o644)
+        if distribution == "miniforge":
+            # construct.yaml write_condarc: True, channels: [conda-forge]
+            add_file(archive, ".condarc", b"channels:\n  - conda-forge\n", 0o644)
+        if tos_plugin:
+            add_dir(archive, "lib/python3.13/site-packages/conda_anaconda_tos")
         add_file(archive, "LICENSE.txt", b"A test stand-in for %s %s; not Anaconda's software.\n" % (name.encode(), version.encode()), 0o644)
     payload = buffer.getvalue()
     if compression == "gz":

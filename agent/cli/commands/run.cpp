@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <iostream>
+#include <tuple>
 
 #include "agent/cli/commands/commands.hpp"
 #include "agent/cli/commands/plan.hpp"
 #include "agent/cli/interrupt.hpp"
 #include "agent/cli/progress.hpp"
 #include "agent/cli/target.hpp"
+#include "agent/detect/os_release.hpp"
 #include "agent/engine/session.hpp"
 #include "agent/engine/summary.hpp"
 #include "agent/net/guest_attributes.hpp"
@@ -69,7 +71,13 @@ int run_or_resume(const RunOptions& options, bool resume) {
   request.paths = options.paths;
   request.jupyter_url = steps::external_jupyter_url;
   request.resume = resume;
-  if (!resume) request.config_layers = config_layers(*system, options.config_file);
+  if (!resume) {
+    request.config_layers = config_layers(*system, options.config_file);
+    // What the step table refuses in a config (anaconda.accept_tos) is refused here, before the
+    // state folder or anything else is made.
+    std::ignore = steps_for(config::Config::resolve(request.config_layers, detect::read_os_info(system->files())),
+                            options.config_file);
+  }
   const auto client = metadata_client(*system);
   if (client.enabled()) request.instance = net::read_instance(client);
   request.options.only = options.only;
