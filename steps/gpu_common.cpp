@@ -1,7 +1,11 @@
 #include "steps/gpu_common.hpp"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 
+#include "agent/gpu/torch_index.hpp"
+#include "agent/net/http.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 
@@ -22,6 +26,51 @@ available = bool(torch.cuda.is_available())
 devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if available else []
 print(json.dumps({"torch": str(torch.__version__), "cuda": torch.version.cuda, "available": available, "devices": devices}))
 )";
+
+// One read of a variant's PyTorch index page: the versions, or why there are none.
+struct IndexRead {
+  std::optional<std::vector<std::string>> versions;
+  std::string failure;
+};
+
+// Every page is read once per process: plan_gpu runs for each GPU step, in several threads.
+IndexRead read_torch_index(const std::string& url, const std::string& python) {
+  static std::mutex mutex;
+  static std::map<std::string, IndexRead> reads;
+  const std::scoped_lock lock(mutex);
+  const std::string key = url + " " + python;
+  if (const auto found = reads.find(key); found != reads.end()) return found->second;
+  net::SimpleRequest request;
+  request.url = url;
+  request.connect_timeout = std::chrono::seconds(5);
+  request.timeout = std::chrono::seconds(20);
+  auto settings = net::default_http_settings();
+  settings.max_redirects = 3;
+  IndexRead read;
+  const auto answer = net::http_request(settings, request);
+  if (!answer) {
+    read.failure = answer.error().message;
+  } else if (answer->status != 200) {
+    read.failure = url + " answered HTTP " + std::to_string(answer->status);
+  } else {
+    read.versions = gpu::torch_versions_in_index(answer->body, python);
+  }
+  return reads.emplace(key, std::move(read)).first->second;
+}
+
+// PyTorch's index is read on GCE VMs (the product's machines) and from a mirror on this machine;
+// elsewhere (a fixture tree given with --root, a workstation, a test) plan does not reach out to
+// the internet.
+bool reads_torch_index(const plan::Context& context) {
+  if (!context.system.files().is_host_root()) return false;
+  if (context.facts.gce) return true;
+  const std::string url = context.config.string("pytorch.index_url");
+  const auto host_start = url.find("://");
+  if (host_start == std::string::npos) return false;
+  const std::string rest = url.substr(host_start + 3);
+  const std::string host = rest.substr(0, rest.find_first_of(":/"));
+  return host == "127.0.0.1" || host == "localhost";
+}
 
 }  // namespace
 
@@ -61,7 +110,23 @@ GpuPlan plan_gpu(const plan::Context& context) {
     if (std::ranges::find(names, each.name) == names.end()) names.push_back(each.name);
   }
   result.gpu_names = names.empty() ? "a GPU (gpu.force)" : util::join(names, ", ");
+  const std::string index_url = config.string("pytorch.index_url");
+  std::vector<std::string> failures;
+  if (reads_torch_index(context)) {
+    request.torch_versions = [&](std::string_view variant) {
+      auto read = read_torch_index(index_url + "/" + std::string(variant) + "/torch/", request.python);
+      if (!read.versions) failures.push_back(read.failure);
+      return read.versions;
+    };
+  }
   auto choice = gpu::choose(request);
+  if (!reads_torch_index(context)) {
+    result.torch_source = "cs231n-agent's table (PyTorch's index is read on GCE VMs)";
+  } else if (failures.empty()) {
+    result.torch_source = "PyTorch's index " + index_url;
+  } else {
+    result.torch_source = "cs231n-agent's table where PyTorch's index could not be read (" + failures.front() + ")";
+  }
   if (choice) {
     result.choice = std::move(*choice);
   } else {

@@ -16,6 +16,8 @@ struct GpuPlan {
   std::string gpu_names;    // "Tesla T4"
   std::optional<gpu::Refusal> refusal;
   gpu::Choice choice;  // the torch build even when !active (the CPU-only one)
+  // Where the torch versions came from: "PyTorch's index URL" or "cs231n-agent's table (why)".
+  std::string torch_source;
 };
 
 GpuPlan plan_gpu(const plan::Context& context);

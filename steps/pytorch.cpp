@@ -21,7 +21,7 @@ class PytorchStep : public plan::Step {
     const auto install = install_of(context, gpu_plan.choice);
     return plan::will_run("pip install " + install.requirement + " " + util::join(install.index_args, " ") +
                           " into env " + context.config.string("conda_env.name") + " (" +
-                          gpu_plan.choice.reasons.back() + ")");
+                          gpu_plan.choice.reasons.back() + "; versions from " + gpu_plan.torch_source + ")");
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {

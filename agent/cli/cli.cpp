@@ -50,6 +50,8 @@ const CommandSpec k_commands[] = {
      DefaultLog::stderr_only, add_idle_check_command},
     {"schema", "Print the config schema as the Markdown table of the README", DefaultLog::stderr_only,
      add_schema_command},
+    {"gpus", "Print what the GPU path picks for each GPU on reference machines, as the Markdown table of the README",
+     DefaultLog::stderr_only, add_gpus_command},
     {"version", "Print the version (-v: also libcurl and OpenSSL)", DefaultLog::stderr_only, add_version_command},
 };
 

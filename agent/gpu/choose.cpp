@@ -53,16 +53,9 @@ std::string gpu_list(const Request& request) {
   return names.empty() ? "the GPU" : "the " + util::join(names, ", ");
 }
 
-// Why `release` cannot be used here, and how far it got: 0 for the OS (no repository), 1 for the
-// GPUs; the furthest reason says the most.
+// Why `release` cannot be used here, and how far it got: 1 for the GPUs, 2 for the OS (a release
+// the GPUs could use but NVIDIA does not publish here); the furthest reason says the most.
 std::optional<std::pair<int, std::string>> cuda_refusal(const CudaRelease& release, const Request& request) {
-  const std::string repo = nvidia_repo_name(request.os_id, request.os_version);
-  if (std::ranges::find(release.repos, repo) == release.repos.end()) {
-    std::vector<std::string> where;
-    for (auto name : release.repos) where.push_back(os_label_of_repo(name));
-    return std::pair{0, "CUDA " + std::string(release.version) + " has no repository for " + request.os_label +
-                            " (NVIDIA publishes it for " + util::join(where, ", ") + ")"};
-  }
   for (const auto& model : known_gpus(request)) {
     if (compare_versions(release.version, model.min_cuda) < 0) {
       return std::pair{1, "the " + std::string(model.name) + " needs CUDA " + std::string(model.min_cuda) +
@@ -81,6 +74,13 @@ std::optional<std::pair<int, std::string>> cuda_refusal(const CudaRelease& relea
                               std::string(model.name) + " works only up to driver " +
                               std::to_string(model.max_driver_branch)};
     }
+  }
+  const std::string repo = nvidia_repo_name(request.os_id, request.os_version);
+  if (std::ranges::find(release.repos, repo) == release.repos.end()) {
+    std::vector<std::string> where;
+    for (auto name : release.repos) where.push_back(os_label_of_repo(name));
+    return std::pair{2, "CUDA " + std::string(release.version) + " has no repository for " + request.os_label +
+                            " (NVIDIA publishes it for " + util::join(where, ", ") + ")"};
   }
   return std::nullopt;
 }
@@ -218,19 +218,58 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
 }
 
 struct TorchPick {
-  TorchBuild build;
+  std::string version;
   std::string variant;
 };
+
+// A torch wheel that may be installed: from the index (python fits by construction), or from the
+// table (its Python range says).
+struct TorchCandidate {
+  std::string version;
+  std::string_view variant;
+  std::optional<TorchBuild> build;  // the table's row, when the table knows the version
+  bool from_index = false;
+};
+
+// The candidates for `variants` (preferred first), newest version first, then by preference.
+std::vector<TorchCandidate> torch_candidates(const std::vector<std::string_view>& variants, const Request& request) {
+  std::vector<TorchCandidate> candidates;
+  for (auto variant : variants) {
+    const auto listed = request.torch_versions ? request.torch_versions(variant) : std::nullopt;
+    if (listed) {
+      for (const auto& version : *listed) {
+        if (compare_versions(version, "2") >= 0) candidates.push_back({version, variant, find_torch(version), true});
+      }
+      // torch 1.x is not in the per-variant indexes (torch_stable.html): the table's rows stay.
+      for (const auto& build : torch_builds()) {
+        if (build.index == TorchIndex::find_links && has_variant(build, variant))
+          candidates.push_back({std::string(build.version), variant, build, false});
+      }
+      continue;
+    }
+    for (const auto& build : torch_builds()) {
+      if (has_variant(build, variant)) candidates.push_back({std::string(build.version), variant, build, false});
+    }
+  }
+  std::ranges::stable_sort(candidates, [](const TorchCandidate& a, const TorchCandidate& b) {
+    return compare_versions(a.version, b.version) > 0;
+  });
+  return candidates;
+}
+
+bool python_fits(const TorchCandidate& candidate, std::string_view python) {
+  return candidate.from_index || (candidate.build && python_in_range(python, *candidate.build));
+}
 
 // The torch build for one of `variants` (preferred first; "cpu" alone without a GPU) that fits
 // the request's Python and runs on its GPUs.
 PickOr<TorchPick> pick_torch(const std::vector<std::string_view>& variants, const Request& request) {
   const auto models = known_gpus(request);
-  const auto gap_for = [&](const TorchBuild& build, std::string_view variant) -> std::optional<std::string> {
-    if (variant == "cpu") return std::nullopt;
+  const auto gap_for = [&](const TorchCandidate& candidate) -> std::optional<std::string> {
+    if (candidate.variant == "cpu") return std::nullopt;
     for (const auto& model : models) {
-      if (!torch_runs_on(build.version, variant, model)) {
-        return "torch " + std::string(build.version) + "+" + std::string(variant) + " does not support the " +
+      if (!torch_runs_on(candidate.version, candidate.variant, model)) {
+        return "torch " + candidate.version + "+" + std::string(candidate.variant) + " does not support the " +
                std::string(model.name) + " (sm_" + std::to_string(model.compute_capability) + ")";
       }
     }
@@ -238,45 +277,50 @@ PickOr<TorchPick> pick_torch(const std::vector<std::string_view>& variants, cons
   };
   const std::string_view first = variants.front();
   const std::string for_variant = first == "cpu" ? std::string("CPU-only") : "CUDA " + cuda_of_variant(first);
-  // The first variant of `build` that runs here, or why none does.
-  const auto fitting = [&](const TorchBuild& build) -> PickOr<TorchPick> {
-    std::optional<std::string> first_gap;
-    for (auto variant : variants) {
-      if (!has_variant(build, variant)) continue;
-      auto gap = gap_for(build, variant);
-      if (!gap) return TorchPick{build, std::string(variant)};
-      if (!first_gap) first_gap = gap;
-    }
-    if (first_gap) return *first_gap;
-    std::vector<std::string> own(build.variants.begin(), build.variants.end());
-    return "torch " + std::string(build.version) + " has no " + for_variant +
-           " build (its builds: " + util::join(own, ", ") + ")";
-  };
+  auto candidates = torch_candidates(variants, request);
 
   if (request.torch != "auto") {
+    std::vector<std::string> indexed;
+    for (const auto& candidate : candidates) {
+      if (candidate.from_index && std::ranges::find(indexed, candidate.version) == indexed.end())
+        indexed.push_back(candidate.version);
+    }
+    std::erase_if(candidates, [&](const TorchCandidate& candidate) { return candidate.version != request.torch; });
     const auto build = find_torch(request.torch);
-    if (!build) {
-      std::vector<std::string> known;
-      for (const auto& each : torch_builds()) known.emplace_back(each.version);
-      return "torch " + request.torch + " is not in cs231n-agent's table (" + util::join(known, ", ") + ")";
+    if (candidates.empty()) {
+      if (!indexed.empty()) {
+        std::vector<std::string> names(variants.begin(), variants.end());
+        return "PyTorch's index has no torch " + request.torch + " wheel for " + util::join(names, " or ") +
+               " and Python " + request.python + " (it has " + util::join(indexed, ", ") + ")";
+      }
+      if (!build) {
+        std::vector<std::string> known;
+        for (const auto& each : torch_builds()) known.emplace_back(each.version);
+        return "torch " + request.torch + " is not in cs231n-agent's table (" + util::join(known, ", ") + ")";
+      }
+      std::vector<std::string> own(build->variants.begin(), build->variants.end());
+      return "torch " + request.torch + " has no " + for_variant + " build (its builds: " + util::join(own, ", ") + ")";
     }
-    const bool any_variant =
-        std::ranges::any_of(variants, [&](std::string_view variant) { return has_variant(*build, variant); });
-    if (any_variant && !python_in_range(request.python, *build)) {
-      return "torch " + request.torch + " has no wheel for Python " + request.python + " (it has " +
-             std::string(build->python_min) + "–" + std::string(build->python_max) + ")";
+    std::optional<std::string> first_gap;
+    for (const auto& candidate : candidates) {
+      if (!python_fits(candidate, request.python)) {
+        return "torch " + request.torch + " has no wheel for Python " + request.python + " (it has " +
+               std::string(candidate.build->python_min) + "–" + std::string(candidate.build->python_max) + ")";
+      }
+      auto gap = gap_for(candidate);
+      if (!gap) return TorchPick{candidate.version, std::string(candidate.variant)};
+      if (!first_gap) first_gap = gap;
     }
-    return fitting(*build);
+    return *first_gap;
   }
   std::optional<std::string> first_gap;
   bool any_for_python = false;
-  for (const auto& build : torch_builds()) {
-    if (!std::ranges::any_of(variants, [&](std::string_view variant) { return has_variant(build, variant); })) continue;
-    if (!python_in_range(request.python, build)) continue;
+  for (const auto& candidate : candidates) {
+    if (!python_fits(candidate, request.python)) continue;
     any_for_python = true;
-    auto pick = fitting(build);
-    if (pick) return pick;
-    if (!first_gap) first_gap = pick.error();
+    auto gap = gap_for(candidate);
+    if (!gap) return TorchPick{candidate.version, std::string(candidate.variant)};
+    if (!first_gap) first_gap = gap;
   }
   if (!any_for_python) return "no " + for_variant + " torch build has a wheel for Python " + request.python;
   return "no " + for_variant + " torch build supports " + gpu_list(request) + " (" + *first_gap + ")";
@@ -288,7 +332,7 @@ std::expected<Choice, std::string> search(const Request& request) {
   if (!request.gpu_path) {
     auto torch = pick_torch({"cpu"}, request);
     if (!torch) return std::unexpected(torch.error());
-    choice.torch_version = torch->build.version;
+    choice.torch_version = torch->version;
     choice.torch_variant = "cpu";
     choice.reasons.push_back(request.torch == "auto"
                                  ? "no NVIDIA GPU: the newest CPU-only torch for Python " + request.python
@@ -335,12 +379,12 @@ std::expected<Choice, std::string> search(const Request& request) {
     }
     const auto driver = pick_driver(release, request);
     if (!driver) {
-      note(2, driver.error());
+      note(3, driver.error());
       continue;
     }
     const auto torch = pick_torch(release.torch_variants, request);
     if (!torch) {
-      note(3, torch.error());
+      note(4, torch.error());
       continue;
     }
     const auto os = find_os(request.os_id, request.os_version);
@@ -350,7 +394,7 @@ std::expected<Choice, std::string> search(const Request& request) {
     choice.open_modules = driver->open_modules;
     choice.nvidia_repo = os->nvidia_repo;
     if (repo_rejected_by_apt(request, *os)) choice.repo_warning = repo_rejection(request, *os);
-    choice.torch_version = torch->build.version;
+    choice.torch_version = torch->version;
     choice.torch_variant = torch->variant;
     const std::string fits = gpu_list(request) + ", " + request.os_label + " and Python " + request.python;
     choice.reasons.push_back(request.cuda == "auto" ? "CUDA " + choice.cuda + ": the newest that " + fits + " allow"

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "agent/gpu/compat_table.hpp"
+#include "agent/gpu/torch_index.hpp"
 
 namespace cs231n::gpu {
 
@@ -33,6 +34,9 @@ struct Request {
   bool module_signing_key = false;  // a MOK key DKMS signs with is configured
   bool gce = false;                 // on GCE: GPUs GCE retired are refused
   std::string apt_version;          // the installed apt's version ("2.4.13"); empty: unknown
+  // The torch 2.x versions PyTorch's index has per variant for the env's Python; where it answers,
+  // it replaces the table's list (unset or nullopt: the table).
+  TorchVersionsLookup torch_versions;
 };
 
 struct Choice {

@@ -372,15 +372,19 @@ EOF
     printf '    <a href="cu100/torchvision-0.4.0-cp36-cp36m-manylinux1_x86_64.whl">cu100/torchvision-0.4.0-cp36-cp36m-manylinux1_x86_64.whl</a><br>\n'
     printf '  </body>\n</html>\n'
   } >"$dir/torch_stable.html"
-  # PEP 503 indexes (torch 1.11 and later), the CUDA variants and Pythons of FACTS.md's table.
+  # PEP 503 indexes (torch 1.11 and later), the CUDA variants and Pythons of FACTS.md's table, and
+  # 2.15.1: a release cs231n-agent's table has never heard of, which the agent reads here and picks.
   _gpu_index "$dir" cu116 "1.12.1:37 38 39 310" "1.13.1:37 38 39 310"
   _gpu_index "$dir" cu117 "1.13.1:37 38 39 310 311"
   _gpu_index "$dir" cu118 "2.1.2:38 39 310 311" "2.5.1:39 310 311 312" "2.6.0:39 310 311 312 313" "2.7.1:39 310 311 312 313"
   _gpu_index "$dir" cu121 "2.1.2:38 39 310 311" "2.5.1:39 310 311 312"
   _gpu_index "$dir" cu124 "2.5.1:39 310 311 312" "2.6.0:39 310 311 312 313"
-  local newest=("2.9.1:310 311 312 313 314" "2.10.0:310 311 312 313 314" "2.11.0:310 311 312 313 314")
-  _gpu_index "$dir" cu126 "2.6.0:39 310 311 312 313" "2.7.1:39 310 311 312 313" "2.8.0:39 310 311 312 313" "${newest[@]}"
-  _gpu_index "$dir" cu128 "2.7.1:39 310 311 312 313" "2.8.0:39 310 311 312 313" "${newest[@]}"
-  _gpu_index "$dir" cu130 "${newest[@]}"
-  _gpu_index "$dir" cpu "2.7.1:39 310 311 312 313" "${newest[@]}"
+  local newer=("2.9.1:310 311 312 313 314" "2.10.0:310 311 312 313 314" "2.11.0:310 311 312 313 314")
+  local newest=("2.14.0:310 311 312 313 314" "2.15.1:310 311 312 313 314")
+  _gpu_index "$dir" cu126 "2.6.0:39 310 311 312 313" "2.7.1:39 310 311 312 313" "2.8.0:39 310 311 312 313" "${newer[@]}" \
+    "${newest[@]}"
+  _gpu_index "$dir" cu128 "2.7.1:39 310 311 312 313" "2.8.0:39 310 311 312 313" "${newer[@]}"
+  _gpu_index "$dir" cu130 "${newer[@]}" "${newest[@]}"
+  _gpu_index "$dir" cu132 "${newest[@]}"
+  _gpu_index "$dir" cpu "2.7.1:39 310 311 312 313" "${newer[@]}" "${newest[@]}"
 }

@@ -200,25 +200,40 @@ grep -q '^| `gpu.cuda` | a string | `"10.0"` | `"auto"` | `cs231n-cuda` |' -- "$
     "got:      $(grep '`gpu.cuda`' -- "$OUT")"
 
 # ---------------------------------------------------------------------------------------------
-# The README documents the config schema; it must match what the binary accepts.
-section "README.md carries the schema table between <!-- schema:begin --> and <!-- schema:end -->"
-readme=$SOURCE_DIR/README.md
-LAST_CMD=""
-[[ -f $readme ]] || fail "README schema table" "expected: $readme with the output of 'cs231n-agent schema'" \
-  "got:      no README.md"
-for marker in '<!-- schema:begin -->' '<!-- schema:end -->'; do
-  grep -qxF -- "$marker" "$readme" ||
-    fail "README schema table" "expected: a line '$marker' in $readme (the schema table goes between" \
-      "          '<!-- schema:begin -->' and '<!-- schema:end -->')" "got:      no such line"
-done
-# The lines between the markers, without blank lines at either end.
-sed -n '/^<!-- schema:begin -->$/,/^<!-- schema:end -->$/p' -- "$readme" | sed '1d;$d' |
-  sed -e '/./,$!d' | tac | sed -e '/./,$!d' | tac >"$TEST_TMP/readme-schema.md"
-if ! difference=$(diff -u --label "README.md (between the markers)" --label "cs231n-agent schema" \
-  "$TEST_TMP/readme-schema.md" "$TEST_TMP/schema.md"); then
-  fail "README schema table is out of date: paste the output of 'cs231n-agent schema' between the markers" \
-    "$(printf '%s\n' "$difference" | head -n 40)"
-fi
+section "cs231n-agent gpus: one row per GPU of the table, a column per reference machine"
+run_agent gpus
+assert_rc 0
+assert_stderr_empty
+cp -- "$OUT" "$TEST_TMP/gpus.md"
+assert_contains "gpus header" "| GPU | tutorial VM (\`seed\`: Ubuntu 18.04" "$(head -n 1 -- "$OUT")"
+assert_contains "the T4's row" "| Tesla T4 (\`10de:1eb8\`, Turing, sm_75) | CUDA 10.0, driver 470, DKMS, torch 1.2.0+cu100 |" \
+  "$(cat -- "$OUT")"
+assert_contains "the K80's row" "retired from GCE" "$(grep 'Tesla K80' -- "$OUT")"
+
+# The README documents the config schema and the GPU choices; they must match the binary.
+# readme_table NAME FILE: the README's lines between <!-- NAME:begin --> and <!-- NAME:end --> are
+# FILE (the output of `cs231n-agent NAME`), apart from blank lines at either end.
+readme_table() {
+  local name=$1 expected=$2 readme=$SOURCE_DIR/README.md marker difference
+  section "README.md carries the $name table between <!-- $name:begin --> and <!-- $name:end -->"
+  LAST_CMD=""
+  [[ -f $readme ]] || fail "README $name table" "expected: $readme with the output of 'cs231n-agent $name'" \
+    "got:      no README.md"
+  for marker in "<!-- $name:begin -->" "<!-- $name:end -->"; do
+    grep -qxF -- "$marker" "$readme" ||
+      fail "README $name table" "expected: a line '$marker' in $readme (the table goes between" \
+        "          '<!-- $name:begin -->' and '<!-- $name:end -->')" "got:      no such line"
+  done
+  sed -n "/^<!-- $name:begin -->\$/,/^<!-- $name:end -->\$/p" -- "$readme" | sed '1d;$d' |
+    sed -e '/./,$!d' | tac | sed -e '/./,$!d' | tac >"$TEST_TMP/readme-$name.md"
+  if ! difference=$(diff -u --label "README.md (between the markers)" --label "cs231n-agent $name" \
+    "$TEST_TMP/readme-$name.md" "$expected"); then
+    fail "README $name table is out of date: run scripts/update-readme-tables.sh" \
+      "$(printf '%s\n' "$difference" | head -n 40)"
+  fi
+}
+readme_table schema "$TEST_TMP/schema.md"
+readme_table gpus "$TEST_TMP/gpus.md"
 
 section "passwd makes an argon2 hash unless --algorithm sha1 is asked for"
 # A sha1 hash (one salted SHA-1) in metadata is cheap to brute-force for anyone who reads it.

@@ -8,7 +8,7 @@
 # (the course steps against course.sh's stand-ins too), as the startup script starts it.
 #   1. `run`: nvidia-repo, then nvidia-driver blacklists nouveau and asks for the one reboot
 #   2. the harness reboots (new boot id, nouveau gone, udev loads nvidia); `resume` finishes:
-#      CUDA 12.6 toolkit without the driver swap of cuda-12-6, torch 2.11.0+cu126, persistence,
+#      CUDA 12.6 toolkit without the driver swap of cuda-12-6, torch 2.15.1+cu126 (the newest the stand-in index has, a release cs231n-agent's table does not know), persistence,
 #      verify says torch.cuda.is_available()
 #   3. the next boot's `run` (startup script) changes nothing but persistence mode
 #   4. an unattended kernel update: the next boot has no nvidia module; `run` repairs it
@@ -54,10 +54,10 @@ held() { in_chroot apt-mark showhold | xargs; }
 section "plan: the choice for a T4 on Debian 11, explained"
 chroot_agent plan --state-dir "$STATE"
 assert_rc 0
-assert_contains "nvidia-driver row" "install linux-headers-$KERNEL cuda-drivers-580 for Tesla T4 and hold them" "$(cat "$OUT")"
+assert_contains "nvidia-driver row" "install linux-headers-$KERNEL cuda-drivers-580 for Tesla T4, hold cuda-drivers-580" "$(cat "$OUT")"
 assert_contains "nvidia-driver row" "blacklist nouveau and reboot once" "$(cat "$OUT")"
 assert_contains "cuda row" "CUDA 12.6: the newest that the Tesla T4, Debian 11 and Python 3.12 allow" "$(cat "$OUT")"
-assert_contains "pytorch row" "pip install torch==2.11.0+cu126 --index-url $GPU_BASE/whl/cu126 into env cs231n" "$(cat "$OUT")"
+assert_contains "pytorch row" "pip install torch==2.15.1+cu126 --index-url $GPU_BASE/whl/cu126 into env cs231n" "$(cat "$OUT")"
 
 #-----------------------------------------------------------------------------------------------
 section "1. run: the driver is installed, nouveau blacklisted, one reboot asked for"
@@ -97,7 +97,7 @@ assert_eq "driver branch after CUDA" "hold ok installed" "$(gpu_dpkg_status cuda
 # shellcheck disable=SC2016  # the profile.d line, literally
 assert_contains "profile.d" 'export PATH="/usr/local/cuda-12.6/bin${PATH:+:${PATH}}"' "$(cat "$R/etc/profile.d/cs231n-agent-cuda.sh")"
 assert_contains "nvcc on a login shell's PATH" "release 12.6" "$(in_chroot bash -lc 'nvcc --version')"
-assert_eq "pip calls" "student	pip	install --no-input --progress-bar off torch==2.11.0+cu126 --index-url $GPU_BASE/whl/cu126" \
+assert_eq "pip calls" "student	pip	install --no-input --progress-bar off torch==2.15.1+cu126 --index-url $GPU_BASE/whl/cu126" \
   "$(ledger | grep -P '\tpip\t' || true)"
 assert_contains "persistence" "Enabled" "$(in_chroot nvidia-smi --query-gpu=persistence_mode --format=csv,noheader)"
 
@@ -105,7 +105,7 @@ section "verify: nvidia-smi, the driver version and torch.cuda.is_available()"
 chroot_agent verify --json --state-dir "$STATE"
 assert_rc 0
 assert_json ok true
-assert_json "checks[name=torch].detail" '"torch 2.11.0+cu126 built for CUDA 12.6 in env cs231n"'
+assert_json "checks[name=torch].detail" '"torch 2.15.1+cu126 built for CUDA 12.6 in env cs231n"'
 assert_json "checks[name=nvidia-smi].detail" '"Tesla T4, driver 580.95.05"'
 assert_json "checks[name=driver].detail" '"driver 580.95.05 >= 525.60.13, the minimum for CUDA 12.6"'
 assert_json "checks[name=torch.cuda].ok" true

@@ -69,7 +69,7 @@ assert_rc 4
 chroot_agent status --json --state-dir /var/lib/cuda10
 assert_json state '"refused"'
 assert_contains "nvidia-repo's reason" \
-  "CUDA 10.0 has no repository for Debian 11 (NVIDIA publishes it for Ubuntu 14.04, Ubuntu 16.04, Ubuntu 18.04); set gpu.cuda to \\\"auto\\\" (here: CUDA 12.6, driver 580, torch 2.11.0+cu126)" \
+  "CUDA 10.0 has no repository for Debian 11 (NVIDIA publishes it for Ubuntu 14.04, Ubuntu 16.04, Ubuntu 18.04); set gpu.cuda to \\\"auto\\\" (here: CUDA 12.6, driver 580, torch 2.15.1+cu126)" \
   "$(cat -- "$OUT")"
 assert_eq "cuda-keyring" "" "$(gpu_dpkg_status cuda-keyring)"
 assert_eq "requests to NVIDIA's repo" 0 "$(nvidia_requests)"

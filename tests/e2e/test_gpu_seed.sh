@@ -2,7 +2,7 @@
 # The tutorial's GPU recipe as profile `seed` keeps it, on a T4 under "Ubuntu 18.04" (a Debian 11
 # chroot overlay whose os-release says so; tests/e2e/gpu.sh): CUDA 10.0 from NVIDIA's ubuntu1804
 # repo through cuda-keyring (not the tutorial's apt-key, whose key NVIDIA rotated in 2022; a list
-# left by it is disabled; an old repo with only cuda-keyring 1.0-1), driver 410, torch 1.2.0 for Python 3.6 from torch_stable.html, no
+# left by it is disabled; an old repo with only cuda-keyring 1.0-1), driver 470 (it runs CUDA 10.0 and every GPU of the time), torch 1.2.0 for Python 3.6 from torch_stable.html, no
 # nouveau so no reboot, and verify says torch.cuda.is_available().
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -32,14 +32,14 @@ course_config "$R/root/seed.json" "{\"profile\": \"seed\", \"conda_env\": {\"pyt
                                \"ubuntu1804/cuda-keyring_1.0-1_all.deb\": \"$GPU_KEYRING_SHA256\"},
            \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
 
-section "run: CUDA 10.0, driver 410, torch 1.2.0, no reboot"
+section "run: CUDA 10.0, driver 470, torch 1.2.0, no reboot"
 chroot_agent run --yes --config /root/seed.json --state-dir /var/lib/seed --reboot-command /bin/false
 assert_rc 0
 chroot_agent logs nvidia-repo --state-dir /var/lib/seed
 assert_contains "nvidia-repo log" "cuda-keyring_1.1-1_all.deb is not in $GPU_NVIDIA_REPO_URL: trying the next keyring package" "$(cat -- "$OUT")"
 [[ ! -e $R/etc/apt/sources.list.d/cuda.list ]] || fail "the tutorial's cuda.list (apt-key era) is still active"
 [[ -e $R/etc/apt/sources.list.d/cuda.list.disabled-by-cs231n-agent ]] || fail "the tutorial's cuda.list was not kept aside"
-assert_eq "cuda-drivers-410 (held)" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-410)"
+assert_eq "cuda-drivers-470 (held)" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-470)"
 assert_eq "cuda-toolkit-10-0" "install ok installed" "$(gpu_dpkg_status cuda-toolkit-10-0)"
 assert_eq "pip calls" "student	pip	install --no-input --progress-bar off torch==1.2.0 -f $GPU_BASE/whl/torch_stable.html" \
   "$(ledger | grep -P '\tpip\t' || true)"
@@ -50,6 +50,6 @@ section "verify"
 chroot_agent verify --json --state-dir /var/lib/seed
 assert_rc 0
 assert_json "checks[name=torch].detail" '"torch 1.2.0 built for CUDA 10.0 in env cs231n"'
-assert_json "checks[name=driver].detail" '"driver 410.48 >= 410.48, the minimum for CUDA 10.0"'
+assert_json "checks[name=driver].detail" '"driver 470.256.02 >= 410.48, the minimum for CUDA 10.0"'
 assert_json "checks[name=torch.cuda].ok" true
 echo "PASS"

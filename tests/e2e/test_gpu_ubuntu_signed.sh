@@ -27,13 +27,13 @@ gpu_nvidia_repo badsig
 gpu_torch_index "$GPU_SERVE"
 course_config "$R/root/gpu.json" "{\"gpu\": {$GPU_KEYRING_PIN, \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"}}"
 
-section "plan: Ubuntu's signed 580 for the L4, CUDA 13.0, torch for cu130"
+section "plan: Ubuntu's signed 580 (open modules) for the running kernel and the flavour, CUDA 13.2, torch for cu132"
 chroot_agent plan --config /root/gpu.json --state-dir /var/lib/signed
 assert_rc 0
 plan=$(cat -- "$OUT")
-assert_contains "nvidia-driver row" "install linux-modules-nvidia-580-server-gcp nvidia-utils-580-server for L4 and hold them" "$plan"
+assert_contains "nvidia-driver row" "install linux-modules-nvidia-580-server-open-$KERNEL linux-modules-nvidia-580-server-open-gcp nvidia-utils-580-server for L4;" "$plan"
 assert_contains "nvidia-driver row" "Secure Boot is on: the module must be signed" "$plan"
-assert_contains "pytorch row" "torch==2.11.0+cu130" "$plan"
+assert_contains "pytorch row" "torch==2.15.1+cu132" "$plan"
 
 section "run: NVIDIA's repo is rejected and taken out; the signed driver loads; torch sees the GPU"
 chroot_agent run --yes --config /root/gpu.json --state-dir /var/lib/signed
@@ -45,9 +45,13 @@ assert_contains "nvidia-repo log" "apt rejects NVIDIA's ubuntu2204 repository" "
 assert_contains "nvidia-repo log" "falling back to Ubuntu's signed driver packages" "$(cat -- "$OUT")"
 assert_eq "cuda-keyring (taken out again)" "" "$(gpu_dpkg_status cuda-keyring)"
 [[ ! -e $R/etc/apt/sources.list.d/cuda-ubuntu2204-x86_64.list ]] || fail "NVIDIA's list is still there"
-assert_eq "linux-modules-nvidia-580-server-gcp (held)" "hold ok installed" "$(gpu_dpkg_status linux-modules-nvidia-580-server-gcp)"
+assert_eq "the running kernel's signed open modules" "install ok installed" \
+  "$(gpu_dpkg_status "linux-modules-nvidia-580-server-open-$KERNEL")"
+# Not held: Ubuntu's names carry the branch, and the meta must follow kernel upgrades.
+assert_eq "the flavour's meta package" "install ok installed" "$(gpu_dpkg_status linux-modules-nvidia-580-server-open-gcp)"
+assert_eq "the proprietary flavour" "" "$(gpu_dpkg_status "linux-modules-nvidia-580-server-$KERNEL")"
 assert_eq "cuda-drivers-580" "" "$(gpu_dpkg_status cuda-drivers-580)"
-assert_eq "cuda-toolkit-13-0" "" "$(gpu_dpkg_status cuda-toolkit-13-0)"
+assert_eq "cuda-toolkit-13-2" "" "$(gpu_dpkg_status cuda-toolkit-13-2)"
 assert_contains "modules" "nvidia" "$(gpu_modules)"
 LAST_CMD="apt-get update (in the chroot)"
 set +e
@@ -57,10 +61,10 @@ set -e
 assert_rc 0
 assert_not_contains "apt-get update" "W:" "$(cat -- "$ERR")"
 
-section "verify: the L4, the driver for CUDA 13.0, torch.cuda"
+section "verify: the L4, the driver for CUDA 13.2, torch.cuda"
 chroot_agent verify --json --state-dir /var/lib/signed
 assert_rc 0
 assert_json ok true
-assert_json "checks[name=torch].detail" '"torch 2.11.0+cu130 built for CUDA 13.0 in env cs231n"'
+assert_json "checks[name=torch].detail" '"torch 2.15.1+cu132 built for CUDA 13.2 in env cs231n"'
 assert_json "checks[name=torch.cuda].ok" true
 echo "PASS"

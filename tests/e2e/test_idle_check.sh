@@ -135,9 +135,11 @@ api() {
 
 #-----------------------------------------------------------------------------------------------
 section "the agent's steps: user, Jupyter with a root-only API token, the idle-shutdown timer"
+# pytorch.index_url: on a (fake) GCE VM the agent reads PyTorch's index; a loopback port nothing
+# listens on keeps the test off the internet.
 printf 'the password\n' >"$R/root/jupyter-password"
 chmod 0600 -- "$R/root/jupyter-password"
-printf '{"user": "student", "conda_env": {"packages": []}, "jupyter": {"port": %s, "password_file": "/root/jupyter-password"},
+printf '{"user": "student", "conda_env": {"packages": []}, "jupyter": {"port": %s, "password_file": "/root/jupyter-password"}, "pytorch": {"index_url": "http://127.0.0.1:9/whl"},
   "idle_shutdown": {"minutes": 60, "busy_max_minutes": 2880, "command": ["/root/fake-poweroff", "--now", "two words"]}}\n' \
   "$PORT" >"$R/root/idle.json"
 agent_run user /root/idle.json
@@ -492,7 +494,7 @@ assert_eq "power-off calls" 1 "$(grep -c '^poweroff' "$R/root/events")"
 
 section "idle_shutdown.enabled false: the step stops and removes the timer and its service"
 write_metadata '{}'
-printf '{"user": "student", "conda_env": {"packages": []}, "jupyter": {"port": %s, "password_file": "/root/jupyter-password"},
+printf '{"user": "student", "conda_env": {"packages": []}, "jupyter": {"port": %s, "password_file": "/root/jupyter-password"}, "pytorch": {"index_url": "http://127.0.0.1:9/whl"},
   "idle_shutdown": {"enabled": false}}\n' \
   "$PORT" >"$R/root/off.json"
 agent_run idle-shutdown /root/off.json

@@ -94,7 +94,9 @@ write_metadata() {
   "$PYTHON" - "$METADATA" "$1" "$2" "$TOKEN" <<'PY'
 import json, sys
 path, url, sha, token = sys.argv[1:5]
-config = {"steps": [{"name": "boot-marker", "user": "root", "run": ["sh", "-c", "echo ran >> /root/agent-runs"]}]}
+# On a GCE VM the agent reads PyTorch's index: here a loopback port nothing listens on (no internet).
+config = {"steps": [{"name": "boot-marker", "user": "root", "run": ["sh", "-c", "echo ran >> /root/agent-runs"]}],
+          "pytorch": {"index_url": "http://127.0.0.1:9/whl"}}
 attributes = {"enable-oslogin": "TRUE", "cs231n-idle-shutdown": "false", "cs231n-config": json.dumps(config),
               "enable-guest-attributes": "TRUE", "cs231n-agent-url": url, "cs231n-agent-sha256": sha}
 json.dump({"instance": {

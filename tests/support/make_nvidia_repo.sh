@@ -15,16 +15,19 @@
 #       nvidia-driver-standin): nvidia-smi, a DKMS stand-in and its kernel-headers hook that
 #       "build" /lib/modules/REL/updates/dkms/nvidia.ko ("unsigned nvidia VERSION REL")
 #     cuda-drivers 595.84-1: Depends cuda-drivers-595
-#     cuda-toolkit-X-Y (X-Y: 10-0 11-8 12-6 12-8 13-0): /usr/local/cuda-X.Y (nvcc, libcudart marker)
+#     cuda-toolkit-X-Y (X-Y: 10-0 11-8 12-6 12-8 13-0 13-2): /usr/local/cuda-X.Y (nvcc, libcudart marker)
 #     cuda-X-Y: Depends cuda-toolkit-X-Y and cuda-drivers (>= the release's minimum driver), so it
 #       would swap a held driver branch for the newest, as NVIDIA's does
 #   OUT_DIR/os-archive/        the OS archive's share, apt line in OUT_DIR/os-archive.list, key
 #                              OUT_DIR/os-archive.gpg (for /usr/share/keyrings/cs231n-test-os-archive.gpg):
 #     linux-headers-REL for each KERNEL_RELEASE: /lib/modules/REL/build; its postinst runs
 #       /etc/kernel/header_postinst.d with REL, as Debian's and Ubuntu's do
-#     linux-modules-nvidia-B-server-gcp (B: 535 580): Canonical-signed modules for every
-#       KERNEL_RELEASE, /lib/modules/REL/kernel/nvidia-Bsrv/nvidia.ko ("signed nvidia VERSION REL")
-#     nvidia-utils-B-server: nvidia-smi of that branch
+#     linux-modules-nvidia-580-server[-open]-REL for each KERNEL_RELEASE: Canonical-signed modules,
+#       /lib/modules/REL/kernel/nvidia-580srv[-open]/nvidia.ko ("signed nvidia VERSION REL"), and the
+#       flavour's meta package linux-modules-nvidia-580-server[-open]-gcp, which depends on the last
+#       KERNEL_RELEASE's (ubuntu-drivers-common's naming: the meta follows the newest GCP kernel)
+#     linux-modules-nvidia-535-server-gcp: a dummy transitional package to 580's, as in Ubuntu today
+#     nvidia-utils-580-server: nvidia-smi of that branch
 #   OUT_DIR/gnupg              the throwaway keys (reused when OUT_DIR is built again)
 #   OUT_DIR/cuda-archive-keyring.gpg   the public key cuda-keyring installs
 #
@@ -53,7 +56,7 @@ shift 3
 KERNEL_RELEASES=("$@")
 BROKEN=${NVIDIA_REPO_BROKEN:-}
 read -r -a DRIVER_BRANCHES <<<"${NVIDIA_REPO_DRIVERS:-410 470 535 580 595}"
-read -r -a TOOLKITS <<<"${NVIDIA_REPO_TOOLKITS:-10-0 11-8 12-6 12-8 13-0}"
+read -r -a TOOLKITS <<<"${NVIDIA_REPO_TOOLKITS:-10-0 11-8 12-6 12-8 13-0 13-2}"
 case $BROKEN in "" | badsig | unsigned) ;; *) echo "$0: NVIDIA_REPO_BROKEN must be badsig or unsigned, not $BROKEN" >&2; exit 2 ;; esac
 [[ $BASE_URL =~ ^([a-z]+://[^/]+) ]] || { echo "$0: BASE_URL must look like http://127.0.0.1:PORT/compute/cuda/repos" >&2; exit 2; }
 HOST_URL=${BASH_REMATCH[1]}
@@ -82,10 +85,11 @@ driver_cuda() { # branch -> the CUDA version nvidia-smi reports
 }
 toolkit_version() { # 12-6 -> 12.6.3 (the package version without -1)
   case $1 in 10-0) echo 10.0.130 ;; 11-8) echo 11.8.0 ;; 12-6) echo 12.6.3 ;; 12-8) echo 12.8.1 ;; 13-0) echo 13.0.2 ;;
-    *) echo "$0: no toolkit $1" >&2; exit 2 ;; esac
+    13-2) echo 13.2.1 ;; *) echo "$0: no toolkit $1" >&2; exit 2 ;; esac
 }
 compiler_version() { # what nvcc --version says after "V"
-  case $1 in 10-0) echo 10.0.130 ;; 11-8) echo 11.8.89 ;; 12-6) echo 12.6.85 ;; 12-8) echo 12.8.93 ;; 13-0) echo 13.0.88 ;; esac
+  case $1 in 10-0) echo 10.0.130 ;; 11-8) echo 11.8.89 ;; 12-6) echo 12.6.85 ;; 12-8) echo 12.8.93 ;; 13-0) echo 13.0.88 ;;
+    13-2) echo 13.2.78 ;; esac
 }
 minimum_driver() { # the driver a CUDA release needs (minor-version compatibility)
   case ${1%%-*} in 10) echo 410.48 ;; 11) echo 450.80.02 ;; 12) echo 525.60.13 ;; 13) echo 580 ;; esac
@@ -242,7 +246,7 @@ EOF
 }
 
 build_os_packages() {
-  local release branch version modules
+  local release branch version
   for release in "${KERNEL_RELEASES[@]}"; do
     pkg_begin "linux-headers-$release" 1.0-1 amd64 "headers of kernel $release"
     printf '# cs231n-agent test stand-in: the headers of kernel %s (nothing to build with)\n' "$release" |
@@ -257,24 +261,31 @@ fi
 EOF
     pkg_build "$OS_ARCHIVE"
   done
-  for branch in 535 580; do
-    version=$(driver_version "$branch")
-    pkg_begin "linux-modules-nvidia-$branch-server-gcp" "$version-0ubuntu1" amd64 \
-      "Canonical-signed NVIDIA $branch server modules for the gcp kernels" \
-      "Provides: nvidia-signed-modules-standin" "Conflicts: nvidia-signed-modules-standin"
-    modules=""
+  branch=580
+  version=$(driver_version "$branch")
+  local flavour last=${KERNEL_RELEASES[-1]}
+  for flavour in "" -open; do
     for release in "${KERNEL_RELEASES[@]}"; do
-      printf 'signed nvidia %s %s\n' "$version" "$release" | pkg_file "/lib/modules/$release/kernel/nvidia-${branch}srv/nvidia.ko" 0644
-      modules+=" $release"
+      pkg_begin "linux-modules-nvidia-$branch-server$flavour-$release" "$version-0ubuntu1" amd64 \
+        "Canonical-signed NVIDIA $branch server$flavour modules for kernel $release"
+      printf 'signed nvidia %s %s\n' "$version" "$release" |
+        pkg_file "/lib/modules/$release/kernel/nvidia-${branch}srv$flavour/nvidia.ko" 0644
+      pkg_build "$OS_ARCHIVE"
     done
-    pkg_script postinst <<<": # modules for:$modules"
-    pkg_build "$OS_ARCHIVE"
-
-    pkg_begin "nvidia-utils-$branch-server" "$version-0ubuntu1" amd64 "NVIDIA $branch server utilities (nvidia-smi)" \
-      "Provides: nvidia-driver-standin" "Conflicts: nvidia-driver-standin" "Replaces: nvidia-driver-standin"
-    pkg_template /usr/bin/nvidia-smi 0755 nvidia-smi "DRIVER_VERSION=$version" "CUDA_VERSION=$(driver_cuda "$branch")"
+    pkg_begin "linux-modules-nvidia-$branch-server$flavour-gcp" "$version-0ubuntu1" amd64 \
+      "Extra drivers for nvidia-$branch-server$flavour for the gcp flavour" \
+      "Depends: linux-modules-nvidia-$branch-server$flavour-$last"
     pkg_build "$OS_ARCHIVE"
   done
+  pkg_begin linux-modules-nvidia-535-server-gcp "$version-0ubuntu1" amd64 \
+    "Extra drivers for nvidia-535-server for the gcp flavour (dummy transitional package)" \
+    "Depends: linux-modules-nvidia-$branch-server-gcp"
+  pkg_build "$OS_ARCHIVE"
+
+  pkg_begin "nvidia-utils-$branch-server" "$version-0ubuntu1" amd64 "NVIDIA $branch server utilities (nvidia-smi)" \
+    "Provides: nvidia-driver-standin" "Conflicts: nvidia-driver-standin" "Replaces: nvidia-driver-standin"
+  pkg_template /usr/bin/nvidia-smi 0755 nvidia-smi "DRIVER_VERSION=$version" "CUDA_VERSION=$(driver_cuda "$branch")"
+  pkg_build "$OS_ARCHIVE"
 }
 
 # -- repositories -------------------------------------------------------------------------------

@@ -178,8 +178,9 @@ TEST_CASE("choose: auto picks the newest combination per GPU") {
     auto request = vm({"15f8"}, "debian", "13");
     request.apt_version = "3.0.3";
     CHECK(refusal(request) ==
-          "CUDA 13.2 has no kernels for the Tesla P100 (Pascal: CUDA 12.x at the newest); use an Ubuntu 24.04 image "
-          "and profile `current` (here: CUDA 12.8, driver 580, torch 2.14.0+cu126)");
+          "CUDA 12.8 has no repository for Debian 13 (NVIDIA publishes it for Ubuntu 20.04, Ubuntu 22.04, Ubuntu "
+          "24.04, Debian 12); use an Ubuntu 24.04 image and profile `current` (here: CUDA 12.8, driver 580, torch "
+          "2.14.0+cu126)");
   }
   SUBCASE("APT 3 with a repo signed by NVIDIA's old key: never from that repo, Ubuntu's signed driver still") {
     auto request = vm({"1eb8"}, "ubuntu", "24.04");

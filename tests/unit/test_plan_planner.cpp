@@ -111,7 +111,7 @@ TEST_CASE("plan: Ubuntu 16.04 with a T4 follows the tutorial: seed profile, CUDA
   CHECK(step_named(plan, "nvidia-repo").decision.summary.find("ubuntu1604") != std::string::npos);
   CHECK(step_named(plan, "pytorch").decision.summary ==
         "pip install torch==1.2.0 -f https://download.pytorch.org/whl/torch_stable.html into env cs231n (torch 1.2.0 "
-        "as configured, its CUDA 10.0 build)");
+        "as configured, its CUDA 10.0 build; versions from cs231n-agent's table (PyTorch's index is read on GCE VMs))");
   CHECK(step_named(plan, "user").decision.action == plan::Action::done);
   // Ubuntu 16.04's frozen repo has no branch packages: its own cuda-drivers, held.
   CHECK(step_named(plan, "nvidia-driver").decision.summary.find(" cuda-drivers for Tesla T4, hold cuda-drivers;") !=

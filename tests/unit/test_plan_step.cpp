@@ -94,7 +94,9 @@ TEST_CASE("fingerprint: sha256 of the step's name, version and inputs") {
 // the step's constants became a StepInfo and must stay as they are (bump a step's version instead).
 // Issue 18 changed the current profile's defaults (Miniforge in ~/miniforge3, conda-forge packages):
 // anaconda, conda-env and the steps that use the env's path (jupyter-service, pytorch, verify) got
-// new values then, on purpose; the seed profile's did not (new keys count only when set).
+// new values then, on purpose; the seed profile's did not (new keys count only when set). Issue 15
+// added open_modules to the GPU steps' inputs and moved the CPU torch to 2.14.0: the GPU steps and
+// pytorch got new values (their checks find a working install done again).
 TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is pinned") {
   Machine machine(k_jammy, {json{{"steps", json::array({k_site_motd})}}}, true);
   const std::map<std::string, std::string> pinned{
@@ -108,11 +110,11 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
       {"jupyter-cert", "812f592be10f3f7c52414cc3e35b6ca35efe1bd78df53f9743d267bf4b768f80"},
       {"jupyter-config", "ff2d0809ca8fe99e941e393b0e5741557de85bfd81f9ea9d67502828fe381329"},
       {"jupyter-service", "1ab03a605d9e171f0d75a60617af5fd74428564bbdcfad5d1af537149c3d5be5"},
-      {"nvidia-repo", "1ae0a0005c1fc10ba3536f6adb3119f88338fa8fc53b745ba8f7c54f4e1b1643"},
-      {"nvidia-driver", "4af49d449df8d32cc85c9ae6a9b1822a52e74385be19ba119a6ddb384c3623e4"},
-      {"cuda", "0853fed44f583f29473b0b00ceab08425fbe5dd3de41de96b867b1ae6c06e9a1"},
-      {"pytorch", "002197cd52270b487ec6e0a2aea5d13ff11348998d433a55ca5524b6e8da65cc"},
-      {"gpu-persistence", "c64d0e41b1f65f517f3cd4bedc72bb9f1aaa8145d47150cece5a40efab204433"},
+      {"nvidia-repo", "04f674b9495a9ac4c2a3cab9d71ae65cb1914cb4d024fcb3fd67e9beb4a27129"},
+      {"nvidia-driver", "2fc80e4abac52b095b05c9868e7f2028a5f31be7fb6491effc885cabc1f6fa5f"},
+      {"cuda", "e3baf23e181fee954fe6bc07f6fa2098ff76eb0707005a388806518c7d028945"},
+      {"pytorch", "62b28b147ae45f1e7242c3aa6fe644b79b2032de086c3696d9e1d485c20e980b"},
+      {"gpu-persistence", "c0dda891dc76490885e9168484e4a5caceb26f4d6dba25934cc123122a8946cc"},
       {"idle-shutdown", "7c601d1c6bbec75950610d6aab36771ab443378fe636d856eeef50cd903ed6a5"},
       {"verify", "ae2fd004e246f362a07ba17429dc1614cb81b35382baa82d50a0aa88a66920e5"},
       {"site-motd", "71365ff5962ea3aca033700b711c4a877dbc3499679016da6f718f8dc7f34c1f"},

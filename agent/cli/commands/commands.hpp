@@ -22,6 +22,7 @@ CommandRunner add_passwd_command(CLI::App& command, const LogOptions& log);
 CommandRunner add_cert_command(CLI::App& command, const LogOptions& log);
 CommandRunner add_idle_check_command(CLI::App& command, const LogOptions& log);
 CommandRunner add_schema_command(CLI::App& command, const LogOptions& log);
+CommandRunner add_gpus_command(CLI::App& command, const LogOptions& log);
 CommandRunner add_version_command(CLI::App& command, const LogOptions& log);
 
 }  // namespace cs231n::cli

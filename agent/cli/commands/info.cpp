@@ -1,4 +1,4 @@
-// `schema` and `version`: what the binary knows of itself.
+// `schema`, `gpus` and `version`: what the binary knows of itself.
 #include <iostream>
 
 #include <curl/curl.h>
@@ -6,6 +6,7 @@
 
 #include "agent/cli/commands/commands.hpp"
 #include "agent/config/schema.hpp"
+#include "agent/gpu/readme_table.hpp"
 
 namespace cs231n::cli {
 
@@ -31,6 +32,13 @@ int print_version(int verbosity) {
 CommandRunner add_schema_command(CLI::App&, const LogOptions&) {
   return [] {
     std::cout << config::schema_markdown();
+    return 0;
+  };
+}
+
+CommandRunner add_gpus_command(CLI::App&, const LogOptions&) {
+  return [] {
+    std::cout << gpu::gpu_table_markdown();
     return 0;
   };
 }

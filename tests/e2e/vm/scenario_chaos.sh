@@ -179,7 +179,7 @@ scenario_chaos() {
   # The kill plan: first one while apt-get or dpkg runs, then five in random order: two at a
   # random time after a boot started, three shortly after one of the next steps not done yet
   # started (drawn when the kill comes up). Each kills the agent or the whole VM (at least one of
-  # each). A kill whose boot ends first waits for the next boot.
+  # each). A kill whose boot ends first waits for the next boot (a timed one then at a step).
   local plan=() kinds=(agent vm) kind first_kind=$((RANDOM % 2)) index order other swap
   plan+=("${kinds[first_kind]} apt $((1 + RANDOM % 4)) $((RANDOM % 150))")
   order=(time time step step step)
@@ -226,10 +226,11 @@ scenario_chaos() {
       chaos_mark "killed"
       continue
     fi
-    # Not reached in this boot: in the next one, at its first apt-get or dpkg, or twice as early.
+    # Not reached in this boot: in the next one, at its first apt-get or dpkg, or (a time the run
+    # was quicker than) at the start of a step not done yet, which lands as long as steps remain.
     case $trigger in
       apt) plan[next]="$kind apt 1 $delay" ;;
-      time) plan[next]="$kind time $(((arg + 100) / 2)) 0" ;;
+      time) plan[next]="$kind step ? 0" ;;
     esac
     printf '   boot %d: ended by itself, exit %s, run %s\n' "$BOOT_NUMBER" "$RC" "$state_now"
     chaos_mark "ended"
