@@ -29,7 +29,7 @@ class CudaStep : public plan::Step {
     if (auto gate = gpu_gate(gpu_plan)) return *gate;
     const std::string& cuda = gpu_plan.choice.cuda;
     // Not cuda-X-Y: that metapackage pulls cuda-drivers, the newest branch, over the chosen one.
-    return plan::will_run("install " + cuda_toolkit_package(cuda) + " and put it on PATH in " + k_profile_script +
+    return plan::will_run("install " + gpu::cuda_toolkit_package(cuda) + " and put it on PATH in " + k_profile_script +
                           " (" + gpu_plan.choice.reasons.front() + ")");
   }
 
@@ -53,7 +53,7 @@ class CudaStep : public plan::Step {
       return plan::ApplyResult{};
     }
     const std::string cuda = plan_gpu(run.context()).choice.cuda;
-    const std::string package = cuda_toolkit_package(cuda);
+    const std::string package = gpu::cuda_toolkit_package(cuda);
     if (!missing_packages(files, {package}).empty()) {
       if (auto installed = apt_install(run, {package}); !installed) return std::unexpected(installed.error());
     }

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "agent/gpu/repo_index.hpp"
 #include "agent/gpu/torch_index.hpp"
 #include "agent/net/http.hpp"
 #include "agent/util/strings.hpp"
@@ -27,23 +28,22 @@ devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count(
 print(json.dumps({"torch": str(torch.__version__), "cuda": torch.version.cuda, "available": available, "devices": devices}))
 )";
 
-// One read of a variant's PyTorch index page: the versions, or why there are none.
+// One read of an index page: its text, or why there is none.
 struct IndexRead {
-  std::optional<std::vector<std::string>> versions;
+  std::optional<std::string> body;
   std::string failure;
 };
 
 // Every page is read once per process: plan_gpu runs for each GPU step, in several threads.
-IndexRead read_torch_index(const std::string& url, const std::string& python) {
+IndexRead read_index_page(const std::string& url) {
   static std::mutex mutex;
   static std::map<std::string, IndexRead> reads;
   const std::scoped_lock lock(mutex);
-  const std::string key = url + " " + python;
-  if (const auto found = reads.find(key); found != reads.end()) return found->second;
+  if (const auto found = reads.find(url); found != reads.end()) return found->second;
   net::SimpleRequest request;
   request.url = url;
   request.connect_timeout = std::chrono::seconds(5);
-  request.timeout = std::chrono::seconds(20);
+  request.timeout = std::chrono::seconds(60);  // NVIDIA's Packages files are several MB
   auto settings = net::default_http_settings();
   settings.max_redirects = 3;
   IndexRead read;
@@ -53,18 +53,17 @@ IndexRead read_torch_index(const std::string& url, const std::string& python) {
   } else if (answer->status != 200) {
     read.failure = url + " answered HTTP " + std::to_string(answer->status);
   } else {
-    read.versions = gpu::torch_versions_in_index(answer->body, python);
+    read.body = answer->body;
   }
-  return reads.emplace(key, std::move(read)).first->second;
+  return reads.emplace(url, std::move(read)).first->second;
 }
 
-// PyTorch's index is read on GCE VMs (the product's machines) and from a mirror on this machine;
-// elsewhere (a fixture tree given with --root, a workstation, a test) plan does not reach out to
-// the internet.
-bool reads_torch_index(const plan::Context& context) {
+// The indexes (PyTorch's, NVIDIA's repo's) are read on GCE VMs (the product's machines) and from
+// a mirror on this machine; elsewhere (a fixture tree given with --root, a workstation, a test)
+// plan does not reach out to the internet.
+bool reads_index(const plan::Context& context, const std::string& url) {
   if (!context.system.files().is_host_root()) return false;
   if (context.facts.gce) return true;
-  const std::string url = context.config.string("pytorch.index_url");
   const auto host_start = url.find("://");
   if (host_start == std::string::npos) return false;
   const std::string rest = url.substr(host_start + 3);
@@ -112,15 +111,31 @@ GpuPlan plan_gpu(const plan::Context& context) {
   result.gpu_names = names.empty() ? "a GPU (gpu.force)" : util::join(names, ", ");
   const std::string index_url = config.string("pytorch.index_url");
   std::vector<std::string> failures;
-  if (reads_torch_index(context)) {
-    request.torch_versions = [&](std::string_view variant) {
-      auto read = read_torch_index(index_url + "/" + std::string(variant) + "/torch/", request.python);
-      if (!read.versions) failures.push_back(read.failure);
-      return read.versions;
+  if (reads_index(context, index_url)) {
+    request.torch_versions = [&](std::string_view variant) -> std::optional<std::vector<std::string>> {
+      auto read = read_index_page(index_url + "/" + std::string(variant) + "/torch/");
+      if (!read.body) {
+        failures.push_back(read.failure);
+        return std::nullopt;
+      }
+      return gpu::torch_versions_in_index(*read.body, request.python);
     };
   }
+  const std::string repo = gpu::nvidia_repo_name(facts.os.id, facts.os.version_id);
+  const std::string packages_url = config.string("gpu.repo_url") + "/" + repo + "/x86_64/Packages";
+  if (!repo.empty() && request.gpu_path && reads_index(context, packages_url)) {
+    const auto read = read_index_page(packages_url);
+    if (read.body) {
+      request.nvidia_repo_contents = gpu::parse_packages_index(*read.body);
+      result.repo_source = "NVIDIA's package list " + packages_url;
+    } else {
+      result.repo_source = "cs231n-agent's table (" + read.failure + ")";
+    }
+  } else {
+    result.repo_source = "cs231n-agent's table (NVIDIA's package list is read on GCE VMs)";
+  }
   auto choice = gpu::choose(request);
-  if (!reads_torch_index(context)) {
+  if (!reads_index(context, index_url)) {
     result.torch_source = "cs231n-agent's table (PyTorch's index is read on GCE VMs)";
   } else if (failures.empty()) {
     result.torch_source = "PyTorch's index " + index_url;
@@ -201,12 +216,6 @@ std::vector<std::string> held_driver_packages(const gpu::Choice& choice) {
   // Ubuntu's names carry the branch, so upgrades stay in it and keep modules and userspace in step.
   if (choice.driver_source == gpu::DriverSource::ubuntu_signed) return {};
   return installed_driver_packages(choice);
-}
-
-std::string cuda_toolkit_package(const std::string& cuda) {
-  std::string package = "cuda-toolkit-" + cuda;
-  std::ranges::replace(package, '.', '-');
-  return package;
 }
 
 util::Result<NvidiaSmiReport> query_nvidia_smi(const plan::StepRun& run) {

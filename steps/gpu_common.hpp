@@ -16,8 +16,10 @@ struct GpuPlan {
   std::string gpu_names;    // "Tesla T4"
   std::optional<gpu::Refusal> refusal;
   gpu::Choice choice;  // the torch build even when !active (the CPU-only one)
-  // Where the torch versions came from: "PyTorch's index URL" or "cs231n-agent's table (why)".
+  // Where the torch versions and NVIDIA's repo's packages came from: the index read (its URL) or
+  // "cs231n-agent's table (why)".
   std::string torch_source;
+  std::string repo_source;
 };
 
 GpuPlan plan_gpu(const plan::Context& context);
@@ -40,9 +42,6 @@ std::vector<std::string> installed_driver_packages(const gpu::Choice& choice);
 std::vector<std::string> held_driver_packages(const gpu::Choice& choice);
 // "ubuntu-signed", "nvidia-repo", "nvidia-repo-latest": plan --json and the steps' inputs.
 std::string_view driver_source_name(gpu::DriverSource source);
-
-// "cuda-toolkit-12-6"
-std::string cuda_toolkit_package(const std::string& cuda);
 
 // What nvidia-smi says, or why it could not say it.
 struct NvidiaSmiReport {

@@ -99,7 +99,7 @@ class NvidiaRepoStep : public plan::Step {
     if (!gpu_plan.choice.repo_warning.empty()) {
       summary += " (" + gpu_plan.choice.repo_warning + "; if apt rejects it, Ubuntu's own packages are used)";
     }
-    return plan::will_run(summary);
+    return plan::will_run(summary + "; its packages known from " + gpu_plan.repo_source);
   }
 
   nlohmann::json inputs(const plan::Context& context) const override { return gpu_inputs(context); }

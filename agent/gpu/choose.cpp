@@ -76,6 +76,11 @@ std::optional<std::pair<int, std::string>> cuda_refusal(const CudaRelease& relea
     }
   }
   const std::string repo = nvidia_repo_name(request.os_id, request.os_version);
+  if (const auto& contents = request.nvidia_repo_contents) {
+    if (contents->has(cuda_toolkit_package(release.version))) return std::nullopt;
+    return std::pair{2, "NVIDIA's " + repo + " repository has no " + cuda_toolkit_package(release.version) +
+                            " (its CUDA toolkits: " + util::join(contents->cuda_toolkits(), ", ") + ")"};
+  }
   if (std::ranges::find(release.repos, repo) == release.repos.end()) {
     std::vector<std::string> where;
     for (auto name : release.repos) where.push_back(os_label_of_repo(name));
@@ -127,7 +132,12 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
   const auto os = find_os(request.os_id, request.os_version);
   const std::vector<int> signed_branches = os && gcp_kernel(request) ? os->signed_gcp_branches : std::vector<int>{};
   const bool repo_usable = os && !repo_rejected_by_apt(request, *os);
-  const std::vector<int> repo_branches = repo_usable ? os->repo_driver_branches : std::vector<int>{};
+  const auto& contents = request.nvidia_repo_contents;
+  const std::vector<int> known_branches = contents ? contents->driver_branches() : os->repo_driver_branches;
+  const std::vector<int> repo_branches = repo_usable ? known_branches : std::vector<int>{};
+  const int latest_branch = !contents                             ? os->repo_latest_branch
+                            : contents->driver_branches().empty() ? contents->unsuffixed_driver_branch()
+                                                                  : 0;
   const std::string limits = "CUDA " + std::string(release.version) + " needs >= " + std::to_string(min_branch) +
                              (max_branch ? ", the " + limiting_gpu + " <= " + std::to_string(max_branch) : "");
   const std::string flavour = open ? "open" : "proprietary";
@@ -158,15 +168,14 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
     const int preferred = release.version == "10.0" ? branches.cuda10 : branches.long_term;
     pick.branch = best_of(signed_branches, preferred);
     if (pick.branch == 0) pick.branch = best_of(repo_branches, preferred);
-    if (pick.branch == 0 && repo_usable && os->repo_latest_branch != 0 && fits(os->repo_latest_branch))
-      pick.branch = os->repo_latest_branch;
+    if (pick.branch == 0 && repo_usable && latest_branch != 0 && fits(latest_branch)) pick.branch = latest_branch;
     if (pick.branch == 0) {
       std::string why = "no driver branch fits CUDA " + std::string(release.version) + " and " + gpu_list(request) +
                         " on " + request.os_label + " (" + limits;
       if (os && !repo_usable) why += "; " + repo_rejection(request, *os);
-      if (os && repo_usable && os->repo_latest_branch != 0 && repo_branches.empty())
+      if (os && repo_usable && latest_branch != 0 && repo_branches.empty())
         why += "; NVIDIA's " + std::string(os->nvidia_repo) + " repository starts at driver " +
-               std::to_string(os->repo_latest_branch);
+               std::to_string(latest_branch);
       return why + ")";
     }
     const std::string long_term = "; " + std::to_string(branches.long_term) + " is the long-term branch";
@@ -195,7 +204,7 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
     pick.source = DriverSource::nvidia_repo;
     pick.open_modules = false;
     pick.reason += ", cuda-drivers-" + std::to_string(pick.branch) + " from NVIDIA's repo (DKMS, proprietary modules)";
-  } else if (pick.branch == os->repo_latest_branch) {
+  } else if (pick.branch == latest_branch) {
     pick.source = DriverSource::nvidia_repo_latest;
     pick.open_modules = open && pick.branch >= k_open_modules_from_branch;
     pick.reason += std::string(", ") + (pick.open_modules ? "nvidia-open" : "cuda-drivers") + " from NVIDIA's " +
@@ -203,7 +212,7 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
                    " modules; the repo has no branch packages)";
   } else {
     std::vector<std::string> offered;
-    for (int branch : os->repo_driver_branches) offered.push_back(std::to_string(branch));
+    for (int branch : known_branches) offered.push_back(std::to_string(branch));
     return "driver branch " + std::to_string(pick.branch) + " has no cuda-drivers-" + std::to_string(pick.branch) +
            " package in NVIDIA's " + std::string(os->nvidia_repo) + " repository (it has " +
            (offered.empty() ? std::string("no branch packages") : util::join(offered, ", ")) + ")";
@@ -340,15 +349,32 @@ std::expected<Choice, std::string> search(const Request& request) {
     return choice;
   }
   std::vector<CudaRelease> candidates;
+  // Releases NVIDIA's repo has that the table does not know, with the facts of their major.
+  std::vector<CudaRelease> known = cuda_releases();
+  if (const auto& contents = request.nvidia_repo_contents) {
+    for (const auto& version : contents->cuda_toolkits()) {
+      if (find_cuda(version)) continue;
+      auto release = cuda_release_of_major(version);
+      if (!release.torch_variants.empty()) known.push_back(std::move(release));
+    }
+    std::ranges::stable_sort(
+        known, [](const CudaRelease& a, const CudaRelease& b) { return compare_versions(a.version, b.version) > 0; });
+  }
+  const auto find_known = [&](const std::string& version) -> std::optional<CudaRelease> {
+    for (const auto& release : known) {
+      if (release.version == version) return release;
+    }
+    return std::nullopt;
+  };
   if (request.cuda == "auto") {
-    candidates = cuda_releases();
-  } else if (auto release = find_cuda(request.cuda)) {
+    candidates = known;
+  } else if (auto release = find_known(request.cuda)) {
     candidates.push_back(*release);
   } else {
-    std::vector<std::string> known;
-    for (const auto& release : cuda_releases()) known.emplace_back(release.version);
-    return std::unexpected("CUDA " + request.cuda + " is not a version cs231n-agent knows (" + util::join(known, ", ") +
-                           ")");
+    std::vector<std::string> versions;
+    for (const auto& release : known) versions.push_back(release.version);
+    return std::unexpected("CUDA " + request.cuda + " is not a version cs231n-agent knows (" +
+                           util::join(versions, ", ") + ")");
   }
   if (request.gce) {
     for (const auto& model : known_gpus(request)) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "agent/gpu/compat_table.hpp"
+#include "agent/gpu/repo_index.hpp"
 #include "agent/gpu/torch_index.hpp"
 
 namespace cs231n::gpu {
@@ -37,6 +38,9 @@ struct Request {
   // The torch 2.x versions PyTorch's index has per variant for the env's Python; where it answers,
   // it replaces the table's list (unset or nullopt: the table).
   TorchVersionsLookup torch_versions;
+  // What NVIDIA's repo for this OS holds; where known, it replaces the table's belief of which CUDA
+  // toolkits and driver packages the repo has (nullopt: the table).
+  std::optional<RepoContents> nvidia_repo_contents;
 };
 
 struct Choice {

@@ -1,5 +1,6 @@
 #include "agent/gpu/compat_table.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 
@@ -90,6 +91,31 @@ std::optional<CudaRelease> find_cuda(std::string_view version) {
     if (release.version == version) return release;
   }
   return std::nullopt;
+}
+
+CudaRelease cuda_release_of_major(const std::string& version) {
+  CudaRelease release{version, {}, 0, "", {}};
+  const auto major = version.substr(0, version.find('.'));
+  for (const auto& known : cuda_releases()) {
+    if (known.version.substr(0, known.version.find('.')) != major) continue;
+    release.min_driver_branch = known.min_driver_branch;
+    release.min_driver_version = known.min_driver_version;
+    for (auto variant : known.torch_variants) {
+      if (compare_versions(cuda_of_variant(variant), version) <= 0 &&
+          std::ranges::find(release.torch_variants, variant) == release.torch_variants.end())
+        release.torch_variants.push_back(variant);
+    }
+  }
+  std::ranges::sort(release.torch_variants, [](std::string_view a, std::string_view b) {
+    return compare_versions(cuda_of_variant(a), cuda_of_variant(b)) > 0;
+  });
+  return release;
+}
+
+std::string cuda_toolkit_package(std::string_view version) {
+  std::string package = "cuda-toolkit-" + std::string(version);
+  std::ranges::replace(package, '.', '-');
+  return package;
 }
 
 std::string cuda_of_variant(std::string_view variant) {

@@ -48,7 +48,7 @@ struct DriverBranches {
 const DriverBranches& driver_branches();
 
 struct CudaRelease {
-  std::string_view version;  // "10.0"
+  std::string version;  // "10.0"
   // The PyTorch builds that run beside this toolkit, preferred first: the ones made with it, then
   // older ones of the same major (a wheel brings its own CUDA runtime; the driver is what counts).
   std::vector<std::string_view> torch_variants;
@@ -62,6 +62,12 @@ std::optional<CudaRelease> find_cuda(std::string_view version);
 const std::vector<CudaRelease>& cuda_releases();
 // The CUDA version a torch variant was built with: "cu126" -> "12.6"; "cpu" -> "".
 std::string cuda_of_variant(std::string_view variant);
+// A release the table does not know (read from NVIDIA's repo): the minimum driver of its major,
+// the torch variants of the table of the same major and not newer, no repos (the reader knows).
+// Empty variants when no torch build has one of its major.
+CudaRelease cuda_release_of_major(const std::string& version);
+// "cuda-toolkit-12-6" for "12.6": the toolkit alone (cuda-X-Y would pull the newest driver).
+std::string cuda_toolkit_package(std::string_view version);
 
 // An OS release cs231n-agent supports: the one list, which detect's verdict uses too.
 struct OsSupport {

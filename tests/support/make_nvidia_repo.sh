@@ -15,7 +15,7 @@
 #       nvidia-driver-standin): nvidia-smi, a DKMS stand-in and its kernel-headers hook that
 #       "build" /lib/modules/REL/updates/dkms/nvidia.ko ("unsigned nvidia VERSION REL")
 #     cuda-drivers 595.84-1: Depends cuda-drivers-595
-#     cuda-toolkit-X-Y (X-Y: 10-0 11-8 12-6 12-8 13-0 13-2): /usr/local/cuda-X.Y (nvcc, libcudart marker)
+#     cuda-toolkit-X-Y (X-Y: those of DISTRO, see default_toolkits): /usr/local/cuda-X.Y (nvcc, libcudart marker)
 #     cuda-X-Y: Depends cuda-toolkit-X-Y and cuda-drivers (>= the release's minimum driver), so it
 #       would swap a held driver branch for the newest, as NVIDIA's does
 #   OUT_DIR/os-archive/        the OS archive's share, apt line in OUT_DIR/os-archive.list, key
@@ -56,7 +56,16 @@ shift 3
 KERNEL_RELEASES=("$@")
 BROKEN=${NVIDIA_REPO_BROKEN:-}
 read -r -a DRIVER_BRANCHES <<<"${NVIDIA_REPO_DRIVERS:-410 470 535 580 595}"
-read -r -a TOOLKITS <<<"${NVIDIA_REPO_TOOLKITS:-10-0 11-8 12-6 12-8 13-0 13-2}"
+# The toolkits each repo has, as far as the tests need them (docs/sources/gpu-driver-cuda-torch.md
+# section 3, and the agent's table where no source says more): the agent reads this Packages file
+# on a (fake) GCE VM, so the stand-in must not offer what the real repo lacks.
+case $DISTRO in
+  ubuntu1804) default_toolkits="10-0 11-8" ;;
+  debian11) default_toolkits="11-8 12-6" ;;
+  ubuntu2204) default_toolkits="11-8 12-6 12-8 13-0 13-2" ;;
+  *) default_toolkits="10-0 11-8 12-6 12-8 13-0 13-2" ;;
+esac
+read -r -a TOOLKITS <<<"${NVIDIA_REPO_TOOLKITS:-$default_toolkits}"
 case $BROKEN in "" | badsig | unsigned) ;; *) echo "$0: NVIDIA_REPO_BROKEN must be badsig or unsigned, not $BROKEN" >&2; exit 2 ;; esac
 [[ $BASE_URL =~ ^([a-z]+://[^/]+) ]] || { echo "$0: BASE_URL must look like http://127.0.0.1:PORT/compute/cuda/repos" >&2; exit 2; }
 HOST_URL=${BASH_REMATCH[1]}

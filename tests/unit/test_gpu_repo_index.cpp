@@ -1,0 +1,88 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "agent/gpu/choose.hpp"
+#include "agent/gpu/repo_index.hpp"
+
+using namespace cs231n;
+
+namespace {
+
+gpu::RepoContents fixture(const char* name) {
+  std::ifstream stream(std::filesystem::path(__FILE__).parent_path().parent_path() / "fixtures" / "nvidia-repo" / name);
+  std::stringstream text;
+  text << stream.rdbuf();
+  return gpu::parse_packages_index(text.str());
+}
+
+gpu::Request machine(std::vector<std::string> gpu_ids, std::string os_id, std::string version, std::string label) {
+  gpu::Request request;
+  request.gpu_path = true;
+  request.gpu_ids = std::move(gpu_ids);
+  request.os_id = std::move(os_id);
+  request.os_version = std::move(version);
+  request.os_label = std::move(label);
+  request.kernel_release = "6.8.0-45-generic";  // not the GCP kernel: the driver comes from NVIDIA's repo
+  request.python = "3.12";
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("repo index: toolkits, driver branches and the unsuffixed branch of a Packages file") {
+  const auto jammy = fixture("ubuntu2204-Packages");
+  CHECK(jammy.cuda_toolkits() == std::vector<std::string>{"13.4", "13.0", "12.8", "12.6"});
+  CHECK(jammy.driver_branches() == std::vector<int>{535, 580});
+  CHECK(jammy.packages.at("cuda-drivers-580") == "580.105.08-1");  // the newest of two stanzas
+  CHECK(jammy.unsuffixed_driver_branch() == 595);
+  const auto trixie = fixture("debian13-Packages");
+  CHECK(trixie.driver_branches().empty());
+  CHECK(trixie.unsuffixed_driver_branch() == 590);
+  CHECK(gpu::parse_packages_index("").packages.empty());
+}
+
+TEST_CASE("choose with NVIDIA's package list: what the repo has, not what the table believes") {
+  SUBCASE("a CUDA release the table never heard of is used, with the torch builds of its major") {
+    auto request = machine({"1eb8"}, "ubuntu", "22.04", "Ubuntu 22.04");
+    request.nvidia_repo_contents = fixture("ubuntu2204-Packages");
+    const auto choice = gpu::choose(request);
+    REQUIRE(choice);
+    CHECK(choice->cuda == "13.4");
+    CHECK(choice->driver_branch == 580);
+    CHECK(choice->driver_source == gpu::DriverSource::nvidia_repo);
+    CHECK(choice->torch_variant == "cu132");
+  }
+  SUBCASE("a release the table lists for the repo but the repo lacks: refused, naming what is there") {
+    auto request = machine({"1eb8"}, "ubuntu", "22.04", "Ubuntu 22.04");
+    request.nvidia_repo_contents = fixture("ubuntu2204-Packages");
+    request.cuda = "13.2";
+    const auto refused = gpu::choose(request);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().reason ==
+          "NVIDIA's ubuntu2204 repository has no cuda-toolkit-13-2 (its CUDA toolkits: 13.4, 13.0, 12.8, 12.6)");
+  }
+  SUBCASE("a branch the repo lacks: refused, naming the branches it has") {
+    auto request = machine({"15f8"}, "ubuntu", "22.04", "Ubuntu 22.04");
+    request.nvidia_repo_contents = fixture("ubuntu2204-Packages");
+    request.driver_branch = "550";
+    const auto refused = gpu::choose(request);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().reason.starts_with(
+        "driver branch 550 has no cuda-drivers-550 package in NVIDIA's ubuntu2204 repository (it has 535, 580)"));
+  }
+  SUBCASE("Debian 13: no branch packages, so the repo's nvidia-open and its branch") {
+    auto request = machine({"20b0"}, "debian", "13", "Debian 13");
+    request.kernel_release = "6.12.57+deb13-cloud-amd64";
+    request.apt_version = "3.0.3";
+    request.nvidia_repo_contents = fixture("debian13-Packages");
+    const auto choice = gpu::choose(request);
+    REQUIRE(choice);
+    CHECK(choice->cuda == "13.2");
+    CHECK(choice->driver_branch == 590);
+    CHECK(choice->driver_source == gpu::DriverSource::nvidia_repo_latest);
+    CHECK(choice->open_modules);
+  }
+}
