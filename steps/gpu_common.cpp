@@ -59,16 +59,15 @@ IndexRead read_index_page(const std::string& url) {
 }
 
 // The indexes (PyTorch's, NVIDIA's repo's) are read on GCE VMs (the product's machines) and from
-// a mirror on this machine; elsewhere (a fixture tree given with --root, a workstation, a test)
-// plan does not reach out to the internet.
+// a mirror on this machine (also for a fixture tree given with --root); elsewhere (a fixture tree
+// with the real indexes, a workstation, a test) plan does not reach out to the internet.
 bool reads_index(const plan::Context& context, const std::string& url) {
-  if (!context.system.files().is_host_root()) return false;
-  if (context.facts.gce) return true;
   const auto host_start = url.find("://");
   if (host_start == std::string::npos) return false;
   const std::string rest = url.substr(host_start + 3);
   const std::string host = rest.substr(0, rest.find_first_of(":/"));
-  return host == "127.0.0.1" || host == "localhost";
+  if (host == "127.0.0.1" || host == "localhost") return true;
+  return context.facts.gce && context.system.files().is_host_root();
 }
 
 }  // namespace

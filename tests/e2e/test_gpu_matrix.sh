@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# `plan --json` on fake roots for the GPU/OS combinations a course meets today, with PyTorch's wheel
+# index and NVIDIA's repo indexes served on 127.0.0.1 in their real formats (a PEP 503 page per
+# variant, a Packages file per distro; what they hold is what public sources report, see
+# docs/sources/gpu-driver-cuda-torch.md, plus torch 2.15.1, a release the agent's table does not
+# know). For each: the choice an expert would make, and every CUDA toolkit, driver package and
+# torch wheel it names exists in the served indexes. Ubuntu's signed modules come from the OS
+# archive, which plan does not read (apt-cache after apt-get update): their names are checked
+# against Ubuntu's naming (ubuntu-drivers-common) instead.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+start_server indexes --tree
+INDEXES=$SERVE
+INDEX_BASE=$BASE
+
+# -- the indexes ---------------------------------------------------------------------------------
+# torch_page VARIANT VERSION...: whl/VARIANT/torch/index.html with cp310-cp314 Linux x86_64 wheels
+# of each VERSION (and one aarch64 wheel, which must not count).
+torch_page() {
+  local variant=$1 version py file
+  shift
+  mkdir -p -- "$INDEXES/whl/$variant/torch"
+  {
+    printf '<!DOCTYPE html>\n<html>\n  <body>\n    <h1>Links for torch</h1>\n'
+    for version in "$@"; do
+      for py in 310 311 312 313 314; do
+        file="torch-$version+$variant-cp$py-cp$py-manylinux_2_28_x86_64.whl"
+        printf '    <a href="/whl/%s/%s#sha256=%064d">%s</a><br/>\n' "$variant" "${file//+/%2B}" 0 "$file"
+      done
+      file="torch-$version+$variant-cp312-cp312-manylinux_2_28_aarch64.whl"
+      printf '    <a href="/whl/%s/%s#sha256=%064d">%s</a><br/>\n' "$variant" "${file//+/%2B}" 0 "$file"
+    done
+    printf '  </body>\n</html>\n'
+  } >"$INDEXES/whl/$variant/torch/index.html"
+}
+# pytorch/pytorch RELEASE.md's matrix: which releases have which variants.
+torch_page cu118 2.6.0 2.7.1
+torch_page cu124 2.6.0
+torch_page cu126 2.6.0 2.7.1 2.8.0 2.9.1 2.10.0 2.11.0 2.12.0 2.13.0 2.14.0 2.15.1
+torch_page cu128 2.7.1 2.8.0 2.9.1 2.10.0 2.11.0
+torch_page cu129 2.8.0
+torch_page cu130 2.9.1 2.10.0 2.11.0 2.12.0 2.13.0 2.14.0 2.15.1
+torch_page cu132 2.12.0 2.13.0 2.14.0 2.15.1
+torch_page cpu 2.7.1 2.14.0 2.15.1
+
+# packages DISTRO NAME=VERSION...: NVIDIA's repo's Packages file for DISTRO.
+packages() {
+  local distro=$1 entry
+  shift
+  mkdir -p -- "$INDEXES/repos/$distro/x86_64"
+  for entry in "$@"; do
+    printf 'Package: %s\nArchitecture: amd64\nVersion: %s\nFilename: ./%s_%s_amd64.deb\n\n' \
+      "${entry%%=*}" "${entry#*=}" "${entry%%=*}" "${entry#*=}"
+  done >"$INDEXES/repos/$distro/x86_64/Packages"
+}
+packages ubuntu1804 cuda-drivers-470=470.256.02-1 cuda-toolkit-10-0=10.0.130-1 cuda-toolkit-11-8=11.8.0-1
+packages ubuntu2004 cuda-drivers-470=470.256.02-1 cuda-drivers-535=535.274.02-1 cuda-toolkit-11-8=11.8.0-1 \
+  cuda-toolkit-12-6=12.6.3-1 cuda-toolkit-12-8=12.8.1-1
+packages ubuntu2204 cuda-drivers-535=535.274.02-1 cuda-drivers-580=580.105.08-1 cuda-drivers=595.58.03-1 \
+  nvidia-open=595.58.03-1 cuda-toolkit-11-8=11.8.0-1 cuda-toolkit-12-6=12.6.3-1 cuda-toolkit-12-8=12.8.1-1 \
+  cuda-toolkit-13-0=13.0.2-1 cuda-toolkit-13-2=13.2.1-1
+packages ubuntu2404 cuda-drivers-580=580.105.08-1 cuda-drivers=595.58.03-1 nvidia-open=595.58.03-1 \
+  cuda-toolkit-12-6=12.6.3-1 cuda-toolkit-12-8=12.8.1-1 cuda-toolkit-13-0=13.0.2-1 cuda-toolkit-13-2=13.2.1-1
+packages ubuntu2604 cuda-drivers=595.58.03-1 nvidia-open=595.58.03-1 cuda-toolkit-13-3=13.3.0-1
+packages debian13 cuda-drivers=590.48.01-1 nvidia-open=590.48.01-1 cuda-toolkit-13-1=13.1.1-1 \
+  cuda-toolkit-13-2=13.2.1-1
+
+# -- the machines --------------------------------------------------------------------------------
+# make_root NAME OS_ID VERSION_ID PRETTY KERNEL APT GPU_ID GCE: a fake root with that OS, kernel,
+# installed apt, one NVIDIA GPU, and GCE's DMI name when GCE is "gce".
+make_root() {
+  local root=$TEST_TMP/roots/$1
+  mkdir -p -- "$root/etc" "$root/proc/sys/kernel/random" "$root/var/lib/dpkg" "$root/sys/class/dmi/id" \
+    "$root/sys/bus/pci/devices/0000:00:04.0"
+  printf 'ID=%s\nVERSION_ID="%s"\nPRETTY_NAME="%s"\n' "$2" "$3" "$4" >"$root/etc/os-release"
+  printf 'root:x:0:0::/root:/bin/bash\n' >"$root/etc/passwd"
+  printf 'root:x:0:\n' >"$root/etc/group"
+  printf '%s\n' "$5" >"$root/proc/sys/kernel/osrelease"
+  printf 'x86_64\n' >"$root/proc/sys/kernel/arch"
+  printf 'vm\n' >"$root/proc/sys/kernel/hostname"
+  printf '0b6f1c1e-0000-4000-8000-000000000001\n' >"$root/proc/sys/kernel/random/boot_id"
+  printf 'MemTotal:       15000000 kB\n' >"$root/proc/meminfo"
+  printf 'processor\t: 0\n' >"$root/proc/cpuinfo"
+  : >"$root/proc/modules"
+  printf 'Package: apt\nStatus: install ok installed\nVersion: %s\n\n' "$6" >"$root/var/lib/dpkg/status"
+  printf '0x030200\n' >"$root/sys/bus/pci/devices/0000:00:04.0/class"
+  printf '0x10de\n' >"$root/sys/bus/pci/devices/0000:00:04.0/vendor"
+  printf '0x%s\n' "$7" >"$root/sys/bus/pci/devices/0000:00:04.0/device"
+  [[ $8 != gce ]] || printf 'Google Compute Engine\n' >"$root/sys/class/dmi/id/product_name"
+  printf '%s\n' "$root"
+}
+
+# plan_matrix ROOT [CONFIG-JSON]: plan --json on ROOT with the served indexes; the GPU steps'
+# summaries in $TEST_TMP/steps.json.
+plan_matrix() {
+  local config
+  config=$("$PYTHON" -c 'import json, sys; c = json.loads(sys.argv[3] or "{}")
+c.setdefault("user", "student")
+c.setdefault("gpu", {})["repo_url"] = sys.argv[1] + "/repos"
+c.setdefault("pytorch", {})["index_url"] = sys.argv[1] + "/whl"
+print(json.dumps(c))' "$INDEX_BASE" "" "${2:-}")
+  printf '%s\n' "$config" >"$TEST_TMP/config.json"
+  run_agent plan --json --root "$1" --config "$TEST_TMP/config.json"
+  [[ $RC == 0 ]] || "$PYTHON" -c 'import json, sys
+for step in json.load(open(sys.argv[1]))["steps"]:
+    if step["action"] == "refuse": print("refused:", step["name"], step["reason"])' "$OUT" >&2
+  assert_rc 0
+}
+
+# the_step NAME: the summary of step NAME of the last plan.
+the_step() { JSON_FILE=$OUT json_raw "steps[name=$1].summary"; }
+
+# expect_choice DESCRIPTION DRIVER-PACKAGES TOOLKIT TORCH-REQUIREMENT: the plan installs exactly
+# those, and each exists in the served indexes (signed modules: by Ubuntu's naming).
+expect_choice() {
+  local what=$1 driver=$2 toolkit=$3 torch=$4 distro package variant version
+  section "$what"
+  assert_contains "nvidia-driver" "install $driver for " "$(the_step nvidia-driver)"
+  assert_contains "cuda" "install $toolkit and put it on PATH" "$(the_step cuda)"
+  assert_contains "pytorch" "pip install $torch " "$(the_step pytorch)"
+  assert_contains "pytorch: where the versions came from" "versions from PyTorch's index $INDEX_BASE/whl" \
+    "$(the_step pytorch)"
+  distro=$(the_step nvidia-repo | sed -n "s/^add NVIDIA's \([a-z0-9]*\) repository.*/\1/p")
+  assert_contains "nvidia-repo: where its packages came from" \
+    "its packages known from NVIDIA's package list $INDEX_BASE/repos/$distro/x86_64/Packages" "$(the_step nvidia-repo)"
+  for package in $driver $toolkit; do
+    case $package in
+      linux-headers-*) ;;  # the OS archive's, for the running kernel
+      linux-modules-nvidia-*)
+        [[ $package =~ ^linux-modules-nvidia-[0-9]+-server(-open)?-(gcp|[0-9.]+-[0-9]+-gcp)$ ]] ||
+          fail "$what: $package is not one of Ubuntu's signed module names (ubuntu-drivers-common)" ;;
+      nvidia-utils-*-server) ;;
+      *)
+        grep -qx "Package: $package" "$INDEXES/repos/$distro/x86_64/Packages" ||
+          fail "$what: $package is not in NVIDIA's $distro repository" "it has: $(grep '^Package:' "$INDEXES/repos/$distro/x86_64/Packages" | xargs)" ;;
+    esac
+  done
+  if [[ $torch =~ ^torch==([0-9.]+)\+(cu[0-9]+)$ ]]; then
+    version=${BASH_REMATCH[1]} variant=${BASH_REMATCH[2]}
+    grep -qF "torch-$version+$variant-cp312-cp312-manylinux_2_28_x86_64.whl" "$INDEXES/whl/$variant/torch/index.html" ||
+      fail "$what: no wheel torch-$version+$variant for Python 3.12 in the $variant index"
+  fi
+}
+
+JAMMY_GCP=6.8.0-1015-gcp
+NOBLE_GCP=6.8.0-1040-gcp
+
+root=$(make_root jammy-t4 ubuntu 22.04 "Ubuntu 22.04.5 LTS" "$JAMMY_GCP" 2.4.13 1eb8 gce)
+plan_matrix "$root"
+expect_choice "Ubuntu 22.04 + T4: CUDA 13.2, Ubuntu's signed 580 with open modules for the running kernel, torch 2.15.1+cu132" \
+  "linux-modules-nvidia-580-server-open-$JAMMY_GCP linux-modules-nvidia-580-server-open-gcp nvidia-utils-580-server" \
+  cuda-toolkit-13-2 "torch==2.15.1+cu132"
+
+root=$(make_root jammy-p100 ubuntu 22.04 "Ubuntu 22.04.5 LTS" "$JAMMY_GCP" 2.4.13 15f8 gce)
+plan_matrix "$root"
+expect_choice "Ubuntu 22.04 + P100: CUDA 12 at most, proprietary modules, a cu126 torch (no Pascal kernels in cu128/cu13x)" \
+  "linux-modules-nvidia-580-server-$JAMMY_GCP linux-modules-nvidia-580-server-gcp nvidia-utils-580-server" \
+  cuda-toolkit-12-8 "torch==2.15.1+cu126"
+
+root=$(make_root noble-l4 ubuntu 24.04 "Ubuntu 24.04.3 LTS" "$NOBLE_GCP" 2.7.14 27b8 gce)
+plan_matrix "$root"
+expect_choice "Ubuntu 24.04 + L4 (APT 2.7: NVIDIA's repo is fine)" \
+  "linux-modules-nvidia-580-server-open-$NOBLE_GCP linux-modules-nvidia-580-server-open-gcp nvidia-utils-580-server" \
+  cuda-toolkit-13-2 "torch==2.15.1+cu132"
+assert_not_contains "nvidia-repo: no SHA1 warning with APT 2.x" "sqv" "$(the_step nvidia-repo)"
+
+root=$(make_root resolute-l4 ubuntu 26.04 "Ubuntu 26.04 LTS" 7.0.0-1017-gcp 3.1.6 27b8 gce)
+plan_matrix "$root"
+expect_choice "Ubuntu 26.04 + L4: the 13.3 toolkit its repo has, a cu132 torch beside it" \
+  "linux-modules-nvidia-580-server-open-7.0.0-1017-gcp linux-modules-nvidia-580-server-open-gcp nvidia-utils-580-server" \
+  cuda-toolkit-13-3 "torch==2.15.1+cu132"
+
+root=$(make_root trixie-a100 debian 13 "Debian GNU/Linux 13 (trixie)" 6.12.57+deb13-cloud-amd64 3.0.3 20b0 gce)
+plan_matrix "$root"
+expect_choice "Debian 13 + A100: NVIDIA's new-key repo, its nvidia-open (590, open modules, DKMS)" \
+  "linux-headers-6.12.57+deb13-cloud-amd64 nvidia-open" cuda-toolkit-13-2 "torch==2.15.1+cu132"
+
+for gpu in 2901:B200 2bb5:"RTX PRO 6000"; do
+  root=$(make_root "noble-${gpu%%:*}" ubuntu 24.04 "Ubuntu 24.04.3 LTS" "$NOBLE_GCP" 2.7.14 "${gpu%%:*}" gce)
+  plan_matrix "$root"
+  expect_choice "Ubuntu 24.04 + ${gpu#*:} (Blackwell): open modules, a torch with sm_100/sm_120 kernels" \
+    "linux-modules-nvidia-580-server-open-$NOBLE_GCP linux-modules-nvidia-580-server-open-gcp nvidia-utils-580-server" \
+    cuda-toolkit-13-2 "torch==2.15.1+cu132"
+done
+
+root=$(make_root focal-v100 ubuntu 20.04 "Ubuntu 20.04.6 LTS" 5.15.0-1070-gcp 2.0.10 1db1 gce)
+plan_matrix "$root"
+expect_choice "Ubuntu 20.04 + V100: no signed modules there, cuda-drivers-535 from NVIDIA's repo, a cu126 torch" \
+  "linux-headers-5.15.0-1070-gcp cuda-drivers-535" cuda-toolkit-12-8 "torch==2.15.1+cu126"
+
+# No public sha256 of ubuntu1804's cuda-keyring: the TA pins one (a placeholder here; plan installs nothing).
+SEED='{"profile": "seed", "gpu": {"keyring_sha256": {"ubuntu1804/cuda-keyring_1.1-1_all.deb": "'"$(printf '%064d' 0)"'"}}}'
+root=$(make_root bionic-t4 ubuntu 18.04 "Ubuntu 18.04.6 LTS" 5.4.0-1103-gcp 1.6.17 1eb8 gce)
+plan_matrix "$root" "$SEED"
+section "Ubuntu 18.04 + T4, the tutorial (seed): CUDA 10.0, cuda-drivers-470, torch 1.2.0 from torch_stable.html"
+assert_contains "nvidia-driver" "install linux-headers-5.4.0-1103-gcp cuda-drivers-470 for " "$(the_step nvidia-driver)"
+assert_contains "cuda" "install cuda-toolkit-10-0 " "$(the_step cuda)"
+assert_contains "pytorch" "pip install torch==1.2.0 -f $INDEX_BASE/whl/torch_stable.html" "$(the_step pytorch)"
+grep -qx "Package: cuda-drivers-470" "$INDEXES/repos/ubuntu1804/x86_64/Packages" || fail "cuda-drivers-470 not in ubuntu1804"
+
+root=$(make_root bionic-k80 ubuntu 18.04 "Ubuntu 18.04.6 LTS" 4.15.0-213-generic 1.6.17 102d workstation)
+plan_matrix "$root" "$SEED"
+section "Ubuntu 18.04 + K80 off GCE (seed): the same 470, which is the K80's last branch"
+assert_contains "nvidia-driver" "cuda-drivers-470 for Tesla K80" "$(the_step nvidia-driver)"
+assert_contains "pytorch" "pip install torch==1.2.0 " "$(the_step pytorch)"
+
+root=$(make_root bionic-k80-gce ubuntu 18.04 "Ubuntu 18.04.6 LTS" 5.4.0-1103-gcp 1.6.17 102d gce)
+run_agent plan --json --root "$root" --config "$TEST_TMP/config.json"
+section "the K80 on a GCE VM: refused, it is retired there"
+assert_rc 4
+assert_contains "nvidia-repo" "the Tesla K80 is retired from Compute Engine" \
+  "$(JSON_FILE=$OUT json_raw 'steps[name=nvidia-repo].reason')"
+
+echo "PASS $TEST_NAME"
