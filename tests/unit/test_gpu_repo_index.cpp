@@ -1,21 +1,15 @@
 #include <doctest/doctest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include "agent/gpu/choose.hpp"
 #include "agent/gpu/repo_index.hpp"
+#include "support/fixture_file.hpp"
 
 using namespace cs231n;
 
 namespace {
 
 gpu::RepoContents fixture(const char* name) {
-  std::ifstream stream(std::filesystem::path(__FILE__).parent_path().parent_path() / "fixtures" / "nvidia-repo" / name);
-  std::stringstream text;
-  text << stream.rdbuf();
-  return gpu::parse_packages_index(text.str());
+  return gpu::parse_packages_index(testing::read_fixture(std::string("nvidia-repo/") + name));
 }
 
 gpu::Request machine(std::vector<std::string> gpu_ids, std::string os_id, std::string version, std::string label) {

@@ -1,23 +1,16 @@
 #include <doctest/doctest.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "agent/gpu/choose.hpp"
 #include "agent/gpu/torch_index.hpp"
+#include "support/fixture_file.hpp"
 
 using namespace cs231n;
 
 namespace {
 
-std::string fixture(const char* name) {
-  std::ifstream stream(std::filesystem::path(__FILE__).parent_path().parent_path() / "fixtures" / "torch-index" / name);
-  std::stringstream text;
-  text << stream.rdbuf();
-  return text.str();
-}
+std::string fixture(const char* name) { return testing::read_fixture(std::string("torch-index/") + name); }
 
 // An index that answers for the variants it has pages for; the others cannot be read.
 gpu::TorchVersionsLookup index_of(std::map<std::string, std::vector<std::string>> pages) {
