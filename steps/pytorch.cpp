@@ -13,11 +13,14 @@ gpu::TorchInstall install_of(const plan::Context& context, const gpu::Choice& ch
 
 class PytorchStep : public plan::Step {
  public:
-  PytorchStep() : Step({.name = "pytorch", .after = {"conda-env", "cuda"}}) {}
+  // Not after cuda: the wheels bring their own CUDA runtime, so the toolkit (gigabytes of .debs) and
+  // torch download side by side; the chosen CUDA version is a plan decision, not an installed fact.
+  PytorchStep() : Step({.name = "pytorch", .after = {"conda-env"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
-    if (gpu_plan.refusal) return plan::refused(gpu_plan.refusal->message());
+    // The GPU path's first step says why; torch for a refused choice waits for a config that works.
+    if (gpu_plan.refusal) return plan::skipped("the GPU path is refused (see nvidia-repo)");
     const auto install = install_of(context, gpu_plan.choice);
     return plan::will_run("pip install " + install.requirement + " " + util::join(install.index_args, " ") +
                           " into env " + context.config.string("conda_env.name") + " (" +

@@ -85,7 +85,7 @@ namespace {
 
 class VerifyStep : public plan::Step {
  public:
-  VerifyStep() : Step({.name = "verify", .after = {"pytorch", "gpu-persistence", "jupyter-service"}}) {}
+  VerifyStep() : Step({.name = "verify", .after = {"pytorch", "cuda", "gpu-persistence", "jupyter-service"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);

@@ -125,7 +125,7 @@ TEST_CASE("plan: CUDA 10.0 on Ubuntu 22.04 is refused, the rest still runs") {
   CHECK(cuda.action == plan::Action::refuse);
   CHECK(cuda.reason.starts_with("CUDA 10.0 has no repository for Ubuntu 22.04"));
   CHECK(cuda.reason.find("; set gpu.cuda to \"auto\" (here: CUDA 13.2") != std::string::npos);
-  CHECK(step_named(plan, "pytorch").decision.action == plan::Action::skip);  // after a refused step
+  CHECK(step_named(plan, "pytorch").decision.action == plan::Action::skip);  // the GPU path is refused
   CHECK(step_named(plan, "verify").decision.action == plan::Action::skip);
   CHECK(step_named(plan, "anaconda").decision.action == plan::Action::run);
   CHECK(step_named(plan, "jupyter-service").decision.action == plan::Action::run);
