@@ -23,7 +23,7 @@ scenario_refusals() {
   boot
   assert_rc 4
   assert_contains "the run's closing line" \
-    "refused: CentOS Linux 7 (Core) is not supported; cs231n-agent supports Ubuntu 16.04, 18.04, 20.04, 22.04, 24.04 and Debian 11, 12" \
+    "refused: CentOS Linux 7 (Core) is not supported; cs231n-agent supports Ubuntu 16.04, 18.04, 20.04, 22.04, 24.04, 26.04 and Debian 11, 12, 13" \
     "$(cat -- "$OUT")"
   assert_contains "serial output" "cs231n-startup: cs231n-agent run ended with exit status 4" "$(cat -- "$OUT")"
   assert_eq "guest attribute state" refused "$(guest state)"
@@ -50,11 +50,12 @@ scenario_refusals() {
 
   section "4. cs231n-cuda=10.0 on Debian 11: the GPU branch refused before any of it, the rest done, exit 4"
   write_metadata 5555 34.82.17.9 '{"cs231n-cuda": "10.0"}'
-  nvidia_before=$(grep -c '/compute/cuda/repos/' "$GPU_SERVER_LOG" || true)
+  # NVIDIA's repo's Packages index is read (to know what it has); nothing else may be fetched from it.
+  nvidia_before=$(grep '/compute/cuda/repos/' "$GPU_SERVER_LOG" | grep -cv '/x86_64/Packages' || true)
   boot
   assert_rc 4
   assert_contains "serial output" "cs231n-startup: cs231n-agent run ended with exit status 4" "$(cat -- "$OUT")"
-  assert_contains "nvidia-repo's reason" "CUDA 10.0 has no repository for Debian 11" "$(cat -- "$OUT")"
+  assert_contains "nvidia-repo's reason (from the repo's own package list)" "NVIDIA's debian11 repository has no cuda-toolkit-10-0" "$(cat -- "$OUT")"
   agent_status
   assert_rc 4
   assert_json state '"refused"'
@@ -66,7 +67,9 @@ scenario_refusals() {
   done
   assert_eq "guest attribute state" refused "$(guest state)"
   assert_eq "cuda-keyring" "" "$(gpu_dpkg_status cuda-keyring)"
-  assert_eq "requests to NVIDIA's repo" "$nvidia_before" "$(grep -c '/compute/cuda/repos/' "$GPU_SERVER_LOG" || true)"
+  # Its Packages index is read (to know what the repo has); nothing is fetched to install.
+  assert_eq "requests to NVIDIA's repo, its index aside" "$nvidia_before" \
+    "$(grep '/compute/cuda/repos/' "$GPU_SERVER_LOG" | grep -cv '/x86_64/Packages' || true)"
   [[ ! -e $R/etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf ]] || fail "nouveau was blacklisted although the GPU branch was refused"
   assert_eq "reboots asked for" 0 "$(reboot_calls)"
   assert_contains "modules" nouveau "$(gpu_modules)"
