@@ -19,7 +19,17 @@ AGENT_FILE=$TEST_TMP/cs231n-agent
 printf 'a stand-in for the agent binary\n' >"$AGENT_FILE"
 SHA=$(sha256sum -- "$AGENT_FILE" | cut -d' ' -f1)
 STARTUP=$SCRIPTS/startup-script.sh
-DESCRIPTION="--description=Jupyter (cs231n-agent) on tcp:8888, only for VMs tagged cs231n-jupyter"
+export CS231N_BACKOFF_SECONDS=0
+# The first calls of every run: the login, the project, the Compute Engine API.
+PREAMBLE=("gcloud config get-value account" "gcloud config get-value project"
+  "gcloud services list --enabled --filter=config.name=compute.googleapis.com '--format=value(config.name)'")
+IMAGE_SIZE="gcloud compute images describe-from-family ubuntu-2404-lts-amd64 --project=ubuntu-os-cloud '--format=value(diskSizeGb)'"
+SERVICE_ACCOUNT=123456789012-compute@developer.gserviceaccount.com
+
+# access_of BASE PORT RANGE: the firewall rule (and network tag) that lets RANGE reach PORT.
+access_of() { printf '%s-%s-%s' "$1" "$2" "$(printf '%s' "$3" | sha256sum | cut -c1-8)"; }
+MY_ACCESS=$(access_of cs231n-jupyter 8888 198.51.100.7/32)
+DESCRIPTION="--description=cs231n-agent: Jupyter on tcp:8888 from 198.51.100.7/32, for VMs tagged $MY_ACCESS"
 
 # run_script NAME ARG...: like run_agent, for scripts/NAME.
 run_script() {
@@ -33,11 +43,13 @@ run_script() {
 }
 
 # new_cloud GPU-LIMIT [GLOBAL-LIMIT]: an empty project whose us-west1 allows GPU-LIMIT T4s and L4s,
-# with account Alice.Smith@example.edu, project cs231n-test and the bucket gs://my-bucket.
+# with account Alice.Smith@example.edu, project cs231n-test (its Compute Engine API on) and the
+# bucket gs://my-bucket.
 new_cloud() {
   rm -rf -- "$STANDIN_GCLOUD_DIR"
   : >"$STANDIN_GCLOUD_LEDGER"
-  mkdir -p "$STANDIN_GCLOUD_DIR"/{config/compute,regions,storage/my-bucket}
+  mkdir -p "$STANDIN_GCLOUD_DIR"/{config/compute,regions,storage/my-bucket,services}
+  printf 'compute.googleapis.com\nstorage.googleapis.com\n' >"$STANDIN_GCLOUD_DIR/services/enabled"
   echo Alice.Smith@example.edu >"$STANDIN_GCLOUD_DIR/config/account"
   echo cs231n-test >"$STANDIN_GCLOUD_DIR/config/project"
   "$PYTHON" - "$STANDIN_GCLOUD_DIR" "$1" "${2:-8}" <<'PY'
@@ -62,7 +74,10 @@ folder = sys.argv[1]
 os.makedirs(folder, exist_ok=True)
 for number, answer in enumerate(sys.argv[2:], 1):
     if answer == "-":
-        open("%s/%d.err" % (folder, number), "w").write("ERROR: (gcloud.compute.instances.get-guest-attributes) The resource was not found\n")
+        open("%s/%d.err" % (folder, number), "w").write(
+        "ERROR: (gcloud.compute.instances.get-guest-attributes) HTTPError 404: The resource 'cs231n-agent/' of type "
+        "'Guest Attribute' was not found. This command is authenticated as Alice.Smith@example.edu which is the "
+        "active account specified by the [core/account] property.\n")
         continue
     state, step, error = (answer.split(":", 2) + ["", ""])[:3]
     items = [{"namespace": "cs231n-agent", "key": "state", "value": state}]
@@ -205,8 +220,10 @@ assert_contains "refusal" "a day or more" "$err"
 assert_contains "refusal" "IAM & Admin > Quotas & System Limits" "$err"
 assert_contains "refusal" "GPUS_ALL_REGIONS" "$err"
 assert_calls \
-  "gcloud config get-value account" \
+  "${PREAMBLE[@]}" \
   "gcloud compute instances describe cs231n --zone=$ZONE --format=json" \
+  "gcloud compute disks describe cs231n --zone=$ZONE --format=json" \
+  "$IMAGE_SIZE" \
   "gcloud compute regions describe us-west1 --format=json"
 assert_no_call_matching ' (create|update|cp) '
 
@@ -230,18 +247,26 @@ wait_calls=()
 for _ in 1 2 3 4 5 6 7; do
   wait_calls+=("gcloud compute instances get-guest-attributes cs231n --zone=$ZONE --query-path=cs231n-agent/ --format=json")
 done
+LABELS=cs231n-vm=cs231n,cs231n-user=alice_smith
 assert_calls \
-  "gcloud config get-value account" \
+  "${PREAMBLE[@]}" \
   "gcloud compute instances describe cs231n --zone=$ZONE --format=json" \
+  "gcloud compute disks describe cs231n --zone=$ZONE --format=json" \
+  "$IMAGE_SIZE" \
   "gcloud compute regions describe us-west1 --format=json" \
   "gcloud compute project-info describe --format=json" \
   "gcloud storage cp $AGENT_FILE $URL" \
-  "gcloud compute firewall-rules describe cs231n-jupyter-8888 --format=json" \
-  "gcloud compute firewall-rules create cs231n-jupyter-8888 --direction=INGRESS --action=allow --rules=tcp:8888 --source-ranges=198.51.100.7/32 --target-tags=cs231n-jupyter '$DESCRIPTION'" \
+  "gcloud projects describe cs231n-test '--format=value(projectNumber)'" \
+  "gcloud storage buckets get-iam-policy gs://my-bucket --format=json" \
+  "gcloud storage buckets add-iam-policy-binding gs://my-bucket --member=serviceAccount:$SERVICE_ACCOUNT --role=roles/storage.objectViewer" \
+  "gcloud compute firewall-rules describe $MY_ACCESS --format=json" \
+  "gcloud compute firewall-rules create $MY_ACCESS --direction=INGRESS --action=allow --rules=tcp:8888 --source-ranges=198.51.100.7/32 --target-tags=$MY_ACCESS '$DESCRIPTION'" \
   "gcloud compute addresses describe cs231n-ip --region=us-west1 --format=json" \
   "gcloud compute addresses create cs231n-ip --region=us-west1" \
+  "gcloud compute addresses update cs231n-ip --region=us-west1 --update-labels=$LABELS" \
   "gcloud compute addresses describe cs231n-ip --region=us-west1 --format=json" \
-  "gcloud compute instances create cs231n --zone=$ZONE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2204-lts --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter --address=203.0.113.11 $metadata --metadata-from-file=startup-script=$STARTUP" \
+  "gcloud compute instances create cs231n --zone=$ZONE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2404-lts-amd64 --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter,$MY_ACCESS --labels=$LABELS --address=203.0.113.11 $metadata --metadata-from-file=startup-script=$STARTUP" \
+  "gcloud compute disks add-labels cs231n --zone=$ZONE --labels=$LABELS" \
   "${wait_calls[@]}"
 cmp -s -- "$AGENT_FILE" "$STANDIN_GCLOUD_DIR/storage/my-bucket/cs231n-agent/$SHA/cs231n-agent" ||
   fail "the binary in the bucket is not the one given with --agent"
@@ -256,26 +281,40 @@ assert_contains "progress" "cs231n: reboot-pending (step nvidia-driver)" "$out"
 assert_contains "result" "Jupyter:  https://203.0.113.11:8888" "$out"
 assert_contains "result" "Password: gcloud compute ssh cs231n --zone=$ZONE --command='sudo cat /root/cs231n-jupyter-password'" "$out"
 assert_contains "result" "gcloud compute instances stop cs231n --zone=$ZONE" "$out"
-JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/cs231n-jupyter-8888.json assert_json sourceRanges '["198.51.100.7/32"]'
+JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$MY_ACCESS.json assert_json sourceRanges '["198.51.100.7/32"]'
+JSON_FILE=$STANDIN_GCLOUD_DIR/storage-iam/my-bucket.json assert_json bindings \
+  "[{\"members\": [\"serviceAccount:$SERVICE_ACCOUNT\"], \"role\": \"roles/storage.objectViewer\"}]"
+for kind in instances disks addresses; do
+  file=$STANDIN_GCLOUD_DIR/$kind/cs231n.json
+  [[ $kind != addresses ]] || file=$STANDIN_GCLOUD_DIR/addresses/cs231n-ip.json
+  JSON_FILE=$file assert_json labels '{"cs231n-user": "alice_smith", "cs231n-vm": "cs231n"}'
+done
 
-section "create-instance.sh without a GPU: no quota call, no GPU flags; a wider range updates the rule; the IP is reused"
+section "create-instance.sh without a GPU: no quota call, no GPU flags; another range gets its own rule, the first is untouched; the IP is reused"
 new_cloud 0
 mkdir -p "$STANDIN_GCLOUD_DIR/firewall-rules" "$STANDIN_GCLOUD_DIR/addresses"
-printf '{"name": "cs231n-jupyter-8888", "sourceRanges": ["198.51.100.7/32"], "targetTags": ["cs231n-jupyter"]}\n' \
-  >"$STANDIN_GCLOUD_DIR/firewall-rules/cs231n-jupyter-8888.json"
+printf '{"name": "%s", "sourceRanges": ["198.51.100.7/32"], "targetTags": ["%s"]}\n' "$MY_ACCESS" "$MY_ACCESS" \
+  >"$STANDIN_GCLOUD_DIR/firewall-rules/$MY_ACCESS.json"
 printf '{"name": "lab-ip", "address": "203.0.113.99", "status": "RESERVED"}\n' >"$STANDIN_GCLOUD_DIR/addresses/lab-ip.json"
 run_script create-instance.sh --name lab --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --source-range 171.64.0.0/14 --no-wait
 assert_rc 0
+CAMPUS=$(access_of cs231n-jupyter 8888 171.64.0.0/14)
 assert_no_call_matching 'regions describe|project-info'
 assert_no_call_matching '--accelerator|--maintenance-policy'
-assert_no_call_matching 'addresses create|firewall-rules create'
-assert_eq "firewall update" "gcloud compute firewall-rules update cs231n-jupyter-8888 --source-ranges=171.64.0.0/14" \
-  "$(calls | grep 'firewall-rules update')"
-assert_contains "instance create" "--machine-type=n1-standard-8 --image-family=ubuntu-2204-lts" "$(calls | grep 'instances create')"
-assert_contains "instance create" "--no-boot-disk-auto-delete --tags=cs231n-jupyter --address=203.0.113.99 " "$(calls | grep 'instances create')"
+assert_no_call_matching 'addresses create|firewall-rules update'
+JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$MY_ACCESS.json assert_json sourceRanges '["198.51.100.7/32"]'
+JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$CAMPUS.json assert_json sourceRanges '["171.64.0.0/14"]'
+JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$CAMPUS.json assert_json targetTags "[\"$CAMPUS\"]"
+assert_contains "instance create" "--machine-type=n1-standard-8 --image-family=ubuntu-2404-lts-amd64" "$(calls | grep 'instances create')"
+assert_contains "instance create" "--no-boot-disk-auto-delete --tags=cs231n-jupyter,$CAMPUS --labels=cs231n-vm=lab,cs231n-user=alice_smith --address=203.0.113.99 " "$(calls | grep 'instances create')"
 assert_no_call_matching 'get-guest-attributes'
 assert_contains "--no-wait" "Then Jupyter: https://203.0.113.99:8888" "$(cat -- "$OUT")"
 assert_contains "--no-wait" "gcloud compute instances get-guest-attributes lab --zone=$ZONE --query-path=cs231n-agent/" "$(cat -- "$OUT")"
+out=$(cat -- "$OUT")
+for cleanup in "gcloud compute instances delete lab --zone=$ZONE --quiet" "gcloud compute disks delete lab --zone=$ZONE --quiet" \
+  "gcloud compute addresses delete lab-ip --region=us-west1 --quiet" "gcloud compute firewall-rules delete $CAMPUS --quiet"; do
+  assert_contains "the clean-up commands name every resource with its zone or region" "$cleanup" "$out"
+done
 
 section "create-instance.sh with an L4: g2-standard-8 carries the GPU (no --accelerator); anywhere; another port; a given URL"
 new_cloud 1
@@ -284,7 +323,8 @@ run_script create-instance.sh --name l4 --zone "$ZONE" --agent "$AGENT_FILE" --a
 assert_rc 0
 assert_contains "warning" "open to the whole internet" "$(cat -- "$ERR")"
 assert_no_call_matching 'addresses|storage cp|--accelerator'
-assert_contains "firewall" "firewall-rules create cs231n-jupyter-9443 --direction=INGRESS --action=allow --rules=tcp:9443 --source-ranges=0.0.0.0/0 --target-tags=cs231n-jupyter" "$(calls)"
+ANYWHERE=$(access_of cs231n-jupyter 9443 0.0.0.0/0)
+assert_contains "firewall" "firewall-rules create $ANYWHERE --direction=INGRESS --action=allow --rules=tcp:9443 --source-ranges=0.0.0.0/0 --target-tags=$ANYWHERE" "$(calls)"
 create=$(calls | grep 'instances create')
 assert_contains "instance create" "--machine-type=g2-standard-8 --maintenance-policy=TERMINATE --image-family" "$create"
 assert_contains "instance create" "--metadata=enable-guest-attributes=TRUE,cs231n-user=bob,cs231n-agent-url=https://example.org/cs231n-agent,cs231n-agent-sha256=$SHA " "$create"
@@ -337,18 +377,21 @@ templates=$(calls | grep 'instance-templates create' || true)
 [[ $(grep -c . <<<"$templates") == 1 ]] || fail "instance templates made" "expected: 1" "got: $templates"
 TEMPLATE=$(awk '{print $5}' <<<"$templates")
 [[ $TEMPLATE =~ ^cs231n-template-[0-9a-f]{10}$ ]] || fail "template name" "got: $TEMPLATE"
-assert_eq "template" "gcloud compute instance-templates create $TEMPLATE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2204-lts --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA --metadata-from-file=startup-script=$STARTUP" "$templates"
+CLASS_ACCESS=$(access_of cs231n 8888 198.51.100.7/32)
+assert_eq "template" "gcloud compute instance-templates create $TEMPLATE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2404-lts-amd64 --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter,$CLASS_ACCESS --labels=cs231n-class=cs231n --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA --metadata-from-file=startup-script=$STARTUP" "$templates"
 creates=$(calls | grep 'compute instances create' | sort)
 expected_creates=""
 for student in alice:alice bob_lee:bob-lee carol:carol; do
-  expected_creates+="gcloud compute instances create cs231n-${student#*:} --zone=$ZONE --source-instance-template=$TEMPLATE --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA,cs231n-user=${student%%:*} --metadata-from-file=startup-script=$STARTUP"$'\n'
+  expected_creates+="gcloud compute instances create cs231n-${student#*:} --zone=$ZONE --source-instance-template=$TEMPLATE --labels=cs231n-class=cs231n,cs231n-user=${student%%:*} --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA,cs231n-user=${student%%:*} --metadata-from-file=startup-script=$STARTUP"$'\n'
 done
 assert_eq "one create per student, each with its own cs231n-user" "${expected_creates%$'\n'}" "$creates"
 for student in alice bob_lee carol; do
   vm=cs231n-${student//_/-}
   JSON_FILE=$STANDIN_GCLOUD_DIR/instances/$vm.json assert_json 'metadata.cs231n-user' "\"$student\""
+  JSON_FILE=$STANDIN_GCLOUD_DIR/instances/$vm.json assert_json labels "{\"cs231n-class\": \"cs231n\", \"cs231n-user\": \"$student\"}"
+  JSON_FILE=$STANDIN_GCLOUD_DIR/disks/$vm.json assert_json labels "{\"cs231n-class\": \"cs231n\", \"cs231n-user\": \"$student\"}"
 done
-assert_eq "firewall rules made" 1 "$(calls | grep -c 'firewall-rules create .*--source-ranges=198.51.100.7/32 --target-tags=cs231n-jupyter')"
+assert_eq "firewall rules made" 1 "$(calls | grep -c "firewall-rules create .*--source-ranges=198.51.100.7/32 --target-tags=$CLASS_ACCESS")"
 out=$(cat -- "$OUT")
 grep -qE '^VM +USER +EMAIL +IP +JUPYTER$' <<<"$out" || fail "table header" "got: $out"
 for row in "cs231n-alice +alice +- +198\.51\.100\.[0-9]+ +https://198\.51\.100\.[0-9]+:8888" \
@@ -363,7 +406,7 @@ section "class.sh again: the template is reused and existing VMs are kept"
 run_script class.sh --roster "$ROSTER" --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --gpu t4 --my-ip 198.51.100.7 --skip-quota-check
 assert_rc 0
 assert_no_call_matching 'instance-templates create|instances create|regions describe'
-assert_contains "kept" "cs231n-alice: exists already: kept as it is" "$(cat -- "$OUT")"
+assert_contains "kept" "Class cs231n: 3 student(s), 3 VM(s) exist already, 0 to make" "$(cat -- "$OUT")"
 
 section "class.sh: one VM fails to be made; the others are, and the exit status says which"
 new_cloud 0
@@ -377,7 +420,7 @@ assert_contains "failure" "class.sh: error: 1 of 3 VM(s) were not created: cs231
 [[ -f $STANDIN_GCLOUD_DIR/instances/cs231n-alice.json && -f $STANDIN_GCLOUD_DIR/instances/cs231n-bob-lee.json ]] ||
   fail "the other students' VMs were not made"
 grep -qE '^cs231n-carol +carol +carol@example\.edu +- +-$' "$OUT" || fail "table row of the VM that failed" "got: $(cat -- "$OUT")"
-assert_contains "firewall" "--source-ranges=0.0.0.0/0 --target-tags=cs231n-jupyter" "$(calls)"
+assert_contains "firewall" "--source-ranges=0.0.0.0/0 --target-tags=$(access_of cs231n 8888 0.0.0.0/0)" "$(calls)"
 
 section "class.sh --wait: each agent's state in the table; one failed agent fails the whole"
 new_cloud 0
@@ -415,7 +458,7 @@ assert_calls \
   "gcloud compute instances describe cs231n --zone=$ZONE --format=json" \
   "gcloud --quiet compute ssh cs231n --zone=$ZONE '--command=sudo bash -s -- --yes'" \
   "gcloud compute instances stop cs231n --zone=$ZONE" \
-  "gcloud compute images create cs231n-2025-spring --source-disk=cs231n-boot --source-disk-zone=$ZONE --family=cs231n '--description=cs231n VM made by cs231n-agent, scrubbed by scripts/scrub-for-image.sh, from cs231n'"
+  "gcloud compute images create cs231n-2025-spring --source-disk=cs231n-boot --source-disk-zone=$ZONE --family=cs231n --labels=cs231n-vm=cs231n '--description=cs231n VM made by cs231n-agent, scrubbed by scripts/scrub-for-image.sh, from cs231n'"
 [[ $(call_matching stdin gcloud --quiet compute ssh) == "$(cat -- "$SCRIPTS/scrub-for-image.sh")" ]] ||
   fail "the script piped to the VM is not scripts/scrub-for-image.sh"
 [[ -f $STANDIN_GCLOUD_DIR/images/cs231n-2025-spring.json ]] || fail "no image was made"
