@@ -99,6 +99,7 @@ gcloud_lookup() {
 # project's Compute Engine API is on. When it is off (every new project), it is enabled with
 # ASSUME-YES=1 (--yes) or when the user says so at a terminal; otherwise the script stops with the
 # command that enables it. `services list` never asks (its client has no enable-API check).
+# Sets GCE_ACCOUNT and GCE_PROJECT.
 check_cloud_access() {
   local assume_yes=$1 where answer=""
   GCE_ACCOUNT=$(gcloud_config account)
@@ -664,8 +665,8 @@ gcloud_create() {
     case $GCLOUD_ERR in
       *ZONE_RESOURCE_POOL_EXHAUSTED* | *"does not have enough resources available"*)
         zones=$(zones_with_gpu)
-        printf '%s: zone %s has no %s free right now (GCE capacity, not your quota; it changes by the hour): %s\n' \
-          "$PROG" "$zone" "${GPU_TYPE:-$machine_type}" "${zones:+try --zone with one of: $zones}" >&2
+        printf '%s: zone %s has no %s free right now (GCE capacity, not your quota; it changes by the hour)%s\n' \
+          "$PROG" "$zone" "${GPU_TYPE:-$machine_type}" "${zones:+: try --zone with one of: $zones}" >&2
         ;;
     esac
     return 1

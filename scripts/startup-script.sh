@@ -11,6 +11,9 @@
 #     sha256 is remembered, so later boots do not download it again;
 #   - a run that is already active (the resume unit's, at boot) is waited for (`run --wait`), so
 #     metadata changed while the VM was off is applied at this boot, not the next.
+# When it fails before the agent runs (a refused download, a wrong sha256, a full disk), it publishes
+# the guest attributes cs231n-agent/step=startup-script, error and state=failed itself, so the laptop
+# waiting on the VM knows at its next poll. A 403 on a gs:// URL names the grant the VM needs.
 # URLs: https:// and http://, and gs://BUCKET/OBJECT, fetched from storage.googleapis.com with the
 # VM's service-account token (metadata instance/service-accounts/default/token; the default
 # scopes can read the project's buckets). The token goes only to storage.googleapis.com and never
