@@ -316,6 +316,11 @@ publish_agent() {
     grant_bucket_read "${bucket%/}"
   else
     AGENT_URL=$url
+    # A gs:// URL is read with the VM's service account too.
+    if [[ $url == gs://* ]]; then
+      local object=${url#gs://}
+      grant_bucket_read "gs://${object%%/*}"
+    fi
   fi
 }
 

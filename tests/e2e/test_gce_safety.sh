@@ -124,6 +124,13 @@ assert_contains "error" "the VMs need: gcloud storage buckets add-iam-policy-bin
 assert_contains "gcloud's message" "HTTPError 403" "$(cat -- "$ERR")"
 assert_no_call_matching 'instances create'
 
+section "the bucket of a gs:// --agent-url: the VMs may read it too"
+new_cloud 0
+mkdir -p "$STANDIN_GCLOUD_DIR/storage/course-bucket"
+run_script create-instance.sh --zone "$ZONE" --agent "$AGENT_FILE" --agent-url gs://course-bucket/agents/cs231n-agent --my-ip 198.51.100.7 --no-wait
+assert_rc 0
+assert_contains "grant" "gcloud storage buckets add-iam-policy-binding gs://course-bucket --member=serviceAccount:$SERVICE_ACCOUNT --role=roles/storage.objectViewer" "$(calls)"
+
 #-----------------------------------------------------------------------------------------------
 section "a boot disk kept from a deleted VM of that name: refused before any change, with both ways out"
 new_cloud 0
