@@ -490,6 +490,14 @@ wait_for_agent() {
       say "  $name: $now"
       shown=$now
     fi
+    if [[ $AGENT_READ_ERROR == *disableGuestAttributesAccess* ]]; then
+      # The organisation forbids guest attributes (HTTP 412): nothing will ever be published.
+      {
+        printf '%s: error: cannot follow %s: the organisation policy constraints/compute.disableGuestAttributesAccess forbids guest attributes; the VM goes on by itself\n' "$PROG" "$name"
+        printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "$name" "$zone"
+      } >&2
+      return 1
+    fi
     case $AGENT_STATE in
       done) return 0 ;;
       failed | refused)

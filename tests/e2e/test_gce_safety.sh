@@ -104,6 +104,17 @@ assert_contains "console" "gcloud compute instances get-serial-port-output cs231
 assert_contains "log" "gcloud compute ssh cs231n --zone=$ZONE --command='sudo journalctl -u google-startup-scripts.service'" "$err"
 assert_eq "polls" 1 "$(calls | grep -c get-guest-attributes)"
 
+section "guest attributes forbidden by the organisation: said at the first poll, not after 90 minutes"
+new_cloud 0
+mkdir -p "$STANDIN_GCLOUD_DIR/guest-attributes/cs231n"
+# A real transcript's text (docs/sources/gcloud-and-gce.md section 3).
+echo "ERROR: (gcloud.compute.instances.get-guest-attributes) HTTPError 412: Constraint constraints/compute.disableGuestAttributesAccess violated for project 000000000000." \
+  >"$STANDIN_GCLOUD_DIR/guest-attributes/cs231n/1.err"
+run_script create-instance.sh "${base[@]}" --poll-seconds 0
+assert_rc 1
+assert_contains "error" "cannot follow cs231n: the organisation policy constraints/compute.disableGuestAttributesAccess forbids guest attributes" "$(cat -- "$ERR")"
+assert_eq "polls" 1 "$(calls | grep -c get-guest-attributes)"
+
 section "the bucket: the VMs' service account may read it already: no new grant"
 new_cloud 0
 mkdir -p "$STANDIN_GCLOUD_DIR/storage-iam"
