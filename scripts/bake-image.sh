@@ -60,12 +60,17 @@ if [[ -z $zone ]]; then
   [[ -n $zone ]] || die_usage "no zone: pass --zone ZONE or set one with gcloud config set compute/zone ZONE"
 fi
 
-json=$(gcloud_run compute instances describe "$name" --zone="$zone" --format=json) ||
-  die "cannot find VM $name in $zone (gcloud's message is above)"
-read -r status disk <<<"$(printf '%s' "$json" | json_py '
+gcloud_lookup compute instances describe "$name" --zone="$zone" --format=json ||
+  die "there is no VM $name in $zone (gcloud compute instances list shows the VMs and their zones)"
+read -r status disk local_ssd <<<"$(printf '%s' "$GCLOUD_OUT" | json_py '
 boot = [d for d in data.get("disks", []) if d.get("boot")]
-print(data.get("status", "?"), boot[0]["source"].rsplit("/", 1)[-1] if boot else "")')"
-[[ -n $disk ]] || die "VM $name has no boot disk to image"
+scratch = any(d.get("type") == "SCRATCH" for d in data.get("disks", []))
+print(data.get("status", "?"), boot[0]["source"].rsplit("/", 1)[-1] if boot else "-", 1 if scratch else 0)')"
+[[ $disk != - ]] || die "VM $name has no boot disk to image"
+# A VM with Local SSD (a2-ultragpu, a3, ...) stops only with --discard-local-ssd (gcloud compute
+# instances stop --help); nothing of the image is there.
+stop_flags=()
+((local_ssd == 0)) || stop_flags=(--discard-local-ssd=true)
 [[ $status == RUNNING ]] ||
   die "VM $name is $status: the scrub runs on it, so start it first (gcloud compute instances start $name --zone=$zone)"
 
@@ -73,14 +78,15 @@ scrub_flags=--yes
 ((force == 0)) || scrub_flags="--yes --force"
 say "1/3 Scrubbing $name (scripts/scrub-for-image.sh $scrub_flags over gcloud compute ssh)"
 # --quiet: no prompt (e.g. for a new SSH key's passphrase) may read the piped script as its answer.
-gcloud_run --quiet compute ssh "$name" --zone="$zone" --command="sudo bash -s -- $scrub_flags" <"$top/scripts/scrub-for-image.sh" ||
+# (gcloud itself, not gcloud_run: this call's stdin is the script.)
+gcloud ${GCLOUD_GLOBAL[@]+"${GCLOUD_GLOBAL[@]}"} --quiet compute ssh "$name" --zone="$zone" --command="sudo bash -s -- $scrub_flags" <"$top/scripts/scrub-for-image.sh" ||
   die "the scrub on $name failed (its message is above); nothing was stopped or imaged"
 say "2/3 Stopping $name"
-gcloud_run compute instances stop "$name" --zone="$zone" >&2 ||
-  die "cannot stop $name; it was scrubbed: stop it and run gcloud compute images create $image --source-disk=$disk --source-disk-zone=$zone --family=$family"
+gcloud_run compute instances stop "$name" --zone="$zone" ${stop_flags[@]+"${stop_flags[@]}"} >&2 ||
+  die "cannot stop $name (gcloud's message is above); it was scrubbed: stop it (gcloud compute instances stop $name --zone=$zone${stop_flags[*]+ ${stop_flags[*]}}) and run gcloud compute images create $image --source-disk=$disk --source-disk-zone=$zone --family=$family"
 say "3/3 Imaging disk $disk as $image (family $family)"
 gcloud_run compute images create "$image" --source-disk="$disk" --source-disk-zone="$zone" --family="$family" \
-  --description="cs231n VM made by cs231n-agent, scrubbed by scripts/scrub-for-image.sh, from $name" >&2 ||
+  --labels="cs231n-vm=$name" --description="cs231n VM made by cs231n-agent, scrubbed by scripts/scrub-for-image.sh, from $name" >&2 ||
   die "gcloud compute images create $image failed (its message is above); $name is scrubbed and stopped"
 say "Image $image is ready (family $family). New VMs from it:"
 say "  scripts/create-instance.sh --image-family $family --image-project ${project:-YOUR-PROJECT} --bucket gs://YOUR-BUCKET ..."

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates one cs231n VM per student of a roster, from one instance template. See --help.
+# A class's cs231n VMs for a whole term: creates one VM per student of a roster from one instance
+# template, and shows, stops, starts and deletes them. See --help.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/gce-lib.sh
@@ -7,66 +8,317 @@ source "$top/scripts/gce-lib.sh"
 
 usage() {
   cat <<EOF
-Usage: scripts/class.sh --roster FILE (--bucket gs://BUCKET | --agent-url URL) [options]
+Usage: scripts/class.sh [create] --roster FILE (--bucket gs://BUCKET | --agent-url URL) [options]
+       scripts/class.sh status [--prefix PREFIX] [--zone ZONE] [--json]
+       scripts/class.sh stop|start [--prefix PREFIX] [--zone ZONE] [USER...]
+       scripts/class.sh delete [--prefix PREFIX] [--zone ZONE] [--delete-disks] [USER...]
 
-Creates a cs231n VM for every student of the roster (one per line: user[,email]; # comments and
-blank lines are ignored). user is the account the agent sets up on that student's VM
-(cs231n-user); the VM is called PREFIX-user (_ becomes -). email is only shown in the table.
+create (the default): a cs231n VM for every student of the roster (one per line: user[,email];
+# comments and blank lines are ignored). user is the account the agent sets up on that student's
+VM (cs231n-user); the VM is called PREFIX-user (_ becomes -). email is only shown in the table.
+Running it again makes only the VMs that are missing (a roster grown mid-term, a VM deleted).
 
 How: one instance template (machine type, image, disk, GPU, tag, the shared metadata), then one
-\`gcloud compute instances create --source-instance-template\` per student, PARALLEL at a time,
-each with its own cs231n-user. GCE's bulk API (\`gcloud compute instances bulk create\`) cannot do
-that: its per-instance properties are only the name and hostname, and every VM gets the same
-metadata. Adding the user afterwards would race the startup script, which reads it at once.
+\`gcloud compute instances create --source-instance-template\` per missing student, PARALLEL at a
+time, each with its own cs231n-user; a call that meets GCE's API rate limit is retried with a
+growing wait. GCE's bulk API (\`gcloud compute instances bulk create\`) cannot do that: its
+per-instance properties are only the name and hostname, and every VM gets the same metadata.
 
-GPU quota is checked for all the VMs together before anything changes. The firewall rule is the
-one create-instance.sh makes (tag $GCE_TAG_DEFAULT); students reach Jupyter from their own
-networks, so you likely want --source-range (your campus) or --allow-anywhere.
+Before anything changes: gcloud's login, project and Compute Engine API (--yes enables it), and the
+GPU quota for the VMs still to make. Every VM, boot disk and static IP carries the labels
+cs231n-class=PREFIX and cs231n-user=USER, so gcloud's filters find them (gcloud compute instances
+list --filter=labels.cs231n-class=PREFIX); the template is PREFIX-template-HASH. Firewall rules
+carry no labels: the class's is PREFIX-PORT-HASH (one per source range), its description starts
+with cs231n-class=PREFIX. Students reach Jupyter from their own networks, so you likely want
+--source-range (your campus) or --allow-anywhere.
 
-Options (as in create-instance.sh): --agent PATH, --bucket gs://BUCKET, --agent-url URL,
+Options of create (as in create-instance.sh): --agent PATH, --bucket gs://BUCKET, --agent-url URL,
   --zone ZONE, --project PROJECT, --gpu TYPE[:COUNT] (per VM), --machine-type TYPE,
   --skip-quota-check, --image-family FAMILY, --image-project PROJECT, --disk-size GB (>= 40),
-  --port PORT, --my-ip IP, --source-range CIDR, --allow-anywhere, --tag TAG
+  --port PORT, --my-ip IP, --source-range CIDR, --allow-anywhere, --tag TAG, --yes,
+  --reuse-disk (a student whose VM was deleted gets a new VM on the disk kept from it)
   --roster FILE          the students (required)
-  --prefix PREFIX        VM names are PREFIX-user (default: cs231n)
   --static-ips           reserve a static external IP per VM (default: ephemeral; static IPs
                          are billed while their VM is stopped, and STATIC_ADDRESSES starts at 8)
-  --parallel N           VMs created at the same time (default: 8)
   --wait                 wait until every agent is done and add its state to the table
   --timeout MINUTES      with --wait: give up after this long (default: 120)
   --poll-seconds S       with --wait: how often to look (default: 30)
+Every command:
+  --prefix PREFIX        the class: VMs PREFIX-user, label cs231n-class=PREFIX (default: cs231n)
+  --zone ZONE            default: gcloud config get-value compute/zone (status/stop/start/delete:
+                         default every zone)
+  --project PROJECT      default: gcloud's configured project
+  --parallel N           VMs acted on at the same time (default: 8)
   -h, --help             this text
 
-At the end: a table of VM, user, email, IP and Jupyter URL, and how to read each VM's password.
-Exit status: 0 every VM was made (and, with --wait, is done), 1 otherwise, 2 bad usage.
+status: one line per VM of the class: VM, user, GCE status, the agent's state and step, idle
+  minutes (when the agent publishes idle-minutes), Jupyter URL, error. --json: the same as a list.
+stop | start: the class's VMs, or only those of the USERs named (a VM with Local SSD is stopped
+  with --discard-local-ssd=true).
+delete: the VMs (every one, or the USERs') and their static IPs; for the whole class also its
+  firewall rules and instance templates. Each resource is named as it goes. Boot disks (the
+  students' files) are kept and listed with the command that deletes them, unless --delete-disks.
+
+Exit status: 0 every VM was made or acted on (and, with --wait, is done), 1 otherwise, 2 bad usage.
 EOF
 }
 
+action=create
+case ${1:-} in create | status | stop | start | delete) action=$1; shift ;; esac
+
 vm_option_defaults "$top/build/cs231n-agent"
-roster="" prefix=cs231n static_ips=0 wait=0 timeout_min=120 poll=30 parallel=8
+roster="" prefix=cs231n static_ips=0 wait=0 timeout_min=120 poll=30 parallel=8 as_json=0 delete_disks=0
+selected_users=()
 while (($#)); do
-  parse_vm_option "$@"
-  if ((VM_OPTION_WORDS > 0)); then
-    shift "$VM_OPTION_WORDS"
-    continue
+  if [[ $action == create ]]; then
+    parse_vm_option "$@"
+    if ((VM_OPTION_WORDS > 0)); then
+      shift "$VM_OPTION_WORDS"
+      continue
+    fi
   fi
-  case $1 in
-    -h | --help) usage; exit 0 ;;
-    --roster) need_value "$1" $#; roster=$2; shift ;;
-    --prefix) need_value "$1" $#; prefix=$2; shift ;;
-    --static-ips) static_ips=1 ;;
-    --parallel) need_value "$1" $#; parallel=$2; shift ;;
-    --wait) wait=1 ;;
-    *) die_usage "unknown option $1 (see --help)" ;;
+  case $action:$1 in
+    *:-h | *:--help) usage; exit 0 ;;
+    *:--prefix) need_value "$1" $#; prefix=$2; shift ;;
+    *:--parallel) need_value "$1" $#; parallel=$2; shift ;;
+    create:--roster) need_value "$1" $#; roster=$2; shift ;;
+    create:--static-ips) static_ips=1 ;;
+    create:--wait) wait=1 ;;
+    status:--json) as_json=1 ;;
+    delete:--delete-disks) delete_disks=1 ;;
+    create:*) die_usage "unknown option $1 (see --help)" ;;
+    *:--zone) need_value "$1" $#; zone=$2; shift ;;
+    *:--project) need_value "$1" $#; project=$2; shift ;;
+    *:-*) die_usage "unknown option $1 for $action (see --help)" ;;
+    *)
+      is_linux_user "$1" || die_usage "$1 is not a user of the roster (lowercase letters, digits, _ and -)"
+      selected_users+=("$1")
+      ;;
   esac
   shift
 done
 
+is_gce_name "$prefix" || die_usage "--prefix $prefix is not a GCE name: lowercase letters, digits and -, starting with a letter"
+# PREFIX-template-HASH (10 hex digits) is the longest name made from it.
+is_gce_name "$prefix-template-0000000000" || die_usage "--prefix $prefix is too long: $prefix-template-HASH must fit GCE's 63 characters (at most 37)"
+{ is_uint "$parallel" && ((10#$parallel >= 1)); } || die_usage "--parallel $parallel must be a number (1 or more)"
+
+# run_parallel FUNCTION ITEM...: FUNCTION ITEM for every item, $parallel at a time, each one's output
+# in $work/ITEM.log; prints "ITEM ok" or "ITEM failed" per item, in order.
+run_parallel() {
+  local function=$1 item j
+  shift
+  local -a items=("$@") pids=() batch=()
+  local i=0
+  while ((i < ${#items[@]})); do
+    pids=() batch=()
+    while ((i < ${#items[@]} && ${#pids[@]} < parallel)); do
+      "$function" "${items[$i]}" >"$work/${items[$i]}.log" 2>&1 &
+      pids+=("$!") batch+=("${items[$i]}")
+      i=$((i + 1))
+    done
+    for j in "${!pids[@]}"; do
+      item=${batch[$j]}
+      if wait "${pids[$j]}"; then printf '%s ok\n' "$item"; else printf '%s failed\n' "$item"; fi
+    done
+  done
+}
+
+last_line() { grep -v '^[[:space:]]*$' -- "$1" | tail -n 1; }
+
+# ---------------------------------------------------------------------------------------------
+# status, stop, start, delete: the class's VMs as GCE lists them by label.
+if [[ $action != create ]]; then
+  require_tools
+  [[ -z $project ]] || GCLOUD_GLOBAL=("--project=$project")
+  [[ -z $zone || $zone =~ ^[a-z]+-[a-z]+[0-9]+-[a-z]$ ]] || die_usage "--zone $zone is not a zone name like us-west1-b"
+  check_cloud_access 0
+  work=$(mktemp -d "${TMPDIR:-/tmp}/cs231n-class.XXXXXX")
+  trap 'rm -rf -- "$work"' EXIT
+  filter="labels.cs231n-class=$prefix"
+  [[ -z $zone ]] || filter+=" AND zone:($zone)"
+  gcloud_capture compute instances list --filter="$filter" --format=json ||
+    gcloud_failed "listing the VMs of class $prefix"
+  # One line per VM: name, zone, user, GCE status, machine type; only the USERs named, if any.
+  printf '%s' "$GCLOUD_OUT" | json_py '
+wanted = set(args)
+for vm in sorted(data, key=lambda vm: vm["name"]):
+    user = vm.get("labels", {}).get("cs231n-user", "-")
+    if wanted and user not in wanted:
+        continue
+    print(vm["name"], vm.get("zone", "-").rsplit("/", 1)[-1], user, vm.get("status", "-"),
+          vm.get("machineType", "-").rsplit("/", 1)[-1], "1" if any(d.get("type") == "SCRATCH" for d in vm.get("disks", [])) else "0")
+' ${selected_users[@]+"${selected_users[@]}"} >"$work/vms"
+  for user in ${selected_users[@]+"${selected_users[@]}"}; do
+    awk -v user="$user" '$3 == user { found = 1 } END { exit !found }' "$work/vms" ||
+      die "class $prefix has no VM of user $user (class.sh status lists them)"
+  done
+  vm_names=()
+  while read -r vm_name _; do vm_names+=("$vm_name"); done <"$work/vms"
+  vm_field() { awk -v vm="$1" -v field="$2" '$1 == vm { print $field }' "$work/vms"; }
+
+  case $action in
+    status)
+      # shellcheck disable=SC2317  # run_parallel runs these
+      read_progress() { gcloud_run compute instances get-guest-attributes "$1" --zone="$(vm_field "$1" 2)" \
+        --query-path="$GCE_STATE_NAMESPACE/" --format=json; }
+      for vm_name in ${vm_names[@]+"${vm_names[@]}"}; do
+        [[ $(vm_field "$vm_name" 4) == RUNNING ]] || printf '[]' >"$work/$vm_name.json"
+      done
+      to_read=()
+      for vm_name in ${vm_names[@]+"${vm_names[@]}"}; do [[ -f $work/$vm_name.json ]] || to_read+=("$vm_name"); done
+      # shellcheck disable=SC2317
+      read_into_file() { read_progress "$1" >"$work/$1.json"; }
+      ((${#to_read[@]} == 0)) || run_parallel read_into_file "${to_read[@]}" >/dev/null
+      python3 - "$work" "$as_json" <<'PY'
+import json, os, sys
+folder, as_json = sys.argv[1], sys.argv[2] == "1"
+rows = []
+for line in open(os.path.join(folder, "vms")):
+    name, zone, user, status, machine, _ = line.split()
+    try:
+        items = json.load(open(os.path.join(folder, name + ".json")))
+    except (OSError, ValueError):
+        items = []  # nothing published yet (gcloud: "of type 'Guest Attribute' was not found")
+    values = {item.get("key"): " ".join(str(item.get("value", "")).split()) for item in items if isinstance(item, dict)}
+    rows.append({"vm": name, "zone": zone, "user": user, "status": status, "state": values.get("state", ""),
+                 "step": values.get("step", ""), "idle_minutes": values.get("idle-minutes", ""),
+                 "url": values.get("jupyter-url", ""), "error": values.get("error", "")})
+if as_json:
+    print(json.dumps(rows, indent=2))
+    sys.exit(0)
+table = [["VM", "USER", "STATUS", "STATE", "STEP", "IDLE", "URL", "ERROR"]]
+for row in rows:
+    table.append([row["vm"], row["user"], row["status"], row["state"] or "-", row["step"] or "-",
+                  row["idle_minutes"] or "-", row["url"] or "-", row["error"] or "-"])
+widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+for line in table:
+    print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line[:-1])) + "  " + line[-1])
+PY
+      exit 0
+      ;;
+    stop | start)
+      ((${#vm_names[@]})) || die "class $prefix has no VM${zone:+ in $zone} (labels.cs231n-class=$prefix)"
+      # shellcheck disable=SC2317  # run_parallel runs it
+      act() {
+        local flags=()
+        [[ $action != stop || $(vm_field "$1" 6) != 1 ]] || flags=(--discard-local-ssd=true)
+        gcloud_create "$action $1" compute instances "$action" "$1" --zone="$(vm_field "$1" 2)" ${flags[@]+"${flags[@]}"}
+      }
+      done_word=started
+      [[ $action == start ]] || done_word=stopped
+      say "Asking GCE to $action ${#vm_names[@]} VM(s) of class $prefix, $parallel at a time"
+      failures=0
+      while read -r vm_name result; do
+        if [[ $result == ok ]]; then
+          say "  $vm_name: $done_word"
+        else
+          say "  $vm_name: FAILED: $(last_line "$work/$vm_name.log")" >&2
+          failures=$((failures + 1))
+        fi
+      done < <(run_parallel act "${vm_names[@]}")
+      ((failures == 0)) || die "$failures of ${#vm_names[@]} VM(s) did not $action (the messages are above)"
+      exit 0
+      ;;
+    delete)
+      disk_flags=()
+      ((delete_disks == 0)) || disk_flags=(--delete-disks=all)
+      # shellcheck disable=SC2317  # run_parallel runs it
+      remove_vm() {
+        # --quiet: instances delete asks (default yes); stdin is closed too.
+        gcloud_create "deleting $1" compute instances delete "$1" --zone="$(vm_field "$1" 2)" --quiet \
+          ${disk_flags[@]+"${disk_flags[@]}"}
+      }
+      failures=0
+      if ((${#vm_names[@]})); then
+        say "Deleting ${#vm_names[@]} VM(s) of class $prefix, $parallel at a time"
+        while read -r vm_name result; do
+          if [[ $result == ok ]]; then
+            say "  deleted VM $vm_name ($(vm_field "$vm_name" 2))"
+          else
+            say "  VM $vm_name: FAILED: $(last_line "$work/$vm_name.log")" >&2
+            failures=$((failures + 1))
+          fi
+        done < <(run_parallel remove_vm "${vm_names[@]}")
+      fi
+      # The class's static IPs (of the USERs named, if any).
+      gcloud_capture compute addresses list --filter="labels.cs231n-class=$prefix" --format=json ||
+        gcloud_failed "listing the static IPs of class $prefix"
+      while read -r address_name address_region; do
+        [[ -n $address_name ]] || continue
+        if gcloud_create "deleting $address_name" compute addresses delete "$address_name" --region="$address_region" --quiet 2>"$work/address.err"; then
+          say "  deleted static IP $address_name ($address_region)"
+        else
+          say "  static IP $address_name: FAILED: $(last_line "$work/address.err")" >&2
+          failures=$((failures + 1))
+        fi
+      done < <(printf '%s' "$GCLOUD_OUT" | json_py '
+wanted = set(args)
+for address in data:
+    if not wanted or address.get("labels", {}).get("cs231n-user") in wanted:
+        print(address["name"], str(address.get("region", "-")).rsplit("/", 1)[-1])' ${selected_users[@]+"${selected_users[@]}"})
+      if ((${#selected_users[@]} == 0)); then
+        # The whole class: its firewall rules (by description) and templates (by name) too.
+        gcloud_capture compute firewall-rules list --format=json || gcloud_failed "listing the firewall rules"
+        while read -r rule; do
+          [[ -n $rule ]] || continue
+          if gcloud_create "deleting $rule" compute firewall-rules delete "$rule" --quiet 2>"$work/rule.err"; then
+            say "  deleted firewall rule $rule"
+          else
+            say "  firewall rule $rule: FAILED: $(last_line "$work/rule.err")" >&2
+            failures=$((failures + 1))
+          fi
+        done < <(printf '%s' "$GCLOUD_OUT" | json_py '
+for rule in data:
+    if rule.get("description", "").startswith("cs231n-class=%s;" % args[0]):
+        print(rule["name"])' "$prefix")
+        gcloud_capture compute instance-templates list --filter="name~^$prefix-template-" --format=json ||
+          gcloud_failed "listing the instance templates"
+        while read -r template; do
+          [[ -n $template ]] || continue
+          if gcloud_create "deleting $template" compute instance-templates delete "$template" --quiet 2>"$work/template.err"; then
+            say "  deleted instance template $template"
+          else
+            say "  instance template $template: FAILED: $(last_line "$work/template.err")" >&2
+            failures=$((failures + 1))
+          fi
+        done < <(printf '%s' "$GCLOUD_OUT" | json_py '
+for template in data:
+    print(template["name"])')
+      fi
+      # Disks: deleted with their VMs (--delete-disks), else listed; kept ones from earlier deletes too.
+      gcloud_capture compute disks list --filter="labels.cs231n-class=$prefix" --format=json ||
+        gcloud_failed "listing the disks of class $prefix"
+      while read -r disk disk_zone; do
+        [[ -n $disk ]] || continue
+        if ((delete_disks)); then
+          if gcloud_create "deleting $disk" compute disks delete "$disk" --zone="$disk_zone" --quiet 2>"$work/disk.err"; then
+            say "  deleted disk $disk ($disk_zone)"
+          else
+            say "  disk $disk: FAILED: $(last_line "$work/disk.err")" >&2
+            failures=$((failures + 1))
+          fi
+        else
+          say "  kept disk $disk ($disk_zone): delete it with gcloud compute disks delete $disk --zone=$disk_zone --quiet"
+        fi
+      done < <(printf '%s' "$GCLOUD_OUT" | json_py '
+wanted = set(args)
+for disk in data:
+    if not disk.get("users") and (not wanted or disk.get("labels", {}).get("cs231n-user") in wanted):
+        print(disk["name"], str(disk.get("zone", "-")).rsplit("/", 1)[-1])' ${selected_users[@]+"${selected_users[@]}"})
+      ((failures == 0)) || die "$failures resource(s) of class $prefix were not deleted (the messages are above)"
+      exit 0
+      ;;
+  esac
+fi
+
+# ---------------------------------------------------------------------------------------------
+# create
+((${#selected_users[@]} == 0)) || die_usage "create takes the students from --roster, not as arguments"
 [[ -n $roster ]] || die_usage "--roster FILE is required: one student per line, user[,email]"
 [[ -f $roster ]] || die_usage "--roster $roster is not a file"
-is_gce_name "$prefix" || die_usage "--prefix $prefix is not a GCE name: lowercase letters, digits and -, starting with a letter"
-{ is_uint "$parallel" && ((10#$parallel >= 1)); } || die_usage "--parallel $parallel must be a number (1 or more)"
 check_vm_options
+is_gce_name "$prefix-$port-00000000" || die_usage "--prefix $prefix is too long for its firewall rule $prefix-$port-HASH (63 characters)"
 
 trim() {
   local text=$1
@@ -90,6 +342,8 @@ while IFS= read -r line || [[ -n $line ]]; do
   vm=$prefix-$(printf '%s' "$student" | tr '_' '-')
   vm=${vm%-}
   is_gce_name "$vm" || die_usage "--roster $roster line $line_number: the VM name $vm is not a GCE name; shorten --prefix or the user"
+  ((static_ips == 0)) || is_gce_name "$vm-ip" ||
+    die_usage "--roster $roster line $line_number: the static IP $vm-ip would pass GCE's 63 characters; shorten --prefix or the user"
   for known in ${names[@]+"${names[@]}"}; do
     [[ $known != "$vm" ]] || die_usage "--roster $roster line $line_number: $student is a second student whose VM would be $vm"
   done
@@ -100,12 +354,28 @@ count=${#users[@]}
 
 resolve_vm_target
 
-if [[ -n $gpu && $skip_quota == 0 ]]; then
-  check_gpu_quota "$region" "$((GPU_COUNT * count))"
+# What exists already, in two calls: VMs made earlier are kept (and not counted against the quota
+# again); a boot disk kept from a deleted VM is reused with --reuse-disk.
+gcloud_capture compute instances list --filter="zone:($zone)" --format='value(name)' ||
+  gcloud_failed "listing the VMs in $zone"
+existing_vms=" $(printf '%s' "$GCLOUD_OUT" | tr '\n' ' ') "
+gcloud_capture compute disks list --filter="zone:($zone)" --format='value(name)' ||
+  gcloud_failed "listing the disks in $zone"
+existing_disks=" $(printf '%s' "$GCLOUD_OUT" | tr '\n' ' ') "
+missing=()
+for k in "${!names[@]}"; do
+  [[ $existing_vms == *" ${names[$k]} "* ]] || missing+=("$k")
+done
+say "Class $prefix: ${#names[@]} student(s), $((count - ${#missing[@]})) VM(s) exist already, ${#missing[@]} to make"
+
+if [[ -n $gpu && $skip_quota == 0 && ${#missing[@]} -gt 0 ]]; then
+  check_gpu_quota "$region" "$((GPU_COUNT * ${#missing[@]}))"
 fi
+fit_disk_to_image
 resolve_source_range "$my_ip" "$source_range" "$anywhere"
 publish_agent "$agent" "$bucket" "$agent_url"
-ensure_firewall "$tag-$port" "$port" "$tag"
+access=$(access_name "$prefix" "$port")
+ensure_access "$access" "$port" "cs231n-class=$prefix; cs231n-agent: Jupyter on tcp:$port from $SOURCE_RANGE, for VMs tagged $access"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cs231n-class.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
@@ -118,67 +388,60 @@ fi
 set_gpu_flags
 
 # Templates cannot be changed, so the name carries a digest of everything in it: the same settings
-# reuse the template, other settings make another.
+# reuse the template, other settings make another. Its --labels are the labels of its VMs.
 template_flags=("--machine-type=$machine_type" ${GPU_FLAGS[@]+"${GPU_FLAGS[@]}"}
   "--image-family=$image_family" "--image-project=$image_project"
   "--boot-disk-size=${disk_size}GB" --boot-disk-type=pd-balanced --no-boot-disk-auto-delete
-  "--tags=$tag" "--metadata=$shared_metadata")
+  "--tags=$tag,$access" "--labels=cs231n-class=$prefix" "--metadata=$shared_metadata")
 digest=$({
   printf '%s\n' "${template_flags[@]}"
   cat -- "$top/scripts/startup-script.sh"
   [[ ! -f $work/cs231n-config.json ]] || cat -- "$work/cs231n-config.json"
 } >"$work/template-inputs" && sha256_of "$work/template-inputs")
 template=$prefix-template-${digest:0:10}
-if gcloud_run compute instance-templates describe "$template" --format=json >/dev/null 2>&1; then
+if gcloud_lookup compute instance-templates describe "$template" --format=json; then
   say "Reusing instance template $template"
 else
   say "Creating instance template $template: $machine_type${gpu:+, $GPU_COUNT x $GPU_TYPE}, $image_project/$image_family, ${disk_size} GB"
-  gcloud_run compute instance-templates create "$template" "${template_flags[@]}" \
-    --metadata-from-file="$metadata_files" >&2 ||
+  gcloud_create "creating template $template" compute instance-templates create "$template" "${template_flags[@]}" \
+    --metadata-from-file="$metadata_files" ||
     die "gcloud compute instance-templates create $template failed (its message is above)"
 fi
 
 # create_student INDEX: the VM of one student, with the whole metadata again (what an instance
-# gives replaces or merges with the template's; giving all of it is right either way).
+# gives replaces or merges with the template's; giving all of it is right either way), labelled,
+# and its boot disk labelled too (instance labels are not copied to it).
 create_student() {
-  local i=$1 vm=${names[$1]} address_flags=() address
-  if gcloud_run compute instances describe "$vm" --zone="$zone" --format=json >/dev/null 2>&1; then
-    echo "exists already: kept as it is"
-    return 0
+  local i=$1 vm=${names[$1]} address_flags=() disk_flags=() address labels
+  labels="cs231n-class=$prefix,cs231n-user=${users[$i]}"
+  if [[ $existing_disks == *" $vm "* ]]; then
+    ((reuse_disk)) ||
+      die "a disk $vm is left in $zone from an earlier VM $vm (the student's files are on it): run again with --reuse-disk to start the new VM from it, or delete it (gcloud compute disks delete $vm --zone=$zone)"
+    disk_flags=("--disk=name=$vm,boot=yes,auto-delete=no")
   fi
   if ((static_ips)); then
-    address=$(ensure_address "$vm-ip" "$region") || return 1
+    address=$(ensure_address "$vm-ip" "$region" "$labels") || return 1
     address_flags=("--address=$address")
   fi
-  gcloud_run compute instances create "$vm" --zone="$zone" --source-instance-template="$template" \
-    ${address_flags[@]+"${address_flags[@]}"} \
-    --metadata="$shared_metadata,cs231n-user=${users[$i]}" --metadata-from-file="$metadata_files"
+  gcloud_create "creating $vm" compute instances create "$vm" --zone="$zone" --source-instance-template="$template" \
+    ${disk_flags[@]+"${disk_flags[@]}"} ${address_flags[@]+"${address_flags[@]}"} --labels="$labels" \
+    --metadata="$shared_metadata,cs231n-user=${users[$i]}" --metadata-from-file="$metadata_files" || return 1
+  gcloud_create "labelling disk $vm" compute disks add-labels "$vm" --zone="$zone" --labels="$labels"
 }
 
-say "Creating $count VM(s) in $zone, $parallel at a time"
 failed=()
-i=0
-while ((i < count)); do
-  pids=() batch=()
-  while ((i < count && ${#pids[@]} < parallel)); do
-    create_student "$i" >"$work/create.$i.log" 2>&1 &
-    pids+=("$!") batch+=("$i")
-    i=$((i + 1))
-  done
-  for j in "${!pids[@]}"; do
-    k=${batch[$j]}
-    if wait "${pids[$j]}"; then
-      if [[ $(tail -n 1 -- "$work/create.$k.log") == "exists already: kept as it is" ]]; then
-        say "  ${names[$k]}: exists already: kept as it is"
-      else
-        say "  ${names[$k]}: created (user ${users[$k]})"
-      fi
+if ((${#missing[@]})); then
+  say "Creating ${#missing[@]} VM(s) in $zone, $parallel at a time"
+  while read -r k result; do
+    if [[ $result == ok ]]; then
+      say "  ${names[$k]}: created (user ${users[$k]})"
     else
-      say "  ${names[$k]}: FAILED: $(tail -n 1 -- "$work/create.$k.log")" >&2
+      say "  ${names[$k]}: FAILED: $(last_line "$work/$k.log")" >&2
+      grep -h "^$PROG: zone " -- "$work/$k.log" >&2 || true
       failed+=("${names[$k]}")
     fi
-  done
-done
+  done < <(run_parallel create_student "${missing[@]}")
+fi
 
 states=()
 if ((wait)); then
@@ -223,9 +486,10 @@ say ""
 say "Each VM made its own Jupyter password; read one with:"
 say "  $(ssh_command "VM" "$zone" "sudo cat $GCE_PASSWORD_FILE")"
 if ((wait == 0)); then
-  say "Each VM sets itself up now (most of an hour with a GPU); follow one with:"
-  say "  gcloud compute instances get-guest-attributes VM --zone=$zone --query-path=$GCE_STATE_NAMESPACE/"
+  say "Each VM sets itself up now (most of an hour with a GPU); follow the class with:"
+  say "  scripts/class.sh status --prefix $prefix"
 fi
+say "Stop the class when it is not in use: scripts/class.sh stop --prefix $prefix (start: scripts/class.sh start)"
 if ((${#failed[@]})); then
   die "${#failed[@]} of $count VM(s) were not created: ${failed[*]} (the messages are above; running this again makes only the missing ones)"
 fi

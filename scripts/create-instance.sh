@@ -14,9 +14,13 @@ Creates a GCE VM that sets itself up for cs231n: the startup script (scripts/sta
 fetches cs231n-agent, checks its sha256 and runs it at every boot. Then waits until the agent
 says it is done and prints the Jupyter URL and how to read the password it made.
 
-Before anything changes, a GPU's quota is checked (GPU quotas start at 0; the error says how to
-ask for more). Then: the agent is published, the firewall rule for Jupyter is made (only your
-public IP by default), a static external IP is reserved (or reused), the VM is created.
+Before anything changes: gcloud's login and project, the Compute Engine API (off in every new
+project: --yes enables it, or it asks at a terminal), a VM or a kept disk of that name, the
+image's size and a GPU's quota (GPU quotas start at 0; the error says how to ask for more). Then:
+the agent is published and the VMs' service account may read it (roles/storage.objectViewer on
+the bucket), the firewall rule for Jupyter is made (only your public IP by default; one rule per
+range, NAME-PORT-HASH, tagging only the VMs made for it), a static external IP is reserved (or
+reused), the VM is created. Every resource carries the labels cs231n-vm=NAME, cs231n-user=USER.
 
 The agent:
   --agent PATH           the cs231n-agent binary to use (default: build/cs231n-agent); its sha256
@@ -28,15 +32,18 @@ The VM:
   --name NAME            instance name (default: cs231n)
   --zone ZONE            default: gcloud config get-value compute/zone
   --project PROJECT      default: gcloud's configured project
-  --gpu TYPE[:COUNT]     e.g. nvidia-tesla-t4, nvidia-l4:1 (short: t4, l4, v100, p100, p4, k80,
-                         a100, a100-80gb, h100). Machine type: n1-standard-8 with the GPU attached
-                         (T4, V100, P100, P4, K80), g2-standard-8 (L4), a2-highgpu-1g (A100),
-                         a2-ultragpu-1g (A100 80GB), a3-highgpu-Ng (H100); more GPUs, larger types
+  --gpu TYPE[:COUNT]     e.g. nvidia-tesla-t4, nvidia-l4:1 (short: t4, l4, v100, p100, p4,
+                         a100, a100-80gb, h100; GCE retired the K80). Machine type: n1-standard-8
+                         with the GPU attached (T4, V100, P100, P4), g2-standard-8 (L4),
+                         a2-highgpu-1g (A100), a2-ultragpu-1g (A100 80GB), a3-highgpu-Ng (H100);
+                         more GPUs, larger types
   --machine-type TYPE    override that choice (default without a GPU: n1-standard-8)
   --skip-quota-check     do not read the GPU quotas first
-  --image-family FAMILY  default: ubuntu-2204-lts (an image made by bake-image.sh: its family)
+  --image-family FAMILY  default: ubuntu-2404-lts-amd64 (an image made by bake-image.sh: its family)
   --image-project PROJ   default: ubuntu-os-cloud (your project for a baked image)
-  --disk-size GB         boot disk, at least 40 (default: 40); it is kept when the VM is deleted
+  --disk-size GB         boot disk, at least 40 (default: 40, or the image's size when larger); it
+                         is kept when the VM is deleted
+  --reuse-disk           start from the disk NAME kept from an earlier VM NAME (its files stay)
   --user NAME            the account the agent sets up (default: your gcloud account's name,
                          the part before @, as the console's browser SSH names it)
   --no-static-ip         use an ephemeral external IP instead of reserving NAME-ip
@@ -45,7 +52,9 @@ Jupyter and the firewall:
   --my-ip IP             your public IPv4 address (default: asked from checkip.amazonaws.com)
   --source-range CIDR    let this network reach Jupyter instead of just your IP (e.g. a campus)
   --allow-anywhere       let anyone reach it (0.0.0.0/0, as the 2019 tutorial did)
-  --tag TAG              network tag that the rule is scoped to (default: $GCE_TAG_DEFAULT)
+  --tag TAG              network tag of the VM, and the start of its rule's name (default: $GCE_TAG_DEFAULT)
+Other:
+  --yes                  enable the project's Compute Engine API without asking when it is off
 Waiting:
   --no-wait              return once the VM is created
   --timeout MINUTES      give up waiting after this long (default: 90; the VM goes on)
@@ -77,28 +86,46 @@ while (($#)); do
 done
 
 is_gce_name "$name" || die_usage "--name $name is not a GCE name: lowercase letters, digits and -, starting with a letter, at most 63"
+((static_ip == 0)) || is_gce_name "$name-ip" ||
+  die_usage "--name $name is too long: its static IP $name-ip must fit GCE's 63 characters (at most 60 for the name, or --no-static-ip)"
 [[ -z $user ]] || is_linux_user "$user" || die_usage "--user $user is not an account name: lowercase letters, digits, _ and -, at most 32"
 check_vm_options
 resolve_vm_target
 if [[ -z $user ]]; then
-  account=$(gcloud_config account)
-  [[ -n $account ]] || die "gcloud has no account: run gcloud auth login, or pass --user NAME"
-  user=$(user_from_account "$account")
+  user=$(user_from_account "$GCE_ACCOUNT")
 fi
 
-if gcloud_run compute instances describe "$name" --zone="$zone" --format=json >/dev/null 2>&1; then
+# Nothing changes before every check has passed: the VM, its kept disk, the image, the quota.
+if gcloud_lookup compute instances describe "$name" --zone="$zone" --format=json; then
   die "an instance $name already exists in $zone: choose another --name, or delete it first (gcloud compute instances delete $name --zone=$zone)"
+fi
+boot_flags=()
+if gcloud_lookup compute disks describe "$name" --zone="$zone" --format=json; then
+  # The boot disk of an earlier VM of this name, kept (--no-boot-disk-auto-delete) when it was deleted.
+  in_use=$(printf '%s' "$GCLOUD_OUT" | json_py 'print(" ".join(u.rsplit("/", 1)[-1] for u in data.get("users", [])))')
+  [[ -z $in_use ]] || die "disk $name in $zone is in use by $in_use: choose another --name"
+  ((reuse_disk)) ||
+    die "a disk $name is left in $zone from an earlier VM $name (its files are on it): start the new VM from it with --reuse-disk, or delete it first (gcloud compute disks delete $name --zone=$zone)"
+  say "Reusing the kept disk $name as the boot disk (--reuse-disk)"
+  boot_flags=("--disk=name=$name,boot=yes,auto-delete=no")
+else
+  ((reuse_disk == 0)) || die "--reuse-disk: there is no disk $name in $zone to reuse; leave --reuse-disk out"
+  fit_disk_to_image
+  boot_flags=("--image-family=$image_family" "--image-project=$image_project"
+    "--boot-disk-size=${disk_size}GB" --boot-disk-type=pd-balanced --no-boot-disk-auto-delete)
 fi
 if [[ -n $gpu && $skip_quota == 0 ]]; then
   check_gpu_quota "$region" "$GPU_COUNT"
 fi
 resolve_source_range "$my_ip" "$source_range" "$anywhere"
 
+labels="cs231n-vm=$name,cs231n-user=$user"
 publish_agent "$agent" "$bucket" "$agent_url"
-ensure_firewall "$tag-$port" "$port" "$tag"
+access=$(access_name "$tag" "$port")
+ensure_access "$access" "$port" "cs231n-agent: Jupyter on tcp:$port from $SOURCE_RANGE, for VMs tagged $access"
 address_flags=()
 if ((static_ip)); then
-  address=$(ensure_address "$name-ip" "$region") || exit 1
+  address=$(ensure_address "$name-ip" "$region" "$labels") || exit 1
   say "Static external IP $name-ip: $address"
   address_flags=("--address=$address")
 fi
@@ -114,22 +141,32 @@ if ((port != 8888)); then
 fi
 set_gpu_flags
 say "Creating $name in $zone: $machine_type${gpu:+, $GPU_COUNT x $GPU_TYPE}, $image_project/$image_family, ${disk_size} GB disk, user $user"
-gcloud_run compute instances create "$name" --zone="$zone" --machine-type="$machine_type" \
-  ${GPU_FLAGS[@]+"${GPU_FLAGS[@]}"} \
-  --image-family="$image_family" --image-project="$image_project" \
-  --boot-disk-size="${disk_size}GB" --boot-disk-type=pd-balanced --no-boot-disk-auto-delete \
-  --tags="$tag" ${address_flags[@]+"${address_flags[@]}"} \
-  --metadata="$metadata" --metadata-from-file="$metadata_files" >&2 ||
+gcloud_create "creating $name" compute instances create "$name" --zone="$zone" --machine-type="$machine_type" \
+  ${GPU_FLAGS[@]+"${GPU_FLAGS[@]}"} "${boot_flags[@]}" \
+  --tags="$tag,$access" --labels="$labels" ${address_flags[@]+"${address_flags[@]}"} \
+  --metadata="$metadata" --metadata-from-file="$metadata_files" ||
   die "gcloud compute instances create $name failed (its message is above)"
+# Instance labels are not copied to the boot disk; label it for gcloud's filters.
+gcloud_capture compute disks add-labels "$name" --zone="$zone" --labels="$labels" ||
+  say "Warning: could not label disk $name: ${GCLOUD_ERR//$'\n'/ }" >&2
 
 ip=${address:-}
 [[ -n $ip ]] || ip=$(instance_ip "$name" "$zone")
 url="https://${ip:-EXTERNAL-IP}:$port"
 password_command=$(ssh_command "$name" "$zone" "sudo cat $GCE_PASSWORD_FILE")
+# What to type to delete everything this made (the README names the same).
+cleanup() {
+  say "To delete all of it later (the disk holds the student's files; the bucket's agent stays):"
+  say "  gcloud compute instances delete $name --zone=$zone --quiet"
+  say "  gcloud compute disks delete $name --zone=$zone --quiet"
+  ((static_ip == 0)) || say "  gcloud compute addresses delete $name-ip --region=$region --quiet"
+  say "  gcloud compute firewall-rules delete $access --quiet   (only when no other VM is tagged $access)"
+}
 if ((wait == 0)); then
   say "Created $name. The agent sets it up now (most of an hour with a GPU); follow it with:"
   say "  gcloud compute instances get-guest-attributes $name --zone=$zone --query-path=$GCE_STATE_NAMESPACE/"
   say "Then Jupyter: $url   password: $password_command"
+  cleanup
   exit 0
 fi
 wait_for_agent "$name" "$zone" "$((10#$timeout_min * 60))" "$poll" || exit 1
@@ -138,4 +175,5 @@ say ""
 say "Jupyter:  $url"
 say "Password: $password_command"
 say "The certificate is self-signed: the browser asks you once to accept it."
-say "A running VM costs money; stop it when you are done: gcloud compute instances stop $name --zone=$zone"
+say "A running VM costs money; stop it when you are done: $(stop_command "$name" "$zone" "$machine_type")"
+cleanup

@@ -39,13 +39,95 @@ require_tools() {
     die "python3 is not on PATH: it reads gcloud's JSON; install Python 3 (macOS: xcode-select --install)"
 }
 
+# gcloud_run ARG...: gcloud with stdin closed. gcloud asks some questions on stderr and waits on
+# stdin (the first call to a project whose Compute Engine API is off asks to enable it; deletes ask
+# to confirm): with stdin closed each takes its default at once instead of hanging unseen
+# (googlecloudsdk/core/console/console_io.py PromptContinue: EOF is the default answer).
 gcloud_run() {
-  gcloud ${GCLOUD_GLOBAL[@]+"${GCLOUD_GLOBAL[@]}"} "$@"
+  gcloud ${GCLOUD_GLOBAL[@]+"${GCLOUD_GLOBAL[@]}"} "$@" </dev/null
+}
+
+# gcloud_capture ARG...: gcloud_run with its stdout in GCLOUD_OUT and its stderr in GCLOUD_ERR
+# (shown by gcloud_failed when the call fails); returns gcloud's status.
+gcloud_capture() {
+  local err_file status=0
+  err_file=$(mktemp "${TMPDIR:-/tmp}/cs231n-gcloud.XXXXXX")
+  GCLOUD_OUT=$(gcloud_run "$@" 2>"$err_file") || status=$?
+  GCLOUD_ERR=$(cat -- "$err_file")
+  rm -f -- "$err_file"
+  return "$status"
+}
+
+# gcloud_hint: what to do about the failure in GCLOUD_ERR, when it is one a user can fix.
+gcloud_hint() {
+  case $GCLOUD_ERR in
+    *SERVICE_DISABLED* | *"not enabled on project"* | *"has not been used in project"*)
+      printf 'The Compute Engine API is off in this project (every new project starts so): run this script again with --yes to enable it, or: gcloud services enable compute.googleapis.com%s' "${GCLOUD_GLOBAL[*]+ ${GCLOUD_GLOBAL[*]}}" ;;
+    *"do not currently have an active account"* | *"problem refreshing auth tokens"* | *"gcloud auth login"*)
+      printf 'Log in first: gcloud auth login (or gcloud init)' ;;
+    *"required property [project] is not currently set"*)
+      printf 'Name the project: pass --project PROJECT, or gcloud config set project PROJECT' ;;
+    *rateLimitExceeded* | *RATE_LIMIT_EXCEEDED* | *"Quota exceeded for quota metric"*)
+      printf "GCE's API rate limit was reached: wait a minute and run this again (it makes only what is missing)" ;;
+    *PERMISSION_DENIED* | *"permission for"* | *"does not have"*"access"* | *"HTTPError 403"*)
+      printf 'Your account may not do this in the project: ask its owner for the Compute Instance Admin (v1) and Compute Security Admin roles (or Editor)' ;;
+  esac
+}
+
+# gcloud_failed WHAT: dies with what failed, gcloud's own message (GCLOUD_ERR) and a hint.
+gcloud_failed() {
+  local hint
+  hint=$(gcloud_hint)
+  {
+    printf '%s: error: %s failed; gcloud said:\n' "$PROG" "$1"
+    printf '%s\n' "${GCLOUD_ERR:-(nothing)}" | sed 's/^/  /'
+    [[ -z $hint ]] || printf '%s\n' "$hint"
+  } >&2
+  exit 1
+}
+
+# gcloud_lookup ARG...: a describe: 0 with the JSON in GCLOUD_OUT when the resource exists, 1 when
+# gcloud says it was not found; any other failure (login, project, API, permission) dies with
+# gcloud's own message, which is never taken to mean "absent".
+gcloud_lookup() {
+  gcloud_capture "$@" && return 0
+  [[ $GCLOUD_ERR != *"was not found"* ]] || return 1
+  gcloud_failed "gcloud $*"
+}
+
+# check_cloud_access ASSUME-YES: before anything else: gcloud has an account and a project, and the
+# project's Compute Engine API is on. When it is off (every new project), it is enabled with
+# ASSUME-YES=1 (--yes) or when the user says so at a terminal; otherwise the script stops with the
+# command that enables it. `services list` never asks (its client has no enable-API check).
+# Sets GCE_ACCOUNT and GCE_PROJECT.
+check_cloud_access() {
+  local assume_yes=$1 where answer=""
+  GCE_ACCOUNT=$(gcloud_config account)
+  [[ -n $GCE_ACCOUNT ]] || die "gcloud has no account: log in with gcloud auth login (or gcloud init), then run this again"
+  GCE_PROJECT=${project:-$(gcloud_config project)}
+  [[ -n $GCE_PROJECT ]] || die_usage "no project: pass --project PROJECT or set one with gcloud config set project PROJECT"
+  where="project $GCE_PROJECT"
+  gcloud_capture services list --enabled --filter=config.name=compute.googleapis.com --format='value(config.name)' ||
+    gcloud_failed "reading the enabled APIs of $where (gcloud services list --enabled)"
+  [[ $GCLOUD_OUT != *compute.googleapis.com* ]] || return 0
+  if [[ $assume_yes != 1 && -t 0 ]]; then
+    printf 'The Compute Engine API is not enabled in %s (every new project starts so).\nEnable it now (gcloud services enable compute.googleapis.com, about a minute)? [y/N] ' "$where" >&2
+    IFS= read -r answer || answer=""
+  fi
+  case $assume_yes:$answer in
+    1:* | *:y | *:Y | *:yes)
+      say "Enabling the Compute Engine API in $where (gcloud services enable compute.googleapis.com; about a minute)"
+      gcloud_run services enable compute.googleapis.com >&2 ||
+        die "cannot enable the Compute Engine API in $where (gcloud's message is above): a project needs a billing account first (https://console.cloud.google.com/billing)" ;;
+    *)
+      die "the Compute Engine API is not enabled in $where (every new project starts so): run again with --yes to enable it, or enable it yourself: gcloud services enable compute.googleapis.com --project=$GCE_PROJECT" ;;
+  esac
 }
 
 # gcloud_config KEY: a gcloud setting (account, project, compute/zone), empty when unset.
 gcloud_config() {
   local value
+  # `config get-value` prints "(unset)" on stderr and asks nothing.
   value=$(gcloud_run config get-value "$1" 2>/dev/null) || value=""
   [[ $value == "(unset)" ]] && value=""
   printf '%s' "$value"
@@ -104,14 +186,13 @@ user_from_account() {
 # ---------------------------------------------------------------------------------------------
 # GPUs. gpu_spec NAME sets GPU_TYPE (GCE's accelerator type), GPU_METRIC (its regional quota) and
 # GPU_SERIES (the machine series that carries it); returns 1 for an unknown GPU.
-GPU_NAMES="nvidia-tesla-t4 nvidia-l4 nvidia-tesla-v100 nvidia-tesla-p100 nvidia-tesla-p4 nvidia-tesla-k80 nvidia-tesla-a100 nvidia-a100-80gb nvidia-h100-80gb"
+GPU_NAMES="nvidia-tesla-t4 nvidia-l4 nvidia-tesla-v100 nvidia-tesla-p100 nvidia-tesla-p4 nvidia-tesla-a100 nvidia-a100-80gb nvidia-h100-80gb"
 gpu_spec() {
   case $1 in
     nvidia-tesla-t4 | t4) GPU_TYPE=nvidia-tesla-t4 GPU_METRIC=NVIDIA_T4_GPUS GPU_SERIES=n1 ;;
     nvidia-tesla-v100 | v100) GPU_TYPE=nvidia-tesla-v100 GPU_METRIC=NVIDIA_V100_GPUS GPU_SERIES=n1 ;;
     nvidia-tesla-p100 | p100) GPU_TYPE=nvidia-tesla-p100 GPU_METRIC=NVIDIA_P100_GPUS GPU_SERIES=n1 ;;
     nvidia-tesla-p4 | p4) GPU_TYPE=nvidia-tesla-p4 GPU_METRIC=NVIDIA_P4_GPUS GPU_SERIES=n1 ;;
-    nvidia-tesla-k80 | k80) GPU_TYPE=nvidia-tesla-k80 GPU_METRIC=NVIDIA_K80_GPUS GPU_SERIES=n1 ;;
     nvidia-l4 | l4) GPU_TYPE=nvidia-l4 GPU_METRIC=NVIDIA_L4_GPUS GPU_SERIES=g2 ;;
     nvidia-tesla-a100 | a100) GPU_TYPE=nvidia-tesla-a100 GPU_METRIC=NVIDIA_A100_GPUS GPU_SERIES=a2 ;;
     nvidia-a100-80gb | a100-80gb) GPU_TYPE=nvidia-a100-80gb GPU_METRIC=NVIDIA_A100_80GB_GPUS GPU_SERIES=a2-ultra ;;
@@ -124,6 +205,11 @@ gpu_spec() {
 parse_gpu() {
   local name=${1%%:*} count=1
   [[ $1 == *:* ]] && count=${1#*:}
+  # GCE retired the K80 (end of support 2024-05-01: https://cloud.google.com/compute/docs/eol/k80-eol);
+  # no zone offers nvidia-tesla-k80 any more.
+  case $name in nvidia-tesla-k80 | k80)
+    die_usage "--gpu $name: GCE retired the K80 in 2024 (https://cloud.google.com/compute/docs/eol/k80-eol); use t4 (the nearest in price) or l4" ;;
+  esac
   gpu_spec "$name" || die_usage "--gpu $name is not a GPU this script knows; use one of: $GPU_NAMES (optionally :COUNT)"
   { is_uint "$count" && ((10#$count >= 1)); } || die_usage "--gpu $1: the count after : must be a positive number"
   GPU_COUNT=$((10#$count))
@@ -153,6 +239,22 @@ set_gpu_flags() {
   GPU_FLAGS+=(--maintenance-policy=TERMINATE)
 }
 
+# has_local_ssd MACHINE-TYPE: the machine type comes with Local SSD ("Z4D, Z4M, Z3, A5X, A4X Max, A4X,
+# A4, A3, and A2 Ultra machine series: every machine type comes with Local SSD storage",
+# https://cloud.google.com/compute/docs/disks/add-local-ssd). Stopping such a VM needs
+# --discard-local-ssd (the agent keeps nothing there).
+has_local_ssd() {
+  case ${1##*/} in a2-ultragpu-* | a3-* | a4-* | a4x-* | a5x-* | z3-* | z4d-* | z4m-* | *-lssd) return 0 ;; esac
+  return 1
+}
+
+# stop_command NAME ZONE MACHINE-TYPE: the command that stops the VM.
+stop_command() {
+  local flag=""
+  ! has_local_ssd "$3" || flag=" --discard-local-ssd=true"
+  printf 'gcloud compute instances stop %s --zone=%s%s' "$1" "$2" "$flag"
+}
+
 # quota_left METRIC: "LIMIT USAGE" of METRIC in the JSON on stdin (regions/project-info
 # describe), nothing when it is not listed.
 quota_left() {
@@ -180,16 +282,18 @@ quota_refusal() {
 # GPUs of GPU_METRIC left and the project-wide GPUS_ALL_REGIONS allows them too.
 check_gpu_quota() {
   local region=$1 needed=$2 json left limit usage
-  json=$(gcloud_run compute regions describe "$region" --format=json) ||
-    die "cannot read the quotas of region $region (gcloud compute regions describe $region failed); check the zone and your gcloud login"
+  gcloud_capture compute regions describe "$region" --format=json ||
+    gcloud_failed "reading the quotas of region $region (gcloud compute regions describe $region)"
+  json=$GCLOUD_OUT
   left=$(printf '%s' "$json" | quota_left "$GPU_METRIC")
   [[ -n $left ]] ||
     die "region $region lists no $GPU_METRIC quota, so it likely has no $GPU_TYPE: gcloud compute accelerator-types list --filter=name=$GPU_TYPE shows the zones that do (or --skip-quota-check)"
   read -r limit usage <<<"$left"
   python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) - float(sys.argv[2]) >= float(sys.argv[3]) else 1)' "$limit" "$usage" "$needed" ||
     quota_refusal "$GPU_METRIC" "region $region" "$limit" "$usage" "$needed"
-  json=$(gcloud_run compute project-info describe --format=json) ||
-    die "cannot read the project's quotas (gcloud compute project-info describe failed); check your gcloud login and project"
+  gcloud_capture compute project-info describe --format=json ||
+    gcloud_failed "reading the project's quotas (gcloud compute project-info describe)"
+  json=$GCLOUD_OUT
   left=$(printf '%s' "$json" | quota_left GPUS_ALL_REGIONS)
   [[ -n $left ]] || return 0
   read -r limit usage <<<"$left"
@@ -208,10 +312,41 @@ publish_agent() {
     AGENT_URL="${bucket%/}/cs231n-agent/$AGENT_SHA256/cs231n-agent"
     say "Publishing the agent to $AGENT_URL"
     gcloud_run storage cp "$agent" "$AGENT_URL" >&2 ||
-      die "cannot copy the agent to $AGENT_URL: check that the bucket exists (gcloud storage buckets create ${bucket%/}) and that you may write to it"
+      die "cannot copy the agent to $AGENT_URL (gcloud's message is above): check that the bucket exists (gcloud storage buckets create ${bucket%/}) and that you may write to it"
+    grant_bucket_read "${bucket%/}"
   else
     AGENT_URL=$url
+    # A gs:// URL is read with the VM's service account too.
+    if [[ $url == gs://* ]]; then
+      local object=${url#gs://}
+      grant_bucket_read "gs://${object%%/*}"
+    fi
   fi
+}
+
+# grant_bucket_read gs://BUCKET: the VMs' service account (the project's default compute one, which
+# the scripts' VMs run as) may read the bucket. Organisations made since May 2024 no longer give it
+# Editor on the project (constraint iam.automaticIamGrantsForDefaultServiceAccounts,
+# https://cloud.google.com/resource-manager/docs/secure-by-default-organizations), and then the VM
+# gets 403 on the agent; so it is granted roles/storage.objectViewer on the bucket unless a binding
+# there already lets it read.
+grant_bucket_read() {
+  local bucket=$1 member grant
+  gcloud_capture projects describe "$GCE_PROJECT" --format='value(projectNumber)' ||
+    gcloud_failed "reading the number of project $GCE_PROJECT (gcloud projects describe)"
+  member=serviceAccount:$GCLOUD_OUT-compute@developer.gserviceaccount.com
+  grant="gcloud storage buckets add-iam-policy-binding $bucket --member=$member --role=roles/storage.objectViewer"
+  gcloud_capture storage buckets get-iam-policy "$bucket" --format=json ||
+    gcloud_failed "reading who may read $bucket (gcloud storage buckets get-iam-policy); the VMs need: $grant"
+  if printf '%s' "$GCLOUD_OUT" | json_py '
+readers = ("roles/storage.objectViewer", "roles/storage.objectAdmin", "roles/storage.admin", "roles/storage.legacyObjectReader")
+sys.exit(0 if any(b.get("role") in readers and args[0] in b.get("members", []) for b in data.get("bindings", [])) else 1)' "$member"; then
+    say "The VMs' service account ${member#serviceAccount:} may read $bucket"
+    return 0
+  fi
+  say "Letting the VMs' service account ${member#serviceAccount:} read $bucket (roles/storage.objectViewer)"
+  gcloud_capture storage buckets add-iam-policy-binding "$bucket" "--member=$member" --role=roles/storage.objectViewer ||
+    gcloud_failed "letting the VMs read $bucket (the bucket's owner can run: $grant)"
 }
 
 # check_agent_source BUCKET URL: exactly one place the VM can fetch the agent from.
@@ -246,39 +381,51 @@ resolve_source_range() {
   fi
 }
 
-# ensure_firewall NAME PORT TAG: an ingress rule for tcp:PORT from SOURCE_RANGE to VMs tagged TAG;
-# an existing rule of that name is reused, and updated when its source range differs.
-ensure_firewall() {
-  local name=$1 port=$2 tag=$3 json current
-  if json=$(gcloud_run compute firewall-rules describe "$name" --format=json 2>/dev/null); then
-    current=$(printf '%s' "$json" | json_py 'print(",".join(data.get("sourceRanges", [])))')
-    if [[ $current == "$SOURCE_RANGE" ]]; then
-      say "Firewall rule $name already lets $SOURCE_RANGE reach tcp:$port on VMs tagged $tag"
-      return 0
-    fi
-    say "Firewall rule $name: source range $current -> $SOURCE_RANGE"
-    gcloud_run compute firewall-rules update "$name" --source-ranges="$SOURCE_RANGE" >&2 ||
-      die "cannot update firewall rule $name (gcloud compute firewall-rules update failed)"
-    return 0
+sha256_text() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    printf '%s' "$1" | sha256sum | cut -d' ' -f1
+  else
+    printf '%s' "$1" | shasum -a 256 | cut -d' ' -f1
   fi
-  say "Creating firewall rule $name: tcp:$port from $SOURCE_RANGE to VMs tagged $tag"
-  gcloud_run compute firewall-rules create "$name" --direction=INGRESS --action=allow --rules="tcp:$port" \
-    --source-ranges="$SOURCE_RANGE" --target-tags="$tag" \
-    --description="Jupyter (cs231n-agent) on tcp:$port, only for VMs tagged $tag" >&2 ||
-    die "cannot create firewall rule $name (gcloud compute firewall-rules create failed); you need the Compute Security Admin role"
 }
 
-# ensure_address NAME REGION: a reserved static external IP (reused when it exists and is free);
-# prints the address.
+# access_name BASE PORT: the name of the firewall rule, and of the network tag it targets, that let
+# SOURCE_RANGE reach tcp:PORT: BASE-PORT-HASH, HASH the first 8 hex digits of the range's sha256.
+# At most 14 characters longer than BASE.
+access_name() { printf '%s-%s-%s' "$1" "$2" "$(sha256_text "$SOURCE_RANGE" | cut -c1-8)"; }
+
+# ensure_access NAME PORT DESCRIPTION: the ingress rule NAME (access_name) for tcp:PORT from
+# SOURCE_RANGE to the VMs tagged NAME. One rule per range and port, made once and never changed:
+# a VM made for another range gets another rule and tag, so no run narrows or widens the access
+# of a VM made earlier. Firewall rules carry no labels: DESCRIPTION names who made it.
+ensure_access() {
+  local name=$1 port=$2 description=$3 current
+  if gcloud_lookup compute firewall-rules describe "$name" --format=json; then
+    current=$(printf '%s' "$GCLOUD_OUT" | json_py 'print(",".join(data.get("sourceRanges", [])))')
+    [[ $current == "$SOURCE_RANGE" ]] ||
+      die "firewall rule $name lets $current reach tcp:$port, not $SOURCE_RANGE (was it edited?): delete it (gcloud compute firewall-rules delete $name) and run this again"
+    say "Firewall rule $name already lets $SOURCE_RANGE reach tcp:$port on VMs tagged $name"
+    return 0
+  fi
+  say "Creating firewall rule $name: tcp:$port from $SOURCE_RANGE to VMs tagged $name"
+  gcloud_capture compute firewall-rules create "$name" --direction=INGRESS --action=allow --rules="tcp:$port" \
+    --source-ranges="$SOURCE_RANGE" --target-tags="$name" --description="$description" ||
+    gcloud_failed "creating firewall rule $name (this needs the Compute Security Admin role)"
+}
+
+# ensure_address NAME REGION LABELS: a reserved static external IP (reused when it exists and is
+# free), labelled (addresses create has no --labels: addresses update sets them); prints the address.
 ensure_address() {
-  local name=$1 region=$2 json
-  if ! json=$(gcloud_run compute addresses describe "$name" --region="$region" --format=json 2>/dev/null); then
-    gcloud_run compute addresses create "$name" --region="$region" >&2 ||
-      die "cannot reserve static IP $name in $region (gcloud compute addresses create failed); the STATIC_ADDRESSES quota may be used up"
-    json=$(gcloud_run compute addresses describe "$name" --region="$region" --format=json) ||
+  local name=$1 region=$2 labels=$3
+  if ! gcloud_lookup compute addresses describe "$name" --region="$region" --format=json; then
+    gcloud_capture compute addresses create "$name" --region="$region" ||
+      gcloud_failed "reserving static IP $name in $region (the STATIC_ADDRESSES quota may be used up; or --no-static-ip)"
+    gcloud_capture compute addresses update "$name" --region="$region" --update-labels="$labels" ||
+      gcloud_failed "labelling static IP $name"
+    gcloud_lookup compute addresses describe "$name" --region="$region" --format=json ||
       die "cannot read static IP $name in $region after reserving it"
   fi
-  printf '%s' "$json" | json_py '
+  printf '%s' "$GCLOUD_OUT" | json_py '
 if data.get("status") == "IN_USE":
     sys.stderr.write("%s: error: static IP %s (%s) is in use by %s: delete that VM or its address first\n"
                      % (args[0], args[1], data.get("address"), ", ".join(data.get("users", []))))
@@ -300,11 +447,16 @@ for interface in data.get("networkInterfaces", []):
 # Progress from the agent's guest attributes (namespace cs231n-agent: state, step, jupyter-url,
 # error). agent_progress NAME ZONE sets AGENT_STATE (empty while nothing is published yet),
 # AGENT_STEP, AGENT_JUPYTER_URL and AGENT_ERROR.
+# AGENT_READ_ERROR keeps gcloud's message when reading failed for another reason than "nothing
+# published yet" (HTTPError 404 ... of type 'Guest Attribute' was not found).
 agent_progress() {
   local json fields
-  AGENT_STATE="" AGENT_STEP="" AGENT_JUPYTER_URL="" AGENT_ERROR=""
-  json=$(gcloud_run compute instances get-guest-attributes "$1" --zone="$2" --query-path="$GCE_STATE_NAMESPACE/" --format=json 2>/dev/null) ||
+  AGENT_STATE="" AGENT_STEP="" AGENT_JUPYTER_URL="" AGENT_ERROR="" AGENT_READ_ERROR=""
+  if ! gcloud_capture compute instances get-guest-attributes "$1" --zone="$2" --query-path="$GCE_STATE_NAMESPACE/" --format=json; then
+    [[ $GCLOUD_ERR == *"of type 'Guest Attribute' was not found"* ]] || AGENT_READ_ERROR=$GCLOUD_ERR
     return 0
+  fi
+  json=$GCLOUD_OUT
   fields=$(printf '%s' "$json" | json_py '
 values = {item.get("key"): str(item.get("value", "")) for item in (data or []) if isinstance(item, dict)}
 for key in ("state", "step", "jupyter-url", "error"):
@@ -338,15 +490,30 @@ wait_for_agent() {
       say "  $name: $now"
       shown=$now
     fi
+    if [[ $AGENT_READ_ERROR == *disableGuestAttributesAccess* ]]; then
+      # The organisation forbids guest attributes (HTTP 412): nothing will ever be published.
+      {
+        printf '%s: error: cannot follow %s: the organisation policy constraints/compute.disableGuestAttributesAccess forbids guest attributes; the VM goes on by itself\n' "$PROG" "$name"
+        printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "$name" "$zone"
+      } >&2
+      return 1
+    fi
     case $AGENT_STATE in
       done) return 0 ;;
       failed | refused)
         {
           printf '%s: error: the agent on %s %s: %s\n' "$PROG" "$name" "$AGENT_STATE" "${AGENT_ERROR:-(no error published)}"
-          printf 'Its status:  %s\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent status")"
-          printf 'Its log:     %s\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent logs ${AGENT_STEP:-STEP}")"
-          printf 'After fixing the cause, the agent goes on at the next boot, or now with: %s\n' \
-            "$(ssh_command "$name" "$zone" "sudo cs231n-agent run")"
+          printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "$name" "$zone"
+          if [[ $AGENT_STEP == startup-script ]]; then
+            # The startup script failed before the agent ran (scripts/startup-script.sh publishes it).
+            printf 'Its log:     %s\n' "$(ssh_command "$name" "$zone" "sudo journalctl -u google-startup-scripts.service")"
+            printf 'After fixing the cause, the next boot tries again: gcloud compute instances reset %s --zone=%s\n' "$name" "$zone"
+          else
+            printf 'Its status:  %s\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent status")"
+            printf 'Its log:     %s (all of it: /var/log/cs231n-agent.log)\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent logs ${AGENT_STEP:-STEP}")"
+            printf 'After fixing the cause, the agent goes on at the next boot, or now with: %s\n' \
+              "$(ssh_command "$name" "$zone" "sudo cs231n-agent run")"
+          fi
         } >&2
         return 1
         ;;
@@ -357,6 +524,7 @@ wait_for_agent() {
           "$PROG" "$name" "$((timeout / 60))" "${AGENT_STATE:-nothing published}"
         printf 'Watch it:    gcloud compute instances get-guest-attributes %s --zone=%s --query-path=%s/\n' "$name" "$zone" "$GCE_STATE_NAMESPACE"
         printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "$name" "$zone"
+        [[ -z $AGENT_READ_ERROR ]] || printf 'Reading its guest attributes failed; gcloud said:\n%s\n' "$AGENT_READ_ERROR"
       } >&2
       return 1
     fi
@@ -370,8 +538,10 @@ wait_for_agent() {
 # shellcheck disable=SC2034  # the variables are the calling script's
 vm_option_defaults() {
   zone="" project="" agent=$1 bucket="" agent_url="" gpu="" machine_type=""
-  skip_quota=0 image_family=ubuntu-2204-lts image_project=ubuntu-os-cloud disk_size=40
-  port=8888 my_ip="" source_range="" anywhere=0 tag=$GCE_TAG_DEFAULT
+  # Ubuntu 24.04 LTS. Its x86 family carries -amd64: GoogleCloudPlatform/compute-gpu-installation
+  # tests/conftest.py (docs/sources/gpu-driver-cuda-torch.md, "Image families").
+  skip_quota=0 image_family=ubuntu-2404-lts-amd64 image_project=ubuntu-os-cloud disk_size=40
+  port=8888 my_ip="" source_range="" anywhere=0 tag=$GCE_TAG_DEFAULT assume_yes=0 reuse_disk=0
 }
 
 # shellcheck disable=SC2034
@@ -395,6 +565,8 @@ parse_vm_option() {
     --timeout) need_value "$1" $#; timeout_min=$2 ;;
     --poll-seconds) need_value "$1" $#; poll=$2 ;;
     --skip-quota-check) skip_quota=1; VM_OPTION_WORDS=1 ;;
+    --yes) assume_yes=1; VM_OPTION_WORDS=1 ;;
+    --reuse-disk) reuse_disk=1; VM_OPTION_WORDS=1 ;;
     --allow-anywhere) anywhere=1; VM_OPTION_WORDS=1 ;;
     *) VM_OPTION_WORDS=0 ;;
   esac
@@ -404,6 +576,8 @@ check_vm_options() {
   is_gce_name "$tag" || die_usage "--tag $tag is not a GCE network tag: lowercase letters, digits and -, starting with a letter"
   { is_uint "$port" && ((10#$port >= 1 && 10#$port <= 65535)); } || die_usage "--port $port must be a TCP port (1-65535)"
   port=$((10#$port))
+  is_gce_name "$tag-$port-00000000" ||
+    die_usage "--tag $tag is too long: the firewall rule $tag-$port-HASH must fit GCE's 63 characters (at most $((63 - 10 - ${#port})) for the tag)"
   { is_uint "$disk_size" && ((10#$disk_size >= 40)); } ||
     die_usage "--disk-size $disk_size must be a number of GB, at least 40 (Anaconda, CUDA and the datasets need it)"
   { is_uint "$timeout_min" && ((10#$timeout_min >= 1)); } || die_usage "--timeout $timeout_min must be a number of minutes (1 or more)"
@@ -435,4 +609,79 @@ resolve_vm_target() {
         die_usage "--gpu $gpu: GCE has no machine type with $GPU_COUNT $GPU_TYPE GPU(s); ask for 1, 2, 4 or 8"
     fi
   fi
+  check_cloud_access "$assume_yes"
+}
+
+# fit_disk_to_image: the boot disk is at least as large as the image (GCE refuses a smaller one:
+# "Requested disk size cannot be smaller than the image size"; a baked image is as large as the
+# disk it was made from). Raises disk_size, and says so.
+# shellcheck disable=SC2034  # disk_size is the calling script's
+fit_disk_to_image() {
+  local size
+  # The image's own project, not the VMs' (so GCLOUD_GLOBAL's --project is left out here).
+  local -a GCLOUD_GLOBAL=()
+  gcloud_capture compute images describe-from-family "$image_family" --project="$image_project" --format='value(diskSizeGb)' ||
+    gcloud_failed "reading image family $image_project/$image_family (check --image-family and --image-project)"
+  size=$GCLOUD_OUT
+  is_uint "$size" || die "image family $image_project/$image_family has no disk size ($size)"
+  if ((10#$size > 10#$disk_size)); then
+    say "The newest image of $image_project/$image_family is ${size} GB: the boot disk is ${size} GB, not ${disk_size}"
+    disk_size=$((10#$size))
+  fi
+}
+
+# is_rate_limited: GCLOUD_ERR says GCE's API rate limit was reached (gcloud compute does not retry
+# these itself: docs/sources/gcloud-and-gce.md section 10).
+is_rate_limited() {
+  case $GCLOUD_ERR in
+    *ZONE_RESOURCE_POOL_EXHAUSTED* | *"does not have enough resources available"*) return 1 ;;
+    *rateLimitExceeded* | *RATE_LIMIT_EXCEEDED* | *RESOURCE_EXHAUSTED* | *"Quota exceeded for quota metric"* | *"Rate Limit Exceeded"*) return 0 ;;
+  esac
+  return 1
+}
+
+# zones_with_gpu: the zones that offer GPU_TYPE (or, for a zone error that names them, those).
+zones_with_gpu() {
+  local named
+  named=$(printf '%s\n' "$GCLOUD_ERR" | sed -n 's/^ *zonesAvailable: *//p' | head -n 1)
+  if [[ -n $named ]]; then
+    printf '%s' "${named//,/ }"
+    return 0
+  fi
+  [[ -n ${GPU_TYPE:-} ]] || return 0
+  gcloud_run compute accelerator-types list --filter="name=$GPU_TYPE" --format='value(zone.basename())' 2>/dev/null |
+    grep -vx -- "$zone" | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+# gcloud_create WHAT ARG...: a gcloud call that makes something: retried with a growing wait (with
+# jitter) while GCE's API rate limit is reached; gcloud's messages go to stderr. A zone out of the
+# machine or GPU asked for says so with the zones that have it. Returns gcloud's status, with its
+# last message in GCLOUD_ERR.
+GCE_BACKOFF_SECONDS=${CS231N_BACKOFF_SECONDS:-10}
+GCE_ATTEMPTS=${CS231N_ATTEMPTS:-6}
+gcloud_create() {
+  local what=$1 attempt=1 wait_seconds=$GCE_BACKOFF_SECONDS zones
+  shift
+  while :; do
+    if gcloud_capture "$@"; then
+      [[ -z $GCLOUD_ERR ]] || printf '%s\n' "$GCLOUD_ERR" >&2
+      return 0
+    fi
+    if is_rate_limited && ((attempt < GCE_ATTEMPTS)); then
+      printf '%s: GCE rate limit reached while %s; trying again in %s s (attempt %s of %s)\n' \
+        "$PROG" "$what" "$wait_seconds" "$((attempt + 1))" "$GCE_ATTEMPTS" >&2
+      sleep "$((wait_seconds + (wait_seconds > 0 ? RANDOM % (wait_seconds / 2 + 1) : 0)))"
+      attempt=$((attempt + 1)) wait_seconds=$((wait_seconds * 2))
+      continue
+    fi
+    printf '%s\n' "$GCLOUD_ERR" >&2
+    case $GCLOUD_ERR in
+      *ZONE_RESOURCE_POOL_EXHAUSTED* | *"does not have enough resources available"*)
+        zones=$(zones_with_gpu)
+        printf '%s: zone %s has no %s free right now (GCE capacity, not your quota; it changes by the hour)%s\n' \
+          "$PROG" "$zone" "${GPU_TYPE:-$machine_type}" "${zones:+: try --zone with one of: $zones}" >&2
+        ;;
+    esac
+    return 1
+  done
 }

@@ -11,6 +11,9 @@
 #     sha256 is remembered, so later boots do not download it again;
 #   - a run that is already active (the resume unit's, at boot) is waited for (`run --wait`), so
 #     metadata changed while the VM was off is applied at this boot, not the next.
+# When it fails before the agent runs (a refused download, a wrong sha256, a full disk), it publishes
+# the guest attributes cs231n-agent/step=startup-script, error and state=failed itself, so the laptop
+# waiting on the VM knows at its next poll. A 403 on a gs:// URL names the grant the VM needs.
 # URLs: https:// and http://, and gs://BUCKET/OBJECT, fetched from storage.googleapis.com with the
 # VM's service-account token (metadata instance/service-accounts/default/token; the default
 # scopes can read the project's buckets). The token goes only to storage.googleapis.com and never
@@ -40,9 +43,44 @@ EOF
 }
 
 log() { printf '%s: %s\n' "$PROG" "$*"; }
+
+# publish KEY VALUE: a guest attribute in the agent's own namespace and keys
+# (agent/net/guest_attributes.hpp: cs231n-agent/{state,step,error}), PUT to the metadata server as
+# Google documents it (https://cloud.google.com/compute/docs/metadata/manage-guest-attributes), so
+# the laptop that waits on this VM learns at once when this script fails before the agent runs.
+# Best effort and quick: without enable-guest-attributes=TRUE the server answers 403.
+# shellcheck disable=SC2317  # called from on_exit, the EXIT trap
+publish() {
+  command -v curl >/dev/null 2>&1 || return 0
+  printf '%s' "$2" | curl --silent --noproxy '*' --connect-timeout 2 --max-time 5 --request PUT \
+    --header 'Metadata-Flavor: Google' --data-binary @- "$METADATA/instance/guest-attributes/cs231n-agent/$1" \
+    >/dev/null 2>&1 || true
+}
+
+AGENT_STARTED=0 TMP_FILE="" FAILURE_FILE=""
+# die MESSAGE: one line on stderr, kept for on_exit (a file: die may run in a $(...) subshell).
 die() {
   printf '%s: error: %s\n' "$PROG" "$*" >&2
+  [[ -z $FAILURE_FILE ]] || printf '%s' "$*" >"$FAILURE_FILE"
   exit 1
+}
+
+# on_exit: removes the temporary download; when the script fails before the agent runs (die, or a
+# command that fails under set -e, e.g. a full disk), publishes it as the run's state, as the agent
+# does for its own failures (step, error, then state).
+# shellcheck disable=SC2317  # the EXIT trap
+on_exit() {
+  local status=$? failure=""
+  [[ -z $TMP_FILE ]] || rm -f -- "$TMP_FILE"
+  if [[ -n $FAILURE_FILE ]]; then
+    failure=$(cat -- "$FAILURE_FILE" 2>/dev/null) || failure=""
+    rm -f -- "$FAILURE_FILE"
+  fi
+  if ((status != 0 && AGENT_STARTED == 0)); then
+    publish step startup-script
+    publish error "$PROG: ${failure:-failed with exit status $status before the agent ran (see the serial console)}"
+    publish state failed
+  fi
 }
 
 case ${1:-} in
@@ -50,11 +88,11 @@ case ${1:-} in
   -h | --help) usage; exit 0 ;;
   *) printf '%s: error: unknown argument %s: this script takes none (see --help)\n' "$PROG" "$1" >&2; exit 2 ;;
 esac
+trap on_exit EXIT
+FAILURE_FILE=$(mktemp 2>/dev/null) || FAILURE_FILE=""
 [[ $(id -u) == 0 ]] || die "must run as root (GCE runs startup scripts as root; by hand: sudo $0)"
 command -v curl >/dev/null 2>&1 || die "curl is missing: install it (apt-get install curl); every Ubuntu image on GCE has it"
 
-TMP_FILE=""
-trap '[[ -z $TMP_FILE ]] || rm -f -- "$TMP_FILE"' EXIT
 
 # metadata PATH: the value, or empty when the attribute does not exist (HTTP 404). The metadata
 # server may not answer in the first seconds of a boot: retried.
@@ -111,10 +149,29 @@ download() {
     [[ -n $token ]] || log "no service-account token: fetching $url without one (it must be public)"
   fi
   # The header comes through curl's config on stdin, so the token is never on a command line.
+  # Prints the HTTP status.
   {
     [[ -z $token ]] || printf 'header = "Authorization: Bearer %s"\n' "$token"
   } | curl --config - --fail --silent --show-error --location --proto '=http,https' --proto-redir '=https' \
-    --connect-timeout 10 --retry 5 --retry-delay 3 --output "$file" --url "$url"
+    --connect-timeout 10 --retry 5 --retry-delay 3 --write-out '%{http_code}' --output "$file" --url "$url"
+}
+
+# download_refused URL HTTP-STATUS: dies with what a refused download means and how to fix it.
+download_refused() {
+  local url=$1 status=$2 account bucket
+  if [[ $status == 403 && $url == gs://* ]]; then
+    # Organisations made since May 2024 no longer give the default compute service account Editor
+    # (https://cloud.google.com/resource-manager/docs/secure-by-default-organizations).
+    account=$(metadata instance/service-accounts/default/email) || account=""
+    bucket=${url#gs://}
+    bucket=gs://${bucket%%/*}
+    die "this VM's service account ${account:-(none)} may not read $url (HTTP 403): let it read the bucket: gcloud storage buckets add-iam-policy-binding $bucket --member=serviceAccount:${account:-SERVICE-ACCOUNT} --role=roles/storage.objectViewer (scripts/create-instance.sh does this), then reset the VM"
+  fi
+  case $status in
+    403 | 401) die "the server refused the agent at $url (HTTP $status): check that this VM may read it, then reset the VM" ;;
+    404) die "there is no agent at $url (HTTP 404): publish it again (scripts/create-instance.sh) or fix the metadata attribute cs231n-agent-url" ;;
+  esac
+  die "cannot download the agent from $url (curl's message is above); check the URL and that this VM may read it"
 }
 
 url=$(metadata instance/attributes/cs231n-agent-url)
@@ -139,7 +196,7 @@ else
   # In the same folder, so that the rename is atomic and never meets "text file busy".
   TMP_FILE=$(mktemp "${INSTALLED%/*}/.cs231n-agent.XXXXXX")
   log "downloading cs231n-agent from $url"
-  download "$url" "$TMP_FILE" || die "cannot download the agent from $url (curl's message is above); check the URL and that this VM may read it"
+  http_status=$(download "$url" "$TMP_FILE") || download_refused "$url" "${http_status:-000}"
   got=$(sha256_of "$TMP_FILE")
   [[ $got == "$want" ]] ||
     die "the file at $url has sha256 $got, but metadata cs231n-agent-sha256 says $want: nothing was installed; publish the agent again (scripts/create-instance.sh) or fix the attribute"
@@ -162,6 +219,7 @@ else
 fi
 
 log "running cs231n-agent run"
+AGENT_STARTED=1
 status=0
 "$INSTALLED" run --wait </dev/null || status=$?
 case $status in

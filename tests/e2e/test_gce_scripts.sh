@@ -10,120 +10,8 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-SCRIPTS=$SOURCE_DIR/scripts
-STANDIN=$FIXTURES/standin-gcloud
-export PATH=$STANDIN:$PATH
-export STANDIN_GCLOUD_DIR=$TEST_TMP/cloud STANDIN_GCLOUD_LEDGER=$TEST_TMP/ledger
-ZONE=us-west1-b
-AGENT_FILE=$TEST_TMP/cs231n-agent
-printf 'a stand-in for the agent binary\n' >"$AGENT_FILE"
-SHA=$(sha256sum -- "$AGENT_FILE" | cut -d' ' -f1)
-STARTUP=$SCRIPTS/startup-script.sh
-DESCRIPTION="--description=Jupyter (cs231n-agent) on tcp:8888, only for VMs tagged cs231n-jupyter"
-
-# run_script NAME ARG...: like run_agent, for scripts/NAME.
-run_script() {
-  local name=$1
-  shift
-  LAST_CMD="scripts/$name $*"
-  set +e
-  "$SCRIPTS/$name" "$@" >"$OUT" 2>"$ERR" </dev/null
-  RC=$?
-  set -e
-}
-
-# new_cloud GPU-LIMIT [GLOBAL-LIMIT]: an empty project whose us-west1 allows GPU-LIMIT T4s and L4s,
-# with account Alice.Smith@example.edu, project cs231n-test and the bucket gs://my-bucket.
-new_cloud() {
-  rm -rf -- "$STANDIN_GCLOUD_DIR"
-  : >"$STANDIN_GCLOUD_LEDGER"
-  mkdir -p "$STANDIN_GCLOUD_DIR"/{config/compute,regions,storage/my-bucket}
-  echo Alice.Smith@example.edu >"$STANDIN_GCLOUD_DIR/config/account"
-  echo cs231n-test >"$STANDIN_GCLOUD_DIR/config/project"
-  "$PYTHON" - "$STANDIN_GCLOUD_DIR" "$1" "${2:-8}" <<'PY'
-import json, sys
-cloud, limit, total = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-json.dump({"name": "us-west1", "quotas": [
-    {"metric": "CPUS", "limit": 24.0, "usage": 0.0},
-    {"metric": "NVIDIA_T4_GPUS", "limit": limit, "usage": 0.0},
-    {"metric": "NVIDIA_L4_GPUS", "limit": limit, "usage": 0.0},
-    {"metric": "PREEMPTIBLE_NVIDIA_T4_GPUS", "limit": 16.0, "usage": 0.0}]}, open(cloud + "/regions/us-west1.json", "w"))
-json.dump({"name": "cs231n-test", "quotas": [{"metric": "GPUS_ALL_REGIONS", "limit": total, "usage": 0.0}]},
-          open(cloud + "/project-info.json", "w"))
-PY
-}
-
-# guest_attributes VM STATE[:STEP[:ERROR]]...: what get-guest-attributes answers, call after call;
-# "-" is a VM that has published nothing yet (gcloud fails).
-guest_attributes() {
-  "$PYTHON" - "$STANDIN_GCLOUD_DIR/guest-attributes/$1" "${@:2}" <<'PY'
-import json, os, sys
-folder = sys.argv[1]
-os.makedirs(folder, exist_ok=True)
-for number, answer in enumerate(sys.argv[2:], 1):
-    if answer == "-":
-        open("%s/%d.err" % (folder, number), "w").write("ERROR: (gcloud.compute.instances.get-guest-attributes) The resource was not found\n")
-        continue
-    state, step, error = (answer.split(":", 2) + ["", ""])[:3]
-    items = [{"namespace": "cs231n-agent", "key": "state", "value": state}]
-    if step:
-        items.append({"namespace": "cs231n-agent", "key": "step", "value": step})
-    if error:
-        items.append({"namespace": "cs231n-agent", "key": "error", "value": error})
-    if state == "done":
-        items.append({"namespace": "cs231n-agent", "key": "jupyter-url", "value": "https://203.0.113.11:8888"})
-    json.dump(items, open("%s/%d.json" % (folder, number), "w"))
-PY
-}
-
-# calls: every recorded gcloud/gsutil call, one per line, as a shell would quote it.
-calls() {
-  "$PYTHON" -c '
-import json, shlex, sys
-for line in open(sys.argv[1]):
-    print(shlex.join(json.loads(line)["argv"]))' "$STANDIN_GCLOUD_LEDGER"
-}
-
-# call_field N KEY: field KEY (JSON) of the Nth recorded call whose argv starts with the words
-# after N ("5 files" of the 5th call).
-call_matching() {
-  "$PYTHON" - "$STANDIN_GCLOUD_LEDGER" "$@" <<'PY'
-import json, sys
-ledger, key, words = sys.argv[1], sys.argv[2], sys.argv[3:]
-found = [json.loads(line) for line in open(ledger) if json.loads(line)["argv"][:len(words)] == words]
-if len(found) != 1:
-    print("<%d calls start with %s>" % (len(found), " ".join(words)))
-    sys.exit(0)
-value = found[0].get(key)
-print(value if isinstance(value, str) else json.dumps(value, sort_keys=True))
-PY
-}
-
-assert_calls() {
-  local expected got
-  expected=$(printf '%s\n' "$@")
-  got=$(calls)
-  [[ $got == "$expected" ]] || fail "gcloud calls" "expected:" "$expected" "got:" "$got" \
-    "difference:" "$(diff <(printf '%s\n' "$expected") <(printf '%s\n' "$got") || true)"
-}
-
-assert_no_call_matching() {
-  local got
-  got=$(calls | grep -E -- "$1" || true)
-  [[ -z $got ]] || fail "gcloud calls" "expected no call matching: $1" "got: $got"
-}
-
-# assert_one_error_line NEEDLE...: stderr is one line, "<script>: error: ...", with every NEEDLE;
-# stdout is empty.
-assert_one_error_line() {
-  local prefix=$1 line needle
-  shift
-  [[ $(wc -l <"$ERR") == 1 ]] || fail "stderr should be one line" "got: $(cat -- "$ERR")"
-  line=$(cat -- "$ERR")
-  [[ $line == "$prefix: error: "* ]] || fail "error prefix" "expected: $prefix: error: ..." "got:      $line"
-  for needle in "$@"; do assert_contains "error line" "$needle" "$line"; done
-  assert_stdout_empty
-}
+# shellcheck source=gce.sh
+source "$SOURCE_DIR/tests/e2e/gce.sh"
 
 #-----------------------------------------------------------------------------------------------
 section "--help of every script"
@@ -205,8 +93,10 @@ assert_contains "refusal" "a day or more" "$err"
 assert_contains "refusal" "IAM & Admin > Quotas & System Limits" "$err"
 assert_contains "refusal" "GPUS_ALL_REGIONS" "$err"
 assert_calls \
-  "gcloud config get-value account" \
+  "${PREAMBLE[@]}" \
   "gcloud compute instances describe cs231n --zone=$ZONE --format=json" \
+  "gcloud compute disks describe cs231n --zone=$ZONE --format=json" \
+  "$IMAGE_SIZE" \
   "gcloud compute regions describe us-west1 --format=json"
 assert_no_call_matching ' (create|update|cp) '
 
@@ -230,18 +120,26 @@ wait_calls=()
 for _ in 1 2 3 4 5 6 7; do
   wait_calls+=("gcloud compute instances get-guest-attributes cs231n --zone=$ZONE --query-path=cs231n-agent/ --format=json")
 done
+LABELS=cs231n-vm=cs231n,cs231n-user=alice_smith
 assert_calls \
-  "gcloud config get-value account" \
+  "${PREAMBLE[@]}" \
   "gcloud compute instances describe cs231n --zone=$ZONE --format=json" \
+  "gcloud compute disks describe cs231n --zone=$ZONE --format=json" \
+  "$IMAGE_SIZE" \
   "gcloud compute regions describe us-west1 --format=json" \
   "gcloud compute project-info describe --format=json" \
   "gcloud storage cp $AGENT_FILE $URL" \
-  "gcloud compute firewall-rules describe cs231n-jupyter-8888 --format=json" \
-  "gcloud compute firewall-rules create cs231n-jupyter-8888 --direction=INGRESS --action=allow --rules=tcp:8888 --source-ranges=198.51.100.7/32 --target-tags=cs231n-jupyter '$DESCRIPTION'" \
+  "gcloud projects describe cs231n-test '--format=value(projectNumber)'" \
+  "gcloud storage buckets get-iam-policy gs://my-bucket --format=json" \
+  "gcloud storage buckets add-iam-policy-binding gs://my-bucket --member=serviceAccount:$SERVICE_ACCOUNT --role=roles/storage.objectViewer" \
+  "gcloud compute firewall-rules describe $MY_ACCESS --format=json" \
+  "gcloud compute firewall-rules create $MY_ACCESS --direction=INGRESS --action=allow --rules=tcp:8888 --source-ranges=198.51.100.7/32 --target-tags=$MY_ACCESS '$DESCRIPTION'" \
   "gcloud compute addresses describe cs231n-ip --region=us-west1 --format=json" \
   "gcloud compute addresses create cs231n-ip --region=us-west1" \
+  "gcloud compute addresses update cs231n-ip --region=us-west1 --update-labels=$LABELS" \
   "gcloud compute addresses describe cs231n-ip --region=us-west1 --format=json" \
-  "gcloud compute instances create cs231n --zone=$ZONE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2204-lts --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter --address=203.0.113.11 $metadata --metadata-from-file=startup-script=$STARTUP" \
+  "gcloud compute instances create cs231n --zone=$ZONE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2404-lts-amd64 --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter,$MY_ACCESS --labels=$LABELS --address=203.0.113.11 $metadata --metadata-from-file=startup-script=$STARTUP" \
+  "gcloud compute disks add-labels cs231n --zone=$ZONE --labels=$LABELS" \
   "${wait_calls[@]}"
 cmp -s -- "$AGENT_FILE" "$STANDIN_GCLOUD_DIR/storage/my-bucket/cs231n-agent/$SHA/cs231n-agent" ||
   fail "the binary in the bucket is not the one given with --agent"
@@ -256,26 +154,40 @@ assert_contains "progress" "cs231n: reboot-pending (step nvidia-driver)" "$out"
 assert_contains "result" "Jupyter:  https://203.0.113.11:8888" "$out"
 assert_contains "result" "Password: gcloud compute ssh cs231n --zone=$ZONE --command='sudo cat /root/cs231n-jupyter-password'" "$out"
 assert_contains "result" "gcloud compute instances stop cs231n --zone=$ZONE" "$out"
-JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/cs231n-jupyter-8888.json assert_json sourceRanges '["198.51.100.7/32"]'
+JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$MY_ACCESS.json assert_json sourceRanges '["198.51.100.7/32"]'
+JSON_FILE=$STANDIN_GCLOUD_DIR/storage-iam/my-bucket.json assert_json bindings \
+  "[{\"members\": [\"serviceAccount:$SERVICE_ACCOUNT\"], \"role\": \"roles/storage.objectViewer\"}]"
+for kind in instances disks addresses; do
+  file=$STANDIN_GCLOUD_DIR/$kind/cs231n.json
+  [[ $kind != addresses ]] || file=$STANDIN_GCLOUD_DIR/addresses/cs231n-ip.json
+  JSON_FILE=$file assert_json labels '{"cs231n-user": "alice_smith", "cs231n-vm": "cs231n"}'
+done
 
-section "create-instance.sh without a GPU: no quota call, no GPU flags; a wider range updates the rule; the IP is reused"
+section "create-instance.sh without a GPU: no quota call, no GPU flags; another range gets its own rule, the first is untouched; the IP is reused"
 new_cloud 0
 mkdir -p "$STANDIN_GCLOUD_DIR/firewall-rules" "$STANDIN_GCLOUD_DIR/addresses"
-printf '{"name": "cs231n-jupyter-8888", "sourceRanges": ["198.51.100.7/32"], "targetTags": ["cs231n-jupyter"]}\n' \
-  >"$STANDIN_GCLOUD_DIR/firewall-rules/cs231n-jupyter-8888.json"
+printf '{"name": "%s", "sourceRanges": ["198.51.100.7/32"], "targetTags": ["%s"]}\n' "$MY_ACCESS" "$MY_ACCESS" \
+  >"$STANDIN_GCLOUD_DIR/firewall-rules/$MY_ACCESS.json"
 printf '{"name": "lab-ip", "address": "203.0.113.99", "status": "RESERVED"}\n' >"$STANDIN_GCLOUD_DIR/addresses/lab-ip.json"
 run_script create-instance.sh --name lab --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --source-range 171.64.0.0/14 --no-wait
 assert_rc 0
+CAMPUS=$(access_of cs231n-jupyter 8888 171.64.0.0/14)
 assert_no_call_matching 'regions describe|project-info'
 assert_no_call_matching '--accelerator|--maintenance-policy'
-assert_no_call_matching 'addresses create|firewall-rules create'
-assert_eq "firewall update" "gcloud compute firewall-rules update cs231n-jupyter-8888 --source-ranges=171.64.0.0/14" \
-  "$(calls | grep 'firewall-rules update')"
-assert_contains "instance create" "--machine-type=n1-standard-8 --image-family=ubuntu-2204-lts" "$(calls | grep 'instances create')"
-assert_contains "instance create" "--no-boot-disk-auto-delete --tags=cs231n-jupyter --address=203.0.113.99 " "$(calls | grep 'instances create')"
+assert_no_call_matching 'addresses create|firewall-rules update'
+JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$MY_ACCESS.json assert_json sourceRanges '["198.51.100.7/32"]'
+JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$CAMPUS.json assert_json sourceRanges '["171.64.0.0/14"]'
+JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$CAMPUS.json assert_json targetTags "[\"$CAMPUS\"]"
+assert_contains "instance create" "--machine-type=n1-standard-8 --image-family=ubuntu-2404-lts-amd64" "$(calls | grep 'instances create')"
+assert_contains "instance create" "--no-boot-disk-auto-delete --tags=cs231n-jupyter,$CAMPUS --labels=cs231n-vm=lab,cs231n-user=alice_smith --address=203.0.113.99 " "$(calls | grep 'instances create')"
 assert_no_call_matching 'get-guest-attributes'
 assert_contains "--no-wait" "Then Jupyter: https://203.0.113.99:8888" "$(cat -- "$OUT")"
 assert_contains "--no-wait" "gcloud compute instances get-guest-attributes lab --zone=$ZONE --query-path=cs231n-agent/" "$(cat -- "$OUT")"
+out=$(cat -- "$OUT")
+for cleanup in "gcloud compute instances delete lab --zone=$ZONE --quiet" "gcloud compute disks delete lab --zone=$ZONE --quiet" \
+  "gcloud compute addresses delete lab-ip --region=us-west1 --quiet" "gcloud compute firewall-rules delete $CAMPUS --quiet"; do
+  assert_contains "the clean-up commands name every resource with its zone or region" "$cleanup" "$out"
+done
 
 section "create-instance.sh with an L4: g2-standard-8 carries the GPU (no --accelerator); anywhere; another port; a given URL"
 new_cloud 1
@@ -284,7 +196,8 @@ run_script create-instance.sh --name l4 --zone "$ZONE" --agent "$AGENT_FILE" --a
 assert_rc 0
 assert_contains "warning" "open to the whole internet" "$(cat -- "$ERR")"
 assert_no_call_matching 'addresses|storage cp|--accelerator'
-assert_contains "firewall" "firewall-rules create cs231n-jupyter-9443 --direction=INGRESS --action=allow --rules=tcp:9443 --source-ranges=0.0.0.0/0 --target-tags=cs231n-jupyter" "$(calls)"
+ANYWHERE=$(access_of cs231n-jupyter 9443 0.0.0.0/0)
+assert_contains "firewall" "firewall-rules create $ANYWHERE --direction=INGRESS --action=allow --rules=tcp:9443 --source-ranges=0.0.0.0/0 --target-tags=$ANYWHERE" "$(calls)"
 create=$(calls | grep 'instances create')
 assert_contains "instance create" "--machine-type=g2-standard-8 --maintenance-policy=TERMINATE --image-family" "$create"
 assert_contains "instance create" "--metadata=enable-guest-attributes=TRUE,cs231n-user=bob,cs231n-agent-url=https://example.org/cs231n-agent,cs231n-agent-sha256=$SHA " "$create"
@@ -337,18 +250,21 @@ templates=$(calls | grep 'instance-templates create' || true)
 [[ $(grep -c . <<<"$templates") == 1 ]] || fail "instance templates made" "expected: 1" "got: $templates"
 TEMPLATE=$(awk '{print $5}' <<<"$templates")
 [[ $TEMPLATE =~ ^cs231n-template-[0-9a-f]{10}$ ]] || fail "template name" "got: $TEMPLATE"
-assert_eq "template" "gcloud compute instance-templates create $TEMPLATE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2204-lts --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA --metadata-from-file=startup-script=$STARTUP" "$templates"
+CLASS_ACCESS=$(access_of cs231n 8888 198.51.100.7/32)
+assert_eq "template" "gcloud compute instance-templates create $TEMPLATE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2404-lts-amd64 --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter,$CLASS_ACCESS --labels=cs231n-class=cs231n --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA --metadata-from-file=startup-script=$STARTUP" "$templates"
 creates=$(calls | grep 'compute instances create' | sort)
 expected_creates=""
 for student in alice:alice bob_lee:bob-lee carol:carol; do
-  expected_creates+="gcloud compute instances create cs231n-${student#*:} --zone=$ZONE --source-instance-template=$TEMPLATE --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA,cs231n-user=${student%%:*} --metadata-from-file=startup-script=$STARTUP"$'\n'
+  expected_creates+="gcloud compute instances create cs231n-${student#*:} --zone=$ZONE --source-instance-template=$TEMPLATE --labels=cs231n-class=cs231n,cs231n-user=${student%%:*} --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA,cs231n-user=${student%%:*} --metadata-from-file=startup-script=$STARTUP"$'\n'
 done
 assert_eq "one create per student, each with its own cs231n-user" "${expected_creates%$'\n'}" "$creates"
 for student in alice bob_lee carol; do
   vm=cs231n-${student//_/-}
   JSON_FILE=$STANDIN_GCLOUD_DIR/instances/$vm.json assert_json 'metadata.cs231n-user' "\"$student\""
+  JSON_FILE=$STANDIN_GCLOUD_DIR/instances/$vm.json assert_json labels "{\"cs231n-class\": \"cs231n\", \"cs231n-user\": \"$student\"}"
+  JSON_FILE=$STANDIN_GCLOUD_DIR/disks/$vm.json assert_json labels "{\"cs231n-class\": \"cs231n\", \"cs231n-user\": \"$student\"}"
 done
-assert_eq "firewall rules made" 1 "$(calls | grep -c 'firewall-rules create .*--source-ranges=198.51.100.7/32 --target-tags=cs231n-jupyter')"
+assert_eq "firewall rules made" 1 "$(calls | grep -c "firewall-rules create .*--source-ranges=198.51.100.7/32 --target-tags=$CLASS_ACCESS")"
 out=$(cat -- "$OUT")
 grep -qE '^VM +USER +EMAIL +IP +JUPYTER$' <<<"$out" || fail "table header" "got: $out"
 for row in "cs231n-alice +alice +- +198\.51\.100\.[0-9]+ +https://198\.51\.100\.[0-9]+:8888" \
@@ -363,7 +279,7 @@ section "class.sh again: the template is reused and existing VMs are kept"
 run_script class.sh --roster "$ROSTER" --zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --gpu t4 --my-ip 198.51.100.7 --skip-quota-check
 assert_rc 0
 assert_no_call_matching 'instance-templates create|instances create|regions describe'
-assert_contains "kept" "cs231n-alice: exists already: kept as it is" "$(cat -- "$OUT")"
+assert_contains "kept" "Class cs231n: 3 student(s), 3 VM(s) exist already, 0 to make" "$(cat -- "$OUT")"
 
 section "class.sh: one VM fails to be made; the others are, and the exit status says which"
 new_cloud 0
@@ -377,7 +293,7 @@ assert_contains "failure" "class.sh: error: 1 of 3 VM(s) were not created: cs231
 [[ -f $STANDIN_GCLOUD_DIR/instances/cs231n-alice.json && -f $STANDIN_GCLOUD_DIR/instances/cs231n-bob-lee.json ]] ||
   fail "the other students' VMs were not made"
 grep -qE '^cs231n-carol +carol +carol@example\.edu +- +-$' "$OUT" || fail "table row of the VM that failed" "got: $(cat -- "$OUT")"
-assert_contains "firewall" "--source-ranges=0.0.0.0/0 --target-tags=cs231n-jupyter" "$(calls)"
+assert_contains "firewall" "--source-ranges=0.0.0.0/0 --target-tags=$(access_of cs231n 8888 0.0.0.0/0)" "$(calls)"
 
 section "class.sh --wait: each agent's state in the table; one failed agent fails the whole"
 new_cloud 0
@@ -415,7 +331,7 @@ assert_calls \
   "gcloud compute instances describe cs231n --zone=$ZONE --format=json" \
   "gcloud --quiet compute ssh cs231n --zone=$ZONE '--command=sudo bash -s -- --yes'" \
   "gcloud compute instances stop cs231n --zone=$ZONE" \
-  "gcloud compute images create cs231n-2025-spring --source-disk=cs231n-boot --source-disk-zone=$ZONE --family=cs231n '--description=cs231n VM made by cs231n-agent, scrubbed by scripts/scrub-for-image.sh, from cs231n'"
+  "gcloud compute images create cs231n-2025-spring --source-disk=cs231n-boot --source-disk-zone=$ZONE --family=cs231n --labels=cs231n-vm=cs231n '--description=cs231n VM made by cs231n-agent, scrubbed by scripts/scrub-for-image.sh, from cs231n'"
 [[ $(call_matching stdin gcloud --quiet compute ssh) == "$(cat -- "$SCRIPTS/scrub-for-image.sh")" ]] ||
   fail "the script piped to the VM is not scripts/scrub-for-image.sh"
 [[ -f $STANDIN_GCLOUD_DIR/images/cs231n-2025-spring.json ]] || fail "no image was made"

@@ -77,6 +77,15 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
         with open(folder + "/log", "a") as log:
             log.write(json.dumps({"path": self.path, "authorization": self.headers.get("Authorization")}) + "\n")
+        if "/forbidden/" in self.path:
+            # What storage answers a service account without storage.objects.get (JSON API error body).
+            body = json.dumps({"error": {"code": 403, "message": "no storage.objects.get access"}}).encode()
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         super().do_GET()
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 with open(folder + "/port.tmp", "w") as stream:
@@ -103,7 +112,8 @@ json.dump({"instance": {
     "attributes": attributes, "id": "4815162342", "zone": "projects/12/zones/us-west1-b",
     "machine-type": "projects/12/machineTypes/n1-standard-8",
     "network-interfaces": [{"ip": "10.138.0.2", "access-configs": [{"external-ip": "34.82.1.2"}]}],
-    "service-accounts": {"default": {"token": json.dumps({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})}}}},
+    "service-accounts": {"default": {"email": "123456789012-compute@developer.gserviceaccount.com",
+                                     "token": json.dumps({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})}}}},
     open(path, "w"))
 PY
 }
@@ -145,6 +155,10 @@ assert_agent_outcome() {
   fi
 }
 
+# guest KEY: the guest attribute cs231n-agent/KEY as the VM's metadata server holds it (what the
+# laptop reads with gcloud compute instances get-guest-attributes).
+guest() { curl -sS -H 'Metadata-Flavor: Google' "http://$META_HOST/computeMetadata/v1/instance/guest-attributes/cs231n-agent/$1"; }
+
 runs() { if [[ -f $R/root/agent-runs ]]; then wc -l <"$R/root/agent-runs"; else echo 0; fi; }
 
 leftovers() { find "$R/usr/local/bin" -name '.cs231n-agent.*' | wc -l; }
@@ -171,6 +185,10 @@ assert_contains "error" "cs231n-startup: error: the file at $FILES_BASE/files/cs
 assert_eq "temporary files left in /usr/local/bin" 0 "$(leftovers)"
 [[ ! -e $R/var/lib/cs231n-agent/state.json ]] || fail "the agent ran despite the wrong sha256"
 assert_eq "downloads" 1 "$(agent_gets)"
+# The laptop waiting on this VM learns it at its next poll: the agent's namespace and keys.
+assert_eq "guest attribute state" failed "$(guest state)"
+assert_eq "guest attribute step" startup-script "$(guest step)"
+assert_contains "guest attribute error" "cs231n-startup: the file at $FILES_BASE/files/cs231n-agent has sha256 $SHA, but metadata cs231n-agent-sha256 says $WRONG" "$(guest error)"
 
 section "first boot: download, verify, install, run the agent"
 write_metadata "$FILES_BASE/files/cs231n-agent" "$SHA"
@@ -248,6 +266,21 @@ cmp -s -- "$AGENT" "$R/usr/local/bin/cs231n-agent" || fail "/usr/local/bin/cs231
 assert_eq "storage requests" "{\"authorization\": \"Bearer $TOKEN\", \"path\": \"/cs231n-bucket/agents/cs231n-agent\"}" \
   "$("$PYTHON" -c 'import json, sys; [print(json.dumps(json.loads(l), sort_keys=True)) for l in open(sys.argv[1])]' "$STORAGE_DIR/log")"
 assert_not_contains "output" "$TOKEN" "$(cat -- "$OUT" "$ERR")"
+
+section "a gs:// object this VM's service account may not read (HTTP 403): the grant that fixes it, published"
+rm -f -- "$R/usr/local/bin/cs231n-agent"
+write_metadata gs://cs231n-bucket/forbidden/cs231n-agent "$SHA"
+boot "CS231N_STORAGE_URL=$STORAGE_URL"
+assert_rc 1
+err=$(cat -- "$ERR")
+assert_contains "error" "cs231n-startup: error: this VM's service account 123456789012-compute@developer.gserviceaccount.com may not read gs://cs231n-bucket/forbidden/cs231n-agent (HTTP 403)" "$err"
+assert_contains "error" "gcloud storage buckets add-iam-policy-binding gs://cs231n-bucket --member=serviceAccount:123456789012-compute@developer.gserviceaccount.com --role=roles/storage.objectViewer" "$err"
+assert_not_contains "output" "$TOKEN" "$(cat -- "$OUT" "$ERR")"
+assert_eq "guest attribute state" failed "$(guest state)"
+assert_contains "guest attribute error" "may not read gs://cs231n-bucket/forbidden/cs231n-agent (HTTP 403)" "$(guest error)"
+[[ ! -e $R/usr/local/bin/cs231n-agent ]] || fail "an agent was installed from a refused download"
+assert_eq "temporary files left in /usr/local/bin" 0 "$(leftovers)"
+install -m 0755 -- "$AGENT" "$R/usr/local/bin/cs231n-agent"
 
 section "a newer installed agent is not downgraded"
 cat >"$R/usr/local/bin/cs231n-agent" <<'EOF'
