@@ -52,7 +52,7 @@ Every command:
   -h, --help             this text
 
 status: one line per VM of the class: VM, user, GCE status, the agent's state and step, idle
-  minutes (when the agent publishes idle-minutes), Jupyter URL, error. --json: the same as a list.
+  minutes (the guest attribute idle-check publishes), Jupyter URL, error. --json: the same as a list.
 stop | start: the class's VMs, or only those of the USERs named (a VM with Local SSD is stopped
   with --discard-local-ssd=true).
 delete: the VMs (every one, or the USERs') and their static IPs; for the whole class also its

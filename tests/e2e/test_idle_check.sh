@@ -60,6 +60,7 @@ PY
 }
 write_metadata '{}'
 start_server meta --metadata "$TEST_TMP/metadata.json"
+META_BASE=$BASE
 CHROOT_ENV+=("GCE_METADATA_HOST=${BASE#http://}")
 BASE=https://127.0.0.1:$PORT
 
@@ -345,6 +346,9 @@ assert_contains "the warning" "this VM has been idle since $(at 90)" "$(events)"
 assert_contains "the warning" "powers off in about 5 minutes, at $(at 151)" "$(events)"
 assert_not_contains "events" "poweroff" "$(events)"
 assert_contains "the log" "warned logged-in users (wall)" "$(cat -- "$ERR")"
+# The laptop's `class.sh status` reads how long the VM has been idle from a guest attribute.
+assert_eq "guest attribute idle-minutes" 56 "$(curl -sS --noproxy '*' -H 'Metadata-Flavor: Google' \
+  "$META_BASE/computeMetadata/v1/instance/guest-attributes/cs231n-agent/idle-minutes")"
 # Browser users: the same message as a file in Jupyter's folder, the student's own, in the file browser.
 WARNING_FILE=$R/home/student/cs231n-setup/IDLE-SHUTDOWN-WARNING.txt
 assert_eq "the warning in Jupyter's folder: owner, mode" "$STUDENT_UID 644" "$(stat -c '%u %a' -- "$WARNING_FILE")"

@@ -11,6 +11,7 @@
 #include "agent/engine/state.hpp"
 #include "agent/idle/check.hpp"
 #include "agent/idle/settings.hpp"
+#include "agent/net/guest_attributes.hpp"
 #include "agent/util/time.hpp"
 
 namespace cs231n::cli {
@@ -60,6 +61,15 @@ int idle_check(const IdleCheckOptions& options) {
   const auto config = config::Config::resolve(layers, facts.os);
   const auto report = idle::run_check(
       *system, idle::settings_from(config, facts, Paths{.state_dir = options.state_dir}), options.dry_run);
+  // For `class.sh status` on the laptop: how long each VM has been idle (0 while active).
+  if (!options.dry_run && report.verdict && facts.gce) {
+    const auto client = metadata_client(*system);
+    if (client.enabled()) {
+      net::GuestAttributes guest(client);
+      const auto idle = std::chrono::duration_cast<std::chrono::minutes>(report.now - report.verdict->last_active);
+      guest.publish("idle-minutes", std::to_string(std::max<long long>(idle.count(), 0)));
+    }
+  }
   std::cout << (options.json ? idle::to_json(report).dump(2) + "\n" : idle::to_text(report)) << std::flush;
   return 0;
 }
