@@ -81,4 +81,12 @@ util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::
   return apt_get(run, arguments);
 }
 
+util::Result<bool> apt_has(const plan::StepRun& run, const std::string& package) {
+  os::Command show{.argv = {"apt-cache", "show", "--no-all-versions", "--", package}};
+  show.capture_stdout = true;
+  auto shown = run.probe(show);
+  if (!shown) return std::unexpected(shown.error());
+  return shown->ok() && !shown->stdout_text.empty();
+}
+
 }  // namespace cs231n::steps

@@ -28,4 +28,7 @@ util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::stri
 // apt-get update, then apt-get install of `packages` (without recommends).
 util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages);
 
+// Whether apt's lists (as the last apt-get update left them) have `package` (apt-cache show).
+util::Result<bool> apt_has(const plan::StepRun& run, const std::string& package);
+
 }  // namespace cs231n::steps

@@ -174,15 +174,10 @@ bool module_loaded(const os::Files& files, std::string_view module) {
   return false;
 }
 
-namespace {
-
-// Ubuntu's signed modules: linux-modules-nvidia-<branch>-server[-open]-<suffix>.
-std::string signed_modules(const gpu::Choice& choice, const std::string& suffix) {
+std::string signed_modules_package(const gpu::Choice& choice, const std::string& suffix) {
   return "linux-modules-nvidia-" + std::to_string(choice.driver_branch) + "-server" +
          (choice.open_modules ? "-open" : "") + "-" + suffix;
 }
-
-}  // namespace
 
 std::vector<std::string> driver_packages(const gpu::Choice& choice, const std::string& kernel_release) {
   const std::string branch = std::to_string(choice.driver_branch);
@@ -191,7 +186,7 @@ std::vector<std::string> driver_packages(const gpu::Choice& choice, const std::s
     // the newest GCP kernel's) makes kernel upgrades bring theirs (ubuntu-drivers-common's
     // get_linux_modules_metapackage names them so).
     case gpu::DriverSource::ubuntu_signed:
-      return {signed_modules(choice, kernel_release), signed_modules(choice, "gcp"),
+      return {signed_modules_package(choice, kernel_release), signed_modules_package(choice, "gcp"),
               "nvidia-utils-" + branch + "-server"};
     // DKMS builds the module against the running kernel's headers.
     case gpu::DriverSource::nvidia_repo_latest:
@@ -204,7 +199,8 @@ std::vector<std::string> driver_packages(const gpu::Choice& choice, const std::s
 std::vector<std::string> installed_driver_packages(const gpu::Choice& choice) {
   const std::string branch = std::to_string(choice.driver_branch);
   switch (choice.driver_source) {
-    case gpu::DriverSource::ubuntu_signed: return {signed_modules(choice, "gcp"), "nvidia-utils-" + branch + "-server"};
+    case gpu::DriverSource::ubuntu_signed:
+      return {signed_modules_package(choice, "gcp"), "nvidia-utils-" + branch + "-server"};
     case gpu::DriverSource::nvidia_repo_latest: return {choice.open_modules ? "nvidia-open" : "cuda-drivers"};
     case gpu::DriverSource::nvidia_repo: break;
   }

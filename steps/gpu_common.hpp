@@ -38,6 +38,9 @@ bool module_loaded(const os::Files& files, std::string_view module);
 // The packages that bring the chosen driver for `kernel_release`; those whose presence means it is
 // installed; and those held so an upgrade cannot swap the branch.
 std::vector<std::string> driver_packages(const gpu::Choice& choice, const std::string& kernel_release);
+// Ubuntu's signed modules of the choice: linux-modules-nvidia-<branch>-server[-open]-<suffix>, the
+// suffix a kernel release ("6.8.0-1015-gcp") or the flavour ("gcp", the meta package).
+std::string signed_modules_package(const gpu::Choice& choice, const std::string& suffix);
 std::vector<std::string> installed_driver_packages(const gpu::Choice& choice);
 std::vector<std::string> held_driver_packages(const gpu::Choice& choice);
 // "ubuntu-signed", "nvidia-repo", "nvidia-repo-latest": plan --json and the steps' inputs.

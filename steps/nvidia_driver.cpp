@@ -72,6 +72,11 @@ class NvidiaDriverStep : public plan::Step {
                " is installed but has no module for kernel " + facts.kernel_release +
                " (a kernel update?); installing what rebuilds it");
     }
+    if (choice.driver_source == gpu::DriverSource::ubuntu_signed) {
+      auto newer_kernel = signed_modules_for_newer_kernel(run, choice);
+      if (!newer_kernel) return std::unexpected(newer_kernel.error());
+      if (*newer_kernel) return plan::ApplyResult{.reboot = true};
+    }
     const auto missing = missing_packages(files, driver_packages(choice, facts.kernel_release));
     if (!missing.empty()) {
       if (auto installed = apt_install(run, missing); !installed) return std::unexpected(installed.error());
@@ -109,6 +114,33 @@ class NvidiaDriverStep : public plan::Step {
     auto held = run.run(hold);
     if (!held) return std::unexpected(held.error());
     return {};
+  }
+
+  // Ubuntu builds signed modules for the kernels in its archive; a VM made from an older image runs
+  // a kernel the archive may have none for any more. Then the flavour's meta package brings the
+  // modules of the archive's newest GCP kernel, linux-gcp that kernel, and the reboot starts it
+  // (true: a reboot is needed). Nothing is installed when the archive has neither.
+  static util::Result<bool> signed_modules_for_newer_kernel(const plan::StepRun& run, const gpu::Choice& choice) {
+    const auto& kernel = run.facts().kernel_release;
+    const std::string running = signed_modules_package(choice, kernel);
+    if (missing_packages(run.system().files(), {running}).empty()) return false;
+    if (auto updated = apt_get(run, {"update"}); !updated) return std::unexpected(updated.error());
+    auto has_running = apt_has(run, running);
+    if (!has_running) return std::unexpected(has_running.error());
+    if (*has_running) return false;
+    const std::string meta = signed_modules_package(choice, "gcp");
+    auto has_meta = apt_has(run, meta);
+    if (!has_meta) return std::unexpected(has_meta.error());
+    if (!*has_meta) {
+      return util::fail("Ubuntu's archive has neither " + running + " (the running kernel's signed modules) nor " +
+                        meta + ": set gpu.driver_branch to another branch, or use an image with a GCP kernel");
+    }
+    run.note("Ubuntu's archive has no " + running + " for the running kernel " + kernel + ": installing " + meta +
+             " and linux-gcp (the newest GCP kernel and its modules), which the reboot starts");
+    const auto utils = "nvidia-utils-" + std::to_string(choice.driver_branch) + "-server";
+    if (auto installed = apt_get(run, {"install", "--no-install-recommends", meta, utils, "linux-gcp"}); !installed)
+      return std::unexpected(installed.error());
+    return true;
   }
 
   // nouveau drives the GPU and cannot be swapped for nvidia while the machine runs: blacklist it,

@@ -27,6 +27,7 @@
 #       flavour's meta package linux-modules-nvidia-580-server[-open]-gcp, which depends on the last
 #       KERNEL_RELEASE's (ubuntu-drivers-common's naming: the meta follows the newest GCP kernel)
 #     linux-modules-nvidia-535-server-gcp: a dummy transitional package to 580's, as in Ubuntu today
+#     linux-gcp: the GCP kernel flavour's meta package (no kernel in it: the tests fake the kernel)
 #     nvidia-utils-580-server: nvidia-smi of that branch
 #   OUT_DIR/gnupg              the throwaway keys (reused when OUT_DIR is built again)
 #   OUT_DIR/cuda-archive-keyring.gpg   the public key cuda-keyring installs
@@ -286,6 +287,9 @@ EOF
       "Depends: linux-modules-nvidia-$branch-server$flavour-$last"
     pkg_build "$OS_ARCHIVE"
   done
+  # The GCP kernel flavour's meta package (in Ubuntu it depends on the newest linux-image-*-gcp).
+  pkg_begin linux-gcp "$last" amd64 "the newest GCP kernel ($last)"
+  pkg_build "$OS_ARCHIVE"
   pkg_begin linux-modules-nvidia-535-server-gcp "$version-0ubuntu1" amd64 \
     "Extra drivers for nvidia-535-server for the gcp flavour (dummy transitional package)" \
     "Depends: linux-modules-nvidia-$branch-server-gcp"
