@@ -185,8 +185,13 @@ user_from_account() {
 
 # ---------------------------------------------------------------------------------------------
 # GPUs. gpu_spec NAME sets GPU_TYPE (GCE's accelerator type), GPU_METRIC (its regional quota) and
-# GPU_SERIES (the machine series that carries it); returns 1 for an unknown GPU.
-GPU_NAMES="nvidia-tesla-t4 nvidia-l4 nvidia-tesla-v100 nvidia-tesla-p100 nvidia-tesla-p4 nvidia-tesla-a100 nvidia-a100-80gb nvidia-h100-80gb"
+# GPU_SERIES (the machine series that carries it); returns 1 for an unknown GPU. Accelerator types
+# and series: https://cloud.google.com/compute/docs/gpus ("A4 NVIDIA B200 Blackwell GPUs
+# (nvidia-b200)", "A3 Ultra NVIDIA H200 SXM GPUs (nvidia-h200-141gb)", "A3 Mega: nvidia-h100-mega-80gb",
+# G4: nvidia-rtx-pro-6000, as GoogleCloudPlatform/compute-gpu-installation's tests create it). Quota
+# metrics: the regions' quota names (NVIDIA_H100_MEGA_GPUS, NVIDIA_H200_GPUS, NVIDIA_B200_GPUS and
+# NVIDIA_RTX_PRO_6000_GPUS, as `gcloud compute regions describe` lists them in public quota scripts).
+GPU_NAMES="nvidia-tesla-t4 nvidia-l4 nvidia-tesla-v100 nvidia-tesla-p100 nvidia-tesla-p4 nvidia-tesla-a100 nvidia-a100-80gb nvidia-h100-80gb nvidia-h100-mega-80gb nvidia-h200-141gb nvidia-b200 nvidia-rtx-pro-6000"
 gpu_spec() {
   case $1 in
     nvidia-tesla-t4 | t4) GPU_TYPE=nvidia-tesla-t4 GPU_METRIC=NVIDIA_T4_GPUS GPU_SERIES=n1 ;;
@@ -197,6 +202,10 @@ gpu_spec() {
     nvidia-tesla-a100 | a100) GPU_TYPE=nvidia-tesla-a100 GPU_METRIC=NVIDIA_A100_GPUS GPU_SERIES=a2 ;;
     nvidia-a100-80gb | a100-80gb) GPU_TYPE=nvidia-a100-80gb GPU_METRIC=NVIDIA_A100_80GB_GPUS GPU_SERIES=a2-ultra ;;
     nvidia-h100-80gb | h100) GPU_TYPE=nvidia-h100-80gb GPU_METRIC=NVIDIA_H100_GPUS GPU_SERIES=a3 ;;
+    nvidia-h100-mega-80gb | h100-mega) GPU_TYPE=nvidia-h100-mega-80gb GPU_METRIC=NVIDIA_H100_MEGA_GPUS GPU_SERIES=a3-mega ;;
+    nvidia-h200-141gb | h200) GPU_TYPE=nvidia-h200-141gb GPU_METRIC=NVIDIA_H200_GPUS GPU_SERIES=a3-ultra ;;
+    nvidia-b200 | b200) GPU_TYPE=nvidia-b200 GPU_METRIC=NVIDIA_B200_GPUS GPU_SERIES=a4 ;;
+    nvidia-rtx-pro-6000 | rtx-pro-6000) GPU_TYPE=nvidia-rtx-pro-6000 GPU_METRIC=NVIDIA_RTX_PRO_6000_GPUS GPU_SERIES=g4 ;;
     *) return 1 ;;
   esac
 }
@@ -216,16 +225,24 @@ parse_gpu() {
 }
 
 # machine_for_gpu: the machine type that carries GPU_COUNT GPUs of GPU_SERIES, with 8 vCPUs where
-# the series allows a choice. N1 takes its GPUs as an accelerator; A2, A3 and G2 machine types
-# come with theirs built in.
+# the series allows a choice. N1 takes its GPUs as an accelerator; A2, A3, A4, G2 and G4 machine
+# types come with theirs built in. A3 Mega, A3 Ultra and A4 come only with 8 GPUs: a3-megagpu-8g,
+# a3-ultragpu-8g, a4-highgpu-8g (https://cloud.google.com/compute/docs/accelerator-optimized-machines;
+# GoogleCloudPlatform/cluster-toolkit's examples/machine-learning/a3-megagpu-8g and a4-highgpu-8g).
+# G4 has 48 vCPUs per GPU: g4-standard-48/96/192/384 for 1/2/4/8 (compute-gpu-installation's tests
+# use g4-standard-48 for one; SkyPilot's GCP catalog maps the four).
 machine_for_gpu() {
   local n=$GPU_COUNT
   case $GPU_SERIES in
     n1) case $n in 1 | 2 | 4 | 8) printf 'n1-standard-8' ;; *) return 1 ;; esac ;;
     g2) case $n in 1) printf 'g2-standard-8' ;; 2) printf 'g2-standard-24' ;; 4) printf 'g2-standard-48' ;; 8) printf 'g2-standard-96' ;; *) return 1 ;; esac ;;
+    g4) case $n in 1 | 2 | 4 | 8) printf 'g4-standard-%s' "$((48 * n))" ;; *) return 1 ;; esac ;;
     a2) case $n in 1 | 2 | 4 | 8) printf 'a2-highgpu-%sg' "$n" ;; 16) printf 'a2-megagpu-16g' ;; *) return 1 ;; esac ;;
     a2-ultra) case $n in 1 | 2 | 4 | 8) printf 'a2-ultragpu-%sg' "$n" ;; *) return 1 ;; esac ;;
     a3) case $n in 1 | 2 | 4 | 8) printf 'a3-highgpu-%sg' "$n" ;; *) return 1 ;; esac ;;
+    a3-mega) case $n in 8) printf 'a3-megagpu-8g' ;; *) return 1 ;; esac ;;
+    a3-ultra) case $n in 8) printf 'a3-ultragpu-8g' ;; *) return 1 ;; esac ;;
+    a4) case $n in 8) printf 'a4-highgpu-8g' ;; *) return 1 ;; esac ;;
   esac
 }
 

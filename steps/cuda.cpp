@@ -27,6 +27,11 @@ class CudaStep : public plan::Step {
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
     if (auto gate = gpu_gate(gpu_plan)) return *gate;
+    if (!gpu_plan.choice.repo_warning.empty()) {
+      return plan::skipped("no CUDA toolkit: it comes only from NVIDIA's " + gpu_plan.choice.nvidia_repo +
+                           " repository, which is not added here (" + gpu_plan.choice.repo_warning +
+                           "); PyTorch's wheels bring their own CUDA runtime");
+    }
     const std::string& cuda = gpu_plan.choice.cuda;
     // Not cuda-X-Y: that metapackage pulls cuda-drivers, the newest branch, over the chosen one.
     return plan::will_run("install " + gpu::cuda_toolkit_package(cuda) + " and put it on PATH in " + k_profile_script +

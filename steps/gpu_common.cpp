@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "agent/gpu/repo_index.hpp"
 #include "agent/gpu/torch_index.hpp"
 #include "agent/net/http.hpp"
+#include "agent/util/gzip.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 
@@ -28,34 +30,177 @@ devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count(
 print(json.dumps({"torch": str(torch.__version__), "cuda": torch.version.cuda, "available": available, "devices": devices}))
 )";
 
+// What is read once per process, by key: plan_gpu runs for every GPU step's decide, inputs, check
+// and apply, in several threads. Each key has its own once_flag, so a slow read (a large Packages
+// file, a distant index) holds up only the callers that need the same thing, not unrelated reads.
+template <typename T>
+class OncePerKey {
+ public:
+  template <typename Make>
+  T get(const std::string& key, Make make) {
+    std::shared_ptr<Entry> entry;
+    {
+      const std::scoped_lock lock(m_mutex);
+      auto& slot = m_entries[key];
+      if (!slot) slot = std::make_shared<Entry>();
+      entry = slot;
+    }
+    std::call_once(entry->once, [&] { entry->value = make(); });
+    return entry->value;
+  }
+
+ private:
+  struct Entry {
+    std::once_flag once;
+    T value;
+  };
+  std::mutex m_mutex;
+  std::map<std::string, std::shared_ptr<Entry>> m_entries;
+};
+
 // One read of an index page: its text, or why there is none.
 struct IndexRead {
   std::optional<std::string> body;
   std::string failure;
+  long status = 0;
 };
 
-// Every page is read once per process: plan_gpu runs for each GPU step, in several threads.
+// PyTorch's find-links page has every wheel of every project; NVIDIA's Packages files of the big
+// distros are tens of MB uncompressed (ubuntu2204's Packages.gz alone was 2.4 MB in 2026: apt's
+// "Get: ... ubuntu2204/x86_64  Packages [2383 kB]" in public build logs).
+constexpr std::size_t k_max_index_size = 256u << 20;
+
 IndexRead read_index_page(const std::string& url) {
-  static std::mutex mutex;
-  static std::map<std::string, IndexRead> reads;
-  const std::scoped_lock lock(mutex);
-  if (const auto found = reads.find(url); found != reads.end()) return found->second;
-  net::SimpleRequest request;
-  request.url = url;
-  request.connect_timeout = std::chrono::seconds(5);
-  request.timeout = std::chrono::seconds(60);  // NVIDIA's Packages files are several MB
-  auto settings = net::default_http_settings();
-  settings.max_redirects = 3;
-  IndexRead read;
-  const auto answer = net::http_request(settings, request);
-  if (!answer) {
-    read.failure = answer.error().message;
-  } else if (answer->status != 200) {
-    read.failure = url + " answered HTTP " + std::to_string(answer->status);
-  } else {
-    read.body = answer->body;
+  static OncePerKey<IndexRead> reads;
+  return reads.get(url, [&] {
+    net::SimpleRequest request;
+    request.url = url;
+    request.connect_timeout = std::chrono::seconds(5);
+    request.timeout = std::chrono::seconds(120);
+    request.max_body = k_max_index_size;
+    auto settings = net::default_http_settings();
+    settings.max_redirects = 3;
+    IndexRead read;
+    const auto answer = net::http_request(settings, request);
+    if (!answer) {
+      read.failure = answer.error().message;
+    } else if (answer->status != 200) {
+      read.status = answer->status;
+      read.failure = url + " answered HTTP " + std::to_string(answer->status);
+    } else {
+      read.status = 200;
+      read.body = answer->body;
+    }
+    return read;
+  });
+}
+
+// NVIDIA's package list of a repo, parsed: Packages.gz (what apt fetches; a tenth of the size),
+// Packages where a mirror has only that.
+struct RepoRead {
+  std::optional<gpu::RepoContents> contents;
+  std::string url;      // the file read, or tried last
+  std::string failure;  // when !contents
+};
+
+RepoRead read_repo_index(const std::string& repo_url) {
+  static OncePerKey<RepoRead> reads;
+  return reads.get(repo_url, [&] {
+    RepoRead read;
+    read.url = repo_url + "Packages.gz";
+    const auto compressed = read_index_page(read.url);
+    if (compressed.body) {
+      auto text = util::gunzip(*compressed.body, k_max_index_size);
+      if (!text) {
+        read.failure = read.url + ": " + text.error().message;
+        return read;
+      }
+      read.contents = gpu::parse_packages_index(*text);
+      return read;
+    }
+    if (compressed.status != 404) {
+      read.failure = compressed.failure;
+      return read;
+    }
+    read.url = repo_url + "Packages";
+    const auto plain = read_index_page(read.url);
+    if (plain.body) {
+      read.contents = gpu::parse_packages_index(*plain.body);
+    } else {
+      read.failure = plain.failure;
+    }
+    return read;
+  });
+}
+
+// The wheels of one variant and Python in one of PyTorch's pages (parsed once per process), or
+// nullopt when the page could not be read; and how the read went, for `plan`.
+struct TorchPageRead {
+  std::optional<std::vector<gpu::TorchWheel>> wheels;
+  std::string said;  // "read", "none there (HTTP 404)", "not read (why)"
+  std::string failure;
+};
+
+TorchPageRead torch_wheels(const std::string& url, gpu::TorchIndex index, std::string_view variant,
+                           std::string_view python) {
+  static OncePerKey<std::vector<gpu::TorchWheel>> parsed;
+  const auto page = read_index_page(url);
+  // PEP 503: no project page is no such project there (no cu100 index, say): no wheels.
+  if (page.status == 404) return {std::vector<gpu::TorchWheel>{}, "none there (HTTP 404)", ""};
+  if (!page.body) return {std::nullopt, "not read (" + page.failure + ")", page.failure};
+  return {parsed.get(url + "\n" + std::string(variant) + "\n" + std::string(python),
+                     [&] {
+                       return index == gpu::TorchIndex::find_links
+                                  ? gpu::torch_wheels_in_find_links(*page.body, variant, python)
+                                  : gpu::torch_wheels_in_index(*page.body, python);
+                     }),
+          "read", ""};
+}
+
+// The linux-modules-nvidia-* names apt's lists on this machine have (apt-cache reads them; nothing
+// is updated), or nullopt where they cannot tell: no lists (a fresh image, a fixture tree), or
+// lists that name none of them.
+struct ArchiveRead {
+  std::optional<std::vector<std::string>> names;
+  std::string failure;
+};
+
+constexpr const char* k_signed_modules_prefix = "linux-modules-nvidia-";
+
+bool apt_lists_present(const os::Files& files) {
+  for (const auto& entry : files.list("/var/lib/apt/lists").value_or(std::vector<std::string>{})) {
+    if (entry.find("_Packages") != std::string::npos) return true;
   }
-  return reads.emplace(url, std::move(read)).first->second;
+  return false;
+}
+
+ArchiveRead read_signed_modules(const plan::Context& context) {
+  static OncePerKey<ArchiveRead> reads;
+  return reads.get(k_signed_modules_prefix, [&] {
+    ArchiveRead read;
+    os::Command names{.argv = {"apt-cache", "pkgnames", k_signed_modules_prefix}};
+    names.capture_stdout = true;
+    const auto run = plan::StepRun::unlogged(context, "nvidia-driver", std::chrono::minutes(1));
+    const auto result = run.probe(names);
+    if (!result) {
+      read.failure = result.error().message;
+    } else if (!result->ok()) {
+      read.failure = "apt-cache pkgnames " + result->describe();
+    } else {
+      std::vector<std::string> found;
+      for (const auto& line : util::lines(result->stdout_text)) {
+        if (const auto name = util::trim(line); !name.empty()) found.emplace_back(name);
+      }
+      std::ranges::sort(found);
+      // Lists without any (another archive's, or Ubuntu's without restricted) cannot tell: the table.
+      if (found.empty()) {
+        read.failure = "apt's lists name no linux-modules-nvidia package";
+      } else {
+        read.names = std::move(found);
+      }
+    }
+    return read;
+  });
 }
 
 // The indexes (PyTorch's, NVIDIA's repo's) are read on GCE VMs (the product's machines) and from
@@ -109,37 +254,57 @@ GpuPlan plan_gpu(const plan::Context& context) {
   }
   result.gpu_names = names.empty() ? "a GPU (gpu.force)" : util::join(names, ", ");
   const std::string index_url = config.string("pytorch.index_url");
-  std::vector<std::string> failures;
+  // Every index the choice reads, once each, in the order read: what `plan` shows.
+  std::vector<std::string> torch_failures;
+  const auto noted = [&](const std::string& line) {
+    if (std::ranges::find(result.index_reads, line) == result.index_reads.end()) result.index_reads.push_back(line);
+  };
   if (reads_index(context, index_url)) {
-    request.torch_versions = [&](std::string_view variant) -> std::optional<std::vector<std::string>> {
-      auto read = read_index_page(index_url + "/" + std::string(variant) + "/torch/");
-      if (!read.body) {
-        failures.push_back(read.failure);
-        return std::nullopt;
-      }
-      return gpu::torch_versions_in_index(*read.body, request.python);
+    request.torch_wheels = [&](gpu::TorchIndex index, std::string_view variant,
+                               std::string_view python) -> std::optional<std::vector<gpu::TorchWheel>> {
+      const std::string url = index == gpu::TorchIndex::find_links ? index_url + "/torch_stable.html"
+                                                                   : index_url + "/" + std::string(variant) + "/torch/";
+      auto read = torch_wheels(url, index, variant, python);
+      noted("PyTorch's index " + url + ": " + read.said);
+      if (!read.wheels && std::ranges::find(torch_failures, read.failure) == torch_failures.end())
+        torch_failures.push_back(read.failure);
+      return read.wheels;
     };
   }
   const std::string repo = gpu::nvidia_repo_name(facts.os.id, facts.os.version_id);
-  const std::string packages_url = config.string("gpu.repo_url") + "/" + repo + "/x86_64/Packages";
-  if (!repo.empty() && request.gpu_path && reads_index(context, packages_url)) {
-    const auto read = read_index_page(packages_url);
-    if (read.body) {
-      request.nvidia_repo_contents = gpu::parse_packages_index(*read.body);
-      result.repo_source = "NVIDIA's package list " + packages_url;
+  const std::string repo_url = config.string("gpu.repo_url") + "/" + repo + "/x86_64/";
+  if (!repo.empty() && request.gpu_path && reads_index(context, repo_url)) {
+    const auto read = read_repo_index(repo_url);
+    if (read.contents) {
+      request.nvidia_repo_contents = read.contents;
+      result.repo_source = "NVIDIA's package list " + read.url;
+      noted(result.repo_source + ": read (" + std::to_string(read.contents->packages.size()) + " packages)");
     } else {
       result.repo_source = "cs231n-agent's table (" + read.failure + ")";
+      noted("NVIDIA's package list " + read.url + ": not read (" + read.failure + ")");
     }
   } else {
     result.repo_source = "cs231n-agent's table (NVIDIA's package list is read on GCE VMs)";
   }
+  // Ubuntu's signed modules: what apt's lists on the machine have, where it has lists.
+  const auto os = gpu::find_os(facts.os.id, facts.os.version_id);
+  if (request.gpu_path && os && !os->signed_gcp_branches.empty() && facts.kernel_release.ends_with("-gcp") &&
+      context.system.files().is_host_root() && apt_lists_present(context.system.files())) {
+    const auto read = read_signed_modules(context);
+    request.archive_signed_modules = read.names;
+    noted(read.names
+              ? "apt-cache pkgnames " + std::string(k_signed_modules_prefix) + ": " +
+                    std::to_string(read.names->size()) + " packages in apt's lists"
+              : "apt-cache pkgnames " + std::string(k_signed_modules_prefix) + ": not read (" + read.failure + ")");
+  }
   auto choice = gpu::choose(request);
   if (!reads_index(context, index_url)) {
     result.torch_source = "cs231n-agent's table (PyTorch's index is read on GCE VMs)";
-  } else if (failures.empty()) {
+  } else if (torch_failures.empty()) {
     result.torch_source = "PyTorch's index " + index_url;
   } else {
-    result.torch_source = "cs231n-agent's table where PyTorch's index could not be read (" + failures.front() + ")";
+    result.torch_source =
+        "cs231n-agent's table where PyTorch's index could not be read (" + util::join(torch_failures, "; ") + ")";
   }
   if (choice) {
     result.choice = std::move(*choice);
@@ -180,31 +345,23 @@ std::string signed_modules_package(const gpu::Choice& choice, const std::string&
 }
 
 std::vector<std::string> driver_packages(const gpu::Choice& choice, const std::string& kernel_release) {
-  const std::string branch = std::to_string(choice.driver_branch);
-  switch (choice.driver_source) {
-    // The modules for the running kernel load now; the flavour's meta package (whose dependency is
-    // the newest GCP kernel's) makes kernel upgrades bring theirs (ubuntu-drivers-common's
-    // get_linux_modules_metapackage names them so).
-    case gpu::DriverSource::ubuntu_signed:
-      return {signed_modules_package(choice, kernel_release), signed_modules_package(choice, "gcp"),
-              "nvidia-utils-" + branch + "-server"};
-    // DKMS builds the module against the running kernel's headers.
-    case gpu::DriverSource::nvidia_repo_latest:
-      return {"linux-headers-" + kernel_release, choice.open_modules ? "nvidia-open" : "cuda-drivers"};
-    case gpu::DriverSource::nvidia_repo: break;
+  // The modules for the running kernel load now; the flavour's meta package (whose dependency is
+  // the newest GCP kernel's) makes kernel upgrades bring theirs (ubuntu-drivers-common's
+  // get_linux_modules_metapackage names them so).
+  if (choice.driver_source == gpu::DriverSource::ubuntu_signed) {
+    return {signed_modules_package(choice, kernel_release), signed_modules_package(choice, "gcp"),
+            "nvidia-utils-" + std::to_string(choice.driver_branch) + "-server"};
   }
-  return {"linux-headers-" + kernel_release, "cuda-drivers-" + branch};
+  // DKMS builds the module against the running kernel's headers.
+  std::vector<std::string> packages{"linux-headers-" + kernel_release};
+  packages.insert(packages.end(), choice.repo_packages.begin(), choice.repo_packages.end());
+  return packages;
 }
 
 std::vector<std::string> installed_driver_packages(const gpu::Choice& choice) {
-  const std::string branch = std::to_string(choice.driver_branch);
-  switch (choice.driver_source) {
-    case gpu::DriverSource::ubuntu_signed:
-      return {signed_modules_package(choice, "gcp"), "nvidia-utils-" + branch + "-server"};
-    case gpu::DriverSource::nvidia_repo_latest: return {choice.open_modules ? "nvidia-open" : "cuda-drivers"};
-    case gpu::DriverSource::nvidia_repo: break;
-  }
-  return {"cuda-drivers-" + branch};
+  if (choice.driver_source == gpu::DriverSource::ubuntu_signed)
+    return {signed_modules_package(choice, "gcp"), "nvidia-utils-" + std::to_string(choice.driver_branch) + "-server"};
+  return choice.repo_packages;
 }
 
 std::vector<std::string> held_driver_packages(const gpu::Choice& choice) {

@@ -9,7 +9,8 @@
 
 namespace cs231n::steps {
 
-// The GPU path's choice for this machine, from the compatibility table (agent/gpu/compat).
+// The GPU path's choice for this machine: the compatibility table (agent/gpu/compat_table.hpp) and
+// what the indexes read at run time say (each read once per process).
 struct GpuPlan {
   bool active = false;      // an NVIDIA GPU is present, or gpu.force
   std::string skip_reason;  // when !active
@@ -20,6 +21,9 @@ struct GpuPlan {
   // "cs231n-agent's table (why)".
   std::string torch_source;
   std::string repo_source;
+  // Every index the choice read (PyTorch's pages, NVIDIA's package list, apt's lists through
+  // apt-cache) and how it went, one line each, for `plan`.
+  std::vector<std::string> index_reads;
 };
 
 GpuPlan plan_gpu(const plan::Context& context);
@@ -32,8 +36,6 @@ std::optional<plan::Decision> gpu_gate(const GpuPlan& gpu_plan);
 
 // Whether a kernel module is loaded now (/proc/modules, read live: facts are from the run's start).
 bool module_loaded(const os::Files& files, std::string_view module);
-
-// NVIDIA's repo for this OS is known not to work: nvidia-repo found so and fell back.
 
 // The packages that bring the chosen driver for `kernel_release`; those whose presence means it is
 // installed; and those held so an upgrade cannot swap the branch.

@@ -93,13 +93,16 @@ class NvidiaRepoStep : public plan::Step {
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
     if (auto gate = gpu_gate(gpu_plan)) return *gate;
-    if (auto unpinned = unpinned_keyring(context.config, gpu_plan.choice.nvidia_repo)) return plan::refused(*unpinned);
-    std::string summary =
-        "add NVIDIA's " + gpu_plan.choice.nvidia_repo + " repository through its cuda-keyring package";
+    // APT 3 is known to reject this repository's key: adding it would only install cuda-keyring,
+    // fail apt-get update and purge it again. The choice then takes nothing from it.
     if (!gpu_plan.choice.repo_warning.empty()) {
-      summary += " (" + gpu_plan.choice.repo_warning + "; if apt rejects it, Ubuntu's own packages are used)";
+      return plan::skipped("NVIDIA's " + gpu_plan.choice.nvidia_repo + " repository is not added: " +
+                           gpu_plan.choice.repo_warning + "; the driver comes from Ubuntu's signed packages");
     }
-    return plan::will_run(summary + "; its packages known from " + gpu_plan.repo_source);
+    if (auto unpinned = unpinned_keyring(context.config, gpu_plan.choice.nvidia_repo)) return plan::refused(*unpinned);
+    return plan::will_run("add NVIDIA's " + gpu_plan.choice.nvidia_repo +
+                          " repository through its cuda-keyring package; its packages known from " +
+                          gpu_plan.repo_source);
   }
 
   nlohmann::json inputs(const plan::Context& context) const override { return gpu_inputs(context); }
@@ -164,9 +167,7 @@ class NvidiaRepoStep : public plan::Step {
     os::Command purge;
     purge.argv = {"dpkg", "--purge", k_keyring_package};
     if (auto purged = run.run(purge); !purged) return std::unexpected(purged.error());
-    const std::string reason = "apt rejects NVIDIA's " + gpu_plan.choice.nvidia_repo + " repository (" + *problem +
-                               ")" +
-                               (gpu_plan.choice.repo_warning.empty() ? "" : "; known: " + gpu_plan.choice.repo_warning);
+    const std::string reason = "apt rejects NVIDIA's " + gpu_plan.choice.nvidia_repo + " repository (" + *problem + ")";
     if (gpu_plan.choice.driver_source != gpu::DriverSource::ubuntu_signed) {
       return util::fail(
           reason +

@@ -22,9 +22,10 @@ class PytorchStep : public plan::Step {
     // The GPU path's first step says why; torch for a refused choice waits for a config that works.
     if (gpu_plan.refusal) return plan::skipped("the GPU path is refused (see nvidia-repo)");
     const auto install = install_of(context, gpu_plan.choice);
-    return plan::will_run("pip install " + install.requirement + " " + util::join(install.index_args, " ") +
-                          " into env " + context.config.string("conda_env.name") + " (" +
-                          gpu_plan.choice.reasons.back() + "; versions from " + gpu_plan.torch_source + ")");
+    const std::string index = install.index_args.empty() ? "" : " " + util::join(install.index_args, " ");
+    return plan::will_run("pip install " + install.requirement + index + " into env " +
+                          context.config.string("conda_env.name") + " (" + gpu_plan.choice.reasons.back() +
+                          "; versions from " + gpu_plan.torch_source + ")");
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {

@@ -94,6 +94,7 @@ struct DriverPick {
   int branch = 0;
   DriverSource source = DriverSource::nvidia_repo;
   bool open_modules = false;
+  std::vector<std::string> repo_packages;
   std::string reason;
 };
 
@@ -110,11 +111,100 @@ std::string repo_rejection(const Request& request, const OsSupport& os) {
          " repository (NVIDIA/cuda-repo-management#39)";
 }
 
+bool contains(const std::vector<int>& branches, int branch) {
+  return std::ranges::find(branches, branch) != branches.end();
+}
+
+std::string branch_list(const std::vector<int>& branches) {
+  std::vector<std::string> names;
+  for (int branch : branches) names.push_back(std::to_string(branch));
+  return util::join(names, ", ");
+}
+
+// Ubuntu's Canonical-signed modules for this machine: linux-modules-nvidia-<b>-server[-open]-<kernel>
+// for the running kernel (they load now), else the flavour's meta linux-modules-nvidia-<b>-server[-open]-gcp,
+// which brings the newest GCP kernel's (a reboot starts that kernel). From apt's lists where they
+// were read; the table's branches otherwise.
+struct SignedModules {
+  std::vector<int> running;
+  std::vector<int> newer_kernel;
+  bool from_archive = false;
+  std::vector<std::string> archive_has;  // the archive's packages for this kernel or flavour
+};
+
+SignedModules signed_modules(const Request& request, const OsSupport& os, bool open) {
+  SignedModules found;
+  if (!gcp_kernel(request) || os.signed_gcp_branches.empty()) return found;
+  const auto& archive = request.archive_signed_modules;
+  if (!archive) {
+    found.running = os.signed_gcp_branches;
+    return found;
+  }
+  found.from_archive = true;
+  constexpr std::string_view prefix = "linux-modules-nvidia-";
+  const std::string flavour = open ? "-server-open-" : "-server-";
+  const auto branch_of = [&](std::string_view name, std::string_view suffix) -> int {
+    if (!name.starts_with(prefix) || !name.ends_with(std::string(flavour) + std::string(suffix))) return 0;
+    const auto digits = name.substr(prefix.size(), name.size() - prefix.size() - flavour.size() - suffix.size());
+    return static_cast<int>(util::parse_uint(digits).value_or(0));
+  };
+  for (const auto& name : *archive) {
+    if (const int branch = branch_of(name, request.kernel_release)) found.running.push_back(branch);
+    if (name.ends_with("-" + request.kernel_release) || name.ends_with("-gcp")) found.archive_has.push_back(name);
+  }
+  std::ranges::sort(found.running);
+  if (found.running.empty()) {
+    for (const auto& name : *archive) {
+      // Only the table's branches: the others' metas are transitional packages to another branch.
+      if (const int branch = branch_of(name, "gcp"); branch != 0 && contains(os.signed_gcp_branches, branch))
+        found.newer_kernel.push_back(branch);
+    }
+    std::ranges::sort(found.newer_kernel);
+  }
+  return found;
+}
+
+std::string archive_gap(const Request& request, const SignedModules& signed_found, int branch, bool open) {
+  const std::string name = "linux-modules-nvidia-" + std::to_string(branch) + (open ? "-server-open-" : "-server-");
+  std::vector<std::string> shown(signed_found.archive_has.begin(),
+                                 signed_found.archive_has.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
+                                                                        signed_found.archive_has.size(), 8)));
+  if (shown.size() < signed_found.archive_has.size()) shown.push_back("...");
+  return "Ubuntu's archive (apt's lists, read with apt-cache) has neither " + name + request.kernel_release +
+         " for the running kernel nor " + name + "gcp (it has " +
+         (shown.empty() ? std::string("no linux-modules-nvidia package for this kernel or its flavour")
+                        : util::join(shown, ", ")) +
+         "): run `sudo apt-get update` if the lists are old, or set gpu.driver_branch to a branch it has";
+}
+
+// NVIDIA's packages that bring the open modules of `branch` from its repo, or none: nvidia-open-<b>
+// from R560 on (NVIDIA Driver Installation Guide, "Kernel Modules": `apt-get install nvidia-open-560`
+// for Ubuntu and Debian; "All releases beyond driver version 570 will use these packaging
+// conventions"), before that nvidia-kernel-open-<b> with cuda-drivers-<b> on Ubuntu (CUDA 12.3's
+// installation guide: `apt-get install -y nvidia-kernel-open-545` then `cuda-drivers-545`).
+// Read from the repo's Packages index where known, the table's belief otherwise.
+constexpr int k_open_meta_from_branch = 560;
+
+std::vector<std::string> repo_open_packages(int branch, const Request& request, const OsSupport& os) {
+  const std::string number = std::to_string(branch);
+  std::vector<std::string> current{"nvidia-open-" + number};
+  std::vector<std::string> older{"nvidia-kernel-open-" + number, "cuda-drivers-" + number};
+  if (const auto& contents = request.nvidia_repo_contents) {
+    if (contents->has(current[0])) return current;
+    if (contents->has(older[0]) && contents->has(older[1])) return older;
+    return {};
+  }
+  if (branch >= k_open_meta_from_branch) return current;
+  if (branch >= k_open_modules_from_branch && os.id == "ubuntu") return older;
+  return {};
+}
+
 PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& request) {
   const DriverBranches& branches = driver_branches();
-  const int min_branch = release.min_driver_branch;
   int max_branch = 0;
+  int gpu_min_branch = 0;
   std::string limiting_gpu;
+  std::string newest_gpu;
   bool open = true;
   bool open_only = false;
   for (const auto& model : known_gpus(request)) {
@@ -122,59 +212,88 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
       max_branch = model.max_driver_branch;
       limiting_gpu = model.name;
     }
+    if (model.min_driver_branch > gpu_min_branch) {
+      gpu_min_branch = model.min_driver_branch;
+      newest_gpu = model.name;
+    }
     open = open && wants_open_modules(model);
     open_only = open_only || model.compute_capability >= k_open_modules_only_from;
   }
   if (open_only && !open) {
     return gpu_list(request) + " need different kernel modules (open for Blackwell, proprietary for the older ones)";
   }
+  const int min_branch = std::max(release.min_driver_branch, gpu_min_branch);
   const auto fits = [&](int branch) { return branch >= min_branch && (max_branch == 0 || branch <= max_branch); };
-  const auto os = find_os(request.os_id, request.os_version);
-  const std::vector<int> signed_branches = os && gcp_kernel(request) ? os->signed_gcp_branches : std::vector<int>{};
-  const bool repo_usable = os && !repo_rejected_by_apt(request, *os);
+  const auto os = *find_os(request.os_id, request.os_version);  // search() refused unknown OSes
+  const auto signed_found = signed_modules(request, os, open);
+  const bool repo_usable = !repo_rejected_by_apt(request, os);
   const auto& contents = request.nvidia_repo_contents;
-  const std::vector<int> known_branches = contents ? contents->driver_branches() : os->repo_driver_branches;
+  const std::vector<int> cuda_drivers = contents ? contents->driver_branches() : os.repo_driver_branches;
+  std::vector<int> known_branches = cuda_drivers;
+  if (open) {
+    // Branches with only nvidia-open-<b> (no cuda-drivers-<b>) serve the open flavour too.
+    for (int branch : contents ? contents->open_branches() : std::vector<int>{})
+      if (!contains(known_branches, branch)) known_branches.push_back(branch);
+    std::ranges::sort(known_branches);
+  }
   const std::vector<int> repo_branches = repo_usable ? known_branches : std::vector<int>{};
-  const int latest_branch = !contents                             ? os->repo_latest_branch
+  const int latest_branch = !contents                             ? os.repo_latest_branch
                             : contents->driver_branches().empty() ? contents->unsuffixed_driver_branch()
                                                                   : 0;
-  const std::string limits = "CUDA " + std::string(release.version) + " needs >= " + std::to_string(min_branch) +
-                             (max_branch ? ", the " + limiting_gpu + " <= " + std::to_string(max_branch) : "");
+  std::string limits =
+      "CUDA " + std::string(release.version) + " needs >= " + std::to_string(release.min_driver_branch);
+  if (gpu_min_branch > release.min_driver_branch)
+    limits += ", the " + newest_gpu + " >= " + std::to_string(gpu_min_branch);
+  if (max_branch) limits += ", the " + limiting_gpu + " <= " + std::to_string(max_branch);
   const std::string flavour = open ? "open" : "proprietary";
 
   DriverPick pick;
   pick.open_modules = open;
   const auto best_of = [&](const std::vector<int>& candidates, int preferred) {
-    if (std::ranges::find(candidates, preferred) != candidates.end() && fits(preferred)) return preferred;
+    if (contains(candidates, preferred) && fits(preferred)) return preferred;
     int best = 0;
     for (int branch : candidates) {
       if (fits(branch)) best = std::max(best, branch);
     }
     return best;
   };
+  const int preferred = release.version == "10.0" ? branches.cuda10 : branches.long_term;
   if (request.driver_branch != "auto") {
     const int branch = static_cast<int>(util::parse_uint(request.driver_branch).value_or(0));
     if (max_branch != 0 && branch > max_branch) {
       return "driver branch " + request.driver_branch + " does not work on the " + limiting_gpu +
              " (newest: " + std::to_string(max_branch) + ")";
     }
-    if (branch < min_branch) {
-      return "CUDA " + std::string(release.version) + " needs driver " + std::to_string(min_branch) +
+    if (branch < release.min_driver_branch) {
+      return "CUDA " + std::string(release.version) + " needs driver " + std::to_string(release.min_driver_branch) +
              " or newer, not " + request.driver_branch;
     }
+    if (branch < gpu_min_branch) {
+      return "the " + newest_gpu + " needs driver " + std::to_string(gpu_min_branch) + " or newer, not " +
+             request.driver_branch;
+    }
+    if (signed_found.from_archive && contains(os.signed_gcp_branches, branch) &&
+        !contains(signed_found.running, branch) && !contains(signed_found.newer_kernel, branch))
+      return archive_gap(request, signed_found, branch, open);
     pick.branch = branch;
     pick.reason = "driver " + request.driver_branch + " as configured (" + limits + ")";
   } else {
-    const int preferred = release.version == "10.0" ? branches.cuda10 : branches.long_term;
-    pick.branch = best_of(signed_branches, preferred);
+    pick.branch = best_of(signed_found.running, preferred);
+    if (pick.branch == 0) pick.branch = best_of(signed_found.newer_kernel, preferred);
+    // The table expects signed modules here and apt's lists have none: say so before anything is
+    // installed, rather than build unsigned ones or fail in nvidia-driver.
+    if (pick.branch == 0 && signed_found.from_archive) {
+      if (const int expected = best_of(os.signed_gcp_branches, preferred))
+        return archive_gap(request, signed_found, expected, open);
+    }
     if (pick.branch == 0) pick.branch = best_of(repo_branches, preferred);
     if (pick.branch == 0 && repo_usable && latest_branch != 0 && fits(latest_branch)) pick.branch = latest_branch;
     if (pick.branch == 0) {
       std::string why = "no driver branch fits CUDA " + std::string(release.version) + " and " + gpu_list(request) +
                         " on " + request.os_label + " (" + limits;
-      if (os && !repo_usable) why += "; " + repo_rejection(request, *os);
-      if (os && repo_usable && latest_branch != 0 && repo_branches.empty())
-        why += "; NVIDIA's " + std::string(os->nvidia_repo) + " repository starts at driver " +
+      if (!repo_usable) why += "; " + repo_rejection(request, os);
+      if (repo_usable && latest_branch != 0 && repo_branches.empty())
+        why += "; NVIDIA's " + std::string(os.nvidia_repo) + " repository starts at driver " +
                std::to_string(latest_branch);
       return why + ")";
     }
@@ -182,40 +301,54 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
     pick.reason = "driver " + std::to_string(pick.branch) + " (" + limits +
                   (pick.branch == branches.long_term ? long_term : "") + ")";
   }
-  if (std::ranges::find(signed_branches, pick.branch) != signed_branches.end()) {
+  const std::string signed_name =
+      "linux-modules-nvidia-" + std::to_string(pick.branch) + "-server" + (open ? "-open" : "");
+  if (contains(signed_found.running, pick.branch)) {
     pick.source = DriverSource::ubuntu_signed;
-    pick.reason += ", Ubuntu's signed linux-modules-nvidia-" + std::to_string(pick.branch) + "-server" +
-                   (open ? "-open" : "") + " for kernel " + request.kernel_release + " (" + flavour + " modules)";
+    pick.reason +=
+        ", Ubuntu's signed " + signed_name + " for kernel " + request.kernel_release + " (" + flavour + " modules)";
+    return pick;
+  }
+  if (contains(signed_found.newer_kernel, pick.branch)) {
+    pick.source = DriverSource::ubuntu_signed;
+    pick.reason += ", Ubuntu's signed " + signed_name + "-gcp: the archive has none for the running kernel " +
+                   request.kernel_release + ", so the newest GCP kernel and its modules, which a reboot starts (" +
+                   flavour + " modules)";
     return pick;
   }
   if (!repo_usable) {
     return "driver " + std::to_string(pick.branch) + " would come from NVIDIA's repository, but " +
-           (os ? repo_rejection(request, *os) : "there is none for " + request.os_label);
+           repo_rejection(request, os);
   }
-  if (std::ranges::find(repo_branches, pick.branch) != repo_branches.end()) {
-    // cuda-drivers-<branch> brings the proprietary modules, which drive everything before Blackwell.
-    if (open_only) {
-      return gpu_list(request) +
-             " need NVIDIA's open kernel modules, which cs231n-agent installs from Ubuntu's signed "
-             "packages (Ubuntu 22.04, 24.04, 26.04 with the GCP kernel) or as nvidia-open from a "
-             "repository without branch packages (Debian 13), not as cuda-drivers-" +
-             std::to_string(pick.branch) + " on " + request.os_label;
-    }
+  const std::string repo_name = "NVIDIA's " + std::string(os.nvidia_repo) + " repository";
+  if (contains(repo_branches, pick.branch)) {
     pick.source = DriverSource::nvidia_repo;
-    pick.open_modules = false;
-    pick.reason += ", cuda-drivers-" + std::to_string(pick.branch) + " from NVIDIA's repo (DKMS, proprietary modules)";
+    const auto open_packages = open ? repo_open_packages(pick.branch, request, os) : std::vector<std::string>{};
+    if (!open_packages.empty()) {
+      pick.repo_packages = open_packages;
+      pick.reason += ", " + util::join(open_packages, " and ") + " from " + repo_name + " (DKMS, open modules)";
+    } else if (open_only) {
+      return gpu_list(request) + " need NVIDIA's open kernel modules, and " + repo_name +
+             " has no open package for driver " + std::to_string(pick.branch) + " (nvidia-open-" +
+             std::to_string(pick.branch) + ", or nvidia-kernel-open-" + std::to_string(pick.branch) +
+             " with cuda-drivers-" + std::to_string(pick.branch) + ")";
+    } else {
+      pick.open_modules = false;
+      pick.repo_packages = {"cuda-drivers-" + std::to_string(pick.branch)};
+      pick.reason += ", cuda-drivers-" + std::to_string(pick.branch) + " from " + repo_name +
+                     " (DKMS, proprietary modules" +
+                     (open ? ": the repository has no open package for this branch" : "") + ")";
+    }
   } else if (pick.branch == latest_branch) {
     pick.source = DriverSource::nvidia_repo_latest;
     pick.open_modules = open && pick.branch >= k_open_modules_from_branch;
-    pick.reason += std::string(", ") + (pick.open_modules ? "nvidia-open" : "cuda-drivers") + " from NVIDIA's " +
-                   std::string(os->nvidia_repo) + " repo (DKMS, " + (pick.open_modules ? "open" : "proprietary") +
-                   " modules; the repo has no branch packages)";
+    pick.repo_packages = {pick.open_modules ? "nvidia-open" : "cuda-drivers"};
+    pick.reason += ", " + pick.repo_packages.front() + " from " + repo_name + " (DKMS, " +
+                   (pick.open_modules ? "open" : "proprietary") + " modules; the repository has no branch packages)";
   } else {
-    std::vector<std::string> offered;
-    for (int branch : known_branches) offered.push_back(std::to_string(branch));
     return "driver branch " + std::to_string(pick.branch) + " has no cuda-drivers-" + std::to_string(pick.branch) +
-           " package in NVIDIA's " + std::string(os->nvidia_repo) + " repository (it has " +
-           (offered.empty() ? std::string("no branch packages") : util::join(offered, ", ")) + ")";
+           " package in " + repo_name + " (it has " +
+           (known_branches.empty() ? std::string("no branch packages") : branch_list(known_branches)) + ")";
   }
   if (request.secure_boot && !request.module_signing_key) {
     return "Secure Boot is on and driver " + std::to_string(pick.branch) +
@@ -229,35 +362,56 @@ PickOr<DriverPick> pick_driver(const CudaRelease& release, const Request& reques
 struct TorchPick {
   std::string version;
   std::string variant;
+  std::string wheel;
+  bool plain = false;
 };
 
-// A torch wheel that may be installed: from the index (python fits by construction), or from the
+// A torch wheel that may be installed: from an index (python fits by construction), or from the
 // table (its Python range says).
 struct TorchCandidate {
   std::string version;
   std::string_view variant;
   std::optional<TorchBuild> build;  // the table's row, when the table knows the version
   bool from_index = false;
+  std::string wheel;  // the index's href
+  bool plain = false;
 };
 
-// The candidates for `variants` (preferred first), newest version first, then by preference.
+// torch_stable.html is read only for a Python some find-links build of the table has wheels for:
+// the page is large and has nothing for newer Pythons.
+bool find_links_python(std::string_view python) {
+  return std::ranges::any_of(torch_builds(), [&](const TorchBuild& build) {
+    return build.index == TorchIndex::find_links && compare_versions(python, build.python_max) <= 0;
+  });
+}
+
+// The first torch of the per-variant (PEP 503) indexes; older ones are found through torch_stable.html.
+constexpr std::string_view k_first_index_url_torch = "1.11";
+
+// The candidates for `variants` (preferred first), newest version first, then by preference. Each
+// index form answers for its own era; where it cannot be read, the table's rows of that form stay.
 std::vector<TorchCandidate> torch_candidates(const std::vector<std::string_view>& variants, const Request& request) {
   std::vector<TorchCandidate> candidates;
+  const auto lookup = [&](TorchIndex index, std::string_view variant) -> std::optional<std::vector<TorchWheel>> {
+    if (!request.torch_wheels) return std::nullopt;
+    if (index == TorchIndex::find_links && !find_links_python(request.python)) return std::vector<TorchWheel>{};
+    return request.torch_wheels(index, variant, request.python);
+  };
   for (auto variant : variants) {
-    const auto listed = request.torch_versions ? request.torch_versions(variant) : std::nullopt;
-    if (listed) {
-      for (const auto& version : *listed) {
-        if (compare_versions(version, "2") >= 0) candidates.push_back({version, variant, find_torch(version), true});
+    for (const auto index : {TorchIndex::index_url, TorchIndex::find_links}) {
+      if (const auto listed = lookup(index, variant)) {
+        for (const auto& wheel : *listed) {
+          const bool index_url_era = compare_versions(wheel.version, k_first_index_url_torch) >= 0;
+          if (index_url_era != (index == TorchIndex::index_url)) continue;
+          candidates.push_back(
+              {wheel.version, variant, find_torch(wheel.version), true, wheel.href, !wheel.local_version});
+        }
+        continue;
       }
-      // torch 1.x is not in the per-variant indexes (torch_stable.html): the table's rows stay.
       for (const auto& build : torch_builds()) {
-        if (build.index == TorchIndex::find_links && has_variant(build, variant))
-          candidates.push_back({std::string(build.version), variant, build, false});
+        if (build.index == index && has_variant(build, variant))
+          candidates.push_back({std::string(build.version), variant, build, false, "", build.plain_variant == variant});
       }
-      continue;
-    }
-    for (const auto& build : torch_builds()) {
-      if (has_variant(build, variant)) candidates.push_back({std::string(build.version), variant, build, false});
     }
   }
   std::ranges::stable_sort(candidates, [](const TorchCandidate& a, const TorchCandidate& b) {
@@ -283,6 +437,9 @@ PickOr<TorchPick> pick_torch(const std::vector<std::string_view>& variants, cons
       }
     }
     return std::nullopt;
+  };
+  const auto pick_of = [](const TorchCandidate& candidate) {
+    return TorchPick{candidate.version, std::string(candidate.variant), candidate.wheel, candidate.plain};
   };
   const std::string_view first = variants.front();
   const std::string for_variant = first == "cpu" ? std::string("CPU-only") : "CUDA " + cuda_of_variant(first);
@@ -317,7 +474,7 @@ PickOr<TorchPick> pick_torch(const std::vector<std::string_view>& variants, cons
                std::string(candidate.build->python_min) + "–" + std::string(candidate.build->python_max) + ")";
       }
       auto gap = gap_for(candidate);
-      if (!gap) return TorchPick{candidate.version, std::string(candidate.variant)};
+      if (!gap) return pick_of(candidate);
       if (!first_gap) first_gap = gap;
     }
     return *first_gap;
@@ -328,7 +485,7 @@ PickOr<TorchPick> pick_torch(const std::vector<std::string_view>& variants, cons
     if (!python_fits(candidate, request.python)) continue;
     any_for_python = true;
     auto gap = gap_for(candidate);
-    if (!gap) return TorchPick{candidate.version, std::string(candidate.variant)};
+    if (!gap) return pick_of(candidate);
     if (!first_gap) first_gap = gap;
   }
   if (!any_for_python) return "no " + for_variant + " torch build has a wheel for Python " + request.python;
@@ -343,6 +500,8 @@ std::expected<Choice, std::string> search(const Request& request) {
     if (!torch) return std::unexpected(torch.error());
     choice.torch_version = torch->version;
     choice.torch_variant = "cpu";
+    choice.torch_wheel = torch->wheel;
+    choice.torch_plain = torch->plain;
     choice.reasons.push_back(request.torch == "auto"
                                  ? "no NVIDIA GPU: the newest CPU-only torch for Python " + request.python
                                  : "no NVIDIA GPU: the CPU-only build of torch " + request.torch);
@@ -418,10 +577,13 @@ std::expected<Choice, std::string> search(const Request& request) {
     choice.driver_branch = driver->branch;
     choice.driver_source = driver->source;
     choice.open_modules = driver->open_modules;
+    choice.repo_packages = driver->repo_packages;
     choice.nvidia_repo = os->nvidia_repo;
     if (repo_rejected_by_apt(request, *os)) choice.repo_warning = repo_rejection(request, *os);
     choice.torch_version = torch->version;
     choice.torch_variant = torch->variant;
+    choice.torch_wheel = torch->wheel;
+    choice.torch_plain = torch->plain;
     const std::string fits = gpu_list(request) + ", " + request.os_label + " and Python " + request.python;
     choice.reasons.push_back(request.cuda == "auto" ? "CUDA " + choice.cuda + ": the newest that " + fits + " allow"
                                                     : "CUDA " + choice.cuda + " as configured; " + fits + " allow it");
@@ -433,6 +595,15 @@ std::expected<Choice, std::string> search(const Request& request) {
     return choice;
   }
   return std::unexpected(best_reason);
+}
+
+// `href` of the page at `page_url` as an absolute URL (RFC 3986 reference resolution, for the forms
+// PyTorch's pages use: absolute, host-absolute, or relative to the page's folder).
+std::string resolved_url(const std::string& page_url, const std::string& href) {
+  if (href.find("://") != std::string::npos) return href;
+  const auto host_end = page_url.find('/', page_url.find("://") + 3);
+  if (href.starts_with('/')) return page_url.substr(0, host_end) + href;
+  return page_url.substr(0, page_url.rfind('/') + 1) + href;
 }
 
 std::string describe_choice(const Choice& choice) {
@@ -507,15 +678,18 @@ std::expected<Choice, Refusal> choose(const Request& request) {
 }
 
 TorchInstall torch_install(const Choice& choice, std::string_view base_url) {
-  const auto build = find_torch(choice.torch_version);
   const std::string base(base_url);
   TorchInstall install;
-  const bool plain = build && build->plain_variant == choice.torch_variant;
-  install.requirement = "torch==" + choice.torch_version + (plain ? "" : "+" + choice.torch_variant);
-  if (build && build->index == TorchIndex::find_links) {
-    install.index_args = {"-f", base + "/torch_stable.html"};
-  } else {
+  if (compare_versions(choice.torch_version, k_first_index_url_torch) >= 0) {
+    install.requirement = "torch==" + choice.torch_version + "+" + choice.torch_variant;
     install.index_args = {"--index-url", base + "/" + choice.torch_variant};
+  } else if (!choice.torch_plain) {
+    install.requirement = "torch==" + choice.torch_version + "+" + choice.torch_variant;
+    install.index_args = {"-f", base + "/torch_stable.html"};
+  } else if (!choice.torch_wheel.empty()) {
+    install.requirement = resolved_url(base + "/torch_stable.html", choice.torch_wheel);
+  } else {
+    install.requirement = "torch==" + choice.torch_version;
   }
   return install;
 }

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/gpu/torch_index.hpp"
+
 namespace cs231n::gpu {
 
 // The one compatibility table (FACTS.md, "GPU, driver, CUDA and PyTorch compatibility"): GCE's GPUs,
@@ -21,6 +23,9 @@ struct GpuModel {
   std::string_view min_cuda;      // oldest CUDA that knows the architecture
   int max_cuda_major = 0;         // newest CUDA major with kernels for it (0: no limit)
   bool retired_on_gce = false;    // GCE no longer offers it
+  // The first driver branch that knows the architecture, where newer than its CUDA's minor-version
+  // minimum (which is what runs a CUDA program, not what drives a new GPU); 0: no such limit.
+  int min_driver_branch = 0;
 };
 
 // NVIDIA's open kernel modules drive Turing (sm_75) and newer, and only they drive Blackwell; the
@@ -96,11 +101,6 @@ std::string nvidia_repo_name(std::string_view os_id, std::string_view version_id
 std::string supported_os_list();
 // "Ubuntu 14.04" for "ubuntu1404", "Debian 12" for "debian12".
 std::string os_label_of_repo(std::string_view repo);
-
-enum class TorchIndex {
-  find_links,  // torch <= 1.10: pip install torch==V+cuXXX -f BASE/torch_stable.html
-  index_url,   // torch 2.x: pip install torch==V+cuXXX --index-url BASE/cuXXX
-};
 
 struct TorchBuild {
   std::string_view version;                // "2.7.1"

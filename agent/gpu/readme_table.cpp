@@ -45,7 +45,7 @@ std::string driver_of(const Choice& choice) {
     case DriverSource::nvidia_repo_latest: return "NVIDIA's " + branch + "+" + flavour + ", DKMS";
     case DriverSource::nvidia_repo: break;
   }
-  return "driver " + branch + ", DKMS";
+  return "driver " + branch + flavour + ", DKMS";
 }
 
 std::string cell(const Request& request) {

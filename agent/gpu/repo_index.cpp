@@ -15,6 +15,18 @@ int branch_of(std::string_view version) {
   return static_cast<int>(util::parse_uint(version.substr(0, version.find('.'))).value_or(0));
 }
 
+// The branches of the packages named <prefix><branch>, oldest first.
+std::vector<int> branches_of(const std::map<std::string, std::string>& packages, std::string_view prefix) {
+  std::vector<int> branches;
+  for (const auto& [name, version] : packages) {
+    if (!name.starts_with(prefix)) continue;
+    if (const auto branch = util::parse_uint(std::string_view(name).substr(prefix.size())))
+      branches.push_back(static_cast<int>(*branch));
+  }
+  std::ranges::sort(branches);
+  return branches;
+}
+
 }  // namespace
 
 std::vector<std::string> RepoContents::cuda_toolkits() const {
@@ -31,17 +43,9 @@ std::vector<std::string> RepoContents::cuda_toolkits() const {
   return versions;
 }
 
-std::vector<int> RepoContents::driver_branches() const {
-  std::vector<int> branches;
-  constexpr std::string_view prefix = "cuda-drivers-";
-  for (const auto& [name, version] : packages) {
-    if (!name.starts_with(prefix)) continue;
-    if (const auto branch = util::parse_uint(std::string_view(name).substr(prefix.size())))
-      branches.push_back(static_cast<int>(*branch));
-  }
-  std::ranges::sort(branches);
-  return branches;
-}
+std::vector<int> RepoContents::driver_branches() const { return branches_of(packages, "cuda-drivers-"); }
+
+std::vector<int> RepoContents::open_branches() const { return branches_of(packages, "nvidia-open-"); }
 
 int RepoContents::unsuffixed_driver_branch() const {
   for (const char* name : {"nvidia-open", "cuda-drivers"}) {

@@ -18,6 +18,8 @@ struct RepoContents {
   std::vector<std::string> cuda_toolkits() const;
   // The branches of cuda-drivers-<branch>, oldest first.
   std::vector<int> driver_branches() const;
+  // The branches of nvidia-open-<branch> (the open modules' meta package from R560), oldest first.
+  std::vector<int> open_branches() const;
   // The branch the unsuffixed nvidia-open (else cuda-drivers) brings: 590 for 590.48.01-1; 0: none.
   int unsuffixed_driver_branch() const;
 };

@@ -347,7 +347,9 @@ _gpu_index() {
 gpu_torch_index() {
   local dir=${1:?gpu_torch_index needs a folder}/whl folder version py platform pys link
   mkdir -p -- "$dir"
-  # torch_stable.html: the find-links page of torch <= 1.10 (relative links, no hashes).
+  # torch_stable.html: the find-links page of torch <= 1.10 (relative links, no hashes), in the
+  # form of tests/fixtures/torch-index/torch_stable.html (see its README): other variants of a
+  # version beside the plain one, as pip meets them there.
   {
     printf '<!DOCTYPE html>\n<html>\n  <body>\n'
     while read -r folder version platform pys; do
@@ -359,6 +361,8 @@ gpu_torch_index() {
 cu100 1.0.0 linux_x86_64 35 36 37
 cu100 1.1.0 linux_x86_64 35 36 37
 cu100 1.2.0 manylinux1_x86_64 35 36 37
+cu92 1.2.0+cu92 manylinux1_x86_64 35 36 37
+cpu 1.2.0+cpu manylinux1_x86_64 35 36 37
 cu100 1.3.1+cu100 linux_x86_64 35 36 37
 cu100 1.4.0+cu100 linux_x86_64 35 36 37 38
 cu92 1.4.0+cu92 linux_x86_64 35 36 37 38

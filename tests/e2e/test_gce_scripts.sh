@@ -206,6 +206,27 @@ assert_eq "cs231n-config" '{"jupyter": {"port": 9443}}' "$("$PYTHON" -c 'import 
   "$(call_matching files gcloud compute instances create)")"
 assert_contains "--no-wait" "Then Jupyter: https://198.51.100.11:9443" "$(cat -- "$OUT")"
 
+section "create-instance.sh with GCE's newer GPUs: the machine type that carries them, no --accelerator"
+for case in b200:8:a4-highgpu-8g h200:8:a3-ultragpu-8g h100-mega:8:a3-megagpu-8g nvidia-rtx-pro-6000:1:g4-standard-48 \
+  rtx-pro-6000:4:g4-standard-192 a100-80gb:1:a2-ultragpu-1g; do
+  IFS=: read -r gpu count machine <<<"$case"
+  new_cloud 8
+  run_script create-instance.sh --name big --zone "$ZONE" --agent "$AGENT_FILE" --agent-url https://example.org/cs231n-agent \
+    --gpu "$gpu:$count" --my-ip 198.51.100.7 --no-static-ip --skip-quota-check --no-wait
+  assert_rc 0
+  assert_contains "--gpu $gpu:$count" "--machine-type=$machine --maintenance-policy=TERMINATE " "$(calls | grep 'instances create')"
+  assert_no_call_matching '--accelerator'
+done
+new_cloud 8
+run_script create-instance.sh "${base[@]}" --gpu b200:1
+assert_rc 2
+assert_one_error_line create-instance.sh "--gpu b200:1: GCE has no machine type with 1 nvidia-b200 GPU(s)"
+new_cloud 8
+run_script create-instance.sh "${base[@]}" --gpu h200:8
+assert_rc 1
+assert_contains "quota" "region us-west1 lists no NVIDIA_H200_GPUS quota, so it likely has no nvidia-h200-141gb" "$(cat -- "$ERR")"
+assert_no_call_matching ' (create|update|cp) '
+
 section "create-instance.sh: the agent fails; the error, the status and the log command"
 new_cloud 0
 guest_attributes cs231n running:conda-env "failed:conda-env:step conda-env failed: conda create exited 1 (see its log)"

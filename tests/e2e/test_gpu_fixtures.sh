@@ -6,7 +6,7 @@
 #   - cuda-keyring sets up a signed NVIDIA repo that apt trusts through that keyring only; a repo
 #     signed by another key, or not at all, fails `apt-get update` naming the NVIDIA source;
 #   - cuda-drivers-580 plus the running kernel's headers build the (unsigned) module through the
-#     headers' DKMS hook; nouveau keeps it from loading until a reboot with nouveau blacklisted in
+#     headers' DKMS hook, nvidia-open-580 the open one in its place; nouveau keeps it from loading until a reboot with nouveau blacklisted in
 #     modprobe.d and the initramfs; then nvidia-smi lists the T4;
 #   - a held driver branch: cuda-12-6 would replace it, cuda-toolkit-12-6 installs alone;
 #   - a reboot into a new kernel leaves the module missing until that kernel's headers come;
@@ -47,11 +47,11 @@ gpu_fake_kernel "$REL" nouveau
 gpu_add_pci_gpu 1eb8
 gpu_gce
 gpu_secure_boot off
-gpu_make_repos debian11 "$REL" "$NEW_REL"
+gpu_make_repos ubuntu2204 "$REL" "$NEW_REL"
 chroot_install_agent "$AGENT"
 # Only the test's repositories: no traffic to Debian's archive, and quick.
 : >"$R/etc/apt/sources.list"
-assert_eq "GPU_NVIDIA_REPO_URL" "$GPU_BASE/compute/cuda/repos/debian11/x86_64/" "$GPU_NVIDIA_REPO_URL"
+assert_eq "GPU_NVIDIA_REPO_URL" "$GPU_BASE/compute/cuda/repos/ubuntu2204/x86_64/" "$GPU_NVIDIA_REPO_URL"
 
 section "the fake /proc: kernel facts from the fake folder, everything else the real procfs"
 inside_ok cat /proc/sys/kernel/osrelease /proc/sys/kernel/random/boot_id
@@ -92,11 +92,11 @@ assert_rc 1
 assert_eq "modprobe without a driver" "modprobe: FATAL: Module nvidia not found in directory /lib/modules/$REL" "$(cat -- "$ERR")"
 
 section "cuda-keyring: the keyring, the list and the pin; apt trusts the repo through that keyring"
-cp -- "$GPU_SERVE/compute/cuda/repos/debian11/x86_64/cuda-keyring_1.1-1_all.deb" "$R/tmp/"
+cp -- "$GPU_SERVE/compute/cuda/repos/ubuntu2204/x86_64/cuda-keyring_1.1-1_all.deb" "$R/tmp/"
 inside_ok dpkg -i /tmp/cuda-keyring_1.1-1_all.deb
 assert_eq "the list cuda-keyring installs" \
   "deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] $GPU_NVIDIA_REPO_URL /" \
-  "$(cat -- "$R/etc/apt/sources.list.d/cuda-debian11-x86_64.list")"
+  "$(cat -- "$R/etc/apt/sources.list.d/cuda-ubuntu2204-x86_64.list")"
 cmp -s -- "$GPU_SERVE/cuda-archive-keyring.gpg" "$R/usr/share/keyrings/cuda-archive-keyring.gpg" ||
   fail "the keyring cuda-keyring installs is not the repo's key"
 assert_contains "the pin" "Pin: release l=NVIDIA CUDA
@@ -143,6 +143,14 @@ assert_eq "the module" "unsigned nvidia 580.95.05 $REL" "$(cat -- "$R/lib/module
 driver_log=$(cat -- "$R/var/log/nvidia-standin.log")
 assert_contains "the driver's log" "cuda-drivers-580 postinst configure" "$driver_log"
 assert_contains "the driver's log" "dkms: built nvidia/580.95.05 for $REL" "$driver_log"
+
+section "the open flavour: nvidia-open-580 replaces cuda-drivers-580 and builds the open module"
+inside_ok apt-get install -y nvidia-open-580
+assert_eq "the open module" "unsigned nvidia-open 580.95.05 $REL" "$(cat -- "$R/lib/modules/$REL/updates/dkms/nvidia.ko")"
+[[ $(gpu_dpkg_status cuda-drivers-580) != *" ok installed" ]] || fail "cuda-drivers-580 (the proprietary flavour) is still installed"
+inside_ok apt-get install -y cuda-drivers-580
+assert_eq "the proprietary module again" "unsigned nvidia 580.95.05 $REL" "$(cat -- "$R/lib/modules/$REL/updates/dkms/nvidia.ko")"
+[[ $(gpu_dpkg_status nvidia-open-580) != *" ok installed" ]] || fail "nvidia-open-580 is still installed"
 
 section "nouveau holds the GPU: modprobe nvidia fails, nvidia-smi cannot reach the driver"
 inside modprobe nvidia
@@ -225,19 +233,23 @@ inside "$PY36" "${PIP_OPTIONS[@]}" torch==1.5.0 -f "$GPU_BASE/whl/torch_stable.h
 assert_rc 1
 # (sort -V's order, which differs from PEP 440's among local labels: cu92 before cu100)
 assert_contains "pip, a version the page lacks" \
-  "ERROR: Could not find a version that satisfies the requirement torch==1.5.0 (from versions: 1.0.0, 1.1.0, 1.2.0, 1.3.1+cu100, 1.4.0, 1.4.0+cpu, 1.4.0+cu92, 1.4.0+cu100, 1.10.2+cpu, 1.10.2+cu102, 1.10.2+cu113)
+  "ERROR: Could not find a version that satisfies the requirement torch==1.5.0 (from versions: 1.0.0, 1.1.0, 1.2.0, 1.2.0+cpu, 1.2.0+cu92, 1.3.1+cu100, 1.4.0, 1.4.0+cpu, 1.4.0+cu92, 1.4.0+cu100, 1.10.2+cpu, 1.10.2+cu102, 1.10.2+cu113)
 ERROR: No matching distribution found for torch==1.5.0" "$(cat -- "$ERR")"
 inside "$PY312" "${PIP_OPTIONS[@]}" torch==1.2.0 -f "$GPU_BASE/whl/torch_stable.html"
 assert_rc 1
 assert_contains "pip, no wheel for python 3.12" "(from versions: none)" "$(cat -- "$ERR")"
 [[ ! -e $R/opt/conda/envs/py36/lib/python3.6/site-packages/torch ]] || fail "a failed pip install left a torch"
 
+# PEP 440: ==1.2.0 matches 1.2.0+cu92 and 1.2.0+cpu too, and pip takes the newest match.
 inside_ok "$PY36" "${PIP_OPTIONS[@]}" torch==1.2.0 -f "$GPU_BASE/whl/torch_stable.html"
-assert_contains "pip install torch==1.2.0" "Successfully installed torch-1.2.0" "$(cat -- "$OUT")"
+assert_contains "pip install torch==1.2.0 -f" "Successfully installed torch-1.2.0+cu92" "$(cat -- "$OUT")"
+WHEEL=$GPU_BASE/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl
+inside_ok "$PY36" "${PIP_OPTIONS[@]}" "$WHEEL"
+assert_contains "pip install of the wheel's URL" "Successfully installed torch-1.2.0" "$(cat -- "$OUT")"
 JSON_FILE=$R/opt/conda/envs/py36/lib/python3.6/site-packages/torch/standin.json assert_json "" \
   "{\"version\": \"1.2.0\", \"cuda\": \"10.0\", \"wheel\": \"torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl\",
-    \"url\": \"$GPU_BASE/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl\"}"
-assert_eq "the ledger's pip line" "root	pip	install --no-input --progress-bar off torch==1.2.0 -f $GPU_BASE/whl/torch_stable.html" \
+    \"url\": \"$WHEEL\"}"
+assert_eq "the ledger's pip line" "root	pip	install --no-input --progress-bar off $WHEEL" \
   "$(grep -P '\tpip\t' "$R$LEDGER" | tail -n 1)"
 inside_ok "$PY36" -c 'import torch; print(torch.cuda.is_available())'
 assert_json "" '{"torch": "1.2.0", "cuda": "10.0", "available": true, "devices": ["Tesla T4"]}'
@@ -267,7 +279,7 @@ inside_ok modprobe nvidia
 section "a held driver branch: cuda-12-6 would replace it, cuda-toolkit-12-6 installs alone"
 inside_ok apt-get install -s cuda-12-6
 assert_output_contains "cuda-12-6 without a hold" "Remv cuda-drivers-580"
-assert_output_contains "cuda-12-6 without a hold" "Inst cuda-drivers-595"
+assert_output_contains "cuda-12-6 without a hold" "Inst cuda-drivers (595.84-1"
 inside_ok apt-mark hold cuda-drivers-580
 inside apt-get install -s cuda-12-6
 assert_rc 100

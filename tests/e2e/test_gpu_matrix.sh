@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `plan --json` on fake roots for the GPU/OS combinations a course meets today, with PyTorch's wheel
-# index and NVIDIA's repo indexes served on 127.0.0.1 in their real formats (a PEP 503 page per
-# variant, a Packages file per distro; what they hold is what public sources report, see
-# docs/sources/gpu-driver-cuda-torch.md, plus torch 2.15.1, a release the agent's table does not
+# indexes and NVIDIA's repo indexes served on 127.0.0.1 in their real formats (a PEP 503 page per
+# variant, torch_stable.html for torch 1.x, a Packages or Packages.gz file per distro; what they
+# hold is what public sources report, see docs/sources/gpu-driver-cuda-torch.md and
+# tests/fixtures/nvidia-repo/README.md, plus torch 2.15.1, a release the agent's table does not
 # know). For each: the choice an expert would make, and every CUDA toolkit, driver package and
 # torch wheel it names exists in the served indexes. Ubuntu's signed modules come from the OS
-# archive, which plan does not read (apt-cache after apt-get update): their names are checked
-# against Ubuntu's naming (ubuntu-drivers-common) instead.
+# archive, which a fixture root has no apt lists of: their names are checked against Ubuntu's
+# naming (ubuntu-drivers-common) instead. ubuntu2204's Packages.gz carries tens of MB of other
+# packages, as NVIDIA's real one does; each index is read once per plan.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -43,6 +45,8 @@ torch_page cu129 2.8.0
 torch_page cu130 2.9.1 2.10.0 2.11.0 2.12.0 2.13.0 2.14.0 2.15.1
 torch_page cu132 2.12.0 2.13.0 2.14.0 2.15.1
 torch_page cpu 2.7.1 2.14.0 2.15.1
+# torch 1.x: PyTorch's find-links page (tests/fixtures/torch-index/README.md).
+cp -- "$SOURCE_DIR/tests/fixtures/torch-index/torch_stable.html" "$INDEXES/whl/torch_stable.html"
 
 # packages DISTRO NAME=VERSION...: NVIDIA's repo's Packages file for DISTRO.
 packages() {
@@ -54,17 +58,36 @@ packages() {
       "${entry%%=*}" "${entry#*=}" "${entry%%=*}" "${entry#*=}"
   done >"$INDEXES/repos/$distro/x86_64/Packages"
 }
+# What public sources say each repo has (tests/fixtures/nvidia-repo/README.md).
 packages ubuntu1804 cuda-drivers-470=470.256.02-1 cuda-toolkit-10-0=10.0.130-1 cuda-toolkit-11-8=11.8.0-1
 packages ubuntu2004 cuda-drivers-470=470.256.02-1 cuda-drivers-535=535.274.02-1 cuda-toolkit-11-8=11.8.0-1 \
   cuda-toolkit-12-6=12.6.3-1 cuda-toolkit-12-8=12.8.1-1
-packages ubuntu2204 cuda-drivers-535=535.274.02-1 cuda-drivers-580=580.105.08-1 cuda-drivers=595.58.03-1 \
-  nvidia-open=595.58.03-1 cuda-toolkit-11-8=11.8.0-1 cuda-toolkit-12-6=12.6.3-1 cuda-toolkit-12-8=12.8.1-1 \
-  cuda-toolkit-13-0=13.0.2-1 cuda-toolkit-13-2=13.2.1-1
-packages ubuntu2404 cuda-drivers-580=580.105.08-1 cuda-drivers=595.58.03-1 nvidia-open=595.58.03-1 \
-  cuda-toolkit-12-6=12.6.3-1 cuda-toolkit-12-8=12.8.1-1 cuda-toolkit-13-0=13.0.2-1 cuda-toolkit-13-2=13.2.1-1
+packages ubuntu2204 cuda-drivers-535=535.274.02-1 cuda-drivers-580=580.105.08-1 nvidia-open-580=580.105.08-1 \
+  cuda-drivers=595.58.03-1 nvidia-open=595.58.03-1 cuda-toolkit-11-8=11.8.0-1 cuda-toolkit-12-6=12.6.3-1 \
+  cuda-toolkit-12-8=12.8.1-1 cuda-toolkit-13-0=13.0.2-1 cuda-toolkit-13-2=13.2.1-1
+packages ubuntu2404 cuda-drivers-580=580.105.08-1 nvidia-open-580=580.105.08-1 cuda-drivers=595.58.03-1 \
+  nvidia-open=595.58.03-1 cuda-toolkit-12-6=12.6.3-1 cuda-toolkit-12-8=12.8.1-1 cuda-toolkit-13-0=13.0.2-1 \
+  cuda-toolkit-13-2=13.2.1-1
 packages ubuntu2604 cuda-drivers=595.58.03-1 nvidia-open=595.58.03-1 cuda-toolkit-13-3=13.3.0-1
 packages debian13 cuda-drivers=590.48.01-1 nvidia-open=590.48.01-1 cuda-toolkit-13-1=13.1.1-1 \
   cuda-toolkit-13-2=13.2.1-1
+# ubuntu2204 as NVIDIA serves the big repos: Packages.gz only (apt fetches that; ubuntu2204's was
+# 2.4 MB compressed in 2026), its real stanzas among 40 MB of others' (libraries, old toolkits).
+"$PYTHON" - "$INDEXES/repos/ubuntu2204/x86_64" <<'PY'
+import gzip, os, sys
+folder = sys.argv[1]
+wanted = open(os.path.join(folder, "Packages")).read()
+filler = "".join(
+    f"Package: libcublas-{i // 400}-{i % 400}\nArchitecture: amd64\nVersion: {i}.0.1-1\n"
+    f"Depends: libc6 (>= 2.17), cuda-toolkit-config-common\nFilename: ./libcublas-{i}_amd64.deb\n"
+    f"Size: 123456789\nSHA256: {i:064d}\nDescription: CUBLAS native runtime libraries\n "
+    f"a filler stanza of the test's large index\n\n" for i in range(150000))
+text = filler[: len(filler) // 2] + wanted + filler[len(filler) // 2 :]
+assert len(text) > 40 << 20, len(text)
+with gzip.open(os.path.join(folder, "Packages.gz"), "wt", compresslevel=6) as out:
+    out.write(text)
+os.remove(os.path.join(folder, "Packages"))
+PY
 
 # -- the machines --------------------------------------------------------------------------------
 # make_root NAME OS_ID VERSION_ID PRETTY KERNEL APT GPU_ID GCE: a fake root with that OS, kernel,
@@ -124,6 +147,10 @@ expect_choice() {
   distro=$(the_step nvidia-repo | sed -n "s/^add NVIDIA's \([a-z0-9]*\) repository.*/\1/p")
   assert_contains "nvidia-repo: where its packages came from" \
     "its packages known from NVIDIA's package list $INDEX_BASE/repos/$distro/x86_64/Packages" "$(the_step nvidia-repo)"
+  JSON_FILE=$OUT assert_json_contains gpu_index_reads "NVIDIA's package list $INDEX_BASE/repos/$distro/x86_64/Packages" \
+    "PyTorch's index $INDEX_BASE/whl/"
+  local index=$INDEXES/repos/$distro/x86_64/Packages listed
+  if [[ -f $index ]]; then listed=$(grep '^Package:' "$index"); else listed=$(zcat -- "$index.gz" | grep '^Package:'); fi
   for package in $driver $toolkit; do
     case $package in
       linux-headers-*) ;;  # the OS archive's, for the running kernel
@@ -132,8 +159,8 @@ expect_choice() {
           fail "$what: $package is not one of Ubuntu's signed module names (ubuntu-drivers-common)" ;;
       nvidia-utils-*-server) ;;
       *)
-        grep -qx "Package: $package" "$INDEXES/repos/$distro/x86_64/Packages" ||
-          fail "$what: $package is not in NVIDIA's $distro repository" "it has: $(grep '^Package:' "$INDEXES/repos/$distro/x86_64/Packages" | xargs)" ;;
+        grep -qx "Package: $package" <<<"$listed" ||
+          fail "$what: $package is not in NVIDIA's $distro repository" "it has: $(grep -v libcublas <<<"$listed" | xargs)" ;;
     esac
   done
   if [[ $torch =~ ^torch==([0-9.]+)\+(cu[0-9]+)$ ]]; then
@@ -151,6 +178,16 @@ plan_matrix "$root"
 expect_choice "Ubuntu 22.04 + T4: CUDA 13.2, Ubuntu's signed 580 with open modules for the running kernel, torch 2.15.1+cu132" \
   "linux-modules-nvidia-580-server-open-$JAMMY_GCP linux-modules-nvidia-580-server-open-gcp nvidia-utils-580-server" \
   cuda-toolkit-13-2 "torch==2.15.1+cu132"
+
+section "each index is read once per plan, however many steps ask for the choice"
+curl -sS "$INDEX_BASE/_idle" >/dev/null
+gets() { "$PYTHON" -c 'import json, sys
+print(sum(1 for line in open(sys.argv[1]) if json.loads(line)["path"] == sys.argv[2]))' "$SERVER_LOG" "$1"; }
+for path in /repos/ubuntu2204/x86_64/Packages.gz /whl/cu132/torch/ /whl/cu130/torch/; do
+  assert_eq "GET $path" 1 "$(gets "$path")"
+done
+assert_eq "GET /repos/ubuntu2204/x86_64/Packages (Packages.gz was there)" 0 "$(gets /repos/ubuntu2204/x86_64/Packages)"
+assert_eq "GET /whl/torch_stable.html (nothing for Python 3.12 there)" 0 "$(gets /whl/torch_stable.html)"
 
 root=$(make_root jammy-p100 ubuntu 22.04 "Ubuntu 22.04.5 LTS" "$JAMMY_GCP" 2.4.13 15f8 gce)
 plan_matrix "$root"
@@ -184,6 +221,14 @@ for gpu in 2901:B200 2bb5:"RTX PRO 6000"; do
     cuda-toolkit-13-2 "torch==2.15.1+cu132"
 done
 
+for gpu in 1eb8:"T4":"Ubuntu 22.04":jammy:22.04 2901:"B200":"Ubuntu 24.04":noble:24.04; do
+  IFS=: read -r id name label codename version <<<"$gpu"
+  root=$(make_root "$codename-$id-generic" ubuntu "$version" "$label" 6.8.0-45-generic 2.4.13 "$id" gce)
+  plan_matrix "$root"
+  expect_choice "$label + $name, a kernel without Ubuntu's signed modules: NVIDIA's open modules, nvidia-open-580 (DKMS)" \
+    "linux-headers-6.8.0-45-generic nvidia-open-580" cuda-toolkit-13-2 "torch==2.15.1+cu132"
+done
+
 root=$(make_root focal-v100 ubuntu 20.04 "Ubuntu 20.04.6 LTS" 5.15.0-1070-gcp 2.0.10 1db1 gce)
 plan_matrix "$root"
 expect_choice "Ubuntu 20.04 + V100: no signed modules there, cuda-drivers-535 from NVIDIA's repo, a cu126 torch" \
@@ -193,17 +238,27 @@ expect_choice "Ubuntu 20.04 + V100: no signed modules there, cuda-drivers-535 fr
 SEED='{"profile": "seed", "gpu": {"keyring_sha256": {"ubuntu1804/cuda-keyring_1.1-1_all.deb": "'"$(printf '%064d' 0)"'"}}}'
 root=$(make_root bionic-t4 ubuntu 18.04 "Ubuntu 18.04.6 LTS" 5.4.0-1103-gcp 1.6.17 1eb8 gce)
 plan_matrix "$root" "$SEED"
+# expect_seed_wheel WHAT: the pytorch step installs torch 1.2.0's CUDA 10.0 wheel by its URL, a
+# wheel torch_stable.html lists for Python 3.6 (not `torch==1.2.0 -f`, which pip would answer with
+# 1.2.0+cu92).
+expect_seed_wheel() {
+  local wheel=cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl
+  assert_contains "$1: pytorch" "pip install $INDEX_BASE/whl/$wheel into env" "$(the_step pytorch)"
+  assert_contains "$1: pytorch" "versions from PyTorch's index $INDEX_BASE/whl" "$(the_step pytorch)"
+  grep -qF "href=\"$wheel\"" "$INDEXES/whl/torch_stable.html" || fail "$1: no $wheel in torch_stable.html"
+  JSON_FILE=$OUT assert_json_contains gpu_index_reads "PyTorch's index $INDEX_BASE/whl/torch_stable.html: read"
+}
 section "Ubuntu 18.04 + T4, the tutorial (seed): CUDA 10.0, cuda-drivers-470, torch 1.2.0 from torch_stable.html"
 assert_contains "nvidia-driver" "install linux-headers-5.4.0-1103-gcp cuda-drivers-470 for " "$(the_step nvidia-driver)"
 assert_contains "cuda" "install cuda-toolkit-10-0 " "$(the_step cuda)"
-assert_contains "pytorch" "pip install torch==1.2.0 -f $INDEX_BASE/whl/torch_stable.html" "$(the_step pytorch)"
+expect_seed_wheel "Ubuntu 18.04 + T4"
 grep -qx "Package: cuda-drivers-470" "$INDEXES/repos/ubuntu1804/x86_64/Packages" || fail "cuda-drivers-470 not in ubuntu1804"
 
 root=$(make_root bionic-k80 ubuntu 18.04 "Ubuntu 18.04.6 LTS" 4.15.0-213-generic 1.6.17 102d workstation)
 plan_matrix "$root" "$SEED"
 section "Ubuntu 18.04 + K80 off GCE (seed): the same 470, which is the K80's last branch"
 assert_contains "nvidia-driver" "cuda-drivers-470 for Tesla K80" "$(the_step nvidia-driver)"
-assert_contains "pytorch" "pip install torch==1.2.0 " "$(the_step pytorch)"
+expect_seed_wheel "Ubuntu 18.04 + K80"
 
 root=$(make_root bionic-k80-gce ubuntu 18.04 "Ubuntu 18.04.6 LTS" 5.4.0-1103-gcp 1.6.17 102d gce)
 run_agent plan --json --root "$root" --config "$TEST_TMP/config.json"

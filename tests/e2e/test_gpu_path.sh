@@ -54,7 +54,7 @@ held() { in_chroot apt-mark showhold | xargs; }
 section "plan: the choice for a T4 on Debian 11, explained"
 chroot_agent plan --state-dir "$STATE"
 assert_rc 0
-assert_contains "nvidia-driver row" "install linux-headers-$KERNEL cuda-drivers-580 for Tesla T4, hold cuda-drivers-580" "$(cat "$OUT")"
+assert_contains "nvidia-driver row" "install linux-headers-$KERNEL cuda-drivers-535 for Tesla T4, hold cuda-drivers-535" "$(cat "$OUT")"
 assert_contains "nvidia-driver row" "blacklist nouveau and reboot once" "$(cat "$OUT")"
 assert_contains "cuda row" "CUDA 12.6: the newest that the Tesla T4, Debian 11 and Python 3.12 allow" "$(cat "$OUT")"
 assert_contains "pytorch row" "pip install torch==2.15.1+cu126 --index-url $GPU_BASE/whl/cu126 into env cs231n" "$(cat "$OUT")"
@@ -71,9 +71,9 @@ assert_eq "cuda-keyring" "install ok installed" "$(gpu_dpkg_status cuda-keyring)
 [[ -f $R/usr/share/keyrings/cuda-archive-keyring.gpg ]] || fail "cuda-keyring wrote no keyring"
 assert_contains "NVIDIA's list" "signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg" \
   "$(cat "$R/etc/apt/sources.list.d/cuda-debian11-x86_64.list")"
-assert_eq "cuda-drivers-580 (held)" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-580)"
+assert_eq "cuda-drivers-535 (held)" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-535)"
 assert_eq "linux-headers-$KERNEL" "install ok installed" "$(gpu_dpkg_status "linux-headers-$KERNEL")"
-assert_eq "held packages" "cuda-drivers-580" "$(held)"
+assert_eq "held packages" "cuda-drivers-535" "$(held)"
 [[ -f $R/lib/modules/$KERNEL/updates/dkms/nvidia.ko ]] || fail "DKMS built no module for $KERNEL"
 blacklist=$(cat "$R/etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf")
 assert_contains "nouveau blacklist" "blacklist nouveau" "$blacklist"
@@ -93,7 +93,7 @@ assert_eq "closing line" "done: every selected step is done" "$(tail -n 1 -- "$O
 assert_eq "cuda-toolkit-12-6" "install ok installed" "$(gpu_dpkg_status cuda-toolkit-12-6)"
 assert_eq "cuda-12-6 (the metapackage that pulls the newest driver)" "" "$(gpu_dpkg_status cuda-12-6)"
 assert_eq "cuda-drivers (newest branch)" "" "$(gpu_dpkg_status cuda-drivers)"
-assert_eq "driver branch after CUDA" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-580)"
+assert_eq "driver branch after CUDA" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-535)"
 # shellcheck disable=SC2016  # the profile.d line, literally
 assert_contains "profile.d" 'export PATH="/usr/local/cuda-12.6/bin${PATH:+:${PATH}}"' "$(cat "$R/etc/profile.d/cs231n-agent-cuda.sh")"
 assert_contains "nvcc on a login shell's PATH" "release 12.6" "$(in_chroot bash -lc 'nvcc --version')"
@@ -106,8 +106,8 @@ chroot_agent verify --json --state-dir "$STATE"
 assert_rc 0
 assert_json ok true
 assert_json "checks[name=torch].detail" '"torch 2.15.1+cu126 built for CUDA 12.6 in env cs231n"'
-assert_json "checks[name=nvidia-smi].detail" '"Tesla T4, driver 580.95.05"'
-assert_json "checks[name=driver].detail" '"driver 580.95.05 >= 525.60.13, the minimum for CUDA 12.6"'
+assert_json "checks[name=nvidia-smi].detail" '"Tesla T4, driver 535.274.02"'
+assert_json "checks[name=driver].detail" '"driver 535.274.02 >= 525.60.13, the minimum for CUDA 12.6"'
 assert_json "checks[name=torch.cuda].ok" true
 
 #-----------------------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ chroot_agent run --state-dir "$STATE" "${REBOOT[@]}"
 assert_rc 0
 assert_eq "reboot calls" 1 "$(reboots)"
 chroot_agent logs nvidia-driver --state-dir "$STATE"
-assert_contains "nvidia-driver log" "self-repair: driver 580 is installed but has no module for kernel $NEW_KERNEL" "$(cat "$OUT")"
+assert_contains "nvidia-driver log" "self-repair: driver 535 is installed but has no module for kernel $NEW_KERNEL" "$(cat "$OUT")"
 assert_eq "linux-headers-$NEW_KERNEL" "install ok installed" "$(gpu_dpkg_status "linux-headers-$NEW_KERNEL")"
 [[ -f $R/lib/modules/$NEW_KERNEL/updates/dkms/nvidia.ko ]] || fail "DKMS built no module for $NEW_KERNEL"
 assert_contains "modules after the repair" "nvidia" "$(gpu_modules)"

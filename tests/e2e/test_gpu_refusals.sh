@@ -35,7 +35,7 @@ assert_rc 4
 assert_json "steps[name=nvidia-repo].action" '"refuse"'
 for step in "${AFTER_REFUSED[@]}"; do assert_json "steps[name=$step].action" '"skip"'; done
 reason=$(json_raw "steps[name=nvidia-repo].reason")
-assert_contains "reason" "Secure Boot is on and driver 580 from NVIDIA's repo builds an unsigned module that will not load" "$reason"
+assert_contains "reason" "Secure Boot is on and driver 535 from NVIDIA's repo builds an unsigned module that will not load" "$reason"
 assert_contains "reason" "gcloud compute instances update NAME --no-shielded-secure-boot" "$reason"
 assert_contains "reason" "/var/lib/dkms/mok.key" "$reason"
 
@@ -51,7 +51,7 @@ for step in "${AFTER_REFUSED[@]}"; do
   grep -qE "^$step +skipped " "$OUT" || fail "summary table" "expected: $step skipped" "got: $(cat -- "$OUT")"
 done
 assert_eq "cuda-keyring" "" "$(gpu_dpkg_status cuda-keyring)"
-assert_eq "cuda-drivers-580" "" "$(gpu_dpkg_status cuda-drivers-580)"
+assert_eq "cuda-drivers-535" "" "$(gpu_dpkg_status cuda-drivers-535)"
 assert_eq "requests to NVIDIA's repo (other than its index)" 0 "$(nvidia_requests)"
 [[ ! -e $R/etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf ]] || fail "nouveau was blacklisted although the GPU path was refused"
 
@@ -72,7 +72,7 @@ assert_rc 4
 chroot_agent status --json --state-dir /var/lib/cuda10
 assert_json state '"refused"'
 assert_contains "nvidia-repo's reason" \
-  "NVIDIA's debian11 repository has no cuda-toolkit-10-0 (its CUDA toolkits: 12.6, 11.8); set gpu.cuda to \\\"auto\\\" (here: CUDA 12.6, driver 580, torch 2.15.1+cu126)" \
+  "NVIDIA's debian11 repository has no cuda-toolkit-10-0 (its CUDA toolkits: 12.6, 11.8); set gpu.cuda to \\\"auto\\\" (here: CUDA 12.6, driver 535, torch 2.15.1+cu126)" \
   "$(cat -- "$OUT")"
 assert_eq "cuda-keyring" "" "$(gpu_dpkg_status cuda-keyring)"
 assert_eq "requests to NVIDIA's repo (other than its index)" 0 "$(nvidia_requests)"

@@ -2,8 +2,8 @@
 # The tutorial's GPU recipe as profile `seed` keeps it, on a T4 under "Ubuntu 18.04" (a Debian 11
 # chroot overlay whose os-release says so; tests/e2e/gpu.sh): CUDA 10.0 from NVIDIA's ubuntu1804
 # repo through cuda-keyring (not the tutorial's apt-key, whose key NVIDIA rotated in 2022; a list
-# left by it is disabled; an old repo with only cuda-keyring 1.0-1), driver 470 (it runs CUDA 10.0 and every GPU of the time), torch 1.2.0 for Python 3.6 from torch_stable.html, no
-# nouveau so no reboot, and verify says torch.cuda.is_available().
+# left by it is disabled; an old repo with only cuda-keyring 1.0-1), driver 470 (it runs CUDA 10.0 and every GPU of the time), torch 1.2.0's CUDA 10.0 wheel for Python 3.6
+# as torch_stable.html lists it, no nouveau so no reboot, and verify says torch.cuda.is_available().
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -41,7 +41,9 @@ assert_contains "nvidia-repo log" "cuda-keyring_1.1-1_all.deb is not in $GPU_NVI
 [[ -e $R/etc/apt/sources.list.d/cuda.list.disabled-by-cs231n-agent ]] || fail "the tutorial's cuda.list was not kept aside"
 assert_eq "cuda-drivers-470 (held)" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-470)"
 assert_eq "cuda-toolkit-10-0" "install ok installed" "$(gpu_dpkg_status cuda-toolkit-10-0)"
-assert_eq "pip calls" "student	pip	install --no-input --progress-bar off torch==1.2.0 -f $GPU_BASE/whl/torch_stable.html" \
+# The wheel torch_stable.html lists for CUDA 10.0, by its URL: `torch==1.2.0 -f torch_stable.html`
+# would get 1.2.0+cu92 (PEP 440's == ignores the local part; the stand-in index has both, as the real one).
+assert_eq "pip calls" "student	pip	install --no-input --progress-bar off $GPU_BASE/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl" \
   "$(ledger | grep -P '\tpip\t' || true)"
 assert_contains "nvcc" "release 10.0" "$(in_chroot bash -lc 'nvcc --version')"
 [[ ! -e $R/etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf ]] || fail "nouveau blacklisted although it was not loaded"

@@ -3,8 +3,10 @@
 # longer has signed NVIDIA modules (the archive builds them for its newest GCP kernel). The
 # nvidia-driver step reads the archive (apt-cache after apt-get update), installs the flavour's
 # meta package, nvidia-utils and linux-gcp, and asks for the reboot that starts the newer kernel;
-# after it the module of that kernel loads. A Debian 11 chroot overlay whose os-release says
-# Ubuntu 22.04 (tests/e2e/gpu.sh); apt and dpkg are Debian's, real.
+# after it the module of that kernel loads. Then apt's lists, where they exist, are read by plan
+# too (apt-cache, no update): an archive with neither the running kernel's signed open modules nor
+# the flavour's is refused before nvidia-repo runs, naming what it has. A Debian 11 chroot overlay
+# whose os-release says Ubuntu 22.04 (tests/e2e/gpu.sh); apt and dpkg are Debian's, real.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -55,4 +57,23 @@ assert_rc 0
 assert_contains "modules" nvidia "$(gpu_modules)"
 [[ -f $R/lib/modules/$NEW_KERNEL/kernel/nvidia-580srv-open/nvidia.ko ]] || fail "no signed open module for $NEW_KERNEL"
 grep -qE '^nvidia-driver +done ' "$OUT" || fail "summary" "expected: nvidia-driver done" "got: $(cat -- "$OUT")"
+section "plan reads apt's lists: the running kernel's signed modules, found with apt-cache"
+chroot_agent plan --json --config /root/gpu.json --state-dir /var/lib/lists
+assert_rc 0
+assert_json_contains gpu_index_reads "apt-cache pkgnames linux-modules-nvidia-: 5 packages in apt's lists"
+assert_contains "nvidia-driver" "Ubuntu's signed linux-modules-nvidia-580-server-open for kernel $NEW_KERNEL" \
+  "$(json_raw 'steps[name=nvidia-driver].summary')"
+
+section "an archive without signed open modules: refused in plan, before nvidia-repo, naming what it has"
+OS_ARCHIVE_SIGNED_FLAVOURS=server gpu_make_repos ubuntu2204 "$NEW_KERNEL"
+# (apt-cache knows installed packages too: the earlier run's go first.)
+LAST_CMD="apt-get purge and update (in the chroot)"
+in_chroot apt-get -q -y purge linux-modules-nvidia-580-server-open-gcp "linux-modules-nvidia-580-server-open-$NEW_KERNEL" \
+  >"$OUT" 2>"$ERR" || fail "apt-get purge" "$(cat -- "$ERR")"
+in_chroot apt-get -q update >"$OUT" 2>"$ERR" || fail "apt-get update" "$(cat -- "$ERR")"
+chroot_agent plan --json --config /root/gpu.json --state-dir /var/lib/lists
+assert_rc 4
+assert_json "steps[name=nvidia-repo].action" '"refuse"'
+assert_contains "the refusal" "Ubuntu's archive (apt's lists, read with apt-cache) has neither linux-modules-nvidia-580-server-open-$NEW_KERNEL for the running kernel nor linux-modules-nvidia-580-server-open-gcp (it has linux-modules-nvidia-535-server-gcp, linux-modules-nvidia-580-server-$NEW_KERNEL, linux-modules-nvidia-580-server-gcp)" \
+  "$(json_raw 'steps[name=nvidia-repo].reason')"
 echo "PASS $TEST_NAME"

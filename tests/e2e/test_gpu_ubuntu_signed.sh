@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # An L4 on "Ubuntu 22.04" with the GCP kernel and Secure Boot on, whose NVIDIA repo apt rejects
-# (signed by a key cuda-keyring does not hold, as FACTS.md's 2026 report of the ubuntu2404 repo):
-# nvidia-repo says so and takes the repo out again, the driver comes from Ubuntu's Canonical-signed
+# although nothing known beforehand says it would (signed by a key cuda-keyring does not hold, as
+# after a key rotation; the SHA1 refusal of APT 3, known from the apt version, is decided in plan
+# and adds nothing: test_plan_planner's "APT 3 rejects"): nvidia-repo says so and takes the repo out again, the driver comes from Ubuntu's Canonical-signed
 # packages (which load with Secure Boot on), the CUDA toolkit is left out (PyTorch's wheels bring
 # their own runtime), and torch.cuda works. A Debian 11 chroot overlay whose os-release says Ubuntu
 # 22.04 (tests/e2e/gpu.sh); apt and dpkg are Debian's, real.
@@ -34,6 +35,9 @@ plan=$(cat -- "$OUT")
 assert_contains "nvidia-driver row" "install linux-modules-nvidia-580-server-open-$KERNEL linux-modules-nvidia-580-server-open-gcp nvidia-utils-580-server for L4;" "$plan"
 assert_contains "nvidia-driver row" "Secure Boot is on: the module must be signed" "$plan"
 assert_contains "pytorch row" "torch==2.15.1+cu132" "$plan"
+assert_contains "the indexes read" "Indexes the GPU choice read:
+  NVIDIA's package list $GPU_NVIDIA_REPO_URL""Packages.gz: read (" "$plan"
+assert_contains "the indexes read" "  PyTorch's index $GPU_BASE/whl/cu132/torch/: read" "$plan"
 
 section "run: NVIDIA's repo is rejected and taken out; the signed driver loads; torch sees the GPU"
 chroot_agent run --yes --config /root/gpu.json --state-dir /var/lib/signed

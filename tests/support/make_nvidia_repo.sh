@@ -9,13 +9,16 @@
 #
 # OUT_DIR is served as the root of http://HOST:PORT, and BASE_URL is HOST:PORT's
 # .../compute/cuda/repos (like https://developer.download.nvidia.com/compute/cuda/repos). Writes:
-#   OUT_DIR/compute/cuda/repos/DISTRO/x86_64/   NVIDIA's repo, apt line `deb [signed-by=...] BASE_URL/DISTRO/x86_64/ /`:
+#   OUT_DIR/compute/cuda/repos/DISTRO/x86_64/   NVIDIA's repo, apt line `deb [signed-by=...] BASE_URL/DISTRO/x86_64/ /`,
+#       with what DISTRO's real repo has as far as public sources say (tests/fixtures/nvidia-repo/README.md;
+#       the table below, distro_contents):
 #     cuda-keyring 1.1-1 (also as cuda-keyring_1.1-1_all.deb there): the keyring, list and pin files
-#     cuda-drivers-B (B: 410 470 535 580 595), one branch at a time (each Provides and Conflicts
-#       nvidia-driver-standin): nvidia-smi, a DKMS stand-in and its kernel-headers hook that
-#       "build" /lib/modules/REL/updates/dkms/nvidia.ko ("unsigned nvidia VERSION REL")
-#     cuda-drivers 595.84-1: Depends cuda-drivers-595
-#     cuda-toolkit-X-Y (X-Y: those of DISTRO, see default_toolkits): /usr/local/cuda-X.Y (nvcc, libcudart marker)
+#     cuda-drivers-B for the repo's branch packages (proprietary modules), nvidia-open-B for its
+#       open ones, and the unsuffixed cuda-drivers / nvidia-open of its newest branch (which carry
+#       the driver themselves: from R590 there are no branch packages to depend on). Each Provides
+#       and Conflicts nvidia-driver-standin: nvidia-smi, a DKMS stand-in and its kernel-headers
+#       hook that "build" /lib/modules/REL/updates/dkms/nvidia.ko ("unsigned nvidia[-open] VERSION REL")
+#     cuda-toolkit-X-Y for the repo's toolkits: /usr/local/cuda-X.Y (nvcc, libcudart marker)
 #     cuda-X-Y: Depends cuda-toolkit-X-Y and cuda-drivers (>= the release's minimum driver), so it
 #       would swap a held driver branch for the newest, as NVIDIA's does
 #   OUT_DIR/os-archive/        the OS archive's share, apt line in OUT_DIR/os-archive.list, key
@@ -36,7 +39,9 @@
 #   NVIDIA_REPO_BROKEN=badsig    NVIDIA's repo signed by another key than cuda-keyring's: apt-get
 #                                update fails for that source (NO_PUBKEY), like a rotated key
 #   NVIDIA_REPO_BROKEN=unsigned  no InRelease or Release.gpg: "The repository ... is not signed"
-#   NVIDIA_REPO_DRIVERS, NVIDIA_REPO_TOOLKITS   the branches / toolkits to publish (default: all)
+#   NVIDIA_REPO_TOOLKITS         the toolkits to publish (default: DISTRO's)
+#   OS_ARCHIVE_SIGNED_FLAVOURS   the signed module flavours the OS archive has (default: "server
+#                                server-open"; "server" alone: an archive without signed open modules)
 # Running it again on the same OUT_DIR rebuilds everything with the same keys (so a test can
 # switch between a good and a broken repo). Needs dpkg-deb, dpkg-scanpackages (dpkg-dev) and gpg.
 set -euo pipefail
@@ -56,17 +61,37 @@ DISTRO=$3
 shift 3
 KERNEL_RELEASES=("$@")
 BROKEN=${NVIDIA_REPO_BROKEN:-}
-read -r -a DRIVER_BRANCHES <<<"${NVIDIA_REPO_DRIVERS:-410 470 535 580 595}"
-# The toolkits each repo has, as far as the tests need them (docs/sources/gpu-driver-cuda-torch.md
-# section 3, and the agent's table where no source says more): the agent reads this Packages file
-# on a (fake) GCE VM, so the stand-in must not offer what the real repo lacks.
-case $DISTRO in
-  ubuntu1804) default_toolkits="10-0 11-8" ;;
-  debian11) default_toolkits="11-8 12-6" ;;
-  ubuntu2204) default_toolkits="11-8 12-6 12-8 13-0 13-2" ;;
-  *) default_toolkits="10-0 11-8 12-6 12-8 13-0 13-2" ;;
-esac
-read -r -a TOOLKITS <<<"${NVIDIA_REPO_TOOLKITS:-$default_toolkits}"
+# -- what each NVIDIA repo has (sources: tests/fixtures/nvidia-repo/README.md) ------------------
+# distro_contents: BRANCHES (cuda-drivers-B), OPEN (nvidia-open-B), LATEST (the branch of the
+# unsuffixed cuda-drivers and nvidia-open; none: the repo's newest is not known publicly), TOOLKITS.
+distro_contents() {
+  case $DISTRO in
+    # Frozen after CUDA dropped 16.04: the unsuffixed cuda-drivers of a 46x driver (UNVERIFIED).
+    ubuntu1604) BRANCHES="" OPEN="" LATEST=460 TOOLKITS_DEFAULT="10-0" ;;
+    # cuda-drivers-470 (NVIDIA/ansible-role-nvidia-driver PR #53/#55 CI); 10.0 and 11.8 toolkits.
+    ubuntu1804) BRANCHES="470" OPEN="" LATEST="" TOOLKITS_DEFAULT="10-0 11-8" ;;
+    # cuda-drivers-470 (same CI); R535 drivers (NVIDIA/apt-packaging-fabric-manager#3).
+    ubuntu2004) BRANCHES="470 535" OPEN="" LATEST="" TOOLKITS_DEFAULT="11-8 12-6 12-8" ;;
+    # cuda-drivers-515..580 (ansible-role-nvidia-driver#65, #89; 535 and 580 kept here),
+    # nvidia-open-580 (NVIDIA's driver installation guide: nvidia-open-<branch> from R560), the
+    # unsuffixed packages at the prod branch 595; toolkits from 11.7 (bazel-contrib/rules_cuda#161).
+    ubuntu2204) BRANCHES="535 580" OPEN="580" LATEST=595 TOOLKITS_DEFAULT="11-8 12-6 12-8 13-0 13-2" ;;
+    # cuda-drivers-580 and no 515 (#89); toolkits from 12.5 (MicrosoftDocs/azure-docs#123740).
+    ubuntu2404) BRANCHES="580" OPEN="580" LATEST=595 TOOLKITS_DEFAULT="12-6 12-8 13-0 13-2" ;;
+    # New in 2026, unsuffixed names only; CUDA 13.3 (compute-gpu-installation tests).
+    ubuntu2604) BRANCHES="" OPEN="" LATEST=595 TOOLKITS_DEFAULT="13-3" ;;
+    # R535 (UNVERIFIED); CUDA 11.8 to 12.6.
+    debian11) BRANCHES="535" OPEN="" LATEST="" TOOLKITS_DEFAULT="11-8 12-6" ;;
+    # From CUDA 12.3/R545 (nvidia-container-toolkit#181, elFarto/nvidia-vaapi-driver#312); 580.
+    debian12) BRANCHES="580" OPEN="580" LATEST="" TOOLKITS_DEFAULT="12-6 12-8 13-0 13-2" ;;
+    # From 590, unsuffixed names only (NVIDIA/cuda-repo-management#35, #38).
+    debian13) BRANCHES="" OPEN="" LATEST=590 TOOLKITS_DEFAULT="13-1 13-2" ;;
+    *) echo "$0: no NVIDIA repo known for $DISTRO" >&2; exit 2 ;;
+  esac
+}
+distro_contents
+read -r -a TOOLKITS <<<"${NVIDIA_REPO_TOOLKITS:-$TOOLKITS_DEFAULT}"
+read -r -a SIGNED_FLAVOURS <<<"${OS_ARCHIVE_SIGNED_FLAVOURS:-server server-open}"
 case $BROKEN in "" | badsig | unsigned) ;; *) echo "$0: NVIDIA_REPO_BROKEN must be badsig or unsigned, not $BROKEN" >&2; exit 2 ;; esac
 [[ $BASE_URL =~ ^([a-z]+://[^/]+) ]] || { echo "$0: BASE_URL must look like http://127.0.0.1:PORT/compute/cuda/repos" >&2; exit 2; }
 HOST_URL=${BASH_REMATCH[1]}
@@ -86,20 +111,20 @@ cleanup() {
 trap cleanup EXIT
 
 # -- the compatibility facts the packages carry (FACTS.md) --------------------------------------
-driver_version() { # branch -> the driver version of cuda-drivers-BRANCH
-  case $1 in 410) echo 410.48 ;; 470) echo 470.256.02 ;; 535) echo 535.274.02 ;; 580) echo 580.95.05 ;; 595) echo 595.84 ;;
-    *) echo "$0: no driver branch $1" >&2; exit 2 ;; esac
+driver_version() { # branch -> the driver version of its packages
+  case $1 in 460) echo 460.106.00 ;; 470) echo 470.256.02 ;; 535) echo 535.274.02 ;; 580) echo 580.95.05 ;;
+    590) echo 590.48.01 ;; 595) echo 595.84 ;; *) echo "$0: no driver branch $1" >&2; exit 2 ;; esac
 }
 driver_cuda() { # branch -> the CUDA version nvidia-smi reports
-  case $1 in 410) echo 10.0 ;; 470) echo 11.4 ;; 535) echo 12.2 ;; 580) echo 13.0 ;; 595) echo 13.2 ;; esac
+  case $1 in 460) echo 11.2 ;; 470) echo 11.4 ;; 535) echo 12.2 ;; 580) echo 13.0 ;; 590) echo 13.1 ;; 595) echo 13.2 ;; esac
 }
 toolkit_version() { # 12-6 -> 12.6.3 (the package version without -1)
   case $1 in 10-0) echo 10.0.130 ;; 11-8) echo 11.8.0 ;; 12-6) echo 12.6.3 ;; 12-8) echo 12.8.1 ;; 13-0) echo 13.0.2 ;;
-    13-2) echo 13.2.1 ;; *) echo "$0: no toolkit $1" >&2; exit 2 ;; esac
+    13-1) echo 13.1.1 ;; 13-2) echo 13.2.1 ;; 13-3) echo 13.3.0 ;; *) echo "$0: no toolkit $1" >&2; exit 2 ;; esac
 }
 compiler_version() { # what nvcc --version says after "V"
   case $1 in 10-0) echo 10.0.130 ;; 11-8) echo 11.8.89 ;; 12-6) echo 12.6.85 ;; 12-8) echo 12.8.93 ;; 13-0) echo 13.0.88 ;;
-    13-2) echo 13.2.78 ;; esac
+    13-1) echo 13.1.80 ;; 13-2) echo 13.2.78 ;; 13-3) echo 13.3.60 ;; esac
 }
 minimum_driver() { # the driver a CUDA release needs (minor-version compatibility)
   case ${1%%-*} in 10) echo 410.48 ;; 11) echo 450.80.02 ;; 12) echo 525.60.13 ;; 13) echo 580 ;; esac
@@ -177,14 +202,15 @@ EOF
   pkg_build "$NVIDIA_REPO"
 }
 
-build_driver_package() { # BRANCH
-  local branch=$1 version cuda
+build_driver_package() { # NAME BRANCH FLAVOUR(proprietary|open)
+  local name=$1 branch=$2 flavour=$3 version cuda kind=nvidia
   version=$(driver_version "$branch")
   cuda=$(driver_cuda "$branch")
-  pkg_begin "cuda-drivers-$branch" "$version-1" amd64 "NVIDIA driver $version (branch $branch, DKMS-built module)" \
+  [[ $flavour == open ]] && kind=nvidia-open
+  pkg_begin "$name" "$version-1" amd64 "NVIDIA driver $version (branch $branch, DKMS-built $flavour modules)" \
     "Provides: nvidia-driver-standin" "Conflicts: nvidia-driver-standin" "Replaces: nvidia-driver-standin"
   pkg_template /usr/bin/nvidia-smi 0755 nvidia-smi "DRIVER_VERSION=$version" "CUDA_VERSION=$cuda"
-  pkg_template /usr/sbin/dkms 0755 dkms "VERSION=$version"
+  pkg_template /usr/sbin/dkms 0755 dkms "VERSION=$version" "KIND=$kind"
   pkg_file "/usr/src/nvidia-$version/dkms.conf" 0644 <<EOF
 # cs231n-agent test stand-in: the "DKMS source" of the nvidia module (there is no source here)
 PACKAGE_NAME="nvidia"
@@ -274,7 +300,8 @@ EOF
   branch=580
   version=$(driver_version "$branch")
   local flavour last=${KERNEL_RELEASES[-1]}
-  for flavour in "" -open; do
+  for flavour in "${SIGNED_FLAVOURS[@]}"; do
+    flavour=${flavour#server}  # "" or -open
     for release in "${KERNEL_RELEASES[@]}"; do
       pkg_begin "linux-modules-nvidia-$branch-server$flavour-$release" "$version-0ubuntu1" amd64 \
         "Canonical-signed NVIDIA $branch server$flavour modules for kernel $release"
@@ -361,10 +388,12 @@ gpg --batch --export "$OS_KEY" >"$OUT/os-archive.gpg"
 rm -rf -- "$NVIDIA_REPO" "$OS_ARCHIVE"
 mkdir -p -- "$NVIDIA_REPO" "$OS_ARCHIVE"
 build_keyring_package
-for branch in "${DRIVER_BRANCHES[@]}"; do build_driver_package "$branch"; done
-if [[ " ${DRIVER_BRANCHES[*]} " == *" 595 "* ]]; then
-  pkg_begin cuda-drivers 595.84-1 amd64 "the newest NVIDIA driver (NVIDIA's cuda-drivers metapackage)" "Depends: cuda-drivers-595 (= 595.84-1)"
-  pkg_build "$NVIDIA_REPO"
+for branch in $BRANCHES; do build_driver_package "cuda-drivers-$branch" "$branch" proprietary; done
+for branch in $OPEN; do build_driver_package "nvidia-open-$branch" "$branch" open; done
+if [[ -n $LATEST ]]; then
+  build_driver_package cuda-drivers "$LATEST" proprietary
+  # The open flavour's meta is R560's convention: older frozen repos have only cuda-drivers.
+  ((LATEST < 560)) || build_driver_package nvidia-open "$LATEST" open
 fi
 for toolkit in "${TOOLKITS[@]}"; do build_toolkit_packages "$toolkit"; done
 build_os_packages

@@ -50,12 +50,22 @@ TEST_CASE("torch install: the pip requirement and index options of each index fo
   gpu::Choice choice;
   choice.torch_version = "1.2.0";
   choice.torch_variant = "cu100";  // PyPI's plain 1.2.0 is the CUDA 10.0 build
+  choice.torch_plain = true;
   auto install = gpu::torch_install(choice, base);
+  // Not with -f torch_stable.html: pip's ==1.2.0 would take 1.2.0+cu92 from there.
   CHECK(install.requirement == "torch==1.2.0");
-  CHECK(install.index_args == std::vector<std::string>{"-f", base + "/torch_stable.html"});
+  CHECK(install.index_args.empty());
+  choice.torch_wheel = "cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl";  // read from torch_stable.html
+  CHECK(gpu::torch_install(choice, base).requirement == base + "/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl");
+  choice.torch_wheel = "/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl";
+  CHECK(gpu::torch_install(choice, base).requirement ==
+        "https://download.pytorch.org/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl");
   choice.torch_version = "1.4.0";
+  choice.torch_plain = false;
+  choice.torch_wheel.clear();
   install = gpu::torch_install(choice, base);
   CHECK(install.requirement == "torch==1.4.0+cu100");
+  CHECK(install.index_args == std::vector<std::string>{"-f", base + "/torch_stable.html"});
   choice.torch_version = "1.10.2";
   choice.torch_variant = "cpu";
   CHECK(gpu::torch_install(choice, base).requirement == "torch==1.10.2+cpu");
@@ -110,13 +120,19 @@ TEST_CASE("choose: auto picks the newest combination per GPU") {
     CHECK(choice.reasons.at(1).ends_with(
         "Ubuntu's signed linux-modules-nvidia-580-server-open for kernel 6.8.0-1015-gcp (open modules)"));
   }
-  SUBCASE("the same without the GCP kernel: NVIDIA's repo, cuda-drivers-580 (proprietary, DKMS)") {
+  SUBCASE("the same without the GCP kernel: NVIDIA's repo, nvidia-open-580 (open modules, DKMS)") {
     auto request = vm({"1eb8"});
     request.kernel_release = "6.8.0-45-generic";
     const auto choice = chosen(request);
     CHECK(choice.driver_source == gpu::DriverSource::nvidia_repo);
     CHECK(choice.driver_branch == 580);
-    CHECK_FALSE(choice.open_modules);
+    CHECK(choice.open_modules);
+    CHECK(choice.repo_packages == std::vector<std::string>{"nvidia-open-580"});
+    CHECK(choice.reasons.at(1).ends_with("nvidia-open-580 from NVIDIA's ubuntu2204 repository (DKMS, open modules)"));
+    request.gpu_ids = {"15f8"};  // a P100: proprietary, cuda-drivers-580
+    const auto pascal = chosen(request);
+    CHECK_FALSE(pascal.open_modules);
+    CHECK(pascal.repo_packages == std::vector<std::string>{"cuda-drivers-580"});
   }
   SUBCASE("P100 on Ubuntu 22.04: CUDA 12 at most, proprietary modules, a cu126 torch (cu128 and cu13x lack sm_60)") {
     const auto choice = chosen(vm({"15f8"}));
@@ -159,8 +175,15 @@ TEST_CASE("choose: auto picks the newest combination per GPU") {
       CHECK(choice.torch_variant == "cu132");
     }
   }
-  SUBCASE("Blackwell where only cuda-drivers-<branch> (proprietary) could drive it: refused, saying where it works") {
-    CHECK(refusal(vm({"2901"}, "debian", "12")).starts_with("the B200 need NVIDIA's open kernel modules"));
+  SUBCASE("Blackwell from NVIDIA's repo: its open modules (nvidia-open-580); never a branch older than R570") {
+    const auto debian = chosen(vm({"2901"}, "debian", "12"));
+    CHECK(debian.open_modules);
+    CHECK(debian.repo_packages == std::vector<std::string>{"nvidia-open-580"});
+    auto focal = vm({"2bb5"}, "ubuntu", "20.04");
+    CHECK(
+        refusal(focal).starts_with("no driver branch fits CUDA 12.8 and the RTX PRO 6000 Blackwell Server Edition on "
+                                   "Ubuntu 20.04 (CUDA 12.8 needs >= 525, the RTX PRO 6000 Blackwell Server Edition "
+                                   ">= 570)"));
   }
   SUBCASE("A100 on Debian 13 (APT 3): NVIDIA's new-key repo, its unsuffixed nvidia-open") {
     auto request = vm({"20b0"}, "debian", "13");
@@ -205,10 +228,13 @@ TEST_CASE("choose: auto picks the newest combination per GPU") {
     CHECK(refusal(request).starts_with(
         "the Tesla K80 is retired from Compute Engine (https://cloud.google.com/compute/docs/eol/k80-eol)"));
   }
-  SUBCASE("Debian 11: newest CUDA published for it is 12.6, driver from NVIDIA's repo") {
+  SUBCASE(
+      "Debian 11: newest CUDA published for it is 12.6, driver 535 from NVIDIA's repo (proprietary: no open package)") {
     const auto choice = chosen(vm({"1eb8"}, "debian", "11"));
     CHECK(choice.cuda == "12.6");
-    CHECK(choice.driver_branch == 580);
+    CHECK(choice.driver_branch == 535);
+    CHECK_FALSE(choice.open_modules);
+    CHECK(choice.repo_packages == std::vector<std::string>{"cuda-drivers-535"});
     CHECK(choice.driver_source == gpu::DriverSource::nvidia_repo);
     CHECK(choice.nvidia_repo == "debian11");
     CHECK(choice.torch_version == "2.14.0");
@@ -329,7 +355,7 @@ TEST_CASE("choose: every refusal names the problem and the nearest combination t
     auto debian = vm({"1eb8"}, "debian", "12");
     debian.driver_branch = "595";
     CHECK(refusal(debian) ==
-          "driver branch 595 has no cuda-drivers-595 package in NVIDIA's debian12 repository (it has 535, 580); set "
+          "driver branch 595 has no cuda-drivers-595 package in NVIDIA's debian12 repository (it has 580); set "
           "gpu.driver_branch to \"auto\" (here: CUDA 13.2, driver 580, torch 2.14.0+cu132)");
     auto resolute = vm({"1eb8"}, "ubuntu", "26.04");
     resolute.driver_branch = "595";
@@ -346,7 +372,7 @@ TEST_CASE("choose: every refusal names the problem and the nearest combination t
     CHECK(chosen(k80).driver_branch == 470);
     auto debian = vm({"1eb8"}, "debian", "11");
     debian.secure_boot = true;
-    CHECK(refusal(debian).starts_with("Secure Boot is on and driver 580"));
+    CHECK(refusal(debian).starts_with("Secure Boot is on and driver 535"));
     auto signed_modules = vm({"1eb8"});
     signed_modules.secure_boot = true;
     CHECK(chosen(signed_modules).driver_source == gpu::DriverSource::ubuntu_signed);

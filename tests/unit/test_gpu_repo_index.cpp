@@ -32,6 +32,7 @@ TEST_CASE("repo index: toolkits, driver branches and the unsuffixed branch of a 
   CHECK(jammy.driver_branches() == std::vector<int>{535, 580});
   CHECK(jammy.packages.at("cuda-drivers-580") == "580.105.08-1");  // the newest of two stanzas
   CHECK(jammy.unsuffixed_driver_branch() == 595);
+  CHECK(jammy.open_branches() == std::vector<int>{580});
   const auto trixie = fixture("debian13-Packages");
   CHECK(trixie.driver_branches().empty());
   CHECK(trixie.unsuffixed_driver_branch() == 590);
@@ -47,6 +48,7 @@ TEST_CASE("choose with NVIDIA's package list: what the repo has, not what the ta
     CHECK(choice->cuda == "13.4");
     CHECK(choice->driver_branch == 580);
     CHECK(choice->driver_source == gpu::DriverSource::nvidia_repo);
+    CHECK(choice->repo_packages == std::vector<std::string>{"nvidia-open-580"});  // a T4: open modules
     CHECK(choice->torch_variant == "cu132");
   }
   SUBCASE("a release the table lists for the repo but the repo lacks: refused, naming what is there") {
@@ -78,5 +80,79 @@ TEST_CASE("choose with NVIDIA's package list: what the repo has, not what the ta
     CHECK(choice->driver_branch == 590);
     CHECK(choice->driver_source == gpu::DriverSource::nvidia_repo_latest);
     CHECK(choice->open_modules);
+  }
+}
+
+TEST_CASE("choose with NVIDIA's package list: the open flavour's packages as the repo names them") {
+  auto request = machine({"27b8"}, "ubuntu", "22.04", "Ubuntu 22.04");
+  gpu::RepoContents contents;
+  contents.packages = {{"cuda-drivers-535", "535.274.02-1"},
+                       {"nvidia-kernel-open-535", "535.274.02-1"},
+                       {"cuda-drivers-580", "580.105.08-1"},
+                       {"cuda-toolkit-12-8", "12.8.1-1"}};
+  request.nvidia_repo_contents = contents;
+  SUBCASE("no nvidia-open-580: R580's proprietary modules for an L4, which they still drive") {
+    const auto choice = gpu::choose(request);
+    REQUIRE(choice);
+    CHECK(choice->driver_branch == 580);
+    CHECK_FALSE(choice->open_modules);
+    CHECK(choice->repo_packages == std::vector<std::string>{"cuda-drivers-580"});
+    CHECK(choice->reasons.at(1).ends_with(
+        "(DKMS, proprietary modules: the repository has no open package for this branch)"));
+  }
+  SUBCASE("an older branch: nvidia-kernel-open-<b> beside cuda-drivers-<b>, as CUDA 12.3's guide installs it") {
+    request.driver_branch = "535";
+    const auto choice = gpu::choose(request);
+    REQUIRE(choice);
+    CHECK(choice->open_modules);
+    CHECK(choice->repo_packages == std::vector<std::string>{"nvidia-kernel-open-535", "cuda-drivers-535"});
+  }
+  SUBCASE("Blackwell, which only the open modules drive: refused, naming the packages it would need") {
+    request.gpu_ids = {"2901"};
+    const auto refused = gpu::choose(request);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().reason ==
+          "the B200 need NVIDIA's open kernel modules, and NVIDIA's ubuntu2204 repository has no open package for "
+          "driver 580 (nvidia-open-580, or nvidia-kernel-open-580 with cuda-drivers-580)");
+    contents.packages["nvidia-open-580"] = "580.105.08-1";
+    request.nvidia_repo_contents = contents;
+    const auto choice = gpu::choose(request);
+    REQUIRE(choice);
+    CHECK(choice->repo_packages == std::vector<std::string>{"nvidia-open-580"});
+  }
+}
+
+TEST_CASE("choose with apt's lists: Ubuntu's signed modules that exist for the running kernel") {
+  auto request = machine({"1eb8"}, "ubuntu", "24.04", "Ubuntu 24.04");
+  request.kernel_release = "6.8.0-1040-gcp";
+  SUBCASE("the running kernel's package is there: it, whatever the table's branches") {
+    request.archive_signed_modules = std::vector<std::string>{"linux-modules-nvidia-580-server-open-6.8.0-1040-gcp",
+                                                              "linux-modules-nvidia-580-server-open-gcp",
+                                                              "linux-modules-nvidia-595-server-open-6.8.0-1040-gcp"};
+    const auto choice = gpu::choose(request);
+    REQUIRE(choice);
+    CHECK(choice->driver_source == gpu::DriverSource::ubuntu_signed);
+    CHECK(choice->driver_branch == 580);  // the long-term branch where it exists
+  }
+  SUBCASE("only the flavour's meta: the newest GCP kernel's modules, which a reboot starts") {
+    request.archive_signed_modules = std::vector<std::string>{"linux-modules-nvidia-580-server-open-7.0.0-1017-gcp",
+                                                              "linux-modules-nvidia-580-server-open-gcp"};
+    const auto choice = gpu::choose(request);
+    REQUIRE(choice);
+    CHECK(choice->driver_source == gpu::DriverSource::ubuntu_signed);
+    CHECK(choice->reasons.at(1).find("the archive has none for the running kernel 6.8.0-1040-gcp") !=
+          std::string::npos);
+  }
+  SUBCASE("neither: refused before anything is installed, naming what the archive has") {
+    request.archive_signed_modules = std::vector<std::string>{"linux-modules-nvidia-535-server-gcp",
+                                                              "linux-modules-nvidia-580-server-6.8.0-1040-gcp"};
+    const auto refused = gpu::choose(request);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().reason ==
+          "Ubuntu's archive (apt's lists, read with apt-cache) has neither "
+          "linux-modules-nvidia-580-server-open-6.8.0-1040-gcp for the running kernel nor "
+          "linux-modules-nvidia-580-server-open-gcp (it has linux-modules-nvidia-535-server-gcp, "
+          "linux-modules-nvidia-580-server-6.8.0-1040-gcp): run `sudo apt-get update` if the lists are old, or set "
+          "gpu.driver_branch to a branch it has");
   }
 }

@@ -110,8 +110,8 @@ TEST_CASE("plan: Ubuntu 16.04 with a T4 follows the tutorial: seed profile, CUDA
   CHECK(step_named(plan, "cuda").decision.summary.find("cuda-toolkit-10-0") != std::string::npos);
   CHECK(step_named(plan, "nvidia-repo").decision.summary.find("ubuntu1604") != std::string::npos);
   CHECK(step_named(plan, "pytorch").decision.summary ==
-        "pip install torch==1.2.0 -f https://download.pytorch.org/whl/torch_stable.html into env cs231n (torch 1.2.0 "
-        "as configured, its CUDA 10.0 build; versions from cs231n-agent's table (PyTorch's index is read on GCE VMs))");
+        "pip install torch==1.2.0 into env cs231n (torch 1.2.0 as configured, its CUDA 10.0 build; versions from "
+        "cs231n-agent's table (PyTorch's index is read on GCE VMs))");
   CHECK(step_named(plan, "user").decision.action == plan::Action::done);
   // Ubuntu 16.04's frozen repo has no branch packages: its own cuda-drivers, held.
   CHECK(step_named(plan, "nvidia-driver").decision.summary.find(" cuda-drivers for Tesla T4, hold cuda-drivers;") !=
@@ -129,6 +129,31 @@ TEST_CASE("plan: CUDA 10.0 on Ubuntu 22.04 is refused, the rest still runs") {
   CHECK(step_named(plan, "verify").decision.action == plan::Action::skip);
   CHECK(step_named(plan, "anaconda").decision.action == plan::Action::run);
   CHECK(step_named(plan, "jupyter-service").decision.action == plan::Action::run);
+}
+
+TEST_CASE("plan: APT 3 rejects NVIDIA's SHA1-bound key: nvidia-repo and cuda skipped, nothing added and purged") {
+  Machine machine("ID=ubuntu\nVERSION_ID=\"24.04\"\n", {}, true);
+  machine.root.write("proc/sys/kernel/osrelease", "6.8.0-1040-gcp\n");
+  machine.root.write("var/lib/dpkg/status", "Package: apt\nStatus: install ok installed\nVersion: 3.0.0\n\n");
+  machine.system = std::make_unique<testing::FakeSystem>(machine.root.path());
+  machine.facts = detect::gather_facts(*machine.system, "");
+  const auto plan = machine.plan();
+  const auto& repo = step_named(plan, "nvidia-repo").decision;
+  CHECK(repo.action == plan::Action::skip);
+  CHECK(repo.reason ==
+        "NVIDIA's ubuntu2404 repository is not added: APT 3.0.0 verifies signatures with sqv, which rejects the SHA1 "
+        "binding signature of NVIDIA's key 3bf863cc that signs the ubuntu2404 repository "
+        "(NVIDIA/cuda-repo-management#39); the driver comes from Ubuntu's signed packages");
+  CHECK(step_named(plan, "cuda").decision.action == plan::Action::skip);
+  CHECK(
+      step_named(plan, "cuda").decision.reason.starts_with("no CUDA toolkit: it comes only from NVIDIA's ubuntu2404"));
+  CHECK(step_named(plan, "nvidia-driver").decision.action == plan::Action::run);
+  CHECK(step_named(plan, "nvidia-driver")
+            .decision.summary.starts_with(
+                "install linux-modules-nvidia-580-server-open-6.8.0-1040-gcp linux-modules-nvidia-580-server-open-gcp "
+                "nvidia-utils-580-server for Tesla T4"));
+  CHECK(step_named(plan, "pytorch").decision.action == plan::Action::run);
+  CHECK_FALSE(plan.has_refusal());
 }
 
 TEST_CASE("plan: no GPU skips the GPU path and installs CPU torch") {

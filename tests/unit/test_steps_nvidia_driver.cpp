@@ -29,7 +29,7 @@ struct GpuMachine {
     root.write("sys/bus/pci/devices/0000:00:04.0/device", "0x1eb8\n");
     root.write("sys/bus/pci/devices/0000:00:04.0/class", "0x030200\n");
     std::string status;
-    for (const std::string& package : {std::string("cuda-drivers-580"), std::string("linux-headers-") + k_kernel}) {
+    for (const std::string& package : {std::string("cuda-drivers-535"), std::string("linux-headers-") + k_kernel}) {
       status += "Package: " + package + "\nStatus: install ok installed\n\n";
     }
     root.write("var/lib/dpkg/status", status);
@@ -54,7 +54,7 @@ constexpr const char* k_nouveau = "nouveau 2318336 1 - Live 0x0000000000000000\n
 
 TEST_CASE("nvidia-driver: nouveau in the way means the blacklist, a new initramfs and the one reboot") {
   GpuMachine machine(k_nouveau);
-  machine.system->expect({"apt-mark", "hold", "cuda-drivers-580"});
+  machine.system->expect({"apt-mark", "hold", "cuda-drivers-535"});
   machine.system->expect({"update-initramfs", "-u"});
   const auto applied = machine.apply_driver();
   REQUIRE(applied);
@@ -66,7 +66,7 @@ TEST_CASE("nvidia-driver: nouveau in the way means the blacklist, a new initramf
 
   SUBCASE("in the same boot (a crash before the reboot): the reboot is asked for again") {
     machine.reload();
-    machine.system->expect({"apt-mark", "hold", "cuda-drivers-580"});
+    machine.system->expect({"apt-mark", "hold", "cuda-drivers-535"});
     machine.system->expect({"update-initramfs", "-u"});
     const auto again = machine.apply_driver();
     REQUIRE_MESSAGE(again, (again ? "" : again.error().message));
@@ -75,7 +75,7 @@ TEST_CASE("nvidia-driver: nouveau in the way means the blacklist, a new initramf
   SUBCASE("nouveau still there after the reboot: an error, not a second reboot") {
     machine.root.write("proc/sys/kernel/random/boot_id", "boot-2\n");
     machine.reload();
-    machine.system->expect({"apt-mark", "hold", "cuda-drivers-580"});
+    machine.system->expect({"apt-mark", "hold", "cuda-drivers-535"});
     const auto again = machine.apply_driver();
     REQUIRE_FALSE(again);
     CHECK(again.error().message ==
@@ -87,7 +87,7 @@ TEST_CASE("nvidia-driver: nouveau in the way means the blacklist, a new initramf
 
 TEST_CASE("nvidia-driver: without nouveau the module is loaded now, no reboot") {
   GpuMachine machine("drm 622592 0 - Live 0x0\n");
-  machine.system->expect({"apt-mark", "hold", "cuda-drivers-580"});
+  machine.system->expect({"apt-mark", "hold", "cuda-drivers-535"});
   machine.system->expect({"modprobe", "nvidia"});
   const auto applied = machine.apply_driver();
   REQUIRE(applied);
@@ -97,7 +97,7 @@ TEST_CASE("nvidia-driver: without nouveau the module is loaded now, no reboot") 
 
 TEST_CASE("nvidia-driver: a module Secure Boot rejects says how to fix it") {
   GpuMachine machine("drm 622592 0 - Live 0x0\n");
-  machine.system->expect({"apt-mark", "hold", "cuda-drivers-580"});
+  machine.system->expect({"apt-mark", "hold", "cuda-drivers-535"});
   machine.system->expect(
       {"modprobe", "nvidia"},
       testing::FakeSystem::failed(1, "modprobe: ERROR: could not insert 'nvidia': Key was rejected by service"));
@@ -111,10 +111,10 @@ TEST_CASE("nvidia-driver: a module Secure Boot rejects says how to fix it") {
 TEST_CASE("nvidia-driver: installed but built for no kernel is a clear failure") {
   GpuMachine machine("drm 622592 0 - Live 0x0\n");
   std::filesystem::remove(machine.root.path() / "lib/modules" / k_kernel / "updates/dkms/nvidia.ko");
-  machine.system->expect({"apt-mark", "hold", "cuda-drivers-580"});
+  machine.system->expect({"apt-mark", "hold", "cuda-drivers-535"});
   const auto applied = machine.apply_driver();
   REQUIRE_FALSE(applied);
-  CHECK(applied.error().message == std::string("driver 580 installed, but no nvidia module was built for kernel ") +
+  CHECK(applied.error().message == std::string("driver 535 installed, but no nvidia module was built for kernel ") +
                                        k_kernel +
                                        " (see the DKMS lines in the log: `cs231n-agent logs nvidia-driver`)");
 }

@@ -10,6 +10,7 @@
 #include "agent/plan/planner.hpp"
 #include "agent/util/redact.hpp"
 #include "agent/util/text_table.hpp"
+#include "steps/gpu_common.hpp"
 #include "steps/table.hpp"
 
 namespace cs231n::cli {
@@ -31,7 +32,9 @@ int print_plan(const PlanOptions& options, const std::vector<std::string>& only,
     const bool chosen = only.empty() || std::ranges::find(only, step.name) != only.end();
     return !chosen || std::ranges::find(skip, step.name) != skip.end();
   });
-  const auto pins = steps::dataset_pins(plan::Context{*system, facts, config, options.paths});
+  const plan::Context context{*system, facts, config, options.paths};
+  const auto pins = steps::dataset_pins(context);
+  const auto gpu_plan = steps::plan_gpu(context);
   if (options.json) {
     auto document = plan::to_json(plan);
     document["datasets"] = nlohmann::json::array();
@@ -43,6 +46,8 @@ int print_plan(const PlanOptions& options, const std::vector<std::string>& only,
            {"checksum", pin.checksum.empty() ? nlohmann::json() : nlohmann::json(pin.checksum)},
            {"source", pin.source.empty() ? nlohmann::json() : nlohmann::json(pin.source)}});
     }
+    document["gpu_index_reads"] = nlohmann::json::array();
+    for (const auto& line : gpu_plan.index_reads) document["gpu_index_reads"].push_back(util::redact_credentials(line));
     document["config"] = config.json();
     document["config_sources"] = config.sources();
     std::cout << document.dump(2) << "\n";
@@ -63,6 +68,10 @@ int print_plan(const PlanOptions& options, const std::vector<std::string>& only,
       datasets.add_row({pin.name, how});
     }
     if (!datasets.empty()) std::cout << "\nDataset checksums:\n" << datasets.render();
+    if (!gpu_plan.index_reads.empty()) {
+      std::cout << "\nIndexes the GPU choice read:\n";
+      for (const auto& line : gpu_plan.index_reads) std::cout << "  " << util::redact_credentials(line) << "\n";
+    }
   }
   return plan.has_refusal() ? static_cast<int>(ExitCode::refused) : 0;
 }

@@ -87,7 +87,7 @@ scenario_happy_path() {
   assert_jupyter_login
 
   section "1. the GPU: driver, CUDA, torch, persistence"
-  assert_eq "cuda-drivers-580" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-580)"
+  assert_eq "cuda-drivers-535" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-535)"
   assert_eq "cuda-toolkit-12-6" "install ok installed" "$(gpu_dpkg_status cuda-toolkit-12-6)"
   assert_contains "persistence mode" Enabled "$(in_chroot nvidia-smi --query-gpu=persistence_mode --format=csv,noheader)"
   assert_contains "pip calls (ledger)" "torch==2.15.1+cu126" "$(grep $'\tpip\t' "$R$COURSE_LEDGER")"
