@@ -22,24 +22,6 @@ STEPS=apt-packages,nvidia-repo,nvidia-driver,cuda
 AGENT_UA="cs231n-agent/"
 APT_UA="Debian APT-HTTP/"
 
-# The agent's base packages (apt-packages, which nvidia-repo comes after) from Debian's archive,
-# installed before each run; their .debs are kept between test runs.
-DEBS=$CHROOT_CACHE/debs-apt-downloads
-BASE_PACKAGES=(bzip2 ca-certificates git unzip)
-APT_OPTIONS=(-o Dpkg::Options::=--force-unsafe-io)
-install_base_packages() {
-  mkdir -p -- "$DEBS"
-  cp -- "$DEBS"/*.deb "$R/var/cache/apt/archives/" 2>/dev/null || true
-  if ! in_chroot env DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTIONS[@]}" install -y -qq --no-install-recommends \
-    "${BASE_PACKAGES[@]}" >"$TEST_TMP/apt.log" 2>&1; then
-    in_chroot apt-get update -qq >>"$TEST_TMP/apt.log" 2>&1 || fail "apt-get update in the overlay failed" "$(tail -n 20 -- "$TEST_TMP/apt.log")"
-    in_chroot env DEBIAN_FRONTEND=noninteractive apt-get "${APT_OPTIONS[@]}" install -y -qq --no-install-recommends \
-      "${BASE_PACKAGES[@]}" >>"$TEST_TMP/apt.log" 2>&1 || fail "apt-get install in the overlay failed" "$(tail -n 20 -- "$TEST_TMP/apt.log")"
-  fi
-  cp -n -- "$R"/var/cache/apt/archives/*.deb "$DEBS/" 2>/dev/null || true
-  rm -f -- "$R"/var/cache/apt/archives/*.deb
-}
-
 # overlay NAME: a fresh overlay with the agent, its base packages, a T4 on a fake kernel without
 # nouveau (no reboot needed), an account, and the stand-in repos as the only apt sources.
 overlay() {
@@ -47,7 +29,8 @@ overlay() {
   chroot_start "$TEST_TMP/$1"
   R=$CHROOT_ROOT
   chroot_install_agent "$AGENT"
-  install_base_packages
+  # The agent's base packages (apt-packages, which nvidia-repo comes after), from Debian's archive.
+  chroot_apt_install "$CHROOT_CACHE/debs-apt-downloads" bzip2 ca-certificates git unzip
   gpu_fake_kernel "$KERNEL"
   gpu_add_pci_gpu 1eb8
   gpu_secure_boot off

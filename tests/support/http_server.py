@@ -302,7 +302,8 @@ class Handler(BaseHTTPRequestHandler):
         validators = self.params.get("validators", "both")
         if validators == "weak":
             etag = "W/" + etag
-        headers = [("Content-Type", "application/octet-stream")]
+        # pip reads an index page only when it says it is HTML (PEP 503, and pip's _get_simple_response).
+        headers = [("Content-Type", "text/html" if full.endswith(".html") else "application/octet-stream")]
         if validators in ("both", "etag", "weak"):
             headers.append(("ETag", etag))
         if validators in ("both", "date", "weak"):
