@@ -38,8 +38,6 @@ bool plain_wheel_name(const std::string& name) {
   return name.size() < 256 && std::regex_match(name, wheel);
 }
 
-std::string wheels_dir(const plan::StepRun& run) { return run.context().paths.cache_dir + "/wheels"; }
-
 std::vector<std::string> pip_argv(const std::string& python, std::vector<std::string> arguments) {
   std::vector<std::string> argv{python, "-m", "pip"};
   argv.insert(argv.end(), arguments.begin(), arguments.end());
@@ -91,7 +89,7 @@ std::expected<std::vector<ReportedWheel>, std::string> resolve(const plan::StepR
 // an earlier resolution go (the folder holds one install's wheels, not every torch ever fetched).
 util::Result<void> fetch_wheels(const plan::StepRun& run, const std::vector<ReportedWheel>& wheels) {
   const auto& files = run.system().files();
-  const auto folder = wheels_dir(run);
+  const auto folder = run.context().paths.wheels_dir();
   if (auto made = files.make_dirs(folder, 0755); !made) return std::unexpected(made.error());
   std::set<std::string> wanted;
   for (const auto& wheel : wheels) {
@@ -184,11 +182,11 @@ util::Result<void> pip_install(const plan::StepRun& run, const std::string& pyth
   auto wheels = resolve(run, python, requirement, index_args);
   if (!wheels) return fall_back(wheels.error());
   run.note("pip would install " + std::to_string(wheels->size()) + " wheels; the agent downloads them into " +
-           wheels_dir(run));
+           run.context().paths.wheels_dir());
   if (auto fetched = fetch_wheels(run, *wheels); !fetched) return fall_back(fetched.error().message);
   // --no-index: pip reads nothing but the folder (pip install --help).
   auto argv = pip_argv(python, {"install", "--no-input", "--disable-pip-version-check", "--progress-bar", "off",
-                                "--no-index", "--find-links", wheels_dir(run), requirement});
+                                "--no-index", "--find-links", run.context().paths.wheels_dir(), requirement});
   if (auto installed = run.run(as_user(run, argv)); !installed) {
     return fall_back("pip install --no-index from the downloaded wheels failed: " + installed.error().message);
   }
