@@ -177,12 +177,16 @@ void fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>
   }
 }
 
-util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages) {
-  if (auto updated = apt_get(run, {"update"}); !updated) return updated;
+util::Result<void> apt_get_install(const plan::StepRun& run, const std::vector<std::string>& packages) {
   if (run.config().boolean("downloads.accelerate_pip_apt")) fetch_apt_archives(run, packages);
   std::vector<std::string> arguments{"install", "--no-install-recommends"};
   arguments.insert(arguments.end(), packages.begin(), packages.end());
   return apt_get(run, arguments);
+}
+
+util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages) {
+  if (auto updated = apt_get(run, {"update"}); !updated) return updated;
+  return apt_get_install(run, packages);
 }
 
 util::Result<bool> apt_has(const plan::StepRun& run, const std::string& package) {

@@ -28,9 +28,12 @@ util::Result<void> wait_for_dpkg(const plan::StepRun& run, std::chrono::seconds 
 // an interrupted dpkg (`dpkg --configure -a`) before it.
 util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::string>& arguments);
 
-// apt-get update, then apt-get install of `packages` (without recommends). With
+// apt-get install of `packages` (without recommends), apt's lists being fresh. With
 // downloads.accelerate_pip_apt the agent first downloads the .debs apt would fetch
 // (fetch_apt_archives), so that apt finds them in its archive folder.
+util::Result<void> apt_get_install(const plan::StepRun& run, const std::vector<std::string>& packages);
+
+// apt-get update, then apt_get_install.
 util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages);
 
 // One .deb of `apt-get install --print-uris`, which prints a line `'URI' FILE SIZE TYPE:HEX` for each
