@@ -2,7 +2,11 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
+#include <regex>
+
 #include "agent/util/strings.hpp"
+#include "steps/common.hpp"
 
 namespace cs231n::steps {
 
@@ -10,7 +14,55 @@ namespace {
 
 constexpr auto k_lock_wait = std::chrono::minutes(15);
 
+const std::map<std::string, std::string>& apt_env() {
+  static const std::map<std::string, std::string> env{{"DEBIAN_FRONTEND", "noninteractive"},
+                                                      {"APT_LISTCHANGES_FRONTEND", "none"}};
+  return env;
+}
+
+// apt's archive folder (Dir::Cache::Archives, normally /var/cache/apt/archives), as apt-config
+// says: `ARCHIVES='/var/cache/apt/archives/'`.
+std::string archives_dir(const plan::StepRun& run) {
+  os::Command query{.argv = {"apt-config", "shell", "ARCHIVES", "Dir::Cache::Archives/d"}};
+  query.capture_stdout = true;
+  query.timeout = std::chrono::minutes(1);
+  const auto said = run.probe(query);
+  static const std::regex shell_line(R"(ARCHIVES='(/[^']*?)/?'\s*)");
+  std::smatch match;
+  const std::string text = said && said->ok() ? said->stdout_text : "";
+  if (std::regex_match(text, match, shell_line)) return match[1].str();
+  return "/var/cache/apt/archives";
+}
+
 }  // namespace
+
+std::expected<std::vector<AptArchive>, std::string> parse_print_uris(std::string_view output) {
+  // apt-private/private-install.cc: '\'' << URI << "' " << flNotDir(DestFile) << ' ' << FileSize << ' '
+  // << HashSum(), the hash as HashString::toStr() writes it ("SHA256:<hex>"; empty without one).
+  static const std::regex line_format(R"('([^' ]+)' (\S+) ([0-9]+) ?(\S*))");
+  static const std::regex deb_name(R"([A-Za-z0-9][A-Za-z0-9.+~%_-]*\.deb)");
+  static const std::regex sha256(R"(SHA256:([0-9a-fA-F]{64}))");
+  std::vector<AptArchive> archives;
+  for (const auto& line : util::lines(output)) {
+    if (!line.starts_with('\'')) continue;
+    std::smatch match;
+    if (!std::regex_match(line, match, line_format)) return std::unexpected("an unexpected line: " + line);
+    AptArchive archive{match[1].str(), match[2].str(), 0, ""};
+    if (!std::regex_match(archive.file_name, deb_name))
+      return std::unexpected("an unexpected file name: " + archive.file_name);
+    const auto size = util::parse_uint(match[3].str());
+    if (!size) return std::unexpected("an unexpected size: " + line);
+    archive.size = *size;
+    std::smatch hash;
+    const std::string hash_text = match[4].str();
+    if (std::regex_match(hash_text, hash, sha256)) {
+      archive.sha256 = hash[1].str();
+      std::ranges::transform(archive.sha256, archive.sha256.begin(), [](unsigned char c) { return std::tolower(c); });
+    }
+    archives.push_back(std::move(archive));
+  }
+  return archives;
+}
 
 bool dpkg_lock_busy(const os::Files& files) {
   for (const char* path : k_dpkg_locks) {
@@ -52,8 +104,7 @@ util::Result<void> wait_for_dpkg(const plan::StepRun& run, std::chrono::seconds 
 
 util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::string>& arguments) {
   if (auto waited = wait_for_dpkg(run, k_lock_wait); !waited) return waited;
-  const std::map<std::string, std::string> env{{"DEBIAN_FRONTEND", "noninteractive"},
-                                               {"APT_LISTCHANGES_FRONTEND", "none"}};
+  const auto& env = apt_env();
   if (dpkg_interrupted(run.system().files())) {
     run.note("dpkg was interrupted earlier: dpkg --configure -a");
     os::Command repair;
@@ -74,11 +125,68 @@ util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::stri
   return {};
 }
 
-util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages) {
-  if (auto updated = apt_get(run, {"update"}); !updated) return updated;
+void fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>& packages) {
+  if (auto waited = wait_for_dpkg(run, k_lock_wait); !waited) return;
+  // --print-uris takes no lock and downloads nothing (apt-private/private-install.cc); SHA256
+  // rather than the MD5Sum it would print otherwise.
+  os::Command print{.argv = {"apt-get", "-qq", "--print-uris", "-o", "Acquire::ForceHash=SHA256", "install",
+                             "--no-install-recommends"}};
+  print.argv.insert(print.argv.end(), packages.begin(), packages.end());
+  print.env = apt_env();
+  print.capture_stdout = true;
+  const auto printed = run.probe(print);
+  if (!printed || !printed->ok()) {
+    run.note("apt downloads by itself: apt-get --print-uris " +
+             (printed ? printed->describe() + ": " + std::string(util::trim(printed->output_tail))
+                      : printed.error().message));
+    return;
+  }
+  auto archives = parse_print_uris(printed->stdout_text);
+  if (!archives) {
+    run.note("apt downloads by itself: apt-get --print-uris printed " + archives.error());
+    return;
+  }
+  const auto folder = archives_dir(run);
+  std::vector<net::QueuedDownload> queue;
+  std::uint64_t bytes = 0;
+  for (const auto& archive : *archives) {
+    if (archive.sha256.empty() || !(archive.uri.starts_with("http://") || archive.uri.starts_with("https://"))) {
+      run.note("apt downloads " + archive.file_name + " itself (" + archive.uri +
+               (archive.sha256.empty() ? ", no SHA256 in its index)" : ")"));
+      continue;
+    }
+    net::DownloadRequest request;
+    request.url = archive.uri;
+    request.dest = folder + "/" + archive.file_name;
+    request.sha256 = archive.sha256;
+    request.size = archive.size;
+    queue.push_back({request});
+    bytes += archive.size;
+  }
+  if (queue.empty()) return;
+  run.note("the agent downloads " + std::to_string(queue.size()) + " .debs (" + util::human_bytes(bytes) + ") into " +
+           folder);
+  download_files(run, queue);
+  const auto& files = run.system().files();
+  for (const auto& entry : queue) {
+    if (entry.result) continue;
+    // Nothing unverified stays in apt's folder: apt fetches this one itself.
+    std::ignore = files.remove(entry.request.dest + ".part");
+    std::ignore = files.remove(entry.request.dest + ".part.json");
+    run.note("apt downloads " + file_name_of(entry.request.dest) + " itself");
+  }
+}
+
+util::Result<void> apt_get_install(const plan::StepRun& run, const std::vector<std::string>& packages) {
+  if (run.config().boolean("downloads.accelerate_pip_apt")) fetch_apt_archives(run, packages);
   std::vector<std::string> arguments{"install", "--no-install-recommends"};
   arguments.insert(arguments.end(), packages.begin(), packages.end());
   return apt_get(run, arguments);
+}
+
+util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages) {
+  if (auto updated = apt_get(run, {"update"}); !updated) return updated;
+  return apt_get_install(run, packages);
 }
 
 util::Result<bool> apt_has(const plan::StepRun& run, const std::string& package) {

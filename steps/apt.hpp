@@ -1,7 +1,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <expected>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/plan/step.hpp"
@@ -25,8 +28,34 @@ util::Result<void> wait_for_dpkg(const plan::StepRun& run, std::chrono::seconds 
 // an interrupted dpkg (`dpkg --configure -a`) before it.
 util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::string>& arguments);
 
-// apt-get update, then apt-get install of `packages` (without recommends).
+// apt-get install of `packages` (without recommends), apt's lists being fresh. With
+// downloads.accelerate_pip_apt the agent first downloads the .debs apt would fetch
+// (fetch_apt_archives), so that apt finds them in its archive folder.
+util::Result<void> apt_get_install(const plan::StepRun& run, const std::vector<std::string>& packages);
+
+// apt-get update, then apt_get_install.
 util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages);
+
+// One .deb of `apt-get install --print-uris`, which prints a line `'URI' FILE SIZE TYPE:HEX` for each
+// file apt would download (apt-private/private-install.cc); sha256 is empty when the hash printed
+// is not a SHA256 (apt prints MD5Sum unless Acquire::ForceHash says otherwise).
+struct AptArchive {
+  std::string uri;
+  std::string file_name;  // apt's name in its archive folder ("curl_7.74.0-1.3+deb11u13_amd64.deb")
+  std::uint64_t size = 0;
+  std::string sha256;  // lowercase hex
+};
+
+// The files of apt-get's --print-uris output (lines not starting with a quote are skipped), or
+// why a line is not one.
+std::expected<std::vector<AptArchive>, std::string> parse_print_uris(std::string_view output);
+
+// Downloads the .debs that `apt-get install` of `packages` would fetch into apt's archive folder,
+// each verified against the size and SHA256 of apt's (signed) index before it is renamed there:
+// apt takes a file there of the right size as downloaded, without hashing it again. What cannot be
+// fetched or verified is left to apt, which downloads it itself; said in the step's log, never a
+// failure.
+void fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>& packages);
 
 // Whether apt's lists (as the last apt-get update left them) have `package` (apt-cache show).
 util::Result<bool> apt_has(const plan::StepRun& run, const std::string& package);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
 
 #include "agent/net/download.hpp"
 #include "agent/os/accounts.hpp"
@@ -46,6 +47,26 @@ util::Result<std::string> download_to_cache(const plan::StepRun& run, const std:
   run.note(name +
            (result->already_there ? ": already in the cache, verified" : ": downloaded, sha256 " + result->sha256));
   return request.dest;
+}
+
+void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& queue) {
+  std::mutex log_mutex;
+  for (auto& entry : queue) {
+    entry.request.cancel = run.interrupt_flag();
+    run.note("download " + entry.request.url + " -> " + entry.request.dest);
+  }
+  net::download_all(
+      run.system().files(), net::default_http_settings(), queue, k_files_at_once,
+      [&](const net::QueuedDownload& entry) {
+        const std::lock_guard lock(log_mutex);
+        const auto name = file_name_of(entry.request.dest);
+        if (!entry.result) {
+          run.note(name + ": " + entry.result.error().message);
+        } else {
+          run.note(name + ": " + util::human_bytes(entry.result->bytes) +
+                   (entry.result->already_there ? ", already there, verified" : ", downloaded, verified"));
+        }
+      });
 }
 
 os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv) {

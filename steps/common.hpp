@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/net/download.hpp"
 #include "agent/plan/step.hpp"
 
 namespace cs231n::steps {
@@ -32,6 +33,14 @@ std::string file_name_of(const std::string& url);
 util::Result<std::string> download_to_cache(const plan::StepRun& run, const std::string& url, const std::string& name,
                                             const std::string& sha256, const std::string& md5,
                                             std::optional<std::uint64_t> size = std::nullopt);
+
+// How many files download_files fetches at once (each over several connections).
+inline constexpr unsigned k_files_at_once = 4;
+
+// Downloads every request of `queue` with the agent's downloader, k_files_at_once at a time, with
+// the step's interrupt flag, noting each file in the step's log as it ends; each entry's result
+// says how it went.
+void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& queue);
 
 // A command run as the target user.
 os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv);

@@ -138,7 +138,7 @@ class NvidiaDriverStep : public plan::Step {
     run.note("Ubuntu's archive has no " + running + " for the running kernel " + kernel + ": installing " + meta +
              " and linux-gcp (the newest GCP kernel and its modules), which the reboot starts");
     const auto utils = "nvidia-utils-" + std::to_string(choice.driver_branch) + "-server";
-    if (auto installed = apt_get(run, {"install", "--no-install-recommends", meta, utils, "linux-gcp"}); !installed)
+    if (auto installed = apt_get_install(run, {meta, utils, "linux-gcp"}); !installed)
       return std::unexpected(installed.error());
     return true;
   }

@@ -1,6 +1,7 @@
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/gpu_common.hpp"
+#include "steps/pip.hpp"
 #include "steps/table.hpp"
 
 namespace cs231n::steps {
@@ -50,16 +51,10 @@ class PytorchStep : public plan::Step {
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     const auto choice = plan_gpu(run.context()).choice;
     const auto install = install_of(run.context(), choice);
-    std::vector<std::string> argv{env_dir(run.context()) + "/bin/python",
-                                  "-m",
-                                  "pip",
-                                  "install",
-                                  "--no-input",
-                                  "--progress-bar",
-                                  "off",
-                                  install.requirement};
-    argv.insert(argv.end(), install.index_args.begin(), install.index_args.end());
-    if (auto installed = run.run(as_user(run, argv)); !installed) return std::unexpected(installed.error());
+    if (auto installed =
+            pip_install(run, env_dir(run.context()) + "/bin/python", install.requirement, install.index_args);
+        !installed)
+      return std::unexpected(installed.error());
     auto torch = query_torch(run);
     if (!torch) return std::unexpected(torch.error());
     if (!torch->imported) return util::fail("pip installed " + install.requirement + ", but " + torch->error);

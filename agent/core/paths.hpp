@@ -33,6 +33,9 @@ struct Paths {
   // Under cache_dir.
   std::string datasets_dir() const { return cache_dir + "/datasets"; }
   std::string dataset_pins_file() const { return datasets_dir() + "/pins.json"; }
+  // The wheels of the last pip install the agent downloaded for (0755, files 0644: the user's pip
+  // reads them).
+  std::string wheels_dir() const { return cache_dir + "/wheels"; }
 };
 
 // Refuses (Error, exit 2) a folder the units and logs could not name safely: it must be an

@@ -3,10 +3,16 @@
 # (which refuses any --root but "/" and installs itself and a systemd unit): sourced by
 # tests/e2e/test_*.sh (after lib.sh), tests/e2e/vm/run.sh and scripts/bench/*.sh.
 #
-#   chroot_ensure_tree          debootstraps the cached tree once (needs root and the Debian archive)
+#   chroot_ensure_tree          debootstraps the cached tree once (needs root and the Debian archive):
+#                               Debian 11 minbase, or CHROOT_SUITE with CHROOT_INCLUDE (set before
+#                               sourcing: CHROOT_SUITE=bookworm CHROOT_INCLUDE=python3-venv)
 #   chroot_start [DIR]          mounts this test's overlay (default DIR: $TEST_TMP/chroot); sets
 #                               CHROOT_ROOT (the merged tree, readable and writable from the host)
 #   chroot_install_agent [BIN]  copies the agent ($AGENT) to /root/cs231n-agent in the overlay
+#   chroot_apt_install CACHE PACKAGE...   installs PACKAGEs from Debian's archive in the overlay
+#                               (apt-get with the tree's lists, apt-get update when they are not
+#                               enough); their .debs are kept in CACHE between test runs and none
+#                               is left in the overlay's /var/cache/apt/archives
 #   in_chroot CMD...            runs CMD inside, in the foreground
 #   chroot_agent ARG...         like lib.sh's run_agent, inside: stdout $OUT, stderr $ERR, status $RC
 #   chroot_spawn OUT ERR CMD... starts CMD inside in the background; CHROOT_PID is CMD's own pid
@@ -46,7 +52,11 @@
 # the top (/proc/self and /proc/.host/PID work), and the symlinks are symlinks to lstat().
 
 CHROOT_CACHE=${CS231N_TEST_CACHE:-/var/cache/cs231n-agent-tests}
-CHROOT_TREE=$CHROOT_CACHE/bullseye-minbase
+# Another Debian release, or more packages in the tree (a comma-separated debootstrap --include),
+# when set before this file is sourced: each combination is its own cached tree.
+CHROOT_SUITE=${CHROOT_SUITE:-bullseye}
+CHROOT_INCLUDE=${CHROOT_INCLUDE:-}
+CHROOT_TREE=$CHROOT_CACHE/$CHROOT_SUITE-minbase${CHROOT_INCLUDE:+-${CHROOT_INCLUDE//,/-}}
 CHROOT_ROOT=""
 CHROOT_PID=""
 CHROOT_FAKE_PROC=${CHROOT_FAKE_PROC:-}
@@ -87,8 +97,9 @@ chroot_ensure_tree() {
     flock 9
     if [[ ! -x $CHROOT_TREE/bin/bash ]]; then
       rm -rf -- "$CHROOT_TREE.tmp"
-      debootstrap --variant=minbase bullseye "$CHROOT_TREE.tmp" http://deb.debian.org/debian >"$CHROOT_CACHE/debootstrap.log" 2>&1 ||
-        { tail -n 20 -- "$CHROOT_CACHE/debootstrap.log" >&2; echo "FAIL: debootstrap failed" >&2; exit 1; }
+      debootstrap --variant=minbase ${CHROOT_INCLUDE:+--include="$CHROOT_INCLUDE"} "$CHROOT_SUITE" "$CHROOT_TREE.tmp" \
+        http://deb.debian.org/debian >"$CHROOT_TREE.log" 2>&1 ||
+        { tail -n 20 -- "$CHROOT_TREE.log" >&2; echo "FAIL: debootstrap failed" >&2; exit 1; }
       mv -- "$CHROOT_TREE.tmp" "$CHROOT_TREE"
     fi
   ) 9>"$CHROOT_CACHE/.lock"
@@ -108,6 +119,21 @@ chroot_start() {
 
 chroot_install_agent() {
   install -m 0755 -- "${1:-$AGENT}" "$CHROOT_ROOT/root/cs231n-agent"
+}
+
+chroot_apt_install() {
+  local cache=$1 log=$TEST_TMP/chroot-apt.log
+  shift
+  local install=(env DEBIAN_FRONTEND=noninteractive apt-get -o Dpkg::Options::=--force-unsafe-io install -y -qq
+    --no-install-recommends "$@")
+  mkdir -p -- "$cache"
+  cp -- "$cache"/*.deb "$CHROOT_ROOT/var/cache/apt/archives/" 2>/dev/null || true
+  if ! in_chroot "${install[@]}" >"$log" 2>&1; then
+    in_chroot apt-get update -qq >>"$log" 2>&1 || { echo "chroot.sh: apt-get update failed: $(tail -n 5 -- "$log")" >&2; exit 1; }
+    in_chroot "${install[@]}" >>"$log" 2>&1 || { echo "chroot.sh: apt-get install $* failed: $(tail -n 5 -- "$log")" >&2; exit 1; }
+  fi
+  cp -n -- "$CHROOT_ROOT"/var/cache/apt/archives/*.deb "$cache/" 2>/dev/null || true
+  rm -f -- "$CHROOT_ROOT"/var/cache/apt/archives/*.deb
 }
 
 # chroot_command_line CMD...: what in_chroot runs, as one shell-quoted line, for a program that

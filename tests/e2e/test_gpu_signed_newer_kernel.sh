@@ -37,6 +37,8 @@ assert_contains "nvidia-driver log" \
   "$(cat -- "$OUT")"
 assert_contains "nvidia-driver log" "apt-cache show --no-all-versions -- linux-modules-nvidia-580-server-open-$OLD_KERNEL" \
   "$(cat -- "$OUT")"
+# Their .debs came through the agent's downloader into apt's folder (steps/apt.cpp apt_get_install).
+assert_contains "nvidia-driver log" "-> /var/cache/apt/archives/linux-gcp_" "$(cat -- "$OUT")"
 for package in linux-modules-nvidia-580-server-open-gcp "linux-modules-nvidia-580-server-open-$NEW_KERNEL" \
   nvidia-utils-580-server linux-gcp; do
   assert_eq "$package" "install ok installed" "$(gpu_dpkg_status "$package")"

@@ -3,6 +3,7 @@
 
     /usr/bin/python3 tests/support/http_server.py --root DIR --port-file F [--log F]
         [--cert CERT --key KEY] [--metadata F] [--no-flavor-header] [--no-guest-attributes] [--tree]
+        [--faults F]
 
 Binds port 0 and writes the chosen port to --port-file (atomically, once listening). Ends on
 SIGTERM/SIGINT, and by itself when the process that started it goes away.
@@ -34,6 +35,12 @@ tests that use different queries do not disturb each other:
   validators=V     which validators the file has: both (default: ETag and Last-Modified), etag,
                    date (Last-Modified only), none, or weak (a weak W/ ETag, which as RFC 9110 says
                    never matches an If-Range, and Last-Modified)
+Faults by client (--faults F, a JSON list re-read on every request; no file: none): for the URLs that clients
+build themselves (apt from its index, pip from a PEP 503 page), where no query can be added. Each
+rule {"path": REGEX (re.search on the decoded path), "user_agent": PREFIX (optional; any client
+without it), "answer": CODE | "corrupt"}; the first rule that matches a file request decides:
+  CODE       answer CODE (e.g. 500) instead of the file
+  "corrupt"  the file's bytes, every one XORed with 0x5a: same size, ETag and dates, other bytes
 Other paths:
   /redirect/<n>/files/<name>   302 to /redirect/<n-1>/..., the last one to /files/<name> (query kept)
   /redirect-to?to=URL          302 to URL, any scheme or host (e.g. from this https server to an http one)
@@ -49,8 +56,8 @@ Metadata (GCE emulation, --metadata F, a JSON file re-read on every request), be
   Requests without "Metadata-Flavor: Google" get 403; missing keys 404; every answer carries
   "Metadata-Flavor: Google" unless --no-flavor-header. ?slow=SECONDS delays the answer.
 Log (--log F): one JSON object per line and request: seq (the order the requests arrived in; lines
-are written when the answer is sent, so sort by seq), method, path, query, range, if_range, status,
-bytes (body bytes sent), and where they apply version (etag_flip), cut (true when cut), body (PUT),
+are written when the answer is sent, so sort by seq), method, path, query, range, if_range,
+user_agent, status, bytes (body bytes sent), fault (the --faults answer given), and where they apply version (etag_flip), cut (true when cut), body (PUT),
 error (the client hung up).
 """
 
@@ -146,6 +153,7 @@ class Handler(BaseHTTPRequestHandler):
             "query": self.url_query,
             "range": self.headers.get("Range"),
             "if_range": self.headers.get("If-Range"),
+            "user_agent": self.headers.get("User-Agent"),
             "status": None,
             "bytes": 0,
         }
@@ -255,6 +263,10 @@ class Handler(BaseHTTPRequestHandler):
         if fail is not None and number <= self.int_param("fail_times", 1):
             extra = [("Retry-After", self.params["retry_after"])] if "retry_after" in self.params else []
             return self.send_small(fail, "injected failure %d\n" % fail, extra=extra)
+        fault = self.client_fault()
+        if isinstance(fault, int):
+            self.entry["fault"] = fault
+            return self.send_small(fault, "injected failure %d for this client\n" % fault)
         full = os.path.join(self.server.args.root, name)
         if tree and os.path.isdir(full):
             full = os.path.join(full, "index.html")
@@ -279,6 +291,9 @@ class Handler(BaseHTTPRequestHandler):
             mtime -= (flips - version) * 3600
         elif flips:
             self.entry["version"] = version
+        if fault == "corrupt":
+            self.entry["fault"] = fault
+            key = 0x5A
         last_modified = email.utils.formatdate(mtime, usegmt=True)
 
         chunked = self.params.get("chunked") == "1"
@@ -287,7 +302,8 @@ class Handler(BaseHTTPRequestHandler):
         validators = self.params.get("validators", "both")
         if validators == "weak":
             etag = "W/" + etag
-        headers = [("Content-Type", "application/octet-stream")]
+        # pip reads an index page only when it says it is HTML (PEP 503, and pip's _get_simple_response).
+        headers = [("Content-Type", "text/html" if full.endswith(".html") else "application/octet-stream")]
         if validators in ("both", "etag", "weak"):
             headers.append(("ETag", etag))
         if validators in ("both", "date", "weak"):
@@ -334,6 +350,18 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def client_fault(self):
+        """The --faults answer for this request (a status code or "corrupt"), or None."""
+        if not self.server.args.faults or not os.path.exists(self.server.args.faults):
+            return None
+        with open(self.server.args.faults, encoding="utf-8") as stream:
+            rules = json.loads(stream.read() or "[]")
+        agent = self.headers.get("User-Agent") or ""
+        for rule in rules:
+            if re.search(rule["path"], self.url_path) and agent.startswith(rule.get("user_agent", "")):
+                return rule["answer"]
+        return None
 
     def send_body(self, full, offset, length, key, chunked, rate, complete):
         table = bytes(b ^ key for b in range(256)) if key else None
@@ -437,6 +465,7 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--metadata")
+    parser.add_argument("--faults")
     parser.add_argument("--no-flavor-header", action="store_true")
     parser.add_argument("--no-guest-attributes", action="store_true",
                         help="answer guest-attribute PUTs 403, as for a VM without enable-guest-attributes=TRUE")

@@ -23,6 +23,9 @@ Two flavours, chosen by --conda-version:
                    miniforge  Miniforge3-<version>-0: a .condarc with conda-forge as the only
                               channel, no ToS plugin, default prefix ~/miniforge3
                               (conda-forge/miniforge Miniforge3/construct.yaml, README)
+With --env-python PATH (a Python inside the target, e.g. /usr/bin/python3), the envs conda creates
+are venvs of that real Python instead of the fake bin/python, their pip upgraded from
+--env-pip-wheel (a pip wheel inside the target) when given: for tests that need the real pip.
 Every start of the installer and every conda call is appended to the --ledger file (as
 "<user> TAB installer|conda TAB <arguments>"), which must be writable by whoever runs them.
 The output is byte for byte the same for the same arguments.
@@ -109,6 +112,8 @@ def main():
     parser.add_argument("--distribution", choices=("anaconda", "miniconda", "miniforge"),
                         help="default: anaconda for conda 4.x, else miniconda")
     parser.add_argument("--ledger", required=True, help="file the installer and conda append their calls to")
+    parser.add_argument("--env-python", default="", help="a real Python whose venvs the envs are")
+    parser.add_argument("--env-pip-wheel", default="", help="a pip wheel each env's pip is upgraded from")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args()
 
@@ -135,6 +140,8 @@ def main():
         "PYTHON_VERSION": python_version,
         "TOS_PLUGIN": "yes" if tos_plugin else "no",
         "CONDARC_CHANNELS": condarc_channels,
+        "ENV_PYTHON": args.env_python,
+        "ENV_PIP_WHEEL": args.env_pip_wheel,
     }
 
     buffer = io.BytesIO()

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# apt's .debs come through the agent's downloader: real apt and dpkg in a Debian 11 chroot overlay,
+# NVIDIA's repo and the OS archive as signed apt repositories on 127.0.0.1 (the stand-ins of
+# tests/support/make_nvidia_repo.sh, served by tests/support/http_server.py, which logs each
+# request's User-Agent), a fake T4 and kernel (tests/e2e/gpu.sh). The steps nvidia-repo,
+# nvidia-driver and cuda install their packages with apt_install (steps/apt.cpp):
+#   1. every .deb is fetched by the agent (its User-Agent), none by apt ("Debian APT-HTTP"), and
+#      apt installs them from its archive folder
+#   2. the agent's fetch of one .deb comes back corrupt (same size, other bytes): nothing of it
+#      stays in apt's folder, apt downloads that one itself, the install works
+#   3. downloads.accelerate_pip_apt false: apt downloads everything itself, as before
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=chroot.sh
+source "$SOURCE_DIR/tests/e2e/chroot.sh"
+# shellcheck source=gpu.sh
+source "$SOURCE_DIR/tests/e2e/gpu.sh"
+
+KERNEL=5.10.0-cs231n-1-cloud-amd64
+STATE=/var/lib/cs231n-agent
+STEPS=apt-packages,nvidia-repo,nvidia-driver,cuda
+AGENT_UA="cs231n-agent/"
+APT_UA="Debian APT-HTTP/"
+
+# overlay NAME: a fresh overlay with the agent, its base packages, a T4 on a fake kernel without
+# nouveau (no reboot needed), an account, and the stand-in repos as the only apt sources.
+overlay() {
+  chroot_cleanup
+  chroot_start "$TEST_TMP/$1"
+  R=$CHROOT_ROOT
+  chroot_install_agent "$AGENT"
+  # The agent's base packages (apt-packages, which nvidia-repo comes after), from Debian's archive.
+  chroot_apt_install "$CHROOT_CACHE/debs-apt-downloads" bzip2 ca-certificates git unzip
+  gpu_fake_kernel "$KERNEL"
+  gpu_add_pci_gpu 1eb8
+  gpu_secure_boot off
+  if [[ -z $GPU_SERVE ]]; then gpu_make_repos debian11 "$KERNEL"; else gpu_install_repo_lists; fi
+  rm -f -- "$R/etc/apt/sources.list"
+  in_chroot useradd -m -s /bin/bash student
+}
+
+# debs_by AGENT-PREFIX: the .deb files whose bodies clients with that User-Agent fetched (the
+# downloader's one-byte probes left out), one per line, sorted and unique.
+debs_by() {
+  curl -fsS "$GPU_BASE/_idle" >/dev/null || true
+  "$PYTHON" - "$GPU_SERVER_LOG" "$1" <<'PY'
+import json, sys
+log, prefix = sys.argv[1:3]
+names = set()
+for line in open(log):
+    entry = json.loads(line)
+    if not entry["path"].endswith(".deb") or entry["method"] != "GET" or entry["status"] not in (200, 206):
+        continue
+    if not (entry.get("user_agent") or "").startswith(prefix) or entry["range"] == "bytes=0-0":
+        continue
+    names.add(entry["path"].rsplit("/", 1)[1])
+print("\n".join(sorted(names)))
+PY
+}
+log_mark() { LOG_MARK=$(wc -l <"$GPU_SERVER_LOG"); }
+log_since_mark() { tail -n "+$((LOG_MARK + 1))" -- "$GPU_SERVER_LOG"; }
+
+run_steps() { # CONFIG-JSON
+  printf '%s\n' "$1" >"$R/root/config.json"
+  chroot_agent run --only "$STEPS" --yes --config /root/config.json --state-dir "$STATE"
+}
+config() { # [EXTRA JSON members]
+  printf '{"user": "student", "gpu": {%s, "repo_url": "%s"}%s}' "$GPU_KEYRING_PIN" "$GPU_CUDA_REPOS" "${1:+, $1}"
+}
+installed() { for package in "${PACKAGES[@]}"; do printf '%s: %s\n' "$package" "$(gpu_dpkg_status "$package")"; done; }
+PACKAGES=(cuda-keyring "linux-headers-$KERNEL" cuda-drivers-580 cuda-toolkit-12-6)
+INSTALLED="cuda-keyring: install ok installed
+linux-headers-$KERNEL: install ok installed
+cuda-drivers-580: hold ok installed
+cuda-toolkit-12-6: install ok installed"
+
+#-----------------------------------------------------------------------------------------------
+section "1. every .deb through the agent; apt installs them with nothing left to download"
+overlay vm1
+: >"$GPU_SERVER_LOG"
+run_steps "$(config)"
+assert_rc 0
+assert_eq "packages" "$INSTALLED" "$(installed)"
+by_agent=$(debs_by "$AGENT_UA")
+assert_contains "the agent fetched cuda-drivers-580" "cuda-drivers-580_" "$by_agent"
+assert_contains "the agent fetched the toolkit" "cuda-toolkit-12-6_" "$by_agent"
+assert_contains "the agent fetched the kernel headers" "linux-headers-${KERNEL}_" "$by_agent"
+assert_eq ".debs apt fetched itself" "" "$(debs_by "$APT_UA")"
+chroot_agent logs cuda --state-dir "$STATE"
+assert_contains "cuda log" "the agent downloads 1 .debs" "$(cat "$OUT")"
+assert_not_contains "cuda log" "apt downloads" "$(cat "$OUT")"
+leftovers=$(find "$R/var/cache/apt/archives" -maxdepth 1 -name '*.part*' -printf '%f ')
+assert_eq "part files in apt's folder" "" "$leftovers"
+
+#-----------------------------------------------------------------------------------------------
+section "2. the agent gets a corrupt toolkit .deb: apt downloads that one itself"
+overlay vm2
+printf '[{"path": "cuda-toolkit-12-6_.*\\\\.deb$", "user_agent": "%s", "answer": "corrupt"}]\n' "$AGENT_UA" >"$GPU_FAULTS"
+: >"$GPU_SERVER_LOG"
+run_steps "$(config)"
+assert_rc 0
+: >"$GPU_FAULTS"
+assert_eq "packages" "$INSTALLED" "$(installed)"
+by_apt=$(debs_by "$APT_UA")
+assert_eq ".debs apt fetched itself" "$(debs_by "$AGENT_UA" | grep cuda-toolkit-12-6_)" "$by_apt"
+assert_not_contains "the agent's .debs" "cuda-drivers-580_" "$by_apt"
+assert_eq "toolkit sha256 (as the repo has it)" \
+  "$(sha256sum <"$(find "$GPU_SERVE" -name 'cuda-toolkit-12-6_*.deb' -print -quit)" | cut -d' ' -f1)" \
+  "$(sha256sum <"$(find "$R/var/cache/apt/archives" -name 'cuda-toolkit-12-6_*.deb' -print -quit)" | cut -d' ' -f1)"
+chroot_agent logs cuda --state-dir "$STATE"
+assert_contains "cuda log" "sha256 mismatch" "$(cat "$OUT")"
+assert_contains "cuda log" "apt downloads cuda-toolkit-12-6_" "$(cat "$OUT")"
+leftovers=$(find "$R/var/cache/apt/archives" -maxdepth 1 -name '*.part*' -printf '%f ')
+assert_eq "part files in apt's folder" "" "$leftovers"
+
+#-----------------------------------------------------------------------------------------------
+section "3. downloads.accelerate_pip_apt false: apt downloads by itself"
+overlay vm3
+: >"$GPU_SERVER_LOG"
+run_steps "$(config '"downloads": {"accelerate_pip_apt": false}')"
+assert_rc 0
+assert_eq "packages" "$INSTALLED" "$(installed)"
+assert_eq ".debs the agent fetched" "" "$(debs_by "$AGENT_UA" | grep -v cuda-keyring_ || true)"
+assert_contains ".debs apt fetched" "cuda-toolkit-12-6_" "$(debs_by "$APT_UA")"
+
+echo "PASS $TEST_NAME"

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# torch's wheels come through the agent's downloader: the pytorch step with a real pip in a real
+# Python (a Debian 12 chroot overlay with python3-venv; the stand-in conda makes the env a venv of
+# it, make_standin_conda.py --env-python), against a stand-in of download.pytorch.org/whl/cu126 on
+# 127.0.0.1 (tests/support/make_wheel_index.py: a torch wheel whose metadata names 14 nvidia-*
+# wheels, triton and the pure-Python dependencies, every link with #sha256= and PEP 658 metadata, as
+# PyTorch's index has them), a fake T4. The server logs each request's User-Agent.
+#   1. pip 26.2 (Debian's python3-pip-whl from sid, as no PyPI is reachable): pip's --dry-run reads
+#      only index pages and .metadata files; the agent downloads every wheel, each byte once; pip
+#      installs with --no-index from the agent's cache (a wheel request by pip gets a 500 all along)
+#   2. pip 23.0 (Debian 12's own): its --dry-run would download every wheel, so pip installs by
+#      itself, and the step's log says why
+#   3. pip 26.2, but the agent gets a corrupt nvidia-cudnn wheel: pip installs by itself
+# shellcheck source-path=SCRIPTDIR
+# shellcheck disable=SC2034  # chroot.sh's: a Debian 12 tree with python3-venv
+CHROOT_SUITE=bookworm CHROOT_INCLUDE=python3-venv
+# shellcheck source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=chroot.sh
+source "$SOURCE_DIR/tests/e2e/chroot.sh"
+# shellcheck source=gpu.sh
+source "$SOURCE_DIR/tests/e2e/gpu.sh"
+
+STATE=/var/lib/cs231n-agent
+STEPS=user,apt-packages,anaconda,conda-env,pytorch
+TORCH=2.6.0+cu126
+AGENT_UA="cs231n-agent/"
+PIP_UA="pip/"
+LEDGER=/var/log/standin-conda/calls.log
+INSTALLER=Miniforge3-26.7.2-0-Linux-x86_64.sh
+DEBS=$CHROOT_CACHE/debs-pip-downloads
+ENV=/home/student/miniforge3/envs/cs231n
+CACHE=/var/cache/cs231n-agent/wheels
+
+# pip_wheel: a pip >= 25.3 wheel (Debian's python3-pip-whl from sid; kept in $DEBS between runs),
+# extracted to $TEST_TMP; prints its path.
+pip_wheel() {
+  local apt=$DEBS/sid-apt deb
+  deb=$(find "$DEBS" -maxdepth 1 -name 'python3-pip-whl_*_all.deb' -print -quit 2>/dev/null || true)
+  if [[ -z $deb ]]; then
+    mkdir -p -- "$apt/lists/partial" "$apt/cache/archives/partial"
+    echo "deb http://deb.debian.org/debian sid main" >"$apt/sources.list"
+    local options=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$apt/lists"
+      -o "Dir::Cache=$apt/cache" -o Dir::State::status=/dev/null -o Acquire::Languages=none -o APT::Sandbox::User=root)
+    apt-get "${options[@]}" update -qq >"$TEST_TMP/sid-apt.log" 2>&1 || fail "apt-get update of Debian sid" "$(tail -n 5 -- "$TEST_TMP/sid-apt.log")"
+    (cd -- "$DEBS" && apt-get "${options[@]}" download python3-pip-whl) >>"$TEST_TMP/sid-apt.log" 2>&1 ||
+      fail "apt-get download python3-pip-whl" "$(tail -n 5 -- "$TEST_TMP/sid-apt.log")"
+    deb=$(find "$DEBS" -maxdepth 1 -name 'python3-pip-whl_*_all.deb' -print -quit)
+  fi
+  dpkg-deb -x "$deb" "$TEST_TMP/pip-whl"
+  find "$TEST_TMP/pip-whl/usr/share/python-wheels" -name 'pip-*.whl' -print -quit
+}
+
+section "fixtures: the wheel index, the installers (env pip 26.2 or Debian 12's), the server"
+start_server pip --tree --faults "$TEST_TMP/faults.json"
+PIP_BASE=$BASE PIP_SERVE=$SERVE PIP_LOG=$SERVER_LOG
+"$PYTHON" "$SOURCE_DIR/tests/support/make_wheel_index.py" "$PIP_SERVE" --torch "$TORCH" --python 3.11 \
+  --torch-size $((24 << 20)) --dep-size $((2 << 20)) >"$TEST_TMP/wheels.tsv"
+assert_eq "wheels in the index" 24 "$(wc -l <"$TEST_TMP/wheels.tsv")"
+NEW_PIP=$(pip_wheel)
+[[ -f $NEW_PIP ]] || fail "no pip wheel in Debian's python3-pip-whl"
+NEW_PIP_VERSION=$(basename -- "$NEW_PIP" | cut -d- -f2)
+mkdir -p -- "$PIP_SERVE/installers/new" "$PIP_SERVE/installers/old"
+make_installer() { # new|old EXTRA-ARG...
+  local pip=$1
+  shift
+  "$PYTHON" "$SOURCE_DIR/tests/support/make_standin_conda.py" --conda-version 26.7.2 --distribution miniforge \
+    --ledger "$LEDGER" --env-python /usr/bin/python3 "$@" -o "$PIP_SERVE/installers/$pip/$INSTALLER"
+}
+make_installer new --env-pip-wheel "/opt/$(basename -- "$NEW_PIP")"
+make_installer old
+
+# overlay NAME new|old: a fresh Debian 12 overlay with the agent, its base packages, a T4, and a
+# config whose installer makes envs with pip 26.2 (new) or Debian 12's pip (old).
+overlay() {
+  chroot_cleanup
+  chroot_start "$TEST_TMP/$1"
+  R=$CHROOT_ROOT
+  chroot_install_agent "$AGENT"
+  chroot_apt_install "$DEBS" bzip2 ca-certificates git unzip
+  install -D -m 0644 -- "$NEW_PIP" "$R/opt/$(basename -- "$NEW_PIP")"
+  mkdir -p -- "$R${LEDGER%/*}"
+  : >"$R$LEDGER"
+  chmod 0666 -- "$R$LEDGER"
+  gpu_add_pci_gpu 1eb8
+  local installer=installers/$2/$INSTALLER
+  cat >"$R/root/config.json" <<EOF
+{"profile": "current", "user": "student",
+ "anaconda": {"installer_url": "$PIP_BASE/$installer", "installer_sha256": "$(sha256sum <"$PIP_SERVE/$installer" | cut -d' ' -f1)"},
+ "conda_env": {"name": "cs231n", "python": "3.11", "packages": []},
+ "gpu": {"cuda": "12.6"},
+ "pytorch": {"version": "${TORCH%+*}", "index_url": "$PIP_BASE/whl"}}
+EOF
+  : >"$PIP_LOG"
+}
+run_steps() { chroot_agent run --only "$STEPS" --yes --config /root/config.json --state-dir "$STATE"; }
+faults() { printf '%s\n' "$1" >"$TEST_TMP/faults.json"; }
+
+# wheel_times PREFIX: per wheel of the index, "FILE TIMES": how many times over clients with that
+# User-Agent got its bytes (body bytes / size; the downloader's one-byte probes left out): 0, 1,
+# 2, or a fraction when a file was cut short.
+wheel_times() {
+  curl -fsS "$PIP_BASE/_idle" >/dev/null || true
+  "$PYTHON" - "$PIP_LOG" "$1" "$TEST_TMP/wheels.tsv" <<'PY'
+import json, sys
+log, prefix, wheels = sys.argv[1:4]
+sizes = {line.split("\t")[0]: int(line.split("\t")[1]) for line in open(wheels)}
+got = dict.fromkeys(sizes, 0)
+for line in open(log):
+    entry = json.loads(line)
+    name = entry["path"].rsplit("/", 1)[1]
+    if name in got and (entry.get("user_agent") or "").startswith(prefix) and entry["range"] != "bytes=0-0":
+        got[name] += entry["bytes"]
+print("\n".join("%s %g" % (name, got[name] / sizes[name]) for name in sorted(got)))
+PY
+}
+every_wheel() { cut -f1 "$TEST_TMP/wheels.tsv" | sort | sed "s/\$/ $1/"; }
+# What pip asked the server for, by kind: "page", "metadata", "wheel" (sorted, counted).
+pip_requests() {
+  "$PYTHON" - "$PIP_LOG" <<'PY'
+import collections, json, sys
+kinds = collections.Counter()
+for line in open(sys.argv[1]):
+    entry = json.loads(line)
+    if (entry.get("user_agent") or "").startswith("pip/"):
+        path = entry["path"]
+        kinds["page" if path.endswith("/") else "metadata" if path.endswith(".metadata") else "wheel" if path.endswith(".whl") else path] += 1
+print(" ".join("%s=%d" % item for item in sorted(kinds.items())))
+PY
+}
+torch_probe() { in_chroot su - student -c "$ENV/bin/python -c 'import torch; print(torch.__version__, torch.version.cuda)'"; }
+pytorch_log() { chroot_agent logs pytorch --state-dir "$STATE"; cat -- "$OUT"; }
+
+#-----------------------------------------------------------------------------------------------
+section "1. pip $NEW_PIP_VERSION: pip resolves, the agent downloads every wheel once, pip installs from its cache"
+overlay vm-new new
+faults "[{\"path\": \"\\\\.whl\$\", \"user_agent\": \"$PIP_UA\", \"answer\": 500}]"
+run_steps
+assert_rc 0
+assert_eq "env pip" "pip $NEW_PIP_VERSION" "$(in_chroot su - student -c "$ENV/bin/python -m pip --version" | cut -d' ' -f1-2)"
+assert_eq "torch in the env" "$TORCH 12.6" "$(torch_probe)"
+assert_eq "times the agent fetched each wheel" "$(every_wheel 1)" "$(wheel_times "$AGENT_UA")"
+assert_eq "times pip fetched each wheel" "$(every_wheel 0)" "$(wheel_times "$PIP_UA")"
+assert_eq "pip's requests (index pages and PEP 658 metadata only)" "metadata=24 page=24" "$(pip_requests)"
+log=$(pytorch_log)
+assert_contains "pytorch log" "pip would install 24 wheels; the agent downloads them into $CACHE" "$log"
+assert_contains "pytorch log" "--no-index --find-links $CACHE torch==$TORCH" "$log"
+assert_not_contains "pytorch log" "pip downloads by itself" "$log"
+assert_eq "the cache (root's, world-readable)" "$(cut -f1 "$TEST_TMP/wheels.tsv" | sort | sed 's/$/ 644 0/' | xargs)" \
+  "$(find "$R$CACHE" -mindepth 1 -printf '%f %m %U\n' | sort | xargs)"
+assert_eq "the cache folder" "755 0" "$(stat -c '%a %u' -- "$R$CACHE")"
+
+#-----------------------------------------------------------------------------------------------
+section "2. Debian 12's pip 23.0: its --dry-run would download every wheel; pip installs by itself"
+overlay vm-old old
+faults "[]"
+run_steps
+assert_rc 0
+assert_eq "torch in the env" "$TORCH 12.6" "$(torch_probe)"
+# Twice: pip before 23.2 downloads a wheel again after resolving from its PEP 658 metadata
+# (pypa/pip#11847, fixed in 23.2), as it would from PyTorch's index.
+assert_eq "times pip fetched each wheel" "$(every_wheel 2)" "$(wheel_times "$PIP_UA")"
+assert_eq "times the agent fetched each wheel" "$(every_wheel 0)" "$(wheel_times "$AGENT_UA")"
+log=$(pytorch_log)
+assert_contains "pytorch log" "pip downloads by itself: pip 23.0.1 downloads every wheel in full to resolve (pip 25.3 is the first whose --dry-run reads only their metadata)" "$log"
+assert_not_contains "pytorch log" "--dry-run --report" "$log"
+
+#-----------------------------------------------------------------------------------------------
+section "3. pip $NEW_PIP_VERSION, a corrupt nvidia-cudnn wheel for the agent: pip installs by itself"
+overlay vm-corrupt new
+faults "[{\"path\": \"nvidia_cudnn_cu12-.*\\\\.whl\$\", \"user_agent\": \"$AGENT_UA\", \"answer\": \"corrupt\"}]"
+run_steps
+assert_rc 0
+assert_eq "torch in the env" "$TORCH 12.6" "$(torch_probe)"
+assert_eq "times pip fetched each wheel" "$(every_wheel 1)" "$(wheel_times "$PIP_UA")"
+log=$(pytorch_log)
+assert_contains "pytorch log" "pip downloads by itself: " "$log"
+assert_contains "pytorch log" "sha256 mismatch" "$log"
+
+echo "PASS $TEST_NAME"
