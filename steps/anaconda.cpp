@@ -29,7 +29,7 @@ class AnacondaStep : public plan::Step {
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const std::string prefix = expand_home(run.context(), run.config().string("anaconda.prefix"));
-    if (!run.system().files().exists(prefix + "/bin/conda")) return plan::CheckResult{false, ""};
+    if (!run.system().files().user_path_exists(prefix + "/bin/conda")) return plan::CheckResult{false, ""};
     auto version = run.probe(as_user(run, {prefix + "/bin/conda", "--version"}));
     if (!version) return std::unexpected(version.error());
     if (!version->ok()) return plan::CheckResult{false, ""};
@@ -42,7 +42,7 @@ class AnacondaStep : public plan::Step {
     const auto& files = run.system().files();
     const std::string prefix = expand_home(run.context(), config.string("anaconda.prefix"));
     bool working = false;
-    if (files.exists(prefix + "/bin/conda")) {
+    if (files.user_path_exists(prefix + "/bin/conda")) {
       auto version = run.probe(as_user(run, {prefix + "/bin/conda", "--version"}));
       working = version && version->ok();
     }

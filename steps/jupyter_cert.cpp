@@ -38,7 +38,7 @@ class JupyterCertStep : public plan::Step {
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
     const auto pem = files.read_user_file(certificate_path(run.context()));
-    if (!pem || !files.exists(key_path(run.context()))) return plan::CheckResult{false, ""};
+    if (!pem || !files.user_path_exists(key_path(run.context()))) return plan::CheckResult{false, ""};
     const auto info = jupyter::inspect_certificate(*pem);
     if (!info) return plan::CheckResult{false, ""};
     for (const auto& ip : certificate_ips(run.context())) {

@@ -1,6 +1,7 @@
 #include "agent/idle/check.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
 #include <spdlog/spdlog.h>
 
@@ -117,8 +118,11 @@ void show_warning_in_jupyter(os::System& system, const Settings& settings, const
 }
 
 void remove_warning_from_jupyter(os::System& system, const Settings& settings) {
-  // stat does not follow a final symlink: a link the user left there is removed, never read.
-  if (warning_file(settings).empty() || !system.files().stat(warning_file(settings))) return;
+  if (warning_file(settings).empty()) return;
+  // Looked at without following a symlink (a link the user left there is removed, never read);
+  // when a folder on the way is one, rm, as the user, sees for itself.
+  const auto there = system.files().stat_user_path(warning_file(settings));
+  if (!there && there.error().error_number == ENOENT) return;
   run_as_user(system, settings, {"rm", "-f", "--", warning_file(settings)}, "", "remove the warning");
 }
 
