@@ -29,11 +29,13 @@ class AnacondaStep : public plan::Step {
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const std::string prefix = expand_home(run.context(), run.config().string("anaconda.prefix"));
-    if (!run.system().files().exists(prefix + "/bin/conda")) return plan::CheckResult{false, ""};
+    if (!run.system().files().user_path_exists(prefix + "/bin/conda")) return plan::CheckResult{false, ""};
     auto version = run.probe(as_user(run, {prefix + "/bin/conda", "--version"}));
     if (!version) return std::unexpected(version.error());
     if (!version->ok()) return plan::CheckResult{false, ""};
-    if (!shell_has_conda(run, prefix)) return plan::CheckResult{false, ""};
+    auto in_shell = shell_has_conda(run, prefix);
+    if (!in_shell) return std::unexpected(in_shell.error());
+    if (!*in_shell) return plan::CheckResult{false, ""};
     return plan::CheckResult{true, "conda works in " + prefix + " and the user's shell has it"};
   }
 
@@ -42,7 +44,7 @@ class AnacondaStep : public plan::Step {
     const auto& files = run.system().files();
     const std::string prefix = expand_home(run.context(), config.string("anaconda.prefix"));
     bool working = false;
-    if (files.exists(prefix + "/bin/conda")) {
+    if (files.user_path_exists(prefix + "/bin/conda")) {
       auto version = run.probe(as_user(run, {prefix + "/bin/conda", "--version"}));
       working = version && version->ok();
     }
@@ -56,7 +58,9 @@ class AnacondaStep : public plan::Step {
       auto installed = run.run(as_user(run, {"bash", files.host_path(*installer).string(), "-b", "-u", "-p", prefix}));
       if (!installed) return std::unexpected(installed.error());
     }
-    if (!shell_has_conda(run, prefix)) {
+    auto in_shell = shell_has_conda(run, prefix);
+    if (!in_shell) return std::unexpected(in_shell.error());
+    if (!*in_shell) {
       // conda >= 4.6 knows `conda init`; Anaconda 2018.12's 4.5 does not: source conda.sh instead.
       auto has_init = run.probe(as_user(run, {prefix + "/bin/conda", "init", "--help"}));
       if (has_init && has_init->ok()) {
@@ -76,8 +80,12 @@ class AnacondaStep : public plan::Step {
  private:
   static constexpr const char* k_our_marker = "# >>> cs231n-agent conda >>>";
 
-  static bool shell_has_conda(const plan::StepRun& run, const std::string& prefix) {
-    const auto bashrc = run.system().files().read_user_file(home_of(run.context()) + "/.bashrc").value_or("");
+  // Read as the user when it is a symlink (dotfiles kept in a repository): one to a file the user
+  // cannot read (/etc/shadow) is an error naming it, and nothing of that file is read.
+  static util::Result<bool> shell_has_conda(const plan::StepRun& run, const std::string& prefix) {
+    auto read = read_as_user(run, home_of(run.context()) + "/.bashrc");
+    if (!read) return std::unexpected(read.error());
+    const std::string bashrc = read->value_or("");
     return bashrc.find(k_our_marker) != std::string::npos ||
            (bashrc.find(">>> conda initialize >>>") != std::string::npos && bashrc.find(prefix) != std::string::npos);
   }

@@ -58,7 +58,7 @@ class AssignmentsStep : public plan::Step {
       command.env = {{"GIT_TERMINAL_PROMPT", "0"}};  // a private repo must fail, not wait for a password
       return command;
     };
-    if (files.exists(folder + "/.git")) {
+    if (files.user_path_exists(folder + "/.git")) {
       auto changes = local_changes(run, folder);
       if (!changes) return std::unexpected(changes.error());
       if (*changes) {
@@ -80,8 +80,15 @@ class AssignmentsStep : public plan::Step {
       }
       return plan::ApplyResult{};
     }
-    if (files.exists(folder) && !files.list(folder).value_or(std::vector<std::string>{}).empty()) {
-      return util::fail(folder + " exists and is not a git clone; move it away or set assignments.folder");
+    if (files.user_path_exists(folder)) {
+      // Looked at as root, so never through a symlink (which git, as the user, would follow).
+      const auto entries = files.list_user_folder(folder);
+      if (!entries) {
+        return util::fail(entries.error().message + ": make " + folder +
+                          " a folder (not a symlink), move it away, or set assignments.folder");
+      }
+      if (!entries->empty())
+        return util::fail(folder + " exists and is not a git clone; move it away or set assignments.folder");
     }
     std::vector<std::string> clone{"git", "clone"};
     if (!ref.empty()) clone.insert(clone.end(), {"--branch", ref});

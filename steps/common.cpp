@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <mutex>
 
 #include "agent/net/download.hpp"
@@ -76,14 +77,45 @@ os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv) {
   return command;
 }
 
-util::Result<void> append_as_user(const plan::StepRun& run, const std::string& path, const std::string& marker,
-                                  const std::string& block) {
-  if (run.system().files().read_user_file(path).value_or("").find(marker) != std::string::npos) return {};
-  auto command = as_user(run, {"tee", "-a", path});
-  command.input = block;
+namespace {
+
+// What `argv`, run as the user, prints (trimmed): for what root must not look up itself.
+util::Result<std::string> ask_as_user(const plan::StepRun& run, std::vector<std::string> argv) {
+  auto command = as_user(run, std::move(argv));
+  command.capture_stdout = true;
+  command.timeout = std::chrono::seconds(30);
   auto result = run.run(command);
   if (!result) return std::unexpected(result.error());
-  return {};
+  return std::string(util::trim(result->stdout_text));
+}
+
+}  // namespace
+
+util::Result<void> append_as_user(const plan::StepRun& run, const std::string& path, const std::string& marker,
+                                  const std::string& block) {
+  auto existing = read_as_user(run, path);
+  if (!existing) return std::unexpected(existing.error());
+  if (existing->value_or("").find(marker) != std::string::npos) return {};
+  // The whole file is written anew (write_as_user: temp file, sync, rename), keeping its mode. A
+  // symlink (dotfiles kept in a repository) stays: the file it leads to is the one replaced, and
+  // where that is and its mode are found out as the user.
+  std::string target = path;
+  std::string mode = "0644";
+  if (const auto info = run.system().files().stat_user_path(path); info && info->type == os::FileType::regular) {
+    char bits[8];
+    std::snprintf(bits, sizeof bits, "%04o", static_cast<unsigned>(info->mode & 07777));
+    mode = bits;
+  } else if (*existing) {
+    auto resolved = ask_as_user(run, {"realpath", "-e", "--", path});
+    if (!resolved) return std::unexpected(resolved.error());
+    auto bits = ask_as_user(run, {"stat", "-c", "%a", "--", *resolved});
+    if (!bits) return std::unexpected(bits.error());
+    if (bits->empty() || bits->size() > 4 || bits->find_first_not_of("01234567") != std::string::npos)
+      return util::fail("cannot tell the mode of " + *resolved + " (stat said \"" + *bits + "\")");
+    target = *resolved;
+    mode = "0" + *bits;
+  }
+  return write_as_user(run, target, existing->value_or("") + block, mode);
 }
 
 std::string expand_home(const plan::Context& context, const std::string& path) {
@@ -169,7 +201,9 @@ util::Result<std::optional<std::string>> read_as_user(const plan::StepRun& run, 
   auto result = run.probe(command);
   if (!result) return std::unexpected(result.error());
   if (result->ok()) return std::optional<std::string>(result->stdout_text);
-  return util::fail("cannot read " + path + " as " + run.facts().user.name + ": " + result->output_tail);
+  const std::string& user = run.facts().user.name;
+  return util::fail("cannot read " + path + " as " + user + " (" + std::string(util::trim(result->output_tail)) +
+                    "): make it a file " + user + " can read, or move it away, and run again");
 }
 
 }  // namespace cs231n::steps

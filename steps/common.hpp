@@ -45,8 +45,10 @@ void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& 
 // A command run as the target user.
 os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv);
 
-// Appends `block` to a file in the user's home, written by a process running as the user (so a
-// symlink the user planted cannot make root write elsewhere), unless `marker` is already there.
+// Appends `block` to a file in the user's home unless `marker` is already there: the file is read
+// as read_as_user reads it and written anew with write_as_user (as the user, crash-safe: a kill
+// leaves it as it was or with the block), keeping its mode; when it is a symlink, the file it leads
+// to (found as the user) is the one written, and the link stays.
 util::Result<void> append_as_user(const plan::StepRun& run, const std::string& path, const std::string& marker,
                                   const std::string& block);
 

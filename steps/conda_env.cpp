@@ -80,8 +80,8 @@ class CondaEnvStep : public plan::Step {
     const std::string prefix = expand_home(run.context(), config.string("anaconda.prefix"));
     const std::string env_dir = steps::env_dir(run.context());
     const auto& files = run.system().files();
-    if (!files.exists(env_dir + "/conda-meta/history")) return plan::CheckResult{false, ""};
-    const auto records = files.list(env_dir + "/conda-meta").value_or(std::vector<std::string>{});
+    if (!files.user_path_exists(env_dir + "/conda-meta/history")) return plan::CheckResult{false, ""};
+    const auto records = files.list_user_folder(env_dir + "/conda-meta").value_or(std::vector<std::string>{});
     const auto has = [&](const std::string& package, const std::string& version_prefix) {
       return std::ranges::any_of(records, [&](const std::string& record) {
         return record.starts_with(package + "-" + version_prefix) && record.ends_with(".json");
@@ -209,9 +209,9 @@ class CondaEnvStep : public plan::Step {
     if (!number || util::compare_versions(*number, "22.11") < 0 || util::compare_versions(*number, "23.10") >= 0)
       return std::nullopt;
     const auto& files = run.system().files();
-    for (const auto& entry : files.list(prefix + "/lib").value_or(std::vector<std::string>{})) {
+    for (const auto& entry : files.list_user_folder(prefix + "/lib").value_or(std::vector<std::string>{})) {
       if (entry.starts_with("python3") &&
-          files.exists(prefix + "/lib/" + entry + "/site-packages/conda_libmamba_solver")) {
+          files.user_path_exists(prefix + "/lib/" + entry + "/site-packages/conda_libmamba_solver")) {
         return "--solver=libmamba";
       }
     }

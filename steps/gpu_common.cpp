@@ -399,8 +399,9 @@ util::Result<NvidiaSmiReport> query_nvidia_smi(const plan::StepRun& run) {
 }
 
 bool torch_files_present(const os::Files& files, const std::string& env) {
-  for (const auto& entry : files.list(env + "/lib").value_or(std::vector<std::string>{})) {
-    if (entry.starts_with("python") && files.exists(env + "/lib/" + entry + "/site-packages/torch")) return true;
+  for (const auto& entry : files.list_user_folder(env + "/lib").value_or(std::vector<std::string>{})) {
+    if (entry.starts_with("python") && files.user_path_exists(env + "/lib/" + entry + "/site-packages/torch"))
+      return true;
   }
   return false;
 }

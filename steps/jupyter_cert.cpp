@@ -1,5 +1,6 @@
 #include <ctime>
 
+#include "agent/idle/signals.hpp"
 #include "agent/jupyter/certificate.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
@@ -38,7 +39,7 @@ class JupyterCertStep : public plan::Step {
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
     const auto pem = files.read_user_file(certificate_path(run.context()));
-    if (!pem || !files.exists(key_path(run.context()))) return plan::CheckResult{false, ""};
+    if (!pem || !files.user_path_exists(key_path(run.context()))) return plan::CheckResult{false, ""};
     const auto info = jupyter::inspect_certificate(*pem);
     if (!info) return plan::CheckResult{false, ""};
     for (const auto& ip : certificate_ips(run.context())) {
@@ -62,6 +63,12 @@ class JupyterCertStep : public plan::Step {
       return std::unexpected(key.error());
     if (auto cert = write_as_user(run, certificate_path(run.context()), certificate->cert_pem, "0644"); !cert)
       return std::unexpected(cert.error());
+    // Root's record of it: the idle check counts a Jupyter that does not answer just after as
+    // restarting (idle::apply_probe_grace), never on the strength of the student's file.
+    if (auto recorded = idle::record_jupyter_change(run.system().files(), run.context().paths.jupyter_changed_file(),
+                                                    run.system().now());
+        !recorded)
+      return std::unexpected(recorded.error());
     // A running Jupyter read its certificate when it started: until it starts again it serves
     // the old one, which browsers and the idle check (TLS to 127.0.0.1) no longer accept for the
     // new address. try-restart leaves a stopped server stopped.

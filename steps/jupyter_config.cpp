@@ -65,7 +65,7 @@ class JupyterConfigStep : public plan::Step {
       if (wanted != current) {
         if (auto written = write_as_user(run, path, wanted, "0600"); !written) return std::unexpected(written.error());
       }
-      if (run.system().files().exists(dir + "/" + file.overriding_json)) {
+      if (run.system().files().user_path_exists(dir + "/" + file.overriding_json)) {
         run.note("warning: " + dir + "/" + file.overriding_json + " overrides settings of " + file.name +
                  " (a .json file wins over the .py file); remove it if Jupyter does not use HTTPS or the password");
       }

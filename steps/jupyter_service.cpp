@@ -1,3 +1,4 @@
+#include "agent/idle/signals.hpp"
 #include "agent/jupyter/api_token.hpp"
 #include "agent/jupyter/config_file.hpp"
 #include "steps/common.hpp"
@@ -54,6 +55,11 @@ class JupyterServiceStep : public plan::Step {
     }
     if (auto installed = services.install_unit(k_jupyter_unit, unit(run.context())); !installed)
       return std::unexpected(installed.error());
+    // Jupyter (re)starts from here on: the idle check's grace for a probe that gets no answer.
+    if (auto recorded =
+            idle::record_jupyter_change(files, run.context().paths.jupyter_changed_file(), run.system().now());
+        !recorded)
+      return std::unexpected(recorded.error());
     if (auto enabled = services.enable(k_jupyter_unit, "multi-user.target", true); !enabled)
       return std::unexpected(enabled.error());
     // A running server keeps its old settings (and its old token, or none) until it starts again.

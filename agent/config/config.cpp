@@ -6,6 +6,7 @@
 
 #include "agent/config/schema.hpp"
 #include "agent/core/error.hpp"
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::config {
@@ -24,8 +25,9 @@ std::string kind_of(const json& value) {
   return "null";
 }
 
+// A value as a message shows it: credentials in a URL are not echoed to the console.
 std::string shown(const json& value) {
-  std::string text = value.dump();
+  std::string text = util::redact_credentials(value.dump());
   if (text.size() > 40) text = text.substr(0, 37) + "...";
   return text;
 }
@@ -60,7 +62,7 @@ void check_value(const json& value, const Field& field, const std::string& path,
   }
   if (field.check) {
     if (auto problem = field.check(value)) {
-      problems.push_back(path + ": " + *problem + ", got " + shown(value));
+      problems.push_back(path + ": " + util::redact_credentials(*problem) + ", got " + shown(value));
       return;
     }
   }

@@ -28,6 +28,8 @@ struct Paths {
   std::string jupyter_dir() const { return state_dir + "/jupyter"; }
   std::string password_hash_file() const { return jupyter_dir() + "/password.hash"; }
   std::string api_token_file() const { return jupyter_dir() + "/api-token.env"; }
+  // When the agent last gave Jupyter a new certificate or token (idle::record_jupyter_change).
+  std::string jupyter_changed_file() const { return jupyter_dir() + "/changed-at"; }
   std::string nvidia_repo_unusable_file() const { return state_dir + "/nvidia-repo-unusable"; }
 
   // Under cache_dir.

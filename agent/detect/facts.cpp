@@ -18,8 +18,9 @@ std::string find_conda_prefix(const os::Files& files, const TargetUser& user) {
       candidates.push_back(user.account->home + "/" + name);
   }
   for (const char* prefix : {"/opt/conda", "/opt/anaconda3", "/opt/miniconda3"}) candidates.emplace_back(prefix);
+  // Its owner's (the student's, for one in the home): looked at without following a symlink.
   for (const auto& prefix : candidates) {
-    if (files.exists(prefix + "/bin/conda")) return prefix;
+    if (files.user_path_exists(prefix + "/bin/conda")) return prefix;
   }
   return "";
 }

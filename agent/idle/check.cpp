@@ -1,6 +1,7 @@
 #include "agent/idle/check.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
 #include <spdlog/spdlog.h>
 
@@ -117,8 +118,11 @@ void show_warning_in_jupyter(os::System& system, const Settings& settings, const
 }
 
 void remove_warning_from_jupyter(os::System& system, const Settings& settings) {
-  // stat does not follow a final symlink: a link the user left there is removed, never read.
-  if (warning_file(settings).empty() || !system.files().stat(warning_file(settings))) return;
+  if (warning_file(settings).empty()) return;
+  // Looked at without following a symlink (a link the user left there is removed, never read);
+  // when a folder on the way is one, rm, as the user, sees for itself.
+  const auto there = system.files().stat_user_path(warning_file(settings));
+  if (!there && there.error().error_number == ENOENT) return;
   run_as_user(system, settings, {"rm", "-f", "--", warning_file(settings)}, "", "remove the warning");
 }
 
@@ -190,10 +194,13 @@ Verdict decide(const std::optional<IdleState>& previous, const std::string& boot
   return verdict;
 }
 
-std::string warning_message(const Verdict& verdict, TimePoint now) {
+std::string warning_message(const Verdict& verdict, const std::vector<Signal>& signals, TimePoint now) {
   const TimePoint power_off_at = verdict.power_off_at.value_or(verdict.deadline);
-  return "cs231n-agent: this VM has been idle since " + util::iso8601(verdict.last_active) +
-         " (no busy Jupyter kernel, no terminal input, idle GPU and CPU) and powers off in about " +
+  const auto jupyter = std::ranges::find(signals, "jupyter", &Signal::name);
+  const std::string kernels =
+      jupyter == signals.end() || jupyter->discounted.empty() ? "no busy Jupyter kernel, " : jupyter->discounted + "; ";
+  return "cs231n-agent: this VM has been idle since " + util::iso8601(verdict.last_active) + " (" + kernels +
+         "no terminal input, idle GPU and CPU) and powers off in about " +
          std::to_string(minutes_until(now, power_off_at)) + " minutes, at " + util::iso8601(power_off_at) +
          ".\nType in a terminal or run a notebook cell to keep it running. To turn idle shutdown off: "
          "gcloud compute instances add-metadata VM --metadata cs231n-idle-shutdown=false\n";
@@ -216,7 +223,7 @@ Report run_check(os::System& system, const Settings& settings, bool dry_run, con
   report.signals = {jupyter_signal(files, settings.jupyter, fetch), ssh_signal(files),
                     gpu_signal(system, settings.gpu_percent), cpu_signal(files, settings.cpu_load_percent),
                     run_signal(files, settings.state_dir)};
-  apply_probe_grace(report.signals.front(), files, settings.jupyter, report.now);
+  apply_probe_grace(report.signals.front(), jupyter_changed_at(files, settings.jupyter.changed_file), report.now);
   apply_busy_limit(report.signals, report.now, settings.busy_max);
   const std::string boot_id = system.boot_id();
   const auto previous = load_idle_state(files, settings.state_dir);
@@ -253,7 +260,7 @@ Report run_check(os::System& system, const Settings& settings, bool dry_run, con
   if (!verdict.warned_at) remove_warning_from_jupyter(system, settings);
   if (verdict.action == Action::warn) {
     spdlog::warn("{}", report.reason);
-    const auto message = warning_message(verdict, report.now);
+    const auto message = warning_message(verdict, report.signals, report.now);
     warn_users(system, message);
     show_warning_in_jupyter(system, settings, message);
   } else if (verdict.action == Action::power_off) {

@@ -87,8 +87,9 @@ struct Report {
   std::vector<Signal> signals;
 };
 
-// The message `wall` gets on stdin: how long the VM was idle and when it powers off.
-std::string warning_message(const Verdict& verdict, TimePoint now);
+// The message `wall` gets on stdin: how long the VM was idle, what counted as idle, and when it
+// powers off.
+std::string warning_message(const Verdict& verdict, const std::vector<Signal>& signals, TimePoint now);
 
 // One check: reads every signal, decides, records the state, and warns (`wall`, the message on
 // stdin, and k_warning_file_name in Jupyter's folder) or powers off (the configured command, while holding the run lock

@@ -17,6 +17,7 @@ Settings settings_from(const config::Config& config, const detect::Facts& facts,
   settings.state_dir = paths.state_dir;
   settings.jupyter.port = static_cast<int>(config.integer("jupyter.port"));
   settings.jupyter.token_file = paths.api_token_file();
+  settings.jupyter.changed_file = paths.jupyter_changed_file();
   if (facts.user.account) {
     settings.jupyter.certificate = facts.user.account->home + jupyter::k_certificate_in_home;
     settings.user = facts.user.name;

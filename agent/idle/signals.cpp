@@ -79,7 +79,7 @@ util::Result<std::vector<Kernel>> parse_kernels(std::string_view body) {
 
 util::Result<net::SimpleResponse> fetch_kernels(const KernelsRequest& request) {
   auto settings = net::default_http_settings();
-  settings.ca_file = request.ca_file;
+  settings.ca_pem = request.ca_pem;
   settings.use_proxy = false;
   settings.max_redirects = 0;
   net::SimpleRequest http;
@@ -106,19 +106,20 @@ Signal jupyter_signal(const os::Files& files, const JupyterSource& source, const
   const auto token = jupyter::parse_api_token_file(*token_text);
   if (!token)
     return unknown(source.token_file + " is not one line " + jupyter::k_api_token_variable + "=<64 hex digits>");
-  // In the student's home: curl reads it as root, so it must be a regular file reached without a
-  // symlink (a FIFO would hang the check).
-  if (!files.read_user_file(source.certificate)) {
-    return unknown("no certificate at " + source.certificate + " (the jupyter-cert step makes it)");
-  }
+  // In the student's home: a regular file reached without a symlink (a FIFO would hang the check).
+  const auto certificate = files.read_user_file(source.certificate);
+  if (!certificate) return unknown("no certificate at " + source.certificate + " (the jupyter-cert step makes it)");
   const std::string base = "https://127.0.0.1:" + std::to_string(source.port);
   // Not running (jupyter.service false, or stopped) is no activity, and nothing to warn about.
   if (something_listens(files, source.port) == false) {
     signal.detail = "Jupyter is not running (nothing listens on port " + std::to_string(source.port) + ")";
     return signal;
   }
-  const auto answer = fetch({base + "/api/kernels", files.host_path(source.certificate).string(), *token});
-  if (!answer) return unknown("Jupyter does not answer: " + answer.error().message);
+  const auto answer = fetch({base + "/api/kernels", *certificate, *token});
+  if (!answer) {
+    signal.no_answer = true;
+    return unknown("Jupyter does not answer: " + answer.error().message);
+  }
   if (answer->status == 401 || answer->status == 403) {
     return unknown("Jupyter at " + base + " refused the agent's token (HTTP " + std::to_string(answer->status) +
                    "): restart it (systemctl restart cs231n-jupyter) so that it reads " + source.token_file);
@@ -145,23 +146,24 @@ Signal jupyter_signal(const os::Files& files, const JupyterSource& source, const
   return signal;
 }
 
-void apply_probe_grace(Signal& jupyter, const os::Files& files, const JupyterSource& source, TimePoint now) {
-  if (!jupyter.unknown || jupyter.active) return;
-  std::optional<TimePoint> changed;
-  std::string changed_file;
-  for (const auto& path : {source.certificate, source.token_file}) {
-    if (path.empty()) continue;
-    const auto info = files.stat(path);
-    if (info && info->type == os::FileType::regular && (!changed || info->modified > *changed)) {
-      changed = info->modified;
-      changed_file = path;
-    }
-  }
-  if (!changed || *changed > now || now - *changed >= k_probe_grace) return;
+util::Result<void> record_jupyter_change(const os::Files& files, const std::string& changed_file, TimePoint when) {
+  if (auto made = files.make_dirs(os::split_parent(changed_file).first, 0700); !made) return made;
+  return files.write_atomic(changed_file, util::iso8601(when) + "\n", 0600);
+}
+
+std::optional<TimePoint> jupyter_changed_at(const os::Files& files, const std::string& changed_file) {
+  if (changed_file.empty()) return std::nullopt;
+  const auto text = files.read_trimmed(changed_file);
+  return text ? util::parse_iso8601(*text) : std::nullopt;
+}
+
+void apply_probe_grace(Signal& jupyter, std::optional<TimePoint> changed_at, TimePoint now) {
+  if (!jupyter.no_answer || jupyter.active) return;
+  if (!changed_at || *changed_at > now || now - *changed_at >= k_probe_grace) return;
   jupyter.active = true;
-  jupyter.detail += "; counted as active until " + util::iso8601(*changed + k_probe_grace) + ", " +
-                    std::to_string(k_probe_grace.count()) + " min after " + changed_file +
-                    " changed (Jupyter restarts)";
+  jupyter.detail += "; counted as active until " + util::iso8601(*changed_at + k_probe_grace) + ", " +
+                    std::to_string(k_probe_grace.count()) + " min after the agent gave Jupyter a new certificate or " +
+                    "token at " + util::iso8601(*changed_at) + " (Jupyter restarts)";
 }
 
 void apply_busy_limit(std::vector<Signal>& signals, TimePoint now, std::chrono::minutes busy_max) {
@@ -182,6 +184,8 @@ void apply_busy_limit(std::vector<Signal>& signals, TimePoint now, std::chrono::
   }
   jupyter->active = false;
   jupyter->detail += "; busy without a message for " + limit + " or more, with quiet CPU and GPU: counted as idle";
+  jupyter->discounted = "a Jupyter kernel busy without a message for " + std::to_string(busy_max.count()) +
+                        " minutes or more, counted as idle after idle_shutdown.busy_max_minutes";
 }
 
 std::vector<Login> parse_utmp(std::string_view bytes) {

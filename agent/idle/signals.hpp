@@ -27,6 +27,10 @@ struct Signal {
   std::string detail;  // one line: "1 kernel (python3 busy)", "5-minute load 0.02, below 0.50"
   // Jupyter only: the newest last_activity of a busy kernel (its last message), for the busy limit.
   std::optional<TimePoint> busy_last_seen;
+  // Jupyter only: no HTTP answer at all (refused, timed out, TLS failed), as while it restarts.
+  bool no_answer = false;
+  // Jupyter only: what apply_busy_limit counted as idle, for the warning's words ("" if nothing).
+  std::string discounted;
 };
 
 // --- Jupyter: GET /api/kernels with the agent's token ----------------------------------------
@@ -46,14 +50,17 @@ util::Result<std::vector<Kernel>> parse_kernels(std::string_view body);
 // Where the check finds Jupyter (target paths, read under the root).
 struct JupyterSource {
   int port = 8888;
-  std::string certificate;  // the agent's certificate, the only CA trusted; empty: no target user
-  std::string token_file;   // jupyter::k_api_token_file
+  std::string certificate;   // the agent's certificate, the only CA trusted; empty: no target user
+  std::string token_file;    // Paths::api_token_file
+  std::string changed_file;  // Paths::jupyter_changed_file (record_jupyter_change)
 };
 
-// What the HTTP request needs: the URL, the certificate as a host path, and the token.
+// What the HTTP request needs: the URL, the certificate's PEM (the only CA), and the token. The
+// certificate lies in the student's home: it is read once, by jupyter_signal without following a
+// symlink, and handed over as bytes, never as a path that libcurl would open again as root.
 struct KernelsRequest {
   std::string url;
-  std::string ca_file;
+  std::string ca_pem;
   std::string token;
 };
 
@@ -72,16 +79,23 @@ util::Result<net::SimpleResponse> fetch_kernels(const KernelsRequest& request);
 Signal jupyter_signal(const os::Files& files, const JupyterSource& source, const KernelsFetcher& fetch);
 
 // A new certificate or API token restarts Jupyter (jupyter-cert, jupyter-service): for a while
-// after, the probe may fail (the server is starting, or has not read the new files yet). Within
-// this long after the newer of the two files changed, a probe that cannot tell counts as active
-// (and is still reported as unknown, so the check warns): a VM in use must not be powered off
-// because its Jupyter restarted. Bounded, so a Jupyter that never comes back is not activity.
+// after, the probe gets no answer (the server is starting, or still serves the old certificate).
+// Those steps record when they did it, as root in root's state dir (JupyterSource::changed_file).
+// Within k_probe_grace after that time, a probe that got no answer at all counts as active (and
+// is still reported as unknown, so the check warns): a VM in use must not be powered off because
+// its Jupyter restarted. Nothing a student can touch moves that time (a file's mtime in the home
+// would: touching the certificate every 14 minutes would keep a VM with a broken Jupyter up for
+// ever), an answer that is wrong (401, 500, not JSON) is no restart, and the grace is bounded.
 inline constexpr std::chrono::minutes k_probe_grace{15};
-void apply_probe_grace(Signal& jupyter, const os::Files& files, const JupyterSource& source, TimePoint now);
+util::Result<void> record_jupyter_change(const os::Files& files, const std::string& changed_file, TimePoint when);
+// The time record_jupyter_change wrote; nullopt when there is none or it does not parse.
+std::optional<TimePoint> jupyter_changed_at(const os::Files& files, const std::string& changed_file);
+void apply_probe_grace(Signal& jupyter, std::optional<TimePoint> changed_at, TimePoint now);
 
 // A kernel stuck `busy` (a deadlocked DataLoader, an unanswered input()) says nothing and uses
 // nothing. A busy kernel is activity while the CPU or the GPU signal shows work, or for at most
-// busy_max after its last message; after that, with both quiet, it counts as idle.
+// busy_max after its last message; after that, with both quiet, it counts as idle (and says so
+// in Signal::discounted).
 void apply_busy_limit(std::vector<Signal>& signals, TimePoint now, std::chrono::minutes busy_max);
 
 // --- Login sessions: utmp ---------------------------------------------------------------------

@@ -11,6 +11,9 @@
 #include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
+// scripts/build.sh builds Debian's libcurl (7.88.1 on Debian 12); HttpSettings::ca_pem needs 7.77.
+static_assert(LIBCURL_VERSION_NUM >= 0x074d00, "libcurl 7.77.0 or newer is needed (CURLOPT_CAINFO_BLOB)");
+
 namespace cs231n::net {
 
 std::string find_ca_bundle() {
@@ -47,7 +50,16 @@ void apply_settings(CURL* handle, const HttpSettings& settings) {
 #endif
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!settings.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, settings.ca_file.c_str());
+  if (!settings.ca_pem.empty()) {
+    // CURLOPT_CAINFO_BLOB: libcurl 7.77.0 (curl.se/libcurl/c/CURLOPT_CAINFO_BLOB.html); copied, so
+    // the settings need not outlive the handle. No CA file or folder besides it.
+    curl_blob blob{const_cast<char*>(settings.ca_pem.data()), settings.ca_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &blob);
+    curl_easy_setopt(handle, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(handle, CURLOPT_CAPATH, nullptr);
+  } else if (!settings.ca_file.empty()) {
+    curl_easy_setopt(handle, CURLOPT_CAINFO, settings.ca_file.c_str());
+  }
   if (!settings.use_proxy) curl_easy_setopt(handle, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -22,6 +22,10 @@ struct HttpSettings {
   // The CA bundle: SSL_CERT_FILE, else the first of Debian's, Ubuntu's and RHEL's usual paths.
   // Tests and private mirrors may name their own (fetch --ca-file).
   std::string ca_file;
+  // The CA certificates themselves (PEM), trusted instead of ca_file and any default: for a
+  // certificate root read without trusting where it lies (a user's file), so that libcurl never
+  // opens that path itself, following whatever symlink or FIFO is there by then.
+  std::string ca_pem;
   bool use_proxy = true;  // http_proxy, https_proxy, no_proxy from the environment
 };
 

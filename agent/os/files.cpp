@@ -135,10 +135,10 @@ std::optional<std::string> Files::read_trimmed(std::string_view path) const {
   return std::string(util::trim(*content));
 }
 
-util::Result<std::string> Files::read_user_file(std::string_view path, std::size_t max_bytes) const {
+util::Result<UniqueFd> Files::open_user_path(std::string_view path, int flags) const {
   const std::string shown = host_path(path).string();
-  const auto refuse = [&](const std::string& why, int error_number) -> util::Result<std::string> {
-    return util::fail("not reading " + shown + ": " + why, error_number);
+  const auto refuse = [&](const std::string& why, int error_number) -> util::Result<UniqueFd> {
+    return util::fail(shown + ": " + why, error_number);
   };
   std::vector<std::string> parts;
   for (auto& part : util::split(path, '/')) {
@@ -160,30 +160,41 @@ util::Result<std::string> Files::read_user_file(std::string_view path, std::size
     }
     dir = UniqueFd(next);
   }
-  const int fd = ::openat(dir.get(), parts.back().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  const int fd = ::openat(dir.get(), parts.back().c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
     const int saved = errno;
-    return refuse(saved == ELOOP ? "it is a symlink" : describe_errno(saved), saved);
+    if (saved == ELOOP) return refuse("it is a symlink", saved);
+    if (saved == ENOTDIR && (flags & O_DIRECTORY)) return refuse("not a folder (or a symlink)", saved);
+    return refuse(describe_errno(saved), saved);
   }
-  UniqueFd file(fd);
+  return UniqueFd(fd);
+}
+
+util::Result<std::string> Files::read_user_file(std::string_view path, std::size_t max_bytes) const {
+  const auto refuse = [&](const std::string& why, int error_number) -> util::Result<std::string> {
+    return util::fail("not reading " + why, error_number);
+  };
+  auto file = open_user_path(path, O_RDONLY);
+  if (!file) return refuse(file.error().message, file.error().error_number);
+  const std::string shown = host_path(path).string() + ": ";
   struct stat st {};
-  if (::fstat(file.get(), &st) != 0) return refuse(describe_errno(errno), errno);
-  if (!S_ISREG(st.st_mode)) return refuse("not a regular file", EINVAL);
+  if (::fstat(file->get(), &st) != 0) return refuse(shown + describe_errno(errno), errno);
+  if (!S_ISREG(st.st_mode)) return refuse(shown + "not a regular file", EINVAL);
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-    return refuse("larger than " + std::to_string(max_bytes) + " bytes", EFBIG);
+    return refuse(shown + "larger than " + std::to_string(max_bytes) + " bytes", EFBIG);
   }
   std::string content;
   char buffer[65536];
   while (true) {
-    const ssize_t count = ::read(file.get(), buffer, sizeof buffer);
+    const ssize_t count = ::read(file->get(), buffer, sizeof buffer);
     if (count < 0) {
       if (errno == EINTR) continue;
-      return refuse(describe_errno(errno), errno);
+      return refuse(shown + describe_errno(errno), errno);
     }
     if (count == 0) break;
     content.append(buffer, static_cast<std::size_t>(count));
     // The file may grow while it is read.
-    if (content.size() > max_bytes) return refuse("larger than " + std::to_string(max_bytes) + " bytes", EFBIG);
+    if (content.size() > max_bytes) return refuse(shown + "larger than " + std::to_string(max_bytes) + " bytes", EFBIG);
   }
   return content;
 }
@@ -196,13 +207,15 @@ std::optional<std::string> Files::read_user_file_trimmed(std::string_view path, 
 
 bool Files::exists(std::string_view path) const { return open(path, O_PATH).has_value(); }
 
-util::Result<FileInfo> Files::stat(std::string_view path) const {
-  auto fd = open(path, O_PATH | O_NOFOLLOW);
-  if (!fd) return std::unexpected(fd.error());
+bool Files::user_path_exists(std::string_view path) const { return open_user_path(path, O_PATH).has_value(); }
+
+namespace {
+
+util::Result<FileInfo> info_of(const UniqueFd& fd, const std::string& shown) {
   struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) {
+  if (::fstat(fd.get(), &st) != 0) {
     const int saved = errno;
-    return util::fail("stat " + host_path(path).string() + ": " + describe_errno(saved), saved);
+    return util::fail("stat " + shown + ": " + describe_errno(saved), saved);
   }
   FileInfo info;
   if (S_ISREG(st.st_mode))
@@ -224,15 +237,14 @@ util::Result<FileInfo> Files::stat(std::string_view path) const {
   return info;
 }
 
-util::Result<std::vector<std::string>> Files::list(std::string_view dir) const {
-  auto fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (!fd) return std::unexpected(fd.error());
-  DIR* stream = ::fdopendir(fd->get());
+// Entry names of an open folder, sorted, without "." and ".."; takes the descriptor over.
+util::Result<std::vector<std::string>> names_in(UniqueFd fd, const std::string& shown) {
+  DIR* stream = ::fdopendir(fd.get());
   if (!stream) {
     const int saved = errno;
-    return util::fail("listing " + host_path(dir).string() + ": " + describe_errno(saved), saved);
+    return util::fail("listing " + shown + ": " + describe_errno(saved), saved);
   }
-  fd->release();
+  fd.release();
   std::vector<std::string> names;
   while (const dirent* entry = ::readdir(stream)) {
     const std::string_view name = entry->d_name;
@@ -241,6 +253,32 @@ util::Result<std::vector<std::string>> Files::list(std::string_view dir) const {
   ::closedir(stream);
   std::sort(names.begin(), names.end());
   return names;
+}
+
+}  // namespace
+
+util::Result<FileInfo> Files::stat(std::string_view path) const {
+  auto fd = open(path, O_PATH | O_NOFOLLOW);
+  if (!fd) return std::unexpected(fd.error());
+  return info_of(*fd, host_path(path).string());
+}
+
+util::Result<FileInfo> Files::stat_user_path(std::string_view path) const {
+  auto fd = open_user_path(path, O_PATH);
+  if (!fd) return std::unexpected(fd.error());
+  return info_of(*fd, host_path(path).string());
+}
+
+util::Result<std::vector<std::string>> Files::list(std::string_view dir) const {
+  auto fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd) return std::unexpected(fd.error());
+  return names_in(std::move(*fd), host_path(dir).string());
+}
+
+util::Result<std::vector<std::string>> Files::list_user_folder(std::string_view dir) const {
+  auto fd = open_user_path(dir, O_RDONLY | O_DIRECTORY);
+  if (!fd) return std::unexpected(fd.error());
+  return names_in(std::move(*fd), host_path(dir).string());
 }
 
 util::Result<std::uint64_t> Files::free_bytes(std::string_view path) const {

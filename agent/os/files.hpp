@@ -80,6 +80,14 @@ class Files {
   util::Result<FileInfo> stat(std::string_view path) const;
   // Entry names, sorted, without "." and "..".
   util::Result<std::vector<std::string>> list(std::string_view dir) const;
+  // exists, stat and list for a path a user controls, through read_user_file's walk: a symlink on
+  // the way (ENOTDIR) is not followed, so nothing of a folder the user linked to (root's own,
+  // say) is looked at or revealed. user_path_exists and stat_user_path do not follow the final
+  // component either (a symlink there is itself what exists, FileType::symlink); a FIFO never
+  // blocks. list_user_folder refuses a final symlink too.
+  bool user_path_exists(std::string_view path) const;
+  util::Result<FileInfo> stat_user_path(std::string_view path) const;
+  util::Result<std::vector<std::string>> list_user_folder(std::string_view dir) const;
   util::Result<std::uint64_t> free_bytes(std::string_view path) const;
 
   // Writes all of `content` to a temp file in the same folder, fsyncs it, sets mode (and owner
@@ -103,6 +111,10 @@ class Files {
   util::Result<UniqueFd> open(std::string_view path, int flags, mode_t mode = 0) const;
 
  private:
+  // The walk of the user-path functions: every folder of `path` opened O_PATH|O_NOFOLLOW from the
+  // root down, then the last component with `flags` | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY.
+  util::Result<UniqueFd> open_user_path(std::string_view path, int flags) const;
+
   std::filesystem::path m_root;
 };
 

@@ -4,6 +4,9 @@
 # ~/.jupyter/certs/jupyter.pem is a FIFO (before the fix `plan` blocked on it for ever, and a run
 # held the run lock) and ~/.bashrc a symlink to /etc/shadow. `plan` answers at once, the run ends
 # well (the FIFO replaced by the certificate, written as the student), root's files are untouched.
+# A write as the student killed half-way leaves the student's Jupyter config whole. ~/miniforge3
+# and ~/.jupyter linked to root-only folders: detect does not take root's conda for the student's,
+# the run ends with an error naming the folder, and nothing in root's folders is touched or shown.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -82,3 +85,30 @@ assert_rc 0
 assert_contains "the student's line" "# the student own line" "$(cat -- "$NB_CONFIG")"
 assert_contains "the new port" "8898" "$(cat -- "$NB_CONFIG")"
 assert_eq "temp files left" "" "$(find "$HOME_DIR/.jupyter" -name '*.cs231n-agent.tmp')"
+
+#-----------------------------------------------------------------------------------------------
+section "folders the student linked to root's: nothing in them is looked at, listed or revealed"
+# ~/miniforge3 -> a root-only conda, ~/.jupyter -> a root-only folder. Root following them
+# would name ~/miniforge3 as the conda prefix (bin/conda exists, for root) and write nothing for
+# the student; as the student, nothing there can be read or written.
+mkdir -p -- "$R/root/conda-of-root/bin" "$R/root/jupyter-of-root"
+printf '#!/bin/sh\necho conda 4.5.12\n' >"$R/root/conda-of-root/bin/conda"
+echo '{"NotebookApp": {"certfile": ""}}' >"$R/root/jupyter-of-root/jupyter_notebook_config.json"
+chmod 0755 -- "$R/root/conda-of-root/bin/conda"
+chmod 0700 -- "$R/root/conda-of-root" "$R/root/jupyter-of-root"
+as_student 'ln -s /root/conda-of-root ~/miniforge3 && mv ~/.jupyter ~/.jupyter-before && ln -s /root/jupyter-of-root ~/.jupyter'
+root_folders() { (cd "$R/root" && find conda-of-root jupyter-of-root -printf '%p %m %u %s %T@\n' | sort); }
+folders_before=$(root_folders)
+timed_agent 20 detect --json --config /root/student.json
+assert_rc 0
+assert_json installed.conda_prefix null
+# A longer certificate life makes jupyter-cert run again; it writes as the student, who cannot
+# enter root's folder: a clear error naming it.
+printf '{"user": "student", "jupyter": {"port": 8898, "hash_algorithm": "sha1", "certificate_days": 800}}\n' \
+  >"$R/root/student.json"
+timed_agent 120 run --only user,jupyter-password,jupyter-cert,jupyter-config --yes --config /root/student.json
+assert_rc 1
+assert_contains "the run's output" "/home/student/.jupyter/certs" "$(cat -- "$OUT" "$ERR")"
+assert_contains "the run's output" "Permission denied" "$(cat -- "$OUT" "$ERR")"
+assert_eq "root's folders" "$folders_before" "$(root_folders)"
+assert_not_contains "what the agent said" "jupyter_notebook_config.json" "$(cat -- "$OUT" "$ERR" "$R"/var/lib/cs231n-agent/logs/*.log)"

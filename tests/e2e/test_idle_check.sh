@@ -9,7 +9,9 @@
 # websocket keeps the VM on; idle past the window warns (wall, message on stdin) and only then
 # powers off, once, with the configured argv and the reason in the log; a held run lock, a busy
 # GPU, CPU load and recent terminal input (utmp) are activity; jupyter_server 1.x reads the token
-# too; the units pass systemd-analyze verify; disabling (metadata, config) stops it all.
+# too; a Jupyter that does not answer just after the agent gave it a new certificate counts as
+# active for 15 minutes (the agent's record, not the file's time); the units pass systemd-analyze
+# verify; disabling (metadata, config) stops it all.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -27,7 +29,7 @@ done
 idle_cleanup() {
   jupyter_stop_all
   local pid
-  for pid in "${HOLDER:-}" "${SESSION:-}"; do
+  for pid in "${HOLDER:-}" "${SESSION:-}" "${MUTE:-}"; do
     [[ -n $pid ]] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
   done
   stop_servers
@@ -50,11 +52,12 @@ RUNS=$JUPYTER_OUTPUTS
 # A GCE VM: the DMI name, and a metadata server of our own (GCE_METADATA_HOST).
 mkdir -p -- "$R/sys/class/dmi/id"
 echo "Google Compute Engine" >"$R/sys/class/dmi/id/product_name"
+# write_metadata ATTRIBUTES-JSON [EXTERNAL-IP]
 write_metadata() {
-  "$PYTHON" - "$TEST_TMP/metadata.json" "$1" <<'PY'
+  "$PYTHON" - "$TEST_TMP/metadata.json" "$1" "${2:-34.90.1.2}" <<'PY'
 import json, sys
 json.dump({"instance": {"attributes": json.loads(sys.argv[2]), "id": "7", "zone": "projects/1/zones/us-west1-b",
-                        "network-interfaces": [{"ip": "10.128.0.9", "access-configs": [{"external-ip": "34.90.1.2"}]}]}},
+                        "network-interfaces": [{"ip": "10.128.0.9", "access-configs": [{"external-ip": sys.argv[3]}]}]}},
           open(sys.argv[1], "w"))
 PY
 }
@@ -451,20 +454,37 @@ jupyter_login "$BASE" "the password" "$TEST_TMP/login2.jar"
 assert_eq "POST /login with the password (jupyter_server)" 302 "$HTTP_CODE"
 assert_contains "the server's log shows no token in its URL" "/?token=..." "$(cat -- "$TEST_TMP/server.log")"
 
-section "a new certificate: a probe that fails on it counts as active for 15 minutes, then as unknown"
-# What a restart with a new IP does until Jupyter restarts: the agent trusts a certificate Jupyter
-# does not serve yet (TLS fails). Dry runs with the real clock: the file changed just now.
-cp -- "$CERT" "$TEST_TMP/cert.saved"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_TMP/other.key" -out "$TEST_TMP/other.pem" -days 2 \
-  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
-cat -- "$TEST_TMP/other.pem" >"$CERT"
+section "the agent's new certificate (a new IP), then a Jupyter that does not answer: active for 15 minutes, then unknown"
+# jupyter-cert records the change with the certificate, in root's state. What then fails is a
+# server that takes connections and answers nothing (hung, or starting up): a stand-in on
+# Jupyter's port. Dry runs with the real clock. The certificate's time is the student's to set:
+# touched later, it keeps nothing up.
+write_metadata '{}' 34.90.1.3
+agent_run jupyter-cert /root/idle.json
+assert_rc 0
+assert_contains "the new certificate" "IP Address:34.90.1.3" "$(openssl x509 -noout -ext subjectAltName -in "$CERT")"
+jupyter_stop "$SERVER"
+"$PYTHON" -c '
+import socket, sys
+listener = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+while True:
+    listener.accept()[0].close()' "$PORT" &
+MUTE=$!
+for _ in $(seq 1 100); do ss -Hltn "sport = :$PORT" | grep -q . && break; sleep 0.1; done
 idle_check --json --dry-run --now "$(date -u -d '+5 min' +%Y-%m-%dT%H:%M:%SZ)"
 assert_json 'signals[name=jupyter].state' '"active"'
-assert_json_contains 'signals[name=jupyter].detail' "min after /home/student/.jupyter/certs/jupyter.pem changed (Jupyter restarts)"
+assert_json_contains 'signals[name=jupyter].detail' "Jupyter does not answer" \
+  "min after the agent gave Jupyter a new certificate or token at" "(Jupyter restarts)"
 assert_contains "the log warns" "idle check: jupyter cannot tell: Jupyter does not answer" "$(cat -- "$ERR")"
 idle_check --json --dry-run --now "$(date -u -d '+20 min' +%Y-%m-%dT%H:%M:%SZ)"
 assert_json 'signals[name=jupyter].state' '"unknown"'
-cat -- "$TEST_TMP/cert.saved" >"$CERT"
+touch -d "@$(date -d '+19 min' +%s)" -- "$CERT"
+idle_check --json --dry-run --now "$(date -u -d '+20 min' +%Y-%m-%dT%H:%M:%SZ)"
+assert_json 'signals[name=jupyter].state' '"unknown"'
+kill "$MUTE"
+wait "$MUTE" 2>/dev/null || true
+MUTE=""
+write_metadata '{}'
 
 section "the token is in no output, log, argv or world-readable file"
 # The state dir holds the step logs and, since it is the run's --state-dir, the token file itself.

@@ -43,6 +43,19 @@ TEST_CASE("config: what root installs comes over https: gpu.repo_url and pytorch
             .starts_with("gpu.keyring_sha256: has \"../x.deb\""));
 }
 
+TEST_CASE("config: a refused value is shown without the credentials of a URL in it") {
+  const auto repo = first_problem({{"gpu", {{"repo_url", "http://student:hunter2@mirror.example/cuda/repos"}}}});
+  CHECK(repo.starts_with("gpu.repo_url: must be an https:// URL"));
+  CHECK(repo.find("http://***@mirror.ex") != std::string::npos);
+  const auto channel = first_problem({{"conda_env", {{"channels", {"https://conda.example/main?token=s3cr3t x"}}}}});
+  CHECK(channel.starts_with("conda_env.channels: has \""));
+  for (const auto& problem : {repo, channel}) {
+    CAPTURE(problem);
+    CHECK(problem.find("hunter2") == std::string::npos);
+    CHECK(problem.find("s3cr3t") == std::string::npos);
+  }
+}
+
 TEST_CASE("config: the course's own datasets come over https") {
   for (const char* os : {"16.04", "22.04"}) {
     const auto config = config::Config::resolve({}, os_of("ubuntu", os));

@@ -183,6 +183,12 @@ TEST_CASE(
   CHECK(report.verdict->last_active == machine.t0 + minutes(35));
   machine.expect_wall();
   CHECK(machine.check(91).action == idle::Action::warn);
+  // The warning says what was counted as idle: not "no busy Jupyter kernel", which the student
+  // looking at a busy kernel would not believe.
+  CHECK(machine.system.commands().back().input.starts_with(
+      "cs231n-agent: this VM has been idle since " + machine.at(35) +
+      " (a Jupyter kernel busy without a message for 30 minutes or more, counted as idle after "
+      "idle_shutdown.busy_max_minutes; no terminal input, idle GPU and CPU) and powers off in about 5 minutes"));
   machine.expect_power_off();
   CHECK(machine.check(96).action == idle::Action::power_off);
   machine.system.verify();

@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 #include <utmp.h>
 
+#include <atomic>
 #include <cstring>
+#include <fstream>
+#include <thread>
 
 #include "agent/core/paths.hpp"
 #include "agent/engine/lock.hpp"
@@ -12,6 +15,7 @@
 #include "agent/jupyter/api_token.hpp"
 #include "agent/util/time.hpp"
 #include "support/fake_system.hpp"
+#include "support/http_test_server.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace cs231n;
@@ -107,7 +111,7 @@ TEST_CASE("jupyter signal: GET /api/kernels over HTTPS to 127.0.0.1 with the tok
   const auto signal = idle::jupyter_signal(machine.system.files(), machine.source, jupyter.fetcher());
   REQUIRE(jupyter.requests.size() == 1);
   CHECK(jupyter.requests[0].url == "https://127.0.0.1:8890/api/kernels");
-  CHECK(jupyter.requests[0].ca_file == (machine.root.path() / "home/ann/.jupyter/certs/jupyter.pem").string());
+  CHECK(jupyter.requests[0].ca_pem == "-----BEGIN CERTIFICATE-----\n");  // the bytes, never the path
   CHECK(jupyter.requests[0].token == k_token);
   CHECK(signal.active);
   CHECK_FALSE(signal.unknown);
@@ -182,45 +186,106 @@ TEST_CASE("jupyter signal: what cannot be read is unknown (quiet), says why, and
 }
 
 TEST_CASE(
-    "jupyter signal: a failing probe within 15 minutes of a new certificate or token counts as active (Jupyter "
-    "restarts), still reported; later it is quiet") {
+    "jupyter signal: no answer within 15 minutes of the agent's own change to Jupyter (root's record) counts as "
+    "active, "
+    "still reported; later, without the record, or for a wrong answer, it is not") {
   JupyterRoot machine;
   FakeJupyter jupyter;
   jupyter.answer = util::fail("https://127.0.0.1:8890/api/kernels: SSL certificate problem: self-signed certificate");
   const auto now = at("2026-12-04T10:00:00Z");
-  set_modification_time(machine.root.path() / "var/lib/cs231n-agent/jupyter/api-token.env", now - minutes(600));
-  const auto certificate = machine.root.path() / "home/ann/.jupyter/certs/jupyter.pem";
+  const auto& files = machine.system.files();
+  machine.source.changed_file = Paths::defaults().jupyter_changed_file();
   const auto probe = [&] {
-    auto signal = idle::jupyter_signal(machine.system.files(), machine.source, jupyter.fetcher());
-    idle::apply_probe_grace(signal, machine.system.files(), machine.source, now);
+    auto signal = idle::jupyter_signal(files, machine.source, jupyter.fetcher());
+    idle::apply_probe_grace(signal, idle::jupyter_changed_at(files, machine.source.changed_file), now);
     return signal;
   };
+  // What jupyter-cert and jupyter-service record when they give Jupyter a new certificate or token.
+  REQUIRE(idle::record_jupyter_change(files, machine.source.changed_file, now - minutes(3)));
+  struct stat st {};
+  REQUIRE(::stat((machine.root.path() / "var/lib/cs231n-agent/jupyter/changed-at").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(idle::jupyter_changed_at(files, machine.source.changed_file) == now - minutes(3));
 
-  set_modification_time(certificate, now - minutes(3));
   auto signal = probe();
   CHECK(signal.active);
   CHECK(signal.unknown);
   CHECK(signal.detail ==
         "Jupyter does not answer: https://127.0.0.1:8890/api/kernels: SSL certificate problem: self-signed "
-        "certificate; counted as active until 2026-12-04T10:12:00Z, 15 min after /home/ann/.jupyter/certs/jupyter.pem "
-        "changed (Jupyter restarts)");
+        "certificate; counted as active until 2026-12-04T10:12:00Z, 15 min after the agent gave Jupyter a new "
+        "certificate or token at 2026-12-04T09:57:00Z (Jupyter restarts)");
 
-  set_modification_time(certificate, now - minutes(16));
-  signal = probe();
-  CHECK_FALSE(signal.active);
-  CHECK(signal.unknown);
-
-  SUBCASE("the token's change counts too") {
+  SUBCASE("15 minutes on, it is unknown and quiet") {
+    REQUIRE(idle::record_jupyter_change(files, machine.source.changed_file, now - minutes(15)));
+    CHECK_FALSE(probe().active);
+  }
+  SUBCASE("the student's files' times count for nothing: touching the certificate keeps nothing up") {
+    REQUIRE(idle::record_jupyter_change(files, machine.source.changed_file, now - minutes(600)));
+    set_modification_time(machine.root.path() / "home/ann/.jupyter/certs/jupyter.pem", now - minutes(1));
     set_modification_time(machine.root.path() / "var/lib/cs231n-agent/jupyter/api-token.env", now - minutes(1));
-    CHECK(probe().active);
+    signal = probe();
+    CHECK_FALSE(signal.active);
+    CHECK(signal.unknown);
+  }
+  SUBCASE("without the agent's record there is no grace") {
+    std::filesystem::remove(machine.root.path() / "var/lib/cs231n-agent/jupyter/changed-at");
+    CHECK_FALSE(probe().active);
+  }
+  SUBCASE("an answer, even a wrong one (401, 500, not JSON), is no restart: no grace") {
+    for (const auto& [status, body] :
+         {std::pair<long, std::string>{401, "Unauthorized"}, {500, "oops"}, {200, "<html>"}}) {
+      CAPTURE(status);
+      jupyter.answer = FakeJupyter::status(status, body);
+      signal = probe();
+      CHECK(signal.unknown);
+      CHECK_FALSE(signal.active);
+    }
   }
   SUBCASE("a probe that answers is judged by its answer") {
-    set_modification_time(certificate, now - minutes(3));
     jupyter.answer = FakeJupyter::status(200, "[]");
     signal = probe();
     CHECK_FALSE(signal.active);
     CHECK(signal.detail == "no kernel running");
   }
+}
+
+TEST_CASE(
+    "jupyter signal: the certificate is read once, without following a link, and TLS gets its bytes: swapped for a "
+    "FIFO after that read, nothing blocks and nothing of the swap is trusted") {
+  testing::TempDir dir;
+  const auto certificates = testing::make_test_certificates(dir.path() / "tls");
+  testing::HttpTestServer::Options options;
+  options.cert = certificates.cert;
+  options.key = certificates.key;
+  testing::HttpTestServer server(dir.path() / "server", options);
+  std::ofstream(server.root() / "kernels.json") << "[]";
+  JupyterRoot machine;
+  const auto pem = machine.root.path() / "home/ann/.jupyter/certs/jupyter.pem";
+  std::ifstream ca(certificates.ca);
+  machine.root.write("home/ann/.jupyter/certs/jupyter.pem",
+                     std::string(std::istreambuf_iterator<char>(ca), std::istreambuf_iterator<char>()));
+  // Should anything open the FIFO, a writer that opens and closes it after 5 s ends the wait.
+  std::atomic<bool> done = false;
+  std::thread unblocker([&] {
+    for (int i = 0; i < 50 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!done) ::close(::open(pem.c_str(), O_WRONLY | O_NONBLOCK));
+  });
+  // The student's move between the agent's read and the request: the file becomes a FIFO.
+  const auto swap_then_ask = [&](const idle::KernelsRequest& request) {
+    std::filesystem::remove(pem);
+    REQUIRE(::mkfifo(pem.c_str(), 0644) == 0);
+    auto to_server = request;
+    to_server.url = server.url("/files/kernels.json");
+    return idle::fetch_kernels(to_server);
+  };
+  const auto started = std::chrono::steady_clock::now();
+  const auto signal = idle::jupyter_signal(machine.system.files(), machine.source, swap_then_ask);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  done = true;
+  unblocker.join();
+  CHECK(elapsed < seconds(3));
+  CHECK_FALSE(signal.unknown);
+  CHECK(signal.detail == "no kernel running");
 }
 
 TEST_CASE("busy limit: a busy kernel counts while CPU or GPU work, or busy_max after its last message") {

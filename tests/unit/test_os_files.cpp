@@ -157,3 +157,65 @@ TEST_CASE("files: read_user_file refuses a file larger than its bound, and a fol
   CHECK(files.read_user_file("/home/ann/big", 4096).value().size() == 4096);
   CHECK(files.read_user_file("/home/ann").error().error_number == EINVAL);
 }
+
+TEST_CASE("files: exists, stat and list of a user's path follow no symlink on the way: nothing of root's is revealed") {
+  testing::TempDir root;
+  // Root's own folder, and a student's home where ~/miniforge3 leads into it.
+  root.write("root/conda/bin/conda", "#!/bin/sh\n");
+  std::filesystem::permissions(root.path() / "root", std::filesystem::perms::owner_all);
+  root.write("home/ann/.bashrc", "# ann's\n");
+  std::filesystem::create_symlink("/root/conda", root.path() / "home/ann/miniforge3");
+  std::filesystem::create_symlink("/root/conda/bin/conda", root.path() / "home/ann/conda-link");
+  const os::Files files(root.path());
+  // What root sees when it follows the links (the functions for root's own paths)...
+  REQUIRE(files.exists("/home/ann/miniforge3/bin/conda"));
+  REQUIRE(files.list("/home/ann/miniforge3/bin"));
+  // ...and what the user-path ones say: a symlinked folder on the way is refused, not followed.
+  CHECK_FALSE(files.user_path_exists("/home/ann/miniforge3/bin/conda"));
+  const auto info = files.stat_user_path("/home/ann/miniforge3/bin/conda");
+  REQUIRE_FALSE(info);
+  CHECK(info.error().error_number == ENOTDIR);
+  const auto listed = files.list_user_folder("/home/ann/miniforge3/bin");
+  REQUIRE_FALSE(listed);
+  CHECK(listed.error().error_number == ENOTDIR);
+  CHECK(listed.error().message.find("symlink") != std::string::npos);
+  // A final symlink is the link itself: it exists, stat says symlink, and it is not listed through.
+  CHECK(files.user_path_exists("/home/ann/conda-link"));
+  CHECK(files.stat_user_path("/home/ann/conda-link")->type == os::FileType::symlink);
+  CHECK_FALSE(files.list_user_folder("/home/ann/miniforge3"));
+  // What is really in the home is seen as usual, on the host's root too.
+  CHECK(files.user_path_exists("/home/ann/.bashrc"));
+  CHECK(files.stat_user_path("/home/ann/.bashrc")->size == 8);
+  CHECK(files.list_user_folder("/home/ann").value() == std::vector<std::string>{".bashrc", "conda-link", "miniforge3"});
+  CHECK(os::Files("/").list_user_folder((root.path() / "home/ann").string()).value().size() == 3);
+  CHECK_FALSE(files.user_path_exists("/home/ann/missing"));
+  CHECK(files.stat_user_path("/home/ann/missing").error().error_number == ENOENT);
+  CHECK_FALSE(files.stat_user_path("/home/ann/../../root/conda/bin/conda"));
+}
+
+TEST_CASE("files: stat and list of a user's FIFO answer at once") {
+  testing::TempDir root;
+  std::filesystem::create_directories(root.path() / "home/ann");
+  const auto fifo = root.path() / "home/ann/datasets";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  // Should either block, a writer that opens and closes the FIFO after 5 s ends it.
+  std::atomic<bool> done = false;
+  std::thread unblocker([&] {
+    for (int i = 0; i < 50 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!done) ::close(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK));
+  });
+  const os::Files files(root.path());
+  const auto started = std::chrono::steady_clock::now();
+  const auto info = files.stat_user_path("/home/ann/datasets");
+  const auto listed = files.list_user_folder("/home/ann/datasets");
+  const bool exists = files.user_path_exists("/home/ann/datasets");
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  done = true;
+  unblocker.join();
+  CHECK(elapsed < std::chrono::seconds(1));
+  REQUIRE(info);
+  CHECK(info->type == os::FileType::other);
+  CHECK(exists);
+  REQUIRE_FALSE(listed);
+  CHECK(listed.error().error_number == ENOTDIR);
+}

@@ -29,11 +29,13 @@ startup-script from the metadata and running it, as GCE does.
   4  refusals (scenario_refusals.sh): an unsupported OS and a malformed cs231n-config change
      nothing (exit 4, exit 2); cs231n-cuda=10.0 on Debian 11 refuses the GPU branch before any of
      it is installed, the rest completes, exit 4
-  5  hostile student on 1's VM (scenario_hostile.sh): a FIFO for the certificate, ~/.bashrc ->
-     /etc/shadow, git hooks set in the clone's config (one never reads its stdin; all try TIOCSTI
-     and write into every inherited descriptor); a boot with a new IP and another branch runs
-     them as the student: it ends done, no hook had a terminal or a descriptor of root's, root's
-     files are untouched
+  5  hostile student on 1's VM (scenario_hostile.sh): FIFOs for the certificate and a dataset's
+     marker, ~/.bashrc -> /etc/shadow, ~/anaconda3 -> root's own conda, a conda wrapper and git
+     hooks set in the clone's config (one never reads its stdin; all try TIOCSTI and write into
+     every inherited descriptor); a boot with a new IP, another branch and a mirror runs them as
+     the student and stops at ~/.bashrc with an error naming it (exit 1, the rest done); with
+     ~/.bashrc back, a run by hand on a pty ends done; no hook had a terminal or a descriptor of
+     root's, root's files are untouched and nothing of them shows
 
 AGENT        the static binary (default: build/cs231n-agent)
 --scenarios  which ones, in the order 1 3 5 2 4 (default: all; 2, 3 and 5 need 1), e.g. --scenarios 4
