@@ -91,3 +91,4 @@ gcloud_run compute images create "$image" --source-disk="$disk" --source-disk-zo
 say "Image $image is ready (family $family). New VMs from it:"
 say "  scripts/create-instance.sh --image-family $family --image-project ${project:-YOUR-PROJECT} --bucket gs://YOUR-BUCKET ..."
 say "$name stays stopped; started again it makes a new Jupyter password, certificate and host keys."
+say "Delete the image when the term is over: gcloud compute images delete $image --quiet"

@@ -24,23 +24,27 @@ time, each with its own cs231n-user; a call that meets GCE's API rate limit is r
 growing wait. GCE's bulk API (\`gcloud compute instances bulk create\`) cannot do that: its
 per-instance properties are only the name and hostname, and every VM gets the same metadata.
 
-Before anything changes: gcloud's login, project and Compute Engine API (--yes enables it), and the
-GPU quota for the VMs still to make. Every VM, boot disk and static IP carries the labels
+Before anything changes: gcloud's login, project and Compute Engine API (--yes enables it), the
+GPU quota for the VMs still to make, and every student's boot disk kept from a deleted VM
+(--reuse-disk starts the new VM from it). Every VM, boot disk and static IP carries the labels
 cs231n-class=PREFIX and cs231n-user=USER, so gcloud's filters find them (gcloud compute instances
 list --filter=labels.cs231n-class=PREFIX); the template is PREFIX-template-HASH. Firewall rules
-carry no labels: the class's is PREFIX-PORT-HASH (one per source range), its description starts
-with cs231n-class=PREFIX. Students reach Jupyter from their own networks, so you likely want
+carry no labels: the class's is PREFIX-PORT-HASH (one per source range, targeting the network tag
+of the same name, the only tag the class's VMs carry), its description starts with
+cs231n-class=PREFIX. Students reach Jupyter from their own networks, so you likely want
 --source-range (your campus) or --allow-anywhere.
 
 Options of create (as in create-instance.sh): --agent PATH, --bucket gs://BUCKET, --agent-url URL,
   --zone ZONE, --project PROJECT, --gpu TYPE[:COUNT] (per VM), --machine-type TYPE,
   --skip-quota-check, --image-family FAMILY, --image-project PROJECT, --disk-size GB (>= 40),
-  --port PORT, --my-ip IP, --source-range CIDR, --allow-anywhere, --tag TAG, --yes,
+  --port PORT, --my-ip IP, --source-range CIDR, --allow-anywhere, --yes,
   --reuse-disk (a student whose VM was deleted gets a new VM on the disk kept from it)
   --roster FILE          the students (required)
   --static-ips           reserve a static external IP per VM (default: ephemeral; static IPs
                          are billed while their VM is stopped, and STATIC_ADDRESSES starts at 8)
-  --wait                 wait until every agent is done and add its state to the table
+  --wait                 wait until every VM's Jupyter is ready (the agent's run goes on by
+                         itself) and add its state to the table; a VM that fails is said at once
+  --wait-done            wait until every agent's whole run is done
   --timeout MINUTES      with --wait: give up after this long (default: 120)
   --poll-seconds S       with --wait: how often to look (default: 30)
 Every command:
@@ -51,20 +55,26 @@ Every command:
   --parallel N           VMs acted on at the same time (default: 8)
   -h, --help             this text
 
-status: one line per VM of the class: VM, user, GCE status, the agent's state and step, idle
-  minutes (the guest attribute idle-check publishes), Jupyter URL, error. --json: the same as a list.
+status: one line per VM of the class: VM, user, GCE status, the agent's state and step, READY
+  (seconds from the run's start until Jupyter served), idle minutes (the guest attribute
+  idle-check publishes), Jupyter URL, error (STATE ? when its guest attributes cannot be read, and
+  why). --json: the same as a list (ready: a number or null).
 stop | start: the class's VMs, or only those of the USERs named (a VM with Local SSD is stopped
   with --discard-local-ssd=true).
 delete: the VMs (every one, or the USERs') and their static IPs; for the whole class also its
   firewall rules and instance templates. Each resource is named as it goes. Boot disks (the
-  students' files) are kept and listed with the command that deletes them, unless --delete-disks.
+  students' files) are kept and listed with the command that deletes them, unless --delete-disks
+  (then each VM's disk is named with it). The agent in your bucket and the VMs' read grant on it
+  stay (other VMs may use them): README.md, "Undoing things", names their commands.
 
-Exit status: 0 every VM was made or acted on (and, with --wait, is done), 1 otherwise, 2 bad usage.
+Exit status: 0 every VM was made or acted on (and, with --wait, is ready; with --wait-done, done), 1
+otherwise, 2 bad usage.
 EOF
 }
 
 action=create
 case ${1:-} in create | status | stop | start | delete) action=$1; shift ;; esac
+[[ $action != create ]] || GCE_ENABLES_API=1
 
 vm_option_defaults "$top/build/cs231n-agent"
 roster="" prefix=cs231n static_ips=0 wait=0 timeout_min=120 poll=30 parallel=8 as_json=0 delete_disks=0
@@ -98,9 +108,10 @@ while (($#)); do
   shift
 done
 
+[[ $wait_until != "done" ]] || wait=1
 is_gce_name "$prefix" || die_usage "--prefix $prefix is not a GCE name: lowercase letters, digits and -, starting with a letter"
-# PREFIX-template-HASH (10 hex digits) is the longest name made from it.
-is_gce_name "$prefix-template-0000000000" || die_usage "--prefix $prefix is too long: $prefix-template-HASH must fit GCE's 63 characters (at most 37)"
+# The longest name made from PREFIX alone (a VM's is checked with its user, below).
+check_fits --prefix "$prefix" "$(template_name "$prefix" "$(sha256_text "$prefix")")" "its template $prefix-template-HASH"
 { is_uint "$parallel" && ((10#$parallel >= 1)); } || die_usage "--parallel $parallel must be a number (1 or more)"
 
 # run_parallel FUNCTION ITEM...: FUNCTION ITEM for every item, $parallel at a time, each one's output
@@ -132,14 +143,16 @@ if [[ $action != create ]]; then
   require_tools
   [[ -z $project ]] || GCLOUD_GLOBAL=("--project=$project")
   [[ -z $zone || $zone =~ ^[a-z]+-[a-z]+[0-9]+-[a-z]$ ]] || die_usage "--zone $zone is not a zone name like us-west1-b"
-  check_cloud_access 0
+  # These act on VMs made earlier: a project whose API is off has none, and nothing is enabled.
+  check_cloud_access 0 0
   work=$(mktemp -d "${TMPDIR:-/tmp}/cs231n-class.XXXXXX")
   trap 'rm -rf -- "$work"' EXIT
   filter="labels.cs231n-class=$prefix"
   [[ -z $zone ]] || filter+=" AND zone:($zone)"
   gcloud_capture compute instances list --filter="$filter" --format=json ||
     gcloud_failed "listing the VMs of class $prefix"
-  # One line per VM: name, zone, user, GCE status, machine type; only the USERs named, if any.
+  # One line per VM: name, zone, user, GCE status, machine type, Local SSD (1/0), its persistent
+  # disks (comma separated); only the USERs named, if any.
   printf '%s' "$GCLOUD_OUT" | json_py '
 wanted = set(args)
 for vm in sorted(data, key=lambda vm: vm["name"]):
@@ -147,7 +160,8 @@ for vm in sorted(data, key=lambda vm: vm["name"]):
     if wanted and user not in wanted:
         continue
     print(vm["name"], vm.get("zone", "-").rsplit("/", 1)[-1], user, vm.get("status", "-"),
-          vm.get("machineType", "-").rsplit("/", 1)[-1], "1" if any(d.get("type") == "SCRATCH" for d in vm.get("disks", [])) else "0")
+          vm.get("machineType", "-").rsplit("/", 1)[-1], "1" if any(d.get("type") == "SCRATCH" for d in vm.get("disks", [])) else "0",
+          ",".join(d["source"].rsplit("/", 1)[-1] for d in vm.get("disks", []) if d.get("type") != "SCRATCH" and d.get("source")) or "-")
 ' ${selected_users[@]+"${selected_users[@]}"} >"$work/vms"
   for user in ${selected_users[@]+"${selected_users[@]}"}; do
     awk -v user="$user" '$3 == user { found = 1 } END { exit !found }' "$work/vms" ||
@@ -159,38 +173,51 @@ for vm in sorted(data, key=lambda vm: vm["name"]):
 
   case $action in
     status)
-      # shellcheck disable=SC2317  # run_parallel runs these
-      read_progress() { gcloud_run compute instances get-guest-attributes "$1" --zone="$(vm_field "$1" 2)" \
-        --query-path="$GCE_STATE_NAMESPACE/" --format=json; }
-      for vm_name in ${vm_names[@]+"${vm_names[@]}"}; do
-        [[ $(vm_field "$vm_name" 4) == RUNNING ]] || printf '[]' >"$work/$vm_name.json"
-      done
+      # One file per VM: the lines of agent_progress (the same reading create-instance.sh waits with).
+      # shellcheck disable=SC2317  # run_parallel runs it
+      read_progress() {
+        local problem=""
+        agent_progress "$1" "$(vm_field "$1" 2)"
+        if [[ -n $AGENT_UNREADABLE ]]; then
+          problem="cannot read its guest attributes: $AGENT_UNREADABLE"
+        elif [[ -n $AGENT_READ_ERROR ]]; then
+          problem="cannot read its guest attributes: $(printf '%s' "$AGENT_READ_ERROR" | tr '\n' ' ' | sed 's/^ERROR: ([^)]*) //')"
+        fi
+        printf '%s\n' "$AGENT_STATE" "$AGENT_STEP" "$AGENT_READY" "$AGENT_IDLE" "$AGENT_JUPYTER_URL" "$AGENT_ERROR" "$problem"
+      }
       to_read=()
-      for vm_name in ${vm_names[@]+"${vm_names[@]}"}; do [[ -f $work/$vm_name.json ]] || to_read+=("$vm_name"); done
-      # shellcheck disable=SC2317
-      read_into_file() { read_progress "$1" >"$work/$1.json"; }
-      ((${#to_read[@]} == 0)) || run_parallel read_into_file "${to_read[@]}" >/dev/null
+      # A VM that is not running publishes nothing new: its guest attributes are not read.
+      for vm_name in ${vm_names[@]+"${vm_names[@]}"}; do
+        [[ $(vm_field "$vm_name" 4) != RUNNING ]] || to_read+=("$vm_name")
+      done
+      ((${#to_read[@]} == 0)) || run_parallel read_progress "${to_read[@]}" >/dev/null
       python3 - "$work" "$as_json" <<'PY'
 import json, os, sys
 folder, as_json = sys.argv[1], sys.argv[2] == "1"
+keys = ("state", "step", "ready", "idle_minutes", "url", "error", "problem")
 rows = []
 for line in open(os.path.join(folder, "vms")):
-    name, zone, user, status, machine, _ = line.split()
+    name, zone, user, status = line.split()[:4]
     try:
-        items = json.load(open(os.path.join(folder, name + ".json")))
-    except (OSError, ValueError):
-        items = []  # nothing published yet (gcloud: "of type 'Guest Attribute' was not found")
-    values = {item.get("key"): " ".join(str(item.get("value", "")).split()) for item in items if isinstance(item, dict)}
-    rows.append({"vm": name, "zone": zone, "user": user, "status": status, "state": values.get("state", ""),
-                 "step": values.get("step", ""), "idle_minutes": values.get("idle-minutes", ""),
-                 "url": values.get("jupyter-url", ""), "error": values.get("error", "")})
+        values = open(os.path.join(folder, name + ".log")).read().split("\n")
+    except OSError:
+        values = []
+    row = dict(zip(keys, values + [""] * len(keys)))
+    problem = row.pop("problem")
+    if problem:
+        row.update(state="?", error=problem)
+    ready = row["ready"]
+    rows.append({"vm": name, "zone": zone, "user": user, "status": status, "state": row["state"], "step": row["step"],
+                 "ready": int(ready) if ready.isdigit() else None, "idle_minutes": row["idle_minutes"],
+                 "url": row["url"], "error": row["error"]})
 if as_json:
     print(json.dumps(rows, indent=2))
     sys.exit(0)
-table = [["VM", "USER", "STATUS", "STATE", "STEP", "IDLE", "URL", "ERROR"]]
+table = [["VM", "USER", "STATUS", "STATE", "STEP", "READY", "IDLE", "URL", "ERROR"]]
 for row in rows:
     table.append([row["vm"], row["user"], row["status"], row["state"] or "-", row["step"] or "-",
-                  row["idle_minutes"] or "-", row["url"] or "-", row["error"] or "-"])
+                  "-" if row["ready"] is None else str(row["ready"]), row["idle_minutes"] or "-", row["url"] or "-",
+                  row["error"] or "-"])
 widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
 for line in table:
     print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line[:-1])) + "  " + line[-1])
@@ -233,7 +260,9 @@ PY
       if ((${#vm_names[@]})); then
         say "Deleting ${#vm_names[@]} VM(s) of class $prefix, $parallel at a time"
         while read -r vm_name result; do
-          if [[ $result == ok ]]; then
+          if [[ $result == ok && $delete_disks == 1 && $(vm_field "$vm_name" 7) != - ]]; then
+            say "  deleted VM $vm_name ($(vm_field "$vm_name" 2)) and its disk $(vm_field "$vm_name" 7 | sed 's/,/, /g')"
+          elif [[ $result == ok ]]; then
             say "  deleted VM $vm_name ($(vm_field "$vm_name" 2))"
           else
             say "  VM $vm_name: FAILED: $(last_line "$work/$vm_name.log")" >&2
@@ -306,6 +335,8 @@ wanted = set(args)
 for disk in data:
     if not disk.get("users") and (not wanted or disk.get("labels", {}).get("cs231n-user") in wanted):
         print(disk["name"], str(disk.get("zone", "-")).rsplit("/", 1)[-1])' ${selected_users[@]+"${selected_users[@]}"})
+      ((${#selected_users[@]})) ||
+        say "  kept: the agent in your bucket and the VMs' read grant on it (other VMs may use them; README.md, \"Undoing things\", has their commands)"
       ((failures == 0)) || die "$failures resource(s) of class $prefix were not deleted (the messages are above)"
       exit 0
       ;;
@@ -318,7 +349,9 @@ fi
 [[ -n $roster ]] || die_usage "--roster FILE is required: one student per line, user[,email]"
 [[ -f $roster ]] || die_usage "--roster $roster is not a file"
 check_vm_options
-is_gce_name "$prefix-$port-00000000" || die_usage "--prefix $prefix is too long for its firewall rule $prefix-$port-HASH (63 characters)"
+[[ $tag == "$GCE_TAG_DEFAULT" ]] ||
+  die_usage "--tag $tag: class.sh names the class's firewall rule and network tag after --prefix (PREFIX-PORT-HASH)"
+check_fits --prefix "$prefix" "$(access_name "$prefix" "$port" 0.0.0.0/0)" "its firewall rule $prefix-$port-HASH"
 
 trim() {
   local text=$1
@@ -341,9 +374,11 @@ while IFS= read -r line || [[ -n $line ]]; do
   [[ -z $email || $email =~ ^[^@,]+@[^@,]+$ ]] || die_usage "--roster $roster line $line_number: \"$email\" is not an email address"
   vm=$prefix-$(printf '%s' "$student" | tr '_' '-')
   vm=${vm%-}
+  longest=$vm
+  ((static_ips == 0)) || longest=$(address_name "$vm")
+  ((${#longest} <= 63)) ||
+    die_usage "--roster $roster line $line_number: $longest, made for $student, would pass GCE's 63 characters: with --prefix $prefix a user may have at most $((63 - ${#longest} + ${#student})) characters; shorten --prefix or the user"
   is_gce_name "$vm" || die_usage "--roster $roster line $line_number: the VM name $vm is not a GCE name; shorten --prefix or the user"
-  ((static_ips == 0)) || is_gce_name "$vm-ip" ||
-    die_usage "--roster $roster line $line_number: the static IP $vm-ip would pass GCE's 63 characters; shorten --prefix or the user"
   for known in ${names[@]+"${names[@]}"}; do
     [[ $known != "$vm" ]] || die_usage "--roster $roster line $line_number: $student is a second student whose VM would be $vm"
   done
@@ -353,19 +388,37 @@ count=${#users[@]}
 ((count > 0)) || die_usage "--roster $roster lists no student (one per line: user[,email])"
 
 resolve_vm_target
+work=$(mktemp -d "${TMPDIR:-/tmp}/cs231n-class.XXXXXX")
+trap 'rm -rf -- "$work"' EXIT
 
 # What exists already, in two calls: VMs made earlier are kept (and not counted against the quota
 # again); a boot disk kept from a deleted VM is reused with --reuse-disk.
 gcloud_capture compute instances list --filter="zone:($zone)" --format='value(name)' ||
   gcloud_failed "listing the VMs in $zone"
 existing_vms=" $(printf '%s' "$GCLOUD_OUT" | tr '\n' ' ') "
-gcloud_capture compute disks list --filter="zone:($zone)" --format='value(name)' ||
+gcloud_capture compute disks list --filter="zone:($zone)" --format=json ||
   gcloud_failed "listing the disks in $zone"
-existing_disks=" $(printf '%s' "$GCLOUD_OUT" | tr '\n' ' ') "
-missing=()
+# "NAME USER..." per disk (its users: the VMs it is attached to).
+printf '%s' "$GCLOUD_OUT" | json_py '
+for disk in data:
+    print(disk["name"], *[user.rsplit("/", 1)[-1] for user in disk.get("users", [])])' >"$work/disks"
+missing=() kept_disks=() busy_disks=()
 for k in "${!names[@]}"; do
-  [[ $existing_vms == *" ${names[$k]} "* ]] || missing+=("$k")
+  [[ $existing_vms != *" ${names[$k]} "* ]] || continue
+  missing+=("$k")
+  # Every missing student's disk is checked here, before anything changes.
+  disk_users=$(awk -v disk="${names[$k]}" '$1 == disk { found = 1; $1 = ""; print } END { exit !found }' "$work/disks") || continue
+  if [[ -n ${disk_users// /} ]]; then
+    busy_disks+=("${names[$k]} (used by${disk_users})")
+  else
+    kept_disks+=("${names[$k]}")
+  fi
 done
+((${#busy_disks[@]} == 0)) ||
+  die "the disk of a VM to make is attached to another VM in $zone: ${busy_disks[*]}; remove those students from the roster or that VM first"
+if ((${#kept_disks[@]} && ! reuse_disk)); then
+  die "${#kept_disks[@]} disk(s) are left in $zone from earlier VMs of these students (their files are on them): ${kept_disks[*]}; run again with --reuse-disk to start the new VMs from them, or delete them (gcloud compute disks delete ${kept_disks[*]} --zone=$zone --quiet)"
+fi
 say "Class $prefix: ${#names[@]} student(s), $((count - ${#missing[@]})) VM(s) exist already, ${#missing[@]} to make"
 
 if [[ -n $gpu && $skip_quota == 0 && ${#missing[@]} -gt 0 ]]; then
@@ -374,11 +427,10 @@ fi
 fit_disk_to_image
 resolve_source_range "$my_ip" "$source_range" "$anywhere"
 publish_agent "$agent" "$bucket" "$agent_url"
-access=$(access_name "$prefix" "$port")
+access=$(access_name "$prefix" "$port" "$SOURCE_RANGE")
+warn_shared_rule "$tag" "$port"
 ensure_access "$access" "$port" "cs231n-class=$prefix; cs231n-agent: Jupyter on tcp:$port from $SOURCE_RANGE, for VMs tagged $access"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/cs231n-class.XXXXXX")
-trap 'rm -rf -- "$work"' EXIT
 shared_metadata="enable-guest-attributes=TRUE,cs231n-agent-url=$AGENT_URL,cs231n-agent-sha256=$AGENT_SHA256"
 metadata_files="startup-script=$top/scripts/startup-script.sh"
 if ((port != 8888)); then
@@ -392,13 +444,13 @@ set_gpu_flags
 template_flags=("--machine-type=$machine_type" ${GPU_FLAGS[@]+"${GPU_FLAGS[@]}"}
   "--image-family=$image_family" "--image-project=$image_project"
   "--boot-disk-size=${disk_size}GB" --boot-disk-type=pd-balanced --no-boot-disk-auto-delete
-  "--tags=$tag,$access" "--labels=cs231n-class=$prefix" "--metadata=$shared_metadata")
+  "--tags=$access" "--labels=cs231n-class=$prefix" "--metadata=$shared_metadata")
 digest=$({
   printf '%s\n' "${template_flags[@]}"
   cat -- "$top/scripts/startup-script.sh"
   [[ ! -f $work/cs231n-config.json ]] || cat -- "$work/cs231n-config.json"
 } >"$work/template-inputs" && sha256_of "$work/template-inputs")
-template=$prefix-template-${digest:0:10}
+template=$(template_name "$prefix" "$digest")
 if gcloud_lookup compute instance-templates describe "$template" --format=json; then
   say "Reusing instance template $template"
 else
@@ -414,13 +466,10 @@ fi
 create_student() {
   local i=$1 vm=${names[$1]} address_flags=() disk_flags=() address labels
   labels="cs231n-class=$prefix,cs231n-user=${users[$i]}"
-  if [[ $existing_disks == *" $vm "* ]]; then
-    ((reuse_disk)) ||
-      die "a disk $vm is left in $zone from an earlier VM $vm (the student's files are on it): run again with --reuse-disk to start the new VM from it, or delete it (gcloud compute disks delete $vm --zone=$zone)"
-    disk_flags=("--disk=name=$vm,boot=yes,auto-delete=no")
-  fi
+  # A disk kept from an earlier VM (checked above: only with --reuse-disk).
+  [[ " ${kept_disks[*]-} " != *" $vm "* ]] || disk_flags=("--disk=name=$vm,boot=yes,auto-delete=no")
   if ((static_ips)); then
-    address=$(ensure_address "$vm-ip" "$region" "$labels") || return 1
+    address=$(ensure_address "$(address_name "$vm")" "$region" "$labels") || return 1
     address_flags=("--address=$address")
   fi
   gcloud_create "creating $vm" compute instances create "$vm" --zone="$zone" --source-instance-template="$template" \
@@ -443,28 +492,22 @@ if ((${#missing[@]})); then
   done < <(run_parallel create_student "${missing[@]}")
 fi
 
-states=()
+# The wait: the same as create-instance.sh's, for every VM of the roster that exists.
+states=() urls=()
 if ((wait)); then
-  deadline=$((SECONDS + 10#$timeout_min * 60))
+  waited=()
   for k in "${!names[@]}"; do
-    states[k]=""
-    for vm in ${failed[@]+"${failed[@]}"}; do [[ $vm != "${names[$k]}" ]] || states[k]="not created"; done
+    states[k]="not created" urls[k]=""
+    [[ " ${failed[*]-} " == *" ${names[$k]} "* ]] || waited+=("$k")
   done
-  say "Waiting for the agents (at most $timeout_min min)"
-  while :; do
-    pending=0
-    for k in "${!names[@]}"; do
-      case ${states[$k]} in done | failed | refused | "not created") continue ;; esac
-      agent_progress "${names[$k]}" "$zone"
-      if [[ $AGENT_STATE != "${states[$k]}" ]]; then
-        say "  ${names[$k]}: ${AGENT_STATE:-waiting for the agent}${AGENT_ERROR:+: $AGENT_ERROR}"
-      fi
-      states[k]=$AGENT_STATE
-      case $AGENT_STATE in done | failed | refused) ;; *) pending=$((pending + 1)) ;; esac
+  if ((${#waited[@]})); then
+    waited_names=()
+    for k in "${waited[@]}"; do waited_names+=("${names[$k]}"); done
+    wait_for_agents "$zone" "$((10#$timeout_min * 60))" "$poll" "$wait_until" "${waited_names[@]}" || true
+    for j in "${!waited[@]}"; do
+      states[waited[j]]=${AGENT_OUTCOMES[j]} urls[waited[j]]=${AGENT_URLS[j]}
     done
-    ((pending > 0 && SECONDS < deadline)) || break
-    sleep "$poll"
-  done
+  fi
 fi
 
 say ""
@@ -474,9 +517,9 @@ say ""
   printf '\n'
   for k in "${!names[@]}"; do
     ip=$(instance_ip "${names[$k]}" "$zone")
-    url=-
-    [[ -z $ip ]] || url=https://$ip:$port
-    printf '%s\t%s\t%s\t%s\t%s' "${names[$k]}" "${users[$k]}" "${emails[$k]:--}" "${ip:--}" "$url"
+    url=${urls[k]:-}
+    [[ -n $url || -z $ip ]] || url=https://$ip:$port
+    printf '%s\t%s\t%s\t%s\t%s' "${names[$k]}" "${users[$k]}" "${emails[$k]:--}" "${ip:--}" "${url:--}"
     ((wait == 0)) || printf '\t%s' "${states[$k]:-unknown}"
     printf '\n'
   done
@@ -495,6 +538,7 @@ if ((${#failed[@]})); then
 fi
 if ((wait)); then
   for k in "${!names[@]}"; do
-    [[ ${states[$k]} == "done" ]] || die "not every agent is done (see STATE); read a log with: $(ssh_command VM "$zone" "sudo cs231n-agent status")"
+    [[ ${states[$k]} == "done" || ${states[$k]} == "$wait_until" ]] ||
+      die "not every VM is $wait_until (see STATE and the messages above); read a log with: $(ssh_command VM "$zone" "sudo cs231n-agent status")"
   done
 fi

@@ -12,15 +12,19 @@ Usage: scripts/create-instance.sh [--name NAME] (--bucket gs://BUCKET | --agent-
 
 Creates a GCE VM that sets itself up for cs231n: the startup script (scripts/startup-script.sh)
 fetches cs231n-agent, checks its sha256 and runs it at every boot. Then waits until the agent
-says it is done and prints the Jupyter URL and how to read the password it made.
+says Jupyter is ready (the rest of its run goes on by itself) and prints the Jupyter URL and how
+to read the password it made.
 
 Before anything changes: gcloud's login and project, the Compute Engine API (off in every new
-project: --yes enables it, or it asks at a terminal), a VM or a kept disk of that name, the
-image's size and a GPU's quota (GPU quotas start at 0; the error says how to ask for more). Then:
-the agent is published and the VMs' service account may read it (roles/storage.objectViewer on
-the bucket), the firewall rule for Jupyter is made (only your public IP by default; one rule per
-range, NAME-PORT-HASH, tagging only the VMs made for it), a static external IP is reserved (or
-reused), the VM is created. Every resource carries the labels cs231n-vm=NAME, cs231n-user=USER.
+project: --yes enables it, or it asks at a terminal, and waits the minutes it takes to arrive),
+a VM or a kept disk of that name, the image's size and a GPU's quota (GPU quotas start at 0; the
+error says how to ask for more). Then: the agent is published and the VMs' service account may
+read it (roles/storage.objectViewer on your bucket; someone else's gs:// bucket is only checked,
+and a warning names the grant its owner can make), the firewall rule for Jupyter is made (only
+your public IP by default; one rule per range, TAG-PORT-HASH, and the VM carries only that tag),
+a static external IP is reserved (or reused), the VM is created. Every resource carries the
+labels cs231n-vm=NAME, cs231n-user=USER. A rule TAG-PORT left by an older version (it reaches
+every VM that older version made) is named with the command that deletes it.
 
 The agent:
   --agent PATH           the cs231n-agent binary to use (default: build/cs231n-agent); its sha256
@@ -52,20 +56,23 @@ Jupyter and the firewall:
   --my-ip IP             your public IPv4 address (default: asked from checkip.amazonaws.com)
   --source-range CIDR    let this network reach Jupyter instead of just your IP (e.g. a campus)
   --allow-anywhere       let anyone reach it (0.0.0.0/0, as the 2019 tutorial did)
-  --tag TAG              network tag of the VM, and the start of its rule's name (default: $GCE_TAG_DEFAULT)
+  --tag TAG              the start of the name of the firewall rule and of the network tag it
+                         targets, TAG-PORT-HASH (default: $GCE_TAG_DEFAULT)
 Other:
   --yes                  enable the project's Compute Engine API without asking when it is off
 Waiting:
   --no-wait              return once the VM is created
+  --wait-done            wait until the agent's whole run is done, not just until Jupyter is ready
   --timeout MINUTES      give up waiting after this long (default: 90; the VM goes on)
   --poll-seconds S       how often to look (default: 15)
   -h, --help             this text
 
-Exit status: 0 ready (or created, with --no-wait), 1 failed or refused (with the reason), 2 bad
-usage.
+Exit status: 0 Jupyter ready (or the run done, with --wait-done; created, with --no-wait), 1
+failed or refused (with the reason), 2 bad usage.
 EOF
 }
 
+GCE_ENABLES_API=1
 vm_option_defaults "$top/build/cs231n-agent"
 name=cs231n user="" static_ip=1 wait=1 timeout_min=90 poll=15
 while (($#)); do
@@ -86,8 +93,7 @@ while (($#)); do
 done
 
 is_gce_name "$name" || die_usage "--name $name is not a GCE name: lowercase letters, digits and -, starting with a letter, at most 63"
-((static_ip == 0)) || is_gce_name "$name-ip" ||
-  die_usage "--name $name is too long: its static IP $name-ip must fit GCE's 63 characters (at most 60 for the name, or --no-static-ip)"
+((static_ip == 0)) || check_fits --name "$name" "$(address_name "$name")" "its static IP $(address_name "$name")" --no-static-ip
 [[ -z $user ]] || is_linux_user "$user" || die_usage "--user $user is not an account name: lowercase letters, digits, _ and -, at most 32"
 check_vm_options
 resolve_vm_target
@@ -121,12 +127,13 @@ resolve_source_range "$my_ip" "$source_range" "$anywhere"
 
 labels="cs231n-vm=$name,cs231n-user=$user"
 publish_agent "$agent" "$bucket" "$agent_url"
-access=$(access_name "$tag" "$port")
+access=$(access_name "$tag" "$port" "$SOURCE_RANGE")
+warn_shared_rule "$tag" "$port"
 ensure_access "$access" "$port" "cs231n-agent: Jupyter on tcp:$port from $SOURCE_RANGE, for VMs tagged $access"
 address_flags=()
 if ((static_ip)); then
-  address=$(ensure_address "$name-ip" "$region" "$labels") || exit 1
-  say "Static external IP $name-ip: $address"
+  address=$(ensure_address "$(address_name "$name")" "$region" "$labels") || exit 1
+  say "Static external IP $(address_name "$name"): $address"
   address_flags=("--address=$address")
 fi
 
@@ -143,7 +150,7 @@ set_gpu_flags
 say "Creating $name in $zone: $machine_type${gpu:+, $GPU_COUNT x $GPU_TYPE}, $image_project/$image_family, ${disk_size} GB disk, user $user"
 gcloud_create "creating $name" compute instances create "$name" --zone="$zone" --machine-type="$machine_type" \
   ${GPU_FLAGS[@]+"${GPU_FLAGS[@]}"} "${boot_flags[@]}" \
-  --tags="$tag,$access" --labels="$labels" ${address_flags[@]+"${address_flags[@]}"} \
+  --tags="$access" --labels="$labels" ${address_flags[@]+"${address_flags[@]}"} \
   --metadata="$metadata" --metadata-from-file="$metadata_files" ||
   die "gcloud compute instances create $name failed (its message is above)"
 # Instance labels are not copied to the boot disk; label it for gcloud's filters.
@@ -156,24 +163,38 @@ url="https://${ip:-EXTERNAL-IP}:$port"
 password_command=$(ssh_command "$name" "$zone" "sudo cat $GCE_PASSWORD_FILE")
 # What to type to delete everything this made (the README names the same).
 cleanup() {
-  say "To delete all of it later (the disk holds the student's files; the bucket's agent stays):"
+  say "To delete all of it later (the disk holds the student's files):"
   say "  gcloud compute instances delete $name --zone=$zone --quiet"
   say "  gcloud compute disks delete $name --zone=$zone --quiet"
-  ((static_ip == 0)) || say "  gcloud compute addresses delete $name-ip --region=$region --quiet"
-  say "  gcloud compute firewall-rules delete $access --quiet   (only when no other VM is tagged $access)"
+  ((static_ip == 0)) || say "  gcloud compute addresses delete $(address_name "$name") --region=$region --quiet"
+  say "  gcloud compute firewall-rules delete $access --quiet   (once no other VM is tagged $access)"
+  if [[ -n $GRANTED_BUCKET ]]; then
+    say "  gcloud storage buckets remove-iam-policy-binding $GRANTED_BUCKET --member=$GRANTED_MEMBER --role=roles/storage.objectViewer   (once no VM reads the agent there)"
+  fi
+  [[ -z $bucket ]] || say "  gcloud storage rm --recursive ${bucket%/}/cs231n-agent/   (the agent binaries)"
 }
 if ((wait == 0)); then
   say "Created $name. The agent sets it up now (most of an hour with a GPU); follow it with:"
-  say "  gcloud compute instances get-guest-attributes $name --zone=$zone --query-path=$GCE_STATE_NAMESPACE/"
+  say "  $(watch_command "$name" "$zone")"
   say "Then Jupyter: $url   password: $password_command"
   cleanup
   exit 0
 fi
-wait_for_agent "$name" "$zone" "$((10#$timeout_min * 60))" "$poll" || exit 1
-[[ -z $AGENT_JUPYTER_URL ]] || url=$AGENT_JUPYTER_URL
+if ! wait_for_agents "$zone" "$((10#$timeout_min * 60))" "$poll" "$wait_until" "$name"; then
+  # The VM is there (and billed) whatever its agent did.
+  cleanup
+  exit 1
+fi
+[[ -z ${AGENT_URLS[0]} ]] || url=${AGENT_URLS[0]}
 say ""
 say "Jupyter:  $url"
 say "Password: $password_command"
 say "The certificate is self-signed: the browser asks you once to accept it."
+if [[ ${AGENT_OUTCOMES[0]} == ready ]]; then
+  ready=${AGENT_READIES[0]}
+  if ((ready < 120)); then ready="$ready s"; else ready="$((ready / 60)) min"; fi
+  say "Jupyter was ready $ready after the agent started; the rest of its run goes on by itself${AGENT_STEPS[0]:+ (now: step ${AGENT_STEPS[0]})}; follow it with:"
+  say "  $(watch_command "$name" "$zone")"
+fi
 say "A running VM costs money; stop it when you are done: $(stop_command "$name" "$zone" "$machine_type")"
 cleanup

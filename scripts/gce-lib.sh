@@ -59,11 +59,23 @@ gcloud_capture() {
 }
 
 # gcloud_hint: what to do about the failure in GCLOUD_ERR, when it is one a user can fix.
+# GCE_ENABLES_API=1 in a script that enables the API itself with --yes (create-instance.sh, class.sh
+# create); GCE_API_LISTED=1 once `services list --enabled` has named it.
+GCE_ENABLES_API=0 GCE_API_LISTED=0
 gcloud_hint() {
+  local known_project=${GCE_PROJECT:-${project:-}} project_flag=""
+  [[ -z $known_project ]] || project_flag=" --project=$known_project"
   case $GCLOUD_ERR in
     *SERVICE_DISABLED* | *"not enabled on project"* | *"has not been used in project"*)
-      printf 'The Compute Engine API is off in this project (every new project starts so): run this script again with --yes to enable it, or: gcloud services enable compute.googleapis.com%s' "${GCLOUD_GLOBAL[*]+ ${GCLOUD_GLOBAL[*]}}" ;;
-    *"do not currently have an active account"* | *"problem refreshing auth tokens"* | *"gcloud auth login"*)
+      if [[ $GCE_API_LISTED == 1 ]]; then
+        printf 'The Compute Engine API is enabled in this project but not in effect yet (it takes a few minutes after enabling): run this again in a few minutes'
+      elif [[ $GCE_ENABLES_API == 1 ]]; then
+        printf 'The Compute Engine API is off in this project (every new project starts so): run this script again with --yes to enable it, or: gcloud services enable compute.googleapis.com%s' "$project_flag"
+      else
+        printf 'The Compute Engine API is off in this project, so it has no VMs yet: check the project (--project, or gcloud config get-value project), or enable the API: gcloud services enable compute.googleapis.com%s' "$project_flag"
+      fi
+      ;;
+    *"do not currently have an active account"* | *"problem refreshing"* | *"gcloud auth login"*)
       printf 'Log in first: gcloud auth login (or gcloud init)' ;;
     *"required property [project] is not currently set"*)
       printf 'Name the project: pass --project PROJECT, or gcloud config set project PROJECT' ;;
@@ -95,13 +107,14 @@ gcloud_lookup() {
   gcloud_failed "gcloud $*"
 }
 
-# check_cloud_access ASSUME-YES: before anything else: gcloud has an account and a project, and the
-# project's Compute Engine API is on. When it is off (every new project), it is enabled with
-# ASSUME-YES=1 (--yes) or when the user says so at a terminal; otherwise the script stops with the
-# command that enables it. `services list` never asks (its client has no enable-API check).
-# Sets GCE_ACCOUNT and GCE_PROJECT.
+# check_cloud_access ASSUME-YES [MAY-ENABLE]: before anything else: gcloud has an account and a
+# project, and the project's Compute Engine API is on. When it is off (every new project) and
+# MAY-ENABLE is 1 (the default; 0 for commands that only act on VMs made earlier), it is enabled
+# with ASSUME-YES=1 (--yes) or when the user says so at a terminal, and then waited for; otherwise
+# the script stops with the command that enables it. `services list` never asks (its client has no
+# enable-API check). Sets GCE_ACCOUNT and GCE_PROJECT.
 check_cloud_access() {
-  local assume_yes=$1 where answer=""
+  local assume_yes=$1 may_enable=${2:-1} where answer=""
   GCE_ACCOUNT=$(gcloud_config account)
   [[ -n $GCE_ACCOUNT ]] || die "gcloud has no account: log in with gcloud auth login (or gcloud init), then run this again"
   GCE_PROJECT=${project:-$(gcloud_config project)}
@@ -109,19 +122,64 @@ check_cloud_access() {
   where="project $GCE_PROJECT"
   gcloud_capture services list --enabled --filter=config.name=compute.googleapis.com --format='value(config.name)' ||
     gcloud_failed "reading the enabled APIs of $where (gcloud services list --enabled)"
-  [[ $GCLOUD_OUT != *compute.googleapis.com* ]] || return 0
+  if [[ $GCLOUD_OUT == *compute.googleapis.com* ]]; then
+    GCE_API_LISTED=1
+    return 0
+  fi
+  [[ $may_enable == 1 ]] ||
+    die "the Compute Engine API is not enabled in $where, so it has no VMs yet: check the project (--project, or gcloud config get-value project), or enable the API: gcloud services enable compute.googleapis.com --project=$GCE_PROJECT"
   if [[ $assume_yes != 1 && -t 0 ]]; then
-    printf 'The Compute Engine API is not enabled in %s (every new project starts so).\nEnable it now (gcloud services enable compute.googleapis.com, about a minute)? [y/N] ' "$where" >&2
+    printf 'The Compute Engine API is not enabled in %s (every new project starts so).\nEnable it now (gcloud services enable compute.googleapis.com, a few minutes)? [y/N] ' "$where" >&2
     IFS= read -r answer || answer=""
   fi
   case $assume_yes:$answer in
     1:* | *:y | *:Y | *:yes)
-      say "Enabling the Compute Engine API in $where (gcloud services enable compute.googleapis.com; about a minute)"
+      say "Enabling the Compute Engine API in $where (gcloud services enable compute.googleapis.com; a few minutes)"
       gcloud_run services enable compute.googleapis.com >&2 ||
-        die "cannot enable the Compute Engine API in $where (gcloud's message is above): a project needs a billing account first (https://console.cloud.google.com/billing)" ;;
+        die "cannot enable the Compute Engine API in $where (gcloud's message is above): a project needs a billing account first (https://console.cloud.google.com/billing)"
+      # Enabled is not yet usable: compute calls answer SERVICE_DISABLED for a while, and the
+      # project's default compute service account (the VMs' identity) is made in that time.
+      GCE_API_LISTED=1
+      if ! gcloud_propagated "the Compute Engine API of $where" compute project-info describe --format='value(defaultServiceAccount)'; then
+        is_propagating &&
+          die "the Compute Engine API of $where is enabled but still not in effect after $((GCE_PROPAGATION_SECONDS / 60)) min: run this again in a few minutes (nothing was made yet)"
+        gcloud_failed "waiting for the Compute Engine API of $where to answer after enabling it"
+      fi
+      ;;
     *)
       die "the Compute Engine API is not enabled in $where (every new project starts so): run again with --yes to enable it, or enable it yourself: gcloud services enable compute.googleapis.com --project=$GCE_PROJECT" ;;
   esac
+}
+
+# After `services enable`, the API and the default service account arrive within minutes (the
+# server's own words: "If you enabled this API recently, wait a few minutes for the action to
+# propagate to our systems and retry"). is_propagating: GCLOUD_ERR says they have not arrived yet.
+GCE_PROPAGATION_SECONDS=${CS231N_PROPAGATION_SECONDS:-600}
+GCE_PROPAGATION_POLL=${CS231N_PROPAGATION_POLL_SECONDS:-15}
+is_propagating() {
+  case $GCLOUD_ERR in
+    *SERVICE_DISABLED* | *"has not been used in project"* | *"not enabled on project"*) return 0 ;;
+    *"Service account "*"does not exist"*) return 0 ;;
+  esac
+  return 1
+}
+
+# gcloud_propagated WHAT ARG...: gcloud_capture ARG..., tried again every GCE_PROPAGATION_POLL
+# seconds for at most GCE_PROPAGATION_SECONDS while the API or the service account has not
+# arrived (said once on stderr). Returns the last call's status.
+gcloud_propagated() {
+  local what=$1 deadline=$((SECONDS + GCE_PROPAGATION_SECONDS)) said=0
+  shift
+  until gcloud_capture "$@"; do
+    is_propagating && ((SECONDS < deadline)) || return 1
+    if ((said == 0)); then
+      printf '%s: waiting for %s: Google enables it within a few minutes (gcloud: %s); asking again every %s s, for at most %s min\n' \
+        "$PROG" "$what" "$(printf '%s' "$GCLOUD_ERR" | grep -m 1 -oE 'SERVICE_DISABLED|Service account [^ ]+ does not exist' || echo "not yet")" \
+        "$GCE_PROPAGATION_POLL" "$((GCE_PROPAGATION_SECONDS / 60))" >&2
+      said=1
+    fi
+    sleep "$GCE_PROPAGATION_POLL"
+  done
 }
 
 # gcloud_config KEY: a gcloud setting (account, project, compute/zone), empty when unset.
@@ -320,50 +378,82 @@ check_gpu_quota() {
 
 # ---------------------------------------------------------------------------------------------
 # The agent binary: published to the user's bucket (content-addressed, so a VM never sees a
-# half-replaced object) or given as a URL. Sets AGENT_URL and AGENT_SHA256.
+# half-replaced object) or given as a URL. Sets AGENT_URL and AGENT_SHA256, and GRANTED_BUCKET and
+# GRANTED_MEMBER when the VMs' read grant was added to the user's own bucket (for the clean-up
+# commands).
 publish_agent() {
   local agent=$1 bucket=$2 url=$3
   [[ -f $agent ]] || die "no agent binary at $agent: build it (scripts/build.sh) or pass --agent PATH"
   AGENT_SHA256=$(sha256_of "$agent")
+  GRANTED_BUCKET="" GRANTED_MEMBER=""
   if [[ -n $bucket ]]; then
     AGENT_URL="${bucket%/}/cs231n-agent/$AGENT_SHA256/cs231n-agent"
     say "Publishing the agent to $AGENT_URL"
     gcloud_run storage cp "$agent" "$AGENT_URL" >&2 ||
       die "cannot copy the agent to $AGENT_URL (gcloud's message is above): check that the bucket exists (gcloud storage buckets create ${bucket%/}) and that you may write to it"
-    grant_bucket_read "${bucket%/}"
+    grant_bucket_read "${bucket%/}" 1
   else
     AGENT_URL=$url
-    # A gs:// URL is read with the VM's service account too.
+    # A gs:// URL is read with the VM's service account too; someone else's bucket (a course's) is
+    # checked where its policy can be read, and never stops the script.
     if [[ $url == gs://* ]]; then
       local object=${url#gs://}
-      grant_bucket_read "gs://${object%%/*}"
+      grant_bucket_read "gs://${object%%/*}" 0
     fi
   fi
 }
 
-# grant_bucket_read gs://BUCKET: the VMs' service account (the project's default compute one, which
-# the scripts' VMs run as) may read the bucket. Organisations made since May 2024 no longer give it
-# Editor on the project (constraint iam.automaticIamGrantsForDefaultServiceAccounts,
-# https://cloud.google.com/resource-manager/docs/secure-by-default-organizations), and then the VM
-# gets 403 on the agent; so it is granted roles/storage.objectViewer on the bucket unless a binding
-# there already lets it read.
-grant_bucket_read() {
-  local bucket=$1 member grant
+# vm_service_account: the project's default compute service account, the one the scripts' VMs run
+# as (gcloud compute instances create without --service-account sends "default").
+vm_service_account() {
   gcloud_capture projects describe "$GCE_PROJECT" --format='value(projectNumber)' ||
     gcloud_failed "reading the number of project $GCE_PROJECT (gcloud projects describe)"
-  member=serviceAccount:$GCLOUD_OUT-compute@developer.gserviceaccount.com
+  printf '%s-compute@developer.gserviceaccount.com' "$GCLOUD_OUT"
+}
+
+# grant_bucket_read gs://BUCKET OWN: the VMs' service account may read the bucket. Organisations
+# made since May 2024 no longer give it Editor on the project (constraint
+# iam.automaticIamGrantsForDefaultServiceAccounts,
+# https://cloud.google.com/resource-manager/docs/secure-by-default-organizations), and then the VM
+# gets 403 on the agent; so it is granted roles/storage.objectViewer on the bucket unless a binding
+# there already lets it (or everyone) read. OWN=1: the user's --bucket, where a failure stops the
+# script. OWN=0: someone else's bucket (a course's --agent-url), whose policy the user usually may
+# not read or change (HTTP 403): then it is said, with the grant its owner can make, and the script
+# goes on (a VM that gets 403 says so itself).
+grant_bucket_read() {
+  local bucket=$1 own=$2 account member grant
+  account=$(vm_service_account) || exit 1
+  member=serviceAccount:$account
   grant="gcloud storage buckets add-iam-policy-binding $bucket --member=$member --role=roles/storage.objectViewer"
-  gcloud_capture storage buckets get-iam-policy "$bucket" --format=json ||
-    gcloud_failed "reading who may read $bucket (gcloud storage buckets get-iam-policy); the VMs need: $grant"
-  if printf '%s' "$GCLOUD_OUT" | json_py '
-readers = ("roles/storage.objectViewer", "roles/storage.objectAdmin", "roles/storage.admin", "roles/storage.legacyObjectReader")
-sys.exit(0 if any(b.get("role") in readers and args[0] in b.get("members", []) for b in data.get("bindings", [])) else 1)' "$member"; then
-    say "The VMs' service account ${member#serviceAccount:} may read $bucket"
+  if ! gcloud_capture storage buckets get-iam-policy "$bucket" --format=json; then
+    ((own == 0)) || gcloud_failed "reading who may read $bucket (gcloud storage buckets get-iam-policy); the VMs need: $grant"
+    bucket_warning "cannot tell whether the VMs may read $bucket (its policy is not yours to read)" "$grant"
     return 0
   fi
-  say "Letting the VMs' service account ${member#serviceAccount:} read $bucket (roles/storage.objectViewer)"
-  gcloud_capture storage buckets add-iam-policy-binding "$bucket" "--member=$member" --role=roles/storage.objectViewer ||
-    gcloud_failed "letting the VMs read $bucket (the bucket's owner can run: $grant)"
+  if printf '%s' "$GCLOUD_OUT" | json_py '
+readers = ("roles/storage.objectViewer", "roles/storage.objectAdmin", "roles/storage.admin", "roles/storage.legacyObjectReader")
+members = (args[0], "allUsers", "allAuthenticatedUsers")
+sys.exit(0 if any(b.get("role") in readers and set(members) & set(b.get("members", [])) for b in data.get("bindings", [])) else 1)' "$member"; then
+    say "The VMs' service account $account may read $bucket"
+    ((own == 0)) || GRANTED_BUCKET=$bucket GRANTED_MEMBER=$member
+    return 0
+  fi
+  say "Letting the VMs' service account $account read $bucket (roles/storage.objectViewer)"
+  if ! gcloud_propagated "the VMs' service account $account" storage buckets add-iam-policy-binding "$bucket" "--member=$member" --role=roles/storage.objectViewer; then
+    ((own == 0)) || gcloud_failed "letting the VMs read $bucket (the bucket's owner can run: $grant)"
+    bucket_warning "could not let the VMs read $bucket" "$grant"
+    return 0
+  fi
+  ((own == 0)) || GRANTED_BUCKET=$bucket GRANTED_MEMBER=$member
+}
+
+# bucket_warning WHAT GRANT: the warning for someone else's bucket, with gcloud's message.
+bucket_warning() {
+  {
+    printf 'Warning: %s; gcloud said:\n' "$1"
+    printf '%s\n' "$GCLOUD_ERR" | sed 's/^/  /'
+    printf '  If they may not, each VM stops at once with HTTP 403 and says so. The bucket'"'"'s owner can let them: %s\n' "$2"
+  } >&2
 }
 
 # check_agent_source BUCKET URL: exactly one place the VM can fetch the agent from.
@@ -406,10 +496,40 @@ sha256_text() {
   fi
 }
 
-# access_name BASE PORT: the name of the firewall rule, and of the network tag it targets, that let
-# SOURCE_RANGE reach tcp:PORT: BASE-PORT-HASH, HASH the first 8 hex digits of the range's sha256.
-# At most 14 characters longer than BASE.
-access_name() { printf '%s-%s-%s' "$1" "$2" "$(sha256_text "$SOURCE_RANGE" | cut -c1-8)"; }
+# Names made from --name, --tag and --prefix; every one must fit GCE's 63 characters (checked with
+# check_fits before anything changes, from these same functions).
+# access_name BASE PORT RANGE: the firewall rule, and the network tag it targets, that let RANGE
+# reach tcp:PORT: BASE-PORT-HASH, HASH the first 8 hex digits of the range's sha256.
+access_name() { printf '%s-%s-%s' "$1" "$2" "$(sha256_text "$3" | cut -c1-8)"; }
+# address_name VM: its static external IP.
+address_name() { printf '%s-ip' "$1"; }
+# template_name PREFIX SHA256: a class's instance template, named after the digest of its settings.
+template_name() { printf '%s-template-%s' "$1" "${2:0:10}"; }
+
+# check_fits OPTION VALUE MADE SHOWN [OR]: MADE, the longest name made from VALUE, fits GCE's 63
+# characters; otherwise a usage error naming it as SHOWN, how long VALUE may be and OR (another way out).
+check_fits() {
+  local option=$1 value=$2 made=$3 shown=$4 or=${5:+; or $5}
+  ((${#made} <= 63)) && return 0
+  die_usage "$option $value is too long: $shown must fit GCE's 63 characters (at most $((63 - ${#made} + ${#value})) for $option$or)"
+}
+
+# warn_shared_rule TAG PORT: versions before 2026-12 gave every VM the network tag TAG and opened
+# tcp:PORT to it with the one rule TAG-PORT (the last run's range, often 0.0.0.0/0). VMs made now do
+# not carry TAG, but such a rule still reaches the VMs made then: say so, and how to delete it.
+warn_shared_rule() {
+  local tag=$1 port=$2 rule=$1-$2 ranges
+  gcloud_lookup compute firewall-rules describe "$rule" --format=json || return 0
+  ranges=$(printf '%s' "$GCLOUD_OUT" | json_py '
+if args[0] in data.get("targetTags", []):
+    print(",".join(data.get("sourceRanges", [])) or "-")' "$tag")
+  [[ -n $ranges ]] || return 0
+  {
+    printf 'Warning: firewall rule %s (made by an older version of these scripts) lets %s reach tcp:%s on every VM tagged %s.\n' "$rule" "$ranges" "$port" "$tag"
+    printf '  New VMs no longer carry that tag; the VMs still tagged so: gcloud compute instances list --filter=tags.items=%s\n' "$tag"
+    printf '  Delete the rule once those are gone (or re-made): gcloud compute firewall-rules delete %s --quiet\n' "$rule"
+  } >&2
+}
 
 # ensure_access NAME PORT DESCRIPTION: the ingress rule NAME (access_name) for tcp:PORT from
 # SOURCE_RANGE to the VMs tagged NAME. One rule per range and port, made once and never changed:
@@ -461,91 +581,156 @@ for interface in data.get("networkInterfaces", []):
 }
 
 # ---------------------------------------------------------------------------------------------
-# Progress from the agent's guest attributes (namespace cs231n-agent: state, step, jupyter-url,
-# error). agent_progress NAME ZONE sets AGENT_STATE (empty while nothing is published yet),
-# AGENT_STEP, AGENT_JUPYTER_URL and AGENT_ERROR.
-# AGENT_READ_ERROR keeps gcloud's message when reading failed for another reason than "nothing
-# published yet" (HTTPError 404 ... of type 'Guest Attribute' was not found).
+# Progress from the agent's guest attributes (namespace cs231n-agent): state, step, ready (whole
+# seconds from the run's start until Jupyter served and torch worked; the run goes on after it),
+# jupyter-url, error, idle-minutes. agent_progress NAME ZONE sets AGENT_STATE (empty while nothing
+# is published yet), AGENT_STEP, AGENT_READY (digits, or empty), AGENT_JUPYTER_URL, AGENT_ERROR and
+# AGENT_IDLE; when reading fails for another reason than "nothing published yet" (HTTPError 404 ...
+# of type 'Guest Attribute' was not found), AGENT_READ_ERROR keeps gcloud's message, and
+# AGENT_UNREADABLE says why it never will succeed, when that is so (empty for passing trouble).
 agent_progress() {
-  local json fields
-  AGENT_STATE="" AGENT_STEP="" AGENT_JUPYTER_URL="" AGENT_ERROR="" AGENT_READ_ERROR=""
+  local fields
+  AGENT_STATE="" AGENT_STEP="" AGENT_READY="" AGENT_JUPYTER_URL="" AGENT_ERROR="" AGENT_IDLE=""
+  AGENT_READ_ERROR="" AGENT_UNREADABLE=""
   if ! gcloud_capture compute instances get-guest-attributes "$1" --zone="$2" --query-path="$GCE_STATE_NAMESPACE/" --format=json; then
-    [[ $GCLOUD_ERR == *"of type 'Guest Attribute' was not found"* ]] || AGENT_READ_ERROR=$GCLOUD_ERR
+    case $GCLOUD_ERR in
+      *"of type 'Guest Attribute' was not found"*) return 0 ;;
+      # HTTP 412 (docs/sources/gcloud-and-gce.md section 3): nothing will ever be published.
+      *disableGuestAttributesAccess*) AGENT_UNREADABLE="the organisation policy constraints/compute.disableGuestAttributesAccess forbids guest attributes" ;;
+      *"instances/$1' was not found"*) AGENT_UNREADABLE="the VM does not exist (any more)" ;;
+      *"HTTPError 403"* | *PERMISSION_DENIED* | *"permission for"*)
+        AGENT_UNREADABLE="your account may not read its guest attributes (compute.instances.getGuestAttributes)" ;;
+    esac
+    AGENT_READ_ERROR=$GCLOUD_ERR
     return 0
   fi
-  json=$GCLOUD_OUT
-  fields=$(printf '%s' "$json" | json_py '
+  fields=$(printf '%s' "$GCLOUD_OUT" | json_py '
 values = {item.get("key"): str(item.get("value", "")) for item in (data or []) if isinstance(item, dict)}
-for key in ("state", "step", "jupyter-url", "error"):
+for key in ("state", "step", "ready", "jupyter-url", "error", "idle-minutes"):
     print(" ".join(values.get(key, "").split()))' 2>/dev/null) || return 0
   {
     IFS= read -r AGENT_STATE
     IFS= read -r AGENT_STEP
+    IFS= read -r AGENT_READY
     IFS= read -r AGENT_JUPYTER_URL
     IFS= read -r AGENT_ERROR
+    IFS= read -r AGENT_IDLE
   } <<<"$fields" || true
+  is_uint "$AGENT_READY" || AGENT_READY=""
 }
 
+# agent_outcome UNTIL: where the run agent_progress read stands, for a wait until UNTIL (ready or
+# done): done, failed, refused (the agent's final states, agent/core/exit_codes.hpp), ready (with
+# UNTIL=ready), unfollowable (AGENT_UNREADABLE), or pending (not-started, running, interrupted,
+# reboot-pending, nothing published yet, or a passing read error).
+agent_outcome() {
+  if [[ -n $AGENT_UNREADABLE ]]; then
+    printf unfollowable
+  elif [[ $AGENT_STATE == "done" || $AGENT_STATE == failed || $AGENT_STATE == refused ]]; then
+    printf '%s' "$AGENT_STATE"
+  elif [[ $1 == ready && -n $AGENT_READY ]]; then
+    printf ready
+  else
+    printf pending
+  fi
+}
+
+# ssh_command NAME ZONE COMMAND: the gcloud command that runs COMMAND on NAME.
 ssh_command() {
   local name=$1 zone=$2 remote=$3 project=""
   ((${#GCLOUD_GLOBAL[@]})) && project=" ${GCLOUD_GLOBAL[*]}"
   printf "gcloud%s compute ssh %s --zone=%s --command='%s'" "$project" "$name" "$zone" "$remote"
 }
 
-# wait_for_agent NAME ZONE TIMEOUT-SECONDS POLL-SECONDS: follows the run until it is done (0) or
-# failed or refused (1, with the error and how to read the log); gives up after the timeout (1).
-# Run states are the agent's (agent/core/exit_codes.hpp): not-started, running, interrupted and
-# reboot-pending are on the way; done, failed and refused end it.
-wait_for_agent() {
-  local name=$1 zone=$2 timeout=$3 poll=$4 deadline shown=""
+# watch_command NAME ZONE: the gcloud command that shows the agent's progress on NAME.
+watch_command() {
+  printf 'gcloud compute instances get-guest-attributes %s --zone=%s --query-path=%s/' "$1" "$2" "$GCE_STATE_NAMESPACE"
+}
+
+# report_agent_trouble NAME ZONE OUTCOME: on stderr, for a run that failed or was refused (its
+# error; the startup script's own failures name the startup log) or a VM that cannot be followed:
+# what happened and the commands that show more.
+report_agent_trouble() {
+  local name=$1 zone=$2 outcome=$3
+  {
+    if [[ $outcome == unfollowable ]]; then
+      printf '%s: error: cannot follow %s: %s; the VM goes on by itself\n' "$PROG" "$name" "$AGENT_UNREADABLE"
+      printf '%s\n' "$AGENT_READ_ERROR" | sed 's/^/  /'
+    else
+      printf '%s: error: the agent on %s %s: %s\n' "$PROG" "$name" "$outcome" "${AGENT_ERROR:-(no error published)}"
+    fi
+    printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "$name" "$zone"
+    if [[ $outcome == unfollowable ]]; then
+      printf 'Its status:  %s\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent status")"
+    elif [[ $AGENT_STEP == startup-script ]]; then
+      # The startup script failed before the agent ran (scripts/startup-script.sh publishes it).
+      printf 'Its log:     %s\n' "$(ssh_command "$name" "$zone" "sudo journalctl -u google-startup-scripts.service")"
+      printf 'After fixing the cause, the next boot tries again: gcloud compute instances reset %s --zone=%s\n' "$name" "$zone"
+    else
+      printf 'Its status:  %s\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent status")"
+      printf 'Its log:     %s (all of it: /var/log/cs231n-agent.log)\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent logs ${AGENT_STEP:-STEP}")"
+      printf 'After fixing the cause, the agent goes on at the next boot, or now with: %s\n' \
+        "$(ssh_command "$name" "$zone" "sudo cs231n-agent run")"
+    fi
+  } >&2
+}
+
+# wait_for_agents ZONE TIMEOUT-SECONDS POLL-SECONDS UNTIL NAME...: follows the runs of the agents
+# on the VMs NAME... (one read of each VM's guest attributes per poll) until every one is ready
+# (UNTIL=ready: Jupyter serves and torch works; a run that is done is ready too) or done
+# (UNTIL=done), or has failed, been refused or cannot be followed (each said at once, at the poll
+# that sees it, with the commands that show more), or the timeout passes (the VM goes on). Sets
+# AGENT_OUTCOMES (per NAME: ready, done, failed, refused, unfollowable, timeout) and, from the last
+# read, AGENT_URLS, AGENT_STEPS, AGENT_READIES; returns 0 when every VM got to UNTIL.
+AGENT_OUTCOMES=() AGENT_URLS=() AGENT_STEPS=() AGENT_READIES=()
+wait_for_agents() {
+  local zone=$1 timeout=$2 poll=$3 until=$4 deadline i pending outcome now goal
+  shift 4
+  local -a names=("$@") shown=() states=() read_errors=()
+  AGENT_OUTCOMES=() AGENT_URLS=() AGENT_STEPS=() AGENT_READIES=()
+  for i in "${!names[@]}"; do AGENT_OUTCOMES[i]=pending shown[i]="" states[i]="" read_errors[i]=""; done
+  goal="until Jupyter is ready"
+  [[ $until == ready ]] || goal="until the run is done"
+  say "Waiting for the agent on ${names[*]} $goal (at most $((timeout / 60)) min; Ctrl-C stops waiting, not the VM)"
   deadline=$((SECONDS + timeout))
-  say "Waiting for the agent on $name (at most $((timeout / 60)) min; Ctrl-C stops waiting, not the VM)"
   while :; do
-    agent_progress "$name" "$zone"
-    local now="${AGENT_STATE:-waiting for the agent to start}${AGENT_STEP:+ (step $AGENT_STEP)}"
-    if [[ $now != "$shown" ]]; then
-      say "  $name: $now"
-      shown=$now
-    fi
-    if [[ $AGENT_READ_ERROR == *disableGuestAttributesAccess* ]]; then
-      # The organisation forbids guest attributes (HTTP 412): nothing will ever be published.
-      {
-        printf '%s: error: cannot follow %s: the organisation policy constraints/compute.disableGuestAttributesAccess forbids guest attributes; the VM goes on by itself\n' "$PROG" "$name"
-        printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "$name" "$zone"
-      } >&2
-      return 1
-    fi
-    case $AGENT_STATE in
-      done) return 0 ;;
-      failed | refused)
-        {
-          printf '%s: error: the agent on %s %s: %s\n' "$PROG" "$name" "$AGENT_STATE" "${AGENT_ERROR:-(no error published)}"
-          printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "$name" "$zone"
-          if [[ $AGENT_STEP == startup-script ]]; then
-            # The startup script failed before the agent ran (scripts/startup-script.sh publishes it).
-            printf 'Its log:     %s\n' "$(ssh_command "$name" "$zone" "sudo journalctl -u google-startup-scripts.service")"
-            printf 'After fixing the cause, the next boot tries again: gcloud compute instances reset %s --zone=%s\n' "$name" "$zone"
-          else
-            printf 'Its status:  %s\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent status")"
-            printf 'Its log:     %s (all of it: /var/log/cs231n-agent.log)\n' "$(ssh_command "$name" "$zone" "sudo cs231n-agent logs ${AGENT_STEP:-STEP}")"
-            printf 'After fixing the cause, the agent goes on at the next boot, or now with: %s\n' \
-              "$(ssh_command "$name" "$zone" "sudo cs231n-agent run")"
-          fi
-        } >&2
-        return 1
-        ;;
-    esac
+    pending=0
+    for i in "${!names[@]}"; do
+      [[ ${AGENT_OUTCOMES[i]} == pending ]] || continue
+      agent_progress "${names[i]}" "$zone"
+      outcome=$(agent_outcome "$until")
+      AGENT_OUTCOMES[i]=$outcome AGENT_URLS[i]=$AGENT_JUPYTER_URL AGENT_STEPS[i]=$AGENT_STEP AGENT_READIES[i]=$AGENT_READY
+      states[i]=$AGENT_STATE read_errors[i]=$AGENT_READ_ERROR
+      now="${AGENT_STATE:-waiting for the agent to start}${AGENT_STEP:+ (step $AGENT_STEP)}${AGENT_READY:+, Jupyter ready}"
+      if [[ $now != "${shown[i]}" ]]; then
+        say "  ${names[i]}: $now"
+        shown[i]=$now
+      fi
+      case $outcome in
+        pending) pending=$((pending + 1)) ;;
+        ready | done) ;;
+        *) report_agent_trouble "${names[i]}" "$zone" "$outcome" ;;
+      esac
+    done
+    ((pending > 0)) || break
     if ((SECONDS >= deadline)); then
-      {
-        printf '%s: error: gave up waiting for %s after %s min (last state: %s); the VM goes on by itself\n' \
-          "$PROG" "$name" "$((timeout / 60))" "${AGENT_STATE:-nothing published}"
-        printf 'Watch it:    gcloud compute instances get-guest-attributes %s --zone=%s --query-path=%s/\n' "$name" "$zone" "$GCE_STATE_NAMESPACE"
-        printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "$name" "$zone"
-        [[ -z $AGENT_READ_ERROR ]] || printf 'Reading its guest attributes failed; gcloud said:\n%s\n' "$AGENT_READ_ERROR"
-      } >&2
-      return 1
+      for i in "${!names[@]}"; do
+        [[ ${AGENT_OUTCOMES[i]} == pending ]] || continue
+        AGENT_OUTCOMES[i]=timeout
+        {
+          printf '%s: error: gave up waiting for %s after %s min (last state: %s); the VM goes on by itself\n' \
+            "$PROG" "${names[i]}" "$((timeout / 60))" "${states[i]:-nothing published}"
+          printf 'Watch it:    %s\n' "$(watch_command "${names[i]}" "$zone")"
+          printf 'Its console: gcloud compute instances get-serial-port-output %s --zone=%s\n' "${names[i]}" "$zone"
+          [[ -z ${read_errors[i]} ]] || printf 'Reading its guest attributes failed; gcloud said:\n%s\n' "${read_errors[i]}"
+        } >&2
+      done
+      break
     fi
     sleep "$poll"
+  done
+  for outcome in "${AGENT_OUTCOMES[@]}"; do
+    [[ $outcome == "$until" || $outcome == "done" ]] || return 1
   done
 }
 
@@ -558,7 +743,7 @@ vm_option_defaults() {
   # Ubuntu 24.04 LTS. Its x86 family carries -amd64: GoogleCloudPlatform/compute-gpu-installation
   # tests/conftest.py (docs/sources/gpu-driver-cuda-torch.md, "Image families").
   skip_quota=0 image_family=ubuntu-2404-lts-amd64 image_project=ubuntu-os-cloud disk_size=40
-  port=8888 my_ip="" source_range="" anywhere=0 tag=$GCE_TAG_DEFAULT assume_yes=0 reuse_disk=0
+  port=8888 my_ip="" source_range="" anywhere=0 tag=$GCE_TAG_DEFAULT assume_yes=0 reuse_disk=0 wait_until=ready
 }
 
 # shellcheck disable=SC2034
@@ -584,6 +769,7 @@ parse_vm_option() {
     --skip-quota-check) skip_quota=1; VM_OPTION_WORDS=1 ;;
     --yes) assume_yes=1; VM_OPTION_WORDS=1 ;;
     --reuse-disk) reuse_disk=1; VM_OPTION_WORDS=1 ;;
+    --wait-done) wait_until="done"; VM_OPTION_WORDS=1 ;;
     --allow-anywhere) anywhere=1; VM_OPTION_WORDS=1 ;;
     *) VM_OPTION_WORDS=0 ;;
   esac
@@ -593,8 +779,7 @@ check_vm_options() {
   is_gce_name "$tag" || die_usage "--tag $tag is not a GCE network tag: lowercase letters, digits and -, starting with a letter"
   { is_uint "$port" && ((10#$port >= 1 && 10#$port <= 65535)); } || die_usage "--port $port must be a TCP port (1-65535)"
   port=$((10#$port))
-  is_gce_name "$tag-$port-00000000" ||
-    die_usage "--tag $tag is too long: the firewall rule $tag-$port-HASH must fit GCE's 63 characters (at most $((63 - 10 - ${#port})) for the tag)"
+  check_fits --tag "$tag" "$(access_name "$tag" "$port" 0.0.0.0/0)" "the firewall rule $tag-$port-HASH"
   { is_uint "$disk_size" && ((10#$disk_size >= 40)); } ||
     die_usage "--disk-size $disk_size must be a number of GB, at least 40 (Anaconda, CUDA and the datasets need it)"
   { is_uint "$timeout_min" && ((10#$timeout_min >= 1)); } || die_usage "--timeout $timeout_min must be a number of minutes (1 or more)"

@@ -12,7 +12,7 @@ AGENT_FILE=$TEST_TMP/cs231n-agent
 printf 'a stand-in for the agent binary\n' >"$AGENT_FILE"
 SHA=$(sha256sum -- "$AGENT_FILE" | cut -d' ' -f1)
 STARTUP=$SCRIPTS/startup-script.sh
-export CS231N_BACKOFF_SECONDS=0
+export CS231N_BACKOFF_SECONDS=0 CS231N_PROPAGATION_POLL_SECONDS=0
 # The first calls of every run: the login, the project, the Compute Engine API.
 PREAMBLE=("gcloud config get-value account" "gcloud config get-value project"
   "gcloud services list --enabled --filter=config.name=compute.googleapis.com '--format=value(config.name)'")
@@ -58,8 +58,9 @@ json.dump({"name": "cs231n-test", "quotas": [{"metric": "GPUS_ALL_REGIONS", "lim
 PY
 }
 
-# guest_attributes VM STATE[:STEP[:ERROR]]...: what get-guest-attributes answers, call after call;
-# "-" is a VM that has published nothing yet (gcloud fails).
+# guest_attributes VM STATE[:STEP[:ERROR]][@READY]...: what get-guest-attributes answers, call after
+# call; "-" is a VM that has published nothing yet (gcloud fails). @READY: the agent's `ready`
+# attribute (seconds until Jupyter served) and its jupyter-url, as a run that is done has too.
 guest_attributes() {
   "$PYTHON" - "$STANDIN_GCLOUD_DIR/guest-attributes/$1" "${@:2}" <<'PY'
 import json, os, sys
@@ -72,13 +73,18 @@ for number, answer in enumerate(sys.argv[2:], 1):
         "'Guest Attribute' was not found. This command is authenticated as Alice.Smith@example.edu which is the "
         "active account specified by the [core/account] property.\n")
         continue
+    ready = None
+    if "@" in answer and answer.rsplit("@", 1)[1].isdigit():
+        answer, ready = answer.rsplit("@", 1)
     state, step, error = (answer.split(":", 2) + ["", ""])[:3]
     items = [{"namespace": "cs231n-agent", "key": "state", "value": state}]
+    if ready is not None:
+        items.append({"namespace": "cs231n-agent", "key": "ready", "value": ready})
     if step:
         items.append({"namespace": "cs231n-agent", "key": "step", "value": step})
     if error:
         items.append({"namespace": "cs231n-agent", "key": "error", "value": error})
-    if state == "done":
+    if state == "done" or ready is not None:
         items.append({"namespace": "cs231n-agent", "key": "jupyter-url", "value": "https://203.0.113.11:8888"})
     json.dump(items, open("%s/%d.json" % (folder, number), "w"))
 PY

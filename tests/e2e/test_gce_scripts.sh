@@ -132,13 +132,14 @@ assert_calls \
   "gcloud projects describe cs231n-test '--format=value(projectNumber)'" \
   "gcloud storage buckets get-iam-policy gs://my-bucket --format=json" \
   "gcloud storage buckets add-iam-policy-binding gs://my-bucket --member=serviceAccount:$SERVICE_ACCOUNT --role=roles/storage.objectViewer" \
+  "gcloud compute firewall-rules describe cs231n-jupyter-8888 --format=json" \
   "gcloud compute firewall-rules describe $MY_ACCESS --format=json" \
   "gcloud compute firewall-rules create $MY_ACCESS --direction=INGRESS --action=allow --rules=tcp:8888 --source-ranges=198.51.100.7/32 --target-tags=$MY_ACCESS '$DESCRIPTION'" \
   "gcloud compute addresses describe cs231n-ip --region=us-west1 --format=json" \
   "gcloud compute addresses create cs231n-ip --region=us-west1" \
   "gcloud compute addresses update cs231n-ip --region=us-west1 --update-labels=$LABELS" \
   "gcloud compute addresses describe cs231n-ip --region=us-west1 --format=json" \
-  "gcloud compute instances create cs231n --zone=$ZONE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2404-lts-amd64 --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter,$MY_ACCESS --labels=$LABELS --address=203.0.113.11 $metadata --metadata-from-file=startup-script=$STARTUP" \
+  "gcloud compute instances create cs231n --zone=$ZONE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2404-lts-amd64 --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=$MY_ACCESS --labels=$LABELS --address=203.0.113.11 $metadata --metadata-from-file=startup-script=$STARTUP" \
   "gcloud compute disks add-labels cs231n --zone=$ZONE --labels=$LABELS" \
   "${wait_calls[@]}"
 cmp -s -- "$AGENT_FILE" "$STANDIN_GCLOUD_DIR/storage/my-bucket/cs231n-agent/$SHA/cs231n-agent" ||
@@ -179,7 +180,7 @@ JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$MY_ACCESS.json assert_json sourceR
 JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$CAMPUS.json assert_json sourceRanges '["171.64.0.0/14"]'
 JSON_FILE=$STANDIN_GCLOUD_DIR/firewall-rules/$CAMPUS.json assert_json targetTags "[\"$CAMPUS\"]"
 assert_contains "instance create" "--machine-type=n1-standard-8 --image-family=ubuntu-2404-lts-amd64" "$(calls | grep 'instances create')"
-assert_contains "instance create" "--no-boot-disk-auto-delete --tags=cs231n-jupyter,$CAMPUS --labels=cs231n-vm=lab,cs231n-user=alice_smith --address=203.0.113.99 " "$(calls | grep 'instances create')"
+assert_contains "instance create" "--no-boot-disk-auto-delete --tags=$CAMPUS --labels=cs231n-vm=lab,cs231n-user=alice_smith --address=203.0.113.99 " "$(calls | grep 'instances create')"
 assert_no_call_matching 'get-guest-attributes'
 assert_contains "--no-wait" "Then Jupyter: https://203.0.113.99:8888" "$(cat -- "$OUT")"
 assert_contains "--no-wait" "gcloud compute instances get-guest-attributes lab --zone=$ZONE --query-path=cs231n-agent/" "$(cat -- "$OUT")"
@@ -238,6 +239,28 @@ assert_contains "failure" "gcloud compute ssh cs231n --zone=$ZONE --command='sud
 assert_contains "failure" "gcloud compute ssh cs231n --zone=$ZONE --command='sudo cs231n-agent status'" "$err"
 assert_not_contains "failure" "Jupyter:" "$(cat -- "$OUT")"
 
+section "create-instance.sh: the wait ends when Jupyter is ready (the agent's ready attribute), saying what still runs"
+new_cloud 0
+guest_attributes cs231n - running:anaconda "running:datasets@1500" "done"
+run_script create-instance.sh "${base[@]}" --poll-seconds 0
+assert_rc 0
+assert_eq "polls" 3 "$(calls | grep -c get-guest-attributes)"
+out=$(cat -- "$OUT")
+assert_contains "progress" "cs231n: running (step datasets), Jupyter ready" "$out"
+assert_contains "result" "Jupyter:  https://203.0.113.11:8888" "$out"
+assert_contains "result" "Password: gcloud compute ssh cs231n --zone=$ZONE --command='sudo cat /root/cs231n-jupyter-password'" "$out"
+assert_contains "what still runs" "Jupyter was ready 25 min after the agent started; the rest of its run goes on by itself (now: step datasets); follow it with:" "$out"
+assert_contains "how to follow it" "gcloud compute instances get-guest-attributes cs231n --zone=$ZONE --query-path=cs231n-agent/" "$out"
+
+section "create-instance.sh --wait-done: the wait goes on to the end of the run"
+new_cloud 0
+guest_attributes cs231n - running:anaconda "running:datasets@1500" "done"
+run_script create-instance.sh "${base[@]}" --poll-seconds 0 --wait-done
+assert_rc 0
+assert_eq "polls" 4 "$(calls | grep -c get-guest-attributes)"
+assert_contains "progress" "cs231n: done" "$(cat -- "$OUT")"
+assert_not_contains "result" "the rest of its run" "$(cat -- "$OUT")"
+
 section "create-instance.sh: a refused run ends the wait too"
 new_cloud 0
 guest_attributes cs231n "refused:user:OS Login is enabled on this VM; set cs231n-user"
@@ -272,7 +295,7 @@ templates=$(calls | grep 'instance-templates create' || true)
 TEMPLATE=$(awk '{print $5}' <<<"$templates")
 [[ $TEMPLATE =~ ^cs231n-template-[0-9a-f]{10}$ ]] || fail "template name" "got: $TEMPLATE"
 CLASS_ACCESS=$(access_of cs231n 8888 198.51.100.7/32)
-assert_eq "template" "gcloud compute instance-templates create $TEMPLATE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2404-lts-amd64 --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=cs231n-jupyter,$CLASS_ACCESS --labels=cs231n-class=cs231n --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA --metadata-from-file=startup-script=$STARTUP" "$templates"
+assert_eq "template" "gcloud compute instance-templates create $TEMPLATE --machine-type=n1-standard-8 --accelerator=type=nvidia-tesla-t4,count=1 --maintenance-policy=TERMINATE --image-family=ubuntu-2404-lts-amd64 --image-project=ubuntu-os-cloud --boot-disk-size=40GB --boot-disk-type=pd-balanced --no-boot-disk-auto-delete --tags=$CLASS_ACCESS --labels=cs231n-class=cs231n --metadata=enable-guest-attributes=TRUE,cs231n-agent-url=$URL,cs231n-agent-sha256=$SHA --metadata-from-file=startup-script=$STARTUP" "$templates"
 creates=$(calls | grep 'compute instances create' | sort)
 expected_creates=""
 for student in alice:alice bob_lee:bob-lee carol:carol; do
@@ -316,7 +339,7 @@ assert_contains "failure" "class.sh: error: 1 of 3 VM(s) were not created: cs231
 grep -qE '^cs231n-carol +carol +carol@example\.edu +- +-$' "$OUT" || fail "table row of the VM that failed" "got: $(cat -- "$OUT")"
 assert_contains "firewall" "--source-ranges=0.0.0.0/0 --target-tags=$(access_of cs231n 8888 0.0.0.0/0)" "$(calls)"
 
-section "class.sh --wait: each agent's state in the table; one failed agent fails the whole"
+section "class.sh --wait: each agent's state in the table; a failed agent is said with its commands and fails the whole"
 new_cloud 0
 guest_attributes cs231n-alice running:anaconda "done"
 guest_attributes cs231n-bob-lee - "done"
@@ -328,8 +351,12 @@ out=$(cat -- "$OUT")
 grep -qE '^VM +USER +EMAIL +IP +JUPYTER +STATE$' <<<"$out" || fail "table header" "got: $out"
 grep -qE '^cs231n-alice +alice .* done$' <<<"$out" || fail "alice's row" "got: $out"
 grep -qE '^cs231n-carol +carol .* failed$' <<<"$out" || fail "carol's row" "got: $out"
-assert_contains "progress" "cs231n-carol: failed: step conda-env failed" "$out"
-assert_contains "error" "class.sh: error: not every agent is done" "$(cat -- "$ERR")"
+assert_contains "progress" "cs231n-carol: failed (step conda-env)" "$out"
+err=$(cat -- "$ERR")
+assert_contains "error" "class.sh: error: the agent on cs231n-carol failed: step conda-env failed" "$err"
+assert_contains "console" "gcloud compute instances get-serial-port-output cs231n-carol --zone=$ZONE" "$err"
+assert_contains "log" "gcloud compute ssh cs231n-carol --zone=$ZONE --command='sudo cs231n-agent logs conda-env'" "$err"
+assert_contains "error" "class.sh: error: not every VM is ready" "$err"
 
 section "class.sh: a bad roster line is one clear error"
 printf 'alice\nBob Smith\n' >"$TEST_TMP/bad-roster.txt"

@@ -2,8 +2,8 @@
 """A threaded HTTP/1.1 test server on 127.0.0.1 for the download and metadata tests (stdlib only).
 
     /usr/bin/python3 tests/support/http_server.py --root DIR --port-file F [--log F]
-        [--cert CERT --key KEY] [--metadata F] [--no-flavor-header] [--no-guest-attributes] [--tree]
-        [--faults F]
+        [--cert CERT --key KEY] [--metadata F] [--no-flavor-header] [--no-guest-attributes]
+        [--guest-attributes-by-metadata] [--tree] [--faults F]
 
 Binds port 0 and writes the chosen port to --port-file (atomically, once listening). Ends on
 SIGTERM/SIGINT, and by itself when the process that started it goes away.
@@ -52,7 +52,9 @@ Metadata (GCE emulation, --metadata F, a JSON file re-read on every request), be
       instance/network-interfaces/0/access-configs/0/external-ip, ... (any path into the JSON);
       a folder lists its keys ("name" or "name/" per line), or with ?recursive=true (or alt=json) is JSON
   PUT instance/guest-attributes/<ns>/<key> stores the body (GET reads it back); 403 with
-      --no-guest-attributes (a VM without enable-guest-attributes=TRUE)
+      --no-guest-attributes (a VM without enable-guest-attributes=TRUE), or with
+      --guest-attributes-by-metadata unless the metadata's instance attribute
+      enable-guest-attributes is TRUE (GCE's rule)
   Requests without "Metadata-Flavor: Google" get 403; missing keys 404; every answer carries
   "Metadata-Flavor: Google" unless --no-flavor-header. ?slow=SECONDS delays the answer.
 Log (--log F): one JSON object per line and request: seq (the order the requests arrived in; lines
@@ -409,7 +411,7 @@ class Handler(BaseHTTPRequestHandler):
             self.entry["body"] = body
             if not match:
                 return self.send_small(404, "not found\n", extra=flavor)
-            if args.no_guest_attributes:
+            if args.no_guest_attributes or (args.guest_attributes_by_metadata and not self.guest_attributes_enabled()):
                 return self.send_small(403, "Guest attributes endpoint access is disabled.\n", extra=flavor)
             with self.server.state.lock:
                 self.server.state.guest_attributes.setdefault(match.group(1), {})[match.group(2)] = body
@@ -444,6 +446,15 @@ class Handler(BaseHTTPRequestHandler):
         return self.send_small(200, text, content_type="application/text", extra=flavor)
 
 
+    def guest_attributes_enabled(self):
+        try:
+            with open(self.server.args.metadata, encoding="utf-8") as stream:
+                attributes = json.load(stream).get("instance", {}).get("attributes", {})
+        except (OSError, ValueError, TypeError, AttributeError):
+            return False
+        return str(attributes.get("enable-guest-attributes", "")).upper() == "TRUE"
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -469,6 +480,8 @@ def main():
     parser.add_argument("--no-flavor-header", action="store_true")
     parser.add_argument("--no-guest-attributes", action="store_true",
                         help="answer guest-attribute PUTs 403, as for a VM without enable-guest-attributes=TRUE")
+    parser.add_argument("--guest-attributes-by-metadata", action="store_true",
+                        help="answer guest-attribute PUTs 403 unless the metadata sets enable-guest-attributes=TRUE")
     parser.add_argument("--tree", action="store_true", help="serve every path as a file under --root")
     args = parser.parse_args()
 
