@@ -62,9 +62,11 @@ class CondaEnvStep : public plan::Step {
 
   nlohmann::json inputs(const plan::Context& context) const override {
     // Keys added later count only when set, so that an env made before them is not made again.
+    // (nlohmann's empty() is false for every string, "" too.)
     auto conda_env = context.config.at("conda_env");
     for (const char* key : {"channels", "explicit_file"}) {
-      if (conda_env.at(key).empty()) conda_env.erase(key);
+      const auto& value = conda_env.at(key);
+      if (value.is_string() ? value.get_ref<const std::string&>().empty() : value.empty()) conda_env.erase(key);
     }
     nlohmann::json inputs = {{"conda_env", conda_env},
                              {"prefix", context.config.string("anaconda.prefix")},

@@ -98,14 +98,16 @@ TEST_CASE("fingerprint: sha256 of the step's name, version and inputs") {
 // anaconda, conda-env and the steps that use the env's path (jupyter-service, pytorch, verify) got
 // new values then, on purpose; the seed profile's did not (new keys count only when set). Issue 15
 // added open_modules to the GPU steps' inputs and moved the CPU torch to 2.14.0: the GPU steps and
-// pytorch got new values (their checks find a working install done again).
+// pytorch got new values (their checks find a working install done again). Issue 18's empty
+// conda_env.explicit_file was counted by mistake ("" is not empty() to nlohmann): conda-env's value
+// moved when that was fixed (its check finds the env done).
 TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is pinned") {
   Machine machine(k_jammy, {json{{"steps", json::array({k_site_motd})}}}, true);
   const std::map<std::string, std::string> pinned{
       {"user", "4e21c1df994d6ad310bd892efb7b514c3d5a3e4cc16e2056855cbecc95e6c3b0"},
       {"apt-packages", "e8c78336c8b4c04491e0d227f455961078be451ded77f3923fc7c7412b520e96"},
       {"anaconda", "0b3ac4b95db556d14ac626ba3ab9aee51c36c871210cd6fe07d628d0e937dcbf"},
-      {"conda-env", "0f4b241fb45c22130a09459d2cb033ceabe5c23911f9365c033fea1662aeddd5"},
+      {"conda-env", "e5fa4e123e7213ef95951131e2ca2e7c554f37add2a714b6e1c9d9e821cee95c"},
       {"assignments", "6788659bd9f7da62c879754d316deb95b7e0a3b88d0c0a58adf698c37c9c2c6e"},
       {"datasets", "b65baafe72c9f2a825ac487dfdfc9265b6394a2e134e758196bd1473fe9e6eb9"},
       {"jupyter-password", "aa1047d0041e7504fc4568cdbb194fbfe2fe099295b784d638603bdbafa17e39"},
@@ -126,6 +128,24 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
     computed[step->info().name] = plan::fingerprint(*step, machine.context());
   }
   CHECK(computed == pinned);
+}
+
+// A seed VM's conda-env (a solve of anaconda=2018.12 that may have taken hours) must not be made
+// again because the agent learnt new conda_env keys: they count only when set. The value is the
+// fingerprint of this machine's seed conda-env at 4ed0085589d90d42c8cd47982fc2bec0d79814a4, the
+// commit before conda_env.channels and conda_env.explicit_file existed: sha256 of
+// {"inputs":{"conda_env":{"environment_file":"","name":"cs231n","packages":["anaconda=2018.12"],
+// "python":"3.6"},"prefix":"~/anaconda3","user":"ann"},"step":"conda-env","version":1}.
+TEST_CASE("fingerprint: the seed profile's conda-env is the one recorded before the new conda keys") {
+  Machine machine(k_jammy, {json{{"profile", "seed"}}});
+  const auto steps = steps::all_steps(machine.config);
+  const auto& conda_env = step_named(steps, "conda-env");
+  const std::string before_the_new_keys = "dd00d38a81e66ec988d336bdab5b7ffc02a526ec2f4f0d4e8ca7da522d1be95e";
+  CHECK(plan::fingerprint(conda_env, machine.context()) == before_the_new_keys);
+  // Set, they count.
+  Machine with_list(k_jammy, {json{{"profile", "seed"}, {"conda_env", {{"explicit_file", "/srv/seed.txt"}}}}});
+  CHECK(plan::fingerprint(step_named(steps::all_steps(with_list.config), "conda-env"), with_list.context()) !=
+        before_the_new_keys);
 }
 
 TEST_CASE("StepRun::unlogged: no log and no process marker; the deadline and interrupt flag given") {
