@@ -76,7 +76,7 @@ int run_or_resume(const RunOptions& options, bool resume) {
     // What the step table refuses in a config (anaconda.accept_tos) is refused here, before the
     // state folder or anything else is made.
     std::ignore = steps_for(config::Config::resolve(request.config_layers, detect::read_os_info(system->files())),
-                            options.config_file);
+                            options.config_file, system->files());
   }
   const auto client = metadata_client(*system);
   if (client.enabled()) request.instance = net::read_instance(client);
@@ -94,7 +94,9 @@ int run_or_resume(const RunOptions& options, bool resume) {
   ConsoleProgress console;
   net::GuestAttributes guest(client);
   PublishingProgress progress(console, guest);
-  const auto make_steps = [&](const config::Config& config) { return steps_for(config, options.config_file); };
+  const auto make_steps = [&](const config::Config& config) {
+    return steps_for(config, options.config_file, system->files());
+  };
   const auto result = engine::run_session(*system, make_steps, request, progress);
   if (!result.ran) return 0;
   const auto& outcome = result.outcome;
