@@ -70,6 +70,11 @@ plan::StepList all_steps(const config::Config& config, const os::Files* files) {
                 "config: conda_env.explicit_file: an env comes from one list; set it or conda_env.environment_file, "
                 "not both");
   }
+  if (config.string("assignments.repo").empty() && config.at("assignments.archives").empty()) {
+    throw Error(ExitCode::usage,
+                "config: assignments.repo: empty, and assignments.archives names nothing either: set a git "
+                "repository, or the .zip archives to unpack");
+  }
   if (!config.string("conda_env.explicit_sha256").empty() &&
       !config.string("conda_env.explicit_file").starts_with("https://") &&
       !config.string("conda_env.explicit_file").starts_with("http://")) {

@@ -51,6 +51,8 @@ assert_json config.conda_env.channels '["conda-forge"]'
 assert_json_contains "steps[name=conda-env].summary" "python=3.12 numpy scipy matplotlib pillow imageio future six h5py cython setuptools notebook ipykernel" \
   "(channels conda-forge only: --override-channels)"
 assert_json_not_contains "steps[name=conda-env].summary" "Terms of Service"
+# The course's own 2026 starter code, as zips (the tutorial's 2018 repository needs SciPy < 1.3).
+assert_json_contains "steps[name=assignments].summary" "unpack https://cs231n.github.io/assignments/2026/assignment1.zip, https://cs231n.github.io/assignments/2026/assignment2.zip into /home/student/cs231n"
 
 #-----------------------------------------------------------------------------------------------
 section "first run: the six course steps as root, for an account that does not exist yet"
@@ -487,6 +489,60 @@ course_run /root/explicit-sha.json "$STATE"
 assert_rc 7
 assert_contains "closing line" "the @EXPLICIT list is not the one conda_env.explicit_sha256 names" "$(tail -n 1 -- "$OUT")"
 cp -- "$explicit_list" "$SERVE/cs231n-explicit.txt"
+
+#-----------------------------------------------------------------------------------------------
+section "assignments from the course's archives (the current profile's way): unpacked, never over the student's files"
+# Two zips shaped like the course's 2026 ones: assignment1.zip has an assignment1/ folder,
+# assignment2.zip its files at the top.
+make_zip() {
+  "$PYTHON" - "$@" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as archive:
+    for pair in sys.argv[2:]:
+        name, text = pair.split("=", 1)
+        archive.writestr(name, text)
+PY
+}
+make_zip "$SERVE/assignment1.zip" "assignment1/knn.ipynb=the course's knn" "assignment1/cs231n/datasets/get_datasets.sh=echo"
+make_zip "$SERVE/assignment2.zip" "FullyConnectedNets.ipynb=the course's fc nets" "cs231n/layers.py=pass"
+course_config "$R/root/archives.json" '{"user": "wes", "datasets": {"enabled": false},
+  "assignments": {"repo": "", "folder": "~/cs231n", "archives": [{"name": "a1", "url": "@BASE@/files/assignment1.zip"},
+    {"name": "a2", "url": "@BASE@/files/assignment2.zip", "into": "assignment2"}]}}'
+chroot_agent plan --json --config /root/archives.json --state-dir /var/lib/archives
+assert_rc 0
+assert_json_contains "steps[name=assignments].summary" \
+  "unpack $BASE/files/assignment1.zip, $BASE/files/assignment2.zip into /home/wes/cs231n (no file that is there is overwritten"
+chroot_agent run --only user,apt-packages,assignments --yes --config /root/archives.json --state-dir /var/lib/archives
+assert_rc 0
+WES=/home/wes/cs231n
+assert_eq "assignment1/knn.ipynb" "the course's knn" "$(cat -- "$R$WES/assignment1/knn.ipynb")"
+assert_eq "assignment2/FullyConnectedNets.ipynb" "the course's fc nets" "$(cat -- "$R$WES/assignment2/FullyConnectedNets.ipynb")"
+assert_owned "$(uid_of wes)" "$R$WES"
+for file in assignment1.zip assignment2.zip; do
+  assert_eq "the pin of $file" "$(sha256_of "$SERVE/$file")" \
+    "$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+      "$R/var/cache/cs231n-agent/datasets/pins.json" "$BASE/files/$file")"
+done
+# The student works on the notebook; its marker is lost; the next run unpacks again, around it.
+in_chroot su wes -c "printf 'my solution' >$WES/assignment1/knn.ipynb && rm $WES/.cs231n-agent-a1"
+gets_before=$(data_gets /files/assignment1.zip)
+chroot_agent run --only user,apt-packages,assignments --yes --config /root/archives.json --state-dir /var/lib/archives
+assert_rc 0
+assert_eq "the student's knn.ipynb after the archive was unpacked again" "my solution" "$(cat -- "$R$WES/assignment1/knn.ipynb")"
+assert_eq "downloads of assignment1.zip (the cached copy matches its pin)" "$gets_before" "$(data_gets /files/assignment1.zip)"
+[[ -f $R$WES/.cs231n-agent-a1 ]] || fail "the marker of a1 was not written again"
+# A zip changed on the server (and no cached copy): refused, nothing unpacked.
+make_zip "$SERVE/assignment2.zip" "FullyConnectedNets.ipynb=someone else's" "cs231n/layers.py=import os"
+rm -f -- "$R$WES/assignment2/.cs231n-agent-a2" "$R"/var/cache/cs231n-agent/*-assignment2.zip
+chroot_agent run --only user,apt-packages,assignments --yes --config /root/archives.json --state-dir /var/lib/archives
+assert_rc 7
+assert_contains "closing line" "assignment2.zip: sha256 mismatch" "$(tail -n 1 -- "$OUT")"
+assert_eq "assignment2/FullyConnectedNets.ipynb" "the course's fc nets" "$(cat -- "$R$WES/assignment2/FullyConnectedNets.ipynb")"
+# Neither a repository nor archives: a usage error.
+course_config "$R/root/no-assignments.json" '{"assignments": {"repo": "", "archives": []}}'
+chroot_agent plan --config /root/no-assignments.json --state-dir /var/lib/archives
+assert_rc 2
+assert_error_line "assignments.repo" "assignments.archives"
 
 section "jupyter-service: the unit runs Jupyter as student from the env, enabled offline, verified by systemd"
 chroot_agent run --only jupyter-password,jupyter-cert,jupyter-config,jupyter-service --yes --config /root/course.json \
