@@ -154,21 +154,16 @@ class AssignmentsStep : public plan::Step {
     const auto& files = run.system().files();
     const auto& paths = run.context().paths;
     if (auto made = run.run(as_user(run, {"mkdir", "-p", "--", folder})); !made) return std::unexpected(made.error());
-    auto pins = read_download_pins(files, paths);
     for (const auto& archive : archives_of(run.config())) {
-      const auto wanted = marker_text(archive, pins);
-      if (wanted && files.read_user_file(marker_path(folder, archive)).value_or("") == *wanted) continue;
-      const std::string sha256 = wanted ? wanted->substr(wanted->rfind("sha256:") + 7, 64) : "";
-      std::string computed;
-      auto cached = download_to_cache(run, archive.url,
-                                      util::sha256_hex(archive.url).substr(0, 12) + "-" + file_name_of(archive.url),
-                                      sha256, "", std::nullopt, sha256.empty() ? &computed : nullptr);
-      if (!cached) return std::unexpected(cached.error());
-      if (!computed.empty()) {
-        auto saved = save_download_pin(files, paths, archive.url, computed);
-        if (!saved) return std::unexpected(saved.error());
-        pins = *saved;
+      if (const auto wanted = marker_text(archive, read_download_pins(files, paths));
+          wanted && files.read_user_file(marker_path(folder, archive)).value_or("") == *wanted) {
+        continue;
       }
+      // Two URLs may end in the same name: the cache name carries a hash of the URL.
+      auto cached = download_pinned(run, archive.url,
+                                    util::sha256_hex(archive.url).substr(0, 12) + "-" + file_name_of(archive.url),
+                                    archive.sha256);
+      if (!cached) return std::unexpected(cached.error());
       const std::string destination = folder + (archive.into.empty() ? "" : "/" + archive.into);
       if (auto made = run.run(as_user(run, {"mkdir", "-p", "--", destination})); !made)
         return std::unexpected(made.error());
@@ -178,7 +173,7 @@ class AssignmentsStep : public plan::Step {
         return util::fail("unpacking " + archive.name + " failed: " + unpacked.error().message);
       }
       auto marker = as_user(run, {"tee", marker_path(folder, archive)});
-      marker.input = marker_text(archive, pins).value_or("");
+      marker.input = marker_text(archive, read_download_pins(files, paths)).value_or("");
       if (auto written = run.run(marker); !written) return std::unexpected(written.error());
     }
     return plan::ApplyResult{};

@@ -66,17 +66,29 @@ std::optional<std::string> pinned_sha256(const nlohmann::json& pins, const std::
   return std::nullopt;
 }
 
-util::Result<nlohmann::json> save_download_pin(const os::Files& files, const Paths& paths, const std::string& url,
-                                               const std::string& sha256) {
+util::Result<void> save_download_pin(const os::Files& files, const Paths& paths, const std::string& url,
+                                     const std::string& sha256) {
   static std::mutex mutex;
   std::lock_guard lock(mutex);
   auto pins = read_download_pins(files, paths);
   if (!pins.is_object()) pins = nlohmann::json::object();
   pins[url] = sha256;
   if (auto made = files.make_dirs(paths.datasets_dir(), 0755); !made) return std::unexpected(made.error());
-  if (auto saved = files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0600); !saved)
-    return std::unexpected(saved.error());
-  return pins;
+  return files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0600);
+}
+
+util::Result<std::string> download_pinned(const plan::StepRun& run, const std::string& url, const std::string& name,
+                                          const std::string& sha256) {
+  const auto& files = run.system().files();
+  const auto& paths = run.context().paths;
+  const std::string held_to =
+      !sha256.empty() ? sha256 : pinned_sha256(read_download_pins(files, paths), url).value_or("");
+  std::string computed;
+  auto cached = download_to_cache(run, url, name, held_to, "", std::nullopt, held_to.empty() ? &computed : nullptr);
+  if (!cached || computed.empty()) return cached;
+  if (auto saved = save_download_pin(files, paths, url, computed); !saved) return std::unexpected(saved.error());
+  run.note(url + ": sha256 " + computed + " pinned at its first download (it must not change from now on)");
+  return cached;
 }
 
 os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv) {

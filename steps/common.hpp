@@ -43,9 +43,13 @@ nlohmann::json read_download_pins(const os::Files& files, const Paths& paths);
 // https:// successor: the same file, now fetched over TLS.
 std::optional<std::string> pinned_sha256(const nlohmann::json& pins, const std::string& url);
 // Records the pin of `url` (read again and written atomically under one lock, so the steps that
-// pin at the same time keep each other's pins); returns the pins as they are now.
-util::Result<nlohmann::json> save_download_pin(const os::Files& files, const Paths& paths, const std::string& url,
-                                               const std::string& sha256);
+// pin at the same time keep each other's pins).
+util::Result<void> save_download_pin(const os::Files& files, const Paths& paths, const std::string& url,
+                                     const std::string& sha256);
+// download_to_cache held to `sha256` when given, else to the sha256 pinned at the first download
+// of `url` (and pinned now, when this is the first).
+util::Result<std::string> download_pinned(const plan::StepRun& run, const std::string& url, const std::string& name,
+                                          const std::string& sha256);
 
 // A command run as the target user.
 os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv);

@@ -218,26 +218,12 @@ class CondaEnvStep : public plan::Step {
   // at its first download (the datasets' pins): the list names every package the env gets, so a
   // list changed on the server (or on the way) must not be installed unnoticed.
   static util::Result<std::string> download_explicit_list(const plan::StepRun& run, const std::string& url) {
-    const auto& files = run.system().files();
-    const auto& paths = run.context().paths;
-    std::string sha256 = run.config().string("conda_env.explicit_sha256");
-    if (sha256.empty()) sha256 = pinned_sha256(read_download_pins(files, paths), url).value_or("");
-    std::string computed;
-    auto cached =
-        download_to_cache(run, url, file_name_of(url), sha256, "", std::nullopt, sha256.empty() ? &computed : nullptr);
-    if (!cached) {
-      if (cached.error().exit_code == static_cast<int>(ExitCode::checksum)) {
-        cached.error().message +=
-            "; the @EXPLICIT list is not the one " +
-            std::string(run.config().string("conda_env.explicit_sha256").empty() ? "pinned at its first download"
-                                                                                 : "conda_env.explicit_sha256 names") +
-            ", so nothing was installed from it";
-      }
-      return cached;
-    }
-    if (!computed.empty()) {
-      if (auto pinned = save_download_pin(files, paths, url, computed); !pinned) return std::unexpected(pinned.error());
-      run.note(url + ": sha256 " + computed + " pinned (the list must not change from now on)");
+    const std::string given = run.config().string("conda_env.explicit_sha256");
+    auto cached = download_pinned(run, url, file_name_of(url), given);
+    if (!cached && cached.error().exit_code == static_cast<int>(ExitCode::checksum)) {
+      cached.error().message += std::string("; the @EXPLICIT list is not the one ") +
+                                (given.empty() ? "pinned at its first download" : "conda_env.explicit_sha256 names") +
+                                ", so nothing was installed from it";
     }
     return cached;
   }
