@@ -20,7 +20,7 @@ std::string home_of(const plan::Context& context) {
 
 util::Result<std::string> download_to_cache(const plan::StepRun& run, const std::string& url, const std::string& name,
                                             const std::string& sha256, const std::string& md5,
-                                            std::optional<std::uint64_t> size) {
+                                            std::optional<std::uint64_t> size, std::string* computed_sha256) {
   const auto& files = run.system().files();
   const auto& cache_dir = run.context().paths.cache_dir;
   if (auto made = files.make_dirs(cache_dir, 0755); !made) return std::unexpected(made.error());
@@ -30,6 +30,7 @@ util::Result<std::string> download_to_cache(const plan::StepRun& run, const std:
   request.sha256 = sha256;
   request.md5 = md5;
   request.size = size;
+  request.want_sha256 = computed_sha256 != nullptr;
   request.cancel = run.interrupt_flag();
   int last_decile = -1;
   request.on_progress = [&](const net::DownloadProgress& progress) {
@@ -47,6 +48,7 @@ util::Result<std::string> download_to_cache(const plan::StepRun& run, const std:
   }
   run.note(name +
            (result->already_there ? ": already in the cache, verified" : ": downloaded, sha256 " + result->sha256));
+  if (computed_sha256) *computed_sha256 = result->sha256;
   return request.dest;
 }
 
@@ -68,6 +70,46 @@ void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& 
                    (entry.result->already_there ? ", already there, verified" : ", downloaded, verified"));
         }
       });
+}
+
+nlohmann::json read_download_pins(const os::Files& files, const Paths& paths) {
+  try {
+    return nlohmann::json::parse(files.read(paths.dataset_pins_file()).value_or("{}"));
+  } catch (const nlohmann::json::exception&) {
+    return nlohmann::json::object();
+  }
+}
+
+std::optional<std::string> pinned_sha256(const nlohmann::json& pins, const std::string& url) {
+  for (const auto& key : {url, url.starts_with("https://") ? "http://" + url.substr(8) : std::string()}) {
+    if (!key.empty() && pins.contains(key) && pins.at(key).is_string()) return pins.at(key).get<std::string>();
+  }
+  return std::nullopt;
+}
+
+util::Result<void> save_download_pin(const os::Files& files, const Paths& paths, const std::string& url,
+                                     const std::string& sha256) {
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  auto pins = read_download_pins(files, paths);
+  if (!pins.is_object()) pins = nlohmann::json::object();
+  pins[url] = sha256;
+  if (auto made = files.make_dirs(paths.datasets_dir(), 0755); !made) return std::unexpected(made.error());
+  return files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0600);
+}
+
+util::Result<std::string> download_pinned(const plan::StepRun& run, const std::string& url, const std::string& name,
+                                          const std::string& sha256) {
+  const auto& files = run.system().files();
+  const auto& paths = run.context().paths;
+  const std::string held_to =
+      !sha256.empty() ? sha256 : pinned_sha256(read_download_pins(files, paths), url).value_or("");
+  std::string computed;
+  auto cached = download_to_cache(run, url, name, held_to, "", std::nullopt, held_to.empty() ? &computed : nullptr);
+  if (!cached || computed.empty()) return cached;
+  if (auto saved = save_download_pin(files, paths, url, computed); !saved) return std::unexpected(saved.error());
+  run.note(url + ": sha256 " + computed + " pinned at its first download (it must not change from now on)");
+  return cached;
 }
 
 os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv) {

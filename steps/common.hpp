@@ -29,10 +29,28 @@ std::string file_name_of(const std::string& url);
 
 // Downloads `url` into the cache as `name` (verified with sha256 or md5 when given), logging
 // progress to the step's log. Returns the cached file's target path. A failure carries the
-// network / checksum / disk-space exit code.
+// network / checksum / disk-space exit code. With `computed_sha256`, the file's sha256 is
+// computed and stored there (to pin it).
 util::Result<std::string> download_to_cache(const plan::StepRun& run, const std::string& url, const std::string& name,
                                             const std::string& sha256, const std::string& md5,
-                                            std::optional<std::uint64_t> size = std::nullopt);
+                                            std::optional<std::uint64_t> size = std::nullopt,
+                                            std::string* computed_sha256 = nullptr);
+
+// Checksums of downloads whose publisher gives none (datasets, an @EXPLICIT list), taken at the
+// first download and held to afterwards, so a file that changes on the server is noticed:
+// <cache>/datasets/pins.json, {URL: sha256}.
+nlohmann::json read_download_pins(const os::Files& files, const Paths& paths);
+// The sha256 pinned for `url`. A pin taken when a default URL was still http:// holds for its
+// https:// successor: the same file, now fetched over TLS.
+std::optional<std::string> pinned_sha256(const nlohmann::json& pins, const std::string& url);
+// Records the pin of `url` (read again and written atomically under one lock, so the steps that
+// pin at the same time keep each other's pins).
+util::Result<void> save_download_pin(const os::Files& files, const Paths& paths, const std::string& url,
+                                     const std::string& sha256);
+// download_to_cache held to `sha256` when given, else to the sha256 pinned at the first download
+// of `url` (and pinned now, when this is the first).
+util::Result<std::string> download_pinned(const plan::StepRun& run, const std::string& url, const std::string& name,
+                                          const std::string& sha256);
 
 // How many files download_files fetches at once (each over several connections).
 inline constexpr unsigned k_files_at_once = 4;

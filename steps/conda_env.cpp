@@ -1,6 +1,9 @@
+#include <csignal>
+
 #include <algorithm>
 #include <array>
 
+#include "agent/core/exit_codes.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/conda_terms.hpp"
@@ -45,7 +48,7 @@ class CondaEnvStep : public plan::Step {
     const std::string explicit_file = config.string("conda_env.explicit_file");
     const std::string file = config.string("conda_env.environment_file");
     if (!explicit_file.empty()) {
-      summary += "the @EXPLICIT list " + explicit_file + " (no solve)";
+      summary += "the @EXPLICIT list " + explicit_file + " (no solve" + list_check(context) + ")";
     } else if (!file.empty()) {
       summary += file;
     } else {
@@ -57,14 +60,16 @@ class CondaEnvStep : public plan::Step {
       summary += channels.empty() ? " (conda's configured channels)"
                                   : " (channels " + util::join(channels, ", ") + " only: --override-channels)";
     }
-    return plan::will_run(summary + terms_summary(config));
+    return plan::will_run(summary + terms_summary(config, anaconda_terms(config, &context.system.files())));
   }
 
   nlohmann::json inputs(const plan::Context& context) const override {
     // Keys added later count only when set, so that an env made before them is not made again.
+    // (nlohmann's empty() is false for every string, "" too.)
     auto conda_env = context.config.at("conda_env");
-    for (const char* key : {"channels", "explicit_file"}) {
-      if (conda_env.at(key).empty()) conda_env.erase(key);
+    for (const char* key : {"channels", "explicit_file", "explicit_sha256"}) {
+      const auto& value = conda_env.at(key);
+      if (value.is_string() ? value.get_ref<const std::string&>().empty() : value.empty()) conda_env.erase(key);
     }
     nlohmann::json inputs = {{"conda_env", conda_env},
                              {"prefix", context.config.string("anaconda.prefix")},
@@ -112,14 +117,19 @@ class CondaEnvStep : public plan::Step {
     const std::string env = config.string("conda_env.name");
     const std::string file = config.string("conda_env.environment_file");
     const std::string explicit_file = config.string("conda_env.explicit_file");
-    if (auto accepted = accept_terms(run, conda); !accepted) return std::unexpected(accepted.error());
+    // The plan decided on the installer's name; the installed conda now says what it really is.
+    const auto terms = anaconda_terms(config, &run.system().files(), has_tos_plugin(run, conda));
+    if (auto refusal = terms_refusal(config, terms)) {
+      return std::unexpected(util::Failure{*refusal, 0, static_cast<int>(ExitCode::refused)});
+    }
+    if (auto accepted = accept_terms(run, conda, terms); !accepted) return std::unexpected(accepted.error());
     std::vector<std::string> argv;
     if (!explicit_file.empty()) {
       // An @EXPLICIT list is linked as it is: no repodata is read and nothing is solved (conda
       // 4.5.12 and 24.3 conda/cli/install.py: an @EXPLICIT --file returns before the solver).
       std::string list = explicit_file;
       if (is_url(explicit_file)) {
-        auto cached = download_to_cache(run, explicit_file, file_name_of(explicit_file), "", "");
+        auto cached = download_explicit_list(run, explicit_file);
         if (!cached) return std::unexpected(cached.error());
         list = *cached;
       }
@@ -143,7 +153,14 @@ class CondaEnvStep : public plan::Step {
     if (!created) return std::unexpected(created.error());
     if (created->ok()) return plan::ApplyResult{};
     auto failure = run.failure_of(shown, *created);
-    if (created->timed_out) {
+    // Nobody but the kernel's OOM killer sends conda a SIGKILL that is not the agent's timeout or
+    // interrupt: a classic solver loading today's repodata can fill a small VM's memory.
+    const bool killed = created->signal == SIGKILL && !created->timed_out && !created->cancelled;
+    if (killed) {
+      failure.message +=
+          "; killed: out of memory? (the kernel's OOM killer ends a process with signal 9; `journalctl -k` names it)";
+    }
+    if (created->timed_out || killed) {
       // Say where the time went: a 2018 solver against today's repodata never ends in "Solving environment".
       const std::string phase = last_phase(created->output_tail);
       failure.message +=
@@ -157,9 +174,8 @@ class CondaEnvStep : public plan::Step {
 
  private:
   // What `plan` says about Anaconda's Terms of Service, after the rest.
-  static std::string terms_summary(const config::Config& config) {
+  static std::string terms_summary(const config::Config& config, const AnacondaTerms& terms) {
     if (!config.boolean("anaconda.accept_tos")) return "";
-    const auto terms = anaconda_terms(config);
     if (terms.runs_accept()) {
       return "; first accepts Anaconda's Terms of Service for " + util::join(terms.anaconda_channels, ", ") +
              " (anaconda.accept_tos: conda tos accept)";
@@ -172,10 +188,9 @@ class CondaEnvStep : public plan::Step {
   // With anaconda.accept_tos and a conda that has the ToS plugin: `conda tos accept` for exactly
   // the Anaconda channels the env reads, as the user (the plugin's default --user store,
   // ~/.conda/tos, is where the user's own conda looks; anaconda/conda-anaconda-tos plugin.py, path.py).
-  static util::Result<void> accept_terms(const plan::StepRun& run, const std::string& conda) {
-    if (!run.config().boolean("anaconda.accept_tos")) return {};
-    const auto terms = anaconda_terms(run.config());
-    if (!terms.runs_accept()) return {};
+  static util::Result<void> accept_terms(const plan::StepRun& run, const std::string& conda,
+                                         const AnacondaTerms& terms) {
+    if (!run.config().boolean("anaconda.accept_tos") || !terms.runs_accept()) return {};
     std::vector<std::string> argv{conda, "tos", "accept", "--override-channels"};
     for (const auto& channel : terms.anaconda_channels) {
       argv.push_back("--channel");
@@ -186,6 +201,39 @@ class CondaEnvStep : public plan::Step {
     auto accepted = run.run(as_user(run, argv));
     if (!accepted) return std::unexpected(accepted.error());
     return {};
+  }
+
+  // How a downloaded list is verified, for `plan`.
+  static std::string list_check(const plan::Context& context) {
+    const std::string url = context.config.string("conda_env.explicit_file");
+    if (!is_url(url)) return "";
+    if (const auto given = context.config.string("conda_env.explicit_sha256"); !given.empty())
+      return "; sha256 " + given.substr(0, 12) + "... from conda_env.explicit_sha256";
+    if (const auto pinned = pinned_sha256(read_download_pins(context.system.files(), context.paths), url))
+      return "; sha256 " + pinned->substr(0, 12) + "... pinned at its first download";
+    return "; its sha256 is pinned at the first download";
+  }
+
+  // The list a URL names, held to conda_env.explicit_sha256 or, without it, to the sha256 pinned
+  // at its first download (the datasets' pins): the list names every package the env gets, so a
+  // list changed on the server (or on the way) must not be installed unnoticed.
+  static util::Result<std::string> download_explicit_list(const plan::StepRun& run, const std::string& url) {
+    const std::string given = run.config().string("conda_env.explicit_sha256");
+    auto cached = download_pinned(run, url, file_name_of(url), given);
+    if (!cached && cached.error().exit_code == static_cast<int>(ExitCode::checksum)) {
+      cached.error().message += std::string("; the @EXPLICIT list is not the one ") +
+                                (given.empty() ? "pinned at its first download" : "conda_env.explicit_sha256 names") +
+                                ", so nothing was installed from it";
+    }
+    return cached;
+  }
+
+  // Whether the installed conda carries Anaconda's ToS plugin: with it, `conda tos --version`
+  // prints "conda-anaconda-tos 0.2.2" and exits 0 (argparse's version action in the plugin's
+  // configure_parser, conda_anaconda_tos/plugin.py); without it `tos` is an invalid choice (exit 2).
+  static bool has_tos_plugin(const plan::StepRun& run, const std::string& conda) {
+    auto answer = run.probe(with_capture(as_user(run, {conda, "tos", "--version"})));
+    return answer && answer->ok() && answer->stdout_text.find("conda-anaconda-tos") != std::string::npos;
   }
 
   static os::Command with_capture(os::Command command) {

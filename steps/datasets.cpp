@@ -13,9 +13,6 @@ namespace cs231n::steps {
 
 namespace {
 
-// Checksums of downloads whose publisher gives none, taken at the first download and held to
-// afterwards, so a file that changes on the server is noticed.
-
 struct Item {
   std::string name;
   std::string url;
@@ -42,23 +39,6 @@ std::vector<Item> manifest(const config::Config& config) {
     }
   }
   return items;
-}
-
-nlohmann::json read_pins(const os::Files& files, const Paths& paths) {
-  try {
-    return nlohmann::json::parse(files.read(paths.dataset_pins_file()).value_or("{}"));
-  } catch (const nlohmann::json::exception&) {
-    return nlohmann::json::object();
-  }
-}
-
-// The sha256 pinned for `url`. A pin taken when a default URL was still http:// holds for its
-// https:// successor: the same file, now fetched over TLS.
-std::optional<std::string> pinned_sha256(const nlohmann::json& pins, const std::string& url) {
-  for (const auto& key : {url, url.starts_with("https://") ? "http://" + url.substr(8) : std::string()}) {
-    if (!key.empty() && pins.contains(key) && pins.at(key).is_string()) return pins.at(key).get<std::string>();
-  }
-  return std::nullopt;
 }
 
 // What the marker beside an unpacked dataset says: the URL and the checksum it was verified with.
@@ -111,7 +91,7 @@ class DatasetsStep : public plan::Step {
     const auto& files = run.system().files();
     const auto& paths = run.context().paths;
     if (auto made = files.make_dirs(paths.datasets_dir(), 0755); !made) return std::unexpected(made.error());
-    auto pins = read_pins(files, paths);
+    auto pins = read_download_pins(files, paths);
     const auto todo = unpacked_missing(run);
 
     // Each URL once, several at a time.
@@ -142,8 +122,8 @@ class DatasetsStep : public plan::Step {
       if (!entry.result || !entry.request.sha256.empty() || !entry.request.md5.empty()) return;
       std::lock_guard lock(pins_mutex);
       pins[entry.request.url] = entry.result->sha256;
-      if (auto saved = files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0600); !saved && pinned)
-        pinned = saved;
+      if (auto saved = save_download_pin(files, paths, entry.request.url, entry.result->sha256); !saved && pinned)
+        pinned = std::unexpected(saved.error());
     });
     if (!pinned) return std::unexpected(pinned.error());
     for (const auto& entry : queue) {
@@ -188,7 +168,7 @@ class DatasetsStep : public plan::Step {
   // The items whose marker is missing or names another URL or checksum.
   static std::vector<Item> unpacked_missing(const plan::StepRun& run) {
     const auto& files = run.system().files();
-    const auto pins = read_pins(files, run.context().paths);
+    const auto pins = read_download_pins(files, run.context().paths);
     const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
     std::vector<Item> missing;
     for (const auto& item : manifest(run.config())) {
@@ -205,7 +185,7 @@ class DatasetsStep : public plan::Step {
 std::vector<DatasetPin> dataset_pins(const plan::Context& context) {
   std::vector<DatasetPin> pins;
   if (!context.config.boolean("datasets.enabled")) return pins;
-  const auto pinned = read_pins(context.system.files(), context.paths);
+  const auto pinned = read_download_pins(context.system.files(), context.paths);
   for (const auto& item : manifest(context.config)) {
     DatasetPin pin{item.name, item.url, "", ""};
     if (!item.sha256.empty()) {

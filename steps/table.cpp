@@ -41,7 +41,7 @@ void check_step_names(const plan::StepList& steps, std::size_t built_in_count, c
 
 }  // namespace
 
-plan::StepList all_steps(const config::Config& config) {
+plan::StepList all_steps(const config::Config& config, const os::Files* files) {
   plan::StepList steps;
   steps.push_back(make_user_step());
   steps.push_back(make_apt_packages_step());
@@ -64,11 +64,23 @@ plan::StepList all_steps(const config::Config& config) {
   for (const auto& definition : config.at("steps")) steps.push_back(make_custom_step(definition));
   check_step_names(steps, built_in_count, config);
   // Before anything is installed, in `plan` too: whose terms these are is not the agent's call.
-  if (auto refusal = terms_refusal(config)) throw Error(ExitCode::usage, *refusal);
+  if (auto refusal = terms_refusal(config, files)) throw Error(ExitCode::usage, *refusal);
   if (!config.string("conda_env.explicit_file").empty() && !config.string("conda_env.environment_file").empty()) {
     throw Error(ExitCode::usage,
                 "config: conda_env.explicit_file: an env comes from one list; set it or conda_env.environment_file, "
                 "not both");
+  }
+  if (config.string("assignments.repo").empty() && config.at("assignments.archives").empty()) {
+    throw Error(ExitCode::usage,
+                "config: assignments.repo: empty, and assignments.archives names nothing either: set a git "
+                "repository, or the .zip archives to unpack");
+  }
+  if (!config.string("conda_env.explicit_sha256").empty() &&
+      !config.string("conda_env.explicit_file").starts_with("https://") &&
+      !config.string("conda_env.explicit_file").starts_with("http://")) {
+    throw Error(ExitCode::usage,
+                "config: conda_env.explicit_sha256: checks the download of an explicit_file URL; set "
+                "conda_env.explicit_file to one, or leave explicit_sha256 empty");
   }
   return steps;
 }

@@ -6,7 +6,8 @@
 namespace cs231n::steps {
 
 // Every built-in step in table order, then the custom steps of config "steps".
-plan::StepList all_steps(const config::Config& config);
+// `files` reads what the config points at (an environment.yml's channels, for Anaconda's terms).
+plan::StepList all_steps(const config::Config& config, const os::Files* files = nullptr);
 
 // One factory per step file.
 std::unique_ptr<plan::Step> make_user_step();

@@ -71,9 +71,9 @@ detect::Facts gather(const os::System& system, const std::vector<config::Layer>&
   return facts;
 }
 
-plan::StepList steps_for(const config::Config& config, const std::string& config_file) {
+plan::StepList steps_for(const config::Config& config, const std::string& config_file, const os::Files& files) {
   try {
-    return steps::all_steps(config);
+    return steps::all_steps(config, &files);
   } catch (const Error& error) {
     const std::string message = error.what();
     if (config_file.empty() || !message.starts_with("config: ")) throw;

@@ -32,6 +32,6 @@ std::string configured_user(const std::vector<config::Layer>& layers);
 detect::Facts gather(const os::System& system, const std::vector<config::Layer>& layers);
 
 // Every step for `config`; an error of the config's steps names `config_file` when there is one.
-plan::StepList steps_for(const config::Config& config, const std::string& config_file);
+plan::StepList steps_for(const config::Config& config, const std::string& config_file, const os::Files& files);
 
 }  // namespace cs231n::cli

@@ -87,6 +87,12 @@ const ValueCheck k_keyring_sha256s = [](const json& value) -> std::optional<std:
 };
 // A git remote: https, or file:// for a local mirror (and for tests).
 const ValueCheck k_git_url = not_an_option(matches(R"((https?|file)://[^\s"'\\]+)", "an https:// or file:// git URL"));
+const ValueCheck k_optional_git_url =
+    not_an_option(matches(R"((https?|file)://[^\s"'\\]+)", "an https:// or file:// git URL, or empty", true));
+// An archive of starter code: a .zip over https (http only on 127.0.0.1), unpacked with unzip.
+const ValueCheck k_zip_url = not_an_option(
+    matches(R"((https://[^\s"'\\]+|http://(127\.0\.0\.1|localhost)(:[0-9]+)?/[^\s"'\\]*)\.zip(\?[^\s"'\\]*)?)",
+            "an https:// URL of a .zip (http:// only on 127.0.0.1)"));
 const ValueCheck k_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)");
 const ValueCheck k_optional_sha256 = matches("[0-9a-f]{64}", "64 lowercase hex digits (a sha256)", true);
 const ValueCheck k_optional_md5 = matches("[0-9a-f]{32}", "32 lowercase hex digits (an md5)", true);
@@ -157,6 +163,21 @@ std::vector<Field> dataset_item_fields() {
   };
 }
 
+std::vector<Field> archive_fields() {
+  return {
+      {"name", Kind::string, "name of the archive (its marker is .cs231n-agent-NAME)", "", k_step_name, {}, true},
+      {"url", Kind::string, "the .zip to download", "", k_zip_url, {}, true},
+      {"sha256", Kind::string, "its sha256; empty: pinned at its first download", "", k_optional_sha256, {}, false},
+      {"into",
+       Kind::string,
+       "folder inside the assignments folder; empty: the folder itself",
+       "",
+       k_relative_path,
+       {},
+       false},
+  };
+}
+
 std::vector<Field> custom_step_fields() {
   return {
       {"name", Kind::string, "step name", "", k_step_name, {}, true},
@@ -174,6 +195,32 @@ json cifar10(const std::string& assignment) {
       {"name", "cifar-10-" + assignment},          {"url", "http://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"},
       {"md5", "c58f30108f718f92721af3b95e74349a"}, {"size", 170498071},
       {"into", assignment + "/cs231n/datasets"},   {"extract", true}};
+}
+
+// The course's archives of this term's starter code, as its assignment pages link them
+// (cs231n/cs231n.github.io _config.yml hw_1_colab, hw_2_colab @ 3d84654b14608fbccdff2393485631aaacfc9dab,
+// 2026-04-27; assignment 3 of 2026 was not published then). Not pinned here: the course revises
+// them during the term (assignment2.zip four days after its release), so each VM pins what it
+// first downloads. docs/sources/conda-and-miniforge.md section 6.
+json course_archives() {
+  return json::array({
+      {{"name", "assignment1-2026"}, {"url", "https://cs231n.github.io/assignments/2026/assignment1.zip"}},
+      {{"name", "assignment2-2026"},
+       {"url", "https://cs231n.github.io/assignments/2026/assignment2.zip"},
+       {"into", "assignment2"}},  // its files are at the top of the zip; assignment1.zip has assignment1/
+  });
+}
+
+// What the 2026 notebooks load (their cs231n/datasets/get_*.sh): CIFAR-10 in both, COCO captions in 2.
+json current_dataset_manifest() {
+  return json::array({
+      cifar10("assignment1"),
+      cifar10("assignment2"),
+      {{"name", "coco-captioning"},
+       {"url", "https://cs231n.stanford.edu/coco_captioning.zip"},
+       {"into", "assignment2/cs231n/datasets"},
+       {"extract", true}},
+  });
 }
 
 json dataset_manifest() {
@@ -221,10 +268,20 @@ const std::vector<Field>& schema() {
       {"conda_env.explicit_file", Kind::string,
        "an `@EXPLICIT` package list (path or https URL) installed without a solve, instead of python + packages", "",
        k_optional_path_or_url},
-      {"assignments.repo", Kind::string, "git repository with the assignments", "cs231n-assignments-repo", k_git_url},
+      {"conda_env.explicit_sha256", Kind::string,
+       "sha256 of the explicit_file download; empty: pinned at its first download, like a dataset's", "",
+       k_optional_sha256},
+      {"assignments.repo", Kind::string, "git repository with the assignments; empty: `assignments.archives`",
+       "cs231n-assignments-repo", k_optional_git_url},
       {"assignments.ref", Kind::string, "branch or tag (not starting with `-`); empty: the repository's default", "",
        not_an_option(matches(R"([A-Za-z0-9_./-]*)", "a branch or tag name"))},
-      {"assignments.folder", Kind::string, "where to clone it", "", k_home_path},
+      {"assignments.folder", Kind::string, "where to clone it (or unpack the archives)", "", k_home_path},
+      {"assignments.archives",
+       Kind::object_list,
+       "with an empty repo: .zip archives of starter code unpacked into the folder, no file overwritten (see below)",
+       "",
+       {},
+       archive_fields()},
       {"datasets.enabled", Kind::boolean, "download the course datasets", "", {}},
       {"datasets.items", Kind::object_list, "the dataset manifest (see below)", "", {}, dataset_item_fields()},
       {"datasets.extra", Kind::object_list, "datasets added to the manifest", "", {}, dataset_item_fields()},
@@ -320,10 +377,21 @@ nlohmann::json profile_defaults(const std::string& profile) {
         // seed: conda's own (Anaconda 2018.12's `defaults`, as the tutorial did); current: conda-forge only.
         {"channels", seed ? json::array() : json::array({"conda-forge"})},
         {"environment_file", ""},
-        {"explicit_file", ""}}},
-      {"assignments",
-       {{"repo", "https://github.com/jinh0park/cs231n-setup.git"}, {"ref", ""}, {"folder", "~/cs231n-setup"}}},
-      {"datasets", {{"enabled", true}, {"items", dataset_manifest()}, {"extra", json::array()}}},
+        {"explicit_file", ""},
+        {"explicit_sha256", ""}}},
+      // seed: the tutorial's repository (the 2018 assignments, Python 3.6 and SciPy < 1.2 era). current:
+      // the course's own release of this term, as zips (it publishes no git repository of them); the
+      // tutorial's code imports scipy.misc.imread, gone since SciPy 1.3.0 (docs/sources/conda-and-miniforge.md
+      // section 6).
+      {"assignments", seed ? json{{"repo", "https://github.com/jinh0park/cs231n-setup.git"},
+                                  {"ref", ""},
+                                  {"folder", "~/cs231n-setup"},
+                                  {"archives", json::array()}}
+                           : json{{"repo", ""}, {"ref", ""}, {"folder", "~/cs231n"}, {"archives", course_archives()}}},
+      {"datasets",
+       {{"enabled", true},
+        {"items", seed ? dataset_manifest() : current_dataset_manifest()},
+        {"extra", json::array()}}},
       {"jupyter",
        {{"port", 8888},
         {"password_hash", ""},

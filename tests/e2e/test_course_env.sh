@@ -51,6 +51,8 @@ assert_json config.conda_env.channels '["conda-forge"]'
 assert_json_contains "steps[name=conda-env].summary" "python=3.12 numpy scipy matplotlib pillow imageio future six h5py cython setuptools notebook ipykernel" \
   "(channels conda-forge only: --override-channels)"
 assert_json_not_contains "steps[name=conda-env].summary" "Terms of Service"
+# The course's own 2026 starter code, as zips (the tutorial's 2018 repository needs SciPy < 1.3).
+assert_json_contains "steps[name=assignments].summary" "unpack https://cs231n.github.io/assignments/2026/assignment1.zip, https://cs231n.github.io/assignments/2026/assignment2.zip into /home/student/cs231n"
 
 #-----------------------------------------------------------------------------------------------
 section "first run: the six course steps as root, for an account that does not exist yet"
@@ -106,7 +108,9 @@ section "conda-env: env cs231n with python 3.12 and the packages from conda-forg
 ENV_DIR=$PREFIX/envs/cs231n
 assert_eq "conda create calls" "create -y -n cs231n python=3.12 numpy scipy matplotlib notebook --override-channels -c conda-forge" \
   "$(ledger | grep -P '\tconda\tcreate' | cut -f3)"
-assert_eq "conda tos calls (Miniforge has no Terms of Service plugin)" "" "$(ledger | grep -P '\tconda\ttos' || true)"
+# The agent asks the installed conda whether it has the plugin; Miniforge's says no (invalid choice).
+assert_eq "conda tos calls (Miniforge has no Terms of Service plugin)" "tos --version" \
+  "$(ledger | grep -P '\tconda\ttos' | cut -f3 || true)"
 records=$(cd "$R$ENV_DIR/conda-meta" && ls)
 for record in history python-3.12.2-h0.json numpy-1.0.0-h0.json scipy-1.0.0-h0.json matplotlib-1.0.0-h0.json notebook-1.0.0-h0.json; do
   assert_contains "$ENV_DIR/conda-meta" "$record" "$records"
@@ -271,11 +275,34 @@ assert_eq "python of the seed explicit env" "Python 3.6.13" \
   fail "seed explicit env" "expected: conda-meta/numpy-1.15.4-py36h7e9f1db_0.json" "got: $(ls -- "$R$SEED_PREFIX/envs/cs231n-explicit/conda-meta" 2>&1)"
 
 #-----------------------------------------------------------------------------------------------
+section "conda_env.environment_file naming Anaconda's defaults: refused up front, like conda_env.channels naming them"
+cat >"$R/srv/environment-defaults.yml" <<'EOF'
+name: cs231n-yml
+channels:
+  - conda-forge
+  - defaults   # Anaconda's
+dependencies:
+  - python=3.12
+EOF
+chmod 0644 "$R/srv/environment-defaults.yml"
+course_config "$R/root/from-defaults-file.json" "{\"anaconda\": {$MINIFORGE_JSON, \"prefix\": \"~/miniforge3\"},
+  \"conda_env\": {\"name\": \"cs231n-yml\", \"environment_file\": \"/srv/environment-defaults.yml\"}}"
+ledger_mark
+chroot_agent plan --config /root/from-defaults-file.json --state-dir "$STATE"
+assert_rc 2
+assert_error_line "anaconda.accept_tos" \
+  "(https://repo.anaconda.com/pkgs/main, https://repo.anaconda.com/pkgs/r) through /srv/environment-defaults.yml's channels" \
+  "\"accept_tos\": true" "Miniforge"
+course_run /root/from-defaults-file.json "$STATE"
+assert_rc 2
+assert_eq "conda calls of the refused run" "" "$(ledger_new)"
+
 section "conda_env.environment_file with conda 26.7 (which, like 24.3, has no env create --force)"
 cat >"$R/srv/environment.yml" <<'EOF'
 name: cs231n-yml
 channels:
-  - defaults
+  - conda-forge
+  - nodefaults
 dependencies:
   - python=3.12
   - numpy
@@ -331,7 +358,7 @@ TINA_PREFIX=/home/tina/miniconda3
 assert_eq "conda tos and create calls of tina" \
   "tos accept --override-channels --channel https://repo.anaconda.com/pkgs/main
 create -y -n cs231n python=3.12 numpy scipy matplotlib notebook --override-channels -c conda-forge -c https://repo.anaconda.com/pkgs/main" \
-  "$(ledger_new | grep -P '^tina\tconda\t(tos|create)' | cut -f3)"
+  "$(ledger_new | grep -P '^tina\tconda\t(tos accept|create)' | cut -f3)"
 [[ -f $R$TINA_PREFIX/envs/cs231n/conda-meta/python-3.12.2-h0.json ]] || fail "no env cs231n for tina"
 assert_eq "tina's accepted terms (~/.conda/tos)" 1 "$(find "$R/home/tina/.conda/tos" -name '*.json' | wc -l)"
 # The stand-in is conda with the plugin: pkgs/r was not accepted, so a non-interactive create on
@@ -347,6 +374,60 @@ assert_not_contains "its stderr" "pkgs/main" "$(cat -- "$TEST_TMP/tos.err")"
 [[ ! -e $R$TINA_PREFIX/envs/other ]] || fail "the stopped create made an env"
 
 #-----------------------------------------------------------------------------------------------
+section "Miniconda 25.5 and an environment.yml with conda-forge and nodefaults: the terms of the installer's defaults are accepted too"
+# conda env create -f reads the file's channels, but the plugin checks conda's own (the
+# installer's defaults) before it reads the file: accepting only the file's would stop it.
+cat >"$R/srv/environment-forge.yml" <<'EOF'
+name: cs231n-forge
+channels: [conda-forge, nodefaults]
+dependencies:
+  - python=3.12
+  - numpy
+EOF
+chmod 0644 "$R/srv/environment-forge.yml"
+course_config "$R/root/tos-file.json" "{\"user\": \"uma\", \"anaconda\": {$MINICONDA_TOS_JSON, \"prefix\": \"~/miniconda3\", \"accept_tos\": true},
+  \"conda_env\": {\"name\": \"cs231n-forge\", \"environment_file\": \"/srv/environment-forge.yml\"}}"
+chroot_agent plan --json --config /root/tos-file.json --state-dir /var/lib/tos-file
+assert_rc 0
+assert_json_contains "steps[name=conda-env].summary" \
+  "first accepts Anaconda's Terms of Service for https://repo.anaconda.com/pkgs/main, https://repo.anaconda.com/pkgs/r"
+ledger_mark
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/tos-file.json --state-dir /var/lib/tos-file
+assert_rc 0
+assert_eq "conda tos and env calls of uma" \
+  "tos accept --override-channels --channel https://repo.anaconda.com/pkgs/main --channel https://repo.anaconda.com/pkgs/r
+env create --yes -n cs231n-forge -f /srv/environment-forge.yml" \
+  "$(ledger_new | grep -P '^uma\tconda\t(tos accept|env create)' | cut -f3)"
+[[ -f $R/home/uma/miniconda3/envs/cs231n-forge/conda-meta/numpy-1.0.0-h0.json ]] || fail "no env cs231n-forge for uma"
+
+section "a Miniconda with the ToS plugin under a name that does not say so: the installed conda is asked, the run refused before conda-env"
+cp -- "$SERVE/$MINICONDA_TOS" "$SERVE/conda-installer.sh"
+MIRROR_JSON="\"installer_url\": \"@BASE@/files/conda-installer.sh\", \"installer_sha256\": \"$(sha256_of "$SERVE/conda-installer.sh")\""
+course_config "$R/root/mirror.json" "{\"user\": \"vic\", \"anaconda\": {$MIRROR_JSON, \"prefix\": \"~/miniconda3\"},
+  \"conda_env\": {\"channels\": []}}"
+chroot_agent plan --config /root/mirror.json --state-dir /var/lib/mirror
+assert_rc 0
+ledger_mark
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/mirror.json --state-dir /var/lib/mirror
+assert_rc 4
+mirror_closing=$(tail -n 1 -- "$OUT")
+assert_contains "closing line" \
+  "failed: step conda-env failed: config: anaconda.accept_tos: conda-installer.sh stops at Anaconda's Terms of Service" "$mirror_closing"
+assert_contains "closing line" "\"accept_tos\": true" "$mirror_closing"
+assert_eq "conda create or tos accept calls of vic's refused run" "" \
+  "$(ledger_new | grep -P '^vic\tconda\t(create|tos accept)' || true)"
+assert_contains "the question it asked" "vic	conda	tos --version" "$(ledger_new)"
+[[ ! -e $R/home/vic/miniconda3/envs/cs231n ]] || fail "the refused run made an env for vic"
+course_config "$R/root/mirror.json" "{\"user\": \"vic\", \"anaconda\": {$MIRROR_JSON, \"prefix\": \"~/miniconda3\", \"accept_tos\": true},
+  \"conda_env\": {\"channels\": []}}"
+ledger_mark
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/mirror.json --state-dir /var/lib/mirror
+assert_rc 0
+assert_eq "conda tos and create calls of vic" \
+  "tos accept --override-channels --channel https://repo.anaconda.com/pkgs/main --channel https://repo.anaconda.com/pkgs/r
+create -y -n cs231n python=3.12 numpy scipy matplotlib notebook" \
+  "$(ledger_new | grep -P '^vic\tconda\t(tos accept|create)' | cut -f3)"
+
 section "conda_env.explicit_file: an @EXPLICIT list from a URL, installed with no solve"
 explicit_list=$TEST_TMP/explicit.txt
 printf '# platform: linux-64\n@EXPLICIT\n' >"$explicit_list"
@@ -359,7 +440,8 @@ course_config "$R/root/explicit.json" "{\"anaconda\": {$MINIFORGE_JSON, \"prefix
   \"conda_env\": {\"name\": \"cs231n-explicit\", \"explicit_file\": \"@BASE@/files/cs231n-explicit.txt\"}}"
 chroot_agent plan --json --config /root/explicit.json --state-dir "$STATE"
 assert_rc 0
-assert_json_contains "steps[name=conda-env].summary" "the @EXPLICIT list $BASE/files/cs231n-explicit.txt (no solve)"
+assert_json_contains "steps[name=conda-env].summary" \
+  "the @EXPLICIT list $BASE/files/cs231n-explicit.txt (no solve; its sha256 is pinned at the first download)"
 ledger_mark
 course_run /root/explicit.json "$STATE"
 assert_rc 0
@@ -378,6 +460,89 @@ last_attempt=$(awk '/^=== .* run .*, attempt [0-9]+, boot/ { text = "" } { text 
 assert_contains "conda-env's last attempt" "--file /var/cache/cs231n-agent/cs231n-explicit.txt" "$last_attempt"
 assert_contains "conda-env's last attempt" "Downloading and Extracting Packages" "$last_attempt"
 assert_not_contains "conda-env's last attempt (no solve)" "Solving environment" "$last_attempt"
+assert_eq "the list's pin" "$(sha256_of "$explicit_list")" \
+  "$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+    "$R/var/cache/cs231n-agent/datasets/pins.json" "$BASE/files/cs231n-explicit.txt")"
+chroot_agent plan --json --config /root/explicit.json --state-dir "$STATE"
+assert_json_contains "steps[name=conda-env].summary" "(no solve; sha256 $(sha256_of "$explicit_list" | cut -c1-12)... pinned at its first download)"
+
+section "conda_env.explicit_file: a list changed on the server is refused (exit 7), nothing installed from it"
+# Another package slipped into the served list; the cached copy is gone, so it is fetched again.
+printf '%s/files/evil-1.0-0.conda\n' "$BASE" >>"$SERVE/cs231n-explicit.txt"
+rm -f -- "$R/var/cache/cs231n-agent/cs231n-explicit.txt"
+course_config "$R/root/explicit-again.json" "{\"anaconda\": {$MINIFORGE_JSON, \"prefix\": \"~/miniforge3\"},
+  \"conda_env\": {\"name\": \"cs231n-explicit2\", \"explicit_file\": \"@BASE@/files/cs231n-explicit.txt\"}}"
+ledger_mark
+course_run /root/explicit-again.json "$STATE"
+assert_rc 7
+explicit_closing=$(tail -n 1 -- "$OUT")
+assert_contains "closing line" "cs231n-explicit.txt: sha256 mismatch: expected $(sha256_of "$explicit_list")" "$explicit_closing"
+assert_contains "closing line" "the @EXPLICIT list is not the one pinned at its first download, so nothing was installed from it" \
+  "$explicit_closing"
+assert_eq "conda create calls of the refused run" "" "$(ledger_new | grep -P '\tconda\tcreate' || true)"
+[[ ! -e $R$PREFIX/envs/cs231n-explicit2 ]] || fail "an env was made from the changed list"
+# A sha256 given in the config is held to the same way.
+course_config "$R/root/explicit-sha.json" "{\"anaconda\": {$MINIFORGE_JSON, \"prefix\": \"~/miniforge3\"},
+  \"conda_env\": {\"name\": \"cs231n-explicit2\", \"explicit_file\": \"@BASE@/files/cs231n-explicit.txt\",
+                 \"explicit_sha256\": \"$(sha256_of "$explicit_list")\"}}"
+course_run /root/explicit-sha.json "$STATE"
+assert_rc 7
+assert_contains "closing line" "the @EXPLICIT list is not the one conda_env.explicit_sha256 names" "$(tail -n 1 -- "$OUT")"
+cp -- "$explicit_list" "$SERVE/cs231n-explicit.txt"
+
+#-----------------------------------------------------------------------------------------------
+section "assignments from the course's archives (the current profile's way): unpacked, never over the student's files"
+# Two zips shaped like the course's 2026 ones: assignment1.zip has an assignment1/ folder,
+# assignment2.zip its files at the top.
+make_zip() {
+  "$PYTHON" - "$@" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w") as archive:
+    for pair in sys.argv[2:]:
+        name, text = pair.split("=", 1)
+        archive.writestr(name, text)
+PY
+}
+make_zip "$SERVE/assignment1.zip" "assignment1/knn.ipynb=the course's knn" "assignment1/cs231n/datasets/get_datasets.sh=echo"
+make_zip "$SERVE/assignment2.zip" "FullyConnectedNets.ipynb=the course's fc nets" "cs231n/layers.py=pass"
+course_config "$R/root/archives.json" '{"user": "wes", "datasets": {"enabled": false},
+  "assignments": {"repo": "", "folder": "~/cs231n", "archives": [{"name": "a1", "url": "@BASE@/files/assignment1.zip"},
+    {"name": "a2", "url": "@BASE@/files/assignment2.zip", "into": "assignment2"}]}}'
+chroot_agent plan --json --config /root/archives.json --state-dir /var/lib/archives
+assert_rc 0
+assert_json_contains "steps[name=assignments].summary" \
+  "unpack $BASE/files/assignment1.zip, $BASE/files/assignment2.zip into /home/wes/cs231n (no file that is there is overwritten"
+chroot_agent run --only user,apt-packages,assignments --yes --config /root/archives.json --state-dir /var/lib/archives
+assert_rc 0
+WES=/home/wes/cs231n
+assert_eq "assignment1/knn.ipynb" "the course's knn" "$(cat -- "$R$WES/assignment1/knn.ipynb")"
+assert_eq "assignment2/FullyConnectedNets.ipynb" "the course's fc nets" "$(cat -- "$R$WES/assignment2/FullyConnectedNets.ipynb")"
+assert_owned "$(uid_of wes)" "$R$WES"
+for file in assignment1.zip assignment2.zip; do
+  assert_eq "the pin of $file" "$(sha256_of "$SERVE/$file")" \
+    "$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+      "$R/var/cache/cs231n-agent/datasets/pins.json" "$BASE/files/$file")"
+done
+# The student works on the notebook; its marker is lost; the next run unpacks again, around it.
+in_chroot su wes -c "printf 'my solution' >$WES/assignment1/knn.ipynb && rm $WES/.cs231n-agent-a1"
+gets_before=$(data_gets /files/assignment1.zip)
+chroot_agent run --only user,apt-packages,assignments --yes --config /root/archives.json --state-dir /var/lib/archives
+assert_rc 0
+assert_eq "the student's knn.ipynb after the archive was unpacked again" "my solution" "$(cat -- "$R$WES/assignment1/knn.ipynb")"
+assert_eq "downloads of assignment1.zip (the cached copy matches its pin)" "$gets_before" "$(data_gets /files/assignment1.zip)"
+[[ -f $R$WES/.cs231n-agent-a1 ]] || fail "the marker of a1 was not written again"
+# A zip changed on the server (and no cached copy): refused, nothing unpacked.
+make_zip "$SERVE/assignment2.zip" "FullyConnectedNets.ipynb=someone else's" "cs231n/layers.py=import os"
+rm -f -- "$R$WES/assignment2/.cs231n-agent-a2" "$R"/var/cache/cs231n-agent/*-assignment2.zip
+chroot_agent run --only user,apt-packages,assignments --yes --config /root/archives.json --state-dir /var/lib/archives
+assert_rc 7
+assert_contains "closing line" "assignment2.zip: sha256 mismatch" "$(tail -n 1 -- "$OUT")"
+assert_eq "assignment2/FullyConnectedNets.ipynb" "the course's fc nets" "$(cat -- "$R$WES/assignment2/FullyConnectedNets.ipynb")"
+# Neither a repository nor archives: a usage error.
+course_config "$R/root/no-assignments.json" '{"assignments": {"repo": "", "archives": []}}'
+chroot_agent plan --config /root/no-assignments.json --state-dir /var/lib/archives
+assert_rc 2
+assert_error_line "assignments.repo" "assignments.archives"
 
 section "jupyter-service: the unit runs Jupyter as student from the env, enabled offline, verified by systemd"
 chroot_agent run --only jupyter-password,jupyter-cert,jupyter-config,jupyter-service --yes --config /root/course.json \

@@ -214,6 +214,19 @@ assert_contains "closing line" "conda_env.explicit_file installs an @EXPLICIT li
 assert_eq "conda-env" failed "$(step_status conda-env)"
 [[ -z $(pgrep -f 'sleep 3600' || true) ]] || fail "the timed-out conda is still running"
 
+section "a conda solve the kernel's OOM killer ends (signal 9): the phase, the likely cause, the way out"
+course_config "$R/root/oom.json" '{"conda_env": {"packages": ["numpy", "exhausts-memory"]}}'
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/oom.json --state-dir "$STATE"
+assert_rc 1
+closing=$(closing_line)
+assert_contains "closing line" "failed: step conda-env failed:" "$closing"
+assert_contains "closing line" "was killed by signal 9" "$closing"
+assert_contains "closing line" "killed: out of memory?" "$closing"
+assert_contains "closing line" "conda was in its \"Solving environment\" phase" "$closing"
+assert_contains "closing line" "conda_env.explicit_file installs an @EXPLICIT list with no solve" "$closing"
+assert_not_contains "closing line (no time limit was reached)" "timed out" "$closing"
+[[ ! -e $R$PREFIX/envs/cs231n ]] || fail "the killed create left an env"
+
 section "with packages that solve, the next run makes the env"
 ledger_mark
 chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/course.json --state-dir "$STATE"

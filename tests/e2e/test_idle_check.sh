@@ -144,6 +144,7 @@ section "the agent's steps: user, Jupyter with a root-only API token, the idle-s
 printf 'the password\n' >"$R/root/jupyter-password"
 chmod 0600 -- "$R/root/jupyter-password"
 printf '{"user": "student", "conda_env": {"packages": []}, "jupyter": {"port": %s, "password_file": "/root/jupyter-password"}, "pytorch": {"index_url": "http://127.0.0.1:9/whl"},
+  "assignments": {"repo": "https://github.com/jinh0park/cs231n-setup.git", "folder": "~/cs231n-setup"},
   "idle_shutdown": {"minutes": 60, "busy_max_minutes": 2880, "command": ["/root/fake-poweroff", "--now", "two words"]}}\n' \
   "$PORT" >"$R/root/idle.json"
 agent_run user /root/idle.json
@@ -519,6 +520,7 @@ assert_eq "power-off calls" 1 "$(grep -c '^poweroff' "$R/root/events")"
 section "idle_shutdown.enabled false: the step stops and removes the timer and its service"
 write_metadata '{}'
 printf '{"user": "student", "conda_env": {"packages": []}, "jupyter": {"port": %s, "password_file": "/root/jupyter-password"}, "pytorch": {"index_url": "http://127.0.0.1:9/whl"},
+  "assignments": {"repo": "https://github.com/jinh0park/cs231n-setup.git", "folder": "~/cs231n-setup"},
   "idle_shutdown": {"enabled": false}}\n' \
   "$PORT" >"$R/root/off.json"
 agent_run idle-shutdown /root/off.json

@@ -210,8 +210,8 @@ assert_rc 0
 STUDENT_UID=$(awk -F: '$1 == "student" { print $3 }' "$R/etc/passwd")
 STUDENT_GID=$(awk -F: '$1 == "student" { print $4 }' "$R/etc/passwd")
 [[ -n $STUDENT_UID && -n $STUDENT_GID ]] || fail "the user step made no account student" "$(cat -- "$R/etc/passwd")"
-as_student 'mkdir -p /home/student/.jupyter /home/student/cs231n-setup &&
-  echo hello >/home/student/cs231n-setup/marker.txt &&
+as_student 'mkdir -p /home/student/.jupyter /home/student/cs231n &&
+  echo hello >/home/student/cs231n/marker.txt &&
   printf "%s\n" "# my own settings" "c.NotebookApp.iopub_data_rate_limit = 12345678.0" >/home/student/.jupyter/jupyter_notebook_config.py'
 USER_LINES=$(cat -- "$NB_CONFIG")
 
@@ -226,7 +226,7 @@ SHA1_HASH=$(cat -- "$HASH_FILE")
 [[ $SHA1_HASH =~ ^sha1:[0-9a-f]{12}:[0-9a-f]{40}$ ]] || fail "password.hash" "expected: sha1:<12 hex>:<40 hex>" "got:      $SHA1_HASH"
 assert_mode_owner "$NB_CONFIG" 600 "$STUDENT_UID"
 assert_mode_owner "$SERVER_CONFIG" 600 "$STUDENT_UID"
-assert_config_files "$PORT" /home/student/cs231n-setup "$SHA1_HASH"
+assert_config_files "$PORT" /home/student/cs231n "$SHA1_HASH"
 assert_eq "the student's own lines, kept at the top" "$USER_LINES" "$(head -n 2 -- "$NB_CONFIG")"
 assert_cert ec-p256
 [[ ! -e $GENERATED ]] || fail "a password file was given, yet $GENERATED was made"
@@ -271,7 +271,7 @@ ARGON2_HASH=$(cat -- "$HASH_FILE")
 [[ $ARGON2_HASH == "$JUPYTER_ARGON2_PREFIX"* ]] ||
   fail "password.hash" "expected: argon2:\$argon2id\$v=19\$m=10240,t=10,p=8\$..." "got:      $ARGON2_HASH"
 assert_mode_owner "$HASH_FILE" 600 0
-assert_config_files "$PORT" /home/student/cs231n-setup "$ARGON2_HASH"
+assert_config_files "$PORT" /home/student/cs231n "$ARGON2_HASH"
 assert_eq "the student's own lines, kept at the top" "$USER_LINES" "$(head -n 2 -- "$NB_CONFIG")"
 assert_eq "the student's line after the block, kept" "c.NotebookApp.shutdown_no_activity_timeout = 0  # after the block" \
   "$(tail -n 1 -- "$NB_CONFIG")"
@@ -311,7 +311,7 @@ assert_mode_owner "$GENERATED" 600 0
 GENERATED_PASSWORD=$(tr -d '\n' <"$GENERATED")
 ((${#GENERATED_PASSWORD} >= 16)) || fail "the generated password" "expected: 16 characters or more" "got:      ${#GENERATED_PASSWORD}"
 assert_contains "the step's log" "sudo cat /root/cs231n-jupyter-password" "$(cat -- "$R/var/lib/agent-generated/logs/jupyter-password.log")"
-assert_config_files "$PORT" /home/student/cs231n-setup "$(cat -- "$HASH_FILE")"
+assert_config_files "$PORT" /home/student/cs231n "$(cat -- "$HASH_FILE")"
 assert_cert ec-p256
 serve nb-generated notebook
 assert_login nb-generated "$GENERATED_PASSWORD"
@@ -329,7 +329,7 @@ config /root/hash.json "$(printf '{"user": "student", "jupyter": {"port": %s, "p
 agent_run /root/hash.json /var/lib/agent-hash
 assert_rc 0
 assert_eq "password.hash" "$HASH3" "$(cat -- "$HASH_FILE")"
-assert_config_files "$PORT" /home/student/cs231n-setup "$HASH3"
+assert_config_files "$PORT" /home/student/cs231n "$HASH3"
 serve js-hash server
 assert_login js-hash "$PASSWORD3"
 assert_login_refused js-hash "$GENERATED_PASSWORD"
@@ -403,11 +403,11 @@ section "a changed password reaches the config files (same state dir)"
 # password: the next run must make Jupyter take the new password.
 agent_run /root/sha1.json /var/lib/agent-change
 assert_rc 0
-assert_config_files "$PORT" /home/student/cs231n-setup "$(cat -- "$HASH_FILE")"
+assert_config_files "$PORT" /home/student/cs231n "$(cat -- "$HASH_FILE")"
 agent_run /root/hash.json /var/lib/agent-change
 assert_rc 0
 assert_eq "password.hash" "$HASH3" "$(cat -- "$HASH_FILE")"
-assert_config_files "$PORT" /home/student/cs231n-setup "$HASH3"
+assert_config_files "$PORT" /home/student/cs231n "$HASH3"
 serve nb-change notebook
 assert_login nb-change "$PASSWORD3"
 assert_login_refused nb-change "$JUPYTER_PASSWORD"
@@ -424,7 +424,7 @@ assert_rc 0
 ARGON2_HASH=$(cat -- "$HASH_FILE")
 [[ $ARGON2_HASH == "$JUPYTER_ARGON2_PREFIX"* ]] ||
   fail "password.hash after switching jupyter.hash_algorithm from sha1 to argon2" "expected: $JUPYTER_ARGON2_PREFIX..." "got:      $ARGON2_HASH"
-assert_config_files "$PORT" /home/student/cs231n-setup "$ARGON2_HASH"
+assert_config_files "$PORT" /home/student/cs231n "$ARGON2_HASH"
 timing
 
 echo "ok: Jupyter login over HTTPS with the agent's files, on real notebook 6 and jupyter_server"

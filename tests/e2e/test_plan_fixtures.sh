@@ -204,27 +204,34 @@ assert_contains "table" "Refused: CentOS Linux 7" "$(cat -- "$TEST_TMP/table")"
 
 section "plan: the default datasets come over https://, and plan says which are pinned and by what"
 # numpy loads what these downloads hold (pickles): none may come over plain http, and an item
-# without a published checksum is held to the sha256 of its first download.
+# without a published checksum is held to the sha256 of its first download. The current profile's
+# manifest has COCO (pinned here) and CIFAR-10 (md5); an extra item shows one not pinned yet.
 root=$(copy_root ubuntu2204-nogpu)
 mkdir -p -- "$root/var/cache/cs231n-agent/datasets"
-printf '{"https://cs231n.stanford.edu/imagenet_val_25.npz": "%s"}\n' "$(printf '%064d' 7)" \
+printf '{"https://cs231n.stanford.edu/coco_captioning.zip": "%s"}\n' "$(printf '%064d' 7)" \
   >"$root/var/cache/cs231n-agent/datasets/pins.json"
-plan_root 0 "$root"
+printf '{"datasets": {"extra": [{"name": "imagenet-val-25", "url": "https://cs231n.stanford.edu/imagenet_val_25.npz", "into": "assignment2/cs231n/datasets"}]}}\n' \
+  >"$TEST_TMP/extra.json"
+plan_root 0 "$root" --config "$TEST_TMP/extra.json"
 assert_json "config.datasets.items[name=coco-captioning].url" '"https://cs231n.stanford.edu/coco_captioning.zip"'
-assert_json "config.datasets.items[name=imagenet-val-25].url" '"https://cs231n.stanford.edu/imagenet_val_25.npz"'
 assert_json "datasets[name=cifar-10-assignment1]" '{"name": "cifar-10-assignment1", "url": "http://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
   "pinned": true, "checksum": "md5:c58f30108f718f92721af3b95e74349a", "source": "config"}'
-assert_json "datasets[name=imagenet-val-25]" '{"name": "imagenet-val-25", "url": "https://cs231n.stanford.edu/imagenet_val_25.npz",
-  "pinned": true, "checksum": "sha256:'"$(printf '%064d' 7)"'", "source": "pins"}'
 assert_json "datasets[name=coco-captioning]" '{"name": "coco-captioning", "url": "https://cs231n.stanford.edu/coco_captioning.zip",
+  "pinned": true, "checksum": "sha256:'"$(printf '%064d' 7)"'", "source": "pins"}'
+assert_json "datasets[name=imagenet-val-25]" '{"name": "imagenet-val-25", "url": "https://cs231n.stanford.edu/imagenet_val_25.npz",
   "pinned": false, "checksum": null, "source": null}'
 table_text=$(cat -- "$TEST_TMP/table")
 assert_contains "plan's table" "Dataset checksums:" "$table_text"
-grep -qE '^  coco-captioning +not pinned yet: its sha256 is pinned at the first download$' "$TEST_TMP/table" ||
-  fail "plan's table: coco-captioning not pinned yet" "$table_text"
-grep -qE '^  imagenet-val-25 +sha256 pinned at its first download \(/var/cache/cs231n-agent/datasets/pins.json\)$' "$TEST_TMP/table" ||
-  fail "plan's table: imagenet-val-25 pinned by the pins file" "$table_text"
+grep -qE '^  imagenet-val-25 +not pinned yet: its sha256 is pinned at the first download$' "$TEST_TMP/table" ||
+  fail "plan's table: imagenet-val-25 not pinned yet" "$table_text"
+grep -qE '^  coco-captioning +sha256 pinned at its first download \(/var/cache/cs231n-agent/datasets/pins.json\)$' "$TEST_TMP/table" ||
+  fail "plan's table: coco-captioning pinned by the pins file" "$table_text"
 grep -qE '^  cifar-10-assignment1 +md5 from the config$' "$TEST_TMP/table" || fail "plan's table: cifar's md5" "$table_text"
+# The seed profile's manifest (the tutorial's three assignments) has every default URL over https too.
+printf '{"profile": "seed"}\n' >"$TEST_TMP/seed.json"
+run_agent plan --json --root "$root" --config "$TEST_TMP/seed.json"
+assert_json "config.datasets.items[name=coco-captioning].url" '"https://cs231n.stanford.edu/coco_captioning.zip"'
+assert_json "config.datasets.items[name=imagenet-val-25].url" '"https://cs231n.stanford.edu/imagenet_val_25.npz"'
 
 section "plan on an aarch64 machine: every step refused, naming the architecture"
 root=$(copy_root ubuntu2204-nogpu)

@@ -10,6 +10,8 @@
 #   - a gs:// URL: fetched from "storage" (a stand-in server, CS231N_STORAGE_URL) with the VM's
 #     service-account token, which never shows in the output;
 #   - a newer installed agent is not downgraded, and its sha256 is remembered (no download later);
+#   - a cs231n-config the agent refuses before any step (Anaconda's terms, a bad value): the
+#     laptop reads state refused and the one-line error, published once;
 # and then scripts/scrub-for-image.sh in the same overlay: refused while the run is unfinished or
 # active, --dry-run changes nothing, --yes --force removes exactly the per-VM secrets and state.
 #
@@ -219,6 +221,53 @@ started=$SECONDS
 in_chroot env "GCE_METADATA_HOST=$META_HOST" /usr/local/bin/cs231n-agent run >/dev/null 2>&1 </dev/null || true
 DIRECT=$((SECONDS - started))
 ((TOOK <= DIRECT + 3)) || fail "the second boot took ${TOOK} s, the agent's run alone ${DIRECT} s; the script should add a second or two"
+
+section "a cs231n-config the agent refuses before any step: state refused and the one-line error published, once"
+META_LOG=$SERVER_LOG
+cp -- "$METADATA" "$TEST_TMP/metadata.saved"
+# guest_put KEY VALUE: what an earlier run left there (this run must replace it).
+guest_put() {
+  curl -sS -X PUT -H 'Metadata-Flavor: Google' --data-binary "$2" \
+    "http://$META_HOST/computeMetadata/v1/instance/guest-attributes/cs231n-agent/$1" >/dev/null
+}
+# state_puts: the agent's PUTs of cs231n-agent/state so far.
+state_puts() {
+  "$PYTHON" - "$META_LOG" <<'PY'
+import json, sys
+print(sum(1 for line in open(sys.argv[1]) if json.loads(line)["method"] == "PUT"
+          and json.loads(line)["path"].endswith("/guest-attributes/cs231n-agent/state")))
+PY
+}
+# refused_boot CONFIG EXPECTED-ERROR: a boot with cs231n-config CONFIG (JSON), refused before any
+# step: the agent's exit status 2, and the laptop reads state refused and that error.
+refused_boot() {
+  "$PYTHON" - "$METADATA" "$1" <<'PY'
+import json, sys
+document = json.load(open(sys.argv[1]))
+document["instance"]["attributes"]["cs231n-config"] = sys.argv[2]
+json.dump(document, open(sys.argv[1], "w"))
+PY
+  guest_put state "done"
+  guest_put error ""
+  local puts_before runs_before
+  puts_before=$(state_puts)
+  runs_before=$(runs)
+  boot
+  assert_rc 2
+  assert_contains "log" "cs231n-startup: cs231n-agent run ended with exit status 2" "$(cat -- "$OUT")"
+  assert_eq "guest attribute state" refused "$(guest state)"
+  assert_contains "guest attribute error" "$2" "$(guest error)"
+  [[ $(guest error) != *$'\n'* ]] || fail "guest attribute error" "expected: one line" "got: $(guest error)"
+  assert_eq "PUTs of the guest attribute state by the refused run" 1 "$(($(state_puts) - puts_before))"
+  assert_eq "runs of the marker step" "$runs_before" "$(runs)"
+}
+# Anaconda's terms: a Miniconda with the ToS plugin and no anaconda.accept_tos.
+refused_boot '{"anaconda": {"installer_url": "https://repo.anaconda.com/miniconda/Miniconda3-py313_25.5.1-1-Linux-x86_64.sh",
+  "installer_sha256": "'"$SHA"'"}, "steps": [{"name": "boot-marker", "user": "root", "run": ["sh", "-c", "echo ran >> /root/agent-runs"]}]}' \
+  "config: anaconda.accept_tos: Miniconda3-py313_25.5.1-1-Linux-x86_64.sh stops at Anaconda's Terms of Service"
+# A value of the wrong kind.
+refused_boot '{"jupyter": {"port": "high"}}' "jupyter.port"
+cp -- "$TEST_TMP/metadata.saved" "$METADATA"
 
 section "a run already active (the resume unit's, at boot): this boot waits for it, then applies the metadata as it is now"
 # The metadata changed while the VM was off: one more step. The lock is held for 3 seconds.

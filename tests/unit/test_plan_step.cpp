@@ -100,19 +100,24 @@ TEST_CASE("fingerprint: sha256 of the step's name, version and inputs") {
 // added open_modules to the GPU steps' inputs and moved the CPU torch to 2.14.0: the GPU steps and
 // pytorch got new values (their checks find a working install done again); later in issue 15 the
 // T4 without Ubuntu's signed modules got NVIDIA's open ones (nvidia-open-580), a new value again.
+// Issue 18's empty
+// conda_env.explicit_file was counted by mistake ("" is not empty() to nlohmann): conda-env's value
+// moved when that was fixed (its check finds the env done). Issue 18 then gave the current profile
+// the course's own 2026 archives in ~/cs231n (the tutorial's 2018 code needs SciPy < 1.3):
+// assignments, datasets and the Jupyter steps that use the folder got new values on purpose.
 TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is pinned") {
   Machine machine(k_jammy, {json{{"steps", json::array({k_site_motd})}}}, true);
   const std::map<std::string, std::string> pinned{
       {"user", "4e21c1df994d6ad310bd892efb7b514c3d5a3e4cc16e2056855cbecc95e6c3b0"},
       {"apt-packages", "e8c78336c8b4c04491e0d227f455961078be451ded77f3923fc7c7412b520e96"},
       {"anaconda", "0b3ac4b95db556d14ac626ba3ab9aee51c36c871210cd6fe07d628d0e937dcbf"},
-      {"conda-env", "0f4b241fb45c22130a09459d2cb033ceabe5c23911f9365c033fea1662aeddd5"},
-      {"assignments", "6788659bd9f7da62c879754d316deb95b7e0a3b88d0c0a58adf698c37c9c2c6e"},
-      {"datasets", "b65baafe72c9f2a825ac487dfdfc9265b6394a2e134e758196bd1473fe9e6eb9"},
+      {"conda-env", "e5fa4e123e7213ef95951131e2ca2e7c554f37add2a714b6e1c9d9e821cee95c"},
+      {"assignments", "62dcb329a4132dbd021e82ae200affaf832a7a502965b4e42cd668f793cbf601"},
+      {"datasets", "dd8b61e7bebe7afd7a040d4418b077cd5ec6293b795f226a5c75ee340dcd5713"},
       {"jupyter-password", "aa1047d0041e7504fc4568cdbb194fbfe2fe099295b784d638603bdbafa17e39"},
       {"jupyter-cert", "812f592be10f3f7c52414cc3e35b6ca35efe1bd78df53f9743d267bf4b768f80"},
-      {"jupyter-config", "ff2d0809ca8fe99e941e393b0e5741557de85bfd81f9ea9d67502828fe381329"},
-      {"jupyter-service", "1ab03a605d9e171f0d75a60617af5fd74428564bbdcfad5d1af537149c3d5be5"},
+      {"jupyter-config", "2625ff2178cdb191f86d004bc40fca13a8b831d1e0b8b15acdf96e5fb2556870"},
+      {"jupyter-service", "5ef5c393b3b31ea854dac977b1ffdfab7bad1b6cad34f85fa91667a643f457e2"},
       {"nvidia-repo", "76ab461b0cd02b714d18f3bc56183cc94be61c91f80555272da202197cb5737c"},
       {"nvidia-driver", "223c10233c6c50f65834dd5acd402dd24c49181fedfeac4524669ed4b892cb0d"},
       {"cuda", "a04035f82606718a8177784711750758369cd326c968048f097f6b0d73a84ef7"},
@@ -126,9 +131,32 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
   for (const auto& step : steps::all_steps(machine.config)) {
     computed[step->info().name] = plan::fingerprint(*step, machine.context());
   }
-  for (const auto& [name, fingerprint] : computed)
-    CHECK_MESSAGE(fingerprint == pinned.at(name), name, " ", fingerprint);
+  for (const auto& [name, value] : pinned) CHECK_MESSAGE(computed[name] == value, name << " is now " << computed[name]);
   CHECK(computed.size() == pinned.size());
+}
+
+// A seed VM's conda-env (a solve of anaconda=2018.12 that may have taken hours) must not be made
+// again because the agent learnt new conda_env keys: they count only when set. The value is the
+// fingerprint of this machine's seed conda-env at 4ed0085589d90d42c8cd47982fc2bec0d79814a4, the
+// commit before conda_env.channels and conda_env.explicit_file existed: sha256 of
+// {"inputs":{"conda_env":{"environment_file":"","name":"cs231n","packages":["anaconda=2018.12"],
+// "python":"3.6"},"prefix":"~/anaconda3","user":"ann"},"step":"conda-env","version":1}.
+TEST_CASE("fingerprint: the seed profile's conda-env and assignments are the ones recorded before the new keys") {
+  Machine machine(k_jammy, {json{{"profile", "seed"}}});
+  const auto steps = steps::all_steps(machine.config);
+  const auto& conda_env = step_named(steps, "conda-env");
+  const std::string before_the_new_keys = "dd00d38a81e66ec988d336bdab5b7ffc02a526ec2f4f0d4e8ca7da522d1be95e";
+  CHECK(plan::fingerprint(conda_env, machine.context()) == before_the_new_keys);
+  // The same holds for assignments.archives, and the seed manifest is the one of before: the
+  // values pinned for these steps when both profiles cloned the tutorial's repository.
+  CHECK(plan::fingerprint(step_named(steps, "assignments"), machine.context()) ==
+        "6788659bd9f7da62c879754d316deb95b7e0a3b88d0c0a58adf698c37c9c2c6e");
+  CHECK(plan::fingerprint(step_named(steps, "datasets"), machine.context()) ==
+        "b65baafe72c9f2a825ac487dfdfc9265b6394a2e134e758196bd1473fe9e6eb9");
+  // Set, they count.
+  Machine with_list(k_jammy, {json{{"profile", "seed"}, {"conda_env", {{"explicit_file", "/srv/seed.txt"}}}}});
+  CHECK(plan::fingerprint(step_named(steps::all_steps(with_list.config), "conda-env"), with_list.context()) !=
+        before_the_new_keys);
 }
 
 TEST_CASE("StepRun::unlogged: no log and no process marker; the deadline and interrupt flag given") {

@@ -20,7 +20,7 @@ int print_plan(const PlanOptions& options, const std::vector<std::string>& only,
   const auto layers = config_layers(*system, options.config_file);
   const auto facts = gather(*system, layers);
   const auto config = config::Config::resolve(layers, facts.os);
-  const auto steps = steps_for(config, options.config_file);
+  const auto steps = steps_for(config, options.config_file, system->files());
   plan::RecordedResults recorded;
   if (const auto state = engine::StateStore(system->files(), options.paths.state_dir).peek()) {
     for (const auto& [name, record] : state->steps) {

@@ -9,6 +9,7 @@
 #include "agent/cli/interrupt.hpp"
 #include "agent/cli/progress.hpp"
 #include "agent/cli/target.hpp"
+#include "agent/core/error.hpp"
 #include "agent/detect/os_release.hpp"
 #include "agent/engine/session.hpp"
 #include "agent/engine/summary.hpp"
@@ -62,6 +63,16 @@ void publish_outcome(net::GuestAttributes& guest, const engine::SessionResult& r
   guest.publish_state(outcome.state);
 }
 
+// A run refused before the engine starts (a bad config from metadata, Anaconda's terms) tells the
+// laptop waiting on the VM too, once: else the guest attributes say nothing, or the last run's state.
+void publish_refusal(const net::MetadataClient& client, const Error& error) {
+  if (error.code() != ExitCode::usage && error.code() != ExitCode::refused) return;
+  net::GuestAttributes guest(client);
+  const std::string message = error.what();
+  guest.publish("error", message.substr(0, message.find('\n')));
+  guest.publish_state(RunState::refused);
+}
+
 // `resume` takes the recorded config and selection: only the state dir, reboot and wait options
 // count then.
 int run_or_resume(const RunOptions& options, bool resume) {
@@ -71,14 +82,19 @@ int run_or_resume(const RunOptions& options, bool resume) {
   request.paths = options.paths;
   request.jupyter_url = steps::external_jupyter_url;
   request.resume = resume;
-  if (!resume) {
-    request.config_layers = config_layers(*system, options.config_file);
-    // What the step table refuses in a config (anaconda.accept_tos) is refused here, before the
-    // state folder or anything else is made.
-    std::ignore = steps_for(config::Config::resolve(request.config_layers, detect::read_os_info(system->files())),
-                            options.config_file);
-  }
   const auto client = metadata_client(*system);
+  if (!resume) {
+    try {
+      request.config_layers = config_layers(*system, options.config_file);
+      // What the step table refuses in a config (anaconda.accept_tos) is refused here, before the
+      // state folder or anything else is made.
+      std::ignore = steps_for(config::Config::resolve(request.config_layers, detect::read_os_info(system->files())),
+                              options.config_file, system->files());
+    } catch (const Error& error) {
+      publish_refusal(client, error);
+      throw;
+    }
+  }
   if (client.enabled()) request.instance = net::read_instance(client);
   request.options.only = options.only;
   request.options.skip = options.skip;
@@ -94,7 +110,9 @@ int run_or_resume(const RunOptions& options, bool resume) {
   ConsoleProgress console;
   net::GuestAttributes guest(client);
   PublishingProgress progress(console, guest);
-  const auto make_steps = [&](const config::Config& config) { return steps_for(config, options.config_file); };
+  const auto make_steps = [&](const config::Config& config) {
+    return steps_for(config, options.config_file, system->files());
+  };
   const auto result = engine::run_session(*system, make_steps, request, progress);
   if (!result.ran) return 0;
   const auto& outcome = result.outcome;

@@ -110,7 +110,7 @@ NO_CONTENT = {"root/cs231n-jupyter-password", "home/student/.jupyter/certs/jupyt
 HASH = (re.compile(rb"(argon2:\$argon2id\$[^\"']*|sha1:[0-9a-f]+:[0-9a-f]+)"), b"<password hash>")
 MASKED = {"home/student/.jupyter/jupyter_server_config.py": HASH, "home/student/.jupyter/jupyter_notebook_config.py": HASH,
           "etc/modprobe.d/blacklist-nouveau-cs231n-agent.conf": (re.compile(rb"(?m)^# boot [0-9a-f-]+$"), b"# boot <id>"),
-          "home/student/miniconda3/envs/cs231n/conda-meta/history": (re.compile(rb"(?m)^==> [0-9: -]+ <==$"), b"==> <time> <=="),
+          "home/student/miniforge3/envs/cs231n/conda-meta/history": (re.compile(rb"(?m)^==> [0-9: -]+ <==$"), b"==> <time> <=="),
           "etc/shadow": (re.compile(rb"(?m)^(student:[^:]*:)[0-9]+:"), rb"\1<day>:"),
           "etc/shadow-": (re.compile(rb"(?m)^(student:[^:]*:)[0-9]+:"), rb"\1<day>:")}
 MARKER = (re.compile(rb"\?[^ ]*"), b"")

@@ -11,6 +11,10 @@ STUDENT=student
 STATE_DIR=/var/lib/cs231n-agent
 PASSWORD_FILE=/root/cs231n-jupyter-password
 HASH_FILE=$STATE_DIR/jupyter/password.hash
+# What the current profile installs by default: Miniforge (conda-forge only, no ToS plugin) into
+# ~/miniforge3, the prefix left to the profile's default. The VMs use its stand-in.
+VM_INSTALLER=$MINIFORGE
+VM_PREFIX=miniforge3
 SCENARIO_TIMES=()
 BOOT_NUMBER=0
 BOOTS=$TEST_TMP/boots
@@ -47,7 +51,8 @@ setup_files() {
   start_server files
   FILES_BASE=$BASE FILES_SERVE=$SERVE FILES_LOG=$SERVER_LOG
   "$PYTHON" "$SOURCE_DIR/tests/support/course_fixtures.py" datasets "$SERVE" --manifest "$MANIFEST"
-  "$PYTHON" "$SOURCE_DIR/tests/support/make_standin_conda.py" --conda-version 24.3.0 --ledger "$COURSE_LEDGER" -o "$SERVE/$MINICONDA"
+  "$PYTHON" "$SOURCE_DIR/tests/support/make_standin_conda.py" --conda-version 26.7.2 --distribution miniforge \
+    --ledger "$COURSE_LEDGER" -o "$SERVE/$VM_INSTALLER"
   cp -- "$AGENT" "$SERVE/cs231n-agent"
   "$PYTHON" "$SOURCE_DIR/tests/support/course_fixtures.py" repo "$TEST_TMP/cs231n.git" >/dev/null
 }
@@ -70,21 +75,24 @@ e2e_on_exit() {
 # A VM: an overlay of the minbase, booted through the metadata's startup-script.
 
 # write_metadata INSTANCE-ID EXTERNAL-IP [ATTRIBUTES [QUERIES]]: the instance's metadata.
-# cs231n-config is the course config (course.sh) without user and profile (cs231n-user gives the
-# user; the auto profile is `current` on Debian 11), pointed at the servers on 127.0.0.1, with a
+# cs231n-config is the course config (course.sh) without user, profile and conda prefix (cs231n-user
+# gives the user; the auto profile is `current` on Debian 11, whose prefix is ~/miniforge3), with
+# the Miniforge stand-in as installer, pointed at the servers on 127.0.0.1, with a
 # reboot command that records the reboot instead of doing it. ATTRIBUTES (JSON) replaces or adds
 # attributes (null removes one); QUERIES (JSON, file name -> query) adds a fault-injection query
 # to the URLs of those served files.
 write_metadata() {
   local id=$1 ip=$2 patch=${3:-"{}"} queries=${4:-"{}"}
-  course_config "$TEST_TMP/course.json" "{\"gpu\": {$GPU_KEYRING_PIN, \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"},
+  course_config "$TEST_TMP/course.json" "{\"anaconda\": {\"installer_url\": \"$FILES_BASE/files/$VM_INSTALLER\",
+    \"installer_sha256\": \"$(sha256_of "$FILES_SERVE/$VM_INSTALLER")\"},
+    \"gpu\": {$GPU_KEYRING_PIN, \"repo_url\": \"$GPU_CUDA_REPOS\"}, \"pytorch\": {\"index_url\": \"$GPU_BASE/whl\"},
     \"reboot\": {\"command\": [\"/root/fake-reboot\"]}}"
   "$PYTHON" - "$GPU_METADATA" "$TEST_TMP/course.json" "$id" "$ip" "$FILES_BASE/files/cs231n-agent" "$AGENT_SHA" \
     "$SOURCE_DIR/scripts/startup-script.sh" "$patch" "$queries" <<'PY'
 import json, sys
 path, config_path, instance_id, ip, agent_url, agent_sha, script, patch, queries = sys.argv[1:10]
 config = json.load(open(config_path))
-del config["user"], config["profile"]
+del config["user"], config["profile"], config["anaconda"]["prefix"]
 def with_query(url):
     query = json.loads(queries).get(url.rsplit("/", 1)[1])
     return url + "?" + query if query else url

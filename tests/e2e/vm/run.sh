@@ -12,7 +12,7 @@ usage() {
 Usage: tests/e2e/vm/run.sh [--scenarios LIST] [AGENT]   (as root)
 
 The whole product on a real minimal OS: a Debian 11 minbase overlay (tests/e2e/chroot.sh) that is
-a GCE VM with a fake Tesla T4 driven by nouveau, a metadata server, the stand-in Anaconda, real
+a GCE VM with a fake Tesla T4 driven by nouveau, a metadata server, the stand-in Miniforge, real
 dataset archives and NVIDIA's repo layout on 127.0.0.1. Each VM boots by fetching its
 startup-script from the metadata and running it, as GCE does.
 

@@ -54,7 +54,7 @@ PY
 # sha256 is pinned (datasets/pins.json).
 chaos_mark() {
   curl -sS --noproxy '*' "$FILES_BASE/_idle" >/dev/null
-  "$PYTHON" - "$R" "$STATE_DIR/state.json" "$FILES_LOG" "$BOOT_NUMBER" "$1" "$MINICONDA" "$COURSE_LEDGER" >>"$MARKS" <<'PY'
+  "$PYTHON" - "$R" "$STATE_DIR/state.json" "$FILES_LOG" "$BOOT_NUMBER" "$1" "$VM_INSTALLER" "$COURSE_LEDGER" >>"$MARKS" <<'PY'
 import glob, json, os, sys
 root, state_path, log, boot, what, installer, ledger = sys.argv[1:8]
 cache = root + "/var/cache/cs231n-agent"

@@ -60,15 +60,15 @@ scenario_happy_path() {
   grep -q "^$STUDENT:x:[0-9]*:[0-9]*::/home/$STUDENT:/bin/bash\$" "$R/etc/passwd" ||
     fail "/etc/passwd" "expected: a line for $STUDENT with home /home/$STUDENT and /bin/bash" "got:      $(grep "^$STUDENT:" "$R/etc/passwd" || true)"
   uid=$(uid_of "$STUDENT")
-  assert_owned "$uid" "$home/miniconda3" "$home/.jupyter" "$home/cs231n-setup"
-  [[ -x $home/miniconda3/envs/cs231n/bin/python ]] || fail "the conda env cs231n has no bin/python"
-  assert_contains "conda env list in the student's login shell" "/home/$STUDENT/miniconda3/envs/cs231n" \
+  assert_owned "$uid" "$home/$VM_PREFIX" "$home/.jupyter" "$home/cs231n-setup"
+  [[ -x $home/$VM_PREFIX/envs/cs231n/bin/python ]] || fail "the conda env cs231n has no bin/python"
+  assert_contains "conda env list in the student's login shell" "/home/$STUDENT/$VM_PREFIX/envs/cs231n" \
     "$(user_shell "$STUDENT" 'conda env list')"
   assert_eq "installer runs (ledger)" 1 "$(grep -c $'\tinstaller\t' "$R$COURSE_LEDGER")"
   assert_eq "conda create runs (ledger)" 1 "$(grep -c $'\tconda\tcreate ' "$R$COURSE_LEDGER")"
   assert_datasets
   local file
-  for file in "$MINICONDA" cifar-10-python.tar.gz coco_captioning.zip imagenet_val_25.npz; do
+  for file in "$VM_INSTALLER" cifar-10-python.tar.gz coco_captioning.zip imagenet_val_25.npz; do
     assert_eq "body bytes sent of $file (one whole download)" "$(stat -c %s -- "$FILES_SERVE/$file")" "$(body_bytes "/files/$file")"
   done
 

@@ -43,6 +43,9 @@ scenario_refusals() {
   assert_eq "the agent's error lines" 1 "$(grep -c '^cs231n-agent: error: ' "$ERR")"
   assert_contains "the agent's error" "cs231n-config" "$(grep '^cs231n-agent: error: ' "$ERR")"
   assert_contains "serial output" "cs231n-startup: cs231n-agent run ended with exit status 2" "$(cat -- "$OUT")"
+  # The laptop waiting on the VM learns it too.
+  assert_eq "guest attribute state" refused "$(guest state)"
+  assert_contains "guest attribute error" "cs231n-config" "$(guest error)"
   if ! difference=$(upper_snapshot /tmp /var/log/cs231n-agent.log | diff -- "$TEST_TMP/refusal.before" -); then
     fail_later "a run with a malformed cs231n-config changed the VM" "added or changed: $(sed -n 's/^> \.\([^ ]*\) .*/\1/p' <<<"$difference" | xargs)"
   fi
