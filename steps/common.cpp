@@ -38,7 +38,7 @@ util::Result<std::string> download_to_cache(const plan::StepRun& run, const std:
     run.note(name + ": " + util::human_bytes(progress.bytes) + " of " + util::human_bytes(*progress.total));
   };
   run.note("download " + url + " -> " + request.dest);
-  const auto result = net::download(files, net::default_http_settings(), request);
+  const auto result = net::download(files, run.http(), request);
   if (!result) {
     auto failure = util::Failure{result.error().message, 0, static_cast<int>(net::exit_code_of(result.error().kind))};
     return std::unexpected(failure);

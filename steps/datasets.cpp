@@ -138,7 +138,7 @@ class DatasetsStep : public plan::Step {
     // the others still download must not fetch it again (it would be unverified).
     std::mutex pins_mutex;
     util::Result<void> pinned;
-    net::download_all(files, net::default_http_settings(), queue, 3, [&](const net::QueuedDownload& entry) {
+    net::download_all(files, run.http(), queue, 3, [&](const net::QueuedDownload& entry) {
       if (!entry.result || !entry.request.sha256.empty() || !entry.request.md5.empty()) return;
       std::lock_guard lock(pins_mutex);
       pins[entry.request.url] = entry.result->sha256;

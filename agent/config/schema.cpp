@@ -228,6 +228,8 @@ const std::vector<Field>& schema() {
       {"datasets.enabled", Kind::boolean, "download the course datasets", "", {}},
       {"datasets.items", Kind::object_list, "the dataset manifest (see below)", "", {}, dataset_item_fields()},
       {"datasets.extra", Kind::object_list, "datasets added to the manifest", "", {}, dataset_item_fields()},
+      {"downloads.connections", Kind::integer,
+       "HTTP connections all of a run's downloads may have open at once (every step, every file)", "", in_range(1, 64)},
       {"jupyter.port", Kind::integer, "HTTPS port", "", in_range(1, 65535)},
       {"jupyter.password_hash", Kind::string, "a ready Jupyter hash (`sha1:...` or `argon2:...`)",
        "jupyter-password-hash", k_password_hash},
@@ -318,6 +320,13 @@ nlohmann::json profile_defaults(const std::string& profile) {
       {"assignments",
        {{"repo", "https://github.com/jinh0park/cs231n-setup.git"}, {"ref", ""}, {"folder", "~/cs231n-setup"}}},
       {"datasets", {{"enabled", true}, {"items", dataset_manifest()}, {"extra", json::array()}}},
+      // One CDN connection brings tens of MB/s (pip printed 94.7 MB/s for torch's 888 MB wheel from
+      // PyPI's CDN in dstackai/dstack#3029, and 50-100 MB/s for torch in invoke-ai/InvokeAI#3146),
+      // while a GCE VM's network is several Gbit/s (cloud.google.com/compute/docs/network-bandwidth:
+      // 2 Gbps per vCPU up to the machine type's cap, 16 Gbps for an n1-standard-8): 16 connections
+      // of ~50 MB/s fill about 6 Gbit/s, the link of the 4-8 vCPU VMs a course uses; more only load
+      // the servers (a mirror or CDN may answer many parallel connections with 429 or 503).
+      {"downloads", {{"connections", 16}}},
       {"jupyter",
        {{"port", 8888},
         {"password_hash", ""},

@@ -56,6 +56,8 @@ class Scheduler;
 //  - A failed or refused step stops the steps after it; other branches go on.
 //  - A step that asks for a reboot: running steps finish, nothing new starts, the state records
 //    reboot-pending with this boot's id, then the reboot command runs (not with no_reboot).
+//  - About once a second, each running step's download progress (its meter) goes to
+//    Paths::progress_file() for `status`; the file is removed when the run ends.
 class Engine {
  public:
   // Validates the selection before anything changes: throws Error(usage) for an unknown step in

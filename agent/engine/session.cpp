@@ -89,7 +89,7 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
   const RunOptions options = options_for(request, state.run);
   const auto steps = make_steps(config);
   forget_other_instance(state, steps, request.instance);
-  const plan::Context context{system, facts, config, request.paths};
+  const plan::Context context{system, facts, config, request.paths, net::run_http_settings(config)};
   // Validates the selection before anything below changes the state or the machine.
   Engine engine(steps, context, store, state, options, progress);
   if (!request.resume) record_request(state.run, request);

@@ -89,6 +89,10 @@ class Files {
   // removes it, and so does remove_stale_temps.
   util::Result<void> write_atomic(std::string_view path, std::string_view content, mode_t mode,
                                   std::optional<Ownership> owner = std::nullopt) const;
+  // write_atomic without the syncs: readers still see the old file or the new one, but a power
+  // loss may lose both. For what is rewritten every second and worthless after a crash (the
+  // running agent's download progress).
+  util::Result<void> write_replacing(std::string_view path, std::string_view content, mode_t mode) const;
   // Removes the temp files killed write_atomic calls for `path` left (nobody else writes them:
   // one agent run writes at a time).
   void remove_stale_temps(std::string_view path) const;
@@ -103,6 +107,8 @@ class Files {
   util::Result<UniqueFd> open(std::string_view path, int flags, mode_t mode = 0) const;
 
  private:
+  util::Result<void> replace(std::string_view path, std::string_view content, mode_t mode,
+                             std::optional<Ownership> owner, bool durable) const;
   std::filesystem::path m_root;
 };
 

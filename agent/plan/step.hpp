@@ -10,6 +10,7 @@
 #include "agent/config/config.hpp"
 #include "agent/core/paths.hpp"
 #include "agent/detect/facts.hpp"
+#include "agent/net/http.hpp"
 #include "agent/os/system.hpp"
 #include "agent/util/result.hpp"
 
@@ -35,6 +36,9 @@ struct Context {
   const detect::Facts& facts;
   const config::Config& config;
   const Paths& paths = Paths::defaults();
+  // How the run's downloads are made: one connection budget for all of them (run_http_settings);
+  // steps take them from StepRun::http(), which adds the step's meter.
+  net::HttpSettings http = net::default_http_settings();
 };
 
 // Whether the system is already in the state a step wants.
@@ -53,9 +57,10 @@ struct ApplyResult {
 // interrupt flag and the marker that lets a later run find processes left behind by a killed one.
 class StepRun {
  public:
+  // `meter` (may be null) counts the step's downloads, for `status`.
   StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
           std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt,
-          std::string process_marker);
+          std::string process_marker, net::TransferMeter* meter = nullptr);
   // A run outside the engine's bookkeeping, with no log and no process marker: the checks of
   // `plan` and of the engine's --only test, `verify` from the command line, tests.
   static StepRun unlogged(const Context& context, std::string step_name, std::chrono::steady_clock::duration timeout,
@@ -68,6 +73,9 @@ class StepRun {
   const std::filesystem::path& log_path() const { return m_log_path; }
   bool interrupted() const { return m_interrupt && m_interrupt->load(); }
   const std::atomic<bool>* interrupt_flag() const { return m_interrupt; }
+  // The settings every download of the step is made with: the run's (its connection budget)
+  // and the step's meter.
+  net::HttpSettings http() const;
 
   // Runs a command for this step. A command that cannot start or does not succeed is a Failure
   // whose message names the command, how it ended and the last lines of its output.
@@ -86,6 +94,7 @@ class StepRun {
   std::chrono::steady_clock::time_point m_deadline;
   const std::atomic<bool>* m_interrupt;
   std::string m_process_marker;
+  net::TransferMeter* m_meter;
 };
 
 // What a step is, apart from what it does: declared once by each step, like cloud-init's module meta.

@@ -40,6 +40,11 @@ Other paths:
   /status/<code>               answers <code> with a short text body
   /_idle                       answers once every earlier request is answered and logged (not logged
                                itself): read the log after it, so that the last entries are there
+  /_bodies[?reset=1]           JSON {"active": N, "most": M}: file bodies being sent now, and the most
+                               at once since the start (or the last reset, which sets it to N). A body
+                               counts from before its headers go out until before its last chunk does,
+                               so within the client's connection to it: M is never more than the
+                               connections the client had open at once (not logged itself)
 Metadata (GCE emulation, --metadata F, a JSON file re-read on every request), below /computeMetadata/v1/:
   GET instance/attributes/<key>, instance/zone, instance/id,
       instance/network-interfaces/0/access-configs/0/external-ip, ... (any path into the JSON);
@@ -80,6 +85,8 @@ class State:
         self.versions = {}  # URL -> current etag_flip version
         self.guest_attributes = {}
         self.in_flight = 0  # requests being answered and not logged yet
+        self.active_bodies = 0  # file bodies being sent (see /_bodies)
+        self.most_bodies = 0
         self.sequence = 0  # requests so far, in the order they arrived
         self.idle = threading.Condition(self.lock)
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
@@ -188,6 +195,8 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path.startswith("/_idle"):
             return self.wait_idle()
+        if self.path.startswith("/_bodies"):
+            return self.bodies()
         self.entry = None
         with state.lock:
             state.in_flight += 1
@@ -219,6 +228,28 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def bodies(self):
+        state = self.server.state
+        with state.lock:
+            if "reset=1" in self.path:
+                state.most_bodies = state.active_bodies
+            body = json.dumps({"active": state.active_bodies, "most": state.most_bodies}).encode() + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def count_body(self, delta):
+        state = self.server.state
+        with state.lock:
+            state.active_bodies += delta
+            state.most_bodies = max(state.most_bodies, state.active_bodies)
+        self.body_counted = delta > 0
+
+    def uncount_body(self):
+        if getattr(self, "body_counted", False):
+            self.count_body(-1)
 
     do_GET = do_HEAD = do_PUT = do_POST = dispatch
 
@@ -321,11 +352,16 @@ class Handler(BaseHTTPRequestHandler):
                     cut_now = True
                     if flips and state.versions.get(url, 0) < flips:
                         state.versions[url] = state.versions.get(url, 0) + 1  # changed while cut off
-        self.start_response(status, headers)
-        if self.command == "HEAD":
-            return
-        limit = min(length, cut) if cut_now else length
-        self.send_body(full, start, limit, key, chunked, self.int_param("rate"), not cut_now)
+        rate = self.int_param("rate")
+        self.count_body(1)
+        try:
+            self.start_response(status, headers)
+            if self.command == "HEAD":
+                return
+            limit = min(length, cut) if cut_now else length
+            self.send_body(full, start, limit, key, chunked, rate, not cut_now)
+        finally:
+            self.uncount_body()
         if cut_now:
             self.entry["cut"] = True
             self.close_connection = True
@@ -348,6 +384,8 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 if table:
                     data = data.translate(table)
+                if len(data) >= remaining:
+                    self.uncount_body()  # before the client can see the end of it
                 if chunked:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 else:

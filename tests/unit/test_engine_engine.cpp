@@ -5,6 +5,7 @@
 
 #include "agent/core/error.hpp"
 #include "agent/engine/engine.hpp"
+#include "agent/net/transfer_meter.hpp"
 #include "support/fake_system.hpp"
 #include "support/temp_dir.hpp"
 
@@ -23,6 +24,7 @@ struct Journal {
   std::map<std::string, int> running_per_resource;
   std::map<std::string, int> max_per_resource;
   std::map<std::string, bool> in_wanted_state;
+  std::map<std::string, std::string> progress_seen;  // the progress file, as a step saw it while it downloaded
 };
 
 struct Behaviour {
@@ -33,6 +35,10 @@ struct Behaviour {
   bool reboot = false;
   bool wait_for_interrupt = false;
   std::string input = "v1";
+  // Counts this many of `download_total` bytes in its meter, then waits for the engine to write
+  // the progress file (about once a second) and keeps what it says.
+  std::uint64_t download_done = 0;
+  std::uint64_t download_total = 0;
 };
 
 class TestStep : public plan::Step {
@@ -62,6 +68,14 @@ class TestStep : public plan::Step {
       }
     }
     std::this_thread::sleep_for(m_behaviour.duration);
+    if (m_behaviour.download_total > 0) {
+      net::TransferMeter::Share share(run.http().meter, m_behaviour.download_total);
+      share.update(m_behaviour.download_done, m_behaviour.download_total);
+      std::this_thread::sleep_for(1500ms);
+      const auto seen = run.system().files().read(run.context().paths.progress_file());
+      std::lock_guard lock(m_journal.mutex);
+      m_journal.progress_seen[m_name] = seen.value_or("");
+    }
     while (m_behaviour.wait_for_interrupt && !run.interrupted()) std::this_thread::sleep_for(5ms);
     std::lock_guard lock(m_journal.mutex);
     --m_journal.running;
@@ -96,6 +110,7 @@ struct Bench {
   plan::StepList steps;
   engine::RunOptions options;
   SilentProgress progress;
+  Paths paths;
 
   explicit Bench(json layer = json::object()) {
     root.write("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
@@ -139,6 +154,18 @@ TEST_CASE("engine: independent steps run in parallel, bounded by the workers") {
     CHECK(bench.journal.max_running == (workers == 1 ? 1 : 3));
     if (workers == 1) CHECK(elapsed >= 450ms);
   }
+}
+
+TEST_CASE("engine: each running step's downloads go to the progress file, which the end of the run removes") {
+  Bench bench;
+  bench.add("datasets", {}, {.download_done = 400, .download_total = 1000});
+  bench.add("quiet", {}, {.duration = 200ms});
+  CHECK(bench.run().state == RunState::done);
+  const auto seen = json::parse(bench.journal.progress_seen.at("datasets"));
+  CHECK(seen["run"] == "run1");
+  CHECK(seen["steps"]["datasets"] == json{{"bytes", 400}, {"total", 1000}, {"files", 1}, {"sizes_unknown", 0}});
+  CHECK_FALSE(seen["steps"].contains("quiet"));  // it downloads nothing
+  CHECK_FALSE(bench.system->files().exists(bench.paths.progress_file()));
 }
 
 TEST_CASE("engine: steps sharing a resource never overlap; others run beside them") {
