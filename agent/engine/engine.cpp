@@ -65,6 +65,8 @@ class Scheduler {
   RunOutcome run() {
     m_boot_id = read_boot_id(m_context.system, boot_id_path());
     std::unique_lock lock(m_mutex);
+    // A run that was ready before a reboot it asked for afterwards is still ready: say so again.
+    if (!m_state.run.ready.empty()) announce_ready();
     auto last_tick = Clock::now();
     while (true) {
       if (m_options.interrupt && m_options.interrupt->load() && !m_interrupted) {
@@ -355,9 +357,23 @@ class Scheduler {
       m_stop_starting = true;
       if (m_reboot_requested_by.empty()) m_reboot_requested_by = step.info().name;
     }
+    const bool ready = status == StepStatus::done && step.info().marks_ready;
+    if (ready) m_state.run.ready = now();
     save();
     m_progress.finished(step.info().name, status, node.duration_s, error.empty() ? detail : error);
+    if (ready) announce_ready();
     m_wake.notify_all();
+  }
+
+  // Called with the mutex held.
+  void announce_ready() {
+    ReadyEvent event;
+    event.seconds = ready_after_s(m_state.run).value_or(0);
+    event.url = m_options.jupyter_url;
+    for (const auto& node : m_nodes) {
+      if (node.selected && node.state != NodeState::finished) event.still_running.push_back(node.step->info().name);
+    }
+    m_progress.ready(event);
   }
 
   // Each running step's downloads so far, for `status` (another process): a small file rewritten

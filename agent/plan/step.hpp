@@ -112,6 +112,9 @@ struct StepInfo {
   // A step whose wanted state depends on something that must not enter its fingerprint (a
   // password) is checked again on every run even when recorded done; check() must stay cheap.
   bool recheck_when_done = false;
+  // Its ending done is the moment the machine is usable (the `ready` step): the engine records the
+  // time (state run.ready) and tells its Progress, while the steps nobody waits for go on.
+  bool marks_ready = false;
 };
 
 // One unit of work. Each built-in step is one file in steps/, listed in steps/table.cpp.

@@ -33,7 +33,8 @@
 #                                  ($GPU_BASE/compute/cuda/repos), GPU_DISTRO, GPU_NVIDIA_REPO_URL
 #                                  ($GPU_CUDA_REPOS/$GPU_DISTRO/x86_64/), GPU_KEYRING_SHA256 (the stand-in
 #                                  cuda-keyring's) and GPU_KEYRING_PIN (its gpu.keyring_sha256 entry, JSON).
-#                                  Leaves lib.sh's BASE alone.
+#                                  Leaves lib.sh's BASE alone. GPU_REPO_SERVER_ARGS (an array) goes
+#                                  to that server (http_server.py), e.g. (--slow 'GLOB=SECONDS').
 #   gpu_install_repo_lists         the OS archive's list and key of those repos into the overlay mounted
 #                                  now (a test's second overlay: nothing is built again)
 #   gpu_nvidia_repo good|badsig|unsigned   publishes NVIDIA's repo again, signed right, by a key
@@ -58,6 +59,7 @@ GPU_METADATA=""
 GPU_BASE="" GPU_SERVE="" GPU_SERVER_LOG="" GPU_CUDA_REPOS="" GPU_DISTRO="" GPU_NVIDIA_REPO_URL=""
 GPU_KEYRING_SHA256="" GPU_KEYRING_PIN=""
 GPU_KERNEL_RELEASES=()
+GPU_REPO_SERVER_ARGS=()
 GPU_SLOT_DEFAULT=0000:00:04.0
 GPU_SECURE_BOOT_VARIABLE=sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
 
@@ -272,7 +274,7 @@ gpu_make_repos() {
     GPU_KERNEL_RELEASES=("$(gpu_kernel_release)")
   fi
   if [[ -z $GPU_BASE ]]; then
-    _gpu_start_server gpu-repos --tree
+    _gpu_start_server gpu-repos --tree "${GPU_REPO_SERVER_ARGS[@]}"
     # shellcheck disable=SC2034  # GPU_SERVER_LOG is for the tests
     GPU_BASE=$_GPU_STARTED_BASE GPU_SERVE=$_GPU_STARTED_SERVE GPU_SERVER_LOG=$_GPU_STARTED_LOG
   fi

@@ -3,6 +3,7 @@
 
     /usr/bin/python3 tests/support/http_server.py --root DIR --port-file F [--log F]
         [--cert CERT --key KEY] [--metadata F] [--no-flavor-header] [--no-guest-attributes] [--tree]
+        [--slow GLOB=SECONDS]...
 
 Binds port 0 and writes the chosen port to --port-file (atomically, once listening). Ends on
 SIGTERM/SIGINT, and by itself when the process that started it goes away.
@@ -13,7 +14,10 @@ Files: GET/HEAD /files/<name> serves DIR/<name> with Accept-Ranges, ETag and Las
   - If-Range: an ETag (strong comparison) or an HTTP date equal to Last-Modified keeps the range;
     anything else gets the whole file (200).
 With --tree, every other path is a file under DIR too, served the same way (a folder serves its
-index.html): apt repositories and pip indexes for the GPU tests.
+index.html): apt repositories and pip indexes for the GPU tests. --slow GLOB=SECONDS: a file whose
+URL path matches GLOB (fnmatch) sends its body in SECONDS (a rate of its size / SECONDS, unless
+the URL asks for a rate): the largest downloads of a real run, such as the CUDA toolkit's .debs,
+take the longest.
 Fault injection by query parameters. Each URL (path plus query) has its own request counter, so
 tests that use different queries do not disturb each other:
   cut=N            close the connection after N body bytes (responses shorter than that are sent whole)
@@ -61,6 +65,7 @@ error (the client hung up).
 
 import argparse
 import email.utils
+import fnmatch
 import json
 import os
 import re
@@ -353,6 +358,10 @@ class Handler(BaseHTTPRequestHandler):
                     if flips and state.versions.get(url, 0) < flips:
                         state.versions[url] = state.versions.get(url, 0) + 1  # changed while cut off
         rate = self.int_param("rate")
+        for slow in self.server.args.slow:
+            pattern, _, seconds = slow.rpartition("=")
+            if rate is None and fnmatch.fnmatch(self.url_path, pattern):
+                rate = max(1, int(length / float(seconds)))
         self.count_body(1)
         try:
             self.start_response(status, headers)
@@ -479,6 +488,8 @@ def main():
     parser.add_argument("--no-guest-attributes", action="store_true",
                         help="answer guest-attribute PUTs 403, as for a VM without enable-guest-attributes=TRUE")
     parser.add_argument("--tree", action="store_true", help="serve every path as a file under --root")
+    parser.add_argument("--slow", action="append", default=[], metavar="GLOB=SECONDS",
+                        help="send the body of a file whose URL path matches GLOB in SECONDS")
     args = parser.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)

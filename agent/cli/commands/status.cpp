@@ -77,6 +77,7 @@ int show_status(const StatusOptions& options) {
   const auto overall = effective_state(state, holder.has_value());
   const auto progress =
       state && holder ? download_progress(system->files(), options.state_dir, state->run.id) : nlohmann::json::object();
+  const auto ready = state ? engine::ready_after_s(state->run) : std::nullopt;
   nlohmann::json steps = nlohmann::json::array();
   std::vector<engine::SummaryRow> rows;
   if (state) {
@@ -110,6 +111,7 @@ int show_status(const StatusOptions& options) {
       document["reboots"] = state->run.reboots;
       document["updated"] = state->run.updated;
       document["message"] = state->run.message;
+      document["ready_s"] = ready ? nlohmann::json(*ready) : nlohmann::json();
     }
     if (holder) document["pid"] = *holder;
     std::cout << document.dump(2) << "\n";
@@ -117,6 +119,9 @@ int show_status(const StatusOptions& options) {
     std::cout << "State: " << to_string(overall);
     if (state && !state->empty()) std::cout << " (run " << state->run.id << ", updated " << state->run.updated << ")";
     if (holder) std::cout << ", pid " << *holder;
+    if (state && !state->empty()) {
+      std::cout << (ready ? "; ready after " + std::to_string(*ready) + " s" : std::string("; not ready yet"));
+    }
     std::cout << "\n";
     if (!rows.empty()) std::cout << engine::summary_table(rows);
     if (state && !state->run.message.empty() && !holder) std::cout << state->run.message << "\n";
