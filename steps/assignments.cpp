@@ -1,3 +1,4 @@
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/table.hpp"
@@ -20,6 +21,11 @@ class AssignmentsStep : public plan::Step {
 
   nlohmann::json inputs(const plan::Context& context) const override {
     return {{"assignments", context.config.at("assignments")}, {"user", context.facts.user.name}};
+  }
+
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    return {{"git clone of " + util::redact_credentials(context.config.string("assignments.repo")), std::nullopt,
+             "not known here (git says only while it fetches)"}};
   }
 
   // Done when the folder is a clone of the configured repository, on the configured branch or tag.

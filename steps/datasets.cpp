@@ -95,6 +95,15 @@ class DatasetsStep : public plan::Step {
                           " assignment folders");
   }
 
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    std::vector<plan::ExpectedDownload> downloads;
+    std::set<std::string> urls;
+    for (const auto& item : manifest(context.config)) {
+      if (urls.insert(item.url).second) downloads.push_back(expected_file(context, item.url, item.size));
+    }
+    return downloads;
+  }
+
   nlohmann::json inputs(const plan::Context& context) const override {
     return {{"datasets", context.config.at("datasets")},
             {"folder", context.config.string("assignments.folder")},

@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +99,14 @@ class StepRun {
   net::TransferMeter* m_meter;
 };
 
+// A download a step expects to make on this machine, for `plan`'s critical path.
+struct ExpectedDownload {
+  std::string what;  // "Miniforge3-26.7.2-0-Linux-x86_64.sh", "cuda-toolkit-12-6 and its dependencies"
+  std::optional<std::uint64_t> bytes;  // nullopt: not known here ("?")
+  std::string source;                  // where the number comes from: "the config", "NVIDIA's Packages index", ...
+  bool estimate = false;               // a sourced estimate, not this machine's files
+};
+
 // What a step is, apart from what it does: declared once by each step, like cloud-init's module meta.
 struct StepInfo {
   std::string name;
@@ -131,6 +141,9 @@ class Step {
   virtual util::Result<CheckResult> check(const StepRun& run) const = 0;
   // Brings the system into the wanted state. Must be idempotent: it may run again after a crash.
   virtual util::Result<ApplyResult> apply(const StepRun& run) const = 0;
+  // What apply() would download here, for `plan` (asked only of a step that would run; it may
+  // read an index, like decide()). None by default.
+  virtual std::vector<ExpectedDownload> expected_downloads(const Context& /*context*/) const { return {}; }
 
  private:
   StepInfo m_info;
