@@ -111,8 +111,8 @@ class ReadyStep : public plan::Step {
       run.note(std::string(check.ok ? "ok " : "FAIL ") + check.name + ": " + check.detail);
     // Waiting does not make torch import or the driver load.
     if (auto failed = first_failure(*report)) return util::fail("ready: " + failed->name + ": " + failed->detail);
-    // Jupyter's service may have started a moment ago.
-    const auto deadline = std::chrono::steady_clock::now() + k_jupyter_wait;
+    // Jupyter's service may have started a moment ago (the System's clock: tests move it).
+    const auto deadline = run.system().now() + k_jupyter_wait;
     std::string said;
     while (true) {
       const auto jupyter = probe_jupyter(run);
@@ -120,7 +120,7 @@ class ReadyStep : public plan::Step {
       if (jupyter.problem != said) run.note(jupyter.problem);
       said = jupyter.problem;
       if (run.interrupted()) return util::fail("interrupted while waiting for Jupyter");
-      if (std::chrono::steady_clock::now() >= deadline) {
+      if (run.system().now() >= deadline) {
         return util::fail("ready: " + jupyter.problem + " (waited " + std::to_string(k_jupyter_wait.count()) +
                           " s; see journalctl -u " + k_jupyter_unit + ")");
       }
