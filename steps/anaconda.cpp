@@ -20,6 +20,10 @@ class AnacondaStep : public plan::Step {
                           context.facts.user.name + " into " + prefix);
   }
 
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    return {expected_file(context, context.config.string("anaconda.installer_url"), std::nullopt)};
+  }
+
   nlohmann::json inputs(const plan::Context& context) const override {
     // accept_tos is the conda-env step's business (conda tos accept runs there).
     auto anaconda = context.config.at("anaconda");

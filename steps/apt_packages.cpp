@@ -23,6 +23,13 @@ class AptPackagesStep : public plan::Step {
 
   nlohmann::json inputs(const plan::Context& /*context*/) const override { return {{"packages", k_base_packages}}; }
 
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    const auto missing = missing_packages(context.system.files(), k_base_packages);
+    if (missing.empty()) return {};
+    return {{util::join(missing, " ") + " and their dependencies", std::nullopt,
+             "not known here (the OS archive's index is not read)"}};
+  }
+
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     if (missing_packages(run.system().files(), k_base_packages).empty())
       return plan::CheckResult{true, "base packages installed"};

@@ -52,6 +52,18 @@ class AssignmentsStep : public plan::Step {
     return {{"assignments", assignments}, {"user", context.facts.user.name}};
   }
 
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    const std::string repo = context.config.string("assignments.repo");
+    if (!repo.empty()) {
+      return {{"git clone of " + util::redact_credentials(repo), std::nullopt,
+               "not known here (git says only while it fetches)"}};
+    }
+    std::vector<plan::ExpectedDownload> downloads;
+    for (const auto& archive : archives_of(context.config))
+      downloads.push_back(expected_file(context, archive.url, std::nullopt));
+    return downloads;
+  }
+
   // Done when the folder is a clone of the configured repository, on the configured branch or tag.
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();

@@ -6,7 +6,9 @@
 #include <mutex>
 
 #include "agent/net/download.hpp"
+#include "agent/net/download_transfer.hpp"
 #include "agent/os/accounts.hpp"
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
 namespace cs231n::steps {
@@ -41,7 +43,7 @@ util::Result<std::string> download_to_cache(const plan::StepRun& run, const std:
     run.note(name + ": " + util::human_bytes(progress.bytes) + " of " + util::human_bytes(*progress.total));
   };
   run.note("download " + url + " -> " + request.dest);
-  const auto result = net::download(files, net::default_http_settings(), request);
+  const auto result = net::download(files, run.http(), request);
   if (!result) {
     auto failure = util::Failure{result.error().message, 0, static_cast<int>(net::exit_code_of(result.error().kind))};
     return std::unexpected(failure);
@@ -59,7 +61,7 @@ void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& 
     run.note("download " + entry.request.url + " -> " + entry.request.dest);
   }
   net::download_all(
-      run.system().files(), net::default_http_settings(), queue, k_files_at_once,
+      run.system().files(), run.http(), queue, k_files_at_once,
       [&](const net::QueuedDownload& entry) {
         const std::lock_guard lock(log_mutex);
         const auto name = file_name_of(entry.request.dest);
@@ -186,21 +188,55 @@ std::string installed_version(const os::Files& files, const std::string& name) {
   return "";
 }
 
-std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names) {
-  std::vector<std::string> installed;
+std::set<std::string> installed_packages(const os::Files& files) {
+  std::set<std::string> installed;
   const auto status = files.read("/var/lib/dpkg/status", 256u << 20).value_or("");
   std::string package;
   for (const auto& line : util::lines(status)) {
     if (line.starts_with("Package: ")) package = line.substr(9);
     if (line.starts_with("Status: ") && line.ends_with(" installed") && line.find(" ok ") != std::string::npos) {
-      installed.push_back(package);
+      installed.insert(package);
     }
   }
+  return installed;
+}
+
+std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names) {
+  const auto installed = installed_packages(files);
   std::vector<std::string> missing;
   for (const auto& name : names) {
-    if (std::ranges::find(installed, name) == installed.end()) missing.push_back(name);
+    if (!installed.contains(name)) missing.push_back(name);
   }
   return missing;
+}
+
+bool may_read_remote(const plan::Context& context, const std::string& url) {
+  const auto host_start = url.find("://");
+  if (host_start == std::string::npos) return false;
+  const std::string rest = url.substr(host_start + 3);
+  const std::string host = rest.substr(0, rest.find_first_of(":/"));
+  if (host == "127.0.0.1" || host == "localhost") return true;
+  return context.facts.gce && context.system.files().is_host_root();
+}
+
+std::optional<std::uint64_t> remote_size(const plan::Context& context, const std::string& url) {
+  if (!may_read_remote(context, url)) return std::nullopt;
+  auto settings = context.http;
+  settings.connect_timeout = std::chrono::seconds(5);
+  settings.low_speed_time = std::chrono::seconds(10);
+  const auto answer = net::probe(settings, url);
+  if (!answer) return std::nullopt;
+  return net::describe(*answer).size;
+}
+
+plan::ExpectedDownload expected_file(const plan::Context& context, const std::string& url,
+                                     std::optional<std::uint64_t> size, const std::string& size_source) {
+  plan::ExpectedDownload download{file_name_of(util::redact_credentials(url)), size, size_source};
+  if (!size) {
+    download.bytes = remote_size(context, url);
+    download.source = download.bytes ? "the server" : "not known here (the server is asked on GCE VMs)";
+  }
+  return download;
 }
 
 std::string file_name_of(const std::string& url) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,10 +18,25 @@ std::string home_of(const plan::Context& context);
 std::string expand_home(const plan::Context& context, const std::string& path);
 // The installed version of a Debian package (dpkg's status), empty when it is not installed.
 std::string installed_version(const os::Files& files, const std::string& name);
+// The packages dpkg lists as installed in <root>/var/lib/dpkg/status.
+std::set<std::string> installed_packages(const os::Files& files);
 // The packages of `names` that dpkg does not list as installed in <root>/var/lib/dpkg/status.
 std::vector<std::string> missing_packages(const os::Files& files, const std::vector<std::string>& names);
 // The course env's folder: "/home/ann/anaconda3/envs/cs231n".
 std::string env_dir(const plan::Context& context);
+
+// Whether a check or `plan` may ask `url` something (an index, a size): on GCE VMs (the product's
+// machines) and of a server on this machine (also for a fixture tree given with --root);
+// elsewhere (a fixture tree with the real URLs, a workstation, a test) they do not reach out to
+// the internet.
+bool may_read_remote(const plan::Context& context, const std::string& url);
+// The size of the file at `url` (a one-byte range request), where may_read_remote allows it and
+// the server says; nullopt otherwise.
+std::optional<std::uint64_t> remote_size(const plan::Context& context, const std::string& url);
+// A download of `url` for Step::expected_downloads: its size from `size` when known, else asked
+// of the server (remote_size).
+plan::ExpectedDownload expected_file(const plan::Context& context, const std::string& url,
+                                     std::optional<std::uint64_t> size, const std::string& size_source = "the config");
 
 // "Anaconda3-2018.12-Linux-x86_64.sh" from its URL (without a query or fragment).
 std::string file_name_of(const std::string& url);

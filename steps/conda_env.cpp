@@ -63,6 +63,14 @@ class CondaEnvStep : public plan::Step {
     return plan::will_run(summary + terms_summary(config, anaconda_terms(config, &context.system.files())));
   }
 
+  // conda fetches the packages itself, and says their sizes only once it has solved (or, for an
+  // @EXPLICIT list, read each URL).
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    const std::string explicit_file = context.config.string("conda_env.explicit_file");
+    return {{explicit_file.empty() ? "the env's conda packages" : "the packages of the @EXPLICIT list", std::nullopt,
+             "not known here (conda knows them once it has solved the env)"}};
+  }
+
   nlohmann::json inputs(const plan::Context& context) const override {
     // Keys added later count only when set, so that an env made before them is not made again.
     // (nlohmann's empty() is false for every string, "" too.)

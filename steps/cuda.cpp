@@ -40,6 +40,12 @@ class CudaStep : public plan::Step {
 
   nlohmann::json inputs(const plan::Context& context) const override { return gpu_inputs(context); }
 
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    const auto gpu_plan = plan_gpu(context);
+    const std::string package = gpu::cuda_toolkit_package(gpu_plan.choice.cuda);
+    return expected_from_nvidia_repo(context, gpu_plan, {package}, package);
+  }
+
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
     if (files.exists(run.context().paths.nvidia_repo_unusable_file()))

@@ -75,6 +75,15 @@ class DatasetsStep : public plan::Step {
                           " assignment folders");
   }
 
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    std::vector<plan::ExpectedDownload> downloads;
+    std::set<std::string> urls;
+    for (const auto& item : manifest(context.config)) {
+      if (urls.insert(item.url).second) downloads.push_back(expected_file(context, item.url, item.size));
+    }
+    return downloads;
+  }
+
   nlohmann::json inputs(const plan::Context& context) const override {
     return {{"datasets", context.config.at("datasets")},
             {"folder", context.config.string("assignments.folder")},
@@ -118,7 +127,7 @@ class DatasetsStep : public plan::Step {
     // the others still download must not fetch it again (it would be unverified).
     std::mutex pins_mutex;
     util::Result<void> pinned;
-    net::download_all(files, net::default_http_settings(), queue, 3, [&](const net::QueuedDownload& entry) {
+    net::download_all(files, run.http(), queue, 3, [&](const net::QueuedDownload& entry) {
       if (!entry.result || !entry.request.sha256.empty() || !entry.request.md5.empty()) return;
       std::lock_guard lock(pins_mutex);
       pins[entry.request.url] = entry.result->sha256;

@@ -203,18 +203,6 @@ ArchiveRead read_signed_modules(const plan::Context& context) {
   });
 }
 
-// The indexes (PyTorch's, NVIDIA's repo's) are read on GCE VMs (the product's machines) and from
-// a mirror on this machine (also for a fixture tree given with --root); elsewhere (a fixture tree
-// with the real indexes, a workstation, a test) plan does not reach out to the internet.
-bool reads_index(const plan::Context& context, const std::string& url) {
-  const auto host_start = url.find("://");
-  if (host_start == std::string::npos) return false;
-  const std::string rest = url.substr(host_start + 3);
-  const std::string host = rest.substr(0, rest.find_first_of(":/"));
-  if (host == "127.0.0.1" || host == "localhost") return true;
-  return context.facts.gce && context.system.files().is_host_root();
-}
-
 }  // namespace
 
 std::string_view driver_source_name(gpu::DriverSource source) {
@@ -259,7 +247,7 @@ GpuPlan plan_gpu(const plan::Context& context) {
   const auto noted = [&](const std::string& line) {
     if (std::ranges::find(result.index_reads, line) == result.index_reads.end()) result.index_reads.push_back(line);
   };
-  if (reads_index(context, index_url)) {
+  if (may_read_remote(context, index_url)) {
     request.torch_wheels = [&](gpu::TorchIndex index, std::string_view variant,
                                std::string_view python) -> std::optional<std::vector<gpu::TorchWheel>> {
       const std::string url = index == gpu::TorchIndex::find_links ? index_url + "/torch_stable.html"
@@ -273,10 +261,11 @@ GpuPlan plan_gpu(const plan::Context& context) {
   }
   const std::string repo = gpu::nvidia_repo_name(facts.os.id, facts.os.version_id);
   const std::string repo_url = config.string("gpu.repo_url") + "/" + repo + "/x86_64/";
-  if (!repo.empty() && request.gpu_path && reads_index(context, repo_url)) {
+  if (!repo.empty() && request.gpu_path && may_read_remote(context, repo_url)) {
     const auto read = read_repo_index(repo_url);
     if (read.contents) {
       request.nvidia_repo_contents = read.contents;
+      result.repo = request.nvidia_repo_contents;
       result.repo_source = "NVIDIA's package list " + read.url;
       noted(result.repo_source + ": read (" + std::to_string(read.contents->packages.size()) + " packages)");
     } else {
@@ -298,7 +287,7 @@ GpuPlan plan_gpu(const plan::Context& context) {
               : "apt-cache pkgnames " + std::string(k_signed_modules_prefix) + ": not read (" + read.failure + ")");
   }
   auto choice = gpu::choose(request);
-  if (!reads_index(context, index_url)) {
+  if (!may_read_remote(context, index_url)) {
     result.torch_source = "cs231n-agent's table (PyTorch's index is read on GCE VMs)";
   } else if (torch_failures.empty()) {
     result.torch_source = "PyTorch's index " + index_url;
@@ -323,6 +312,46 @@ nlohmann::json gpu_inputs(const plan::Context& context) {
           {"open_modules", choice.open_modules},
           {"os", context.facts.os.label()},
           {"repo_url", context.config.string("gpu.repo_url")}};
+}
+
+std::vector<plan::ExpectedDownload> expected_from_nvidia_repo(const plan::Context& context, const GpuPlan& gpu_plan,
+                                                              const std::vector<std::string>& packages,
+                                                              const std::string& what) {
+  if (!gpu_plan.repo) return {{what, std::nullopt, "not known here (NVIDIA's Packages index is read on GCE VMs)"}};
+  const auto installed = installed_packages(context.system.files());
+  const auto closure =
+      gpu_plan.repo->download_closure(packages, [&](const std::string& name) { return installed.contains(name); });
+  std::vector<plan::ExpectedDownload> downloads;
+  if (closure.packages > 0) {
+    downloads.push_back({what + " (" + std::to_string(closure.packages) + " packages from NVIDIA's repo)",
+                         closure.bytes, "the Size: fields of NVIDIA's Packages index"});
+  }
+  if (closure.elsewhere > 0) {
+    downloads.push_back({std::to_string(closure.elsewhere) + " more packages from the OS archive", std::nullopt,
+                         "not known here (only NVIDIA's index is read)"});
+  }
+  return downloads;
+}
+
+// PyTorch's PEP 503 pages link the wheels with their sha256 but no size, and the nvidia-* wheels
+// that a CUDA 12 build depends on are known only once pip resolves them. The estimate: torch's
+// own wheel, 887.9 MB (torch-2.8.0-cp313-cp313-manylinux_2_28_x86_64.whl, pip's log in
+// github.com/dstackai/dstack/pull/3029), plus the eight nvidia-*-cu12 wheels whose sizes pip
+// printed in github.com/pytorch/pytorch/issues/121646 (cublas 410.6, cupti 14.1, nvrtc 23.7,
+// runtime 0.8, cudnn 731.7, cufft 121.6, curand 56.5, cusolver 124.2: 1483.2 MB); cusparse,
+// nccl, nvjitlink and triton are left out, so it is low.
+constexpr std::uint64_t k_cuda12_torch_wheels_bytes = 887'900'000ULL + 1'483'200'000ULL;
+
+plan::ExpectedDownload expected_torch_wheels(const GpuPlan& gpu_plan) {
+  const auto& choice = gpu_plan.choice;
+  const std::string what = "torch " + choice.torch_version + "+" + choice.torch_variant + " and the wheels it needs";
+  const auto cuda = gpu::cuda_of_variant(choice.torch_variant);
+  if (util::compare_versions(cuda.empty() ? "0" : cuda, "12") < 0)
+    return {what, std::nullopt, "not known here (PyTorch's index gives no sizes)"};
+  return {what, k_cuda12_torch_wheels_bytes,
+          "estimate: pip's sizes of torch 2.8's wheel and its nvidia-*-cu12 wheels (dstackai/dstack#3029, "
+          "pytorch/pytorch#121646)",
+          true};
 }
 
 std::optional<plan::Decision> gpu_gate(const GpuPlan& gpu_plan) {

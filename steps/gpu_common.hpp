@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "agent/gpu/compat.hpp"
+#include "agent/gpu/repo_index.hpp"
 #include "agent/plan/step.hpp"
 
 namespace cs231n::steps {
@@ -24,9 +25,22 @@ struct GpuPlan {
   // Every index the choice read (PyTorch's pages, NVIDIA's package list, apt's lists through
   // apt-cache) and how it went, one line each, for `plan`.
   std::vector<std::string> index_reads;
+  std::optional<gpu::RepoContents> repo;  // NVIDIA's repo for this OS, when its Packages index was read
 };
 
 GpuPlan plan_gpu(const plan::Context& context);
+
+// What installing `packages` from NVIDIA's repo downloads, for Step::expected_downloads: the
+// Size: fields of them and of their dependencies that the repo has (Packages index), less what
+// dpkg has installed; what the OS archive brings is a second entry of unknown size. Not known at
+// all when the index was not read. `what` names it.
+std::vector<plan::ExpectedDownload> expected_from_nvidia_repo(const plan::Context& context, const GpuPlan& gpu_plan,
+                                                              const std::vector<std::string>& packages,
+                                                              const std::string& what);
+
+// The torch wheels and the nvidia-* wheels they depend on: an estimate (PyTorch's PEP 503 pages
+// give no sizes), for CUDA 12 and later builds; not known for others.
+plan::ExpectedDownload expected_torch_wheels(const GpuPlan& gpu_plan);
 
 // What the GPU path's steps depend on: the chosen CUDA, driver branch and source, and the OS.
 nlohmann::json gpu_inputs(const plan::Context& context);

@@ -44,6 +44,12 @@ class NvidiaDriverStep : public plan::Step {
 
   nlohmann::json inputs(const plan::Context& context) const override { return gpu_inputs(context); }
 
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    const auto gpu_plan = plan_gpu(context);
+    return expected_from_nvidia_repo(context, gpu_plan, driver_packages(gpu_plan.choice, context.facts.kernel_release),
+                                     "driver " + std::to_string(gpu_plan.choice.driver_branch));
+  }
+
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
     const auto choice = plan_gpu(run.context()).choice;

@@ -107,6 +107,15 @@ class NvidiaRepoStep : public plan::Step {
 
   nlohmann::json inputs(const plan::Context& context) const override { return gpu_inputs(context); }
 
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    const auto gpu_plan = plan_gpu(context);
+    // The keyring package; apt-get update then reads the repo's index, which is not counted.
+    if (!gpu_plan.repo || !gpu_plan.repo->details.contains("cuda-keyring"))
+      return {{"cuda-keyring", std::nullopt, "not known here (NVIDIA's Packages index is read on GCE VMs)"}};
+    return {
+        {"cuda-keyring", gpu_plan.repo->details.at("cuda-keyring").size, "the Size: field of NVIDIA's Packages index"}};
+  }
+
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
     const auto& files = run.system().files();
     if (files.exists(run.context().paths.nvidia_repo_unusable_file())) {

@@ -29,6 +29,10 @@ class PytorchStep : public plan::Step {
                           "; versions from " + gpu_plan.torch_source + ")");
   }
 
+  std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    return {expected_torch_wheels(plan_gpu(context))};
+  }
+
   nlohmann::json inputs(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
     const auto install = install_of(context, gpu_plan.choice);

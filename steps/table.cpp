@@ -58,6 +58,7 @@ plan::StepList all_steps(const config::Config& config, const os::Files* files) {
   steps.push_back(make_cuda_step());
   steps.push_back(make_pytorch_step());
   steps.push_back(make_gpu_persistence_step());
+  steps.push_back(make_ready_step());
   steps.push_back(make_idle_shutdown_step());
   steps.push_back(make_verify_step());
   const std::size_t built_in_count = steps.size();

@@ -25,6 +25,7 @@ std::unique_ptr<plan::Step> make_nvidia_driver_step();
 std::unique_ptr<plan::Step> make_cuda_step();
 std::unique_ptr<plan::Step> make_pytorch_step();
 std::unique_ptr<plan::Step> make_gpu_persistence_step();
+std::unique_ptr<plan::Step> make_ready_step();
 std::unique_ptr<plan::Step> make_idle_shutdown_step();
 std::unique_ptr<plan::Step> make_verify_step();
 std::unique_ptr<plan::Step> make_custom_step(const nlohmann::json& definition);

@@ -85,7 +85,9 @@ namespace {
 
 class VerifyStep : public plan::Step {
  public:
-  VerifyStep() : Step({.name = "verify", .after = {"pytorch", "cuda", "gpu-persistence", "jupyter-service"}}) {}
+  // After ready too: a run is done only after it was ready.
+  VerifyStep()
+      : Step({.name = "verify", .after = {"ready", "pytorch", "cuda", "gpu-persistence", "jupyter-service"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);

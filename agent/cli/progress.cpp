@@ -10,7 +10,8 @@
 
 namespace cs231n::cli {
 
-ConsoleProgress::ConsoleProgress() : m_terminal(::isatty(STDERR_FILENO) == 1) {}
+ConsoleProgress::ConsoleProgress(std::function<std::string()> jupyter_note)
+    : m_jupyter_note(std::move(jupyter_note)), m_terminal(::isatty(STDERR_FILENO) == 1) {}
 
 void ConsoleProgress::erase_block() {
   for (; m_drawn > 0; --m_drawn) std::fputs("\x1b[1A\x1b[2K", stderr);
@@ -58,6 +59,18 @@ void ConsoleProgress::tick(const std::vector<std::pair<std::string, double>>& ru
   erase_block();
   m_running = running;
   draw_block();
+}
+
+void ConsoleProgress::ready(const engine::ReadyEvent& event) {
+  std::lock_guard lock(m_mutex);
+  if (m_terminal) erase_block();
+  std::string text = "\nready after " + std::to_string(event.seconds) + " s";
+  text += event.still_running.empty() ? "\n" : "; still running: " + util::join(event.still_running, ", ") + "\n";
+  if (!event.url.empty()) text += "Jupyter: " + event.url + "\n";
+  if (m_jupyter_note) text += m_jupyter_note();
+  std::fputs(text.c_str(), stdout);
+  std::fflush(stdout);
+  if (m_terminal) draw_block();
 }
 
 namespace {
@@ -125,8 +138,16 @@ void PublishingProgress::started(const std::string& step, int attempt) {
   if (!m_announced) {
     m_announced = true;
     m_guest.publish_state(RunState::running);
+    if (!m_ready) m_guest.publish("ready", "");
   }
   m_guest.publish("step", step);
+}
+
+void PublishingProgress::ready(const engine::ReadyEvent& event) {
+  m_inner.ready(event);
+  m_ready = true;
+  if (!event.url.empty()) m_guest.publish("jupyter-url", event.url);
+  m_guest.publish("ready", std::to_string(event.seconds));
 }
 
 void PublishingProgress::finished(const std::string& step, engine::StepStatus status, double duration_s,

@@ -285,6 +285,14 @@ const std::vector<Field>& schema() {
       {"datasets.enabled", Kind::boolean, "download the course datasets", "", {}},
       {"datasets.items", Kind::object_list, "the dataset manifest (see below)", "", {}, dataset_item_fields()},
       {"datasets.extra", Kind::object_list, "datasets added to the manifest", "", {}, dataset_item_fields()},
+      {"downloads.connections", Kind::integer,
+       "HTTP connections all of a run's downloads may have open at once (every step, every file)", "", in_range(1, 64)},
+      {"downloads.accelerate_pip_apt",
+       Kind::boolean,
+       "the agent downloads the wheels pip resolves and the `.deb`s apt would fetch (several at once, each over "
+       "several connections), then pip and apt install them; `false`: pip and apt download by themselves",
+       "",
+       {}},
       {"jupyter.port", Kind::integer, "HTTPS port", "", in_range(1, 65535)},
       {"jupyter.password_hash", Kind::string, "a ready Jupyter hash (`sha1:...` or `argon2:...`)",
        "jupyter-password-hash", k_password_hash},
@@ -306,12 +314,6 @@ const std::vector<Field>& schema() {
       {"pytorch.version", Kind::string, "torch version, or `auto`", "", k_torch_choice},
       {"pytorch.index_url", Kind::string, "where PyTorch's wheel indexes live (`torch_stable.html`, `cu126/`, `cpu/`)",
        "", k_https_url},
-      {"downloads.accelerate_pip_apt",
-       Kind::boolean,
-       "the agent downloads the wheels pip resolves and the `.deb`s apt would fetch (several at once, each over "
-       "several connections), then pip and apt install them; `false`: pip and apt download by themselves",
-       "",
-       {}},
       {"idle_shutdown.enabled", Kind::boolean, "power the VM off when idle", "cs231n-idle-shutdown", {}},
       {"idle_shutdown.minutes", Kind::integer, "idle minutes before power-off", "cs231n-idle-minutes",
        in_range(5, 1440)},
@@ -392,6 +394,13 @@ nlohmann::json profile_defaults(const std::string& profile) {
        {{"enabled", true},
         {"items", seed ? dataset_manifest() : current_dataset_manifest()},
         {"extra", json::array()}}},
+      // One CDN connection brings tens of MB/s (pip printed 94.7 MB/s for torch's 888 MB wheel from
+      // PyPI's CDN in dstackai/dstack#3029, and 50-100 MB/s for torch in invoke-ai/InvokeAI#3146),
+      // while a GCE VM's network is several Gbit/s (cloud.google.com/compute/docs/network-bandwidth:
+      // 2 Gbps per vCPU up to the machine type's cap, 16 Gbps for an n1-standard-8): 16 connections
+      // of ~50 MB/s fill about 6 Gbit/s, the link of the 4-8 vCPU VMs a course uses; more only load
+      // the servers (a mirror or CDN may answer many parallel connections with 429 or 503).
+      {"downloads", {{"connections", 16}, {"accelerate_pip_apt", true}}},
       {"jupyter",
        {{"port", 8888},
         {"password_hash", ""},
@@ -408,7 +417,6 @@ nlohmann::json profile_defaults(const std::string& profile) {
         {"repo_url", "https://developer.download.nvidia.com/compute/cuda/repos"},
         {"keyring_sha256", json::object()}}},
       {"pytorch", {{"version", seed ? "1.2.0" : "auto"}, {"index_url", "https://download.pytorch.org/whl"}}},
-      {"downloads", {{"accelerate_pip_apt", true}}},
       {"idle_shutdown",
        {{"enabled", true},
         {"minutes", 60},

@@ -25,6 +25,8 @@ struct Paths {
   std::string lock_file() const { return state_dir + "/lock"; }
   std::string logs_dir() const { return state_dir + "/logs"; }
   std::string idle_state_file() const { return state_dir + "/idle.json"; }
+  // The running agent's download progress per step, for `status` (rewritten about once a second).
+  std::string progress_file() const { return state_dir + "/progress.json"; }
   std::string jupyter_dir() const { return state_dir + "/jupyter"; }
   std::string password_hash_file() const { return jupyter_dir() + "/password.hash"; }
   std::string api_token_file() const { return jupyter_dir() + "/api-token.env"; }

@@ -7,11 +7,13 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
 #include "agent/core/error.hpp"
 #include "agent/engine/reboot.hpp"
+#include "agent/net/transfer_meter.hpp"
 #include "agent/util/strings.hpp"
 #include "agent/util/time.hpp"
 
@@ -38,6 +40,7 @@ struct Node {
   std::string error;
   int exit_code = 0;  // a more precise exit code for a failure (network, checksum, space)
   bool reboot = false;
+  std::unique_ptr<net::TransferMeter> meter;  // the running step's downloads
 };
 
 bool counts_as_done(StepStatus status) { return status == StepStatus::done || status == StepStatus::skipped; }
@@ -62,6 +65,8 @@ class Scheduler {
   RunOutcome run() {
     m_boot_id = read_boot_id(m_context.system, boot_id_path());
     std::unique_lock lock(m_mutex);
+    // A run that was ready before a reboot it asked for afterwards is still ready: say so again.
+    if (!m_state.run.ready.empty()) announce_ready();
     auto last_tick = Clock::now();
     while (true) {
       if (m_options.interrupt && m_options.interrupt->load() && !m_interrupted) {
@@ -76,6 +81,7 @@ class Scheduler {
       if (Clock::now() - last_tick >= std::chrono::seconds(1)) {
         last_tick = Clock::now();
         m_progress.tick(running_steps());
+        write_progress();
       }
     }
     lock.unlock();
@@ -254,6 +260,7 @@ class Scheduler {
     node.started_at = Clock::now();
     for (const auto& resource : node.step->info().resources) m_held.insert(resource);
     ++m_running;
+    node.meter = std::make_unique<net::TransferMeter>();
     auto& record = m_state.steps[name];
     record.status = StepStatus::running;
     record.started = now();
@@ -285,7 +292,7 @@ class Scheduler {
     const auto& step = *node.step;
     const plan::StepRun run(m_context, step.info().name, m_context.system.files().host_path(log),
                             Clock::now() + step_timeout(m_context.config, step.info().name), &m_cancel,
-                            m_state.run.id + "/" + step.info().name);
+                            m_state.run.id + "/" + step.info().name, node.meter.get());
     run.note("=== " + now() + " run " + m_state.run.id + ", attempt " + std::to_string(attempt) + ", boot " +
              m_boot_id);
     StepStatus status = StepStatus::failed;
@@ -350,9 +357,43 @@ class Scheduler {
       m_stop_starting = true;
       if (m_reboot_requested_by.empty()) m_reboot_requested_by = step.info().name;
     }
+    const bool ready = status == StepStatus::done && step.info().marks_ready;
+    if (ready) m_state.run.ready = now();
     save();
     m_progress.finished(step.info().name, status, node.duration_s, error.empty() ? detail : error);
+    if (ready) announce_ready();
     m_wake.notify_all();
+  }
+
+  // Called with the mutex held.
+  void announce_ready() {
+    ReadyEvent event;
+    event.seconds = ready_after_s(m_state.run).value_or(0);
+    event.url = m_options.jupyter_url;
+    for (const auto& node : m_nodes) {
+      if (node.selected && node.state != NodeState::finished) event.still_running.push_back(node.step->info().name);
+    }
+    m_progress.ready(event);
+  }
+
+  // Each running step's downloads so far, for `status` (another process): a small file rewritten
+  // only when it changes, without the state file's syncs (it is worthless after a crash). Called
+  // with the mutex held.
+  void write_progress() {
+    nlohmann::json steps = nlohmann::json::object();
+    for (const auto& node : m_nodes) {
+      if (node.state != NodeState::running || !node.meter) continue;
+      const auto reading = node.meter->read();
+      if (reading.files == 0) continue;
+      steps[node.step->info().name] = {{"bytes", reading.done},
+                                       {"total", reading.total},
+                                       {"files", reading.files},
+                                       {"sizes_unknown", reading.sizes_unknown}};
+    }
+    const std::string text = nlohmann::json{{"run", m_state.run.id}, {"steps", steps}}.dump() + "\n";
+    if (text == m_progress_written) return;
+    if (m_context.system.files().write_replacing(m_context.paths.progress_file(), text, 0600))
+      m_progress_written = text;
   }
 
   // Attempts count the times apply() ran (a check that finds the work done is not one); saved at
@@ -417,6 +458,7 @@ class Scheduler {
     m_state.run.message = outcome.message;
     m_state.run.pid = 0;
     save();
+    std::ignore = m_context.system.files().remove(m_context.paths.progress_file());
     return outcome;
   }
 
@@ -439,6 +481,7 @@ class Scheduler {
   std::optional<Error> m_save_failure;
   std::string m_reboot_requested_by;
   std::string m_boot_id;
+  std::string m_progress_written;
 };
 
 std::string read_boot_id(const os::System& system, const std::string& path) {

@@ -9,6 +9,13 @@
 
 namespace cs231n::engine {
 
+// The machine became usable (a step with StepInfo::marks_ready ended done).
+struct ReadyEvent {
+  long long seconds = 0;                   // since the run started (its first boot), reboots included
+  std::vector<std::string> still_running;  // the selected steps not finished yet, in plan order
+  std::string url;                         // RunOptions::jupyter_url
+};
+
 // Told about every transition, from the engine's threads (one at a time).
 class Progress {
  public:
@@ -17,6 +24,9 @@ class Progress {
   virtual void finished(const std::string& step, StepStatus status, double duration_s, const std::string& detail) = 0;
   // Called about once a second while steps run, with each running step's elapsed seconds.
   virtual void tick(const std::vector<std::pair<std::string, double>>& running) = 0;
+  // Called once per run when the machine becomes usable (and again at a boot that continues a run
+  // which was ready before its reboot).
+  virtual void ready(const ReadyEvent& /*event*/) {}
 };
 
 struct RunOptions {
@@ -27,6 +37,7 @@ struct RunOptions {
   std::vector<std::string> reboot_command;  // empty: config reboot.command
   std::string boot_id_file;                 // empty: config reboot.boot_id_file
   const std::atomic<bool>* interrupt = nullptr;
+  std::string jupyter_url;  // what ReadyEvent::url says; built by the caller (the engine knows no port)
 };
 
 struct StepReport {
@@ -56,6 +67,10 @@ class Scheduler;
 //  - A failed or refused step stops the steps after it; other branches go on.
 //  - A step that asks for a reboot: running steps finish, nothing new starts, the state records
 //    reboot-pending with this boot's id, then the reboot command runs (not with no_reboot).
+//  - The step that marks the ready moment ending done records it (run.ready) and calls
+//    Progress::ready; the run goes on with the rest.
+//  - About once a second, each running step's download progress (its meter) goes to
+//    Paths::progress_file() for `status`; the file is removed when the run ends.
 class Engine {
  public:
   // Validates the selection before anything changes: throws Error(usage) for an unknown step in

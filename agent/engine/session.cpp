@@ -86,10 +86,12 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
     return SessionResult{.outcome = std::move(*waiting), .ran = true};
 
   start_or_continue_run(state, boot_check, util::random_hex(6), util::iso8601(system.now()));
-  const RunOptions options = options_for(request, state.run);
+  RunOptions options = options_for(request, state.run);
+  const std::string jupyter_url = request.jupyter_url ? request.jupyter_url(config, facts) : "";
+  options.jupyter_url = jupyter_url;
   const auto steps = make_steps(config);
   forget_other_instance(state, steps, request.instance);
-  const plan::Context context{system, facts, config, request.paths};
+  const plan::Context context{system, facts, config, request.paths, net::run_http_settings(config)};
   // Validates the selection before anything below changes the state or the machine.
   Engine engine(steps, context, store, state, options, progress);
   if (!request.resume) record_request(state.run, request);
@@ -100,9 +102,7 @@ SessionResult run_session(os::System& system, const StepFactory& make_steps, con
   install_self(system, request.force);
   install_resume_unit(system, request.paths);
 
-  SessionResult result{.outcome = engine.run(), .ran = true};
-  if (request.jupyter_url) result.jupyter_url = request.jupyter_url(config, facts);
-  return result;
+  return SessionResult{.outcome = engine.run(), .ran = true, .jupyter_url = jupyter_url};
 }
 
 }  // namespace cs231n::engine

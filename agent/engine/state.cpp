@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/core/error.hpp"
+#include "agent/util/time.hpp"
 
 namespace cs231n::engine {
 
@@ -47,7 +48,7 @@ std::optional<StepStatus> parse_step_status(std::string_view text) {
 // files that must keep loading and saving to the same bytes.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StepRecord, status, fingerprint, attempts, started, finished, duration_s, error, log,
                                    boot_id, detail)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunRecord, id, state, started, updated, reboots, boot_id, reboot_requested_by,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RunRecord, id, state, started, updated, ready, reboots, boot_id, reboot_requested_by,
                                    reboot_boot_id, confirmed, instance_id, redo, only, skip, config_layers, pid,
                                    message, order)
 
@@ -63,14 +64,24 @@ void from_json(const json& value, StepStatus& status) {
 
 namespace {
 
-// Format 1 as the first agents wrote it (before instance ids) had no run.instance_id, no run.redo.
+// Format 1 as the first agents wrote it (before instance ids) had no run.instance_id, no run.redo;
+// until the ready moment, no run.ready.
 void upgrade(json& document) {
   auto& run = document.at("run");
   if (!run.contains("instance_id")) run["instance_id"] = "";
   if (!run.contains("redo")) run["redo"] = json::array();
+  if (!run.contains("ready")) run["ready"] = "";
 }
 
 }  // namespace
+
+std::optional<long long> ready_after_s(const RunRecord& run) {
+  const auto started = util::parse_iso8601(run.started);
+  const auto ready = util::parse_iso8601(run.ready);
+  if (!started || !ready) return std::nullopt;
+  return std::max(0LL,
+                  static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(*ready - *started).count()));
+}
 
 json to_json(const State& state) {
   return {{"format", k_state_format}, {"agent_version", CS231N_VERSION}, {"run", state.run}, {"steps", state.steps}};

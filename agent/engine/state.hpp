@@ -35,8 +35,11 @@ struct StepRecord {
 struct RunRecord {
   std::string id;
   RunState state = RunState::not_started;
-  std::string started;
+  std::string started;  // when the run began (its first boot)
   std::string updated;
+  // When the machine became usable: the step that marks it (StepInfo::marks_ready) ended done in
+  // this run. Empty until then.
+  std::string ready;
   int reboots = 0;
   std::string boot_id;              // boot in which the state was last written
   std::string reboot_requested_by;  // the step that asked for the pending reboot
@@ -52,6 +55,9 @@ struct RunRecord {
   std::vector<std::string> order;  // step names in plan order, for `status`
 };
 
+// Whole seconds from the run's start to its ready moment; nullopt until it is ready.
+std::optional<long long> ready_after_s(const RunRecord& run);
+
 struct State {
   RunRecord run;
   std::map<std::string, StepRecord> steps;
@@ -62,8 +68,8 @@ inline constexpr int k_state_format = 1;
 
 // The state file's document: {"format", "agent_version", "run", "steps"}, each record's fields under
 // their member names, the enums by the names to_string gives. A format 1 document from before
-// instance ids (no run.instance_id, no run.redo) is upgraded on reading; a newer format is refused
-// by StateStore.
+// instance ids (no run.instance_id, no run.redo) or before the ready moment (no run.ready) is
+// upgraded on reading; a newer format is refused by StateStore.
 nlohmann::json to_json(const State& state);
 // Throws (std::runtime_error, nlohmann::json::exception; with what is wrong) for a document that
 // is not a valid state: a missing or mistyped field, an unknown status.

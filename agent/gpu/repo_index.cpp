@@ -1,6 +1,8 @@
 #include "agent/gpu/repo_index.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <set>
 
 #include "agent/util/strings.hpp"
 
@@ -54,25 +56,92 @@ int RepoContents::unsuffixed_driver_branch() const {
   return 0;
 }
 
+RepoContents::Closure RepoContents::download_closure(const std::vector<std::string>& names,
+                                                     const std::function<bool(const std::string&)>& skip) const {
+  Closure closure;
+  std::set<std::string> seen;
+  std::vector<std::string> todo = names;
+  while (!todo.empty()) {
+    const std::string name = todo.back();
+    todo.pop_back();
+    if (!seen.insert(name).second || (skip && skip(name))) continue;
+    const auto found = details.find(name);
+    if (found == details.end()) {
+      ++closure.elsewhere;
+      continue;
+    }
+    closure.bytes += found->second.size;
+    ++closure.packages;
+    todo.insert(todo.end(), found->second.depends.begin(), found->second.depends.end());
+  }
+  return closure;
+}
+
+namespace {
+
+// Whether Debian version `a` is newer than `b`, by their runs of digits in order ("12.6.85-1":
+// 12 6 85 1): dpkg's ordering for the versions NVIDIA's repos use (digits, dots, one revision);
+// util::compare_versions reads "85-1" as no number at all.
+bool newer_version(std::string_view a, std::string_view b) {
+  const auto runs = [](std::string_view text) {
+    std::vector<std::uint64_t> numbers;
+    for (std::size_t i = 0; i < text.size();) {
+      if (std::isdigit(static_cast<unsigned char>(text[i])) == 0) {
+        ++i;
+        continue;
+      }
+      const auto end = text.find_first_not_of("0123456789", i);
+      numbers.push_back(util::parse_uint(text.substr(i, end - i)).value_or(0));
+      i = end == std::string_view::npos ? text.size() : end;
+    }
+    return numbers;
+  };
+  return runs(a) > runs(b);
+}
+
+// "a (>= 1.0), b:any | c, d" -> a, b, d: apt takes the first alternative it can.
+std::vector<std::string> dependency_names(std::string_view field) {
+  std::vector<std::string> names;
+  for (const auto& item : util::split(field, ',')) {
+    const auto first = util::trim(std::string_view(item).substr(0, item.find('|')));
+    const auto name = first.substr(0, first.find_first_of(" (:"));
+    if (!name.empty()) names.emplace_back(name);
+  }
+  return names;
+}
+
+}  // namespace
+
 RepoContents parse_packages_index(std::string_view text) {
   RepoContents contents;
   std::string name;
   std::string version;
+  RepoContents::Details details;
   const auto finish = [&] {
     if (!name.empty() && !version.empty()) {
       auto& kept = contents.packages[name];
-      if (kept.empty() || util::compare_versions(version, kept) > 0) kept = version;
+      if (kept.empty() || newer_version(version, kept)) {
+        kept = version;
+        contents.details[name] = std::move(details);
+      }
     }
     name.clear();
     version.clear();
+    details = {};
   };
+  const auto value = [](std::string_view line, std::size_t prefix) { return util::trim(line.substr(prefix)); };
   for (const auto& line : util::lines(text)) {
     if (util::trim(line).empty()) {
       finish();
     } else if (line.starts_with("Package:")) {
-      name = util::trim(std::string_view(line).substr(8));
+      name = value(line, 8);
     } else if (line.starts_with("Version:")) {
-      version = util::trim(std::string_view(line).substr(8));
+      version = value(line, 8);
+    } else if (line.starts_with("Size:")) {
+      details.size = util::parse_uint(value(line, 5)).value_or(0);
+    } else if (line.starts_with("Depends:") || line.starts_with("Pre-Depends:")) {
+      auto names = dependency_names(line.substr(line.find(':') + 1));
+      details.depends.insert(details.depends.end(), names.begin(), names.end());
     }
   }
   finish();

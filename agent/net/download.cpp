@@ -12,9 +12,11 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/net/backoff.hpp"
+#include "agent/net/connection_budget.hpp"
 #include "agent/net/download_sidecar.hpp"
 #include "agent/net/download_transfer.hpp"
 #include "agent/net/prefix_hasher.hpp"
+#include "agent/net/transfer_meter.hpp"
 #include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
@@ -31,20 +33,29 @@ constexpr auto k_progress_interval = std::chrono::milliseconds(200);
 
 std::string human(std::uint64_t bytes) { return util::human_bytes(bytes); }
 
-// One call of download(): the part file, its sidecar, the hash of what arrived, the attempts.
+// One call of download(): the part file, its sidecar, the hash of what arrived, the attempts,
+// the connection slots it holds and its share of the step's meter.
 class FileDownload {
  public:
-  FileDownload(const os::Files& files, const HttpSettings& settings, const DownloadRequest& request)
+  FileDownload(const os::Files& files, const HttpSettings& settings, const DownloadRequest& request,
+               TransferMeter::Share share)
       : m_files(files),
         m_settings(settings),
         m_request(request),
         m_part(request.dest + ".part"),
-        m_sidecar_path(request.dest + ".part.json") {}
+        m_sidecar_path(request.dest + ".part.json"),
+        m_slots(settings.connections.get()),
+        m_share(std::move(share)) {}
 
   std::expected<DownloadResult, DownloadError> run() {
-    if (auto kept = existing_matches()) return *kept;
+    if (auto kept = existing_matches()) {
+      m_share.update(kept->bytes, kept->bytes);
+      return *kept;
+    }
     for (int round = 0; round < 2; ++round) {
-      if (auto fetched = fetch_into_part(); !fetched) return std::unexpected(fetched.error());
+      auto fetched = fetch_into_part();
+      m_slots.release_all();  // verifying needs no connection
+      if (!fetched) return std::unexpected(fetched.error());
       const auto verdict = verify();
       if (!verdict) {
         discard();
@@ -58,6 +69,7 @@ class FileDownload {
                                                          " (downloaded twice); check the URL and the checksum"});
       }
       if (auto promoted = promote(); !promoted) return std::unexpected(promoted.error());
+      m_share.update(m_result.bytes, m_result.bytes);
       return m_result;
     }
     return std::unexpected(
@@ -157,8 +169,9 @@ class FileDownload {
   std::expected<void, AttemptError> transfer_round() {
     std::expected<void, AttemptError> outcome;
     {
-      TransferRound round(m_settings, m_request.url, m_sidecar, m_fd.get(), m_files.host_path(m_part).string(),
-                          [this] { restart_hash(); });
+      TransferRound round(
+          m_settings, m_request.url, m_sidecar, m_fd.get(), m_files.host_path(m_part).string(),
+          [this] { restart_hash(); }, m_slots);
       m_connections = std::max(m_connections, round.connections());
       outcome = round.run([this] { housekeeping(false); }, m_request.cancel);
       m_result.bytes_transferred += round.transferred();
@@ -173,6 +186,7 @@ class FileDownload {
     const auto upto = m_sidecar.contiguous_end();
     if (m_hasher && (force || upto - m_hasher->hashed() >= k_hash_step)) m_hasher->advance(m_fd.get(), upto);
     if (force || now - m_last_sidecar >= k_sidecar_interval) save_sidecar();
+    m_share.update(m_sidecar.bytes_done(), m_sidecar.size);
     if (m_request.on_progress && (force || now - m_last_progress >= k_progress_interval)) {
       const auto bytes = m_sidecar.bytes_done();
       const double seconds = std::chrono::duration<double>(now - m_rate_since).count();
@@ -205,6 +219,11 @@ class FileDownload {
     Backoff backoff(m_request.max_attempts, random_jitter());
     bool need_layout = true;
     while (true) {
+      // The probe and the first segment need a connection: wait for the run's budget to have one.
+      if (!m_slots.hold_one(m_request.cancel)) {
+        return std::unexpected(DownloadError{DownloadFailure::cancelled, util::redact_credentials(m_request.url) +
+                                                                             ": interrupted; run again to resume"});
+      }
       ++m_result.attempts;
       std::expected<void, AttemptError> attempt;
       if (need_layout) attempt = start_layout();
@@ -234,6 +253,7 @@ class FileDownload {
                                                         " attempts; check the network and run again to resume)"});
       }
       const auto delay = backoff.delay(error.retry_after);
+      m_slots.release_all();  // no connection while waiting: other files may use it
       spdlog::info("{}: {}; trying again in {:.1f} s", util::redact_credentials(m_request.url), error.message,
                    static_cast<double>(delay.count()) / 1000);
       if (m_request.sleep) {
@@ -294,6 +314,7 @@ class FileDownload {
     std::ignore = m_files.remove(m_sidecar_path);
     m_sidecar = Sidecar{};
     m_hasher.reset();
+    m_share.update(0, std::nullopt);
   }
 
   const os::Files& m_files;
@@ -305,6 +326,8 @@ class FileDownload {
   os::UniqueFd m_fd;
   std::optional<PrefixHasher> m_hasher;
   DownloadResult m_result;
+  ConnectionSlots m_slots;
+  TransferMeter::Share m_share;
   unsigned m_connections = 0;
   Clock::time_point m_last_sidecar{};
   Clock::time_point m_last_progress{};
@@ -329,16 +352,20 @@ ExitCode exit_code_of(DownloadFailure kind) {
 
 std::expected<DownloadResult, DownloadError> download(const os::Files& files, const HttpSettings& settings,
                                                       const DownloadRequest& request) {
-  FileDownload transfer(files, settings, request);
+  FileDownload transfer(files, settings, request, TransferMeter::Share(settings.meter, request.size));
   return transfer.run();
 }
 
 void download_all(const os::Files& files, const HttpSettings& settings, std::vector<QueuedDownload>& queue,
                   unsigned parallel, const DownloadFinished& finished) {
+  // Every file counts in the step's meter from the start, not only once its turn comes.
+  std::vector<TransferMeter::Share> shares;
+  for (const auto& entry : queue) shares.emplace_back(settings.meter, entry.request.size);
   std::atomic<std::size_t> next{0};
   const auto worker = [&] {
     for (std::size_t i = next++; i < queue.size(); i = next++) {
-      queue[i].result = download(files, settings, queue[i].request);
+      FileDownload transfer(files, settings, queue[i].request, std::move(shares[i]));
+      queue[i].result = transfer.run();
       if (finished) finished(queue[i]);
     }
   };

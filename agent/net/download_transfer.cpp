@@ -135,8 +135,8 @@ RemoteFile describe(const ProbeAnswer& answer) {
 }
 
 TransferRound::TransferRound(const HttpSettings& settings, const std::string& url, Sidecar& sidecar, int fd,
-                             std::string part_name, const std::function<void()>& restarted)
-    : m_sidecar(sidecar), m_part_name(std::move(part_name)), m_multi(make_curl_multi()) {
+                             std::string part_name, const std::function<void()>& restarted, ConnectionSlots& slots)
+    : m_sidecar(sidecar), m_part_name(std::move(part_name)), m_slots(slots), m_multi(make_curl_multi()) {
   const std::string validator = sidecar.etag.empty() ? sidecar.last_modified : sidecar.etag;
   for (auto& segment : sidecar.segments) {
     if (segment.end != UINT64_MAX && segment.start + segment.done >= segment.end) segment.complete = true;
@@ -150,6 +150,8 @@ TransferRound::TransferRound(const HttpSettings& settings, const std::string& ur
     set_url(handle, url);
     curl_easy_setopt(handle, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(handle, CURLOPT_BUFFERSIZE, 256L * 1024);
+    // Closed when the segment ends: its slot may go to another file's connection.
+    curl_easy_setopt(handle, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(handle, CURLOPT_HEADERDATA, stream.get());
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
@@ -165,18 +167,29 @@ TransferRound::TransferRound(const HttpSettings& settings, const std::string& ur
       segment.done = 0;  // no ranges: a stream can only start at the beginning
       if (restarted) restarted();
     }
-    stream->membership.emplace(m_multi.get(), handle);
     m_streams.push_back(std::move(stream));
   }
+  start_waiting(false);
 }
 
 TransferRound::~TransferRound() = default;
+
+void TransferRound::start_waiting(bool failed) {
+  while (!failed && m_next < m_streams.size() && (m_active < m_slots.held() || m_slots.take_free())) {
+    auto& stream = *m_streams[m_next++];
+    stream.membership.emplace(m_multi.get(), stream.handle.get());
+    ++m_active;
+  }
+  m_most_active = std::max(m_most_active, m_active);
+  // Slots nothing waits for go back to the run's budget; the file keeps one until it ends.
+  while (m_slots.held() > std::max(1u, m_active)) m_slots.release_one(1);
+}
 
 std::expected<void, AttemptError> TransferRound::run(const std::function<void()>& tick,
                                                      const std::atomic<bool>* cancel) {
   std::optional<AttemptError> failure;
   int running = 1;
-  while (running > 0) {
+  while (running > 0 || m_active > 0) {
     curl_multi_perform(m_multi.get(), &running);
     int queued = 0;
     while (CURLMsg* message = curl_multi_info_read(m_multi.get(), &queued)) {
@@ -184,8 +197,10 @@ std::expected<void, AttemptError> TransferRound::run(const std::function<void()>
       auto found = std::ranges::find_if(
           m_streams, [&](const auto& stream) { return stream->handle.get() == message->easy_handle; });
       finished(**found, message->data.result, failure);
+      --m_active;
     }
-    if (running > 0) curl_multi_poll(m_multi.get(), nullptr, 0, 100, nullptr);
+    start_waiting(failure.has_value());
+    if (m_active > 0) curl_multi_poll(m_multi.get(), nullptr, 0, 100, nullptr);
     if (tick) tick();
     if (cancel && cancel->load()) {
       failure = AttemptError{false, DownloadFailure::cancelled, "interrupted"};

@@ -12,7 +12,9 @@ namespace cs231n::net {
 // (`gcloud compute instances get-guest-attributes VM --query-path=cs231n-agent/`):
 //   state        the run state, spelled as in `status` (running, reboot-pending, done, ...)
 //   step         the step that started last
-//   jupyter-url  https://<external ip>:<port>/ once the run is done
+//   ready        whole seconds from the run's start (its first boot) to the moment a student can
+//                work (the `ready` step); empty until then, while state stays running
+//   jupyter-url  https://<external ip>:<port>/ from the ready moment on
 //   error        one line, when the run failed or was refused
 // Guest attributes exist only when the VM has `enable-guest-attributes=TRUE`; publishing is best
 // effort: the first failure is logged once and publishing stops, the run goes on.

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "agent/config/config.hpp"
+#include "agent/net/connection_budget.hpp"
 #include "agent/net/curl_handle.hpp"
 #include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
@@ -28,6 +30,13 @@ std::string find_ca_bundle() {
 HttpSettings default_http_settings() {
   HttpSettings settings;
   settings.ca_file = find_ca_bundle();
+  return settings;
+}
+
+HttpSettings run_http_settings(const config::Config& config) {
+  HttpSettings settings = default_http_settings();
+  settings.connections =
+      std::make_shared<ConnectionBudget>(static_cast<unsigned>(config.integer("downloads.connections")));
   return settings;
 }
 

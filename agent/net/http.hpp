@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -9,7 +10,14 @@
 
 typedef void CURL;
 
+namespace cs231n::config {
+class Config;
+}
+
 namespace cs231n::net {
+
+class ConnectionBudget;
+class TransferMeter;
 
 // How every HTTP request of the agent is made. Certificate verification is always on.
 struct HttpSettings {
@@ -27,12 +35,22 @@ struct HttpSettings {
   // opens that path itself, following whatever symlink or FIFO is there by then.
   std::string ca_pem;
   bool use_proxy = true;  // http_proxy, https_proxy, no_proxy from the environment
+  // The run's limit on download connections (connection_budget.hpp), shared by every copy of
+  // these settings; null: no limit. Small requests (http_request) do not count against it.
+  std::shared_ptr<ConnectionBudget> connections;
+  // Where download() counts what it fetches (one step's downloads; the engine reads it for
+  // `status`); null: nowhere. Owned by whoever set it, for as long as these settings are used.
+  TransferMeter* meter = nullptr;
 };
 
 // The system CA bundle: $SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt, ... ("" if none).
 std::string find_ca_bundle();
 
 HttpSettings default_http_settings();
+
+// The settings of a run: default_http_settings() with one connection budget of
+// `downloads.connections` slots for all its downloads.
+HttpSettings run_http_settings(const config::Config& config);
 
 // curl_global_init, once per process.
 void ensure_curl();

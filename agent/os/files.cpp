@@ -322,6 +322,15 @@ void Files::remove_stale_temps(std::string_view path) const {
 
 util::Result<void> Files::write_atomic(std::string_view path, std::string_view content, mode_t mode,
                                        std::optional<Ownership> owner) const {
+  return replace(path, content, mode, owner, true);
+}
+
+util::Result<void> Files::write_replacing(std::string_view path, std::string_view content, mode_t mode) const {
+  return replace(path, content, mode, std::nullopt, false);
+}
+
+util::Result<void> Files::replace(std::string_view path, std::string_view content, mode_t mode,
+                                  std::optional<Ownership> owner, bool durable) const {
   const auto [parent, name] = split_parent(path);
   auto dir = open(parent, O_RDONLY | O_DIRECTORY);
   if (!dir) return std::unexpected(dir.error());
@@ -357,13 +366,13 @@ util::Result<void> Files::write_atomic(std::string_view path, std::string_view c
     return errno_failure("setting owner of", host_path(path).string());
   }
   if (::fchmod(temp.get(), mode) != 0) return errno_failure("setting mode of", host_path(path).string());
-  if (::fsync(temp.get()) != 0) return errno_failure("syncing", host_path(path).string());
+  if (durable && ::fsync(temp.get()) != 0) return errno_failure("syncing", host_path(path).string());
   if (::renameat(dir->get(), temp_name.c_str(), dir->get(), name.c_str()) != 0) {
     return errno_failure("renaming into place", host_path(path).string());
   }
   committed = true;
   remove_stale_temps_in(dir->get(), name);
-  if (::fsync(dir->get()) != 0) return errno_failure("syncing folder of", host_path(path).string());
+  if (durable && ::fsync(dir->get()) != 0) return errno_failure("syncing folder of", host_path(path).string());
   return {};
 }
 

@@ -97,6 +97,10 @@ class Files {
   // removes it, and so does remove_stale_temps.
   util::Result<void> write_atomic(std::string_view path, std::string_view content, mode_t mode,
                                   std::optional<Ownership> owner = std::nullopt) const;
+  // write_atomic without the syncs: readers still see the old file or the new one, but a power
+  // loss may lose both. For what is rewritten every second and worthless after a crash (the
+  // running agent's download progress).
+  util::Result<void> write_replacing(std::string_view path, std::string_view content, mode_t mode) const;
   // Removes the temp files killed write_atomic calls for `path` left (nobody else writes them:
   // one agent run writes at a time).
   void remove_stale_temps(std::string_view path) const;
@@ -115,6 +119,8 @@ class Files {
   // root down, then the last component with `flags` | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY.
   util::Result<UniqueFd> open_user_path(std::string_view path, int flags) const;
 
+  util::Result<void> replace(std::string_view path, std::string_view content, mode_t mode,
+                             std::optional<Ownership> owner, bool durable) const;
   std::filesystem::path m_root;
 };
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "agent/core/error.hpp"
+#include "agent/util/strings.hpp"
 #include "agent/util/text_table.hpp"
 
 namespace cs231n::plan {
@@ -33,6 +34,75 @@ Decision refused(std::string reason, std::string summary) {
 bool Plan::has_refusal() const {
   return refusal ||
          std::ranges::any_of(steps, [](const PlannedStep& step) { return step.decision.action == Action::refuse; });
+}
+
+std::string Plan::ready_step() const {
+  const auto found = std::ranges::find_if(steps, &PlannedStep::marks_ready);
+  return found == steps.end() ? "" : found->name;
+}
+
+Bytes& Bytes::operator+=(const Bytes& other) {
+  known += other.known;
+  complete = complete && other.complete;
+  estimate = estimate || other.estimate;
+  return *this;
+}
+
+Bytes bytes_of(const PlannedStep& step) {
+  Bytes bytes;
+  if (step.decision.action != Action::run) return bytes;
+  for (const auto& download : step.downloads) {
+    bytes += Bytes{download.bytes.value_or(0), download.bytes.has_value(), download.estimate};
+  }
+  return bytes;
+}
+
+std::string bytes_text(const Bytes& bytes) {
+  if (bytes.known == 0) return bytes.complete ? "" : "?";
+  return (bytes.estimate ? "~" : "") + util::human_bytes(bytes.known) + (bytes.complete ? "" : "+?");
+}
+
+CriticalPath critical_path(const Plan& plan, const std::string& target) {
+  const auto& steps = plan.steps;
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < steps.size(); ++i) index[steps[i].name] = i;
+  // The heaviest chain ending at each step (steps are in an order that respects `after`).
+  std::vector<std::uint64_t> heaviest(steps.size(), 0);
+  std::vector<std::optional<std::size_t>> via(steps.size());
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    for (const auto& predecessor : steps[i].after) {
+      const auto p = index.at(predecessor);
+      if (!via[i] || heaviest[p] > heaviest[*via[i]]) via[i] = p;
+    }
+    heaviest[i] = bytes_of(steps[i]).known + (via[i] ? heaviest[*via[i]] : 0);
+  }
+  CriticalPath path{target.empty() ? "done" : target, {}, {}, {}};
+  if (steps.empty()) return path;
+  std::optional<std::size_t> end;
+  std::vector<bool> needed(steps.size(), target.empty());
+  if (target.empty()) {
+    // The end of the run: the heaviest chain, and of equal ones the last to end.
+    end = 0;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      if (heaviest[i] >= heaviest[*end]) end = i;
+    }
+  } else if (index.contains(target)) {
+    end = index.at(target);
+    needed[*end] = true;
+    for (std::size_t i = *end + 1; i-- > 0;) {
+      if (!needed[i]) continue;
+      for (const auto& predecessor : steps[i].after) needed[index.at(predecessor)] = true;
+    }
+  }
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (needed[i]) path.needed += bytes_of(steps[i]);
+  }
+  for (auto at = end; at; at = via[*at]) {
+    if (steps[*at].decision.action != Action::run) continue;
+    path.steps.insert(path.steps.begin(), steps[*at].name);
+    path.bytes += bytes_of(steps[*at]);
+  }
+  return path;
 }
 
 // Kahn's algorithm, always taking the earliest ready step in table order, so the order is
@@ -104,7 +174,7 @@ Plan make_plan(const StepList& steps, const Context& context, const RecordedResu
   plan.refusal = context.facts.unsupported_reason();
   std::map<std::string, std::string> blocked_by;  // step -> the refused step it depends on
   for (const Step* step : order_steps(steps)) {
-    PlannedStep planned{step->info().name, step->info().after, {}};
+    PlannedStep planned{step->info().name, step->info().after, {}, {}, step->info().marks_ready};
     std::string blocker;
     for (const auto& predecessor : planned.after) {
       if (auto found = blocked_by.find(predecessor); found != blocked_by.end()) {
@@ -121,6 +191,7 @@ Plan make_plan(const StepList& steps, const Context& context, const RecordedResu
       if (planned.decision.action == Action::run)
         planned.decision = done_or_run(*step, context, recorded, planned.decision);
     }
+    if (planned.decision.action == Action::run) planned.downloads = step->expected_downloads(context);
     if (planned.decision.action == Action::refuse) blocked_by[planned.name] = planned.name;
     if (!blocker.empty()) blocked_by[planned.name] = blocker;
     plan.steps.push_back(std::move(planned));
@@ -128,19 +199,54 @@ Plan make_plan(const StepList& steps, const Context& context, const RecordedResu
   return plan;
 }
 
+namespace {
+
+nlohmann::json to_json(const Bytes& bytes) {
+  return {{"bytes", bytes.known}, {"complete", bytes.complete}, {"estimate", bytes.estimate}};
+}
+
+// The paths to the ready moment (when a step marks it) and to the end of the run.
+std::vector<CriticalPath> critical_paths(const Plan& plan) {
+  std::vector<CriticalPath> paths;
+  if (const auto ready = plan.ready_step(); !ready.empty()) paths.push_back(critical_path(plan, ready));
+  paths.push_back(critical_path(plan, ""));
+  return paths;
+}
+
+}  // namespace
+
 nlohmann::json to_json(const Plan& plan) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& step : plan.steps) {
+    nlohmann::json downloads = nlohmann::json::array();
+    for (const auto& download : step.downloads) {
+      downloads.push_back({{"what", download.what},
+                           {"bytes", download.bytes ? nlohmann::json(*download.bytes) : nlohmann::json()},
+                           {"source", download.source},
+                           {"estimate", download.estimate}});
+    }
     steps.push_back({{"name", step.name},
                      {"action", to_string(step.decision.action)},
                      {"reason", step.decision.reason},
                      {"summary", step.decision.summary},
-                     {"after", step.after}});
+                     {"after", step.after},
+                     {"downloads", downloads},
+                     {"download_bytes", to_json(bytes_of(step))}});
+  }
+  nlohmann::json paths = nlohmann::json::object();
+  for (const auto& path : critical_paths(plan)) {
+    nlohmann::json chain = nlohmann::json::array();
+    for (const auto& name : path.steps) {
+      const auto found = std::ranges::find(plan.steps, name, &PlannedStep::name);
+      chain.push_back({{"name", name}, {"download_bytes", to_json(bytes_of(*found))}});
+    }
+    paths[path.target] = {{"steps", chain}, {"download_bytes", to_json(path.bytes)}, {"needed", to_json(path.needed)}};
   }
   return {{"profile",
            {{"name", plan.profile.name}, {"requested", plan.profile.requested}, {"reason", plan.profile.reason}}},
           {"refusal", plan.refusal ? nlohmann::json(*plan.refusal) : nlohmann::json(nullptr)},
-          {"steps", steps}};
+          {"steps", steps},
+          {"critical_path", paths}};
 }
 
 std::string to_table(const Plan& plan) {
@@ -160,7 +266,33 @@ std::string to_table(const Plan& plan) {
     const std::string& why = decision.action == Action::run ? decision.summary : decision.reason;
     table.add_row({step.name, std::string(to_string(decision.action)), why});
   }
-  return text + table.render();
+  text += table.render();
+
+  util::TextTable downloads({{}, {}, {util::TextTable::Align::right}}, "  ");
+  for (const auto& step : plan.steps) {
+    if (step.decision.action != Action::run) continue;
+    for (const auto& download : step.downloads) {
+      downloads.add_row({step.name, download.what,
+                         bytes_text({download.bytes.value_or(0), download.bytes.has_value(), download.estimate}),
+                         download.source});
+    }
+  }
+  if (downloads.empty()) return text;
+  text += "\nDownloads (~: an estimate, ?: not known here):\n" + downloads.render();
+  text += "\nExpected order: the chain of steps with the most to download, each with its bytes\n";
+  for (const auto& path : critical_paths(plan)) {
+    std::string chain;
+    for (const auto& name : path.steps) {
+      const auto bytes = bytes_text(bytes_of(*std::ranges::find(plan.steps, name, &PlannedStep::name)));
+      chain += (chain.empty() ? "" : " -> ") + name + (bytes.empty() ? "" : " (" + bytes + ")");
+    }
+    const auto on_path = bytes_text(path.bytes);
+    const auto needed = bytes_text(path.needed);
+    text += "  to " + path.target + ": " + (chain.empty() ? "nothing to run" : chain) + "\n";
+    text += "    " + (on_path.empty() ? std::string("nothing") : on_path) + " on this path; " +
+            (needed.empty() ? std::string("nothing") : needed) + " downloaded before " + path.target + "\n";
+  }
+  return text;
 }
 
 }  // namespace cs231n::plan

@@ -2,14 +2,17 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/config/config.hpp"
 #include "agent/core/paths.hpp"
 #include "agent/detect/facts.hpp"
+#include "agent/net/http.hpp"
 #include "agent/os/system.hpp"
 #include "agent/util/result.hpp"
 
@@ -35,6 +38,9 @@ struct Context {
   const detect::Facts& facts;
   const config::Config& config;
   const Paths& paths = Paths::defaults();
+  // How the run's downloads are made: one connection budget for all of them (run_http_settings);
+  // steps take them from StepRun::http(), which adds the step's meter.
+  net::HttpSettings http = net::default_http_settings();
 };
 
 // Whether the system is already in the state a step wants.
@@ -53,9 +59,10 @@ struct ApplyResult {
 // interrupt flag and the marker that lets a later run find processes left behind by a killed one.
 class StepRun {
  public:
+  // `meter` (may be null) counts the step's downloads, for `status`.
   StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
           std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt,
-          std::string process_marker);
+          std::string process_marker, net::TransferMeter* meter = nullptr);
   // A run outside the engine's bookkeeping, with no log and no process marker: the checks of
   // `plan` and of the engine's --only test, `verify` from the command line, tests.
   static StepRun unlogged(const Context& context, std::string step_name, std::chrono::steady_clock::duration timeout,
@@ -68,6 +75,9 @@ class StepRun {
   const std::filesystem::path& log_path() const { return m_log_path; }
   bool interrupted() const { return m_interrupt && m_interrupt->load(); }
   const std::atomic<bool>* interrupt_flag() const { return m_interrupt; }
+  // The settings every download of the step is made with: the run's (its connection budget)
+  // and the step's meter.
+  net::HttpSettings http() const;
 
   // Runs a command for this step. A command that cannot start or does not succeed is a Failure
   // whose message names the command, how it ended and the last lines of its output.
@@ -86,6 +96,15 @@ class StepRun {
   std::chrono::steady_clock::time_point m_deadline;
   const std::atomic<bool>* m_interrupt;
   std::string m_process_marker;
+  net::TransferMeter* m_meter;
+};
+
+// A download a step expects to make on this machine, for `plan`'s critical path.
+struct ExpectedDownload {
+  std::string what;  // "Miniforge3-26.7.2-0-Linux-x86_64.sh", "cuda-toolkit-12-6 and its dependencies"
+  std::optional<std::uint64_t> bytes;  // nullopt: not known here ("?")
+  std::string source;                  // where the number comes from: "the config", "NVIDIA's Packages index", ...
+  bool estimate = false;               // a sourced estimate, not this machine's files
 };
 
 // What a step is, apart from what it does: declared once by each step, like cloud-init's module meta.
@@ -103,6 +122,9 @@ struct StepInfo {
   // A step whose wanted state depends on something that must not enter its fingerprint (a
   // password) is checked again on every run even when recorded done; check() must stay cheap.
   bool recheck_when_done = false;
+  // Its ending done is the moment the machine is usable (the `ready` step): the engine records the
+  // time (state run.ready) and tells its Progress, while the steps nobody waits for go on.
+  bool marks_ready = false;
 };
 
 // One unit of work. Each built-in step is one file in steps/, listed in steps/table.cpp.
@@ -119,6 +141,9 @@ class Step {
   virtual util::Result<CheckResult> check(const StepRun& run) const = 0;
   // Brings the system into the wanted state. Must be idempotent: it may run again after a crash.
   virtual util::Result<ApplyResult> apply(const StepRun& run) const = 0;
+  // What apply() would download here, for `plan` (asked only of a step that would run; it may
+  // read an index, like decide()). None by default.
+  virtual std::vector<ExpectedDownload> expected_downloads(const Context& /*context*/) const { return {}; }
 
  private:
   StepInfo m_info;

@@ -35,7 +35,8 @@
 #                                  cuda-keyring's) and GPU_KEYRING_PIN (its gpu.keyring_sha256 entry, JSON).
 #                                  The server reads the faults file GPU_FAULTS (http_server.py --faults)
 #                                  at every request: a test writes rules there when it wants some.
-#                                  Leaves lib.sh's BASE alone.
+#                                  Leaves lib.sh's BASE alone. GPU_REPO_SERVER_ARGS (an array) goes
+#                                  to that server (http_server.py), e.g. (--slow 'GLOB=SECONDS').
 #   gpu_install_repo_lists         the OS archive's list and key of those repos into the overlay mounted
 #                                  now (a test's second overlay: nothing is built again)
 #   gpu_nvidia_repo good|badsig|unsigned   publishes NVIDIA's repo again, signed right, by a key
@@ -62,6 +63,7 @@ GPU_KEYRING_SHA256="" GPU_KEYRING_PIN=""
 # The repos server's faults by client (tests/support/http_server.py --faults): none until a test writes some.
 GPU_FAULTS=$TEST_TMP/gpu-repos-faults.json
 GPU_KERNEL_RELEASES=()
+GPU_REPO_SERVER_ARGS=()
 GPU_SLOT_DEFAULT=0000:00:04.0
 GPU_SECURE_BOOT_VARIABLE=sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
 
@@ -276,7 +278,7 @@ gpu_make_repos() {
     GPU_KERNEL_RELEASES=("$(gpu_kernel_release)")
   fi
   if [[ -z $GPU_BASE ]]; then
-    _gpu_start_server gpu-repos --tree --faults "$GPU_FAULTS"
+    _gpu_start_server gpu-repos --tree --faults "$GPU_FAULTS" "${GPU_REPO_SERVER_ARGS[@]}"
     # shellcheck disable=SC2034  # GPU_SERVER_LOG is for the tests
     GPU_BASE=$_GPU_STARTED_BASE GPU_SERVE=$_GPU_STARTED_SERVE GPU_SERVER_LOG=$_GPU_STARTED_LOG
   fi

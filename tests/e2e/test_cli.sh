@@ -276,4 +276,53 @@ for mask in 077 000; do
   assert_eq "mode of the log (umask $mask)" 644 "$(stat -c %a -- "$TEST_TMP/umask-$mask.log")"
 done
 
+section "status: the ready moment, and a running step's download progress as the running agent writes it"
+STATUS_DIR=$TEST_TMP/status-state
+mkdir -p -- "$STATUS_DIR"
+# The golden state file (started 20:31:05, ready 20:38:17) with nvidia-driver running, and the
+# progress file the engine writes beside it (agent/engine/engine.cpp, write_progress).
+"$PYTHON" - "$SOURCE_DIR/tests/fixtures/state/state.json" "$STATUS_DIR" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))
+state["run"]["state"] = "running"
+state["steps"]["nvidia-driver"]["status"] = "running"
+json.dump(state, open(sys.argv[2] + "/state.json", "w"))
+progress = {"run": state["run"]["id"], "steps": {"nvidia-driver": {"bytes": 400, "total": 1000, "files": 2, "sizes_unknown": 0}}}
+json.dump(progress, open(sys.argv[2] + "/progress.json", "w"))
+PY
+# A running agent holds the lock with its pid in it (agent/engine/lock.cpp).
+exec {lock_fd}>"$STATUS_DIR/lock"
+flock "$lock_fd"
+printf '%s\n' "$$" >&"$lock_fd"
+run_agent status --state-dir "$STATUS_DIR"
+assert_rc 5
+assert_contains "status" "State: running (run 3f9a1c2b7d4e, updated 2026-11-29T20:47:12Z), pid $$; ready after 432 s" "$(head -n 1 -- "$OUT")"
+grep -qE '^nvidia-driver +running +[0-9.]+ s +downloaded 400 B of 1000 B \(2 files\)$' -- "$OUT" ||
+  fail "status" "expected: nvidia-driver's row with its downloads" "got: $(cat -- "$OUT")"
+run_agent status --json --state-dir "$STATUS_DIR"
+assert_json ready_s 432
+assert_json 'steps[name=nvidia-driver].downloads' '{"bytes": 400, "total": 1000, "files": 2, "sizes_unknown": 0}'
+assert_json 'steps[name=user].downloads' null
+# A progress file of another run (one that died before removing it) is not this run's.
+"$PYTHON" -c 'import json, sys; json.dump({"run": "other", "steps": {"nvidia-driver": {"bytes": 1}}}, open(sys.argv[1], "w"))' \
+  "$STATUS_DIR/progress.json"
+run_agent status --json --state-dir "$STATUS_DIR"
+assert_json 'steps[name=nvidia-driver].downloads' null
+exec {lock_fd}>&-
+# Without the lock the run's process is gone: no progress, and a step left running is interrupted.
+run_agent status --json --state-dir "$STATUS_DIR"
+assert_json state '"interrupted"'
+assert_json 'steps[name=nvidia-driver].status' '"interrupted"'
+assert_json 'steps[name=nvidia-driver].downloads' null
+"$PYTHON" - "$STATUS_DIR/state.json" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))
+state["run"]["ready"] = ""
+json.dump(state, open(sys.argv[1], "w"))
+PY
+run_agent status --state-dir "$STATUS_DIR"
+assert_contains "status" "; not ready yet" "$(head -n 1 -- "$OUT")"
+run_agent status --json --state-dir "$STATUS_DIR"
+assert_json ready_s null
+
 echo "PASS $TEST_NAME"

@@ -48,20 +48,30 @@ torch_page cpu 2.7.1 2.14.0 2.15.1
 # torch 1.x: PyTorch's find-links page (tests/fixtures/torch-index/README.md).
 cp -- "$SOURCE_DIR/tests/fixtures/torch-index/torch_stable.html" "$INDEXES/whl/torch_stable.html"
 
-# packages DISTRO NAME=VERSION...: NVIDIA's repo's Packages file for DISTRO.
+# packages DISTRO NAME=VERSION[=SIZE[=DEPENDS]]...: NVIDIA's repo's Packages file for DISTRO (with
+# Size: and Depends: fields where given, DEPENDS as the field says it).
 packages() {
-  local distro=$1 entry
+  local distro=$1 entry name version size depends
   shift
   mkdir -p -- "$INDEXES/repos/$distro/x86_64"
   for entry in "$@"; do
-    printf 'Package: %s\nArchitecture: amd64\nVersion: %s\nFilename: ./%s_%s_amd64.deb\n\n' \
-      "${entry%%=*}" "${entry#*=}" "${entry%%=*}" "${entry#*=}"
+    IFS='=' read -r name version size depends <<<"$entry"
+    printf 'Package: %s\nArchitecture: amd64\nVersion: %s\n' "$name" "$version"
+    [[ -z $depends ]] || printf 'Depends: %s\n' "$depends"
+    printf 'Filename: ./%s_%s_amd64.deb\n' "$name" "$version"
+    [[ -z $size ]] || printf 'Size: %s\n' "$size"
+    printf '\n'
   done >"$INDEXES/repos/$distro/x86_64/Packages"
 }
 # What public sources say each repo has (tests/fixtures/nvidia-repo/README.md).
 packages ubuntu1804 cuda-drivers-470=470.256.02-1 cuda-toolkit-10-0=10.0.130-1 cuda-toolkit-11-8=11.8.0-1
-packages ubuntu2004 cuda-drivers-470=470.256.02-1 cuda-drivers-535=535.274.02-1 cuda-toolkit-11-8=11.8.0-1 \
-  cuda-toolkit-12-6=12.6.3-1 cuda-toolkit-12-8=12.8.1-1
+# Ubuntu 20.04's with sizes and dependencies, for plan's expected downloads (the sizes are made up;
+# the shape is NVIDIA's: small meta packages over large libraries, an OS package among the deps).
+packages ubuntu2004 cuda-drivers-470=470.256.02-1 "cuda-drivers-535=535.274.02-1=2800=nvidia-driver-535 (>= 535.274.02)" \
+  "nvidia-driver-535=535.274.02-1=400000000=libc6 (>= 2.17), nvidia-kernel-source-535 | nvidia-kernel-open-535" \
+  nvidia-kernel-source-535=535.274.02-1=60000000 cuda-toolkit-11-8=11.8.0-1 cuda-toolkit-12-6=12.6.3-1 \
+  "cuda-toolkit-12-8=12.8.1-1=2500=cuda-compiler-12-8 (>= 12.8.1), cuda-libraries-12-8 (>= 12.8.1)" \
+  "cuda-compiler-12-8=12.8.1-1=90000000=cuda-libraries-12-8" cuda-libraries-12-8=12.8.1-1=2900000000
 packages ubuntu2204 cuda-drivers-535=535.274.02-1 cuda-drivers-580=580.105.08-1 nvidia-open-580=580.105.08-1 \
   cuda-drivers=595.58.03-1 nvidia-open=595.58.03-1 cuda-toolkit-11-8=11.8.0-1 cuda-toolkit-12-6=12.6.3-1 \
   cuda-toolkit-12-8=12.8.1-1 cuda-toolkit-13-0=13.0.2-1 cuda-toolkit-13-2=13.2.1-1
@@ -233,6 +243,33 @@ root=$(make_root focal-v100 ubuntu 20.04 "Ubuntu 20.04.6 LTS" 5.15.0-1070-gcp 2.
 plan_matrix "$root"
 expect_choice "Ubuntu 20.04 + V100: no signed modules there, cuda-drivers-535 from NVIDIA's repo, a cu126 torch" \
   "linux-headers-5.15.0-1070-gcp cuda-drivers-535" cuda-toolkit-12-8 "torch==2.15.1+cu126"
+
+section "Ubuntu 20.04 + V100: the expected downloads, from the Size: fields of what apt would fetch from NVIDIA's repo"
+# cuda-toolkit-12-8, cuda-compiler-12-8 and cuda-libraries-12-8 (asked for twice, fetched once).
+assert_json "steps[name=cuda].downloads[0].bytes" $((2500 + 90000000 + 2900000000))
+assert_json_contains "steps[name=cuda].downloads[0].what" "cuda-toolkit-12-8 (3 packages from NVIDIA's repo)"
+assert_json_contains "steps[name=cuda].downloads[0].source" "Size: fields of NVIDIA's Packages index"
+# cuda-drivers-535, nvidia-driver-535 and the first alternative of its kernel module; the running
+# kernel's headers and libc6 are the OS archive's: not known, and said so.
+assert_json "steps[name=nvidia-driver].downloads[0].bytes" $((2800 + 400000000 + 60000000))
+assert_json "steps[name=nvidia-driver].downloads[1].bytes" null
+assert_json_contains "steps[name=nvidia-driver].downloads[1].what" "2 more packages from the OS archive"
+assert_json "steps[name=nvidia-driver].download_bytes.complete" false
+# PyTorch's index gives no sizes: a CUDA 12 build's wheels are an estimate, shown as one.
+assert_json "steps[name=pytorch].downloads[0].estimate" true
+assert_json "steps[name=pytorch].downloads[0].bytes" 2371100000
+assert_json_contains "steps[name=pytorch].downloads[0].source" "estimate" "pytorch/pytorch#121646"
+section "Ubuntu 20.04 + V100: the critical path to ready goes through torch, the one to done through the toolkit"
+assert_eq "path to ready" "user anaconda conda-env pytorch ready" "$(json_names critical_path.ready.steps)"
+assert_json critical_path.ready.download_bytes.estimate true
+assert_eq "path to done" "apt-packages nvidia-repo nvidia-driver cuda verify" "$(json_names critical_path.done.steps)"
+assert_json critical_path.done.download_bytes.bytes $((2800 + 400000000 + 60000000 + 2500 + 90000000 + 2900000000))
+run_agent plan --root "$root" --config "$TEST_TMP/config.json"
+assert_rc 0
+assert_contains "plan's text" "  to ready: user -> anaconda (?) -> conda-env (?) -> pytorch (~2.2 GiB) -> ready" "$(cat -- "$OUT")"
+assert_contains "plan's text" "-> nvidia-driver (438.7 MiB+?) -> cuda (2.8 GiB) -> verify" "$(cat -- "$OUT")"
+row=$(grep -E '^  pytorch +torch 2\.15\.1\+cu126 and the wheels it needs +~2\.2 GiB +estimate: ' -- "$OUT" || true)
+[[ -n $row ]] || fail "plan's text" "expected: a Downloads row for pytorch with ~2.2 GiB, an estimate" "got: $(cat -- "$OUT")"
 
 # No public sha256 of ubuntu1804's cuda-keyring: the TA pins one (a placeholder here; plan installs nothing).
 SEED='{"profile": "seed", "gpu": {"keyring_sha256": {"ubuntu1804/cuda-keyring_1.1-1_all.deb": "'"$(printf '%064d' 0)"'"}}}'

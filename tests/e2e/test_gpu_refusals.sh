@@ -14,7 +14,7 @@ source "$SOURCE_DIR/tests/e2e/gpu.sh"
 
 KERNEL=5.10.0-cs231n-1-cloud-amd64
 # The first step of the path is refused; the planner skips the ones after it.
-AFTER_REFUSED=(nvidia-driver cuda pytorch gpu-persistence verify)
+AFTER_REFUSED=(nvidia-driver cuda pytorch gpu-persistence ready verify)
 # Requests to NVIDIA's repo that fetch something to install; its Packages index is read (GET, once
 # per agent process) on a GCE VM or from 127.0.0.1 to know what the repo has.
 nvidia_requests() { grep '/compute/cuda/repos/' "$GPU_SERVER_LOG" | grep -cv '/x86_64/Packages' || true; }

@@ -46,9 +46,22 @@ if len(set(seen)) != len(seen):
     print("a step is listed twice: %s" % seen)
 for name in ("user", "apt-packages", "anaconda", "conda-env", "assignments", "datasets", "jupyter-password",
              "jupyter-cert", "jupyter-config", "jupyter-service", "nvidia-repo", "nvidia-driver", "cuda",
-             "pytorch", "gpu-persistence", "idle-shutdown", "verify"):
+             "pytorch", "gpu-persistence", "ready", "idle-shutdown", "verify"):
     if name not in seen:
         print("the built-in step %s is missing" % name)
+# The expected order: chains of steps that would run, in plan order, to ready (when it runs) and to done.
+actions = {step["name"]: step["action"] for step in plan["steps"]}
+paths = plan["critical_path"]
+for target, path in paths.items():
+    names = [entry["name"] for entry in path["steps"]]
+    if any(actions[name] != "run" for name in names):
+        print("the critical path to %s has a step that would not run: %s" % (target, names))
+    if names != sorted(names, key=seen.index):
+        print("the critical path to %s is not in plan order: %s" % (target, names))
+if actions["ready"] == "run" and [entry["name"] for entry in paths["ready"]["steps"]][-1:] != ["ready"]:
+    print("the critical path to ready does not end at ready: %s" % paths["ready"])
+if "done" not in paths:
+    print("no critical path to done")
 PY
 )
   [[ -z $problem ]] || fail "plan consistency" "$problem"

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tests/support/http_server.py --root DIR --port-file F [--log F]
         [--cert CERT --key KEY] [--metadata F] [--no-flavor-header] [--no-guest-attributes]
-        [--guest-attributes-by-metadata] [--tree] [--faults F]
+        [--guest-attributes-by-metadata] [--tree] [--faults F] [--slow GLOB=SECONDS]...
 
 Binds port 0 and writes the chosen port to --port-file (atomically, once listening). Ends on
 SIGTERM/SIGINT, and by itself when the process that started it goes away.
@@ -14,7 +14,10 @@ Files: GET/HEAD /files/<name> serves DIR/<name> with Accept-Ranges, ETag and Las
   - If-Range: an ETag (strong comparison) or an HTTP date equal to Last-Modified keeps the range;
     anything else gets the whole file (200).
 With --tree, every other path is a file under DIR too, served the same way (a folder serves its
-index.html): apt repositories and pip indexes for the GPU tests.
+index.html): apt repositories and pip indexes for the GPU tests. --slow GLOB=SECONDS: a file whose
+URL path matches GLOB (fnmatch) sends its body in SECONDS (a rate of its size / SECONDS, unless
+the URL asks for a rate): the largest downloads of a real run, such as the CUDA toolkit's .debs,
+take the longest.
 Fault injection by query parameters. Each URL (path plus query) has its own request counter, so
 tests that use different queries do not disturb each other:
   cut=N            close the connection after N body bytes (responses shorter than that are sent whole)
@@ -47,6 +50,11 @@ Other paths:
   /status/<code>               answers <code> with a short text body
   /_idle                       answers once every earlier request is answered and logged (not logged
                                itself): read the log after it, so that the last entries are there
+  /_bodies[?reset=1]           JSON {"active": N, "most": M}: file bodies being sent now, and the most
+                               at once since the start (or the last reset, which sets it to N). A body
+                               counts from before its headers go out until before its last chunk does,
+                               so within the client's connection to it: M is never more than the
+                               connections the client had open at once (not logged itself)
 Metadata (GCE emulation, --metadata F, a JSON file re-read on every request), below /computeMetadata/v1/:
   GET instance/attributes/<key>, instance/zone, instance/id,
       instance/network-interfaces/0/access-configs/0/external-ip, ... (any path into the JSON);
@@ -65,6 +73,7 @@ error (the client hung up).
 
 import argparse
 import email.utils
+import fnmatch
 import json
 import os
 import re
@@ -89,6 +98,8 @@ class State:
         self.versions = {}  # URL -> current etag_flip version
         self.guest_attributes = {}
         self.in_flight = 0  # requests being answered and not logged yet
+        self.active_bodies = 0  # file bodies being sent (see /_bodies)
+        self.most_bodies = 0
         self.sequence = 0  # requests so far, in the order they arrived
         self.idle = threading.Condition(self.lock)
         self.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
@@ -198,6 +209,8 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path.startswith("/_idle"):
             return self.wait_idle()
+        if self.path.startswith("/_bodies"):
+            return self.bodies()
         self.entry = None
         with state.lock:
             state.in_flight += 1
@@ -229,6 +242,28 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def bodies(self):
+        state = self.server.state
+        with state.lock:
+            if "reset=1" in self.path:
+                state.most_bodies = state.active_bodies
+            body = json.dumps({"active": state.active_bodies, "most": state.most_bodies}).encode() + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def count_body(self, delta):
+        state = self.server.state
+        with state.lock:
+            state.active_bodies += delta
+            state.most_bodies = max(state.most_bodies, state.active_bodies)
+        self.body_counted = delta > 0
+
+    def uncount_body(self):
+        if getattr(self, "body_counted", False):
+            self.count_body(-1)
 
     do_GET = do_HEAD = do_PUT = do_POST = dispatch
 
@@ -339,11 +374,20 @@ class Handler(BaseHTTPRequestHandler):
                     cut_now = True
                     if flips and state.versions.get(url, 0) < flips:
                         state.versions[url] = state.versions.get(url, 0) + 1  # changed while cut off
-        self.start_response(status, headers)
-        if self.command == "HEAD":
-            return
-        limit = min(length, cut) if cut_now else length
-        self.send_body(full, start, limit, key, chunked, self.int_param("rate"), not cut_now)
+        rate = self.int_param("rate")
+        for slow in self.server.args.slow:
+            pattern, _, seconds = slow.rpartition("=")
+            if rate is None and fnmatch.fnmatch(self.url_path, pattern):
+                rate = max(1, int(length / float(seconds)))
+        self.count_body(1)
+        try:
+            self.start_response(status, headers)
+            if self.command == "HEAD":
+                return
+            limit = min(length, cut) if cut_now else length
+            self.send_body(full, start, limit, key, chunked, rate, not cut_now)
+        finally:
+            self.uncount_body()
         if cut_now:
             self.entry["cut"] = True
             self.close_connection = True
@@ -378,6 +422,8 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 if table:
                     data = data.translate(table)
+                if len(data) >= remaining:
+                    self.uncount_body()  # before the client can see the end of it
                 if chunked:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 else:
@@ -483,6 +529,8 @@ def main():
     parser.add_argument("--guest-attributes-by-metadata", action="store_true",
                         help="answer guest-attribute PUTs 403 unless the metadata sets enable-guest-attributes=TRUE")
     parser.add_argument("--tree", action="store_true", help="serve every path as a file under --root")
+    parser.add_argument("--slow", action="append", default=[], metavar="GLOB=SECONDS",
+                        help="send the body of a file whose URL path matches GLOB in SECONDS")
     args = parser.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)

@@ -110,20 +110,36 @@ std::string HttpTestServer::url(const std::string& path) const {
   return (m_tls ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(m_port) + path;
 }
 
-void HttpTestServer::wait_idle() const {
+std::pair<long, std::string> HttpTestServer::get(const std::string& path) const {
   CURL* handle = curl_easy_init();
-  curl_easy_setopt(handle, CURLOPT_URL, url("/_idle").c_str());
+  std::string body;
+  curl_easy_setopt(handle, CURLOPT_URL, url(path).c_str());
   curl_easy_setopt(handle, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L);  // only this test's own server
   curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L);
   curl_easy_setopt(handle, CURLOPT_TIMEOUT, 15L);
   curl_easy_setopt(
-      handle, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t count, void*) { return size * count; });
+      handle, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* user) {
+        static_cast<std::string*>(user)->append(data, size * count);
+        return size * count;
+      });
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &body);
   const CURLcode code = curl_easy_perform(handle);
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(handle);
-  if (code != CURLE_OK || status != 200) throw std::runtime_error("the test HTTP server did not become idle");
+  if (code != CURLE_OK) throw std::runtime_error("the test HTTP server did not answer " + path);
+  return {status, body};
+}
+
+void HttpTestServer::wait_idle() const {
+  if (get("/_idle").first != 200) throw std::runtime_error("the test HTTP server did not become idle");
+}
+
+nlohmann::json HttpTestServer::bodies(bool reset) const {
+  const auto [status, body] = get(reset ? "/_bodies?reset=1" : "/_bodies");
+  if (status != 200) throw std::runtime_error("the test HTTP server answered /_bodies with " + std::to_string(status));
+  return nlohmann::json::parse(body);
 }
 
 std::vector<nlohmann::json> HttpTestServer::log() const {

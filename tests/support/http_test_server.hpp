@@ -40,11 +40,16 @@ class HttpTestServer {
   std::vector<nlohmann::json> log_for(const std::string& path, const std::string& query = "*") const;
   // Body bytes the server sent for `path`, over every request.
   std::uint64_t bytes_sent(const std::string& path) const;
+  // File bodies being sent now ("active") and the most at once ("most") since the start or the
+  // last reset: the connections a client had open at once, at most (http_server.py's /_bodies).
+  nlohmann::json bodies(bool reset = false) const;
 
   // The path of tests/support/http_server.py (CS231N_SOURCE_DIR, else next to this file).
   static std::filesystem::path script();
 
  private:
+  // GET `path` of this server: status and body (throws when it does not answer).
+  std::pair<long, std::string> get(const std::string& path) const;
   std::filesystem::path m_root;
   std::filesystem::path m_log;
   bool m_tls = false;

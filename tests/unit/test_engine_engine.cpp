@@ -5,6 +5,8 @@
 
 #include "agent/core/error.hpp"
 #include "agent/engine/engine.hpp"
+#include "agent/net/transfer_meter.hpp"
+#include "agent/util/time.hpp"
 #include "support/fake_system.hpp"
 #include "support/temp_dir.hpp"
 
@@ -23,6 +25,7 @@ struct Journal {
   std::map<std::string, int> running_per_resource;
   std::map<std::string, int> max_per_resource;
   std::map<std::string, bool> in_wanted_state;
+  std::map<std::string, std::string> progress_seen;  // the progress file, as a step saw it while it downloaded
 };
 
 struct Behaviour {
@@ -33,12 +36,20 @@ struct Behaviour {
   bool reboot = false;
   bool wait_for_interrupt = false;
   std::string input = "v1";
+  bool marks_ready = false;
+  // Counts this many of `download_total` bytes in its meter, then waits for the engine to write
+  // the progress file (about once a second) and keeps what it says.
+  std::uint64_t download_done = 0;
+  std::uint64_t download_total = 0;
 };
 
 class TestStep : public plan::Step {
  public:
   TestStep(Journal& journal, std::string name, std::vector<std::string> after, Behaviour behaviour = {})
-      : Step({.name = name, .after = std::move(after), .resources = behaviour.resources}),
+      : Step({.name = name,
+              .after = std::move(after),
+              .resources = behaviour.resources,
+              .marks_ready = behaviour.marks_ready}),
         m_journal(journal),
         m_name(std::move(name)),
         m_behaviour(std::move(behaviour)) {}
@@ -62,6 +73,14 @@ class TestStep : public plan::Step {
       }
     }
     std::this_thread::sleep_for(m_behaviour.duration);
+    if (m_behaviour.download_total > 0) {
+      net::TransferMeter::Share share(run.http().meter, m_behaviour.download_total);
+      share.update(m_behaviour.download_done, m_behaviour.download_total);
+      std::this_thread::sleep_for(1500ms);
+      const auto seen = run.system().files().read(run.context().paths.progress_file());
+      std::lock_guard lock(m_journal.mutex);
+      m_journal.progress_seen[m_name] = seen.value_or("");
+    }
     while (m_behaviour.wait_for_interrupt && !run.interrupted()) std::this_thread::sleep_for(5ms);
     std::lock_guard lock(m_journal.mutex);
     --m_journal.running;
@@ -81,8 +100,21 @@ class TestStep : public plan::Step {
 class SilentProgress : public engine::Progress {
  public:
   void started(const std::string&, int) override {}
-  void finished(const std::string&, engine::StepStatus, double, const std::string&) override {}
+  void finished(const std::string& step, engine::StepStatus, double, const std::string&) override {
+    std::lock_guard lock(mutex);
+    finished_steps.push_back(step);
+  }
   void tick(const std::vector<std::pair<std::string, double>>&) override {}
+  void ready(const engine::ReadyEvent& event) override {
+    std::lock_guard lock(mutex);
+    ready_events.push_back(event);
+    finished_at_ready = finished_steps;
+  }
+
+  std::mutex mutex;
+  std::vector<std::string> finished_steps;
+  std::vector<std::string> finished_at_ready;
+  std::vector<engine::ReadyEvent> ready_events;
 };
 
 struct Bench {
@@ -96,6 +128,7 @@ struct Bench {
   plan::StepList steps;
   engine::RunOptions options;
   SilentProgress progress;
+  Paths paths;
 
   explicit Bench(json layer = json::object()) {
     root.write("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
@@ -139,6 +172,59 @@ TEST_CASE("engine: independent steps run in parallel, bounded by the workers") {
     CHECK(bench.journal.max_running == (workers == 1 ? 1 : 3));
     if (workers == 1) CHECK(elapsed >= 450ms);
   }
+}
+
+TEST_CASE("engine: the ready step ending done records the moment and tells the progress while the rest runs") {
+  Bench bench;
+  bench.options.jupyter_url = "https://34.1.2.3:8888/";
+  bench.state.run.started = util::iso8601(bench.system->now() - 42s);
+  bench.add("env");
+  bench.add("toolkit", {}, {.duration = 400ms});
+  bench.add("ready", {"env"}, {.marks_ready = true});
+  bench.add("verify", {"ready", "toolkit"});
+  const auto outcome = bench.run();
+  CHECK(outcome.state == RunState::done);
+  REQUIRE(bench.progress.ready_events.size() == 1);
+  const auto& event = bench.progress.ready_events.front();
+  CHECK(event.seconds == 42);  // the fake clock stands still
+  CHECK(event.url == "https://34.1.2.3:8888/");
+  CHECK(event.still_running == std::vector<std::string>{"toolkit", "verify"});
+  // Told after the step's own end, before the steps still running end.
+  CHECK(bench.progress.finished_at_ready == std::vector<std::string>{"env", "ready"});
+  const auto saved = bench.store->peek();
+  REQUIRE(saved);
+  CHECK_FALSE(saved->run.ready.empty());
+  CHECK(engine::ready_after_s(saved->run) == event.seconds);
+
+  // A later boot of the same run (after a reboot that came after ready) says so again at once.
+  Bench again;
+  again.state.run = saved->run;
+  again.add("ready", {}, {.marks_ready = true});
+  again.journal.in_wanted_state["ready"] = true;
+  again.run();
+  REQUIRE(again.progress.ready_events.size() == 2);
+  CHECK(again.progress.ready_events.front().still_running == std::vector<std::string>{"ready"});
+}
+
+TEST_CASE("engine: a failed ready step records no ready moment") {
+  Bench bench;
+  bench.state.run.started = util::iso8601(bench.system->now());
+  bench.add("ready", {}, {.fail = true, .marks_ready = true});
+  bench.run();
+  CHECK(bench.progress.ready_events.empty());
+  CHECK(bench.store->peek()->run.ready.empty());
+}
+
+TEST_CASE("engine: each running step's downloads go to the progress file, which the end of the run removes") {
+  Bench bench;
+  bench.add("datasets", {}, {.download_done = 400, .download_total = 1000});
+  bench.add("quiet", {}, {.duration = 200ms});
+  CHECK(bench.run().state == RunState::done);
+  const auto seen = json::parse(bench.journal.progress_seen.at("datasets"));
+  CHECK(seen["run"] == "run1");
+  CHECK(seen["steps"]["datasets"] == json{{"bytes", 400}, {"total", 1000}, {"files", 1}, {"sizes_unknown", 0}});
+  CHECK_FALSE(seen["steps"].contains("quiet"));  // it downloads nothing
+  CHECK_FALSE(bench.system->files().exists(bench.paths.progress_file()));
 }
 
 TEST_CASE("engine: steps sharing a resource never overlap; others run beside them") {

@@ -49,6 +49,7 @@ void check_same_state(const engine::State& loaded, const engine::State& expected
   CHECK(run.state == expected.run.state);
   CHECK(run.started == expected.run.started);
   CHECK(run.updated == expected.run.updated);
+  CHECK(run.ready == expected.run.ready);
   CHECK(run.reboots == expected.run.reboots);
   CHECK(run.boot_id == expected.run.boot_id);
   CHECK(run.reboot_requested_by == expected.run.reboot_requested_by);
@@ -83,6 +84,7 @@ engine::State sample_state() {
   run.state = RunState::reboot_pending;
   run.started = "2026-11-29T20:31:05Z";
   run.updated = "2026-11-29T20:47:12Z";
+  run.ready = "2026-11-29T20:38:17Z";
   run.reboots = 1;
   run.boot_id = "6c1d0a52-1f7e-4a9b-9d3e-0b8f5c2a7e11";
   run.reboot_requested_by = "nvidia-driver";
@@ -143,7 +145,9 @@ TEST_CASE("state: the golden state file loads to what it holds, and saves back b
   CHECK(root.read("state/state.json") == as_written_by_this_agent(golden));
 }
 
-TEST_CASE("state: a file from before the instance id (format 1 without run.instance_id and run.redo) still loads") {
+TEST_CASE(
+    "state: a file from before the instance id and the ready moment (no run.instance_id, run.redo, run.ready) "
+    "still loads") {
   testing::TempDir root;
   const os::Files files(root.path());
   const engine::StateStore store(files, "/state");
@@ -153,12 +157,23 @@ TEST_CASE("state: a file from before the instance id (format 1 without run.insta
   auto expected = sample_state();
   expected.run.instance_id.clear();
   expected.run.redo.clear();
+  expected.run.ready.clear();
   check_same_state(loaded, expected);
   CHECK_FALSE(files.exists("/state/state.json.corrupt-x"));
   store.save(loaded);  // in today's layout
   const auto saved = json::parse(root.read("state/state.json"));
   CHECK(saved["run"]["instance_id"] == "");
   CHECK(saved["run"]["redo"] == json::array());
+  CHECK(saved["run"]["ready"] == "");
+}
+
+TEST_CASE("state: the ready moment in whole seconds after the run's start, and none before it is ready") {
+  auto run = sample_state().run;
+  CHECK(engine::ready_after_s(run) == 432);  // 20:31:05 to 20:38:17
+  run.ready.clear();
+  CHECK_FALSE(engine::ready_after_s(run));
+  run.ready = "not a time";
+  CHECK_FALSE(engine::ready_after_s(run));
 }
 
 TEST_CASE("state: a document with a missing field, a mistyped one or an unknown status is not a state") {

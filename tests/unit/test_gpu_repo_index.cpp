@@ -156,3 +156,36 @@ TEST_CASE("choose with apt's lists: Ubuntu's signed modules that exist for the r
           "gpu.driver_branch to a branch it has");
   }
 }
+
+TEST_CASE("repo index: what apt would fetch from the repo, from the Size: and Depends: of the newest versions") {
+  // Stanzas as NVIDIA's Packages file has them (fields trimmed to those read), with an older
+  // version of the toolkit that depended on something else.
+  const auto repo = gpu::parse_packages_index(
+      "Package: cuda-toolkit-12-6\nVersion: 12.6.2-1\nDepends: cuda-old-12-6\nSize: 1\n\n"
+      "Package: cuda-toolkit-12-6\nVersion: 12.6.3-1\n"
+      "Depends: cuda-compiler-12-6 (>= 12.6.3), cuda-libraries-12-6 (>= 12.6.3), cuda-tools-12-6 | cuda-other\n"
+      "Size: 2508\nDescription: CUDA Toolkit 12.6 meta-package\n wrapped on a continuation line: Depends: x\n\n"
+      "Package: cuda-compiler-12-6\nVersion: 12.6.3-1\nPre-Depends: dpkg (>= 1.17)\nDepends: cuda-nvcc-12-6\n"
+      "Size: 2490\n\n"
+      "Package: cuda-nvcc-12-6\nVersion: 12.6.85-1\nDepends: libc6:any, cuda-libraries-12-6\nSize: 40000000\n\n"
+      "Package: cuda-libraries-12-6\nVersion: 12.6.3-1\nSize: 3000000000\n\n"
+      "Package: cuda-tools-12-6\nVersion: 12.6.3-1\nSize: 500000000\n\n"
+      "Package: cuda-old-12-6\nVersion: 12.6.2-1\nSize: 7\n");
+  REQUIRE(repo.details.contains("cuda-toolkit-12-6"));
+  CHECK(repo.details.at("cuda-toolkit-12-6").size == 2508);
+  CHECK(repo.details.at("cuda-toolkit-12-6").depends ==
+        std::vector<std::string>{"cuda-compiler-12-6", "cuda-libraries-12-6", "cuda-tools-12-6"});
+  CHECK(repo.details.at("cuda-compiler-12-6").depends == std::vector<std::string>{"dpkg", "cuda-nvcc-12-6"});
+
+  const auto closure = repo.download_closure({"cuda-toolkit-12-6"});
+  CHECK(closure.packages == 5);  // each once, though cuda-libraries-12-6 is asked for twice
+  CHECK(closure.bytes == 2508 + 2490 + 40'000'000 + 3'000'000'000ULL + 500'000'000);
+  CHECK(closure.elsewhere == 2);  // dpkg and libc6: the OS archive's
+
+  // What is installed is neither fetched nor followed.
+  const auto rest = repo.download_closure({"cuda-toolkit-12-6"},
+                                          [](const std::string& name) { return name == "cuda-compiler-12-6"; });
+  CHECK(rest.packages == 3);
+  CHECK(rest.bytes == 2508 + 3'000'000'000ULL + 500'000'000);
+  CHECK(rest.elsewhere == 0);
+}

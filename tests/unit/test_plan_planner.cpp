@@ -211,3 +211,92 @@ TEST_CASE("plan table: the profile, then one row per step; run rows say what, th
         "\n"
         "git  skip    unsupported\n");
 }
+
+namespace {
+
+plan::PlannedStep planned(std::string name, std::vector<std::string> after,
+                          std::vector<plan::ExpectedDownload> downloads,
+                          plan::Decision decision = plan::will_run("do it")) {
+  return {std::move(name), std::move(after), std::move(decision), std::move(downloads), false};
+}
+
+}  // namespace
+
+TEST_CASE("critical path: the chain with the most to download, to the ready step and to the end") {
+  constexpr std::uint64_t mb = 1'000'000;
+  plan::Plan plan;
+  plan.steps = {
+      planned("user", {}, {}),
+      planned("anaconda", {"user"}, {{"installer", 100 * mb, "the server"}}),
+      planned("assignments", {"user"}, {{"git clone", std::nullopt, "not known"}}),
+      planned("datasets", {"assignments"}, {{"cifar", 170 * mb, "the config"}, {"coco", 1000 * mb, "the config"}}),
+      planned("conda-env", {"anaconda"}, {{"conda packages", std::nullopt, "not known"}}),
+      planned("pytorch", {"conda-env"}, {{"wheels", 2400 * mb, "estimate", true}}),
+      planned("nvidia-driver", {"user"}, {{"driver", 300 * mb, "index"}}),
+      planned("cuda", {"nvidia-driver"}, {{"toolkit", 3500 * mb, "index"}}),
+      planned("jupyter-service", {"conda-env", "assignments"}, {}),
+      planned("ready", {"jupyter-service", "pytorch", "nvidia-driver", "datasets"}, {}),
+      planned("verify", {"ready", "cuda"}, {}),
+  };
+  plan.steps[9].marks_ready = true;
+  CHECK(plan.ready_step() == "ready");
+
+  const auto ready = plan::critical_path(plan, "ready");
+  CHECK(ready.target == "ready");
+  // pytorch's 2.4 GB outweigh the datasets' 1.17 GB and the driver's 300 MB.
+  CHECK(ready.steps == std::vector<std::string>{"user", "anaconda", "conda-env", "pytorch", "ready"});
+  CHECK(ready.bytes.known == 2500 * mb);
+  CHECK_FALSE(ready.bytes.complete);  // conda-env's packages are not known
+  CHECK(ready.bytes.estimate);
+  // Everything before ready but the toolkit.
+  CHECK(ready.needed.known == (100 + 170 + 1000 + 2400 + 300) * mb);
+
+  const auto done = plan::critical_path(plan, "");
+  CHECK(done.target == "done");
+  CHECK(done.steps == std::vector<std::string>{"user", "nvidia-driver", "cuda", "verify"});
+  CHECK(done.bytes.known == 3800 * mb);
+  CHECK(done.bytes.complete);
+  CHECK_FALSE(done.bytes.estimate);
+  CHECK(done.needed.known == (100 + 170 + 1000 + 2400 + 300 + 3500) * mb);
+
+  // A step that would not run weighs nothing and is left out of the chain.
+  plan.steps[7].decision = plan::already_done("installed", "install the toolkit");
+  const auto without_toolkit = plan::critical_path(plan, "");
+  CHECK(without_toolkit.steps ==
+        std::vector<std::string>{"user", "anaconda", "conda-env", "pytorch", "ready", "verify"});
+  CHECK(without_toolkit.needed.known == (100 + 170 + 1000 + 2400 + 300) * mb);
+
+  CHECK(plan::bytes_text({2500 * mb, false, true}) == "~2.3 GiB+?");
+  CHECK(plan::bytes_text({0, false, false}) == "?");
+  CHECK(plan::bytes_text({}) == "");
+  CHECK(plan::bytes_text({300 * mb, true, false}) == "286.1 MiB");
+}
+
+TEST_CASE("plan table and JSON: each step's downloads and the expected order to ready and to done") {
+  plan::Plan plan;
+  plan.profile = {"current", "current", "asked for"};
+  plan.steps = {planned("anaconda", {}, {{"Miniforge3.sh", 1'048'576, "the server"}}),
+                planned("pytorch", {"anaconda"}, {{"torch wheels", std::nullopt, "not known here"}}),
+                planned("ready", {"pytorch"}, {}),
+                planned("cuda", {}, {{"cuda-toolkit-12-6", 4 * 1'048'576, "NVIDIA's index"}}),
+                planned("verify", {"ready", "cuda"}, {})};
+  plan.steps[2].marks_ready = true;
+  const auto table = plan::to_table(plan);
+  CHECK(table.find("Downloads (~: an estimate, ?: not known here):\n"
+                   "  anaconda  Miniforge3.sh      1.0 MiB  the server\n"
+                   "  pytorch   torch wheels             ?  not known here\n"
+                   "  cuda      cuda-toolkit-12-6  4.0 MiB  NVIDIA's index\n") != std::string::npos);
+  CHECK(table.find("  to ready: anaconda (1.0 MiB) -> pytorch (?) -> ready\n"
+                   "    1.0 MiB+? on this path; 1.0 MiB+? downloaded before ready\n"
+                   "  to done: cuda (4.0 MiB) -> verify\n"
+                   "    4.0 MiB on this path; 5.0 MiB+? downloaded before done\n") != std::string::npos);
+  const auto document = plan::to_json(plan);
+  CHECK(document["steps"][0]["downloads"][0] ==
+        json{{"what", "Miniforge3.sh"}, {"bytes", 1'048'576}, {"source", "the server"}, {"estimate", false}});
+  CHECK(document["steps"][1]["downloads"][0]["bytes"].is_null());
+  CHECK(document["steps"][1]["download_bytes"] == json{{"bytes", 0}, {"complete", false}, {"estimate", false}});
+  CHECK(document["critical_path"]["ready"]["steps"].size() == 3);
+  CHECK(document["critical_path"]["ready"]["steps"][0]["name"] == "anaconda");
+  CHECK(document["critical_path"]["done"]["download_bytes"]["bytes"] == 4 * 1'048'576);
+  CHECK(document["critical_path"]["done"]["needed"]["complete"] == false);
+}

@@ -45,26 +45,32 @@ TEST_CASE("step info: a step that declares only its name comes after nothing, sh
 TEST_CASE("step info: the built-in steps, in table order, with what each declares") {
   Machine machine(k_jammy);
   const auto steps = steps::all_steps(machine.config);
-  std::vector<std::string> names, apt, per_instance, rechecked;
+  std::vector<std::string> names, apt, per_instance, rechecked, marking_ready;
   for (const auto& step : steps) {
     const auto& info = step->info();
     names.push_back(info.name);
     if (info.resources == std::vector<std::string>{"apt"}) apt.push_back(info.name);
     if (info.per_instance) per_instance.push_back(info.name);
     if (info.recheck_when_done) rechecked.push_back(info.name);
+    if (info.marks_ready) marking_ready.push_back(info.name);
     CHECK_MESSAGE(info.version == (info.name == "idle-shutdown" ? 2 : 1), info.name);
   }
   CHECK(names == std::vector<std::string>{"user", "apt-packages", "anaconda", "conda-env", "assignments", "datasets",
                                           "jupyter-password", "jupyter-cert", "jupyter-config", "jupyter-service",
-                                          "nvidia-repo", "nvidia-driver", "cuda", "pytorch", "gpu-persistence",
+                                          "nvidia-repo", "nvidia-driver", "cuda", "pytorch", "gpu-persistence", "ready",
                                           "idle-shutdown", "verify"});
   CHECK(apt == std::vector<std::string>{"apt-packages", "nvidia-repo", "nvidia-driver", "cuda"});
   CHECK(per_instance == std::vector<std::string>{"jupyter-password", "jupyter-cert"});
-  CHECK(rechecked == std::vector<std::string>{"assignments", "jupyter-password", "nvidia-driver", "gpu-persistence"});
+  CHECK(rechecked ==
+        std::vector<std::string>{"assignments", "jupyter-password", "nvidia-driver", "gpu-persistence", "ready"});
+  CHECK(marking_ready == std::vector<std::string>{"ready"});
+  // What a notebook needs, and not the CUDA toolkit, persistence mode or the idle timer.
+  CHECK(step_named(steps, "ready").info().after ==
+        std::vector<std::string>{"jupyter-service", "pytorch", "nvidia-driver", "datasets"});
   CHECK(step_named(steps, "jupyter-service").info().after ==
         std::vector<std::string>{"jupyter-config", "conda-env", "assignments"});
   CHECK(step_named(steps, "verify").info().after ==
-        std::vector<std::string>{"pytorch", "cuda", "gpu-persistence", "jupyter-service"});
+        std::vector<std::string>{"ready", "pytorch", "cuda", "gpu-persistence", "jupyter-service"});
   // torch does not wait for the CUDA toolkit: its wheels bring their own runtime.
   CHECK(step_named(steps, "pytorch").info().after == std::vector<std::string>{"conda-env"});
 }
@@ -123,6 +129,7 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
       {"cuda", "a04035f82606718a8177784711750758369cd326c968048f097f6b0d73a84ef7"},
       {"pytorch", "62b28b147ae45f1e7242c3aa6fe644b79b2032de086c3696d9e1d485c20e980b"},
       {"gpu-persistence", "bb418b58d926345272bad4f7434a57f8e1cc698d8132955a6b8678159acc40ec"},
+      {"ready", "d34f00a310845ad52e22b8883b9abcca8418d56f13ff361ffd203f689cf39655"},
       {"idle-shutdown", "7c601d1c6bbec75950610d6aab36771ab443378fe636d856eeef50cd903ed6a5"},
       {"verify", "ae2fd004e246f362a07ba17429dc1614cb81b35382baa82d50a0aa88a66920e5"},
       {"site-motd", "71365ff5962ea3aca033700b711c4a877dbc3499679016da6f718f8dc7f34c1f"},

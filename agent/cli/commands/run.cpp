@@ -55,6 +55,12 @@ bool ask_on_terminal(const std::string& question) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
+// Where the Jupyter password is, when the agent generated it (the jupyter-password step).
+std::string password_note(const os::System& system) {
+  if (!system.files().exists(steps::k_generated_password_file)) return "";
+  return std::string("Its password: sudo cat ") + steps::k_generated_password_file + "\n";
+}
+
 void publish_outcome(net::GuestAttributes& guest, const engine::SessionResult& result) {
   const auto& outcome = result.outcome;
   if (outcome.state == RunState::done && !result.jupyter_url.empty()) guest.publish("jupyter-url", result.jupyter_url);
@@ -107,7 +113,7 @@ int run_or_resume(const RunOptions& options, bool resume) {
   request.yes = options.yes;
   request.force = options.force;
   if (::isatty(STDIN_FILENO) == 1) request.confirm = ask_on_terminal;
-  ConsoleProgress console;
+  ConsoleProgress console([&system] { return password_note(*system); });
   net::GuestAttributes guest(client);
   PublishingProgress progress(console, guest);
   const auto make_steps = [&](const config::Config& config) {
@@ -119,10 +125,7 @@ int run_or_resume(const RunOptions& options, bool resume) {
   publish_outcome(guest, result);
   if (!outcome.steps.empty()) std::cout << engine::summary_table(outcome);
   if (outcome.state == RunState::done && !result.jupyter_url.empty()) {
-    std::cout << "\nJupyter: " << result.jupyter_url << "\n";
-    if (system->files().exists(steps::k_generated_password_file)) {
-      std::cout << "Its password: sudo cat " << steps::k_generated_password_file << "\n";
-    }
+    std::cout << "\nJupyter: " << result.jupyter_url << "\n" << password_note(*system);
   }
   std::cout << "\n" << to_string(outcome.state) << ": " << outcome.message << "\n";
   return static_cast<int>(outcome.code);

@@ -5,10 +5,33 @@
 #include "agent/cli/target.hpp"
 #include "agent/engine/lock.hpp"
 #include "agent/engine/summary.hpp"
+#include "agent/util/strings.hpp"
 
 namespace cs231n::cli {
 
 namespace {
+
+// What the running agent's progress file says of each step's downloads, when it is this run's.
+nlohmann::json download_progress(const os::Files& files, const std::string& state_dir, const std::string& run_id) {
+  Paths paths;
+  paths.state_dir = state_dir;
+  // It is replaced whole, so it is JSON; anything else shows nothing (parsed without exceptions).
+  const auto document = nlohmann::json::parse(files.read(paths.progress_file()).value_or("{}"), nullptr, false);
+  if (!document.is_object() || !document.contains("steps") || !document.at("steps").is_object() ||
+      document.value("run", nlohmann::json()) != nlohmann::json(run_id))
+    return nlohmann::json::object();
+  return document.at("steps");
+}
+
+// "downloaded 1.2 GiB of 3.4 GiB (3 files)", "?" for a total not known yet.
+std::string downloads_text(const nlohmann::json& progress) {
+  const auto bytes = progress.value("bytes", std::uint64_t{0});
+  const auto total = progress.value("total", std::uint64_t{0});
+  const auto files = progress.value("files", 0u);
+  const bool known = progress.value("sizes_unknown", 0u) == 0;
+  return "downloaded " + util::human_bytes(bytes) + " of " + (known ? util::human_bytes(total) : std::string("?")) +
+         " (" + std::to_string(files) + (files == 1 ? " file)" : " files)");
+}
 
 struct StatusOptions {
   std::string root = "/";
@@ -52,6 +75,9 @@ int show_status(const StatusOptions& options) {
   }
   const auto state = store.peek();
   const auto overall = effective_state(state, holder.has_value());
+  const auto progress =
+      state && holder ? download_progress(system->files(), options.state_dir, state->run.id) : nlohmann::json::object();
+  const auto ready = state ? engine::ready_after_s(state->run) : std::nullopt;
   nlohmann::json steps = nlohmann::json::array();
   std::vector<engine::SummaryRow> rows;
   if (state) {
@@ -64,14 +90,18 @@ int show_status(const StatusOptions& options) {
       const engine::StepRecord record = found == state->steps.end() ? engine::StepRecord{} : found->second;
       std::string status(engine::to_string(record.status));
       if (record.status == engine::StepStatus::running && !holder) status = "interrupted";
+      const bool downloading = record.status == engine::StepStatus::running && progress.contains(name);
       steps.push_back({{"name", name},
                        {"status", status},
                        {"duration_s", record.duration_s},
                        {"error", record.error},
                        {"detail", record.detail},
                        {"attempts", record.attempts},
-                       {"log", record.log}});
-      rows.push_back({name, status, record.duration_s, record.error.empty() ? record.detail : record.error});
+                       {"log", record.log},
+                       {"downloads", downloading ? progress.at(name) : nlohmann::json()}});
+      std::string note = record.error.empty() ? record.detail : record.error;
+      if (downloading) note = downloads_text(progress.at(name));
+      rows.push_back({name, status, record.duration_s, note});
     }
   }
   if (options.json) {
@@ -81,6 +111,7 @@ int show_status(const StatusOptions& options) {
       document["reboots"] = state->run.reboots;
       document["updated"] = state->run.updated;
       document["message"] = state->run.message;
+      document["ready_s"] = ready ? nlohmann::json(*ready) : nlohmann::json();
     }
     if (holder) document["pid"] = *holder;
     std::cout << document.dump(2) << "\n";
@@ -88,6 +119,9 @@ int show_status(const StatusOptions& options) {
     std::cout << "State: " << to_string(overall);
     if (state && !state->empty()) std::cout << " (run " << state->run.id << ", updated " << state->run.updated << ")";
     if (holder) std::cout << ", pid " << *holder;
+    if (state && !state->empty()) {
+      std::cout << (ready ? "; ready after " + std::to_string(*ready) + " s" : std::string("; not ready yet"));
+    }
     std::cout << "\n";
     if (!rows.empty()) std::cout << engine::summary_table(rows);
     if (state && !state->run.message.empty() && !holder) std::cout << state->run.message << "\n";

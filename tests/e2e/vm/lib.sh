@@ -19,6 +19,12 @@ SCENARIO_TIMES=()
 BOOT_NUMBER=0
 BOOTS=$TEST_TMP/boots
 mkdir -p -- "$BOOTS"
+# As on a real VM, where the CUDA toolkit is gigabytes of .debs and the largest download of a run,
+# the stand-in NVIDIA repo sends the toolkit's .deb slowest: a run reaches `ready` (Jupyter, torch,
+# the driver) while the cuda step still downloads. Scenario 1 checks that order.
+TOOLKIT_SECONDS=6
+# shellcheck disable=SC2034  # gpu.sh's
+GPU_REPO_SERVER_ARGS=(--slow "*/cuda-toolkit-*.deb=$TOOLKIT_SECONDS")
 
 # ---------------------------------------------------------------------------------------------
 # Shared setup: what every VM is served from 127.0.0.1 (made once).

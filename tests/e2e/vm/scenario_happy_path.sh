@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # Scenario 1 of tests/e2e/vm/run.sh, the happy path: the first boot runs until the one reboot,
-# the second finishes; then the user, conda, datasets, Jupyter (a real login over HTTPS), the GPU
-# steps, guest attributes, status and the summary are checked, and the generated password is in
-# no log, state or output. Its VM and its end state (vm1.end-state) are scenarios 2's and 3's.
+# the second reaches `ready` while the CUDA toolkit still downloads (lib.sh serves it slowest, as
+# it is in reality) and then finishes; then the user, conda, datasets, Jupyter (a real login over
+# HTTPS), the GPU steps, the ready moment, guest attributes, status and the summary are checked,
+# and the generated password is in no log, state or output. Its VM and its end state
+# (vm1.end-state) are scenarios 2's and 3's.
 
 scenario_happy_path() {
   scenario_start 1 "happy path"
@@ -24,12 +26,16 @@ scenario_happy_path() {
   assert_rc 3
   assert_json "steps[name=nvidia-driver].status" '"done"'
   assert_json "steps[name=cuda].status" '"pending"'
+  assert_json ready_s null  # the driver loads only after the reboot
   assert_eq "guest attribute state" reboot-pending "$(guest state)"
+  assert_eq "guest attribute ready" "" "$(guest ready)"
 
   section "1. the reboot (nouveau blacklisted, so gone; udev loads nvidia); the startup script finishes the run"
   gpu_fake_reboot
   assert_not_contains "modules after the reboot" nouveau "$(gpu_modules)"
   assert_contains "modules after the reboot" nvidia "$(gpu_modules)"
+  local second_boot_started
+  second_boot_started=$(date +%s)
   boot
   printf '   second boot: %s s\n' "$TOOK"
   assert_rc 0
@@ -42,6 +48,30 @@ scenario_happy_path() {
   assert_eq "reboots asked for" 1 "$(reboot_calls)"
   assert_eq "downloads of the agent" 1 "$(data_gets /files/cs231n-agent)"
 
+  section "1. ready: said and recorded while the toolkit still downloads, before done"
+  local found line_number ready_line ready_s started
+  found=$(grep -n '^ready after [0-9]* s; still running: ' -- "$OUT" || true)
+  [[ -n $found ]] || fail "serial output" "expected: a line 'ready after N s; still running: ...'" "got: $out"
+  line_number=${found%%:*} ready_line=${found#*:}
+  assert_contains "what still runs at ready" "cuda" "${ready_line#*still running: }"
+  assert_contains "what still runs at ready" "verify" "${ready_line#*still running: }"
+  # The ready block names Jupyter and its password at once, before the closing summary.
+  assert_eq "the line after the ready line" "Jupyter: https://34.82.17.5:8888/" "$(sed -n "$((line_number + 1))p" -- "$OUT")"
+  assert_eq "the line after that" "Its password: sudo cat /root/cs231n-jupyter-password" \
+    "$(sed -n "$((line_number + 2))p" -- "$OUT")"
+  (($(grep -n '^done: every selected step is done' -- "$OUT" | cut -d: -f1) > line_number)) ||
+    fail "serial output" "expected: ready before the closing line done"
+  # The run's clock starts at its first boot: the reboot and the first boot are in it.
+  ready_s=${ready_line#ready after }
+  ready_s=${ready_s%% *}
+  started=$(date -d "$(state_json run.started)" +%s)
+  ((ready_s >= second_boot_started - started)) ||
+    fail "ready after $ready_s s" "expected: at least $((second_boot_started - started)) s, from the run's start in the first boot to the second boot"
+  ((ready_s <= $(date +%s) - started)) || fail "ready after $ready_s s" "expected: no more than the run has lasted"
+  [[ $(state_json run.ready) < $(state_json steps.cuda.finished) ]] ||
+    fail "the ready moment" "expected: before cuda finished (it downloads for $TOOLKIT_SECONDS s)" \
+      "got:      ready $(state_json run.ready), cuda finished $(state_json steps.cuda.finished)"
+
   section "1. status, guest attributes"
   agent_status
   assert_rc 0
@@ -49,11 +79,15 @@ scenario_happy_path() {
   assert_json reboots 1
   local step
   for step in user apt-packages anaconda conda-env assignments datasets jupyter-password jupyter-cert jupyter-config \
-    jupyter-service nvidia-repo nvidia-driver cuda pytorch gpu-persistence idle-shutdown verify; do
+    jupyter-service nvidia-repo nvidia-driver cuda pytorch gpu-persistence ready idle-shutdown verify; do
     assert_json "steps[name=$step].status" '"done"'
   done
+  assert_json ready_s "$ready_s"
   assert_eq "guest attribute state" "done" "$(guest state)"
+  assert_eq "guest attribute ready" "$ready_s" "$(guest ready)"
   assert_eq "guest attribute jupyter-url" "https://34.82.17.5:8888/" "$(guest jupyter-url)"
+  in_chroot /usr/local/bin/cs231n-agent status >"$OUT" 2>"$ERR" </dev/null || true
+  assert_contains "status" "; ready after $ready_s s" "$(head -n 1 -- "$OUT")"
   assert_eq "guest attribute error" "" "$(guest error)"
 
   section "1. the user, conda, the assignments and their datasets"

@@ -7,7 +7,7 @@
 #   /var/log/cs231n-agent.log   the agent's log of the boot's run
 #   /var/lib/cs231n-agent       the state (the boot's run, its times) and the logs of the steps that
 #                               are checked at every run (nvidia-driver, gpu-persistence,
-#                               assignments, jupyter-password)
+#                               assignments, jupyter-password, ready)
 #   /var/lib/nvidia-standin     persistence mode (the stand-in driver's), off after the reboot, on
 #                               again (nvidia-smi -pm 1)
 BOOT_CHANGES=(/tmp /var/log/cs231n-agent.log /var/lib/cs231n-agent /var/lib/nvidia-standin)
@@ -59,6 +59,9 @@ PY
     fail "the agent's time at a boot of a finished VM" "expected: under 1 s" "got:      $agent_time s"
   assert_json state '"done"'
   assert_eq "guest attribute state" "done" "$(guest state)"
+  # This boot's run is ready again (a laptop waiting for `ready` after a restart gets it).
+  [[ $(guest ready) =~ ^[0-9]+$ ]] || fail "guest attribute ready" "expected: whole seconds" "got:      $(guest ready)"
+  assert_json ready_s "$(guest ready)"
   assert_contains "persistence mode, on again" Enabled "$(in_chroot nvidia-smi --query-gpu=persistence_mode --format=csv,noheader)"
   assert_eq "reboots asked for" 1 "$(reboot_calls)"
   assert_eq "downloads of the agent" 1 "$(data_gets /files/cs231n-agent)"
