@@ -60,18 +60,16 @@ void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& 
     entry.request.cancel = run.interrupt_flag();
     run.note("download " + entry.request.url + " -> " + entry.request.dest);
   }
-  net::download_all(
-      run.system().files(), run.http(), queue, k_files_at_once,
-      [&](const net::QueuedDownload& entry) {
-        const std::lock_guard lock(log_mutex);
-        const auto name = file_name_of(entry.request.dest);
-        if (!entry.result) {
-          run.note(name + ": " + entry.result.error().message);
-        } else {
-          run.note(name + ": " + util::human_bytes(entry.result->bytes) +
-                   (entry.result->already_there ? ", already there, verified" : ", downloaded, verified"));
-        }
-      });
+  net::download_all(run.system().files(), run.http(), queue, k_files_at_once, [&](const net::QueuedDownload& entry) {
+    const std::lock_guard lock(log_mutex);
+    const auto name = file_name_of(entry.request.dest);
+    if (!entry.result) {
+      run.note(name + ": " + entry.result.error().message);
+    } else {
+      run.note(name + ": " + util::human_bytes(entry.result->bytes) +
+               (entry.result->already_there ? ", already there, verified" : ", downloaded, verified"));
+    }
+  });
 }
 
 nlohmann::json read_download_pins(const os::Files& files, const Paths& paths) {
