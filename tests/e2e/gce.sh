@@ -35,6 +35,23 @@ run_script() {
   set -e
 }
 
+# run_script_waiting NAME ARG...: run_script with stdin an open pipe nobody writes to (a terminal
+# nobody types at), at most 20 s; TOOK: the seconds it ran.
+run_script_waiting() {
+  local name=$1 fifo=$TEST_TMP/stdin.fifo started=$SECONDS
+  shift
+  LAST_CMD="scripts/$name $* (stdin open, nothing typed)"
+  rm -f -- "$fifo"
+  mkfifo -- "$fifo"
+  exec 3<>"$fifo"
+  set +e
+  timeout 20 "$SCRIPTS/$name" "$@" >"$OUT" 2>"$ERR" <&3
+  RC=$?
+  set -e
+  exec 3<&-
+  TOOK=$((SECONDS - started))
+}
+
 # new_cloud GPU-LIMIT [GLOBAL-LIMIT]: an empty project whose us-west1 allows GPU-LIMIT T4s and L4s,
 # with account Alice.Smith@example.edu, project cs231n-test (its Compute Engine API on) and the
 # bucket gs://my-bucket.

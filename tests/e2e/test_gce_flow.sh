@@ -68,22 +68,6 @@ write_boot_hook() {
   chmod +x -- "$STANDIN_GCLOUD_DIR/hooks/boot"
 }
 
-# run_script_waiting NAME ARG...: run_script with stdin an open pipe nobody writes to (a terminal
-# nobody types at), at most 20 s; TOOK: the seconds it ran.
-run_script_waiting() {
-  local name=$1 fifo=$TEST_TMP/stdin.fifo started=$SECONDS
-  shift
-  LAST_CMD="scripts/$name $* (stdin open, nothing typed)"
-  rm -f -- "$fifo"
-  mkfifo -- "$fifo"
-  exec 3<>"$fifo"
-  set +e
-  timeout 20 "$SCRIPTS/$name" "$@" >"$OUT" 2>"$ERR" <&3
-  RC=$?
-  set -e
-  exec 3<&-
-  TOOK=$((SECONDS - started))
-}
 
 # printed_cleanup: the clean-up commands create-instance.sh printed (stdout), one a line.
 printed_cleanup() { sed -n '/^To delete all of it later/,$ s/^  \(gcloud .*\)$/\1/p' "$OUT" | sed 's/   (.*)$//'; }

@@ -13,22 +13,6 @@ source "$SOURCE_DIR/tests/e2e/gce.sh"
 
 base=(--zone "$ZONE" --agent "$AGENT_FILE" --bucket gs://my-bucket --my-ip 198.51.100.7)
 
-# run_script_waiting NAME ARG...: run_script with stdin an open pipe nobody writes to (a terminal
-# nobody types at), at most 20 s; TOOK: the seconds it ran.
-run_script_waiting() {
-  local name=$1 fifo=$TEST_TMP/stdin.fifo started=$SECONDS
-  shift
-  LAST_CMD="scripts/$name $* (stdin open, nothing typed)"
-  rm -f -- "$fifo"
-  mkfifo -- "$fifo"
-  exec 3<>"$fifo"
-  set +e
-  timeout 20 "$SCRIPTS/$name" "$@" >"$OUT" 2>"$ERR" <&3
-  RC=$?
-  set -e
-  exec 3<&-
-  TOOK=$((SECONDS - started))
-}
 
 #-----------------------------------------------------------------------------------------------
 section "first contact: the Compute Engine API is off; a clear message within seconds, nothing changed"
