@@ -36,7 +36,7 @@ assert_contains "nvidia-driver row" "install linux-modules-nvidia-580-server-ope
 assert_contains "nvidia-driver row" "Secure Boot is on: the module must be signed" "$plan"
 assert_contains "pytorch row" "torch==2.15.1+cu132" "$plan"
 assert_contains "the indexes read" "Indexes the GPU choice read:
-  NVIDIA's package list $GPU_NVIDIA_REPO_URL""Packages.gz: read (" "$plan"
+  NVIDIA's package list ${GPU_NVIDIA_REPO_URL}Packages.gz: read (" "$plan"
 assert_contains "the indexes read" "  PyTorch's index $GPU_BASE/whl/cu132/torch/: read" "$plan"
 
 section "run: NVIDIA's repo is rejected and taken out; the signed driver loads; torch sees the GPU"
