@@ -68,10 +68,10 @@ config() { # [EXTRA JSON members]
   printf '{"user": "student", "gpu": {%s, "repo_url": "%s"}%s}' "$GPU_KEYRING_PIN" "$GPU_CUDA_REPOS" "${1:+, $1}"
 }
 installed() { for package in "${PACKAGES[@]}"; do printf '%s: %s\n' "$package" "$(gpu_dpkg_status "$package")"; done; }
-PACKAGES=(cuda-keyring "linux-headers-$KERNEL" cuda-drivers-580 cuda-toolkit-12-6)
+PACKAGES=(cuda-keyring "linux-headers-$KERNEL" cuda-drivers-535 cuda-toolkit-12-6)
 INSTALLED="cuda-keyring: install ok installed
 linux-headers-$KERNEL: install ok installed
-cuda-drivers-580: hold ok installed
+cuda-drivers-535: hold ok installed
 cuda-toolkit-12-6: install ok installed"
 
 #-----------------------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ run_steps "$(config)"
 assert_rc 0
 assert_eq "packages" "$INSTALLED" "$(installed)"
 by_agent=$(debs_by "$AGENT_UA")
-assert_contains "the agent fetched cuda-drivers-580" "cuda-drivers-580_" "$by_agent"
+assert_contains "the agent fetched cuda-drivers-535" "cuda-drivers-535_" "$by_agent"
 assert_contains "the agent fetched the toolkit" "cuda-toolkit-12-6_" "$by_agent"
 assert_contains "the agent fetched the kernel headers" "linux-headers-${KERNEL}_" "$by_agent"
 assert_eq ".debs apt fetched itself" "" "$(debs_by "$APT_UA")"
@@ -103,7 +103,7 @@ assert_rc 0
 assert_eq "packages" "$INSTALLED" "$(installed)"
 by_apt=$(debs_by "$APT_UA")
 assert_eq ".debs apt fetched itself" "$(debs_by "$AGENT_UA" | grep cuda-toolkit-12-6_)" "$by_apt"
-assert_not_contains "the agent's .debs" "cuda-drivers-580_" "$by_apt"
+assert_not_contains "the agent's .debs" "cuda-drivers-535_" "$by_apt"
 assert_eq "toolkit sha256 (as the repo has it)" \
   "$(sha256sum <"$(find "$GPU_SERVE" -name 'cuda-toolkit-12-6_*.deb' -print -quit)" | cut -d' ' -f1)" \
   "$(sha256sum <"$(find "$R/var/cache/apt/archives" -name 'cuda-toolkit-12-6_*.deb' -print -quit)" | cut -d' ' -f1)"
