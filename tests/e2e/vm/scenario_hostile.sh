@@ -60,11 +60,11 @@ done
 exit 0
 EOF
   # Their conda: the same, then the real one (conda.real beside it; it finds its prefix from $0).
-  local conda=$R/home/$STUDENT/miniconda3/bin/conda
+  local conda=$R/home/$STUDENT/$VM_PREFIX/bin/conda
   mv -- "$conda" "$conda.real"
   sed 's|^exit 0$|exec "${0%/*}/conda.real" "$@"|' -- "$hooks/hostile" >"$conda"
   chmod 0755 -- "$conda"
-  in_chroot chown "$STUDENT:" "/home/$STUDENT/miniconda3/bin/conda"
+  in_chroot chown "$STUDENT:" "/home/$STUDENT/$VM_PREFIX/bin/conda"
   cp -- "$hooks/hostile" "$hooks/post-checkout"
   cp -- "$hooks/hostile" "$hooks/post-merge"
   # git writes the updated refs to this one's stdin; it never reads them and takes its time.
@@ -116,7 +116,7 @@ scenario_hostile() {
   before=$(root_sums)
 
   section "5. a new IP, branch spring2019, the installer and a dataset from a mirror: anaconda stops at ~/.bashrc, the rest is done"
-  write_metadata 1111 34.82.17.99 '{}' "{\"$MINICONDA\": \"mirror=2\", \"imagenet_val_25.npz\": \"mirror=2\"}"
+  write_metadata 1111 34.82.17.99 '{}' "{\"$VM_INSTALLER\": \"mirror=2\", \"imagenet_val_25.npz\": \"mirror=2\"}"
   set_assignments_ref spring2019
   boot
   printf '   the boot: %s s\n' "$TOOK"
@@ -175,7 +175,7 @@ scenario_hostile() {
   assert_eq "root's files" "$before" "$(root_sums)"
   LAST_CMD="(VM) cs231n-agent detect --json"
   in_chroot /usr/local/bin/cs231n-agent detect --json >"$OUT" 2>"$ERR" </dev/null
-  assert_json installed.conda_prefix "\"/home/$STUDENT/miniconda3\""
+  assert_json installed.conda_prefix "\"/home/$STUDENT/$VM_PREFIX\""
   local leaks
   assert_eq "the student's hash in /etc/shadow" "$password_hash" "$(grep "^$STUDENT:" "$R/etc/shadow" | cut -d: -f2)"
   leaks=$(grep -rlF -e "$HOSTILE_MARK" -- "$R/var/log" "$R$STATE_DIR" "$R/root" "$R/etc" 2>/dev/null || true)
