@@ -304,6 +304,15 @@ machine_for_gpu() {
   esac
 }
 
+# gpu_counts: the GPU counts machine_for_gpu knows for GPU_SERIES, as a sentence says them.
+gpu_counts() {
+  case $GPU_SERIES in
+    a3-mega | a3-ultra | a4) printf '8 (the only size of that series)' ;;
+    a2) printf '1, 2, 4, 8 or 16' ;;
+    *) printf '1, 2, 4 or 8' ;;
+  esac
+}
+
 # gpu_create_flags: the instance (or template) flags a GPU needs: GPUs cannot live-migrate, so
 # the VM stops for host maintenance.
 GPU_FLAGS=()
@@ -808,7 +817,7 @@ resolve_vm_target() {
     machine_type=n1-standard-8
     if [[ -n $gpu ]]; then
       machine_type=$(machine_for_gpu) ||
-        die_usage "--gpu $gpu: GCE has no machine type with $GPU_COUNT $GPU_TYPE GPU(s); ask for 1, 2, 4 or 8"
+        die_usage "--gpu $gpu: GCE has no machine type with $GPU_COUNT $GPU_TYPE GPU(s); ask for $(gpu_counts)"
     fi
   fi
   check_cloud_access "$assume_yes"

@@ -42,7 +42,7 @@ assert_rc 2
 assert_one_error_line create-instance.sh "--gpu t4:0" "positive number"
 run_script create-instance.sh "${base[@]}" --gpu t4:3
 assert_rc 2
-assert_one_error_line create-instance.sh "no machine type with 3 nvidia-tesla-t4"
+assert_one_error_line create-instance.sh "no machine type with 3 nvidia-tesla-t4" "ask for 1, 2, 4 or 8"
 run_script create-instance.sh "${base[@]}" --disk-size 30
 assert_rc 2
 assert_one_error_line create-instance.sh "--disk-size 30" "at least 40"
@@ -221,7 +221,7 @@ done
 new_cloud 8
 run_script create-instance.sh "${base[@]}" --gpu b200:1
 assert_rc 2
-assert_one_error_line create-instance.sh "--gpu b200:1: GCE has no machine type with 1 nvidia-b200 GPU(s)"
+assert_one_error_line create-instance.sh "--gpu b200:1: GCE has no machine type with 1 nvidia-b200 GPU(s); ask for 8 (the only size of that series)"
 new_cloud 8
 run_script create-instance.sh "${base[@]}" --gpu h200:8
 assert_rc 1
