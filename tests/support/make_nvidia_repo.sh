@@ -40,6 +40,11 @@
 #                                update fails for that source (NO_PUBKEY), like a rotated key
 #   NVIDIA_REPO_BROKEN=unsigned  no InRelease or Release.gpg: "The repository ... is not signed"
 #   NVIDIA_REPO_TOOLKITS         the toolkits to publish (default: DISTRO's)
+#   NVIDIA_REPO_PAYLOADS=FILE    lines "NAME BYTES PARENT..." (# starts a comment): NAME, a package of
+#                                BYTES zero bytes (data.tar uncompressed, so the .deb is that big) in
+#                                NVIDIA's repo, and a Depends of each PARENT (cuda-toolkit-12-8,
+#                                cuda-drivers-580, ...): a toolkit or driver of its real size and
+#                                package count (scripts/bench/ready.sh)
 #   OS_ARCHIVE_SIGNED_FLAVOURS   the signed module flavours the OS archive has (default: "server
 #                                server-open"; "server" alone: an archive without signed open modules)
 # Running it again on the same OUT_DIR rebuilds everything with the same keys (so a test can
@@ -61,6 +66,8 @@ DISTRO=$3
 shift 3
 KERNEL_RELEASES=("$@")
 BROKEN=${NVIDIA_REPO_BROKEN:-}
+PAYLOADS=${NVIDIA_REPO_PAYLOADS:-}
+[[ -z $PAYLOADS || -f $PAYLOADS ]] || { echo "$0: NVIDIA_REPO_PAYLOADS: no file $PAYLOADS" >&2; exit 2; }
 # -- what each NVIDIA repo has (sources: tests/fixtures/nvidia-repo/README.md) ------------------
 # distro_contents: BRANCHES (cuda-drivers-B), OPEN (nvidia-open-B), LATEST (the branch of the
 # unsuffixed cuda-drivers and nvidia-open; none: the repo's newest is not known publicly), TOOLKITS.
@@ -179,6 +186,31 @@ pkg_build() { # DEST_DIR
   dpkg-deb --root-owner-group -Zgzip --build "$PKG" "$1/$PKG_DEB" >/dev/null
 }
 
+# payload_depends PARENT: "Depends: NAME, ..." of the payload packages PARENT needs, or nothing.
+payload_depends() {
+  [[ -n $PAYLOADS ]] || return 0
+  local names
+  names=$(awk -v parent="$1" '{ sub(/#.*/, "") } NF >= 3 { for (i = 3; i <= NF; i++) if ($i == parent) print $1 }' "$PAYLOADS" |
+    paste -sd, - | sed 's/,/, /g')
+  [[ -z $names ]] || printf 'Depends: %s' "$names"
+}
+
+build_payload_packages() {
+  [[ -n $PAYLOADS ]] || return 0
+  local name bytes
+  while read -r name bytes _; do
+    [[ -n $name && $name != \#* ]] || continue
+    [[ $bytes =~ ^[0-9]+$ ]] || { echo "$0: NVIDIA_REPO_PAYLOADS: not NAME BYTES PARENT...: $name $bytes" >&2; exit 2; }
+    pkg_begin "$name" 1.0-1 amd64 "$bytes zero bytes: the size of a real package of NVIDIA's repo"
+    mkdir -p -- "$PKG/usr/share/nvidia-standin-payload"
+    truncate -s "$bytes" -- "$PKG/usr/share/nvidia-standin-payload/$name"
+    dpkg-deb --root-owner-group -Znone --build "$PKG" "$NVIDIA_REPO/$PKG_DEB" >/dev/null
+    rm -rf -- "$PKG"
+    # Zeros take no disk where the file system can punch holes.
+    fallocate --dig-holes -- "$NVIDIA_REPO/$PKG_DEB" 2>/dev/null || true
+  done <"$PAYLOADS"
+}
+
 build_keyring_package() {
   pkg_begin cuda-keyring 1.1-1 all "NVIDIA's CUDA repository keyring, list and pin"
   cat -- "$OUT/cuda-archive-keyring.gpg" | pkg_file /usr/share/keyrings/cuda-archive-keyring.gpg 0644
@@ -207,8 +239,11 @@ build_driver_package() { # NAME BRANCH FLAVOUR(proprietary|open)
   version=$(driver_version "$branch")
   cuda=$(driver_cuda "$branch")
   [[ $flavour == open ]] && kind=nvidia-open
-  pkg_begin "$name" "$version-1" amd64 "NVIDIA driver $version (branch $branch, DKMS-built $flavour modules)" \
-    "Provides: nvidia-driver-standin" "Conflicts: nvidia-driver-standin" "Replaces: nvidia-driver-standin"
+  local fields=("Provides: nvidia-driver-standin" "Conflicts: nvidia-driver-standin" "Replaces: nvidia-driver-standin")
+  local depends
+  depends=$(payload_depends "$name")
+  [[ -z $depends ]] || fields+=("$depends")
+  pkg_begin "$name" "$version-1" amd64 "NVIDIA driver $version (branch $branch, DKMS-built $flavour modules)" "${fields[@]}"
   pkg_template /usr/bin/nvidia-smi 0755 nvidia-smi "DRIVER_VERSION=$version" "CUDA_VERSION=$cuda"
   pkg_template /usr/sbin/dkms 0755 dkms "VERSION=$version" "KIND=$kind"
   pkg_file "/usr/src/nvidia-$version/dkms.conf" 0644 <<EOF
@@ -252,7 +287,9 @@ build_toolkit_packages() { # X-Y
   version=$(toolkit_version "$toolkit")
   release=${toolkit/-/.}
   priority=${toolkit/-/}
-  pkg_begin "cuda-toolkit-$toolkit" "$version-1" amd64 "CUDA Toolkit $release (no driver)"
+  local depends
+  depends=$(payload_depends "cuda-toolkit-$toolkit")
+  pkg_begin "cuda-toolkit-$toolkit" "$version-1" amd64 "CUDA Toolkit $release (no driver)" ${depends:+"$depends"}
   pkg_template "/usr/local/cuda-$release/bin/nvcc" 0755 nvcc "RELEASE=$release" "COMPILER_VERSION=$(compiler_version "$toolkit")"
   printf 'cs231n-agent test stand-in for the CUDA %s runtime library\n' "$version" |
     pkg_file "/usr/local/cuda-$release/lib64/libcudart.so.$release.stand-in" 0644
@@ -388,6 +425,7 @@ gpg --batch --export "$OS_KEY" >"$OUT/os-archive.gpg"
 rm -rf -- "$NVIDIA_REPO" "$OS_ARCHIVE"
 mkdir -p -- "$NVIDIA_REPO" "$OS_ARCHIVE"
 build_keyring_package
+build_payload_packages
 for branch in $BRANCHES; do build_driver_package "cuda-drivers-$branch" "$branch" proprietary; done
 for branch in $OPEN; do build_driver_package "nvidia-open-$branch" "$branch" open; done
 if [[ -n $LATEST ]]; then

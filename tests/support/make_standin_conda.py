@@ -28,7 +28,9 @@ are venvs of that real Python instead of the fake bin/python, their pip upgraded
 --env-pip-wheel (a pip wheel inside the target) when given: for tests that need the real pip.
 Every start of the installer and every conda call is appended to the --ledger file (as
 "<user> TAB installer|conda TAB <arguments>"), which must be writable by whoever runs them.
-The output is byte for byte the same for the same arguments.
+--payload-bytes N adds N zero bytes (pkgs/standin-payload.bin), stored without compression, so
+that the installer has the size of a real one (scripts/bench/ready.sh). The output is byte for byte
+the same for the same arguments.
 """
 
 import argparse
@@ -114,6 +116,8 @@ def main():
     parser.add_argument("--ledger", required=True, help="file the installer and conda append their calls to")
     parser.add_argument("--env-python", default="", help="a real Python whose venvs the envs are")
     parser.add_argument("--env-pip-wheel", default="", help="a pip wheel each env's pip is upgraded from")
+    parser.add_argument("--payload-bytes", type=int, default=0,
+                        help="zero bytes unpacked to pkgs/standin-payload.bin, stored uncompressed: an installer of a real size")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args()
 
@@ -144,8 +148,13 @@ def main():
         "ENV_PIP_WHEEL": args.env_pip_wheel,
     }
 
+    if args.payload_bytes and compression != "gz":
+        sys.exit("make_standin_conda.py: --payload-bytes needs a .tar.gz payload (not conda 4.x)")
+    # Level 0 keeps the zeros' size in the download (gzip's stored blocks), as a real installer's
+    # packages, already compressed, keep theirs.
+    options = {"compresslevel": 0} if args.payload_bytes else {}
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:" + compression, format=tarfile.GNU_FORMAT) as archive:
+    with tarfile.open(fileobj=buffer, mode="w:" + compression, format=tarfile.GNU_FORMAT, **options) as archive:
         for folder in ("bin", "conda-meta", "etc", "etc/profile.d", "pkgs") + (() if legacy else ("condabin",)):
             add_dir(archive, folder)
         add_file(archive, "bin/conda", fill(read_fixture("conda"), values).encode(), 0o755)
@@ -166,6 +175,8 @@ def main():
             add_file(archive, ".condarc", b"channels:\n  - conda-forge\n", 0o644)
         if tos_plugin:
             add_dir(archive, "lib/python3.13/site-packages/conda_anaconda_tos")
+        if args.payload_bytes:
+            add_file(archive, "pkgs/standin-payload.bin", bytes(args.payload_bytes), 0o644)
         add_file(archive, "LICENSE.txt", b"A test stand-in for %s %s; not Anaconda's software.\n" % (name.encode(), version.encode()), 0o644)
     payload = buffer.getvalue()
     if compression == "gz":

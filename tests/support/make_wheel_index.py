@@ -2,6 +2,7 @@
 """Builds a stand-in for one of download.pytorch.org's wheel indexes, with real wheels (stdlib only).
 
     make_wheel_index.py OUT_DIR --torch 2.6.0+cu126 --python 3.11 [--torch-size BYTES] [--dep-size BYTES]
+                        [--deps FILE]
 
 Writes OUT_DIR/whl/VARIANT/ (VARIANT from the torch version's local part, e.g. cu126), the way
 PyTorch's index serves it (pytorch/test-infra s3_management/manage_v2.py, to_simple_package_html):
@@ -15,9 +16,13 @@ Requires-Dist names the 14 nvidia-* runtime wheels, triton and the pure-Python d
 torch 2.6.0+cu126's METADATA does (pytorch/pytorch#146679 quotes it; the versions here are made
 up), and those wheels (py3-none-manylinux_2_27_x86_64 for nvidia-* and triton, py3-none-any for
 the rest), each Name: spelled as the requirements that name it spell it (pip before 23.2 compared
-a PEP 658 file's Name with the requirement as written, pypa/pip#12038). Their payloads are zero-filled and stored uncompressed, so the files have the sizes
-asked for. torch's package answers the agent's probe (steps/gpu_common.cpp k_torch_probe) the way
-the stand-in conda's fake python does (tests/fixtures/standin-conda/python, torch_report):
+a PEP 658 file's Name with the requirement as written, pypa/pip#12038). --deps FILE replaces the
+nvidia-* and triton wheels by FILE's lines "PROJECT VERSION BYTES" (# starts a comment; BYTES the
+wheel's payload), for a torch of another release (scripts/bench/ready.sh: torch 2.9.1's 16, at
+their real sizes). Their payloads are zero-filled and stored uncompressed, so the files have the
+sizes asked for; they are written in pieces, so a wheel of gigabytes needs little memory. torch's
+package answers the agent's probe (steps/gpu_common.cpp k_torch_probe) the way the stand-in
+conda's fake python does (tests/fixtures/standin-conda/python, torch_report):
 torch.__version__, torch.version.cuda, torch.cuda.is_available() (a CUDA build, `nvidia-smi -L`
 works and the driver meets the build's minimum), device_count() and get_device_name(i) from
 nvidia-smi. Prints one line per wheel: FILE TAB SIZE TAB SHA256. The output is byte for byte the
@@ -27,7 +32,6 @@ same for the same arguments.
 import argparse
 import base64
 import hashlib
-import io
 import os
 import re
 import sys
@@ -112,26 +116,57 @@ def metadata_text(name, version, requires):
     return ("\n".join(lines) + "\n").encode()
 
 
-def wheel(name, version, tag, requires, files, padding):
-    """(file name, bytes, METADATA) of a wheel holding `files` and `padding` zero bytes."""
+CHUNK = 8 << 20
+
+
+def wheel(folder, name, version, tag, requires, files, padding):
+    """Writes folder/FILE, a wheel holding `files` and `padding` zero bytes; returns (FILE, size, sha256, METADATA)."""
     distribution = re.sub(r"[-_.]+", "_", name)
     info = "%s-%s.dist-info" % (distribution, version)
     metadata = metadata_text(name, version, requires)
     members = dict(files)
-    members["%s/_payload.bin" % distribution.lower()] = bytes(padding)
     members[info + "/METADATA"] = metadata
     root_is_purelib = "true" if tag.endswith("-any") else "false"
     members[info + "/WHEEL"] = ("Wheel-Version: 1.0\nGenerator: make_wheel_index.py\nRoot-Is-Purelib: %s\nTag: %s\n"
                                 % (root_is_purelib, tag)).encode()
-    record = "".join("%s,%s,%d\n" % (path, record_hash(data), len(data)) for path, data in members.items())
+    payload_path = "%s/_payload.bin" % distribution.lower()
+    payload_hash = hashlib.sha256()
+    for offset in range(0, padding, CHUNK):
+        payload_hash.update(bytes(min(CHUNK, padding - offset)))
+    payload_record = "%s,sha256=%s,%d\n" % (
+        payload_path, base64.urlsafe_b64encode(payload_hash.digest()).rstrip(b"=").decode(), padding)
+    record = payload_record + "".join("%s,%s,%d\n" % (path, record_hash(data), len(data)) for path, data in members.items())
     members[info + "/RECORD"] = (record + info + "/RECORD,,\n").encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for path, data in members.items():
-            entry = zipfile.ZipInfo(path, DATE)
+    file_name = "%s-%s-%s.whl" % (distribution, version, tag)
+    path = os.path.join(folder, file_name)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        entry = zipfile.ZipInfo(payload_path, DATE)
+        entry.external_attr = 0o644 << 16
+        with archive.open(entry, "w", force_zip64=padding >= zipfile.ZIP64_LIMIT) as stream:
+            for offset in range(0, padding, CHUNK):
+                stream.write(bytes(min(CHUNK, padding - offset)))
+        for member, data in members.items():
+            entry = zipfile.ZipInfo(member, DATE)
             entry.external_attr = 0o644 << 16
             archive.writestr(entry, data)
-    return "%s-%s-%s.whl" % (distribution, version, tag), buffer.getvalue(), metadata
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(CHUNK), b""):
+            digest.update(block)
+    return file_name, os.path.getsize(path), digest.hexdigest(), metadata
+
+
+def read_deps(path):
+    """FILE's "PROJECT VERSION BYTES" lines."""
+    deps = []
+    with open(path) as stream:
+        for line in stream:
+            fields = line.split("#", 1)[0].split()
+            if fields:
+                if len(fields) != 3 or not fields[2].isdigit():
+                    sys.exit("make_wheel_index.py: --deps: not PROJECT VERSION BYTES: %s" % line.strip())
+                deps.append((fields[0], fields[1], int(fields[2])))
+    return deps
 
 
 def main():
@@ -141,6 +176,7 @@ def main():
     parser.add_argument("--python", required=True, help="the env's Python, e.g. 3.11")
     parser.add_argument("--torch-size", type=int, default=8 << 20)
     parser.add_argument("--dep-size", type=int, default=1 << 20, help="payload of each nvidia-* and triton wheel")
+    parser.add_argument("--deps", help='"PROJECT VERSION BYTES" lines: the wheels torch depends on instead')
     args = parser.parse_args()
     if "+" not in args.torch:
         sys.exit("make_wheel_index.py: --torch needs a local part (2.6.0+cu126)")
@@ -149,35 +185,35 @@ def main():
     cuda = "%s.%s" % match.groups() if match else None
     python = "cp" + args.python.replace(".", "")
 
+    deps = read_deps(args.deps) if args.deps else [(name, version, args.dep_size) for name, version in
+                                                    NVIDIA + [("triton", "3.2.0")]]
     torch_requires = ["filelock", "typing-extensions>=4.10.0", "networkx", "jinja2", "fsspec"]
-    torch_requires += ["%s==%s%s" % (name, version, LINUX) for name, version in NVIDIA]
-    torch_requires += ['triton==3.2.0' + LINUX, 'sympy==1.13.1; python_version >= "3.9"']
+    torch_requires += ["%s==%s%s" % (name, version, LINUX) for name, version, _ in deps]
+    torch_requires += ['sympy==1.13.1; python_version >= "3.9"']
     init = (TORCH_INIT % {"version": args.torch, "cuda": cuda}).encode()
-    wheels = [wheel("torch", args.torch, "%s-%s-manylinux_2_28_x86_64" % (python, python), torch_requires,
-                    {"torch/__init__.py": init}, args.torch_size)]
-    for name, version in NVIDIA + [("triton", "3.2.0")]:
-        wheels.append(wheel(name, version, "py3-none-manylinux_2_27_x86_64", [], {}, args.dep_size))
-    for name, version, requires in PURE:
-        wheels.append(wheel(name, version, "py3-none-any", requires, {}, 4096))
-
     folder = os.path.join(args.out, "whl", variant)
+    os.makedirs(folder, exist_ok=True)
+    wheels = [wheel(folder, "torch", args.torch, "%s-%s-manylinux_2_28_x86_64" % (python, python), torch_requires,
+                    {"torch/__init__.py": init}, args.torch_size)]
+    for name, version, size in deps:
+        wheels.append(wheel(folder, name, version, "py3-none-manylinux_2_27_x86_64", [], {}, size))
+    for name, version, requires in PURE:
+        wheels.append(wheel(folder, name, version, "py3-none-any", requires, {}, 4096))
+
     projects = {}
-    for file_name, data, metadata in wheels:
-        os.makedirs(folder, exist_ok=True)
-        for path, content in ((file_name, data), (file_name + ".metadata", metadata)):
-            with open(os.path.join(folder, path), "wb") as stream:
-                stream.write(content)
+    for file_name, size, sha256, metadata in wheels:
+        with open(os.path.join(folder, file_name + ".metadata"), "wb") as stream:
+            stream.write(metadata)
         project = normalized(file_name.split("-", 1)[0])
-        projects.setdefault(project, []).append((file_name, data, metadata))
-        print("%s\t%d\t%s" % (file_name, len(data), hashlib.sha256(data).hexdigest()))
+        projects.setdefault(project, []).append((file_name, sha256, metadata))
+        print("%s\t%d\t%s" % (file_name, size, sha256))
     for project, files in sorted(projects.items()):
         os.makedirs(os.path.join(folder, project), exist_ok=True)
         lines = ["<!DOCTYPE html>", "<html>", "  <body>", "    <h1>Links for %s</h1>" % project]
-        for file_name, data, metadata in files:
+        for file_name, sha256, metadata in files:
             meta = "sha256=" + hashlib.sha256(metadata).hexdigest()
             lines.append('    <a href="/whl/%s/%s#sha256=%s" data-dist-info-metadata="%s" data-core-metadata="%s">%s</a><br/>'
-                         % (variant, file_name.replace("+", "%2B"), hashlib.sha256(data).hexdigest(), meta, meta,
-                            file_name))
+                         % (variant, file_name.replace("+", "%2B"), sha256, meta, meta, file_name))
         lines += ["  </body>", "</html>"]
         with open(os.path.join(folder, project, "index.html"), "w") as stream:
             stream.write("\n".join(lines) + "\n")
