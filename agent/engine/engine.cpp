@@ -13,6 +13,7 @@
 
 #include "agent/core/error.hpp"
 #include "agent/engine/reboot.hpp"
+#include "agent/net/connection_budget.hpp"
 #include "agent/net/transfer_meter.hpp"
 #include "agent/util/strings.hpp"
 #include "agent/util/time.hpp"
@@ -41,6 +42,8 @@ struct Node {
   int exit_code = 0;  // a more precise exit code for a failure (network, checksum, space)
   bool reboot = false;
   std::unique_ptr<net::TransferMeter> meter;  // the running step's downloads
+  bool on_ready_path = false;                 // the ready step or one it comes after, directly or not
+  bool holds_ready_path = false;              // running, and counted by the budget's ready path
 };
 
 bool counts_as_done(StepStatus status) { return status == StepStatus::done || status == StepStatus::skipped; }
@@ -109,6 +112,7 @@ class Scheduler {
                       std::ranges::find(m_options.skip, name) == m_options.skip.end();
       node.decision = refusal ? plan::refused(*refusal) : node.step->decide(m_context);
     }
+    mark_ready_path();
     m_state.run.order.clear();
     for (const auto& node : m_nodes) m_state.run.order.push_back(node.step->info().name);
     // A selected step whose predecessor is left out must find it done already: recorded done
@@ -241,6 +245,30 @@ class Scheduler {
     return true;
   }
 
+  // The step that marks ready and everything it waits for: their downloads come first while any
+  // of them runs and the run is not ready yet (net::ConnectionBudget's lanes).
+  void mark_ready_path() {
+    std::vector<std::size_t> pending;
+    for (std::size_t i = 0; i < m_nodes.size(); ++i) {
+      if (m_nodes[i].step->info().marks_ready) pending.push_back(i);
+    }
+    while (!pending.empty()) {
+      auto& node = m_nodes[pending.back()];
+      pending.pop_back();
+      if (node.on_ready_path) continue;
+      node.on_ready_path = true;
+      pending.insert(pending.end(), node.predecessors.begin(), node.predecessors.end());
+    }
+  }
+
+  net::ConnectionBudget* budget() const { return m_context.http.connections.get(); }
+
+  void end_ready_path(Node& node) {
+    if (!node.holds_ready_path) return;
+    node.holds_ready_path = false;
+    if (budget()) budget()->end_ready_path();
+  }
+
   void finish_without_running(Node& node, StepStatus status, const std::string& detail) {
     node.state = NodeState::finished;
     node.result = status;
@@ -261,6 +289,10 @@ class Scheduler {
     for (const auto& resource : node.step->info().resources) m_held.insert(resource);
     ++m_running;
     node.meter = std::make_unique<net::TransferMeter>();
+    if (node.on_ready_path && m_state.run.ready.empty() && budget()) {
+      budget()->begin_ready_path();
+      node.holds_ready_path = true;
+    }
     auto& record = m_state.steps[name];
     record.status = StepStatus::running;
     record.started = now();
@@ -276,6 +308,7 @@ class Scheduler {
       node.result = StepStatus::interrupted;
       for (const auto& resource : node.step->info().resources) m_held.erase(resource);
       --m_running;
+      end_ready_path(node);
       return;
     }
     m_progress.started(name, record.attempts + 1);
@@ -292,7 +325,8 @@ class Scheduler {
     const auto& step = *node.step;
     const plan::StepRun run(m_context, step.info().name, m_context.system.files().host_path(log),
                             Clock::now() + step_timeout(m_context.config, step.info().name), &m_cancel,
-                            m_state.run.id + "/" + step.info().name, node.meter.get());
+                            m_state.run.id + "/" + step.info().name, node.meter.get(),
+                            node.on_ready_path ? net::Lane::ready_path : net::Lane::after_ready);
     run.note("=== " + now() + " run " + m_state.run.id + ", attempt " + std::to_string(attempt) + ", boot " +
              m_boot_id);
     StepStatus status = StepStatus::failed;
@@ -343,6 +377,7 @@ class Scheduler {
     node.duration_s = std::chrono::duration<double>(Clock::now() - node.started_at).count();
     for (const auto& resource : step.info().resources) m_held.erase(resource);
     --m_running;
+    end_ready_path(node);
     auto& record = m_state.steps[step.info().name];
     record.status = status;
     record.finished = now();

@@ -1,14 +1,23 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 
 namespace cs231n::net {
 
+// Whose download a connection serves: a step the student waits for (on the path to `ready`:
+// the env, torch, the datasets), or one that may finish after (the CUDA toolkit). Downloads
+// outside a run (fetch) are on the first.
+enum class Lane { ready_path, after_ready };
+
 // How many HTTP connections the downloads of one run may hold at once (config
 // downloads.connections), shared by every step and every file through HttpSettings: a file's
 // first connection waits for a free slot, its further segments take only slots that are free.
+// While a step on the path to ready runs (begin_ready_path .. end_ready_path), the after-ready
+// lane holds at most a quarter of the slots: the toolkit's gigabytes would otherwise take the link
+// from what the student waits for, including what conda and git fetch by themselves.
 class ConnectionBudget {
  public:
   explicit ConnectionBudget(unsigned slots);
@@ -16,26 +25,37 @@ class ConnectionBudget {
   ConnectionBudget& operator=(const ConnectionBudget&) = delete;
 
   unsigned slots() const { return m_slots; }
+  // The after-ready lane's share while the ready path runs (at least one slot).
+  unsigned after_ready_slots() const { return std::max(1u, m_slots / 4); }
   // Waits for a slot; false when `cancel` is set first.
-  bool acquire(const std::atomic<bool>* cancel);
+  bool acquire(const std::atomic<bool>* cancel, Lane lane = Lane::ready_path);
   // A slot if one is free now.
-  bool try_acquire();
-  void release();
+  bool try_acquire(Lane lane = Lane::ready_path);
+  void release(Lane lane = Lane::ready_path);
   // Slots taken now.
   unsigned in_use() const;
+  // A step on the path to ready starts / ends (calls nest: one per running step).
+  void begin_ready_path();
+  void end_ready_path();
+  // Steps on the path to ready running now.
+  unsigned ready_path_steps() const;
 
  private:
+  bool may_take(Lane lane) const;  // with m_mutex held
+
   const unsigned m_slots;
   mutable std::mutex m_mutex;
   std::condition_variable m_freed;
   unsigned m_used = 0;
+  unsigned m_used_after_ready = 0;
+  unsigned m_ready_path_steps = 0;
 };
 
 // The slots one download holds, all given back when it ends. Without a budget every slot is
 // free: the count is kept all the same.
 class ConnectionSlots {
  public:
-  explicit ConnectionSlots(ConnectionBudget* budget) : m_budget(budget) {}
+  explicit ConnectionSlots(ConnectionBudget* budget, Lane lane = Lane::ready_path) : m_budget(budget), m_lane(lane) {}
   ~ConnectionSlots() { release_all(); }
   ConnectionSlots(const ConnectionSlots&) = delete;
   ConnectionSlots& operator=(const ConnectionSlots&) = delete;
@@ -51,6 +71,7 @@ class ConnectionSlots {
 
  private:
   ConnectionBudget* m_budget;
+  Lane m_lane;
   unsigned m_held = 0;
 };
 

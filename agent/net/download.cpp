@@ -44,7 +44,7 @@ class FileDownload {
         m_request(request),
         m_part(request.dest + ".part"),
         m_sidecar_path(request.dest + ".part.json"),
-        m_slots(settings.connections.get()),
+        m_slots(settings.connections.get(), settings.lane),
         m_share(std::move(share)) {}
 
   std::expected<DownloadResult, DownloadError> run() {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/net/connection_budget.hpp"
 #include "agent/util/result.hpp"
 
 typedef void CURL;
@@ -16,7 +17,6 @@ class Config;
 
 namespace cs231n::net {
 
-class ConnectionBudget;
 class TransferMeter;
 
 // How every HTTP request of the agent is made. Certificate verification is always on.
@@ -38,6 +38,8 @@ struct HttpSettings {
   // The run's limit on download connections (connection_budget.hpp), shared by every copy of
   // these settings; null: no limit. Small requests (http_request) do not count against it.
   std::shared_ptr<ConnectionBudget> connections;
+  // The lane of that budget these downloads take (connection_budget.hpp).
+  Lane lane = Lane::ready_path;
   // Where download() counts what it fetches (one step's downloads; the engine reads it for
   // `status`); null: nowhere. Owned by whoever set it, for as long as these settings are used.
   TransferMeter* meter = nullptr;

@@ -12,18 +12,20 @@ namespace cs231n::plan {
 
 StepRun::StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
                  std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt,
-                 std::string process_marker, net::TransferMeter* meter)
+                 std::string process_marker, net::TransferMeter* meter, net::Lane lane)
     : m_context(context),
       m_step_name(std::move(step_name)),
       m_log_path(std::move(log_path)),
       m_deadline(deadline),
       m_interrupt(interrupt),
       m_process_marker(std::move(process_marker)),
-      m_meter(meter) {}
+      m_meter(meter),
+      m_lane(lane) {}
 
 net::HttpSettings StepRun::http() const {
   net::HttpSettings settings = m_context.http;
   settings.meter = m_meter;
+  settings.lane = m_lane;
   return settings;
 }
 

@@ -59,10 +59,11 @@ struct ApplyResult {
 // interrupt flag and the marker that lets a later run find processes left behind by a killed one.
 class StepRun {
  public:
-  // `meter` (may be null) counts the step's downloads, for `status`.
+  // `meter` (may be null) counts the step's downloads, for `status`; `lane`: whether the student
+  // waits for this step (net::ConnectionBudget gives those downloads the link first).
   StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
           std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt,
-          std::string process_marker, net::TransferMeter* meter = nullptr);
+          std::string process_marker, net::TransferMeter* meter = nullptr, net::Lane lane = net::Lane::ready_path);
   // A run outside the engine's bookkeeping, with no log and no process marker: the checks of
   // `plan` and of the engine's --only test, `verify` from the command line, tests.
   static StepRun unlogged(const Context& context, std::string step_name, std::chrono::steady_clock::duration timeout,
@@ -75,8 +76,8 @@ class StepRun {
   const std::filesystem::path& log_path() const { return m_log_path; }
   bool interrupted() const { return m_interrupt && m_interrupt->load(); }
   const std::atomic<bool>* interrupt_flag() const { return m_interrupt; }
-  // The settings every download of the step is made with: the run's (its connection budget)
-  // and the step's meter.
+  // The settings every download of the step is made with: the run's (its connection budget),
+  // the step's lane of it and the step's meter.
   net::HttpSettings http() const;
 
   // Runs a command for this step. A command that cannot start or does not succeed is a Failure
@@ -97,6 +98,7 @@ class StepRun {
   const std::atomic<bool>* m_interrupt;
   std::string m_process_marker;
   net::TransferMeter* m_meter;
+  net::Lane m_lane;
 };
 
 // A download a step expects to make on this machine, for `plan`'s critical path.

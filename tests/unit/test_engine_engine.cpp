@@ -5,6 +5,7 @@
 
 #include "agent/core/error.hpp"
 #include "agent/engine/engine.hpp"
+#include "agent/net/connection_budget.hpp"
 #include "agent/net/transfer_meter.hpp"
 #include "agent/util/time.hpp"
 #include "support/fake_system.hpp"
@@ -26,6 +27,8 @@ struct Journal {
   std::map<std::string, int> max_per_resource;
   std::map<std::string, bool> in_wanted_state;
   std::map<std::string, std::string> progress_seen;  // the progress file, as a step saw it while it downloaded
+  std::map<std::string, net::Lane> lanes;            // the lane of its downloads, as each step saw it
+  std::map<std::string, unsigned> ready_path_steps;  // the budget's ready-path count while it applied
 };
 
 struct Behaviour {
@@ -73,6 +76,11 @@ class TestStep : public plan::Step {
       }
     }
     std::this_thread::sleep_for(m_behaviour.duration);
+    if (const auto settings = run.http(); settings.connections) {
+      std::lock_guard lock(m_journal.mutex);
+      m_journal.lanes[m_name] = settings.lane;
+      m_journal.ready_path_steps[m_name] = settings.connections->ready_path_steps();
+    }
     if (m_behaviour.download_total > 0) {
       net::TransferMeter::Share share(run.http().meter, m_behaviour.download_total);
       share.update(m_behaviour.download_done, m_behaviour.download_total);
@@ -129,6 +137,7 @@ struct Bench {
   engine::RunOptions options;
   SilentProgress progress;
   Paths paths;
+  std::shared_ptr<net::ConnectionBudget> budget;  // the run's, when a test gives one
 
   explicit Bench(json layer = json::object()) {
     root.write("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
@@ -148,7 +157,8 @@ struct Bench {
 
   engine::RunOutcome run() {
     state.run.id = "run1";
-    const plan::Context context{*system, facts, config};
+    plan::Context context{*system, facts, config};
+    context.http.connections = budget;
     engine::Engine engine(steps, context, *store, state, options, progress);
     return engine.run();
   }
@@ -172,6 +182,27 @@ TEST_CASE("engine: independent steps run in parallel, bounded by the workers") {
     CHECK(bench.journal.max_running == (workers == 1 ? 1 : 3));
     if (workers == 1) CHECK(elapsed >= 450ms);
   }
+}
+
+TEST_CASE("engine: the steps the ready step waits for download in the budget's first lane while they run") {
+  Bench bench;
+  bench.budget = std::make_shared<net::ConnectionBudget>(16);
+  bench.add("env", {}, {.duration = 300ms});
+  bench.add("torch", {"env"}, {.duration = 300ms});
+  bench.add("ready", {"torch"}, {.marks_ready = true});
+  bench.add("toolkit", {}, {.duration = 50ms});  // starts beside env, as cuda does
+  bench.add("verify", {"ready", "toolkit"});
+  REQUIRE(bench.run().state == RunState::done);
+  const auto& journal = bench.journal;
+  for (const char* name : {"env", "torch", "ready"}) {
+    CHECK_MESSAGE(journal.lanes.at(name) == net::Lane::ready_path, name);
+    CHECK_MESSAGE(journal.ready_path_steps.at(name) >= 1, name);  // itself, at least
+  }
+  CHECK(journal.lanes.at("toolkit") == net::Lane::after_ready);
+  CHECK(journal.ready_path_steps.at("toolkit") == 1);  // env ran beside it: the toolkit had a quarter
+  CHECK(journal.lanes.at("verify") == net::Lane::after_ready);
+  CHECK(journal.ready_path_steps.at("verify") == 0);  // after ready: every slot is the toolkit's too
+  CHECK(bench.budget->ready_path_steps() == 0);
 }
 
 TEST_CASE("engine: the ready step ending done records the moment and tells the progress while the rest runs") {

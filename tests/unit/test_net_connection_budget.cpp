@@ -77,6 +77,52 @@ TEST_CASE("connection budget: slots are taken and given back; waiting for one en
   CHECK(budget.in_use() == 0);
 }
 
+TEST_CASE("connection budget: while a step on the path to ready runs, the after-ready lane has a quarter of it") {
+  net::ConnectionBudget budget(8);
+  CHECK(budget.after_ready_slots() == 2);
+  // Nothing on the ready path runs: either lane takes every slot.
+  for (int i = 0; i < 8; ++i) CHECK(budget.try_acquire(net::Lane::after_ready));
+  CHECK_FALSE(budget.try_acquire(net::Lane::ready_path));
+  for (int i = 0; i < 8; ++i) budget.release(net::Lane::after_ready);
+
+  budget.begin_ready_path();
+  CHECK(budget.try_acquire(net::Lane::after_ready));
+  CHECK(budget.try_acquire(net::Lane::after_ready));
+  CHECK_FALSE(budget.try_acquire(net::Lane::after_ready));  // its quarter is taken
+  for (int i = 0; i < 6; ++i) CHECK(budget.try_acquire(net::Lane::ready_path));
+  CHECK_FALSE(budget.try_acquire(net::Lane::ready_path));  // the whole budget is
+  for (int i = 0; i < 6; ++i) budget.release(net::Lane::ready_path);
+
+  // A download after ready that waits for a slot gets one when the ready path's last step ends.
+  budget.begin_ready_path();  // a second step on the path
+  std::atomic<bool> took = false;
+  std::thread waiting([&] { took = budget.acquire(nullptr, net::Lane::after_ready); });
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(took.load());
+  budget.end_ready_path();
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(took.load());  // one step on the path still runs
+  budget.end_ready_path();
+  waiting.join();
+  CHECK(took.load());
+  CHECK(budget.in_use() == 3);
+  for (int i = 0; i < 3; ++i) budget.release(net::Lane::after_ready);
+  CHECK(budget.in_use() == 0);
+
+  // ConnectionSlots give back to the lane they took from.
+  budget.begin_ready_path();
+  {
+    net::ConnectionSlots toolkit(&budget, net::Lane::after_ready);
+    CHECK(toolkit.hold_one(nullptr));
+    CHECK(toolkit.take_free());
+    CHECK_FALSE(toolkit.take_free());
+  }
+  net::ConnectionSlots again(&budget, net::Lane::after_ready);
+  CHECK(again.take_free());
+  CHECK(again.take_free());
+  budget.end_ready_path();
+}
+
 TEST_CASE_FIXTURE(Fixture, "connection budget: parallel segmented downloads never hold more connections than it") {
   auto unlimited = queue_of(*this, 4);
   server.bodies(true);
