@@ -22,12 +22,20 @@ bool has_module_signing_key(const os::Files& files) {
          (files.exists("/var/lib/shim-signed/mok/MOK.priv") && files.exists("/var/lib/shim-signed/mok/MOK.der"));
 }
 
-// Prints one JSON line; Python 3.5+ (the seed env is 3.6), torch 1.0+.
+// Prints one JSON line; Python 3.5+ (the seed env is 3.6), torch 1.0+. torchvision is imported
+// after torch, as a notebook does; what keeps it from importing (none there, a build for another
+// torch or CUDA: torchvision/extension.py raises RuntimeError) is its own field, torch's stay.
 constexpr const char* k_torch_probe = R"(import json
 import torch
 available = bool(torch.cuda.is_available())
 devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if available else []
-print(json.dumps({"torch": str(torch.__version__), "cuda": torch.version.cuda, "available": available, "devices": devices}))
+try:
+    import torchvision
+    vision = {"version": str(torchvision.__version__)}
+except Exception as error:
+    vision = {"error": type(error).__name__ + ": " + str(error)}
+print(json.dumps({"torch": str(torch.__version__), "cuda": torch.version.cuda, "available": available,
+                  "devices": devices, "torchvision": vision}))
 )";
 
 // What is read once per process, by key: plan_gpu runs for every GPU step's decide, inputs, check
@@ -339,12 +347,15 @@ std::vector<plan::ExpectedDownload> expected_from_nvidia_repo(const plan::Contex
 // github.com/dstackai/dstack/pull/3029), plus the eight nvidia-*-cu12 wheels whose sizes pip
 // printed in github.com/pytorch/pytorch/issues/121646 (cublas 410.6, cupti 14.1, nvrtc 23.7,
 // runtime 0.8, cudnn 731.7, cufft 121.6, curand 56.5, cusolver 124.2: 1483.2 MB); cusparse,
-// nccl, nvjitlink and triton are left out, so it is low.
+// nccl, nvjitlink and triton are left out, so it is low. torchvision's wheel is left out too: a
+// few MB (6.3 MB for a cu124 build in pip's log in HolyWu/vs-rife#58).
 constexpr std::uint64_t k_cuda12_torch_wheels_bytes = 887'900'000ULL + 1'483'200'000ULL;
 
-plan::ExpectedDownload expected_torch_wheels(const GpuPlan& gpu_plan) {
+plan::ExpectedDownload expected_torch_wheels(const GpuPlan& gpu_plan, bool torchvision) {
   const auto& choice = gpu_plan.choice;
-  const std::string what = "torch " + choice.torch_version + "+" + choice.torch_variant + " and the wheels it needs";
+  const std::string torch = "torch " + choice.torch_version + "+" + choice.torch_variant;
+  const std::string what =
+      torchvision ? torch + ", torchvision and the wheels they need" : torch + " and the wheels it needs";
   const auto cuda = gpu::cuda_of_variant(choice.torch_variant);
   if (util::compare_versions(cuda.empty() ? "0" : cuda, "12") < 0)
     return {what, std::nullopt, "not known here (PyTorch's index gives no sizes)"};
@@ -458,6 +469,10 @@ util::Result<TorchReport> query_torch(const plan::StepRun& run) {
     report.cuda = said.at("cuda").is_string() ? said.at("cuda").get<std::string>() : "";
     report.cuda_available = said.at("available").get<bool>();
     report.devices = said.at("devices").get<std::vector<std::string>>();
+    const auto vision = said.value("torchvision", nlohmann::json::object());
+    report.torchvision = vision.value("version", std::string());
+    report.torchvision_error = vision.value("error", std::string("the probe said nothing of torchvision"));
+    if (!report.torchvision.empty()) report.torchvision_error.clear();
     report.imported = true;
   } catch (const nlohmann::json::exception&) {
     report.error =

@@ -38,9 +38,10 @@ std::vector<plan::ExpectedDownload> expected_from_nvidia_repo(const plan::Contex
                                                               const std::vector<std::string>& packages,
                                                               const std::string& what);
 
-// The torch wheels and the nvidia-* wheels they depend on: an estimate (PyTorch's PEP 503 pages
-// give no sizes), for CUDA 12 and later builds; not known for others.
-plan::ExpectedDownload expected_torch_wheels(const GpuPlan& gpu_plan);
+// The torch wheels and the nvidia-* wheels they depend on (and torchvision's, when it comes too):
+// an estimate (PyTorch's PEP 503 pages give no sizes), for CUDA 12 and later builds; not known for
+// others.
+plan::ExpectedDownload expected_torch_wheels(const GpuPlan& gpu_plan, bool torchvision);
 
 // What the GPU path's steps depend on: the chosen CUDA, driver branch and source, and the OS.
 nlohmann::json gpu_inputs(const plan::Context& context);
@@ -80,6 +81,9 @@ struct TorchReport {
   std::string cuda;  // torch.version.cuda; empty for a CPU build
   bool cuda_available = false;
   std::vector<std::string> devices;
+  // torchvision.__version__ when it imports (after torch); else empty, and why in torchvision_error.
+  std::string torchvision;
+  std::string torchvision_error;
 };
 // Runs the env's Python only when torch's files are there: a check must stay cheap, and `plan
 // --root` must not start programs of a fixture tree.

@@ -38,16 +38,20 @@ bool plain_wheel_name(const std::string& name) {
   return name.size() < 256 && std::regex_match(name, wheel);
 }
 
-std::vector<std::string> pip_argv(const std::string& python, std::vector<std::string> arguments) {
+// `python -m pip ARGUMENTS... EXTRA...`.
+std::vector<std::string> pip_argv(const std::string& python, std::vector<std::string> arguments,
+                                  const std::vector<std::string>& extra = {}) {
   std::vector<std::string> argv{python, "-m", "pip"};
   argv.insert(argv.end(), arguments.begin(), arguments.end());
+  argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }
 
 // The plain install, as it has always been: pip downloads and installs.
-util::Result<void> plain_install(const plan::StepRun& run, const std::string& python, const std::string& requirement,
+util::Result<void> plain_install(const plan::StepRun& run, const std::string& python,
+                                 const std::vector<std::string>& requirements,
                                  const std::vector<std::string>& index_args) {
-  auto argv = pip_argv(python, {"install", "--no-input", "--progress-bar", "off", requirement});
+  auto argv = pip_argv(python, {"install", "--no-input", "--progress-bar", "off"}, requirements);
   argv.insert(argv.end(), index_args.begin(), index_args.end());
   if (auto installed = run.run(as_user(run, argv)); !installed) return std::unexpected(installed.error());
   return {};
@@ -55,7 +59,7 @@ util::Result<void> plain_install(const plan::StepRun& run, const std::string& py
 
 // What the env's pip would download, from its own resolver; or why the agent should not ask.
 std::expected<std::vector<ReportedWheel>, std::string> resolve(const plan::StepRun& run, const std::string& python,
-                                                               const std::string& requirement,
+                                                               const std::vector<std::string>& requirements,
                                                                const std::vector<std::string>& index_args) {
   auto probe = as_user(run, pip_argv(python, {"--version"}));
   probe.capture_stdout = true;
@@ -71,8 +75,10 @@ std::expected<std::vector<ReportedWheel>, std::string> resolve(const plan::StepR
   }
   // `--report -` writes the JSON to stdout, `--quiet` keeps pip's other output off it (pip's
   // install --help); no --ignore-installed: the report then lists only what pip would install.
-  auto argv = pip_argv(python, {"install", "--dry-run", "--report", "-", "--quiet", "--no-input",
-                                "--disable-pip-version-check", "--progress-bar", "off", requirement});
+  auto argv = pip_argv(python,
+                       {"install", "--dry-run", "--report", "-", "--quiet", "--no-input", "--disable-pip-version-check",
+                        "--progress-bar", "off"},
+                       requirements);
   argv.insert(argv.end(), index_args.begin(), index_args.end());
   auto dry_run = as_user(run, argv);
   dry_run.capture_stdout = true;
@@ -172,21 +178,25 @@ std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std:
   return wheels;
 }
 
-util::Result<void> pip_install(const plan::StepRun& run, const std::string& python, const std::string& requirement,
+util::Result<void> pip_install(const plan::StepRun& run, const std::string& python,
+                               const std::vector<std::string>& requirements,
                                const std::vector<std::string>& index_args) {
-  if (!run.config().boolean("downloads.accelerate_pip_apt")) return plain_install(run, python, requirement, index_args);
+  if (!run.config().boolean("downloads.accelerate_pip_apt"))
+    return plain_install(run, python, requirements, index_args);
   const auto fall_back = [&](const std::string& why) {
     run.note("pip downloads by itself: " + why);
-    return plain_install(run, python, requirement, index_args);
+    return plain_install(run, python, requirements, index_args);
   };
-  auto wheels = resolve(run, python, requirement, index_args);
+  auto wheels = resolve(run, python, requirements, index_args);
   if (!wheels) return fall_back(wheels.error());
   run.note("pip would install " + std::to_string(wheels->size()) + " wheels; the agent downloads them into " +
            run.context().paths.wheels_dir());
   if (auto fetched = fetch_wheels(run, *wheels); !fetched) return fall_back(fetched.error().message);
   // --no-index: pip reads nothing but the folder (pip install --help).
-  auto argv = pip_argv(python, {"install", "--no-input", "--disable-pip-version-check", "--progress-bar", "off",
-                                "--no-index", "--find-links", run.context().paths.wheels_dir(), requirement});
+  auto argv = pip_argv(python,
+                       {"install", "--no-input", "--disable-pip-version-check", "--progress-bar", "off", "--no-index",
+                        "--find-links", run.context().paths.wheels_dir()},
+                       requirements);
   if (auto installed = run.run(as_user(run, argv)); !installed) {
     return fall_back("pip install --no-index from the downloaded wheels failed: " + installed.error().message);
   }

@@ -30,13 +30,14 @@ struct ReportedWheel {
 // is not a plain wheel name, no sha256.
 std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std::string_view report);
 
-// `python -m pip install REQUIREMENT INDEX_ARGS...` as the user. With downloads.accelerate_pip_apt
-// and a pip >= k_pip_metadata_only_dry_run, pip resolves first (`--dry-run --report -`), the agent
-// downloads the wheels it named (several at once, each over several connections, verified against
-// the index's sha256) into <cache-dir>/wheels, and pip installs from there alone (`--no-index
-// --find-links`). Anything else, or any failure on the way, is the plain install, its reason in
-// the step's log.
-util::Result<void> pip_install(const plan::StepRun& run, const std::string& python, const std::string& requirement,
+// `python -m pip install REQUIREMENT... INDEX_ARGS...` as the user, the requirements resolved
+// together. With downloads.accelerate_pip_apt and a pip >= k_pip_metadata_only_dry_run, pip
+// resolves first (`--dry-run --report -`), the agent downloads the wheels it named (several at
+// once, each over several connections, verified against the index's sha256) into
+// <cache-dir>/wheels, and pip installs from there alone (`--no-index --find-links`). Anything
+// else, or any failure on the way, is the plain install, its reason in the step's log.
+util::Result<void> pip_install(const plan::StepRun& run, const std::string& python,
+                               const std::vector<std::string>& requirements,
                                const std::vector<std::string>& index_args);
 
 }  // namespace cs231n::steps

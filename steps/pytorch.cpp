@@ -8,8 +8,15 @@ namespace cs231n::steps {
 
 namespace {
 
-gpu::TorchInstall install_of(const plan::Context& context, const gpu::Choice& choice) {
-  return gpu::torch_install(choice, context.config.string("pytorch.index_url"));
+bool wants_torchvision(const plan::Context& context) { return context.config.boolean("pytorch.torchvision"); }
+
+std::expected<gpu::TorchInstall, std::string> install_of(const plan::Context& context, const gpu::Choice& choice) {
+  return gpu::torch_install(choice, context.config.string("pytorch.index_url"), wants_torchvision(context));
+}
+
+std::string torch_said(const TorchReport& torch) {
+  return "torch " + torch.version + (torch.cuda.empty() ? " (CPU build)" : " built for CUDA " + torch.cuda) +
+         (torch.torchvision.empty() ? "" : ", torchvision " + torch.torchvision);
 }
 
 class PytorchStep : public plan::Step {
@@ -23,20 +30,28 @@ class PytorchStep : public plan::Step {
     // The GPU path's first step says why; torch for a refused choice waits for a config that works.
     if (gpu_plan.refusal) return plan::skipped("the GPU path is refused (see nvidia-repo)");
     const auto install = install_of(context, gpu_plan.choice);
-    const std::string index = install.index_args.empty() ? "" : " " + util::join(install.index_args, " ");
-    return plan::will_run("pip install " + install.requirement + index + " into env " +
+    if (!install) return plan::refused(install.error());
+    const std::string index = install->index_args.empty() ? "" : " " + util::join(install->index_args, " ");
+    return plan::will_run("pip install " + util::join(install->requirements, " ") + index + " into env " +
                           context.config.string("conda_env.name") + " (" + gpu_plan.choice.reasons.back() +
                           "; versions from " + gpu_plan.torch_source + ")");
   }
 
   std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
-    return {expected_torch_wheels(plan_gpu(context))};
+    return {expected_torch_wheels(plan_gpu(context), wants_torchvision(context))};
   }
 
+  // torch's requirement stays one string, and torchvision is named only when it is installed: a seed
+  // VM's fingerprint is the one of before torchvision came (test_plan_step pins both profiles').
   nlohmann::json inputs(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
     const auto install = install_of(context, gpu_plan.choice);
-    return {{"requirement", install.requirement}, {"index", install.index_args}, {"env", env_dir(context)}};
+    if (!install) return {{"refused", install.error()}};
+    nlohmann::json inputs{
+        {"requirement", install->requirements.front()}, {"index", install->index_args}, {"env", env_dir(context)}};
+    if (install->requirements.size() > 1)
+      inputs["with"] = std::vector<std::string>(install->requirements.begin() + 1, install->requirements.end());
+    return inputs;
   }
 
   util::Result<plan::CheckResult> check(const plan::StepRun& run) const override {
@@ -48,21 +63,26 @@ class PytorchStep : public plan::Step {
       return plan::CheckResult{false, ""};
     }
     if (torch->cuda != gpu::cuda_of_variant(choice.torch_variant)) return plan::CheckResult{false, ""};
-    return plan::CheckResult{true,
-                             "torch " + torch->version + (torch->cuda.empty() ? " (CPU)" : " for CUDA " + torch->cuda)};
+    // A torchvision that does not import beside this torch (none, or built for another) is pip's to fix.
+    if (wants_torchvision(run.context()) && torch->torchvision.empty()) return plan::CheckResult{false, ""};
+    return plan::CheckResult{true, torch_said(*torch)};
   }
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     const auto choice = plan_gpu(run.context()).choice;
     const auto install = install_of(run.context(), choice);
+    if (!install) return util::fail(install.error());
     if (auto installed =
-            pip_install(run, env_dir(run.context()) + "/bin/python", install.requirement, install.index_args);
+            pip_install(run, env_dir(run.context()) + "/bin/python", install->requirements, install->index_args);
         !installed)
       return std::unexpected(installed.error());
     auto torch = query_torch(run);
     if (!torch) return std::unexpected(torch.error());
-    if (!torch->imported) return util::fail("pip installed " + install.requirement + ", but " + torch->error);
-    run.note("torch " + torch->version + (torch->cuda.empty() ? " (CPU build)" : " built for CUDA " + torch->cuda));
+    const std::string installed = util::join(install->requirements, " ");
+    if (!torch->imported) return util::fail("pip installed " + installed + ", but " + torch->error);
+    if (wants_torchvision(run.context()) && torch->torchvision.empty())
+      return util::fail("pip installed " + installed + ", but import torchvision says " + torch->torchvision_error);
+    run.note(torch_said(*torch));
     return plan::ApplyResult{};
   }
 };

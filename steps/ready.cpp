@@ -78,7 +78,9 @@ class ReadyStep : public plan::Step {
     if (gpu_plan.refusal) return plan::refused(gpu_plan.refusal->message());
     std::string summary = "the student can work: ";
     if (context.config.boolean("jupyter.service")) summary += "Jupyter answers at " + jupyter_url(context) + ", ";
-    summary += "torch imports in env " + context.config.string("conda_env.name");
+    summary +=
+        std::string(context.config.boolean("pytorch.torchvision") ? "torch and torchvision import" : "torch imports") +
+        " in env " + context.config.string("conda_env.name");
     if (gpu_plan.active) summary += ", the driver is loaded and torch sees the GPU";
     return plan::will_run(summary + "; the agent then prints the URL and publishes the guest attribute ready");
   }

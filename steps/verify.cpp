@@ -43,6 +43,11 @@ util::Result<VerifyReport> verify_machine(const plan::StepRun& run) {
   } else {
     report.checks.push_back({"torch", false, torch->error});
   }
+  if (torch->imported && run.config().boolean("pytorch.torchvision")) {
+    report.checks.push_back(torch->torchvision.empty()
+                                ? VerifyCheck{"torchvision", false, "import torchvision: " + torch->torchvision_error}
+                                : VerifyCheck{"torchvision", true, "torchvision " + torch->torchvision});
+  }
   if (!gpu_plan.active) return report;
   if (gpu_plan.refusal) {
     report.checks.push_back({"gpu", false, "the GPU path was refused: " + gpu_plan.refusal->message()});
@@ -92,7 +97,9 @@ class VerifyStep : public plan::Step {
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
     if (gpu_plan.refusal) return plan::refused(gpu_plan.refusal->message());
-    std::string summary = "import torch in env " + context.config.string("conda_env.name");
+    std::string summary =
+        std::string(context.config.boolean("pytorch.torchvision") ? "import torch and torchvision" : "import torch") +
+        " in env " + context.config.string("conda_env.name");
     if (gpu_plan.active && !gpu_plan.refusal)
       summary += ", check nvidia-smi, the driver version and torch.cuda.is_available()";
     return plan::will_run(summary);
@@ -100,7 +107,10 @@ class VerifyStep : public plan::Step {
 
   nlohmann::json inputs(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
-    return {{"env", env_dir(context)}, {"gpu", gpu_plan.active && !gpu_plan.refusal}};
+    nlohmann::json inputs{{"env", env_dir(context)}, {"gpu", gpu_plan.active && !gpu_plan.refusal}};
+    // Only when set: the seed's fingerprint stays the one of before the key.
+    if (context.config.boolean("pytorch.torchvision")) inputs["torchvision"] = true;
+    return inputs;
   }
 
   // Verifying is the point of the step, and apply() does it: there is nothing cheaper to check.

@@ -7,10 +7,11 @@
 
 namespace cs231n::steps {
 
-// What `verify` (the command and the last step) finds: the env imports torch; with a GPU,
-// nvidia-smi lists it, the driver is new enough for the CUDA in use, and torch sees CUDA.
+// What `verify` (the command and the last step) finds: the env imports torch (and torchvision,
+// with pytorch.torchvision); with a GPU, nvidia-smi lists it, the driver is new enough for the CUDA
+// in use, and torch sees CUDA.
 struct VerifyCheck {
-  std::string name;  // "torch", "nvidia-smi", "driver", "torch.cuda"
+  std::string name;  // "torch", "torchvision", "nvidia-smi", "driver", "torch.cuda"
   bool ok = false;
   std::string detail;
 };

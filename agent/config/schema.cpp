@@ -314,6 +314,12 @@ const std::vector<Field>& schema() {
       {"pytorch.version", Kind::string, "torch version, or `auto`", "", k_torch_choice},
       {"pytorch.index_url", Kind::string, "where PyTorch's wheel indexes live (`torch_stable.html`, `cu126/`, `cpu/`)",
        "", k_https_url},
+      {"pytorch.torchvision",
+       Kind::boolean,
+       "install torchvision with torch, from the same index: pip takes the release whose wheels require that torch "
+       "(torch 1.11 and newer)",
+       "",
+       {}},
       {"idle_shutdown.enabled", Kind::boolean, "power the VM off when idle", "cs231n-idle-shutdown", {}},
       {"idle_shutdown.minutes", Kind::integer, "idle minutes before power-off", "cs231n-idle-minutes",
        in_range(5, 1440)},
@@ -416,7 +422,14 @@ nlohmann::json profile_defaults(const std::string& profile) {
         {"persistence", true},
         {"repo_url", "https://developer.download.nvidia.com/compute/cuda/repos"},
         {"keyring_sha256", json::object()}}},
-      {"pytorch", {{"version", seed ? "1.2.0" : "auto"}, {"index_url", "https://download.pytorch.org/whl"}}},
+      // torchvision: the 2026 assignment 2 imports it (PyTorch.ipynb: torchvision.datasets, .transforms;
+      // tests/fixtures/assignment-imports/cs231n-2026.txt). The tutorial installs torch alone (`pip install
+      // torch`, "Pytorch 설치"), and the seed keeps to it; its torch 1.2.0 comes from PyPI or torch_stable.html,
+      // where pip cannot pick the matching torchvision by itself (docs/sources/gpu-driver-cuda-torch.md).
+      {"pytorch",
+       {{"version", seed ? "1.2.0" : "auto"},
+        {"index_url", "https://download.pytorch.org/whl"},
+        {"torchvision", !seed}}},
       {"idle_shutdown",
        {{"enabled", true},
         {"minutes", 60},

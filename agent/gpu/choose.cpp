@@ -677,20 +677,31 @@ std::expected<Choice, Refusal> choose(const Request& request) {
   return std::unexpected(Refusal{found.error(), suggest(request)});
 }
 
-TorchInstall torch_install(const Choice& choice, std::string_view base_url) {
+std::expected<TorchInstall, std::string> torch_install(const Choice& choice, std::string_view base_url,
+                                                       bool torchvision) {
   const std::string base(base_url);
   TorchInstall install;
-  if (compare_versions(choice.torch_version, k_first_index_url_torch) >= 0) {
-    install.requirement = "torch==" + choice.torch_version + "+" + choice.torch_variant;
+  const bool per_variant_index = compare_versions(choice.torch_version, k_first_index_url_torch) >= 0;
+  if (per_variant_index) {
+    install.requirements = {"torch==" + choice.torch_version + "+" + choice.torch_variant};
     install.index_args = {"--index-url", base + "/" + choice.torch_variant};
   } else if (!choice.torch_plain) {
-    install.requirement = "torch==" + choice.torch_version + "+" + choice.torch_variant;
+    install.requirements = {"torch==" + choice.torch_version + "+" + choice.torch_variant};
     install.index_args = {"-f", base + "/torch_stable.html"};
   } else if (!choice.torch_wheel.empty()) {
-    install.requirement = resolved_url(base + "/torch_stable.html", choice.torch_wheel);
+    install.requirements = {resolved_url(base + "/torch_stable.html", choice.torch_wheel)};
   } else {
-    install.requirement = "torch==" + choice.torch_version;
+    install.requirements = {"torch==" + choice.torch_version};
   }
+  if (!torchvision) return install;
+  if (!per_variant_index) {
+    return std::unexpected("pytorch.torchvision needs torch 1.11 or newer (PyTorch's per-variant indexes): torch " +
+                           choice.torch_version + " comes from " +
+                           (install.index_args.empty() ? std::string("PyPI") : base + "/torch_stable.html") +
+                           ", where pip would take a torchvision built for another torch or CUDA variant; set "
+                           "pytorch.torchvision to false");
+  }
+  install.requirements.emplace_back("torchvision");
   return install;
 }
 

@@ -77,17 +77,25 @@ struct Refusal {
 
 std::expected<Choice, Refusal> choose(const Request& request);
 
-// The pip requirement and index options of a choice. `base_url` is where PyTorch's wheel
+// The pip requirements and index options of a choice. `base_url` is where PyTorch's wheel
 // indexes live (https://download.pytorch.org/whl). A requirement without +<variant> is never
 // given with torch_stable.html: `==1.2.0` matches 1.2.0+cu92 too (PEP 440 ignores the local part),
 // and pip would take the highest (pytorch/pytorch#53821: `torch==1.8.0 -f torch_stable.html` got
 // the rocm build). So a plain wheel the index listed is named by its URL, and one from the table
 // comes from PyPI, as PyTorch's own instructions for 1.2.0 and CUDA 10.0 have it
 // (`pip install torch==1.2.0 torchvision==0.4.0`, pytorch.org "Previous versions").
+//
+// With `torchvision`, the requirement `torchvision` (no version) follows torch's, from the same
+// per-variant index: each torchvision wheel there requires the exact torch it was built against
+// (`Requires-Dist: torch==X.Y.Z`, pytorch/vision setup.py get_requirements with PYTORCH_VERSION),
+// so pip's resolver takes the release that matches the pinned torch, and the index holds only
+// that variant's builds. torch before 1.11 has no such index: on torch_stable.html or PyPI pip
+// would take any variant's torchvision (the highest local label), so that is refused.
 struct TorchInstall {
-  std::string requirement;              // "torch==2.7.1+cu126", or the wheel's URL
-  std::vector<std::string> index_args;  // {"--index-url", "BASE/cu126"}
+  std::vector<std::string> requirements;  // {"torch==2.7.1+cu126", "torchvision"}, or the wheel's URL
+  std::vector<std::string> index_args;    // {"--index-url", "BASE/cu126"}
 };
-TorchInstall torch_install(const Choice& choice, std::string_view base_url);
+std::expected<TorchInstall, std::string> torch_install(const Choice& choice, std::string_view base_url,
+                                                       bool torchvision);
 
 }  // namespace cs231n::gpu

@@ -42,7 +42,8 @@
 #   gpu_nvidia_repo good|badsig|unsigned   publishes NVIDIA's repo again, signed right, by a key
 #                                  cuda-keyring does not hold, or not at all
 #   gpu_torch_index DIR            a download.pytorch.org stand-in under DIR/whl: torch_stable.html
-#                                  (torch <= 1.10, -f) and PEP 503 indexes whl/cuXXX/ and whl/cpu/;
+#                                  (torch <= 1.10, -f) and PEP 503 indexes whl/cuXXX/ and whl/cpu/
+#                                  of torch and of the torchvision built for each torch there;
 #                                  with DIR=$GPU_SERVE the URLs are $GPU_BASE/whl/...
 #   gpu_modules                    the names of the loaded (fake) modules, space separated
 #   gpu_dpkg_status PACKAGE        dpkg's status of PACKAGE in the overlay ("install ok installed",
@@ -315,24 +316,54 @@ gpu_nvidia_repo() {
     fail "make_nvidia_repo.sh --sign-only failed" "$(tail -n 20 -- "$TEST_TMP/make_nvidia_repo.log")"
 }
 
-# _gpu_wheel DIR FOLDER VERSION PY PLATFORM: a placeholder wheel DIR/FOLDER/torch-VERSION-cpPY-ABI-PLATFORM.whl
-# (cp36m-style ABI tags before Python 3.8); prints its name as a link writes it (+ as %2B).
+# _gpu_wheel DIR FOLDER VERSION PY PLATFORM [PROJECT]: a placeholder wheel
+# DIR/FOLDER/PROJECT-VERSION-cpPY-ABI-PLATFORM.whl (PROJECT torch unless given; cp36m-style ABI tags
+# before Python 3.8); prints its name as a link writes it (+ as %2B).
 _gpu_wheel() {
-  local dir=$1 folder=$2 version=$3 py=$4 platform=$5 abi name
+  local dir=$1 folder=$2 version=$3 py=$4 platform=$5 project=${6:-torch} abi name
   abi=cp$py
   ((py < 38)) && abi+=m
-  name=torch-$version-cp$py-$abi-$platform.whl
+  name=$project-$version-cp$py-$abi-$platform.whl
   mkdir -p -- "$dir/$folder"
   printf 'cs231n-agent test stand-in for %s (not a wheel)\n' "$name" >"$dir/$folder/$name"
   printf '%s\n' "${name//+/%2B}"
 }
 
+# _gpu_torchvision_of TORCH: the torchvision release built for a torch release, by the rule of
+# pytorch/vision README's compatibility table (2.x: 0.(x+15), 1.x: 0.(x+1), the same patch: 2.9.1 ->
+# 0.24.1, 2.5.1 -> 0.20.1, 1.13.1 -> 0.14.1, as released); 0.30.1 for the made-up 2.15.1.
+_gpu_torchvision_of() {
+  local major minor patch
+  IFS=. read -r major minor patch <<<"${1%%+*}"
+  if ((major == 2)); then echo "0.$((minor + 15)).$patch"; else echo "0.$((minor + 1)).$patch"; fi
+}
+
+# _gpu_link PAGE-DIR FILE-LINK [METADATA]: one PEP 503 link to ../FILE-LINK with its #sha256= and,
+# with METADATA (the wheel's METADATA text), FILE.metadata beside the wheel and the PEP 658/714
+# attributes, as pytorch/test-infra's s3_management/manage_v2.py (to_simple_package_html) writes them.
+_gpu_link() {
+  local page=$1 link=$2 file attributes=""
+  file=$page/../${link//%2B/+}
+  if [[ -n ${3:-} ]]; then
+    printf '%s' "$3" >"$file.metadata"
+    local meta
+    meta=sha256=$(sha256sum <"$file.metadata" | cut -d' ' -f1)
+    attributes=" data-dist-info-metadata=\"$meta\" data-core-metadata=\"$meta\""
+  fi
+  printf '    <a href="../%s#sha256=%s"%s>%s</a><br/>\n' "$link" "$(sha256sum <"$file" | cut -d' ' -f1)" "$attributes" \
+    "${link//%2B/+}"
+}
+
 # _gpu_index DIR VARIANT "VERSION:PY PY..."...: whl/VARIANT/torch/index.html (PEP 503) with
-# placeholder wheels in whl/VARIANT/, linked as download.pytorch.org does (with #sha256=).
+# placeholder wheels in whl/VARIANT/, linked as download.pytorch.org does (with #sha256=), and
+# whl/VARIANT/torchvision/index.html with the torchvision built for each of those torch releases
+# (_gpu_torchvision_of), each with PEP 658 metadata whose Requires-Dist names its torch exactly, as
+# torchvision's wheels do (pytorch/vision setup.py get_requirements: numpy, torch==PYTORCH_VERSION,
+# pillow; extras gdown and scipy).
 _gpu_index() {
-  local dir=$1 variant=$2 entry version py platform link
+  local dir=$1 variant=$2 entry version vision py platform link metadata
   shift 2
-  mkdir -p -- "$dir/$variant/torch"
+  mkdir -p -- "$dir/$variant/torch" "$dir/$variant/torchvision"
   {
     printf '<!DOCTYPE html>\n<html>\n  <body>\n    <h1>Links for torch</h1>\n'
     for entry in "$@"; do
@@ -340,14 +371,39 @@ _gpu_index() {
       platform=manylinux_2_28_x86_64
       [[ $(printf '%s\n' "${version%%+*}" 2.6 | sort -V | head -n 1) == 2.6 ]] || platform=linux_x86_64
       for py in ${entry#*:}; do
-        link=$(_gpu_wheel "$dir" "$variant" "$version+$variant" "$py" "$platform")
-        printf '    <a href="../%s#sha256=%s">%s</a><br/>\n' "$link" \
-          "$(sha256sum <"$dir/$variant/${link//%2B/+}" | cut -d' ' -f1)" "${link//%2B/+}"
+        _gpu_link "$dir/$variant/torch" "$(_gpu_wheel "$dir" "$variant" "$version+$variant" "$py" "$platform")"
       done
     done
     printf '  </body>\n</html>\n'
   } >"$dir/$variant/torch/index.html"
-  printf '<!DOCTYPE html>\n<html>\n  <body>\n    <a href="torch/">torch</a><br/>\n  </body>\n</html>\n' >"$dir/$variant/index.html"
+  {
+    printf '<!DOCTYPE html>\n<html>\n  <body>\n    <h1>Links for torchvision</h1>\n'
+    for entry in "$@"; do
+      version=${entry%%:*}
+      vision=$(_gpu_torchvision_of "$version")+$variant
+      platform=manylinux_2_28_x86_64
+      [[ $(printf '%s\n' "${version%%+*}" 2.6 | sort -V | head -n 1) == 2.6 ]] || platform=linux_x86_64
+      metadata="Metadata-Version: 2.1
+Name: torchvision
+Version: $vision
+Summary: image and video datasets and models for torch deep learning (cs231n-agent test stand-in)
+Requires-Dist: numpy
+Requires-Dist: torch==$version
+Requires-Dist: pillow!=8.3.*,>=5.3.0
+Provides-Extra: gdown
+Requires-Dist: gdown>=4.7.3; extra == \"gdown\"
+Provides-Extra: scipy
+Requires-Dist: scipy; extra == \"scipy\"
+"
+      for py in ${entry#*:}; do
+        link=$(_gpu_wheel "$dir" "$variant" "$vision" "$py" "$platform" torchvision)
+        _gpu_link "$dir/$variant/torchvision" "$link" "$metadata"
+      done
+    done
+    printf '  </body>\n</html>\n'
+  } >"$dir/$variant/torchvision/index.html"
+  printf '<!DOCTYPE html>\n<html>\n  <body>\n    <a href="torch/">torch</a><br/>\n    <a href="torchvision/">torchvision</a><br/>\n  </body>\n</html>\n' \
+    >"$dir/$variant/index.html"
 }
 
 gpu_torch_index() {

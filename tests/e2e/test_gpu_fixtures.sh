@@ -276,6 +276,45 @@ inside_ok "$PY36" -c 'import torch'
 assert_json "" '{"torch": "1.4.0+cu100", "cuda": "10.0", "available": false, "devices": []}'
 inside_ok modprobe nvidia
 
+section "the stand-in pip: torchvision with torch, its release picked by the torch its metadata requires"
+inside_ok "$PY312" -c 'import torch, torchvision'
+assert_json torchvision '{"error": "ModuleNotFoundError: No module named '"'"'torchvision'"'"'"}'
+# The cu126 index has torchvision 0.30.1 (for torch 2.15.1) down to 0.21.0 (2.6.0): 0.24.1 is 2.9.1's.
+inside_ok "$PY312" "${PIP_OPTIONS[@]}" torch==2.9.1+cu126 torchvision --index-url "$GPU_BASE/whl/cu126"
+assert_contains "pip, torch and torchvision" "Successfully installed torch-2.9.1+cu126 torchvision-0.24.1+cu126" "$(cat -- "$OUT")"
+assert_contains "pip passes over the newer ones" "INFO: pip is looking at multiple versions of torchvision" "$(cat -- "$OUT")"
+JSON_FILE=$R/opt/conda/envs/py312/lib/python3.12/site-packages/torchvision/standin.json \
+  assert_json requires '["numpy", "torch==2.9.1", "pillow!=8.3.*,>=5.3.0"]'
+inside_ok "$PY312" -c 'import torch, torchvision'
+assert_json torchvision '{"version": "0.24.1+cu126"}'
+inside_ok "$PY312" "${PIP_OPTIONS[@]}" torch==2.9.1+cu126 torchvision --index-url "$GPU_BASE/whl/cu126"
+assert_contains "pip, both there" "Requirement already satisfied: torchvision in " "$(cat -- "$OUT")"
+assert_not_contains "pip, both there" "Successfully installed" "$(cat -- "$OUT")"
+# A new torch: the installed torchvision requires the old one, so pip takes the one for the new torch.
+inside_ok "$PY312" "${PIP_OPTIONS[@]}" torch==2.10.0+cu126 torchvision --index-url "$GPU_BASE/whl/cu126"
+assert_contains "pip, a new torch" "Successfully installed torch-2.10.0+cu126 torchvision-0.25.0+cu126" "$(cat -- "$OUT")"
+# torchvision built for another CUDA than torch's: its import fails as torchvision's extension.py says.
+inside_ok "$PY312" "${PIP_OPTIONS[@]}" --force-reinstall torchvision==0.25.0 --index-url "$GPU_BASE/whl/cu128"
+inside_ok "$PY312" -c 'import torch, torchvision'
+assert_json torchvision.error '"RuntimeError: Detected that PyTorch and torchvision were compiled with different CUDA versions. PyTorch has CUDA Version=12.6 and torchvision has CUDA Version=12.8. Please reinstall the torchvision that matches your PyTorch install."'
+# No torchvision for this torch: every version there requires another (pip's ResolutionImpossible).
+inside "$PY312" "${PIP_OPTIONS[@]}" torch==2.7.1+cu126 torchvision==0.30.1 --index-url "$GPU_BASE/whl/cu126"
+assert_rc 1
+assert_contains "pip, a conflict" "ERROR: Cannot install torch==2.7.1+cu126 and torchvision==0.30.1+cu126 because these package versions have conflicting dependencies." "$(cat -- "$ERR")"
+assert_contains "pip, a conflict" "The conflict is caused by:
+    The user requested torch==2.7.1+cu126
+    torchvision 0.30.1+cu126 depends on torch==2.15.1" "$(cat -- "$OUT")"
+assert_contains "pip, a conflict" "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts" "$(cat -- "$ERR")"
+assert_eq "nothing installed by the failed resolution" "2.10.0+cu126" \
+  "$(JSON_FILE=$R/opt/conda/envs/py312/lib/python3.12/site-packages/torch/standin.json json_raw version)"
+# An index without torchvision: pip's "Could not find a version" (pytorch/pytorch#168953's words).
+mv -- "$GPU_SERVE/whl/cu130/torchvision" "$TEST_TMP/cu130-torchvision"
+inside "$PY312" "${PIP_OPTIONS[@]}" torch==2.9.1+cu130 torchvision --index-url "$GPU_BASE/whl/cu130"
+assert_rc 1
+assert_contains "pip, no torchvision page" "ERROR: Could not find a version that satisfies the requirement torchvision (from versions: none)
+ERROR: No matching distribution found for torchvision" "$(cat -- "$ERR")"
+mv -- "$TEST_TMP/cu130-torchvision" "$GPU_SERVE/whl/cu130/torchvision"
+
 section "a held driver branch: cuda-12-6 would replace it, cuda-toolkit-12-6 installs alone"
 inside_ok apt-get install -s cuda-12-6
 assert_output_contains "cuda-12-6 without a hold" "Remv cuda-drivers-580"

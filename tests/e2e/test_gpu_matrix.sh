@@ -18,11 +18,13 @@ INDEX_BASE=$BASE
 
 # -- the indexes ---------------------------------------------------------------------------------
 # torch_page VARIANT VERSION...: whl/VARIANT/torch/index.html with cp310-cp314 Linux x86_64 wheels
-# of each VERSION (and one aarch64 wheel, which must not count).
+# of each VERSION (and one aarch64 wheel, which must not count), and whl/VARIANT/torchvision/ with
+# the torchvision of each (tests/fixtures/torch-index/README.md: its releases follow torch's, 2.x ->
+# 0.(x+15), and each wheel's PEP 658 metadata, whl/VARIANT/FILE.metadata, requires that torch).
 torch_page() {
-  local variant=$1 version py file
+  local variant=$1 version vision minor py file meta
   shift
-  mkdir -p -- "$INDEXES/whl/$variant/torch"
+  mkdir -p -- "$INDEXES/whl/$variant/torch" "$INDEXES/whl/$variant/torchvision"
   {
     printf '<!DOCTYPE html>\n<html>\n  <body>\n    <h1>Links for torch</h1>\n'
     for version in "$@"; do
@@ -35,6 +37,22 @@ torch_page() {
     done
     printf '  </body>\n</html>\n'
   } >"$INDEXES/whl/$variant/torch/index.html"
+  {
+    printf '<!DOCTYPE html>\n<html>\n  <body>\n    <h1>Links for torchvision</h1>\n'
+    for version in "$@"; do
+      minor=${version#2.}
+      vision=0.$((${minor%%.*} + 15)).${version##*.}+$variant
+      for py in 310 311 312 313 314; do
+        file="torchvision-$vision-cp$py-cp$py-manylinux_2_28_x86_64.whl"
+        printf 'Metadata-Version: 2.1\nName: torchvision\nVersion: %s\nRequires-Dist: numpy\nRequires-Dist: torch==%s\nRequires-Dist: pillow!=8.3.*,>=5.3.0\n' \
+          "$vision" "$version" >"$INDEXES/whl/$variant/$file.metadata"
+        meta=sha256=$(sha256sum <"$INDEXES/whl/$variant/$file.metadata" | cut -d' ' -f1)
+        printf '    <a href="/whl/%s/%s#sha256=%064d" data-dist-info-metadata="%s" data-core-metadata="%s">%s</a><br/>\n' \
+          "$variant" "${file//+/%2B}" 0 "$meta" "$meta" "$file"
+      done
+    done
+    printf '  </body>\n</html>\n'
+  } >"$INDEXES/whl/$variant/torchvision/index.html"
 }
 # pytorch/pytorch RELEASE.md's matrix: which releases have which variants.
 torch_page cu118 2.6.0 2.7.1
@@ -177,6 +195,16 @@ expect_choice() {
     version=${BASH_REMATCH[1]} variant=${BASH_REMATCH[2]}
     grep -qF "torch-$version+$variant-cp312-cp312-manylinux_2_28_x86_64.whl" "$INDEXES/whl/$variant/torch/index.html" ||
       fail "$what: no wheel torch-$version+$variant for Python 3.12 in the $variant index"
+    # torchvision, its release left to pip: the variant's index must hold one whose metadata
+    # requires this torch.
+    assert_contains "pytorch" "pip install $torch torchvision --index-url $INDEX_BASE/whl/$variant into env" \
+      "$(the_step pytorch)"
+    local wheel matching=""
+    while read -r wheel; do
+      grep -qx "Requires-Dist: torch==$version" "$INDEXES/whl/$variant/$wheel.metadata" && matching=$wheel
+    done < <(grep -oE 'torchvision-[^/"#]*-cp312-cp312-manylinux_2_28_x86_64\.whl' \
+      "$INDEXES/whl/$variant/torchvision/index.html" | sed 's/%2B/+/g' | sort -u)
+    [[ -n $matching ]] || fail "$what: no torchvision for torch $version and Python 3.12 in the $variant index"
   fi
 }
 
@@ -268,7 +296,7 @@ run_agent plan --root "$root" --config "$TEST_TMP/config.json"
 assert_rc 0
 assert_contains "plan's text" "  to ready: user -> anaconda (?) -> conda-env (?) -> pytorch (~2.2 GiB) -> ready" "$(cat -- "$OUT")"
 assert_contains "plan's text" "-> nvidia-driver (438.7 MiB+?) -> cuda (2.8 GiB) -> verify" "$(cat -- "$OUT")"
-row=$(grep -E '^  pytorch +torch 2\.15\.1\+cu126 and the wheels it needs +~2\.2 GiB +estimate: ' -- "$OUT" || true)
+row=$(grep -E '^  pytorch +torch 2\.15\.1\+cu126, torchvision and the wheels they need +~2\.2 GiB +estimate: ' -- "$OUT" || true)
 [[ -n $row ]] || fail "plan's text" "expected: a Downloads row for pytorch with ~2.2 GiB, an estimate" "got: $(cat -- "$OUT")"
 
 # No public sha256 of ubuntu1804's cuda-keyring: the TA pins one (a placeholder here; plan installs nothing).

@@ -12,6 +12,9 @@
 #      verify says torch.cuda.is_available()
 #   3. the next boot's `run` (startup script) changes nothing but persistence mode
 #   4. an unattended kernel update: the next boot has no nvidia module; `run` repairs it
+#   5. pytorch.torchvision off (nothing to do), then on for an env without torchvision (a VM of an
+#      agent from before it): pytorch's check notices; while PyTorch's index has none for this torch
+#      the run fails with pip's words; then pip adds it, torch kept
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -57,7 +60,7 @@ assert_rc 0
 assert_contains "nvidia-driver row" "install linux-headers-$KERNEL cuda-drivers-535 for Tesla T4, hold cuda-drivers-535" "$(cat "$OUT")"
 assert_contains "nvidia-driver row" "blacklist nouveau and reboot once" "$(cat "$OUT")"
 assert_contains "cuda row" "CUDA 12.6: the newest that the Tesla T4, Debian 11 and Python 3.12 allow" "$(cat "$OUT")"
-assert_contains "pytorch row" "pip install torch==2.15.1+cu126 --index-url $GPU_BASE/whl/cu126 into env cs231n" "$(cat "$OUT")"
+assert_contains "pytorch row" "pip install torch==2.15.1+cu126 torchvision --index-url $GPU_BASE/whl/cu126 into env cs231n" "$(cat "$OUT")"
 
 #-----------------------------------------------------------------------------------------------
 section "1. run: the driver is installed, nouveau blacklisted, one reboot asked for"
@@ -99,7 +102,7 @@ assert_contains "profile.d" 'export PATH="/usr/local/cuda-12.6/bin${PATH:+:${PAT
 assert_contains "nvcc on a login shell's PATH" "release 12.6" "$(in_chroot bash -lc 'nvcc --version')"
 # pip 24.0 (the stand-in's) resolves by downloading whole wheels: the agent leaves the download to pip.
 assert_eq "pip calls" "student	pip	--version
-student	pip	install --no-input --progress-bar off torch==2.15.1+cu126 --index-url $GPU_BASE/whl/cu126" \
+student	pip	install --no-input --progress-bar off torch==2.15.1+cu126 torchvision --index-url $GPU_BASE/whl/cu126" \
   "$(ledger | grep -P '\tpip\t' || true)"
 assert_contains "persistence" "Enabled" "$(in_chroot nvidia-smi --query-gpu=persistence_mode --format=csv,noheader)"
 
@@ -108,6 +111,8 @@ chroot_agent verify --json --state-dir "$STATE"
 assert_rc 0
 assert_json ok true
 assert_json "checks[name=torch].detail" '"torch 2.15.1+cu126 built for CUDA 12.6 in env cs231n"'
+# The torchvision built for torch 2.15.1 (the stand-in index's 0.30.1), not the newest there.
+assert_json "checks[name=torchvision].detail" '"torchvision 0.30.1+cu126"'
 assert_json "checks[name=nvidia-smi].detail" '"Tesla T4, driver 535.274.02"'
 assert_json "checks[name=driver].detail" '"driver 535.274.02 >= 525.60.13, the minimum for CUDA 12.6"'
 assert_json "checks[name=torch.cuda].ok" true
@@ -139,6 +144,51 @@ assert_contains "modules after the repair" "nvidia" "$(gpu_modules)"
 chroot_agent verify --json --state-dir "$STATE"
 assert_rc 0
 assert_json ok true
+
+#-----------------------------------------------------------------------------------------------
+section "5. pytorch.torchvision off, then on again for a VM without it: pytorch's check notices, pip adds it"
+# vm_config EXTRA-JSON: the VM's cs231n-config attribute, gpu.json with EXTRA's objects merged over it.
+vm_config() {
+  "$PYTHON" - "$GPU_METADATA" "$TEST_TMP/gpu.json" "$1" <<'PY'
+import json, sys
+metadata = json.load(open(sys.argv[1]))
+config = json.load(open(sys.argv[2]))
+for key, value in json.loads(sys.argv[3]).items():
+    config.setdefault(key, {}).update(value)
+metadata["instance"]["attributes"]["cs231n-config"] = json.dumps(config)
+json.dump(metadata, open(sys.argv[1], "w"))
+PY
+}
+SITE=$(find "$R/home/student" -maxdepth 6 -type d -path '*/envs/cs231n/lib/python3.12/site-packages' -print -quit)
+[[ -d $SITE/torchvision ]] || fail "no torchvision in the env's site-packages ($SITE)"
+vm_config '{"pytorch": {"torchvision": false}}'
+ledger_mark
+chroot_agent run --state-dir "$STATE" "${REBOOT[@]}"
+assert_rc 0
+assert_eq "pip calls without torchvision (torch is in place)" "" "$(ledger_new | grep -P '\tpip\t' || true)"
+# The env as a VM of an agent from before torchvision has it (or after a student's pip uninstall).
+rm -rf -- "$SITE/torchvision"
+vm_config '{}'
+# While PyTorch's index has no torchvision page for the variant, pip says so and the step fails.
+mv -- "$GPU_SERVE/whl/cu126/torchvision" "$TEST_TMP/cu126-torchvision"
+chroot_agent run --state-dir "$STATE" "${REBOOT[@]}"
+assert_rc 1
+assert_contains "the failure" "pytorch: failed" "$(cat "$ERR")"
+chroot_agent logs pytorch --state-dir "$STATE"
+assert_contains "pytorch log" "ERROR: Could not find a version that satisfies the requirement torchvision (from versions: none)" \
+  "$(cat "$OUT")"
+mv -- "$TEST_TMP/cu126-torchvision" "$GPU_SERVE/whl/cu126/torchvision"
+ledger_mark
+chroot_agent run --state-dir "$STATE" "${REBOOT[@]}"
+assert_rc 0
+assert_eq "pip calls" "student	pip	--version
+student	pip	install --no-input --progress-bar off torch==2.15.1+cu126 torchvision --index-url $GPU_BASE/whl/cu126" \
+  "$(ledger_new | grep -P '\tpip\t' || true)"
+assert_eq "torch, kept" "2.15.1+cu126" "$(JSON_FILE=$SITE/torch/standin.json json_raw version)"
+assert_eq "torchvision, back" "0.30.1+cu126" "$(JSON_FILE=$SITE/torchvision/standin.json json_raw version)"
+chroot_agent verify --json --state-dir "$STATE"
+assert_rc 0
+assert_json "checks[name=torchvision].ok" true
 
 #-----------------------------------------------------------------------------------------------
 section "README: every command for the VM (\`\`\`sh vm blocks) runs here, on the finished VM, as written"

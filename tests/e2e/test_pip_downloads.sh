@@ -3,8 +3,10 @@
 # Python (a Debian 12 chroot overlay with python3-venv; the stand-in conda makes the env a venv of
 # it, make_standin_conda.py --env-python), against a stand-in of download.pytorch.org/whl/cu126 on
 # 127.0.0.1 (tests/support/make_wheel_index.py: a torch wheel whose metadata names 14 nvidia-*
-# wheels, triton and the pure-Python dependencies, every link with #sha256= and PEP 658 metadata, as
-# PyTorch's index has them), a fake T4. The server logs each request's User-Agent.
+# wheels, triton and the pure-Python dependencies, the torchvision built for it (its metadata
+# requires torch==2.6.0) beside a newer one for torch 2.7.0 that pip must pass over, every link with
+# #sha256= and PEP 658 metadata, as PyTorch's index has them), a fake T4. The server logs each
+# request's User-Agent.
 #   1. pip 26.2 (Debian's python3-pip-whl from sid, as no PyPI is reachable): pip's --dry-run reads
 #      only index pages and .metadata files; the agent downloads every wheel, each byte once; pip
 #      installs with --no-index from the agent's cache (a wheel request by pip gets a 500 all along)
@@ -24,6 +26,9 @@ source "$SOURCE_DIR/tests/e2e/gpu.sh"
 STATE=/var/lib/cs231n-agent
 STEPS=user,apt-packages,anaconda,conda-env,pytorch
 TORCH=2.6.0+cu126
+TORCHVISION=0.21.0+cu126
+# A newer torchvision, built for torch 2.7.0: in the index, never installed.
+NEWER_TORCHVISION=torchvision-0.22.0+cu126-cp311-cp311-manylinux_2_28_x86_64.whl
 AGENT_UA="cs231n-agent/"
 PIP_UA="pip/"
 LEDGER=/var/log/standin-conda/calls.log
@@ -55,8 +60,12 @@ section "fixtures: the wheel index, the installers (env pip 26.2 or Debian 12's)
 start_server pip --tree --faults "$TEST_TMP/faults.json"
 PIP_BASE=$BASE PIP_SERVE=$SERVE PIP_LOG=$SERVER_LOG
 "$PYTHON" "$SOURCE_DIR/tests/support/make_wheel_index.py" "$PIP_SERVE" --torch "$TORCH" --python 3.11 \
-  --torch-size $((24 << 20)) --dep-size $((2 << 20)) >"$TEST_TMP/wheels.tsv"
-assert_eq "wheels in the index" 24 "$(wc -l <"$TEST_TMP/wheels.tsv")"
+  --torch-size $((24 << 20)) --dep-size $((2 << 20)) --torchvision "${TORCHVISION%+*}" --torchvision-newer 0.22.0=2.7.0 \
+  >"$TEST_TMP/wheels.tsv"
+# torch's 24 (itself, 14 nvidia-*, triton, 8 pure-Python), torchvision's numpy and pillow, the two torchvisions
+assert_eq "wheels in the index" 28 "$(wc -l <"$TEST_TMP/wheels.tsv")"
+grep -q "^$NEWER_TORCHVISION	" "$TEST_TMP/wheels.tsv" || fail "no $NEWER_TORCHVISION in the index"
+grep -v "^$NEWER_TORCHVISION	" "$TEST_TMP/wheels.tsv" | cut -f1 | sort >"$TEST_TMP/installed-wheels"
 NEW_PIP=$(pip_wheel)
 [[ -f $NEW_PIP ]] || fail "no pip wheel in Debian's python3-pip-whl"
 NEW_PIP_VERSION=$(basename -- "$NEW_PIP" | cut -d- -f2)
@@ -114,7 +123,8 @@ for line in open(log):
 print("\n".join("%s %g" % (name, got[name] / sizes[name]) for name in sorted(got)))
 PY
 }
-every_wheel() { cut -f1 "$TEST_TMP/wheels.tsv" | sort | sed "s/\$/ $1/"; }
+# every_wheel TIMES: "FILE TIMES" for each wheel pip installs, "FILE 0" for the newer torchvision.
+every_wheel() { { sed "s/\$/ $1/" "$TEST_TMP/installed-wheels"; echo "$NEWER_TORCHVISION 0"; } | sort; }
 # What pip asked the server for, by kind: "page", "metadata", "wheel" (sorted, counted).
 pip_requests() {
   "$PYTHON" - "$PIP_LOG" <<'PY'
@@ -128,7 +138,9 @@ for line in open(sys.argv[1]):
 print(" ".join("%s=%d" % item for item in sorted(kinds.items())))
 PY
 }
-torch_probe() { in_chroot su - student -c "$ENV/bin/python -c 'import torch; print(torch.__version__, torch.version.cuda)'"; }
+torch_probe() {
+  in_chroot su - student -c "$ENV/bin/python -c 'import torch, torchvision; print(torch.__version__, torch.version.cuda, torchvision.__version__)'"
+}
 pytorch_log() { chroot_agent logs pytorch --state-dir "$STATE"; cat -- "$OUT"; }
 
 #-----------------------------------------------------------------------------------------------
@@ -138,15 +150,18 @@ faults "[{\"path\": \"\\\\.whl\$\", \"user_agent\": \"$PIP_UA\", \"answer\": 500
 run_steps
 assert_rc 0
 assert_eq "env pip" "pip $NEW_PIP_VERSION" "$(in_chroot su - student -c "$ENV/bin/python -m pip --version" | cut -d' ' -f1-2)"
-assert_eq "torch in the env" "$TORCH 12.6" "$(torch_probe)"
+assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch_probe)"
 assert_eq "times the agent fetched each wheel" "$(every_wheel 1)" "$(wheel_times "$AGENT_UA")"
 assert_eq "times pip fetched each wheel" "$(every_wheel 0)" "$(wheel_times "$PIP_UA")"
-assert_eq "pip's requests (index pages and PEP 658 metadata only)" "metadata=24 page=24" "$(pip_requests)"
+# Each project's page once; the metadata of every wheel, the newer torchvision's too (pip reads it
+# to learn that it requires torch 2.7.0).
+assert_eq "pip's requests (index pages and PEP 658 metadata only)" "metadata=28 page=27" "$(pip_requests)"
 log=$(pytorch_log)
-assert_contains "pytorch log" "pip would install 24 wheels; the agent downloads them into $CACHE" "$log"
-assert_contains "pytorch log" "--no-index --find-links $CACHE torch==$TORCH" "$log"
+assert_contains "pytorch log" "pip would install 27 wheels; the agent downloads them into $CACHE" "$log"
+assert_contains "pytorch log" "--no-index --find-links $CACHE torch==$TORCH torchvision" "$log"
+assert_contains "pytorch log" "torch $TORCH built for CUDA 12.6, torchvision $TORCHVISION" "$log"
 assert_not_contains "pytorch log" "pip downloads by itself" "$log"
-assert_eq "the cache (root's, world-readable)" "$(cut -f1 "$TEST_TMP/wheels.tsv" | sort | sed 's/$/ 644 0/' | xargs)" \
+assert_eq "the cache (root's, world-readable)" "$(sed 's/$/ 644 0/' "$TEST_TMP/installed-wheels" | xargs)" \
   "$(find "$R$CACHE" -mindepth 1 -printf '%f %m %U\n' | sort | xargs)"
 assert_eq "the cache folder" "755 0" "$(stat -c '%a %u' -- "$R$CACHE")"
 
@@ -156,7 +171,7 @@ overlay vm-old old
 faults "[]"
 run_steps
 assert_rc 0
-assert_eq "torch in the env" "$TORCH 12.6" "$(torch_probe)"
+assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch_probe)"
 # Twice: pip before 23.2 downloads a wheel again after resolving from its PEP 658 metadata
 # (pypa/pip#11847, fixed in 23.2), as it would from PyTorch's index.
 assert_eq "times pip fetched each wheel" "$(every_wheel 2)" "$(wheel_times "$PIP_UA")"
@@ -171,7 +186,7 @@ overlay vm-corrupt new
 faults "[{\"path\": \"nvidia_cudnn_cu12-.*\\\\.whl\$\", \"user_agent\": \"$AGENT_UA\", \"answer\": \"corrupt\"}]"
 run_steps
 assert_rc 0
-assert_eq "torch in the env" "$TORCH 12.6" "$(torch_probe)"
+assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch_probe)"
 assert_eq "times pip fetched each wheel" "$(every_wheel 1)" "$(wheel_times "$PIP_UA")"
 log=$(pytorch_log)
 assert_contains "pytorch log" "pip downloads by itself: " "$log"

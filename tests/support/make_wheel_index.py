@@ -2,7 +2,7 @@
 """Builds a stand-in for one of download.pytorch.org's wheel indexes, with real wheels (stdlib only).
 
     make_wheel_index.py OUT_DIR --torch 2.6.0+cu126 --python 3.11 [--torch-size BYTES] [--dep-size BYTES]
-                        [--deps FILE]
+                        [--deps FILE] [--torchvision 0.21.0 [--torchvision-newer 0.22.0=2.7.0]]
 
 Writes OUT_DIR/whl/VARIANT/ (VARIANT from the torch version's local part, e.g. cu126), the way
 PyTorch's index serves it (pytorch/test-infra s3_management/manage_v2.py, to_simple_package_html):
@@ -25,8 +25,14 @@ package answers the agent's probe (steps/gpu_common.cpp k_torch_probe) the way t
 conda's fake python does (tests/fixtures/standin-conda/python, torch_report):
 torch.__version__, torch.version.cuda, torch.cuda.is_available() (a CUDA build, `nvidia-smi -L`
 works and the driver meets the build's minimum), device_count() and get_device_name(i) from
-nvidia-smi. Prints one line per wheel: FILE TAB SIZE TAB SHA256. The output is byte for byte the
-same for the same arguments.
+nvidia-smi. With --torchvision, torchvision VERSION+VARIANT (cpXY manylinux_2_28_x86_64) whose
+Requires-Dist are torchvision's (pytorch/vision setup.py get_requirements: numpy, torch==TORCH
+without its local part, as PYTORCH_VERSION pins it in PyTorch's builds, pillow!=8.3.*,>=5.3.0;
+extras gdown and scipy), its package answering the probe's `import torchvision` with
+__version__, and the numpy and pillow wheels it names (PyTorch's index serves both under each
+variant, s3_management/manage_v2.py PACKAGE_LINKS_ALLOW_LIST); --torchvision-newer adds a newer
+torchvision that requires another torch, which pip must pass over. Prints one line per wheel:
+FILE TAB SIZE TAB SHA256. The output is byte for byte the same for the same arguments.
 """
 
 import argparse
@@ -48,6 +54,7 @@ NVIDIA = [  # (project, version) as torch 2.6.0+cu126 names them; versions made 
     ("nvidia-nvjitlink-cu12", "12.6.85"), ("nvidia-cufile-cu12", "1.11.1.6"),
 ]
 LINUX = '; platform_system == "Linux" and platform_machine == "x86_64"'
+VISION_DEPENDENCIES = [("numpy", "2.2.2"), ("pillow", "11.1.0")]  # versions made up
 PURE = [("filelock", "3.17.0", []), ("typing-extensions", "4.12.2", []), ("networkx", "3.4.2", []),
         ("MarkupSafe", "3.0.2", []), ("jinja2", "3.1.5", ["MarkupSafe>=2.0"]), ("fsspec", "2024.12.0", []),
         ("mpmath", "1.3.0", []), ("sympy", "1.13.1", ["mpmath<1.4,>=1.1.0"])]
@@ -112,7 +119,11 @@ def record_hash(data):
 def metadata_text(name, version, requires):
     lines = ["Metadata-Version: 2.1", "Name: " + name, "Version: " + version,
              "Summary: cs231n-agent test stand-in for %s (not the real package)" % name, "Requires-Python: >=3.9"]
-    lines += ["Requires-Dist: " + requirement for requirement in requires]
+    for requirement in requires:
+        extra = re.search(r'extra == "([^"]+)"', requirement)
+        if extra:
+            lines.append("Provides-Extra: " + extra.group(1))
+        lines.append("Requires-Dist: " + requirement)
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -177,6 +188,8 @@ def main():
     parser.add_argument("--torch-size", type=int, default=8 << 20)
     parser.add_argument("--dep-size", type=int, default=1 << 20, help="payload of each nvidia-* and triton wheel")
     parser.add_argument("--deps", help='"PROJECT VERSION BYTES" lines: the wheels torch depends on instead')
+    parser.add_argument("--torchvision", help="the torchvision release built for --torch, e.g. 0.21.0")
+    parser.add_argument("--torchvision-newer", help="VERSION=TORCH: a newer torchvision, for another torch")
     args = parser.parse_args()
     if "+" not in args.torch:
         sys.exit("make_wheel_index.py: --torch needs a local part (2.6.0+cu126)")
@@ -199,6 +212,19 @@ def main():
         wheels.append(wheel(folder, name, version, "py3-none-manylinux_2_27_x86_64", [], {}, size))
     for name, version, requires in PURE:
         wheels.append(wheel(folder, name, version, "py3-none-any", requires, {}, 4096))
+    visions = []
+    if args.torchvision:
+        visions.append((args.torchvision, args.torch.split("+", 1)[0]))
+        for name, version in VISION_DEPENDENCIES:
+            wheels.append(wheel(folder, name, version, "py3-none-any", [], {}, 4096))
+    if args.torchvision_newer:
+        visions.append(tuple(args.torchvision_newer.split("=", 1)))
+    for version, torch in visions:
+        full = "%s+%s" % (version, variant)
+        vision_init = ('"""cs231n-agent test stand-in for torchvision: not PyTorch\'s."""\n__version__ = %r\n' % full).encode()
+        wheels.append(wheel(folder, "torchvision", full, "%s-%s-manylinux_2_28_x86_64" % (python, python),
+                            ["numpy", "torch==" + torch, "pillow!=8.3.*,>=5.3.0", 'gdown>=4.7.3; extra == "gdown"',
+                             'scipy; extra == "scipy"'], {"torchvision/__init__.py": vision_init}, 1 << 20))
 
     projects = {}
     for file_name, size, sha256, metadata in wheels:

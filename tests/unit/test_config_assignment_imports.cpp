@@ -53,18 +53,24 @@ TEST_CASE("current profile: conda_env.packages cover every module the default as
   const auto imports = imports_of("cs231n-2026.txt");
   REQUIRE(imports.size() >= 10);
   std::set<std::string> gaps;
+  std::set<std::string> pytorch_step;
   for (const auto& [module, provider] : imports) {
     if (provider.starts_with("conda:")) {
       CHECK_MESSAGE(packages.contains(provider.substr(6)), module << " needs the conda package " << provider.substr(6));
     } else if (provider == "gap") {
       gaps.insert(module);
+    } else if (provider == "pytorch-step") {
+      pytorch_step.insert(module);
     } else {
-      CHECK_MESSAGE((provider == "pytorch-step" || provider == "colab"), module << ": unknown provider " << provider);
+      CHECK_MESSAGE(provider == "colab", module << ": unknown provider " << provider);
     }
   }
-  // Known, and reported: the pytorch step installs torch alone, and assignment 2's PyTorch.ipynb
-  // imports torchvision. When something installs it, this list empties.
-  CHECK(gaps == std::set<std::string>{"torchvision"});
+  // Nothing is left to a student's own pip.
+  CHECK(gaps.empty());
+  // What the pytorch step installs: torch, and torchvision (assignment 2's PyTorch.ipynb) by
+  // pytorch.torchvision, which the current profile sets.
+  CHECK(pytorch_step == std::set<std::string>{"torch", "torchvision"});
+  CHECK(defaults.at("pytorch").at("torchvision") == true);
   // What runs the notebooks, though no notebook imports it.
   CHECK(packages.contains("notebook"));
   CHECK(packages.contains("ipykernel"));

@@ -45,35 +45,69 @@ std::string refusal(const gpu::Request& request) {
 
 }  // namespace
 
-TEST_CASE("torch install: the pip requirement and index options of each index form") {
+TEST_CASE("torch install: the pip requirements and index options of each index form") {
   const std::string base = "https://download.pytorch.org/whl";
+  using Requirements = std::vector<std::string>;
   gpu::Choice choice;
   choice.torch_version = "1.2.0";
   choice.torch_variant = "cu100";  // PyPI's plain 1.2.0 is the CUDA 10.0 build
   choice.torch_plain = true;
-  auto install = gpu::torch_install(choice, base);
+  auto install = gpu::torch_install(choice, base, false).value();
   // Not with -f torch_stable.html: pip's ==1.2.0 would take 1.2.0+cu92 from there.
-  CHECK(install.requirement == "torch==1.2.0");
+  CHECK(install.requirements == Requirements{"torch==1.2.0"});
   CHECK(install.index_args.empty());
   choice.torch_wheel = "cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl";  // read from torch_stable.html
-  CHECK(gpu::torch_install(choice, base).requirement == base + "/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl");
+  CHECK(gpu::torch_install(choice, base, false)->requirements ==
+        Requirements{base + "/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl"});
   choice.torch_wheel = "/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl";
-  CHECK(gpu::torch_install(choice, base).requirement ==
-        "https://download.pytorch.org/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl");
+  CHECK(gpu::torch_install(choice, base, false)->requirements ==
+        Requirements{"https://download.pytorch.org/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl"});
   choice.torch_version = "1.4.0";
   choice.torch_plain = false;
   choice.torch_wheel.clear();
-  install = gpu::torch_install(choice, base);
-  CHECK(install.requirement == "torch==1.4.0+cu100");
+  install = gpu::torch_install(choice, base, false).value();
+  CHECK(install.requirements == Requirements{"torch==1.4.0+cu100"});
   CHECK(install.index_args == std::vector<std::string>{"-f", base + "/torch_stable.html"});
   choice.torch_version = "1.10.2";
   choice.torch_variant = "cpu";
-  CHECK(gpu::torch_install(choice, base).requirement == "torch==1.10.2+cpu");
+  CHECK(gpu::torch_install(choice, base, false)->requirements == Requirements{"torch==1.10.2+cpu"});
   choice.torch_version = "2.7.1";
   choice.torch_variant = "cu126";
-  install = gpu::torch_install(choice, base);
-  CHECK(install.requirement == "torch==2.7.1+cu126");
+  install = gpu::torch_install(choice, base, false).value();
+  CHECK(install.requirements == Requirements{"torch==2.7.1+cu126"});
   CHECK(install.index_args == std::vector<std::string>{"--index-url", base + "/cu126"});
+}
+
+TEST_CASE("torch install with torchvision: from torch's per-variant index, its release left to pip") {
+  const std::string base = "https://download.pytorch.org/whl";
+  gpu::Choice choice;
+  choice.torch_version = "2.9.1";
+  choice.torch_variant = "cu128";
+  auto install = gpu::torch_install(choice, base, true);
+  REQUIRE(install);
+  // No version: each torchvision wheel requires its torch exactly, so pip takes the one for 2.9.1.
+  CHECK(install->requirements == std::vector<std::string>{"torch==2.9.1+cu128", "torchvision"});
+  CHECK(install->index_args == std::vector<std::string>{"--index-url", base + "/cu128"});
+  choice.torch_version = "1.11.0";
+  choice.torch_variant = "cpu";
+  CHECK(gpu::torch_install(choice, base, true)->requirements ==
+        std::vector<std::string>{"torch==1.11.0+cpu", "torchvision"});
+
+  SUBCASE("torch from torch_stable.html or PyPI: refused, naming the key") {
+    choice.torch_version = "1.4.0";
+    choice.torch_variant = "cu100";
+    auto refused = gpu::torch_install(choice, base, true);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error() ==
+          "pytorch.torchvision needs torch 1.11 or newer (PyTorch's per-variant indexes): torch 1.4.0 comes from " +
+              base + "/torch_stable.html, where pip would take a torchvision built for another torch or CUDA " +
+              "variant; set pytorch.torchvision to false");
+    choice.torch_version = "1.2.0";
+    choice.torch_plain = true;
+    refused = gpu::torch_install(choice, base, true);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().find("torch 1.2.0 comes from PyPI, ") != std::string::npos);
+  }
 }
 
 TEST_CASE("choose: the tutorial's machine keeps CUDA 10.0 and torch 1.2.0, with a driver its repo has") {

@@ -62,6 +62,8 @@ TEST_CASE("torch index: the versions of a PEP 503 page for one Python on Linux x
             R"(<a href="../torch-2.10.0%2Bcu126-cp312-cp312-linux_x86_64.whl#sha256=ab">x</a>)"
             R"(<a href="torchvision-0.25.0%2Bcu126-cp312-cp312-manylinux_2_28_x86_64.whl">y</a>)",
             "3.12")) == std::vector<std::string>{"2.10.0"});
+  // torchvision's page beside torch's (pip reads it; the agent must not take its wheels for torch's).
+  CHECK(gpu::torch_wheels_in_index(fixture("cu130-torchvision.html"), "3.12").empty());
 }
 
 TEST_CASE("torch index: torch_stable.html, the variant from each link's folder, plain builds without +variant") {
@@ -94,7 +96,8 @@ TEST_CASE("choose with the index: a release the table has never heard of is pick
   REQUIRE(choice);
   CHECK(choice->torch_version == "2.15.1");
   CHECK(choice->torch_variant == "cu130");
-  CHECK(gpu::torch_install(*choice, "https://download.pytorch.org/whl").requirement == "torch==2.15.1+cu130");
+  CHECK(gpu::torch_install(*choice, "https://download.pytorch.org/whl", false)->requirements ==
+        std::vector<std::string>{"torch==2.15.1+cu130"});
 
   SUBCASE("the index is the authority: a version only the table names is not picked") {
     request.torch_wheels = index_of({{"cu132", {"2.12.0"}}, {"cu130", {"2.12.0"}}});
@@ -160,15 +163,18 @@ TEST_CASE("choose with torch_stable.html: the seed's 1.x wheel is one the page l
   auto choice = gpu::choose(request);
   REQUIRE(choice);
   CHECK(choice->torch_version == "1.4.0");  // the newest cu100 wheel for cp36
-  CHECK(gpu::torch_install(*choice, "https://download.pytorch.org/whl").requirement == "torch==1.4.0+cu100");
+  CHECK(gpu::torch_install(*choice, "https://download.pytorch.org/whl", false)->requirements ==
+        std::vector<std::string>{"torch==1.4.0+cu100"});
 
   request.torch = "1.2.0";
   choice = gpu::choose(request);
   REQUIRE(choice);
   CHECK(choice->torch_wheel == "cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl");
   CHECK(choice->torch_plain);
-  const auto install = gpu::torch_install(*choice, "https://download.pytorch.org/whl");
-  CHECK(install.requirement == "https://download.pytorch.org/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl");
+  const auto install = gpu::torch_install(*choice, "https://download.pytorch.org/whl", false).value();
+  CHECK(
+      install.requirements ==
+      std::vector<std::string>{"https://download.pytorch.org/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl"});
   CHECK(install.index_args.empty());
 
   SUBCASE("a version the page lacks: refused naming what it has") {

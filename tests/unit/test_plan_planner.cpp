@@ -163,10 +163,31 @@ TEST_CASE("plan: no GPU skips the GPU path and installs CPU torch") {
     CHECK(step_named(plan, name).decision.action == plan::Action::skip);
     CHECK(step_named(plan, name).decision.reason == "no NVIDIA GPU");
   }
+  // torchvision too (the current profile's assignment 2 imports it), from the same index.
   CHECK(step_named(plan, "pytorch")
-            .decision.summary.find("torch==2.14.0+cpu --index-url https://download.pytorch.org/whl/cpu") !=
-        std::string::npos);
+            .decision.summary.find("pip install torch==2.14.0+cpu torchvision --index-url "
+                                   "https://download.pytorch.org/whl/cpu into env cs231n") != std::string::npos);
+  CHECK(step_named(plan, "verify").decision.summary.starts_with("import torch and torchvision in env cs231n"));
   CHECK_FALSE(plan.has_refusal());
+}
+
+TEST_CASE("plan: pytorch.torchvision with a torch of before the per-variant indexes is refused, naming the key") {
+  Machine machine(k_jammy, {json{{"conda_env", {{"python", "3.6"}}}}});  // torch 1.10.2, torch_stable.html's
+  auto plan = machine.plan();
+  const auto& pytorch = step_named(plan, "pytorch").decision;
+  CHECK(pytorch.action == plan::Action::refuse);
+  CHECK(
+      pytorch.reason.starts_with("pytorch.torchvision needs torch 1.11 or newer (PyTorch's per-variant indexes): "
+                                 "torch 1.10.2 comes from https://download.pytorch.org/whl/torch_stable.html"));
+  CHECK(pytorch.reason.ends_with("; set pytorch.torchvision to false"));
+  CHECK(step_named(plan, "conda-env").decision.action == plan::Action::run);
+  // The seed keeps the tutorial's torch alone: nothing to refuse.
+  Machine seed(k_jammy, {json{{"profile", "seed"}}});
+  plan = seed.plan();
+  CHECK(step_named(plan, "pytorch").decision.summary.starts_with("pip install torch==1.2.0+cpu -f "));
+  CHECK(step_named(plan, "verify").decision.summary.starts_with("import torch in env cs231n"));
+  Machine asked(k_jammy, {json{{"profile", "seed"}, {"pytorch", {{"torchvision", true}}}}});
+  CHECK(step_named(asked.plan(), "pytorch").decision.action == plan::Action::refuse);
 }
 
 TEST_CASE("plan: an unsupported OS refuses every step") {

@@ -111,6 +111,9 @@ TEST_CASE("fingerprint: sha256 of the step's name, version and inputs") {
 // moved when that was fixed (its check finds the env done). Issue 18 then gave the current profile
 // the course's own 2026 archives in ~/cs231n (the tutorial's 2018 code needs SciPy < 1.3):
 // assignments, datasets and the Jupyter steps that use the folder got new values on purpose.
+// Issue 18 then made the current profile install torchvision with torch (pytorch.torchvision):
+// pytorch's inputs name it and verify checks it, new values on purpose (pytorch's check finds the
+// VM's torch without torchvision not done, so pip adds it); the seed's are unchanged (below).
 TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is pinned") {
   Machine machine(k_jammy, {json{{"steps", json::array({k_site_motd})}}}, true);
   const std::map<std::string, std::string> pinned{
@@ -127,11 +130,11 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
       {"nvidia-repo", "76ab461b0cd02b714d18f3bc56183cc94be61c91f80555272da202197cb5737c"},
       {"nvidia-driver", "223c10233c6c50f65834dd5acd402dd24c49181fedfeac4524669ed4b892cb0d"},
       {"cuda", "a04035f82606718a8177784711750758369cd326c968048f097f6b0d73a84ef7"},
-      {"pytorch", "62b28b147ae45f1e7242c3aa6fe644b79b2032de086c3696d9e1d485c20e980b"},
+      {"pytorch", "2b5ec547914543727a0ce4bcb0b50c5a7061b7e8ab98af8376483b319a33df9d"},
       {"gpu-persistence", "bb418b58d926345272bad4f7434a57f8e1cc698d8132955a6b8678159acc40ec"},
       {"ready", "d34f00a310845ad52e22b8883b9abcca8418d56f13ff361ffd203f689cf39655"},
       {"idle-shutdown", "7c601d1c6bbec75950610d6aab36771ab443378fe636d856eeef50cd903ed6a5"},
-      {"verify", "ae2fd004e246f362a07ba17429dc1614cb81b35382baa82d50a0aa88a66920e5"},
+      {"verify", "b3586aaa6f2e97a2c1fb4c55add897b68af316d88307f5bc191a7c16717b56f2"},
       {"site-motd", "71365ff5962ea3aca033700b711c4a877dbc3499679016da6f718f8dc7f34c1f"},
   };
   std::map<std::string, std::string> computed;
@@ -148,7 +151,8 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
 // commit before conda_env.channels and conda_env.explicit_file existed: sha256 of
 // {"inputs":{"conda_env":{"environment_file":"","name":"cs231n","packages":["anaconda=2018.12"],
 // "python":"3.6"},"prefix":"~/anaconda3","user":"ann"},"step":"conda-env","version":1}.
-TEST_CASE("fingerprint: the seed profile's conda-env and assignments are the ones recorded before the new keys") {
+TEST_CASE(
+    "fingerprint: the seed profile's conda-env, assignments and pytorch are the ones recorded before the new keys") {
   Machine machine(k_jammy, {json{{"profile", "seed"}}});
   const auto steps = steps::all_steps(machine.config);
   const auto& conda_env = step_named(steps, "conda-env");
@@ -160,6 +164,12 @@ TEST_CASE("fingerprint: the seed profile's conda-env and assignments are the one
         "6788659bd9f7da62c879754d316deb95b7e0a3b88d0c0a58adf698c37c9c2c6e");
   CHECK(plan::fingerprint(step_named(steps, "datasets"), machine.context()) ==
         "b65baafe72c9f2a825ac487dfdfc9265b6394a2e134e758196bd1473fe9e6eb9");
+  // pytorch and verify as they were before pytorch.torchvision (at 4d3d824): the seed profile keeps
+  // the tutorial's torch alone, so a seed VM's torch is not installed again.
+  CHECK(plan::fingerprint(step_named(steps, "pytorch"), machine.context()) ==
+        "940279ca3179b25fb3f57b4896e517b0e104531f33f24708b0170ecfea61dd25");
+  CHECK(plan::fingerprint(step_named(steps, "verify"), machine.context()) ==
+        "576c9fabf53220241d20bebd176c059839afec9ea654ad15dda695b2e008616b");
   // Set, they count.
   Machine with_list(k_jammy, {json{{"profile", "seed"}, {"conda_env", {{"explicit_file", "/srv/seed.txt"}}}}});
   CHECK(plan::fingerprint(step_named(steps::all_steps(with_list.config), "conda-env"), with_list.context()) !=

@@ -124,10 +124,12 @@ scenario_happy_path() {
   assert_eq "cuda-drivers-535" "hold ok installed" "$(gpu_dpkg_status cuda-drivers-535)"
   assert_eq "cuda-toolkit-12-6" "install ok installed" "$(gpu_dpkg_status cuda-toolkit-12-6)"
   assert_contains "persistence mode" Enabled "$(in_chroot nvidia-smi --query-gpu=persistence_mode --format=csv,noheader)"
-  assert_contains "pip calls (ledger)" "torch==2.15.1+cu126" "$(grep $'\tpip\t' "$R$COURSE_LEDGER")"
+  # torchvision with torch (assignment 2's PyTorch.ipynb imports it), the one its index has for that torch.
+  assert_contains "pip calls (ledger)" "torch==2.15.1+cu126 torchvision --index-url" "$(grep $'\tpip\t' "$R$COURSE_LEDGER")"
   in_chroot /usr/local/bin/cs231n-agent verify --json >"$OUT" 2>"$ERR" </dev/null || fail "cs231n-agent verify" "$(cat -- "$ERR")"
   assert_json ok true
   assert_json "checks[name=torch.cuda].ok" true
+  assert_json "checks[name=torchvision].detail" '"torchvision 0.30.1+cu126"'
 
   section "1. the generated password is in no log, state, output or guest attribute"
   assert_no_password_leak
