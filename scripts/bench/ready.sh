@@ -229,8 +229,10 @@ sha256_of() { sha256sum -- "$1" | cut -d' ' -f1; }
 
 log "fixtures at SCALE=$scale: the wheel index"
 scale_column "$TORCH_DEPS" 3 >"$tmp/torch-deps.txt"
+# torchvision 0.24.1 is the release built for torch 2.9.1 (pytorch/vision README's compatibility
+# table: 0.24 with 2.9); the current profile installs it beside torch.
 "$PYTHON3" "$top/tests/support/make_wheel_index.py" "$www" --torch 2.9.1+cu128 --python 3.11 \
-  --torch-size "$(scaled "$TORCH_BYTES")" --deps "$tmp/torch-deps.txt" >"$tmp/wheels.tsv" 2>&1 ||
+  --torch-size "$(scaled "$TORCH_BYTES")" --deps "$tmp/torch-deps.txt" --torchvision 0.24.1 >"$tmp/wheels.tsv" 2>&1 ||
   die "make_wheel_index.py: $(tail -n 5 -- "$tmp/wheels.tsv")"
 
 log "fixtures: NVIDIA's repo (cuda-toolkit-12-8 and the driver at their sizes) and the OS archive"
