@@ -166,6 +166,10 @@ class Scheduler {
            found->second.fingerprint == fingerprint_of(node);
   }
 
+  bool awaits_reboot_in_this_boot(const Node& node) const {
+    return m_state.run.reboot_requested_by == node.step->info().name && m_state.run.reboot_boot_id == m_boot_id;
+  }
+
   std::string boot_id_path() const {
     return m_options.boot_id_file.empty() ? m_context.config.string("reboot.boot_id_file") : m_options.boot_id_file;
   }
@@ -220,6 +224,15 @@ class Scheduler {
       }
       if (node.decision.action == plan::Action::refuse) {
         finish_without_running(node, StepStatus::refused, node.decision.reason);
+        continue;
+      }
+      if (recorded_done(node) && awaits_reboot_in_this_boot(node)) {
+        // It applied in this boot and asked for a reboot, but the agent ended before rebooting:
+        // what it changed takes effect only after that reboot, so reboot now without applying again.
+        finish_without_running(node, StepStatus::done, "applied; takes effect after the reboot it asked for");
+        node.reboot = true;
+        m_stop_starting = true;
+        if (m_reboot_requested_by.empty()) m_reboot_requested_by = node.step->info().name;
         continue;
       }
       if (recorded_done(node) && !node.step->info().recheck_when_done) {
@@ -390,7 +403,13 @@ class Scheduler {
     }
     if (reboot) {
       m_stop_starting = true;
-      if (m_reboot_requested_by.empty()) m_reboot_requested_by = step.info().name;
+      if (m_reboot_requested_by.empty()) {
+        m_reboot_requested_by = step.info().name;
+        // Saved with the step's record: a run killed before it reboots still knows, in this boot,
+        // that the reboot is owed (see awaits_reboot_in_this_boot).
+        m_state.run.reboot_requested_by = m_reboot_requested_by;
+        m_state.run.reboot_boot_id = m_boot_id;
+      }
     }
     const bool ready = status == StepStatus::done && step.info().marks_ready;
     if (ready) m_state.run.ready = now();

@@ -112,8 +112,11 @@ void end_leftover_processes(os::System& system, State& state) {
 void mark_running(RunRecord& run, int pid, const std::string& boot_id, const std::string& now) {
   run.state = RunState::running;
   run.pid = pid;
-  run.reboot_requested_by.clear();
-  run.reboot_boot_id.clear();
+  // A reboot asked for in this boot is still owed (the agent ended before it rebooted).
+  if (run.reboot_boot_id != boot_id) {
+    run.reboot_requested_by.clear();
+    run.reboot_boot_id.clear();
+  }
   run.boot_id = boot_id;
   run.updated = now;
 }

@@ -46,7 +46,8 @@ void confirm_off_gce(const detect::Facts& facts, RunRecord& run, const RunReques
 // those steps as interrupted.
 void end_leftover_processes(os::System& system, State& state);
 
-// Records that this process runs the run now, in this boot; clears the reboot it waited for.
+// Records that this process runs the run now, in this boot; clears the reboot it waited for once
+// the machine has rebooted (one asked for in this boot is still owed).
 void mark_running(RunRecord& run, int pid, const std::string& boot_id, const std::string& now);
 
 }  // namespace cs231n::engine

@@ -42,7 +42,7 @@ struct RunRecord {
   std::string ready;
   int reboots = 0;
   std::string boot_id;              // boot in which the state was last written
-  std::string reboot_requested_by;  // the step that asked for the pending reboot
+  std::string reboot_requested_by;  // the step that asked for the pending reboot (set when it asks)
   std::string reboot_boot_id;       // the boot that must end before the run goes on
   bool confirmed = false;           // the operator agreed to change this machine (off GCE)
   std::string instance_id;          // the GCE instance the steps were done on (empty off GCE)

@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <mutex>
 #include <thread>
 
 #include "agent/core/error.hpp"
 #include "agent/engine/engine.hpp"
+#include "agent/engine/session_steps.hpp"
 #include "agent/net/connection_budget.hpp"
 #include "agent/net/transfer_meter.hpp"
 #include "agent/util/time.hpp"
@@ -37,6 +39,7 @@ struct Behaviour {
   bool fail = false;
   bool check_stays_false = false;
   bool reboot = false;
+  bool recheck_when_done = false;
   bool wait_for_interrupt = false;
   std::string input = "v1";
   bool marks_ready = false;
@@ -44,6 +47,7 @@ struct Behaviour {
   // the progress file (about once a second) and keeps what it says.
   std::uint64_t download_done = 0;
   std::uint64_t download_total = 0;
+  std::function<void()> after_apply;  // runs at the end of apply, outside the journal's lock
 };
 
 class TestStep : public plan::Step {
@@ -52,6 +56,7 @@ class TestStep : public plan::Step {
       : Step({.name = name,
               .after = std::move(after),
               .resources = behaviour.resources,
+              .recheck_when_done = behaviour.recheck_when_done,
               .marks_ready = behaviour.marks_ready}),
         m_journal(journal),
         m_name(std::move(name)),
@@ -90,6 +95,7 @@ class TestStep : public plan::Step {
       m_journal.progress_seen[m_name] = seen.value_or("");
     }
     while (m_behaviour.wait_for_interrupt && !run.interrupted()) std::this_thread::sleep_for(5ms);
+    if (m_behaviour.after_apply) m_behaviour.after_apply();
     std::lock_guard lock(m_journal.mutex);
     --m_journal.running;
     for (const auto& resource : m_behaviour.resources) --m_journal.running_per_resource[resource];
@@ -389,6 +395,45 @@ TEST_CASE("engine: a reboot request stops new steps, records the boot, and reboo
   CHECK(saved->run.reboot_boot_id == "boot-1");
   CHECK(saved->run.reboot_requested_by == "driver");
   CHECK(saved->run.reboots == 1);
+}
+
+TEST_CASE(
+    "engine: a run killed after a step asked for a reboot, before the reboot, reboots without applying it again") {
+  Bench bench(json{{"reboot", {{"command", {"/sbin/shutdown", "-r", "now"}}}}});
+  bench.options.workers = 2;
+  // The driver's module loads only after a reboot: until then its check says no, and it is
+  // checked again on every run (as nvidia-driver is).
+  bench.add("driver", {}, {.check_stays_false = true, .reboot = true, .recheck_when_done = true});
+  bench.add("after-driver", {"driver"});
+  std::optional<engine::State> at_the_kill;  // the state file while the other step still ran
+  bench.add("beside", {}, {.duration = 300ms, .after_apply = [&] { at_the_kill = bench.store->peek(); }});
+  engine::mark_running(bench.state.run, 4241, "boot-1", "now");
+  REQUIRE(bench.run().state == RunState::reboot_pending);
+  REQUIRE(at_the_kill);
+  CHECK(at_the_kill->run.state == RunState::running);
+  CHECK(at_the_kill->steps.at("driver").status == engine::StepStatus::done);
+  CHECK(at_the_kill->run.reboot_requested_by == "driver");
+  CHECK(at_the_kill->run.reboot_boot_id == "boot-1");
+
+  // Killed then: the next run, in the same boot, owes the reboot.
+  bench.state = *at_the_kill;
+  engine::mark_running(bench.state.run, 4242, "boot-1", "now");
+  auto outcome = bench.run();
+  CHECK(outcome.state == RunState::reboot_pending);
+  CHECK(bench.times_applied("driver") == 1);
+  CHECK(bench.times_applied("after-driver") == 0);
+  CHECK(bench.system->reboots().size() == 2);
+  CHECK(bench.store->peek()->run.reboots == 1);  // the first request's save never landed
+
+  // After the reboot the driver's check passes: nothing is applied again, the rest runs.
+  bench.root.write("proc/sys/kernel/random/boot_id", "boot-2\n");
+  bench.journal.in_wanted_state["driver"] = true;
+  engine::mark_running(bench.state.run, 4243, "boot-2", "now");
+  CHECK(bench.state.run.reboot_requested_by.empty());
+  outcome = bench.run();
+  CHECK(outcome.state == RunState::done);
+  CHECK(bench.times_applied("driver") == 1);
+  CHECK(bench.times_applied("after-driver") == 1);
 }
 
 TEST_CASE("engine: --no-reboot stops with exit 3 and the command is not run; the limit stops loops") {

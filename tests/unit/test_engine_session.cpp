@@ -239,3 +239,13 @@ TEST_CASE("session: the run is marked running in this boot, the reboot it waited
   CHECK(run.boot_id == "boot-2");
   CHECK(run.updated == "now");
 }
+
+TEST_CASE("session: a reboot asked for in this boot, never made (the agent was killed), is still owed") {
+  engine::RunRecord run;
+  run.state = RunState::running;
+  run.reboot_requested_by = "nvidia-driver";
+  run.reboot_boot_id = "boot-1";
+  engine::mark_running(run, 4242, "boot-1", "now");
+  CHECK(run.reboot_requested_by == "nvidia-driver");
+  CHECK(run.reboot_boot_id == "boot-1");
+}
