@@ -6,6 +6,7 @@
 #include "agent/core/exit_codes.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
+#include "steps/conda_metapackage.hpp"
 #include "steps/conda_terms.hpp"
 #include "steps/table.hpp"
 
@@ -38,6 +39,22 @@ std::string last_phase(const std::string& output) {
 
 bool is_url(const std::string& text) { return text.starts_with("https://") || text.starts_with("http://"); }
 
+// The metapackage whose pins make the env without a solve: with conda_env.metapackage_channel set,
+// no list or environment file given, and the packages one `name=version` spec (anaconda=2018.12).
+std::optional<MetapackageSpec> metapackage_of(const config::Config& config) {
+  if (config.string("conda_env.metapackage_channel").empty() || !config.string("conda_env.explicit_file").empty() ||
+      !config.string("conda_env.environment_file").empty())
+    return std::nullopt;
+  const auto packages = config.strings("conda_env.packages");
+  return packages.size() == 1 ? parse_metapackage_spec(packages.front()) : std::nullopt;
+}
+
+std::string metapackage_channel(const config::Config& config) {
+  std::string channel = config.string("conda_env.metapackage_channel");
+  while (channel.ends_with('/')) channel.pop_back();
+  return channel;
+}
+
 class CondaEnvStep : public plan::Step {
  public:
   CondaEnvStep() : Step({.name = "conda-env", .after = {"anaconda"}}) {}
@@ -47,15 +64,24 @@ class CondaEnvStep : public plan::Step {
     std::string summary = "create conda env " + config.string("conda_env.name") + " from ";
     const std::string explicit_file = config.string("conda_env.explicit_file");
     const std::string file = config.string("conda_env.environment_file");
+    const auto metapackage = metapackage_of(config);
     if (!explicit_file.empty()) {
       summary += "the @EXPLICIT list " + explicit_file + " (no solve" + list_check(context) + ")";
+    } else if (metapackage) {
+      summary += "the pins of " + metapackage->name + "=" + metapackage->version + " for python " +
+                 config.string("conda_env.python") + " in " + metapackage_channel(config) +
+                 "/linux-64/repodata.json, as an @EXPLICIT list (no solve)";
     } else if (!file.empty()) {
       summary += file;
     } else {
       summary +=
           "python=" + config.string("conda_env.python") + " " + util::join(config.strings("conda_env.packages"), " ");
     }
-    if (file.empty()) {
+    if (!config.string("conda_env.metapackage_channel").empty() && !metapackage && explicit_file.empty() &&
+        file.empty()) {
+      summary += " (conda solves: conda_env.metapackage_channel needs the packages to be one name=version metapackage)";
+    }
+    if (file.empty() && !metapackage) {
       const auto channels = config.strings("conda_env.channels");
       summary += channels.empty() ? " (conda's configured channels)"
                                   : " (channels " + util::join(channels, ", ") + " only: --override-channels)";
@@ -67,6 +93,14 @@ class CondaEnvStep : public plan::Step {
   // @EXPLICIT list, read each URL).
   std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
     const std::string explicit_file = context.config.string("conda_env.explicit_file");
+    if (const auto metapackage = metapackage_of(context.config); metapackage && explicit_file.empty()) {
+      auto repodata =
+          expected_file(context, metapackage_channel(context.config) + "/linux-64/repodata.json", std::nullopt);
+      repodata.what = "the channel's linux-64 repodata.json";
+      return {repodata,
+              {"the packages " + metapackage->name + "=" + metapackage->version + " pins", std::nullopt,
+               "not known here (the repodata says once it is read)"}};
+    }
     return {{explicit_file.empty() ? "the env's conda packages" : "the packages of the @EXPLICIT list", std::nullopt,
              "not known here (conda knows them once it has solved the env)"}};
   }
@@ -75,6 +109,9 @@ class CondaEnvStep : public plan::Step {
     // Keys added later count only when set, so that an env made before them is not made again.
     // (nlohmann's empty() is false for every string, "" too.)
     auto conda_env = context.config.at("conda_env");
+    // How the metapackage's pins are found (read from the channel, or solved) does not change
+    // which packages the env gets: a seed env solved before the key existed is not made again.
+    conda_env.erase("metapackage_channel");
     for (const char* key : {"channels", "explicit_file", "explicit_sha256"}) {
       const auto& value = conda_env.at(key);
       if (value.is_string() ? value.get_ref<const std::string&>().empty() : value.empty()) conda_env.erase(key);
@@ -132,7 +169,12 @@ class CondaEnvStep : public plan::Step {
     }
     if (auto accepted = accept_terms(run, conda, terms); !accepted) return std::unexpected(accepted.error());
     std::vector<std::string> argv;
-    if (!explicit_file.empty()) {
+    if (const auto metapackage = metapackage_of(config)) {
+      // The same exact pins the solver would have to find, linked as an @EXPLICIT list.
+      auto list = metapackage_list(run, *metapackage);
+      if (!list) return std::unexpected(list.error());
+      argv = {conda, "create", "-y", "-n", env, "--file", *list};
+    } else if (!explicit_file.empty()) {
       // An @EXPLICIT list is linked as it is: no repodata is read and nothing is solved (conda
       // 4.5.12 and 24.3 conda/cli/install.py: an @EXPLICIT --file returns before the solver).
       std::string list = explicit_file;
@@ -209,6 +251,69 @@ class CondaEnvStep : public plan::Step {
     auto accepted = run.run(as_user(run, argv));
     if (!accepted) return std::unexpected(accepted.error());
     return {};
+  }
+
+  // The @EXPLICIT list of the metapackage's pins for the env's python, from the channel's
+  // repodata.json (linux-64, then noarch for what that does not list), written to the cache for
+  // conda (run as the user) to read. The repodata is fetched anew each time (it changes daily; TLS
+  // is what it has, as for conda itself), and its md5s are what conda checks each package against.
+  static util::Result<std::string> metapackage_list(const plan::StepRun& run, const MetapackageSpec& spec) {
+    const auto& config = run.config();
+    const auto& files = run.system().files();
+    const std::string channel = metapackage_channel(config);
+    const std::string python = config.string("conda_env.python");
+    const std::string way_out =
+        "; set conda_env.explicit_file to an @EXPLICIT list, or conda_env.metapackage_channel to \"\" to let "
+        "conda solve";
+    const auto read_repodata = [&](const std::string& subdir) -> util::Result<std::string> {
+      auto path = download_to_cache(run, channel + "/" + subdir + "/repodata.json",
+                                    "conda-repodata-" + subdir + ".json", "", "");
+      if (!path) return std::unexpected(path.error());
+      auto text = files.read(*path, std::size_t{1} << 30);
+      if (!text) return util::fail("cannot read " + *path + ": " + text.error().message);
+      return text;
+    };
+    auto linux_64 = read_repodata("linux-64");
+    if (!linux_64) return std::unexpected(linux_64.error());
+    const std::string where = channel + "/linux-64/repodata.json";
+    auto record = find_metapackage(*linux_64, spec, python);
+    if (!record) return util::fail(where + ": " + record.error().message + way_out);
+    std::vector<std::string> wanted;  // in the order of its depends, the metapackage itself last
+    for (const auto& entry : record->depends) {
+      auto file = pinned_file(entry);
+      if (!file) {
+        return util::fail(where + ": " + record->file + " depends on \"" + entry +
+                          "\", which is not an exact pin (name version build)" + way_out);
+      }
+      wanted.push_back(*file);
+    }
+    wanted.push_back(record->file);
+    std::set<std::string> missing(wanted.begin(), wanted.end());
+    std::map<std::string, ExplicitEntry> found;
+    for (const char* subdir : {"linux-64", "noarch"}) {
+      if (missing.empty()) break;
+      auto repodata = std::string_view(subdir) == "linux-64" ? std::move(linux_64) : read_repodata(subdir);
+      if (!repodata) return std::unexpected(repodata.error());
+      auto md5s = md5_of_files(*repodata, missing);
+      if (!md5s) return util::fail(channel + "/" + subdir + "/repodata.json: " + md5s.error().message);
+      for (const auto& [file, md5] : *md5s) {
+        found[file] = {subdir, file, md5};
+        missing.erase(file);
+      }
+    }
+    if (!missing.empty()) {
+      return util::fail(channel + "'s repodata.json (linux-64, noarch) lists no " + *missing.begin() + " (" +
+                        std::to_string(missing.size()) + " of the " + std::to_string(wanted.size()) + " files of " +
+                        record->file + ")" + way_out);
+    }
+    std::vector<ExplicitEntry> entries;
+    for (const auto& file : wanted) entries.push_back(found.at(file));
+    const std::string path =
+        run.context().paths.cache_dir + "/" + spec.name + "-" + spec.version + "-python" + python + ".explicit.txt";
+    const std::string text = explicit_list_text(channel, "the pins of " + record->file + " in " + where, entries);
+    if (auto written = files.write_atomic(path, text, 0644); !written) return std::unexpected(written.error());
+    run.note("the @EXPLICIT list of " + record->file + "'s " + std::to_string(entries.size()) + " packages: " + path);
+    return path;
   }
 
   // How a downloaded list is verified, for `plan`.

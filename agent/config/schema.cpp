@@ -70,9 +70,10 @@ ValueCheck not_an_option(ValueCheck check) {
 const ValueCheck k_url = not_an_option(matches(R"(https?://[^\s"'\\]+)", "an http:// or https:// URL"));
 // What root installs or runs from: https only. Plain http is allowed on the loopback address alone
 // (a local mirror, and the tests' stand-in repositories), where nobody on the path can change it.
-const ValueCheck k_https_url =
-    not_an_option(matches(R"(https://[^\s"'\\]+|http://(127\.0\.0\.1|localhost)(:[0-9]+)?(/[^\s"'\\]*)?)",
-                          "an https:// URL (http:// only on 127.0.0.1)"));
+constexpr const char* k_https_pattern = R"(https://[^\s"'\\]+|http://(127\.0\.0\.1|localhost)(:[0-9]+)?(/[^\s"'\\]*)?)";
+const ValueCheck k_https_url = not_an_option(matches(k_https_pattern, "an https:// URL (http:// only on 127.0.0.1)"));
+const ValueCheck k_optional_https_url =
+    not_an_option(matches(k_https_pattern, "an https:// URL (http:// only on 127.0.0.1), or empty", true));
 // "<repo>/cuda-keyring_<version>_all.deb": "<sha256>", e.g. "ubuntu1804/cuda-keyring_1.1-1_all.deb".
 const ValueCheck k_keyring_sha256s = [](const json& value) -> std::optional<std::string> {
   static const std::regex key(R"([a-z]+[0-9]+/cuda-keyring_[0-9A-Za-z.+~-]+_all\.deb)");
@@ -271,6 +272,11 @@ const std::vector<Field>& schema() {
       {"conda_env.explicit_sha256", Kind::string,
        "sha256 of the explicit_file download; empty: pinned at its first download, like a dataset's", "",
        k_optional_sha256},
+      {"conda_env.metapackage_channel", Kind::string,
+       "when packages is one `name=version` metapackage that pins every package (anaconda=2018.12): the channel "
+       "whose repodata.json gives its pins for the env's python, installed as an @EXPLICIT list without a solve; "
+       "empty: conda solves (see below)",
+       "", k_optional_https_url},
       {"assignments.repo", Kind::string, "git repository with the assignments; empty: `assignments.archives`",
        "cs231n-assignments-repo", k_optional_git_url},
       {"assignments.ref", Kind::string, "branch or tag (not starting with `-`); empty: the repository's default", "",
@@ -386,7 +392,10 @@ nlohmann::json profile_defaults(const std::string& profile) {
         {"channels", seed ? json::array() : json::array({"conda-forge"})},
         {"environment_file", ""},
         {"explicit_file", ""},
-        {"explicit_sha256", ""}}},
+        {"explicit_sha256", ""},
+        // seed: the channel the tutorial's `anaconda` came from (`defaults`' pkgs/main), read by the agent
+        // instead of conda 4.5's solver (docs/sources/conda-and-miniforge.md sections 4-5).
+        {"metapackage_channel", seed ? "https://repo.anaconda.com/pkgs/main" : ""}}},
       // seed: the tutorial's repository (the 2018 assignments, Python 3.6 and SciPy < 1.2 era). current:
       // the course's own release of this term, as zips (it publishes no git repository of them); the
       // tutorial's code imports scipy.misc.imread, gone since SciPy 1.3.0 (docs/sources/conda-and-miniforge.md

@@ -12,7 +12,8 @@
 # Then: a second run changes nothing and calls nothing; the seed profile's Anaconda3-2018.12
 # (conda 4.5.12, which has no `conda init`) for a second account; and an env from an
 # environment.yml; a Miniconda with Anaconda's ToS plugin: refused without anaconda.accept_tos, its
-# terms accepted for exactly the configured channels with it; an @EXPLICIT list installed with no solve.
+# terms accepted for exactly the configured channels with it; an @EXPLICIT list installed with no solve;
+# the seed's anaconda=2018.12 made from its pins in a stand-in pkgs/main's repodata.json (or solved).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -207,12 +208,60 @@ chroot_agent status --json --state-dir "$STATE"
 for step in ${COURSE_STEPS//,/ }; do assert_json "steps[name=$step].attempts" 1; done
 
 #-----------------------------------------------------------------------------------------------
-section "seed profile: Anaconda3-2018.12 (conda 4.5.12, no conda init) for a new account, ann"
+section "fixtures: the seed's channel, pkgs/main as repodata.json describes it, on a second server"
+# conda's repodata.json form (info, packages: file -> name, version, build, build_number, depends,
+# md5; packages.conda; removed; repodata_version). anaconda=2018.12's linux-64 py36 build pins
+# every package exactly, as anaconda.org shows the metapackage (docs/sources/conda-and-miniforge.md
+# section 4): python and numpy from linux-64, six from noarch; a py37 build beside it.
+first_server=("$BASE" "$SERVE" "$SERVER_LOG")
+start_server channel --tree
+CHANNEL=$BASE/pkgs/main
+CHANNEL_DIR=$SERVE/pkgs/main
+CHANNEL_LOG=$SERVER_LOG
+BASE=${first_server[0]} SERVE=${first_server[1]} SERVER_LOG=${first_server[2]}
+mkdir -p -- "$CHANNEL_DIR/linux-64" "$CHANNEL_DIR/noarch"
+for package in linux-64/python-3.6.13-h12debd9_1 linux-64/numpy-1.15.4-py36h7e9f1db_0 noarch/six-1.12.0-py_0 \
+  linux-64/anaconda-2018.12-py36_0 linux-64/anaconda-2018.12-py37_0; do
+  printf 'a stand-in conda package %s\n' "${package#*/}" >"$CHANNEL_DIR/$package.tar.bz2"
+done
+"$PYTHON" - "$CHANNEL_DIR" <<'PY'
+import hashlib, json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+depends = {
+    "linux-64": {
+        "anaconda-2018.12-py36_0.tar.bz2": ["python 3.6.13 h12debd9_1", "numpy 1.15.4 py36h7e9f1db_0", "six 1.12.0 py_0"],
+        "anaconda-2018.12-py37_0.tar.bz2": ["python 3.7.1 h0371630_7"],
+        "python-3.6.13-h12debd9_1.tar.bz2": [],
+        "numpy-1.15.4-py36h7e9f1db_0.tar.bz2": ["python >=3.6,<3.7.0a0"],
+    },
+    "noarch": {"six-1.12.0-py_0.tar.bz2": ["python"]},
+}
+for subdir, files in depends.items():
+    packages = {}
+    for name, needs in files.items():
+        package, version, build = name[: -len(".tar.bz2")].rsplit("-", 2)
+        packages[name] = {"name": package, "version": version, "build": build, "build_number": 0, "depends": needs,
+                          "md5": hashlib.md5((root / subdir / name).read_bytes()).hexdigest(), "subdir": subdir}
+    document = {"info": {"subdir": subdir}, "packages": packages, "packages.conda": {}, "removed": [],
+                "repodata_version": 1}
+    (root / subdir / "repodata.json").write_text(json.dumps(document, indent=1))
+PY
+
+section "seed profile: Anaconda3-2018.12 (conda 4.5.12, no conda init) for a new account, ann; anaconda=2018.12's pins from the channel's repodata, no solve"
 course_config "$R/root/seed.json" "{\"profile\": \"seed\", \"user\": \"ann\",
   \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
                  \"prefix\": \"~/anaconda3\"},
-  \"conda_env\": {\"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"]}}"
+  \"conda_env\": {\"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"metapackage_channel\": \"$CHANNEL\"}}"
 SEED_PREFIX=/home/ann/anaconda3
+chroot_agent plan --json --config /root/seed.json --state-dir /var/lib/seed --cache-dir /var/cache/seed
+assert_rc 0
+assert_json_contains "steps[name=conda-env].summary" \
+  "create conda env cs231n from the pins of anaconda=2018.12 for python 3.6 in $CHANNEL/linux-64/repodata.json, as an @EXPLICIT list (no solve)"
+printf '{"profile": "seed", "user": "ann"}\n' >"$R/root/seed-defaults.json"
+chroot_agent plan --json --config /root/seed-defaults.json --state-dir /var/lib/seed-defaults
+assert_json config.conda_env.metapackage_channel '"https://repo.anaconda.com/pkgs/main"'
+assert_json_contains "steps[name=conda-env].summary" \
+  "from the pins of anaconda=2018.12 for python 3.6 in https://repo.anaconda.com/pkgs/main/linux-64/repodata.json"
 ledger_mark
 started=$SECONDS
 chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed.json --state-dir /var/lib/seed \
@@ -227,7 +276,24 @@ seed_calls=$(ledger_new)
 assert_contains "calls of the seed run" "ann	installer	-b -u -p $SEED_PREFIX" "$seed_calls"
 assert_contains "calls of the seed run" "ann	conda	init --help" "$seed_calls"
 assert_not_contains "calls of the seed run (conda 4.5 has no init)" "init bash" "$seed_calls"
-assert_contains "calls of the seed run" "ann	conda	create -y -n cs231n python=3.6 anaconda=2018.12" "$seed_calls"
+SEED_LIST=/var/cache/seed/anaconda-2018.12-python3.6.explicit.txt
+assert_contains "calls of the seed run" "ann	conda	create -y -n cs231n --file $SEED_LIST" "$seed_calls"
+assert_not_contains "calls of the seed run (nothing solved)" "python=3.6 anaconda=2018.12" "$seed_calls"
+md5_in_channel() { md5sum -- "$CHANNEL_DIR/$1" | cut -d' ' -f1; }
+assert_eq "the seed's @EXPLICIT list: the py36 build's pins in its depends order (six from noarch), then the metapackage" \
+  "# the pins of anaconda-2018.12-py36_0.tar.bz2 in $CHANNEL/linux-64/repodata.json
+# platform: linux-64
+@EXPLICIT
+$CHANNEL/linux-64/python-3.6.13-h12debd9_1.tar.bz2#$(md5_in_channel linux-64/python-3.6.13-h12debd9_1.tar.bz2)
+$CHANNEL/linux-64/numpy-1.15.4-py36h7e9f1db_0.tar.bz2#$(md5_in_channel linux-64/numpy-1.15.4-py36h7e9f1db_0.tar.bz2)
+$CHANNEL/noarch/six-1.12.0-py_0.tar.bz2#$(md5_in_channel noarch/six-1.12.0-py_0.tar.bz2)
+$CHANNEL/linux-64/anaconda-2018.12-py36_0.tar.bz2#$(md5_in_channel linux-64/anaconda-2018.12-py36_0.tar.bz2)" \
+  "$(cat -- "$R$SEED_LIST")"
+for record in python-3.6.13-h12debd9_1 numpy-1.15.4-py36h7e9f1db_0 six-1.12.0-py_0 anaconda-2018.12-py36_0; do
+  [[ -f $R$SEED_PREFIX/envs/cs231n/conda-meta/$record.json ]] ||
+    fail "seed env" "expected: conda-meta/$record.json" "got: $(ls -- "$R$SEED_PREFIX/envs/cs231n/conda-meta" 2>&1)"
+done
+assert_not_contains "what the channel served (no py37 build fetched)" "anaconda-2018.12-py37_0" "$(cat -- "$CHANNEL_LOG")"
 assert_owned "$ANN_UID" "$R$SEED_PREFIX" "$R/home/ann/.bashrc"
 ann_bashrc=$(cat -- "$R/home/ann/.bashrc")
 assert_contains "ann's ~/.bashrc" "# >>> cs231n-agent conda >>>
@@ -250,6 +316,31 @@ chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /roo
 assert_rc 0
 assert_eq "ledger lines added" "" "$(ledger_new)"
 assert_eq "cs231n-agent blocks in ann's ~/.bashrc" 1 "$(grep -c '^# >>> cs231n-agent conda >>>' "$R/home/ann/.bashrc")"
+
+section "seed profile, conda_env.metapackage_channel \"\": conda 4.5 solves python=3.6 anaconda=2018.12 itself"
+course_config "$R/root/seed-solve.json" "{\"profile\": \"seed\", \"user\": \"ann\",
+  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
+                 \"prefix\": \"~/anaconda3\"},
+  \"conda_env\": {\"name\": \"cs231n-solved\", \"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"metapackage_channel\": \"\"}}"
+ledger_mark
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed-solve.json --state-dir /var/lib/seed \
+  --cache-dir /var/cache/seed
+assert_rc 0
+assert_contains "calls of the solving seed run" "ann	conda	create -y -n cs231n-solved python=3.6 anaconda=2018.12" "$(ledger_new)"
+
+section "seed profile: a metapackage with no build for the env's python fails the step in one line naming the ways out; no env"
+course_config "$R/root/seed-py38.json" "{\"profile\": \"seed\", \"user\": \"ann\",
+  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
+                 \"prefix\": \"~/anaconda3\"},
+  \"conda_env\": {\"name\": \"cs231n-py38\", \"python\": \"3.8\", \"packages\": [\"anaconda=2018.12\"], \"metapackage_channel\": \"$CHANNEL\"}}"
+ledger_mark
+chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed-py38.json --state-dir /var/lib/seed \
+  --cache-dir /var/cache/seed
+assert_rc 1
+assert_contains "closing line" "step conda-env failed: $CHANNEL/linux-64/repodata.json: its anaconda 2018.12 builds (py36_0, py37_0) pin no python 3.8; set conda_env.explicit_file to an @EXPLICIT list, or conda_env.metapackage_channel to \"\" to let conda solve" \
+  "$(tail -n 1 -- "$OUT")"
+assert_not_contains "calls of the failed run" "conda	create" "$(ledger_new)"
+[[ ! -e $R$SEED_PREFIX/envs/cs231n-py38 ]] || fail "an env was made for a python the metapackage has no build for"
 
 section "seed profile with conda_env.explicit_file: conda 4.5 links a .tar.bz2 @EXPLICIT list (md5) with no solve"
 seed_list=/srv/seed-explicit.txt

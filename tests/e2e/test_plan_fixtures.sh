@@ -105,7 +105,7 @@ step apt-packages run "ca-certificates" "unzip"
 assert_json_not_contains "steps[name=apt-packages].summary" "bzip2"
 assert_json_not_contains "steps[name=apt-packages].summary" "git"
 step anaconda run "Anaconda3-2018.12" "/home/student/anaconda3"
-step conda-env run "python=3.6"
+step conda-env run "the pins of anaconda=2018.12 for python 3.6"
 step assignments run "/home/student/"
 step jupyter-cert run "cs231n-t4" "/home/student/.jupyter"
 step jupyter-config run "port 8888"
@@ -162,7 +162,7 @@ plan_root 0 "$ROOTS/ubuntu2204-nogpu" --config "$CONFIGS/valid-profile-seed.json
 assert_json profile '{"name": "seed", "requested": "seed", "reason": "set in the config"}'
 # Miniconda in ~/miniconda3 is not the seed profile's ~/anaconda3.
 step anaconda run "Anaconda3-2018.12" "/home/ubuntu/anaconda3"
-step conda-env run "python=3.6"
+step conda-env run "the pins of anaconda=2018.12 for python 3.6"
 step cuda skip "no NVIDIA GPU"
 
 # ---------------------------------------------------------------------------------------------
