@@ -290,16 +290,20 @@ class CondaEnvStep : public plan::Step {
     wanted.push_back(record->file);
     std::set<std::string> missing(wanted.begin(), wanted.end());
     std::map<std::string, ExplicitEntry> found;
-    for (const char* subdir : {"linux-64", "noarch"}) {
-      if (missing.empty()) break;
-      auto repodata = std::string_view(subdir) == "linux-64" ? std::move(linux_64) : read_repodata(subdir);
-      if (!repodata) return std::unexpected(repodata.error());
-      auto md5s = md5_of_files(*repodata, missing);
+    const auto take_md5s = [&](const std::string& repodata, const std::string& subdir) -> util::Result<void> {
+      auto md5s = md5_of_files(repodata, missing);
       if (!md5s) return util::fail(channel + "/" + subdir + "/repodata.json: " + md5s.error().message);
       for (const auto& [file, md5] : *md5s) {
         found[file] = {subdir, file, md5};
         missing.erase(file);
       }
+      return {};
+    };
+    if (auto taken = take_md5s(*linux_64, "linux-64"); !taken) return std::unexpected(taken.error());
+    if (!missing.empty()) {
+      auto noarch = read_repodata("noarch");
+      if (!noarch) return std::unexpected(noarch.error());
+      if (auto taken = take_md5s(*noarch, "noarch"); !taken) return std::unexpected(taken.error());
     }
     if (!missing.empty()) {
       return util::fail(channel + "'s repodata.json (linux-64, noarch) lists no " + *missing.begin() + " (" +
@@ -308,7 +312,7 @@ class CondaEnvStep : public plan::Step {
     }
     std::vector<ExplicitEntry> entries;
     for (const auto& file : wanted) entries.push_back(found.at(file));
-    const std::string path =
+    std::string path =
         run.context().paths.cache_dir + "/" + spec.name + "-" + spec.version + "-python" + python + ".explicit.txt";
     const std::string text = explicit_list_text(channel, "the pins of " + record->file + " in " + where, entries);
     if (auto written = files.write_atomic(path, text, 0644); !written) return std::unexpected(written.error());

@@ -208,6 +208,19 @@ chroot_agent status --json --state-dir "$STATE"
 for step in ${COURSE_STEPS//,/ }; do assert_json "steps[name=$step].attempts" 1; done
 
 #-----------------------------------------------------------------------------------------------
+# seed_config FILE CONDA_ENV: /root/FILE, the seed profile for ann with the stand-in Anaconda3-2018.12
+# and CONDA_ENV (JSON) as conda_env. seed_run FILE: the steps up to conda-env with it.
+seed_config() {
+  course_config "$R/root/$1" "{\"profile\": \"seed\", \"user\": \"ann\",
+  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
+                 \"prefix\": \"~/anaconda3\"},
+  \"conda_env\": $2}"
+}
+seed_run() {
+  chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config "/root/$1" --state-dir /var/lib/seed \
+    --cache-dir /var/cache/seed
+}
+
 section "fixtures: the seed's channel, pkgs/main as repodata.json describes it, on a second server"
 # conda's repodata.json form (info, packages: file -> name, version, build, build_number, depends,
 # md5; packages.conda; removed; repodata_version). anaconda=2018.12's linux-64 py36 build pins
@@ -248,10 +261,7 @@ for subdir, files in depends.items():
 PY
 
 section "seed profile: Anaconda3-2018.12 (conda 4.5.12, no conda init) for a new account, ann; anaconda=2018.12's pins from the channel's repodata, no solve"
-course_config "$R/root/seed.json" "{\"profile\": \"seed\", \"user\": \"ann\",
-  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
-                 \"prefix\": \"~/anaconda3\"},
-  \"conda_env\": {\"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"metapackage_channel\": \"$CHANNEL\"}}"
+seed_config seed.json "{\"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"metapackage_channel\": \"$CHANNEL\"}"
 SEED_PREFIX=/home/ann/anaconda3
 chroot_agent plan --json --config /root/seed.json --state-dir /var/lib/seed --cache-dir /var/cache/seed
 assert_rc 0
@@ -264,8 +274,7 @@ assert_json_contains "steps[name=conda-env].summary" \
   "from the pins of anaconda=2018.12 for python 3.6 in https://repo.anaconda.com/pkgs/main/linux-64/repodata.json"
 ledger_mark
 started=$SECONDS
-chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed.json --state-dir /var/lib/seed \
-  --cache-dir /var/cache/seed
+seed_run seed.json
 timed "seed run" "$started"
 assert_rc 0
 cmp -s -- "$SERVE/$ANACONDA" "$R/var/cache/seed/$ANACONDA" || fail "--cache-dir /var/cache/seed does not hold the installer"
@@ -311,31 +320,22 @@ assert_eq "student's conda" "conda 26.7.2" "$(user_shell student 'conda --versio
 
 section "seed run again: nothing to do"
 ledger_mark
-chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed.json --state-dir /var/lib/seed \
-  --cache-dir /var/cache/seed
+seed_run seed.json
 assert_rc 0
 assert_eq "ledger lines added" "" "$(ledger_new)"
 assert_eq "cs231n-agent blocks in ann's ~/.bashrc" 1 "$(grep -c '^# >>> cs231n-agent conda >>>' "$R/home/ann/.bashrc")"
 
 section "seed profile, conda_env.metapackage_channel \"\": conda 4.5 solves python=3.6 anaconda=2018.12 itself"
-course_config "$R/root/seed-solve.json" "{\"profile\": \"seed\", \"user\": \"ann\",
-  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
-                 \"prefix\": \"~/anaconda3\"},
-  \"conda_env\": {\"name\": \"cs231n-solved\", \"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"metapackage_channel\": \"\"}}"
+seed_config seed-solve.json "{\"name\": \"cs231n-solved\", \"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"metapackage_channel\": \"\"}"
 ledger_mark
-chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed-solve.json --state-dir /var/lib/seed \
-  --cache-dir /var/cache/seed
+seed_run seed-solve.json
 assert_rc 0
 assert_contains "calls of the solving seed run" "ann	conda	create -y -n cs231n-solved python=3.6 anaconda=2018.12" "$(ledger_new)"
 
 section "seed profile: a metapackage with no build for the env's python fails the step in one line naming the ways out; no env"
-course_config "$R/root/seed-py38.json" "{\"profile\": \"seed\", \"user\": \"ann\",
-  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
-                 \"prefix\": \"~/anaconda3\"},
-  \"conda_env\": {\"name\": \"cs231n-py38\", \"python\": \"3.8\", \"packages\": [\"anaconda=2018.12\"], \"metapackage_channel\": \"$CHANNEL\"}}"
+seed_config seed-py38.json "{\"name\": \"cs231n-py38\", \"python\": \"3.8\", \"packages\": [\"anaconda=2018.12\"], \"metapackage_channel\": \"$CHANNEL\"}"
 ledger_mark
-chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed-py38.json --state-dir /var/lib/seed \
-  --cache-dir /var/cache/seed
+seed_run seed-py38.json
 assert_rc 1
 assert_contains "closing line" "step conda-env failed: $CHANNEL/linux-64/repodata.json: its anaconda 2018.12 builds (py36_0, py37_0) pin no python 3.8; set conda_env.explicit_file to an @EXPLICIT list, or conda_env.metapackage_channel to \"\" to let conda solve" \
   "$(tail -n 1 -- "$OUT")"
@@ -350,13 +350,9 @@ for package in python-3.6.13-h12debd9_1 numpy-1.15.4-py36h7e9f1db_0; do
   printf '%s/files/%s.tar.bz2#%s\n' "$BASE" "$package" "$(md5sum -- "$SERVE/$package.tar.bz2" | cut -d' ' -f1)" >>"$R$seed_list"
 done
 chmod 0644 -- "$R$seed_list"
-course_config "$R/root/seed-explicit.json" "{\"profile\": \"seed\", \"user\": \"ann\",
-  \"anaconda\": {\"installer_url\": \"@BASE@/files/$ANACONDA\", \"installer_sha256\": \"$(sha256_of "$SERVE/$ANACONDA")\",
-                 \"prefix\": \"~/anaconda3\"},
-  \"conda_env\": {\"name\": \"cs231n-explicit\", \"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"explicit_file\": \"$seed_list\"}}"
+seed_config seed-explicit.json "{\"name\": \"cs231n-explicit\", \"python\": \"3.6\", \"packages\": [\"anaconda=2018.12\"], \"explicit_file\": \"$seed_list\"}"
 ledger_mark
-chroot_agent run --only user,apt-packages,anaconda,conda-env --yes --config /root/seed-explicit.json --state-dir /var/lib/seed \
-  --cache-dir /var/cache/seed
+seed_run seed-explicit.json
 assert_rc 0
 assert_eq "conda create call (conda's own channels: the seed profile sets none)" \
   "ann	conda	create -y -n cs231n-explicit --file $seed_list" "$(ledger_new | grep -P '\tconda\tcreate')"

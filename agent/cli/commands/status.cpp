@@ -77,7 +77,8 @@ int show_status(const StatusOptions& options) {
   const auto overall = effective_state(state, holder.has_value());
   const auto progress =
       state && holder ? download_progress(system->files(), options.state_dir, state->run.id) : nlohmann::json::object();
-  const auto ready = state ? engine::ready_after_s(state->run) : std::nullopt;
+  std::optional<long long> ready;
+  if (state) ready = engine::ready_after_s(state->run);
   nlohmann::json steps = nlohmann::json::array();
   std::vector<engine::SummaryRow> rows;
   if (state) {
