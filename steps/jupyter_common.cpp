@@ -1,5 +1,6 @@
 #include "steps/jupyter_common.hpp"
 
+#include "agent/idle/signals.hpp"
 #include "agent/jupyter/api_token.hpp"
 #include "agent/jupyter/certificate.hpp"
 #include "steps/common.hpp"
@@ -44,6 +45,27 @@ std::string jupyter_url(const plan::Context& context) {
 std::string external_jupyter_url(const config::Config& config, const detect::Facts& facts) {
   if (!facts.instance || facts.instance->external_ip.empty()) return "";
   return url_at(facts.instance->external_ip, config) + "/";
+}
+
+JupyterProbe probe_jupyter(const plan::StepRun& run) {
+  const auto& context = run.context();
+  const auto& files = run.system().files();
+  if (!context.config.boolean("jupyter.service")) return {true, "", "no Jupyter service (jupyter.service is false)"};
+  if (!run.system().services().systemd_running())
+    return {true, "", std::string(k_jupyter_unit) + " is enabled; systemd is not running here, so it starts at boot"};
+  const std::string base = url_at("127.0.0.1", context.config);
+  const auto token = jupyter::parse_api_token_file(files.read(context.paths.api_token_file()).value_or(""));
+  if (!token) return {false, "no API token in " + context.paths.api_token_file(), ""};
+  const std::string certificate = certificate_path(context);
+  const auto pem = files.read_user_file(certificate);
+  if (!pem) return {false, "no certificate at " + certificate, ""};
+  const auto answer = idle::fetch_kernels({base + "/api/kernels", *pem, *token});
+  if (!answer) return {false, "Jupyter does not answer at " + base + ": " + answer.error().message, ""};
+  if (answer->status != 200) {
+    return {false, "Jupyter at " + base + " answered HTTP " + std::to_string(answer->status) + " to the agent's token",
+            ""};
+  }
+  return {true, "", "Jupyter answers at " + base};
 }
 
 }  // namespace cs231n::steps

@@ -29,4 +29,15 @@ std::string jupyter_url(const plan::Context& context);
 // attribute jupyter-url): the VM's external IP; "" when it has none (off GCE).
 std::string external_jupyter_url(const config::Config& config, const detect::Facts& facts);
 
+// Whether Jupyter serves: GET /api/kernels on 127.0.0.1 with the agent's token, trusting only the
+// certificate in the user's home, read as read_user_file reads it and handed to TLS as bytes (a
+// path would be opened again by libcurl as root). `problem` is empty when it answers 200, or when
+// there is nothing to ask (no service, or systemd is not running here: it starts at boot).
+struct JupyterProbe {
+  bool serves = false;
+  std::string problem;
+  std::string detail;
+};
+JupyterProbe probe_jupyter(const plan::StepRun& run);
+
 }  // namespace cs231n::steps

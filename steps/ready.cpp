@@ -1,7 +1,5 @@
 #include <algorithm>
 
-#include "agent/idle/signals.hpp"
-#include "agent/jupyter/api_token.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/gpu_common.hpp"
@@ -17,36 +15,6 @@ namespace {
 // config and binds in seconds; one that takes minutes is broken.
 constexpr auto k_jupyter_wait = std::chrono::seconds(120);
 constexpr auto k_jupyter_poll = std::chrono::seconds(2);
-
-// Whether Jupyter serves: GET /api/kernels on 127.0.0.1 with the agent's token, trusting only the
-// agent's certificate (as idle-check asks it). `problem` is empty when it answers 200, or when
-// there is nothing to ask (no service, or systemd is not running here: it starts at boot).
-struct JupyterProbe {
-  bool serves = false;
-  std::string problem;
-  std::string detail;
-};
-
-JupyterProbe probe_jupyter(const plan::StepRun& run) {
-  const auto& context = run.context();
-  const auto& files = run.system().files();
-  if (!context.config.boolean("jupyter.service")) return {true, "", "no Jupyter service (jupyter.service is false)"};
-  if (!run.system().services().systemd_running())
-    return {true, "", std::string(k_jupyter_unit) + " is enabled; systemd is not running here, so it starts at boot"};
-  const std::string base = "https://127.0.0.1:" + std::to_string(context.config.integer("jupyter.port"));
-  const auto token = jupyter::parse_api_token_file(files.read(context.paths.api_token_file()).value_or(""));
-  if (!token) return {false, "no API token in " + context.paths.api_token_file(), ""};
-  // In the student's home: read as root only when it is a regular file reached without a symlink.
-  const std::string certificate = certificate_path(context);
-  if (!files.read_user_file(certificate)) return {false, "no certificate at " + certificate, ""};
-  const auto answer = idle::fetch_kernels({base + "/api/kernels", files.host_path(certificate).string(), *token});
-  if (!answer) return {false, "Jupyter does not answer at " + base + ": " + answer.error().message, ""};
-  if (answer->status != 200) {
-    return {false, "Jupyter at " + base + " answered HTTP " + std::to_string(answer->status) + " to the agent's token",
-            ""};
-  }
-  return {true, "", "Jupyter answers at " + base};
-}
 
 // The first check of verify_machine that fails, or nullopt.
 std::optional<VerifyCheck> first_failure(const VerifyReport& report) {
