@@ -56,8 +56,7 @@ std::expected<std::vector<AptArchive>, std::string> parse_print_uris(std::string
     std::smatch hash;
     const std::string hash_text = match[4].str();
     if (std::regex_match(hash_text, hash, sha256)) {
-      archive.sha256 = hash[1].str();
-      std::ranges::transform(archive.sha256, archive.sha256.begin(), [](unsigned char c) { return std::tolower(c); });
+      archive.sha256 = util::lowercase(hash[1].str());
     }
     archives.push_back(std::move(archive));
   }
@@ -171,8 +170,9 @@ void fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>
   for (const auto& entry : queue) {
     if (entry.result) continue;
     // Nothing unverified stays in apt's folder: apt fetches this one itself.
-    std::ignore = files.remove(entry.request.dest + ".part");
-    std::ignore = files.remove(entry.request.dest + ".part.json");
+    const auto partial = net::partial_files(entry.request.dest);
+    std::ignore = files.remove(partial.part);
+    std::ignore = files.remove(partial.sidecar);
     run.note("apt downloads " + file_name_of(entry.request.dest) + " itself");
   }
 }

@@ -99,9 +99,8 @@ util::Result<void> fetch_wheels(const plan::StepRun& run, const std::vector<Repo
   if (auto made = files.make_dirs(folder, 0755); !made) return std::unexpected(made.error());
   std::set<std::string> wanted;
   for (const auto& wheel : wheels) {
-    wanted.insert(wheel.file_name);
-    wanted.insert(wheel.file_name + ".part");
-    wanted.insert(wheel.file_name + ".part.json");
+    const auto partial = net::partial_files(wheel.file_name);
+    wanted.insert({wheel.file_name, partial.part, partial.sidecar});
   }
   for (const auto& entry : files.list(folder).value_or(std::vector<std::string>{})) {
     if (!wanted.contains(entry)) std::ignore = files.remove(folder + "/" + entry);
@@ -168,7 +167,7 @@ std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std:
       wheel.sha256 = archive["hashes"].value("sha256", std::string());
     if (wheel.sha256.empty() && archive.is_object() && archive.value("hash", std::string()).starts_with("sha256="))
       wheel.sha256 = archive["hash"].get<std::string>().substr(7);
-    std::ranges::transform(wheel.sha256, wheel.sha256.begin(), [](unsigned char c) { return std::tolower(c); });
+    wheel.sha256 = util::lowercase(wheel.sha256);
     static const std::regex hex64("[0-9a-f]{64}");
     if (!std::regex_match(wheel.sha256, hex64))
       return std::unexpected("the index gives no sha256 for " + wheel.file_name);

@@ -13,8 +13,7 @@ namespace {
 std::string hex_id(const os::Files& files, const std::string& path) {
   auto text = files.read_trimmed(path).value_or("");
   if (text.starts_with("0x") || text.starts_with("0X")) text.erase(0, 2);
-  std::ranges::transform(text, text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
+  return util::lowercase(text);
 }
 
 }  // namespace

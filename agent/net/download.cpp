@@ -42,8 +42,8 @@ class FileDownload {
       : m_files(files),
         m_settings(settings),
         m_request(request),
-        m_part(request.dest + ".part"),
-        m_sidecar_path(request.dest + ".part.json"),
+        m_part(partial_files(request.dest).part),
+        m_sidecar_path(partial_files(request.dest).sidecar),
         m_slots(settings.connections.get(), settings.lane),
         m_share(std::move(share)) {}
 
@@ -349,6 +349,8 @@ ExitCode exit_code_of(DownloadFailure kind) {
   }
   return ExitCode::step_failed;
 }
+
+PartialFiles partial_files(const std::string& dest) { return {dest + ".part", dest + ".part.json"}; }
 
 std::expected<DownloadResult, DownloadError> download(const os::Files& files, const HttpSettings& settings,
                                                       const DownloadRequest& request) {

@@ -56,6 +56,14 @@ struct DownloadResult {
   unsigned connections_used = 1;
 };
 
+// What a download of `dest` keeps beside it until it is verified: <dest>.part and its sidecar
+// <dest>.part.json.
+struct PartialFiles {
+  std::string part;
+  std::string sidecar;
+};
+PartialFiles partial_files(const std::string& dest);
+
 // Downloads `request.url` to `request.dest`:
 //  - into <dest>.part with a sidecar <dest>.part.json (URL, validators, size, segments), so a
 //    crash or a dropped connection resumes where it stopped (Range + If-Range); changed

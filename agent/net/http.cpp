@@ -108,9 +108,7 @@ void ResponseHeaders::add_line(std::string_view line) {
   }
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return;
-  std::string name(line.substr(0, colon));
-  std::ranges::transform(name, name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  fields[name] = std::string(util::trim(line.substr(colon + 1)));
+  fields[util::lowercase(line.substr(0, colon))] = std::string(util::trim(line.substr(colon + 1)));
 }
 
 std::string ResponseHeaders::get(const std::string& name) const {

@@ -2,19 +2,14 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
+
+#include "agent/util/strings.hpp"
 
 namespace cs231n::util {
 
 namespace {
 
 constexpr std::string_view k_hidden = "***";
-
-std::string lowercase(std::string_view text) {
-  std::string lower(text);
-  std::ranges::transform(lower, lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower;
-}
 
 // Query parameters whose value is a secret: exact names (Azure SAS `sig`, S3/GCS signed URLs'
 // `X-Amz-*`/`X-Goog-*` signature and credential) and any name containing one of the words below.

@@ -1,6 +1,7 @@
 #include "agent/util/strings.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <numeric>
@@ -37,6 +38,12 @@ std::vector<std::string> split_whitespace(std::string_view text) {
     pos = end;
   }
   return parts;
+}
+
+std::string lowercase(std::string_view text) {
+  std::string lower(text);
+  std::ranges::transform(lower, lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower;
 }
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator) {

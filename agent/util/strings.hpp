@@ -13,6 +13,8 @@ std::vector<std::string> split(std::string_view text, char separator);
 // Splits on runs of spaces and tabs, dropping empty fields.
 std::vector<std::string> split_whitespace(std::string_view text);
 std::string join(const std::vector<std::string>& parts, std::string_view separator);
+// ASCII letters in lower case ("SHA256:AB" -> "sha256:ab").
+std::string lowercase(std::string_view text);
 std::vector<std::string> lines(std::string_view text);
 
 std::optional<std::uint64_t> parse_uint(std::string_view text, int base = 10);
