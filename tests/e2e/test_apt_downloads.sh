@@ -74,6 +74,11 @@ linux-headers-$KERNEL: install ok installed
 cuda-drivers-535: hold ok installed
 cuda-toolkit-12-6: install ok installed"
 
+# Nothing half-downloaded or unverified is left where apt would take it as fetched.
+assert_no_part_files() {
+  assert_eq "part files in apt's folder" "" "$(find "$R/var/cache/apt/archives" -maxdepth 1 -name '*.part*' -printf '%f ')"
+}
+
 #-----------------------------------------------------------------------------------------------
 section "1. every .deb through the agent; apt installs them with nothing left to download"
 overlay vm1
@@ -89,8 +94,7 @@ assert_eq ".debs apt fetched itself" "" "$(debs_by "$APT_UA")"
 chroot_agent logs cuda --state-dir "$STATE"
 assert_contains "cuda log" "the agent downloads 1 .debs" "$(cat "$OUT")"
 assert_not_contains "cuda log" "apt downloads" "$(cat "$OUT")"
-leftovers=$(find "$R/var/cache/apt/archives" -maxdepth 1 -name '*.part*' -printf '%f ')
-assert_eq "part files in apt's folder" "" "$leftovers"
+assert_no_part_files
 
 #-----------------------------------------------------------------------------------------------
 section "2. the agent gets a corrupt toolkit .deb: apt downloads that one itself"
@@ -110,8 +114,7 @@ assert_eq "toolkit sha256 (as the repo has it)" \
 chroot_agent logs cuda --state-dir "$STATE"
 assert_contains "cuda log" "sha256 mismatch" "$(cat "$OUT")"
 assert_contains "cuda log" "apt downloads cuda-toolkit-12-6_" "$(cat "$OUT")"
-leftovers=$(find "$R/var/cache/apt/archives" -maxdepth 1 -name '*.part*' -printf '%f ')
-assert_eq "part files in apt's folder" "" "$leftovers"
+assert_no_part_files
 
 #-----------------------------------------------------------------------------------------------
 section "3. downloads.accelerate_pip_apt false: apt downloads by itself"
