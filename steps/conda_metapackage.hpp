@@ -11,7 +11,8 @@
 
 // The env of a conda metapackage that pins every package it brings (`anaconda=2018.12`: its
 // `depends` are exact "name version build" triples), as an @EXPLICIT list read from the channel's
-// own repodata.json: what conda's solver would pick for it, without the solve (a 2018 conda's
+// own repodata.json (file name -> the package's info/index.json plus md5, conda/conda
+// docs/source/spec.rst): what conda's solver would pick for it, without the solve (a 2018 conda's
 // classic solver against today's repodata may never end; docs/sources/conda-and-miniforge.md §4-5).
 namespace cs231n::steps {
 

@@ -223,7 +223,9 @@ seed_run() {
 
 section "fixtures: the seed's channel, pkgs/main as repodata.json describes it, on a second server"
 # conda's repodata.json form (info, packages: file -> name, version, build, build_number, depends,
-# md5; packages.conda; removed; repodata_version). anaconda=2018.12's linux-64 py36 build pins
+# md5; packages.conda; removed; repodata_version): each record is the package's info/index.json
+# (conda/conda docs/source/spec.rst) plus its md5, as conda's own test indexes and channel servers
+# such as quetz write it. anaconda=2018.12's linux-64 py36 build pins
 # every package exactly, as anaconda.org shows the metapackage (docs/sources/conda-and-miniforge.md
 # section 4): python and numpy from linux-64, six from noarch; a py37 build beside it.
 first_server=("$BASE" "$SERVE" "$SERVER_LOG")

@@ -7,8 +7,9 @@ using namespace cs231n;
 namespace {
 
 // repodata.json's form (conda's: "info", "packages" file -> record, "packages.conda", "removed",
-// "repodata_version"), with the anaconda metapackage's exact pins as anaconda.org shows them for
-// 2018.12 (docs/sources/conda-and-miniforge.md section 4) and a py37 build beside the py36 ones.
+// "repodata_version"; a record is the package's info/index.json, conda/conda docs/source/spec.rst, plus its md5), with
+// the anaconda metapackage's exact pins as anaconda.org shows them for 2018.12 (docs/sources/conda-and-miniforge.md
+// section 4) and a py37 build beside the py36 ones.
 const char* const k_repodata = R"({
   "info": {"subdir": "linux-64"},
   "packages": {
