@@ -351,6 +351,13 @@ std::vector<plan::ExpectedDownload> expected_from_nvidia_repo(const plan::Contex
 // few MB (6.3 MB for a cu124 build in pip's log in HolyWu/vs-rife#58).
 constexpr std::uint64_t k_cuda12_torch_wheels_bytes = 887'900'000ULL + 1'483'200'000ULL;
 
+bool wants_torchvision(const plan::Context& context) { return context.config.boolean("pytorch.torchvision"); }
+
+std::expected<gpu::TorchInstall, std::string> torch_install_of(const plan::Context& context,
+                                                               const gpu::Choice& choice) {
+  return gpu::torch_install(choice, context.config.string("pytorch.index_url"), wants_torchvision(context));
+}
+
 plan::ExpectedDownload expected_torch_wheels(const GpuPlan& gpu_plan, bool torchvision) {
   const auto& choice = gpu_plan.choice;
   const std::string torch = "torch " + choice.torch_version + "+" + choice.torch_variant;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <expected>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,11 @@ std::vector<plan::ExpectedDownload> expected_from_nvidia_repo(const plan::Contex
 // an estimate (PyTorch's PEP 503 pages give no sizes), for CUDA 12 and later builds; not known for
 // others.
 plan::ExpectedDownload expected_torch_wheels(const GpuPlan& gpu_plan, bool torchvision);
+
+// Whether torchvision comes with torch (pytorch.torchvision), and the pip install of the choice's
+// torch (and torchvision) from pytorch.index_url, or why there is none.
+bool wants_torchvision(const plan::Context& context);
+std::expected<gpu::TorchInstall, std::string> torch_install_of(const plan::Context& context, const gpu::Choice& choice);
 
 // What the GPU path's steps depend on: the chosen CUDA, driver branch and source, and the OS.
 nlohmann::json gpu_inputs(const plan::Context& context);

@@ -58,9 +58,11 @@ util::Result<void> plain_install(const plan::StepRun& run, const std::string& py
 }
 
 // What the env's pip would download, from its own resolver; or why the agent should not ask.
+// `for_target` narrows the resolution to another interpreter than `python` (prefetch_wheels).
 std::expected<std::vector<ReportedWheel>, std::string> resolve(const plan::StepRun& run, const std::string& python,
                                                                const std::vector<std::string>& requirements,
-                                                               const std::vector<std::string>& index_args) {
+                                                               const std::vector<std::string>& index_args,
+                                                               const std::vector<std::string>& for_target = {}) {
   auto probe = as_user(run, pip_argv(python, {"--version"}));
   probe.capture_stdout = true;
   probe.timeout = std::chrono::minutes(2);
@@ -80,6 +82,7 @@ std::expected<std::vector<ReportedWheel>, std::string> resolve(const plan::StepR
                         "--progress-bar", "off"},
                        requirements);
   argv.insert(argv.end(), index_args.begin(), index_args.end());
+  argv.insert(argv.end(), for_target.begin(), for_target.end());
   auto dry_run = as_user(run, argv);
   dry_run.capture_stdout = true;
   auto resolved = run.probe(dry_run);
@@ -175,6 +178,32 @@ std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std:
       wheels.push_back(wheel);
   }
   return wheels;
+}
+
+std::optional<std::string> why_no_prefetch(const plan::Context& context) {
+  if (!context.config.boolean("downloads.accelerate_pip_apt"))
+    return "downloads.accelerate_pip_apt is false: pip downloads torch itself in the pytorch step";
+  for (const auto* key : {"conda_env.environment_file", "conda_env.explicit_file"}) {
+    if (!context.config.string(key).empty())
+      return std::string(key) + " decides the env's Python: the pytorch step fetches torch once the env exists";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> prefetch_wheels(const plan::StepRun& run, const std::string& base_python,
+                                           const std::string& python_version,
+                                           const std::vector<std::string>& requirements,
+                                           const std::vector<std::string>& index_args) {
+  // pip's cmdoptions.check_dist_restriction (pip 26.2.2): --python-version needs
+  // --only-binary=:all: (or --no-deps), and is allowed without --target under --dry-run. Nothing
+  // installed in base may count: --ignore-installed lists every wheel the new env will lack.
+  auto wheels = resolve(run, base_python, requirements, index_args,
+                        {"--ignore-installed", "--python-version", python_version, "--only-binary=:all:"});
+  if (!wheels) return wheels.error();
+  run.note("base's pip resolves " + std::to_string(wheels->size()) + " wheels for Python " + python_version +
+           "; the agent downloads them into " + run.context().paths.wheels_dir());
+  if (auto fetched = fetch_wheels(run, *wheels); !fetched) return fetched.error().message;
+  return std::nullopt;
 }
 
 util::Result<void> pip_install(const plan::StepRun& run, const std::string& python,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,22 @@ struct ReportedWheel {
 // (pip would build it, with packages from the index), a URL that is not http(s), a file name that
 // is not a plain wheel name, no sha256.
 std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std::string_view report);
+
+// Why the torch-wheels step does not fetch torch before the env exists (nullopt: it does): it
+// needs downloads.accelerate_pip_apt, and the env's Python version from conda_env.python (an
+// environment or explicit file decides it only when conda reads it).
+std::optional<std::string> why_no_prefetch(const plan::Context& context);
+
+// Before the env exists: the pip of `base_python` (conda's base) resolves the requirements for
+// the env's Python `python_version` ("3.12"), and the agent downloads those wheels into
+// <cache-dir>/wheels, where pip_install's own resolution finds them and only verifies them. What
+// the env's pip later wants beyond them it fetches then; what it does not want it removes.
+// nullopt when every wheel is there, else why nothing (or not all) was fetched: a pip older than
+// k_pip_metadata_only_dry_run, a resolution that fails, a download that fails.
+std::optional<std::string> prefetch_wheels(const plan::StepRun& run, const std::string& base_python,
+                                           const std::string& python_version,
+                                           const std::vector<std::string>& requirements,
+                                           const std::vector<std::string>& index_args);
 
 // `python -m pip install REQUIREMENT... INDEX_ARGS...` as the user, the requirements resolved
 // together. With downloads.accelerate_pip_apt and a pip >= k_pip_metadata_only_dry_run, pip

@@ -8,12 +8,6 @@ namespace cs231n::steps {
 
 namespace {
 
-bool wants_torchvision(const plan::Context& context) { return context.config.boolean("pytorch.torchvision"); }
-
-std::expected<gpu::TorchInstall, std::string> install_of(const plan::Context& context, const gpu::Choice& choice) {
-  return gpu::torch_install(choice, context.config.string("pytorch.index_url"), wants_torchvision(context));
-}
-
 std::string torch_said(const TorchReport& torch) {
   return "torch " + torch.version + (torch.cuda.empty() ? " (CPU build)" : " built for CUDA " + torch.cuda) +
          (torch.torchvision.empty() ? "" : ", torchvision " + torch.torchvision);
@@ -23,13 +17,14 @@ class PytorchStep : public plan::Step {
  public:
   // Not after cuda: the wheels bring their own CUDA runtime, so the toolkit (gigabytes of .debs) and
   // torch download side by side; the chosen CUDA version is a plan decision, not an installed fact.
-  PytorchStep() : Step({.name = "pytorch", .after = {"conda-env"}}) {}
+  // After torch-wheels: the wheels it fetched are then only verified here.
+  PytorchStep() : Step({.name = "pytorch", .after = {"conda-env", "torch-wheels"}}) {}
 
   plan::Decision decide(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
     // The GPU path's first step says why; torch for a refused choice waits for a config that works.
     if (gpu_plan.refusal) return plan::skipped("the GPU path is refused (see nvidia-repo)");
-    const auto install = install_of(context, gpu_plan.choice);
+    const auto install = torch_install_of(context, gpu_plan.choice);
     if (!install) return plan::refused(install.error());
     const std::string index = install->index_args.empty() ? "" : " " + util::join(install->index_args, " ");
     return plan::will_run("pip install " + util::join(install->requirements, " ") + index + " into env " +
@@ -38,6 +33,8 @@ class PytorchStep : public plan::Step {
   }
 
   std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
+    // torch-wheels fetches them, when it runs; here they are then only verified.
+    if (!why_no_prefetch(context)) return {};
     return {expected_torch_wheels(plan_gpu(context), wants_torchvision(context))};
   }
 
@@ -45,7 +42,7 @@ class PytorchStep : public plan::Step {
   // VM's fingerprint is the one of before torchvision came (test_plan_step pins both profiles').
   nlohmann::json inputs(const plan::Context& context) const override {
     const auto gpu_plan = plan_gpu(context);
-    const auto install = install_of(context, gpu_plan.choice);
+    const auto install = torch_install_of(context, gpu_plan.choice);
     if (!install) return {{"refused", install.error()}};
     nlohmann::json inputs{
         {"requirement", install->requirements.front()}, {"index", install->index_args}, {"env", env_dir(context)}};
@@ -70,7 +67,7 @@ class PytorchStep : public plan::Step {
 
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     const auto choice = plan_gpu(run.context()).choice;
-    const auto install = install_of(run.context(), choice);
+    const auto install = torch_install_of(run.context(), choice);
     if (!install) return util::fail(install.error());
     if (auto installed =
             pip_install(run, env_dir(run.context()) + "/bin/python", install->requirements, install->index_args);

@@ -47,6 +47,7 @@ plan::StepList all_steps(const config::Config& config, const os::Files* files) {
   steps.push_back(make_apt_packages_step());
   steps.push_back(make_anaconda_step());
   steps.push_back(make_conda_env_step());
+  steps.push_back(make_torch_wheels_step());
   steps.push_back(make_assignments_step());
   steps.push_back(make_datasets_step());
   steps.push_back(make_jupyter_password_step());

@@ -14,6 +14,7 @@ std::unique_ptr<plan::Step> make_user_step();
 std::unique_ptr<plan::Step> make_apt_packages_step();
 std::unique_ptr<plan::Step> make_anaconda_step();
 std::unique_ptr<plan::Step> make_conda_env_step();
+std::unique_ptr<plan::Step> make_torch_wheels_step();
 std::unique_ptr<plan::Step> make_assignments_step();
 std::unique_ptr<plan::Step> make_datasets_step();
 std::unique_ptr<plan::Step> make_jupyter_password_step();

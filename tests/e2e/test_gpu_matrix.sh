@@ -283,21 +283,23 @@ assert_json "steps[name=nvidia-driver].downloads[0].bytes" $((2800 + 400000000 +
 assert_json "steps[name=nvidia-driver].downloads[1].bytes" null
 assert_json_contains "steps[name=nvidia-driver].downloads[1].what" "2 more packages from the OS archive"
 assert_json "steps[name=nvidia-driver].download_bytes.complete" false
-# PyTorch's index gives no sizes: a CUDA 12 build's wheels are an estimate, shown as one.
-assert_json "steps[name=pytorch].downloads[0].estimate" true
-assert_json "steps[name=pytorch].downloads[0].bytes" 2371100000
-assert_json_contains "steps[name=pytorch].downloads[0].source" "estimate" "pytorch/pytorch#121646"
-section "Ubuntu 20.04 + V100: the critical path to ready goes through torch, the one to done through the toolkit"
-assert_eq "path to ready" "user anaconda conda-env pytorch ready" "$(json_names critical_path.ready.steps)"
+# PyTorch's index gives no sizes: a CUDA 12 build's wheels are an estimate, shown as one. They are
+# torch-wheels' downloads (base's pip names them before the env exists); pytorch only verifies them.
+assert_json "steps[name=torch-wheels].downloads[0].estimate" true
+assert_json "steps[name=torch-wheels].downloads[0].bytes" 2371100000
+assert_json_contains "steps[name=torch-wheels].downloads[0].source" "estimate" "pytorch/pytorch#121646"
+assert_json "steps[name=pytorch].downloads" "[]"
+section "Ubuntu 20.04 + V100: the critical path to ready goes through torch's wheels, the one to done through the toolkit"
+assert_eq "path to ready" "user anaconda torch-wheels pytorch ready" "$(json_names critical_path.ready.steps)"
 assert_json critical_path.ready.download_bytes.estimate true
 assert_eq "path to done" "apt-packages nvidia-repo nvidia-driver cuda verify" "$(json_names critical_path.done.steps)"
 assert_json critical_path.done.download_bytes.bytes $((2800 + 400000000 + 60000000 + 2500 + 90000000 + 2900000000))
 run_agent plan --root "$root" --config "$TEST_TMP/config.json"
 assert_rc 0
-assert_contains "plan's text" "  to ready: user -> anaconda (?) -> conda-env (?) -> pytorch (~2.2 GiB) -> ready" "$(cat -- "$OUT")"
+assert_contains "plan's text" "  to ready: user -> anaconda (?) -> torch-wheels (~2.2 GiB) -> pytorch -> ready" "$(cat -- "$OUT")"
 assert_contains "plan's text" "-> nvidia-driver (438.7 MiB+?) -> cuda (2.8 GiB) -> verify" "$(cat -- "$OUT")"
-row=$(grep -E '^  pytorch +torch 2\.15\.1\+cu126, torchvision and the wheels they need +~2\.2 GiB +estimate: ' -- "$OUT" || true)
-[[ -n $row ]] || fail "plan's text" "expected: a Downloads row for pytorch with ~2.2 GiB, an estimate" "got: $(cat -- "$OUT")"
+row=$(grep -E '^  torch-wheels +torch 2\.15\.1\+cu126, torchvision and the wheels they need +~2\.2 GiB +estimate: ' -- "$OUT" || true)
+[[ -n $row ]] || fail "plan's text" "expected: a Downloads row for torch-wheels with ~2.2 GiB, an estimate" "got: $(cat -- "$OUT")"
 
 # No public sha256 of ubuntu1804's cuda-keyring: the TA pins one (a placeholder here; plan installs nothing).
 SEED='{"profile": "seed", "gpu": {"keyring_sha256": {"ubuntu1804/cuda-keyring_1.1-1_all.deb": "'"$(printf '%064d' 0)"'"}}}'

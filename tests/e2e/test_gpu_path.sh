@@ -100,8 +100,10 @@ assert_eq "driver branch after CUDA" "hold ok installed" "$(gpu_dpkg_status cuda
 # shellcheck disable=SC2016  # the profile.d line, literally
 assert_contains "profile.d" 'export PATH="/usr/local/cuda-12.6/bin${PATH:+:${PATH}}"' "$(cat "$R/etc/profile.d/cs231n-agent-cuda.sh")"
 assert_contains "nvcc on a login shell's PATH" "release 12.6" "$(in_chroot bash -lc 'nvcc --version')"
-# pip 24.0 (the stand-in's) resolves by downloading whole wheels: the agent leaves the download to pip.
+# pip 24.0 (the stand-in's, base's and the env's) resolves by downloading whole wheels: the agent
+# leaves the download to pip, in torch-wheels (base's pip, before the env exists) and in pytorch.
 assert_eq "pip calls" "student	pip	--version
+student	pip	--version
 student	pip	install --no-input --progress-bar off torch==2.15.1+cu126 torchvision --index-url $GPU_BASE/whl/cu126" \
   "$(ledger | grep -P '\tpip\t' || true)"
 assert_contains "persistence" "Enabled" "$(in_chroot nvidia-smi --query-gpu=persistence_mode --format=csv,noheader)"

@@ -43,8 +43,10 @@ assert_eq "cuda-drivers-470 (held)" "hold ok installed" "$(gpu_dpkg_status cuda-
 assert_eq "cuda-toolkit-10-0" "install ok installed" "$(gpu_dpkg_status cuda-toolkit-10-0)"
 # The wheel torch_stable.html lists for CUDA 10.0, by its URL: `torch==1.2.0 -f torch_stable.html`
 # would get 1.2.0+cu92 (PEP 440's == ignores the local part; the stand-in index has both, as the real one).
-# pip 24.0 (the stand-in's) resolves by downloading whole wheels: the agent leaves the download to pip.
+# pip 24.0 (the stand-in's, base's and the env's) resolves by downloading whole wheels: the agent
+# leaves the download to pip, in torch-wheels (base's pip, before the env exists) and in pytorch.
 assert_eq "pip calls" "student	pip	--version
+student	pip	--version
 student	pip	install --no-input --progress-bar off $GPU_BASE/whl/cu100/torch-1.2.0-cp36-cp36m-manylinux1_x86_64.whl" \
   "$(ledger | grep -P '\tpip\t' || true)"
 assert_contains "nvcc" "release 10.0" "$(in_chroot bash -lc 'nvcc --version')"

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# torch's wheels come through the agent's downloader: the pytorch step with a real pip in a real
-# Python (a Debian 12 chroot overlay with python3-venv; the stand-in conda makes the env a venv of
+# torch's wheels come through the agent's downloader: the torch-wheels step asks base's pip (before
+# the env exists) and the pytorch step the env's, each a real pip in a real Python (a Debian 12 chroot overlay with python3-venv; the stand-in conda makes the env a venv of
 # it, make_standin_conda.py --env-python), against a stand-in of download.pytorch.org/whl/cu126 on
 # 127.0.0.1 (tests/support/make_wheel_index.py: a torch wheel whose metadata names 14 nvidia-*
 # wheels, triton and the pure-Python dependencies, the torchvision built for it (its metadata
 # requires torch==2.6.0) beside a newer one for torch 2.7.0 that pip must pass over, every link with
 # #sha256= and PEP 658 metadata, as PyTorch's index has them), a fake T4. The server logs each
 # request's User-Agent.
-#   1. pip 26.2 (Debian's python3-pip-whl from sid, as no PyPI is reachable): pip's --dry-run reads
-#      only index pages and .metadata files; the agent downloads every wheel, each byte once; pip
-#      installs with --no-index from the agent's cache (a wheel request by pip gets a 500 all along)
-#   2. pip 23.0 (Debian 12's own): its --dry-run would download every wheel, so pip installs by
-#      itself, and the step's log says why
-#   3. pip 26.2, but the agent gets a corrupt nvidia-cudnn wheel: pip installs by itself
+#   1. pip 26.2 (Debian's python3-pip-whl from sid, as no PyPI is reachable): base's pip resolves
+#      torch for the env's Python (--python-version) and the agent downloads every wheel, each byte
+#      once, before the env's pip resolves again (index pages and .metadata files only) and finds
+#      them all there; pip installs with --no-index from the agent's cache (a wheel request by pip
+#      gets a 500 all along)
+#   2. pip 23.0 (Debian 12's own): its --dry-run would download every wheel, so torch-wheels fetches
+#      nothing and pip installs by itself, and both steps' logs say why
+#   3. pip 26.2, but the agent gets a corrupt nvidia-cudnn wheel: torch-wheels says so, and pip
+#      installs by itself
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2034  # chroot.sh's: a Debian 12 tree with python3-venv
 CHROOT_SUITE=bookworm CHROOT_INCLUDE=python3-venv
@@ -24,7 +27,7 @@ source "$SOURCE_DIR/tests/e2e/chroot.sh"
 source "$SOURCE_DIR/tests/e2e/gpu.sh"
 
 STATE=/var/lib/cs231n-agent
-STEPS=user,apt-packages,anaconda,conda-env,pytorch
+STEPS=user,apt-packages,anaconda,conda-env,torch-wheels,pytorch
 TORCH=2.6.0+cu126
 TORCHVISION=0.21.0+cu126
 # A newer torchvision, built for torch 2.7.0: in the index, never installed.
@@ -141,7 +144,8 @@ PY
 torch_probe() {
   in_chroot su - student -c "$ENV/bin/python -c 'import torch, torchvision; print(torch.__version__, torch.version.cuda, torchvision.__version__)'"
 }
-pytorch_log() { chroot_agent logs pytorch --state-dir "$STATE"; cat -- "$OUT"; }
+step_log() { chroot_agent logs "$1" --state-dir "$STATE"; cat -- "$OUT"; }
+pytorch_log() { step_log pytorch; }
 
 #-----------------------------------------------------------------------------------------------
 section "1. pip $NEW_PIP_VERSION: pip resolves, the agent downloads every wheel once, pip installs from its cache"
@@ -153,11 +157,17 @@ assert_eq "env pip" "pip $NEW_PIP_VERSION" "$(in_chroot su - student -c "$ENV/bi
 assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch_probe)"
 assert_eq "times the agent fetched each wheel" "$(every_wheel 1)" "$(wheel_times "$AGENT_UA")"
 assert_eq "times pip fetched each wheel" "$(every_wheel 0)" "$(wheel_times "$PIP_UA")"
-# Each project's page once; the metadata of every wheel, the newer torchvision's too (pip reads it
-# to learn that it requires torch 2.7.0).
-assert_eq "pip's requests (index pages and PEP 658 metadata only)" "metadata=28 page=27" "$(pip_requests)"
+# Each project's page once per resolution (base's pip, then the env's); the metadata of every
+# wheel, the newer torchvision's too (pip reads it to learn that it requires torch 2.7.0).
+assert_eq "pip's requests (index pages and PEP 658 metadata only)" "metadata=56 page=54" "$(pip_requests)"
+log=$(step_log torch-wheels)
+assert_contains "torch-wheels log" "base's pip resolves 27 wheels for Python 3.11; the agent downloads them into $CACHE" "$log"
+assert_contains "torch-wheels log" "--ignore-installed --python-version 3.11 --only-binary=:all:" "$log"
+assert_not_contains "torch-wheels log" "wait for the pytorch step" "$log"
 log=$(pytorch_log)
 assert_contains "pytorch log" "pip would install 27 wheels; the agent downloads them into $CACHE" "$log"
+# What torch-wheels fetched is only verified here: 27 wheels already there.
+assert_eq "wheels the pytorch step found already there" 27 "$(grep -c ', already there, verified' <<<"$log")"
 assert_contains "pytorch log" "--no-index --find-links $CACHE torch==$TORCH torchvision" "$log"
 assert_contains "pytorch log" "torch $TORCH built for CUDA 12.6, torchvision $TORCHVISION" "$log"
 assert_not_contains "pytorch log" "pip downloads by itself" "$log"
@@ -178,6 +188,7 @@ assert_eq "times pip fetched each wheel" "$(every_wheel 2)" "$(wheel_times "$PIP
 assert_eq "times the agent fetched each wheel" "$(every_wheel 0)" "$(wheel_times "$AGENT_UA")"
 log=$(pytorch_log)
 assert_contains "pytorch log" "pip downloads by itself: pip 23.0.1 downloads every wheel in full to resolve (pip 25.3 is the first whose --dry-run reads only their metadata)" "$log"
+assert_contains "torch-wheels log" "torch's wheels wait for the pytorch step: pip 23.0.1 downloads every wheel in full to resolve" "$(step_log torch-wheels)"
 assert_not_contains "pytorch log" "--dry-run --report" "$log"
 
 #-----------------------------------------------------------------------------------------------
@@ -191,5 +202,8 @@ assert_eq "times pip fetched each wheel" "$(every_wheel 1)" "$(wheel_times "$PIP
 log=$(pytorch_log)
 assert_contains "pytorch log" "pip downloads by itself: " "$log"
 assert_contains "pytorch log" "sha256 mismatch" "$log"
+log=$(step_log torch-wheels)
+assert_contains "torch-wheels log" "torch's wheels wait for the pytorch step: " "$log"
+assert_contains "torch-wheels log" "sha256 mismatch" "$log"
 
 echo "PASS $TEST_NAME"

@@ -44,7 +44,7 @@ for step in plan["steps"]:
     seen.append(step["name"])
 if len(set(seen)) != len(seen):
     print("a step is listed twice: %s" % seen)
-for name in ("user", "apt-packages", "anaconda", "conda-env", "assignments", "datasets", "jupyter-password",
+for name in ("user", "apt-packages", "anaconda", "conda-env", "torch-wheels", "assignments", "datasets", "jupyter-password",
              "jupyter-cert", "jupyter-config", "jupyter-service", "nvidia-repo", "nvidia-driver", "cuda",
              "pytorch", "gpu-persistence", "ready", "idle-shutdown", "verify"):
     if name not in seen:

@@ -190,6 +190,36 @@ TEST_CASE("plan: pytorch.torchvision with a torch of before the per-variant inde
   CHECK(step_named(asked.plan(), "pytorch").decision.action == plan::Action::refuse);
 }
 
+TEST_CASE("plan: torch-wheels fetches torch's wheels before the env exists, when the env's Python is known") {
+  Machine machine(k_jammy, {}, true);
+  auto plan = machine.plan();
+  const auto& wheels = step_named(plan, "torch-wheels");
+  CHECK(wheels.decision.action == plan::Action::run);
+  CHECK(wheels.decision.summary.starts_with("base's pip resolves torch=="));
+  CHECK(wheels.decision.summary.find(" torchvision for Python " + machine.config.string("conda_env.python") + ";") !=
+        std::string::npos);
+  // The wheels' bytes are torch-wheels'; pytorch only verifies them.
+  REQUIRE(wheels.downloads.size() == 1);
+  CHECK(wheels.downloads.front().estimate);
+  CHECK(step_named(plan, "pytorch").downloads.empty());
+
+  // pip fetches them itself in pytorch: without the agent's downloads, or when a file names the
+  // env's Python only as conda reads it.
+  for (const auto& layer : {json{{"downloads", {{"accelerate_pip_apt", false}}}},
+                            json{{"conda_env", {{"environment_file", "/srv/environment.yml"}}}},
+                            json{{"conda_env", {{"explicit_file", "/srv/explicit.txt"}}}}}) {
+    Machine other(k_jammy, {layer}, true);
+    plan = other.plan();
+    CAPTURE(layer.dump());
+    CHECK(step_named(plan, "torch-wheels").decision.action == plan::Action::skip);
+    CHECK(step_named(plan, "pytorch").decision.action == plan::Action::run);
+    CHECK(step_named(plan, "pytorch").downloads.size() == 1);
+  }
+  // No torch to fetch: the reason is pytorch's.
+  Machine refused(k_jammy, {json{{"conda_env", {{"python", "3.6"}}}}});
+  CHECK(step_named(refused.plan(), "torch-wheels").decision.reason == "no torch to install (see pytorch)");
+}
+
 TEST_CASE("plan: an unsupported OS refuses every step") {
   Machine machine("ID=centos\nVERSION_ID=\"7\"\nPRETTY_NAME=\"CentOS Linux 7 (Core)\"\n");
   const auto plan = machine.plan();

@@ -55,10 +55,10 @@ TEST_CASE("step info: the built-in steps, in table order, with what each declare
     if (info.marks_ready) marking_ready.push_back(info.name);
     CHECK_MESSAGE(info.version == (info.name == "idle-shutdown" ? 2 : 1), info.name);
   }
-  CHECK(names == std::vector<std::string>{"user", "apt-packages", "anaconda", "conda-env", "assignments", "datasets",
-                                          "jupyter-password", "jupyter-cert", "jupyter-config", "jupyter-service",
-                                          "nvidia-repo", "nvidia-driver", "cuda", "pytorch", "gpu-persistence", "ready",
-                                          "idle-shutdown", "verify"});
+  CHECK(names == std::vector<std::string>{"user", "apt-packages", "anaconda", "conda-env", "torch-wheels",
+                                          "assignments", "datasets", "jupyter-password", "jupyter-cert",
+                                          "jupyter-config", "jupyter-service", "nvidia-repo", "nvidia-driver", "cuda",
+                                          "pytorch", "gpu-persistence", "ready", "idle-shutdown", "verify"});
   CHECK(apt == std::vector<std::string>{"apt-packages", "nvidia-repo", "nvidia-driver", "cuda"});
   CHECK(per_instance == std::vector<std::string>{"jupyter-password", "jupyter-cert"});
   CHECK(rechecked ==
@@ -71,8 +71,10 @@ TEST_CASE("step info: the built-in steps, in table order, with what each declare
         std::vector<std::string>{"jupyter-config", "conda-env", "assignments"});
   CHECK(step_named(steps, "verify").info().after ==
         std::vector<std::string>{"ready", "pytorch", "cuda", "gpu-persistence", "jupyter-service"});
-  // torch does not wait for the CUDA toolkit: its wheels bring their own runtime.
-  CHECK(step_named(steps, "pytorch").info().after == std::vector<std::string>{"conda-env"});
+  // torch does not wait for the CUDA toolkit: its wheels bring their own runtime. Its wheels do
+  // not wait for the env: base's pip names them as soon as conda is installed.
+  CHECK(step_named(steps, "pytorch").info().after == std::vector<std::string>{"conda-env", "torch-wheels"});
+  CHECK(step_named(steps, "torch-wheels").info().after == std::vector<std::string>{"anaconda"});
 }
 
 TEST_CASE("step info: a custom step takes its name and predecessors from its definition") {
@@ -114,6 +116,8 @@ TEST_CASE("fingerprint: sha256 of the step's name, version and inputs") {
 // Issue 18 then made the current profile install torchvision with torch (pytorch.torchvision):
 // pytorch's inputs name it and verify checks it, new values on purpose (pytorch's check finds the
 // VM's torch without torchvision not done, so pip adds it); the seed's are unchanged (below).
+// Issue 17 added torch-wheels (base's pip names torch's wheels before the env exists): a new step,
+// so a new pin; the others kept theirs.
 TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is pinned") {
   Machine machine(k_jammy, {json{{"steps", json::array({k_site_motd})}}}, true);
   const std::map<std::string, std::string> pinned{
@@ -130,6 +134,7 @@ TEST_CASE("fingerprint: every built-in step's fingerprint for a fixed machine is
       {"nvidia-repo", "76ab461b0cd02b714d18f3bc56183cc94be61c91f80555272da202197cb5737c"},
       {"nvidia-driver", "223c10233c6c50f65834dd5acd402dd24c49181fedfeac4524669ed4b892cb0d"},
       {"cuda", "a04035f82606718a8177784711750758369cd326c968048f097f6b0d73a84ef7"},
+      {"torch-wheels", "0aa911dcf6d8f46e777e68a1352d56a5445677a451138b8595ce364fdf31fd3e"},
       {"pytorch", "2b5ec547914543727a0ce4bcb0b50c5a7061b7e8ab98af8376483b319a33df9d"},
       {"gpu-persistence", "bb418b58d926345272bad4f7434a57f8e1cc698d8132955a6b8678159acc40ec"},
       {"ready", "d34f00a310845ad52e22b8883b9abcca8418d56f13ff361ffd203f689cf39655"},

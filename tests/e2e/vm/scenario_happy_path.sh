@@ -78,7 +78,7 @@ scenario_happy_path() {
   assert_json state '"done"'
   assert_json reboots 1
   local step
-  for step in user apt-packages anaconda conda-env assignments datasets jupyter-password jupyter-cert jupyter-config \
+  for step in user apt-packages anaconda conda-env torch-wheels assignments datasets jupyter-password jupyter-cert jupyter-config \
     jupyter-service nvidia-repo nvidia-driver cuda pytorch gpu-persistence ready idle-shutdown verify; do
     assert_json "steps[name=$step].status" '"done"'
   done

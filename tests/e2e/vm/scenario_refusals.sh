@@ -63,7 +63,7 @@ scenario_refusals() {
   assert_rc 4
   assert_json state '"refused"'
   assert_json "steps[name=nvidia-repo].status" '"refused"'
-  for step in nvidia-driver cuda pytorch gpu-persistence ready; do assert_json "steps[name=$step].status" '"skipped"'; done
+  for step in nvidia-driver cuda torch-wheels pytorch gpu-persistence ready; do assert_json "steps[name=$step].status" '"skipped"'; done
   # Without torch, nothing a student could use: never ready.
   assert_json ready_s null
   assert_eq "guest attribute ready" "" "$(guest ready)"
