@@ -183,9 +183,25 @@ std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std:
 std::optional<std::string> why_no_prefetch(const plan::Context& context) {
   if (!context.config.boolean("downloads.accelerate_pip_apt"))
     return "downloads.accelerate_pip_apt is false: pip downloads torch itself in the pytorch step";
-  for (const auto* key : {"conda_env.environment_file", "conda_env.explicit_file"}) {
-    if (!context.config.string(key).empty())
-      return std::string(key) + " decides the env's Python: the pytorch step fetches torch once the env exists";
+  const auto& config = context.config;
+  if (!config.string("conda_env.environment_file").empty())
+    return "conda_env.environment_file decides the env's Python: the pytorch step fetches torch once the env exists";
+  const auto list = config.string("conda_env.explicit_file");
+  if (!list.empty() && !list.starts_with("https://") && !list.starts_with("http://"))
+    return "conda_env.explicit_file is a file of the VM, read by conda as the user: the pytorch step fetches torch "
+           "once the env exists";
+  return std::nullopt;
+}
+
+std::optional<std::string> python_of_explicit_list(std::string_view list) {
+  // conda's package file names are NAME-VERSION-BUILD.conda or .tar.bz2, the URL's last part.
+  static const std::regex python_package(R"(^python-(3\.[0-9]+)\.[0-9]+[^-]*-[^-]+\.(conda|tar\.bz2)$)");
+  for (const auto& raw : util::split(list, '\n')) {
+    auto line = std::string(util::trim(raw));
+    line = line.substr(0, line.find('#'));
+    const auto file = line.substr(line.find_last_of('/') + 1);
+    std::smatch match;
+    if (std::regex_match(file, match, python_package)) return match[1].str();
   }
   return std::nullopt;
 }

@@ -32,9 +32,14 @@ struct ReportedWheel {
 std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std::string_view report);
 
 // Why the torch-wheels step does not fetch torch before the env exists (nullopt: it does): it
-// needs downloads.accelerate_pip_apt, and the env's Python version from conda_env.python (an
-// environment or explicit file decides it only when conda reads it).
+// needs downloads.accelerate_pip_apt, and the env's Python version: conda_env.python, or the
+// python package of an @EXPLICIT list served over HTTP(S) (an environment file, or a list on the
+// VM that conda reads as the user, decide it only once conda reads them).
 std::optional<std::string> why_no_prefetch(const plan::Context& context);
+
+// The Python version ("3.11") whose package an @EXPLICIT list installs (a line ending in
+// python-3.11.9-hb806964_0_cpython.conda or .tar.bz2, an #md5 fragment after it), nullopt without one.
+std::optional<std::string> python_of_explicit_list(std::string_view list);
 
 // Before the env exists: the pip of `base_python` (conda's base) resolves the requirements for
 // the env's Python `python_version` ("3.12"), and the agent downloads those wheels into

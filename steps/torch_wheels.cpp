@@ -1,3 +1,5 @@
+#include "agent/net/http.hpp"
+#include "agent/util/hash.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 #include "steps/gpu_common.hpp"
@@ -10,6 +12,31 @@ namespace {
 
 std::string base_python(const plan::Context& context) {
   return expand_home(context, context.config.string("anaconda.prefix")) + "/bin/python";
+}
+
+std::string explicit_list(const plan::Context& context) { return context.config.string("conda_env.explicit_file"); }
+
+// The env's Python as conda will make it: the @EXPLICIT list's python package when a list is
+// given (read here, a few kB, held to conda_env.explicit_sha256 or the list's pin when there is
+// one: conda-env downloads it again, and that is the copy conda installs), else conda_env.python.
+std::expected<std::string, std::string> env_python_version(const plan::StepRun& run) {
+  const auto url = explicit_list(run.context());
+  if (url.empty()) return run.config().string("conda_env.python");
+  net::SimpleRequest request;
+  request.url = url;
+  request.timeout = std::chrono::seconds(60);
+  request.connect_timeout = std::chrono::seconds(10);
+  const auto answer = net::http_request(run.http(), request);
+  if (!answer) return std::unexpected(url + ": " + answer.error().message);
+  if (answer->status != 200) return std::unexpected(url + " answered HTTP " + std::to_string(answer->status));
+  auto expected = run.config().string("conda_env.explicit_sha256");
+  if (expected.empty())
+    expected = pinned_sha256(read_download_pins(run.system().files(), run.context().paths), url).value_or("");
+  if (!expected.empty() && util::sha256_hex(answer->body) != expected)
+    return std::unexpected(url + ": sha256 mismatch (the conda-env step says more)");
+  auto python = python_of_explicit_list(answer->body);
+  if (!python) return std::unexpected(url + " names no python package");
+  return *python;
 }
 
 // torch's wheels (4 GB with CUDA's) are most of a run's bytes and the last thing before `ready`.
@@ -26,9 +53,12 @@ class TorchWheelsStep : public plan::Step {
     if (gpu_plan.refusal) return plan::skipped("the GPU path is refused (see nvidia-repo)");
     const auto install = torch_install_of(context, gpu_plan.choice);
     if (!install) return plan::skipped("no torch to install (see pytorch)");
-    return plan::will_run("base's pip resolves " + util::join(install->requirements, " ") + " for Python " +
-                          context.config.string("conda_env.python") + "; the agent downloads the wheels into " +
-                          context.paths.wheels_dir() + " while the env is made");
+    const auto list = explicit_list(context);
+    const auto python = list.empty() ? "Python " + context.config.string("conda_env.python")
+                                     : "the Python of the @EXPLICIT list " + list;
+    return plan::will_run("base's pip resolves " + util::join(install->requirements, " ") + " for " + python +
+                          "; the agent downloads the wheels into " + context.paths.wheels_dir() +
+                          " while the env is made");
   }
 
   std::vector<plan::ExpectedDownload> expected_downloads(const plan::Context& context) const override {
@@ -38,10 +68,12 @@ class TorchWheelsStep : public plan::Step {
   nlohmann::json inputs(const plan::Context& context) const override {
     const auto install = torch_install_of(context, plan_gpu(context).choice);
     if (!install) return {{"refused", install.error()}};
-    return {{"requirements", install->requirements},
-            {"index", install->index_args},
-            {"python", context.config.string("conda_env.python")},
-            {"base", base_python(context)}};
+    nlohmann::json inputs{{"requirements", install->requirements},
+                          {"index", install->index_args},
+                          {"python", context.config.string("conda_env.python")},
+                          {"base", base_python(context)}};
+    if (const auto list = explicit_list(context); !list.empty()) inputs["explicit_file"] = list;
+    return inputs;
   }
 
   // Nothing to fetch ahead once the env exists: the pytorch step resolves with the env's own pip
@@ -56,8 +88,10 @@ class TorchWheelsStep : public plan::Step {
   util::Result<plan::ApplyResult> apply(const plan::StepRun& run) const override {
     const auto install = torch_install_of(run.context(), plan_gpu(run.context()).choice);
     if (!install) return util::fail(install.error());
-    const auto unfetched = prefetch_wheels(run, base_python(run.context()), run.config().string("conda_env.python"),
-                                           install->requirements, install->index_args);
+    const auto python = env_python_version(run);
+    const auto unfetched =
+        python ? prefetch_wheels(run, base_python(run.context()), *python, install->requirements, install->index_args)
+               : std::optional<std::string>(python.error());
     if (run.interrupted()) return util::fail("interrupted");
     if (unfetched) run.note("torch's wheels wait for the pytorch step: " + *unfetched);
     return plan::ApplyResult{};

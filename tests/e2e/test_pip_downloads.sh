@@ -16,6 +16,8 @@
 #      nothing and pip installs by itself, and both steps' logs say why
 #   3. pip 26.2, but the agent gets a corrupt nvidia-cudnn wheel: torch-wheels says so, and pip
 #      installs by itself
+#   4. pip 26.2, the env from an @EXPLICIT list on the server: torch-wheels reads the list itself
+#      (conda-env has not yet) and resolves for its python package's 3.11
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2034  # chroot.sh's: a Debian 12 tree with python3-venv
 CHROOT_SUITE=bookworm CHROOT_INCLUDE=python3-venv
@@ -82,8 +84,9 @@ make_installer() { # new|old EXTRA-ARG...
 make_installer new --env-pip-wheel "/opt/$(basename -- "$NEW_PIP")"
 make_installer old
 
-# overlay NAME new|old: a fresh Debian 12 overlay with the agent, its base packages, a T4, and a
-# config whose installer makes envs with pip 26.2 (new) or Debian 12's pip (old).
+# overlay NAME new|old [CONDA_ENV]: a fresh Debian 12 overlay with the agent, its base packages, a
+# T4, and a config whose installer makes envs with pip 26.2 (new) or Debian 12's pip (old), its
+# conda_env CONDA_ENV (JSON; default: Python 3.11, no packages).
 overlay() {
   chroot_cleanup
   chroot_start "$TEST_TMP/$1"
@@ -95,11 +98,11 @@ overlay() {
   : >"$R$LEDGER"
   chmod 0666 -- "$R$LEDGER"
   gpu_add_pci_gpu 1eb8
-  local installer=installers/$2/$INSTALLER
+  local installer=installers/$2/$INSTALLER conda_env=${3:-'{"name": "cs231n", "python": "3.11", "packages": []}'}
   cat >"$R/root/config.json" <<EOF
 {"profile": "current", "user": "student",
  "anaconda": {"installer_url": "$PIP_BASE/$installer", "installer_sha256": "$(sha256sum <"$PIP_SERVE/$installer" | cut -d' ' -f1)"},
- "conda_env": {"name": "cs231n", "python": "3.11", "packages": []},
+ "conda_env": $conda_env,
  "gpu": {"cuda": "12.6"},
  "pytorch": {"version": "${TORCH%+*}", "index_url": "$PIP_BASE/whl"}}
 EOF
@@ -205,5 +208,34 @@ assert_contains "pytorch log" "sha256 mismatch" "$log"
 log=$(step_log torch-wheels)
 assert_contains "torch-wheels log" "torch's wheels wait for the pytorch step: " "$log"
 assert_contains "torch-wheels log" "sha256 mismatch" "$log"
+
+#-----------------------------------------------------------------------------------------------
+section "4. pip $NEW_PIP_VERSION, an @EXPLICIT list: torch-wheels takes the env's Python from the list's python package"
+mkdir -p -- "$PIP_SERVE/conda"
+printf 'stand-in python package\n' >"$PIP_SERVE/conda/python-3.11.2-h0_cpython.conda"
+printf '@EXPLICIT\n%s/conda/python-3.11.2-h0_cpython.conda#%s\n' "$PIP_BASE" \
+  "$(md5sum <"$PIP_SERVE/conda/python-3.11.2-h0_cpython.conda" | cut -d' ' -f1)" >"$PIP_SERVE/conda/explicit.txt"
+overlay vm-explicit new "{\"name\": \"cs231n\", \"python\": \"3.11\", \"explicit_file\": \"$PIP_BASE/conda/explicit.txt\",
+  \"explicit_sha256\": \"$(sha256sum <"$PIP_SERVE/conda/explicit.txt" | cut -d' ' -f1)\"}"
+chroot_agent plan --config /root/config.json --state-dir "$STATE"
+assert_rc 0
+assert_contains "plan of torch-wheels" "for the Python of the @EXPLICIT list $PIP_BASE/conda/explicit.txt" "$(cat -- "$OUT")"
+faults "[{\"path\": \"\\\\.whl\$\", \"user_agent\": \"$PIP_UA\", \"answer\": 500}]"
+run_steps
+assert_rc 0
+assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch_probe)"
+assert_eq "times the agent fetched each wheel" "$(every_wheel 1)" "$(wheel_times "$AGENT_UA")"
+log=$(step_log torch-wheels)
+assert_contains "torch-wheels log" "base's pip resolves 27 wheels for Python 3.11; " "$log"
+# Once by torch-wheels, once by conda-env, whose copy conda installs (its downloader's one-byte
+# probe left out).
+assert_eq "the agent's downloads of the list" 2 "$("$PYTHON" - "$PIP_LOG" "$AGENT_UA" <<'PY'
+import json, sys
+entries = [json.loads(line) for line in open(sys.argv[1])]
+print(sum(1 for e in entries if e["path"] == "/conda/explicit.txt" and (e.get("user_agent") or "").startswith(sys.argv[2])
+          and e["range"] != "bytes=0-0"))
+PY
+)"
+assert_eq "wheels the pytorch step found already there" 27 "$(pytorch_log | grep -c ', already there, verified')"
 
 echo "PASS $TEST_NAME"

@@ -203,8 +203,8 @@ TEST_CASE("plan: torch-wheels fetches torch's wheels before the env exists, when
   CHECK(wheels.downloads.front().estimate);
   CHECK(step_named(plan, "pytorch").downloads.empty());
 
-  // pip fetches them itself in pytorch: without the agent's downloads, or when a file names the
-  // env's Python only as conda reads it.
+  // pip fetches them itself in pytorch: without the agent's downloads, or when a file on the VM
+  // names the env's Python only as conda reads it.
   for (const auto& layer : {json{{"downloads", {{"accelerate_pip_apt", false}}}},
                             json{{"conda_env", {{"environment_file", "/srv/environment.yml"}}}},
                             json{{"conda_env", {{"explicit_file", "/srv/explicit.txt"}}}}}) {
@@ -215,6 +215,11 @@ TEST_CASE("plan: torch-wheels fetches torch's wheels before the env exists, when
     CHECK(step_named(plan, "pytorch").decision.action == plan::Action::run);
     CHECK(step_named(plan, "pytorch").downloads.size() == 1);
   }
+  // A list served over HTTP(S) names the env's Python in its python package: read in the step.
+  Machine listed(k_jammy, {json{{"conda_env", {{"explicit_file", "https://example.org/cs231n/explicit.txt"}}}}}, true);
+  CHECK(step_named(listed.plan(), "torch-wheels")
+            .decision.summary.find(" for the Python of the @EXPLICIT list https://example.org/cs231n/explicit.txt;") !=
+        std::string::npos);
   // No torch to fetch: the reason is pytorch's.
   Machine refused(k_jammy, {json{{"conda_env", {{"python", "3.6"}}}}});
   CHECK(step_named(refused.plan(), "torch-wheels").decision.reason == "no torch to install (see pytorch)");

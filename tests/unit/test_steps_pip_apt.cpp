@@ -115,6 +115,20 @@ TEST_CASE("parse_install_report: what the agent cannot fetch itself is said") {
         "pip's report is not JSON");
 }
 
+TEST_CASE("python_of_explicit_list: the env's Python version from the list's python package") {
+  // conda list --explicit --md5's form; python-dateutil and cpython are other packages.
+  const std::string list =
+      "# This file may be used to create an environment using:\n@EXPLICIT\n"
+      "https://conda.anaconda.org/conda-forge/noarch/python-dateutil-2.9.0.post0-pyhff2d567_1.conda#0123\n"
+      "https://conda.anaconda.org/conda-forge/noarch/cpython-3.12.8-py312hd8ed1ab_1.conda\n"
+      "https://conda.anaconda.org/conda-forge/linux-64/python-3.11.9-hb806964_0_cpython.conda#4567\n";
+  CHECK(steps::python_of_explicit_list(list) == "3.11");
+  CHECK(steps::python_of_explicit_list("@EXPLICIT\nhttps://repo.anaconda.com/pkgs/main/linux-64/"
+                                       "python-3.6.13-h12debd9_1.tar.bz2\n") == "3.6");
+  CHECK_FALSE(steps::python_of_explicit_list("@EXPLICIT\nhttps://example.org/linux-64/numpy-2.1.3-py312h0.conda\n"));
+  CHECK_FALSE(steps::python_of_explicit_list(""));
+}
+
 TEST_CASE("parse_print_uris: URI, file name, size and SHA256 of each line apt prints") {
   const std::string sha(64, 'd');
   const auto archives = steps::parse_print_uris(
