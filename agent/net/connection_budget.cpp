@@ -9,7 +9,11 @@ ConnectionBudget::ConnectionBudget(unsigned slots) : m_slots(std::max(1u, slots)
 
 bool ConnectionBudget::may_take(Lane lane) const {
   if (m_used >= m_slots) return false;
-  return lane == Lane::ready_path || m_ready_path_steps == 0 || m_used_after_ready < after_ready_slots();
+  if (lane == Lane::ready_path || m_ready_path_steps == 0) return true;
+  // While the ready path's own downloads hold connections, one is left to the toolkit: each
+  // connection gets its own share of the link, so a quarter of them would still take most of it.
+  const bool ready_downloading = m_used > m_used_after_ready;
+  return m_used_after_ready < (ready_downloading ? 1u : after_ready_slots());
 }
 
 bool ConnectionBudget::acquire(const std::atomic<bool>* cancel, Lane lane) {

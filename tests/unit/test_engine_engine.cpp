@@ -205,7 +205,7 @@ TEST_CASE("engine: the steps the ready step waits for download in the budget's f
     CHECK_MESSAGE(journal.ready_path_steps.at(name) >= 1, name);  // itself, at least
   }
   CHECK(journal.lanes.at("toolkit") == net::Lane::after_ready);
-  CHECK(journal.ready_path_steps.at("toolkit") == 1);  // env ran beside it: the toolkit had a quarter
+  CHECK(journal.ready_path_steps.at("toolkit") == 1);  // env ran beside it: the toolkit was capped
   CHECK(journal.lanes.at("verify") == net::Lane::after_ready);
   CHECK(journal.ready_path_steps.at("verify") == 0);  // after ready: every slot is the toolkit's too
   CHECK(bench.budget->ready_path_steps() == 0);

@@ -77,7 +77,9 @@ TEST_CASE("connection budget: slots are taken and given back; waiting for one en
   CHECK(budget.in_use() == 0);
 }
 
-TEST_CASE("connection budget: while a step on the path to ready runs, the after-ready lane has a quarter of it") {
+TEST_CASE(
+    "connection budget: while a step on the path to ready runs, the after-ready lane has a quarter of it, one "
+    "while that step downloads") {
   net::ConnectionBudget budget(8);
   CHECK(budget.after_ready_slots() == 2);
   // Nothing on the ready path runs: either lane takes every slot.
@@ -91,7 +93,18 @@ TEST_CASE("connection budget: while a step on the path to ready runs, the after-
   CHECK_FALSE(budget.try_acquire(net::Lane::after_ready));  // its quarter is taken
   for (int i = 0; i < 6; ++i) CHECK(budget.try_acquire(net::Lane::ready_path));
   CHECK_FALSE(budget.try_acquire(net::Lane::ready_path));  // the whole budget is
-  for (int i = 0; i < 6; ++i) budget.release(net::Lane::ready_path);
+  for (int i = 0; i < 4; ++i) budget.release(net::Lane::ready_path);
+  // While the ready path's own downloads hold connections, the toolkit keeps one, not a quarter:
+  // each connection takes its own share of the link.
+  budget.release(net::Lane::after_ready);
+  budget.release(net::Lane::after_ready);
+  CHECK(budget.try_acquire(net::Lane::after_ready));
+  CHECK_FALSE(budget.try_acquire(net::Lane::after_ready));
+  budget.release(net::Lane::ready_path);
+  CHECK_FALSE(budget.try_acquire(net::Lane::after_ready));  // one ready-path connection is enough
+  budget.release(net::Lane::ready_path);
+  CHECK(budget.try_acquire(net::Lane::after_ready));  // none: its quarter again
+  CHECK_FALSE(budget.try_acquire(net::Lane::after_ready));
 
   // A download after ready that waits for a slot gets one when the ready path's last step ends.
   budget.begin_ready_path();  // a second step on the path
