@@ -3,7 +3,10 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <regex>
+#include <thread>
 
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
@@ -34,6 +37,41 @@ std::string archives_dir(const plan::StepRun& run) {
   return "/var/cache/apt/archives";
 }
 
+// dpkg --unpack of `debs`; what it could not unpack (a Pre-Depends not yet configured, a conflict
+// apt resolves by its ordering) is left to apt, so a failure here is only noted.
+void unpack_ahead(const plan::StepRun& run, const std::vector<std::string>& debs) {
+  if (dpkg_lock_busy(run.system().files())) {
+    run.note("dpkg is busy: apt unpacks these .debs itself");
+    return;
+  }
+  os::Command unpack{.argv = {"dpkg", "--force-confdef", "--force-confold", "--unpack"}};
+  unpack.argv.insert(unpack.argv.end(), debs.begin(), debs.end());
+  unpack.env = apt_env();
+  const auto unpacked = run.probe(unpack);
+  if (!unpacked || !unpacked->ok()) {
+    run.note("dpkg --unpack " +
+             (unpacked ? unpacked->describe() + ": " + std::string(util::trim(unpacked->output_tail))
+                       : unpacked.error().message) +
+             "; apt installs what it left");
+  }
+}
+
+// dpkg's state of each of `names` it knows: the second letter of dpkg-query's db:Status-Abbrev
+// (n not installed, c config files only, U unpacked, F half-configured, ..., i installed).
+std::map<std::string, char> dpkg_states(const plan::StepRun& run, const std::vector<std::string>& names) {
+  os::Command query{.argv = {"dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n", "--"}};
+  query.argv.insert(query.argv.end(), names.begin(), names.end());
+  query.capture_stdout = true;
+  const auto said = run.probe(query);  // exits 1 when one is unknown to dpkg; the others are still printed
+  std::map<std::string, char> states;
+  if (!said) return states;
+  for (const auto& line : util::lines(said->stdout_text)) {
+    const auto words = util::split(line, ' ');
+    if (words.size() >= 2 && words[1].size() >= 2) states[words[0]] = words[1][1];
+  }
+  return states;
+}
+
 }  // namespace
 
 std::expected<std::vector<AptArchive>, std::string> parse_print_uris(std::string_view output) {
@@ -47,9 +85,10 @@ std::expected<std::vector<AptArchive>, std::string> parse_print_uris(std::string
     if (!line.starts_with('\'')) continue;
     std::smatch match;
     if (!std::regex_match(line, match, line_format)) return std::unexpected("an unexpected line: " + line);
-    AptArchive archive{match[1].str(), match[2].str(), 0, ""};
+    AptArchive archive{match[1].str(), "", match[2].str(), 0, ""};
     if (!std::regex_match(archive.file_name, deb_name))
       return std::unexpected("an unexpected file name: " + archive.file_name);
+    archive.package = archive.file_name.substr(0, archive.file_name.find('_'));
     const auto size = util::parse_uint(match[3].str());
     if (!size) return std::unexpected("an unexpected size: " + line);
     archive.size = *size;
@@ -124,8 +163,9 @@ util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::stri
   return {};
 }
 
-void fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>& packages) {
-  if (auto waited = wait_for_dpkg(run, k_lock_wait); !waited) return;
+std::vector<std::string> fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>& packages,
+                                            Unpack unpack) {
+  if (auto waited = wait_for_dpkg(run, k_lock_wait); !waited) return {};
   // --print-uris takes no lock and downloads nothing (apt-private/private-install.cc); SHA256
   // rather than the MD5Sum it would print otherwise.
   os::Command print{.argv = {"apt-get", "-qq", "--print-uris", "-o", "Acquire::ForceHash=SHA256", "install",
@@ -138,12 +178,12 @@ void fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>
     run.note("apt downloads by itself: apt-get --print-uris " +
              (printed ? printed->describe() + ": " + std::string(util::trim(printed->output_tail))
                       : printed.error().message));
-    return;
+    return {};
   }
   auto archives = parse_print_uris(printed->stdout_text);
   if (!archives) {
     run.note("apt downloads by itself: apt-get --print-uris printed " + archives.error());
-    return;
+    return {};
   }
   const auto folder = archives_dir(run);
   std::vector<net::QueuedDownload> queue;
@@ -162,10 +202,51 @@ void fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>
     queue.push_back({request});
     bytes += archive.size;
   }
-  if (queue.empty()) return;
+  if (queue.empty()) return {};
   run.note("the agent downloads " + std::to_string(queue.size()) + " .debs (" + util::human_bytes(bytes) + ") into " +
            folder);
-  download_files(run, queue);
+  bool unpacked_any = false;
+  std::vector<std::string> new_packages;  // what dpkg did not have before: upgrades are left as they are
+  if (unpack == Unpack::by_apt) {
+    download_files(run, queue);
+  } else {
+    std::vector<std::string> names;
+    for (const auto& archive : *archives) names.push_back(archive.package);
+    const auto before = dpkg_states(run, names);
+    for (const auto& name : names) {
+      if (!before.contains(name) || before.at(name) != 'i') new_packages.push_back(name);
+    }
+    // The downloads run on their own thread; this one unpacks what has arrived whenever dpkg is
+    // free. What arrives once the downloads have ended is apt's, which would unpack it as fast.
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<std::string> arrived;
+    bool downloads_ended = false;
+    std::jthread downloads([&] {
+      download_files(run, queue, [&](const net::QueuedDownload& entry) {
+        if (!entry.result) return;
+        const std::lock_guard lock(mutex);
+        arrived.push_back(entry.request.dest);
+        changed.notify_one();
+      });
+      const std::lock_guard lock(mutex);
+      downloads_ended = true;
+      changed.notify_one();
+    });
+    while (!run.interrupted()) {
+      std::vector<std::string> group;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return downloads_ended || !arrived.empty(); });
+        if (downloads_ended) break;
+        group.swap(arrived);
+      }
+      run.note("dpkg unpacks " + std::to_string(group.size()) + " .debs while the rest download");
+      unpack_ahead(run, group);
+      unpacked_any = true;
+    }
+    downloads.join();
+  }
   const auto& files = run.system().files();
   for (const auto& entry : queue) {
     if (entry.result) continue;
@@ -175,18 +256,56 @@ void fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>
     std::ignore = files.remove(partial.sidecar);
     run.note("apt downloads " + file_name_of(entry.request.dest) + " itself");
   }
+  if (!unpacked_any) return {};
+  return new_packages;
 }
 
-util::Result<void> apt_get_install(const plan::StepRun& run, const std::vector<std::string>& packages) {
-  if (run.config().boolean("downloads.accelerate_pip_apt")) fetch_apt_archives(run, packages);
+util::Result<void> apt_get_install(const plan::StepRun& run, const std::vector<std::string>& packages, Unpack unpack) {
+  std::vector<std::string> planned;
+  if (run.config().boolean("downloads.accelerate_pip_apt")) planned = fetch_apt_archives(run, packages, unpack);
+  // Named, so that apt installs what dpkg did not unpack ahead: it takes an unpacked package as
+  // installed ("already the newest version") and would not pull in what that one still lacks.
+  std::vector<std::string> pulled_in;
+  for (const auto& name : planned) {
+    if (std::ranges::find(packages, name) == packages.end()) pulled_in.push_back(name);
+  }
   std::vector<std::string> arguments{"install", "--no-install-recommends"};
   arguments.insert(arguments.end(), packages.begin(), packages.end());
-  return apt_get(run, arguments);
+  arguments.insert(arguments.end(), pulled_in.begin(), pulled_in.end());
+  auto installed = apt_get(run, arguments);
+  if (planned.empty()) return installed;
+  if (!installed) {
+    // What dpkg unpacked ahead (or apt, before it failed) and nobody configured goes again
+    // (purged: none of it was there before), so that the next install starts from what was
+    // there; the .debs stay cached.
+    std::vector<std::string> pending;
+    for (const auto& [name, state] : dpkg_states(run, planned)) {
+      if (state != 'i' && state != 'n' && state != 'c') pending.push_back(name);
+    }
+    if (!pending.empty() && wait_for_dpkg(run, k_lock_wait)) {
+      run.note("apt's install failed: dpkg purges the " + std::to_string(pending.size()) +
+               " packages it unpacked ahead, which apt did not configure");
+      os::Command purge{.argv = {"dpkg", "--purge"}};
+      purge.argv.insert(purge.argv.end(), pending.begin(), pending.end());
+      purge.env = apt_env();
+      if (const auto purged = run.probe(purge); !purged || !purged->ok())
+        run.note("dpkg --purge failed; `apt-get -f install` finishes or removes them");
+    }
+    return installed;
+  }
+  // As apt marks what it pulls in: `apt autoremove` takes them once nothing needs them.
+  if (!pulled_in.empty()) {
+    os::Command mark{.argv = {"apt-mark", "auto", "--"}};
+    mark.argv.insert(mark.argv.end(), pulled_in.begin(), pulled_in.end());
+    if (const auto marked = run.probe(mark); !marked || !marked->ok())
+      run.note("apt-mark auto failed: the packages dpkg unpacked ahead stay marked as installed by hand");
+  }
+  return installed;
 }
 
-util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages) {
+util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages, Unpack unpack) {
   if (auto updated = apt_get(run, {"update"}); !updated) return updated;
-  return apt_get_install(run, packages);
+  return apt_get_install(run, packages, unpack);
 }
 
 util::Result<bool> apt_has(const plan::StepRun& run, const std::string& package) {

@@ -28,19 +28,37 @@ util::Result<void> wait_for_dpkg(const plan::StepRun& run, std::chrono::seconds 
 // an interrupted dpkg (`dpkg --configure -a`) before it.
 util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::string>& arguments);
 
+// What happens to the .debs the agent fetched before apt installs them.
+enum class Unpack {
+  by_apt,  // apt unpacks them all once the last one is there
+  // dpkg --unpack takes each group as it arrives, while the rest download, so that only the last
+  // group and the configuring come after the last byte: for the CUDA toolkit, whose 4 GB of .debs
+  // take dpkg longer than anything else in its step. Unpacking needs no dependency in place (only
+  // a Pre-Depends, which fails that one .deb and leaves it to apt); apt then configures what is
+  // unpacked (pkgApplyStatus keeps an unpacked package) and installs the rest.
+  as_they_arrive,
+};
+
 // apt-get install of `packages` (without recommends), apt's lists being fresh. With
 // downloads.accelerate_pip_apt the agent first downloads the .debs apt would fetch
-// (fetch_apt_archives), so that apt finds them in its archive folder.
-util::Result<void> apt_get_install(const plan::StepRun& run, const std::vector<std::string>& packages);
+// (fetch_apt_archives), so that apt finds them in its archive folder. With Unpack::as_they_arrive,
+// apt is also given the new packages of its plan by name (it takes an unpacked package as
+// installed and would not pull in what that one still lacks); they are marked automatically
+// installed afterwards, as apt marks what it pulls in, and purged again when apt's install fails,
+// so that a failed install leaves dpkg's packages as it found them.
+util::Result<void> apt_get_install(const plan::StepRun& run, const std::vector<std::string>& packages,
+                                   Unpack unpack = Unpack::by_apt);
 
 // apt-get update, then apt_get_install.
-util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages);
+util::Result<void> apt_install(const plan::StepRun& run, const std::vector<std::string>& packages,
+                               Unpack unpack = Unpack::by_apt);
 
 // One .deb of `apt-get install --print-uris`, which prints a line `'URI' FILE SIZE TYPE:HEX` for each
 // file apt would download (apt-private/private-install.cc); sha256 is empty when the hash printed
 // is not a SHA256 (apt prints MD5Sum unless Acquire::ForceHash says otherwise).
 struct AptArchive {
   std::string uri;
+  std::string package;    // the file name up to its first '_' (apt names it PACKAGE_VERSION_ARCH.deb)
   std::string file_name;  // apt's name in its archive folder ("curl_7.74.0-1.3+deb11u13_amd64.deb")
   std::uint64_t size = 0;
   std::string sha256;  // lowercase hex
@@ -54,8 +72,10 @@ std::expected<std::vector<AptArchive>, std::string> parse_print_uris(std::string
 // each verified against the size and SHA256 of apt's (signed) index before it is renamed there:
 // apt takes a file there of the right size as downloaded, without hashing it again. What cannot be
 // fetched or verified is left to apt, which downloads it itself; said in the step's log, never a
-// failure.
-void fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>& packages);
+// failure. With Unpack::as_they_arrive, once dpkg has unpacked some: the packages of apt's plan
+// that dpkg did not have installed before, for apt_get_install to name (see there); else nothing.
+std::vector<std::string> fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>& packages,
+                                            Unpack unpack = Unpack::by_apt);
 
 // Whether apt's lists (as the last apt-get update left them) have `package` (apt-cache show).
 util::Result<bool> apt_has(const plan::StepRun& run, const std::string& package);

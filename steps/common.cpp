@@ -54,7 +54,8 @@ util::Result<std::string> download_to_cache(const plan::StepRun& run, const std:
   return request.dest;
 }
 
-void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& queue) {
+void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& queue,
+                    const net::DownloadFinished& finished) {
   std::mutex log_mutex;
   for (auto& entry : queue) {
     entry.request.cancel = run.interrupt_flag();
@@ -69,6 +70,7 @@ void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& 
       run.note(name + ": " + util::human_bytes(entry.result->bytes) +
                (entry.result->already_there ? ", already there, verified" : ", downloaded, verified"));
     }
+    if (finished) finished(entry);
   });
 }
 

@@ -73,8 +73,9 @@ inline constexpr unsigned k_files_at_once = 4;
 
 // Downloads every request of `queue` with the agent's downloader, k_files_at_once at a time, with
 // the step's interrupt flag, noting each file in the step's log as it ends; each entry's result
-// says how it went.
-void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& queue);
+// says how it went; `finished`, when given, is told of each as it ends (from a download's thread).
+void download_files(const plan::StepRun& run, std::vector<net::QueuedDownload>& queue,
+                    const net::DownloadFinished& finished = {});
 
 // A command run as the target user.
 os::Command as_user(const plan::StepRun& run, std::vector<std::string> argv);

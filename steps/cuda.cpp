@@ -66,7 +66,8 @@ class CudaStep : public plan::Step {
     const std::string cuda = plan_gpu(run.context()).choice.cuda;
     const std::string package = gpu::cuda_toolkit_package(cuda);
     if (!missing_packages(files, {package}).empty()) {
-      if (auto installed = apt_install(run, {package}); !installed) return std::unexpected(installed.error());
+      if (auto installed = apt_install(run, {package}, Unpack::as_they_arrive); !installed)
+        return std::unexpected(installed.error());
     }
     if (!files.exists("/usr/local/cuda-" + cuda + "/bin/nvcc")) {
       return util::fail(package + " is installed but /usr/local/cuda-" + cuda + "/bin/nvcc is missing");

@@ -9,6 +9,11 @@
 #   2. the agent's fetch of one .deb comes back corrupt (same size, other bytes): nothing of it
 #      stays in apt's folder, apt downloads that one itself, the install works
 #   3. downloads.accelerate_pip_apt false: apt downloads everything itself, as before
+#   4. the toolkit's .debs (here cuda-toolkit-12-6 and the payload packages it depends on, one of
+#      them slow to download) are unpacked by dpkg as they arrive, while the slow one downloads;
+#      apt configures them and installs the rest; what it pulled in is marked automatic
+#   5. one of the toolkit's .debs cannot be had (404 for the agent and apt): the install fails and
+#      dpkg purges what it unpacked ahead, so apt sees no broken package; the next run installs
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -21,6 +26,15 @@ STATE=/var/lib/cs231n-agent
 STEPS=apt-packages,nvidia-repo,nvidia-driver,cuda
 AGENT_UA="cs231n-agent/"
 APT_UA="Debian APT-HTTP/"
+
+# cuda-toolkit-12-6 depends on these packages of zero bytes (make_nvidia_repo.sh
+# NVIDIA_REPO_PAYLOADS), as the real one depends on its ~50 (scripts/bench/ready.sh): the quick
+# ones arrive and are unpacked while the slow one downloads (3 s, http_server.py --slow).
+PAYLOAD_NAMES=(cuda-standin-cudart cuda-standin-nvcc cuda-standin-cublas cuda-standin-missing cuda-standin-slow)
+printf '%s 1000000 cuda-toolkit-12-6\n' "${PAYLOAD_NAMES[@]:0:4}" >"$TEST_TMP/toolkit-payloads"
+printf 'cuda-standin-slow 4000000 cuda-toolkit-12-6\n' >>"$TEST_TMP/toolkit-payloads"
+export NVIDIA_REPO_PAYLOADS=$TEST_TMP/toolkit-payloads
+GPU_REPO_SERVER_ARGS=(--slow '*/cuda-standin-slow_*=3')
 
 # overlay NAME: a fresh overlay with the agent, its base packages, a T4 on a fake kernel without
 # nouveau (no reboot needed), an account, and the stand-in repos as the only apt sources.
@@ -92,7 +106,7 @@ assert_contains "the agent fetched the toolkit" "cuda-toolkit-12-6_" "$by_agent"
 assert_contains "the agent fetched the kernel headers" "linux-headers-${KERNEL}_" "$by_agent"
 assert_eq ".debs apt fetched itself" "" "$(debs_by "$APT_UA")"
 chroot_agent logs cuda --state-dir "$STATE"
-assert_contains "cuda log" "the agent downloads 1 .debs" "$(cat "$OUT")"
+assert_contains "cuda log" "the agent downloads $((${#PAYLOAD_NAMES[@]} + 1)) .debs" "$(cat "$OUT")"
 assert_not_contains "cuda log" "apt downloads" "$(cat "$OUT")"
 assert_no_part_files
 
@@ -125,5 +139,58 @@ assert_rc 0
 assert_eq "packages" "$INSTALLED" "$(installed)"
 assert_eq ".debs the agent fetched" "" "$(debs_by "$AGENT_UA" | grep -v cuda-keyring_ || true)"
 assert_contains ".debs apt fetched" "cuda-toolkit-12-6_" "$(debs_by "$APT_UA")"
+
+# dpkg's packages that are unpacked but not configured (dpkg -l's "iU", "iF", ...), space separated.
+# shellcheck disable=SC2016  # dpkg-query's format, not the shell's
+not_configured() { in_chroot dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 ~ /^.[^inc]/ { print $2 }' | xargs; }
+# The payload packages' dpkg status, one "NAME: STATUS" line each.
+payloads_installed() { for package in "${PAYLOAD_NAMES[@]}"; do printf '%s: %s\n' "$package" "$(gpu_dpkg_status "$package")"; done; }
+PAYLOADS_INSTALLED=$(printf '%s: install ok installed\n' "${PAYLOAD_NAMES[@]}")
+
+#-----------------------------------------------------------------------------------------------
+section "4. the toolkit's .debs are unpacked as they arrive; apt configures them"
+overlay vm4
+run_steps "$(config)"
+assert_rc 0
+assert_eq "packages" "$INSTALLED" "$(installed)"
+assert_eq "payload packages" "$PAYLOADS_INSTALLED" "$(payloads_installed)"
+chroot_agent logs cuda --state-dir "$STATE"
+cuda_log=$(cat "$OUT")
+assert_contains "cuda log" "while the rest download" "$cuda_log"
+assert_not_contains "cuda log: every .deb unpacked ahead" "apt installs what it left" "$cuda_log"
+# dpkg took the quick ones, in groups as they arrived, before the slow one was there.
+slow_arrived=$(grep -n -m1 '^cuda-standin-slow_.*: .*downloaded, verified' <<<"$cuda_log" | cut -d: -f1)
+unpacked_before=$(head -n "${slow_arrived:-0}" <<<"$cuda_log" | grep -- '--unpack ' || true)
+for package in "${PAYLOAD_NAMES[@]:0:4}" cuda-toolkit-12-6; do
+  assert_contains "unpacked before the slow .deb was there" "/${package}_" "$unpacked_before"
+done
+auto=$(in_chroot apt-mark showauto)
+for package in "${PAYLOAD_NAMES[@]}"; do assert_contains "automatically installed" "$package" "$auto"; done
+assert_contains "installed by hand" "cuda-toolkit-12-6" "$(in_chroot apt-mark showmanual)"
+assert_eq "unconfigured packages" "" "$(not_configured)"
+
+#-----------------------------------------------------------------------------------------------
+section "5. a toolkit .deb nobody can fetch: the install fails, what dpkg unpacked ahead is purged"
+overlay vm5
+printf '[{"path": "cuda-standin-missing_.*\\\\.deb$", "answer": 404}]\n' >"$GPU_FAULTS"
+run_steps "$(config)"
+assert_rc 1  # a step failed (README "Exit codes"): apt could not fetch it either
+chroot_agent logs cuda --state-dir "$STATE"
+cuda_log=$(cat "$OUT")
+
+assert_contains "cuda log" "while the rest download" "$cuda_log"
+assert_contains "cuda log" "dpkg purges the" "$cuda_log"
+assert_eq "unconfigured packages" "" "$(not_configured)"
+assert_eq "the toolkit" "" "$(gpu_dpkg_status cuda-toolkit-12-6)"
+assert_eq "a payload unpacked ahead" "" "$(gpu_dpkg_status cuda-standin-cudart)"
+in_chroot apt-get check >"$TEST_TMP/apt-check.out" 2>&1 || fail "apt-get check after the failed install" "$(cat "$TEST_TMP/apt-check.out")"
+: >"$GPU_FAULTS"
+run_steps "$(config)"
+assert_rc 0
+assert_eq "packages" "$INSTALLED" "$(installed)"
+assert_eq "payload packages" "$PAYLOADS_INSTALLED" "$(payloads_installed)"
+chroot_agent logs cuda --state-dir "$STATE"
+# The failed run's .debs stayed in apt's folder, so only the missing one is fetched.
+assert_contains "cuda log, second attempt" "the agent downloads 1 .debs" "$(sed -n '/ attempt 2, /,$p' "$OUT")"
 
 echo "PASS $TEST_NAME"

@@ -129,7 +129,7 @@ TEST_CASE("python_of_explicit_list: the env's Python version from the list's pyt
   CHECK_FALSE(steps::python_of_explicit_list(""));
 }
 
-TEST_CASE("parse_print_uris: URI, file name, size and SHA256 of each line apt prints") {
+TEST_CASE("parse_print_uris: URI, package, file name, size and SHA256 of each line apt prints") {
   const std::string sha(64, 'd');
   const auto archives = steps::parse_print_uris(
       "'http://deb.debian.org/debian/pool/main/c/curl/curl_7.74.0-1.3%2bdeb11u13_amd64.deb' "
@@ -147,12 +147,14 @@ TEST_CASE("parse_print_uris: URI, file name, size and SHA256 of each line apt pr
   REQUIRE(archives->size() == 4);
   CHECK((*archives)[0].uri == "http://deb.debian.org/debian/pool/main/c/curl/curl_7.74.0-1.3%2bdeb11u13_amd64.deb");
   CHECK((*archives)[0].file_name == "curl_7.74.0-1.3+deb11u13_amd64.deb");
+  CHECK((*archives)[0].package == "curl");
   CHECK((*archives)[0].size == 270468);
   CHECK((*archives)[0].sha256 == sha);
   CHECK((*archives)[1].file_name == "git_1%3a2.30.2-1+deb11u2_amd64.deb");
   CHECK((*archives)[1].sha256.empty());  // not a SHA256: left to apt
   CHECK((*archives)[2].sha256.empty());
   CHECK((*archives)[2].size == 40000000);
+  CHECK((*archives)[2].package == "cuda-nvcc-12-8");  // apt installs it by this name
   CHECK((*archives)[3].sha256 == std::string(64, 'e'));
 }
 

@@ -91,7 +91,7 @@ PY
 # boot ended first) and RC; KIND none: no kill.
 # shellcheck disable=SC2034,SC2153  # LAST_CMD is tests/e2e/lib.sh's, BOOTS vm/lib.sh's
 chaos_boot() {
-  local kind=$1 trigger=$2 arg=$3 delay=$4 pid started fired="" apt_seen=0 line err
+  local kind=$1 trigger=$2 arg=$3 delay=$4 pid started fired="" apt_seen=0 line err command_line
   local -A seen=()
   BOOT_NUMBER=$((BOOT_NUMBER + 1))
   err=$BOOTS/$BOOT_NUMBER.err
@@ -115,8 +115,9 @@ chaos_boot() {
           apt_seen=$((apt_seen + 1))
           ((apt_seen >= arg)) || continue
           sleep "$(ms_to_s "$delay")"
-          if [[ -e /proc/${line%% *} ]]; then
-            fired="while ${line#* } ran ($(tr '\0' ' ' <"/proc/${line%% *}/cmdline" 2>/dev/null | cut -c1-80)), $delay ms after it started"
+          # Short-lived (dpkg --unpack of one group): it may be gone by now, which is no firing.
+          if command_line=$(tr '\0' ' ' 2>/dev/null <"/proc/${line%% *}/cmdline") && [[ -n $command_line ]]; then
+            fired="while ${line#* } ran (${command_line:0:80}), $delay ms after it started"
           fi
           break
         done < <(vm_pids_of apt-get dpkg)
