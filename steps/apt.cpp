@@ -37,6 +37,12 @@ std::string archives_dir(const plan::StepRun& run) {
   return "/var/cache/apt/archives";
 }
 
+// How a probed command went wrong: "exited with status 1: <its last output>", or why it did not run.
+std::string what_went_wrong(const util::Result<os::CommandResult>& result) {
+  if (!result) return result.error().message;
+  return result->describe() + ": " + std::string(util::trim(result->output_tail));
+}
+
 // dpkg --unpack of `debs`; what it could not unpack (a Pre-Depends not yet configured, a conflict
 // apt resolves by its ordering) is left to apt, so a failure here is only noted.
 void unpack_ahead(const plan::StepRun& run, const std::vector<std::string>& debs) {
@@ -48,12 +54,8 @@ void unpack_ahead(const plan::StepRun& run, const std::vector<std::string>& debs
   unpack.argv.insert(unpack.argv.end(), debs.begin(), debs.end());
   unpack.env = apt_env();
   const auto unpacked = run.probe(unpack);
-  if (!unpacked || !unpacked->ok()) {
-    run.note("dpkg --unpack " +
-             (unpacked ? unpacked->describe() + ": " + std::string(util::trim(unpacked->output_tail))
-                       : unpacked.error().message) +
-             "; apt installs what it left");
-  }
+  if (!unpacked || !unpacked->ok())
+    run.note("dpkg --unpack " + what_went_wrong(unpacked) + "; apt installs what it left");
 }
 
 // dpkg's state of each of `names` it knows: the second letter of dpkg-query's db:Status-Abbrev
@@ -70,6 +72,33 @@ std::map<std::string, char> dpkg_states(const plan::StepRun& run, const std::vec
     if (words.size() >= 2 && words[1].size() >= 2) states[words[0]] = words[1][1];
   }
   return states;
+}
+
+// After a failed install: what dpkg unpacked ahead (or apt, before it failed) among `planned` and
+// nobody configured goes again (purged: none of it was there before), so that the next install
+// starts from what was there; the .debs stay cached.
+void purge_unconfigured(const plan::StepRun& run, const std::vector<std::string>& planned) {
+  std::vector<std::string> pending;
+  for (const auto& [name, state] : dpkg_states(run, planned)) {
+    if (state != 'i' && state != 'n' && state != 'c') pending.push_back(name);
+  }
+  if (pending.empty() || !wait_for_dpkg(run, k_lock_wait)) return;
+  run.note("apt's install failed: dpkg purges the " + std::to_string(pending.size()) +
+           " packages it unpacked ahead, which apt did not configure");
+  os::Command purge{.argv = {"dpkg", "--purge"}};
+  purge.argv.insert(purge.argv.end(), pending.begin(), pending.end());
+  purge.env = apt_env();
+  if (const auto purged = run.probe(purge); !purged || !purged->ok())
+    run.note("dpkg --purge " + what_went_wrong(purged) + "; `apt-get -f install` finishes or removes them");
+}
+
+// As apt marks what it pulls in, so that `apt autoremove` takes them once nothing needs them.
+void mark_automatic(const plan::StepRun& run, const std::vector<std::string>& pulled_in) {
+  if (pulled_in.empty()) return;
+  os::Command mark{.argv = {"apt-mark", "auto", "--"}};
+  mark.argv.insert(mark.argv.end(), pulled_in.begin(), pulled_in.end());
+  if (const auto marked = run.probe(mark); !marked || !marked->ok())
+    run.note("apt-mark auto " + what_went_wrong(marked) + ": the packages dpkg unpacked ahead stay marked as manual");
 }
 
 }  // namespace
@@ -175,9 +204,7 @@ std::vector<std::string> fetch_apt_archives(const plan::StepRun& run, const std:
   print.capture_stdout = true;
   const auto printed = run.probe(print);
   if (!printed || !printed->ok()) {
-    run.note("apt downloads by itself: apt-get --print-uris " +
-             (printed ? printed->describe() + ": " + std::string(util::trim(printed->output_tail))
-                      : printed.error().message));
+    run.note("apt downloads by itself: apt-get --print-uris " + what_went_wrong(printed));
     return {};
   }
   auto archives = parse_print_uris(printed->stdout_text);
@@ -189,7 +216,7 @@ std::vector<std::string> fetch_apt_archives(const plan::StepRun& run, const std:
   std::vector<net::QueuedDownload> queue;
   std::uint64_t bytes = 0;
   for (const auto& archive : *archives) {
-    if (archive.sha256.empty() || !(archive.uri.starts_with("http://") || archive.uri.starts_with("https://"))) {
+    if (archive.sha256.empty() || !is_http_url(archive.uri)) {
       run.note("apt downloads " + archive.file_name + " itself (" + archive.uri +
                (archive.sha256.empty() ? ", no SHA256 in its index)" : ")"));
       continue;
@@ -274,31 +301,10 @@ util::Result<void> apt_get_install(const plan::StepRun& run, const std::vector<s
   arguments.insert(arguments.end(), pulled_in.begin(), pulled_in.end());
   auto installed = apt_get(run, arguments);
   if (planned.empty()) return installed;
-  if (!installed) {
-    // What dpkg unpacked ahead (or apt, before it failed) and nobody configured goes again
-    // (purged: none of it was there before), so that the next install starts from what was
-    // there; the .debs stay cached.
-    std::vector<std::string> pending;
-    for (const auto& [name, state] : dpkg_states(run, planned)) {
-      if (state != 'i' && state != 'n' && state != 'c') pending.push_back(name);
-    }
-    if (!pending.empty() && wait_for_dpkg(run, k_lock_wait)) {
-      run.note("apt's install failed: dpkg purges the " + std::to_string(pending.size()) +
-               " packages it unpacked ahead, which apt did not configure");
-      os::Command purge{.argv = {"dpkg", "--purge"}};
-      purge.argv.insert(purge.argv.end(), pending.begin(), pending.end());
-      purge.env = apt_env();
-      if (const auto purged = run.probe(purge); !purged || !purged->ok())
-        run.note("dpkg --purge failed; `apt-get -f install` finishes or removes them");
-    }
-    return installed;
-  }
-  // As apt marks what it pulls in: `apt autoremove` takes them once nothing needs them.
-  if (!pulled_in.empty()) {
-    os::Command mark{.argv = {"apt-mark", "auto", "--"}};
-    mark.argv.insert(mark.argv.end(), pulled_in.begin(), pulled_in.end());
-    if (const auto marked = run.probe(mark); !marked || !marked->ok())
-      run.note("apt-mark auto failed: the packages dpkg unpacked ahead stay marked as installed by hand");
+  if (installed) {
+    mark_automatic(run, pulled_in);
+  } else {
+    purge_unconfigured(run, planned);
   }
   return installed;
 }

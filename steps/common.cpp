@@ -100,12 +100,16 @@ util::Result<void> save_download_pin(const os::Files& files, const Paths& paths,
   return files.write_atomic(paths.dataset_pins_file(), pins.dump(1) + "\n", 0600);
 }
 
+std::string held_sha256(const plan::StepRun& run, const std::string& url, const std::string& sha256) {
+  if (!sha256.empty()) return sha256;
+  return pinned_sha256(read_download_pins(run.system().files(), run.context().paths), url).value_or("");
+}
+
 util::Result<std::string> download_pinned(const plan::StepRun& run, const std::string& url, const std::string& name,
                                           const std::string& sha256) {
   const auto& files = run.system().files();
   const auto& paths = run.context().paths;
-  const std::string held_to =
-      !sha256.empty() ? sha256 : pinned_sha256(read_download_pins(files, paths), url).value_or("");
+  const std::string held_to = held_sha256(run, url, sha256);
   std::string computed;
   auto cached = download_to_cache(run, url, name, held_to, "", std::nullopt, held_to.empty() ? &computed : nullptr);
   if (!cached || computed.empty()) return cached;

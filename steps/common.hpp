@@ -41,6 +41,9 @@ plan::ExpectedDownload expected_file(const plan::Context& context, const std::st
 // "Anaconda3-2018.12-Linux-x86_64.sh" from its URL (without a query or fragment).
 std::string file_name_of(const std::string& url);
 
+// Whether the agent's downloader can fetch `text` (an http:// or https:// URL).
+inline bool is_http_url(std::string_view text) { return text.starts_with("https://") || text.starts_with("http://"); }
+
 // Where downloads are kept (root's; files there are readable by the user's processes).
 
 // Downloads `url` into the cache as `name` (verified with sha256 or md5 when given), logging
@@ -63,8 +66,10 @@ std::optional<std::string> pinned_sha256(const nlohmann::json& pins, const std::
 // pin at the same time keep each other's pins).
 util::Result<void> save_download_pin(const os::Files& files, const Paths& paths, const std::string& url,
                                      const std::string& sha256);
-// download_to_cache held to `sha256` when given, else to the sha256 pinned at the first download
-// of `url` (and pinned now, when this is the first).
+// The sha256 a download of `url` is held to: `sha256` when given, else the one pinned at its first
+// download; empty when there is neither.
+std::string held_sha256(const plan::StepRun& run, const std::string& url, const std::string& sha256);
+// download_to_cache held to held_sha256(url, sha256) (and pinned now, when this is the first download).
 util::Result<std::string> download_pinned(const plan::StepRun& run, const std::string& url, const std::string& name,
                                           const std::string& sha256);
 

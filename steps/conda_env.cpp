@@ -37,8 +37,6 @@ std::string last_phase(const std::string& output) {
   return best;
 }
 
-bool is_url(const std::string& text) { return text.starts_with("https://") || text.starts_with("http://"); }
-
 // The metapackage whose pins make the env without a solve: with conda_env.metapackage_channel set,
 // no list or environment file given, and the packages one `name=version` spec (anaconda=2018.12).
 std::optional<MetapackageSpec> metapackage_of(const config::Config& config) {
@@ -178,7 +176,7 @@ class CondaEnvStep : public plan::Step {
       // An @EXPLICIT list is linked as it is: no repodata is read and nothing is solved (conda
       // 4.5.12 and 24.3 conda/cli/install.py: an @EXPLICIT --file returns before the solver).
       std::string list = explicit_file;
-      if (is_url(explicit_file)) {
+      if (is_http_url(explicit_file)) {
         auto cached = download_explicit_list(run, explicit_file);
         if (!cached) return std::unexpected(cached.error());
         list = *cached;
@@ -323,7 +321,7 @@ class CondaEnvStep : public plan::Step {
   // How a downloaded list is verified, for `plan`.
   static std::string list_check(const plan::Context& context) {
     const std::string url = context.config.string("conda_env.explicit_file");
-    if (!is_url(url)) return "";
+    if (!is_http_url(url)) return "";
     if (const auto given = context.config.string("conda_env.explicit_sha256"); !given.empty())
       return "; sha256 " + given.substr(0, 12) + "... from conda_env.explicit_sha256";
     if (const auto pinned = pinned_sha256(read_download_pins(context.system.files(), context.paths), url))

@@ -187,7 +187,7 @@ std::optional<std::string> why_no_prefetch(const plan::Context& context) {
   if (!config.string("conda_env.environment_file").empty())
     return "conda_env.environment_file decides the env's Python: the pytorch step fetches torch once the env exists";
   const auto list = config.string("conda_env.explicit_file");
-  if (!list.empty() && !list.starts_with("https://") && !list.starts_with("http://"))
+  if (!list.empty() && !is_http_url(list))
     return "conda_env.explicit_file is a file of the VM, read by conda as the user: the pytorch step fetches torch "
            "once the env exists";
   return std::nullopt;

@@ -29,9 +29,7 @@ std::expected<std::string, std::string> env_python_version(const plan::StepRun& 
   const auto answer = net::http_request(run.http(), request);
   if (!answer) return std::unexpected(url + ": " + answer.error().message);
   if (answer->status != 200) return std::unexpected(url + " answered HTTP " + std::to_string(answer->status));
-  auto expected = run.config().string("conda_env.explicit_sha256");
-  if (expected.empty())
-    expected = pinned_sha256(read_download_pins(run.system().files(), run.context().paths), url).value_or("");
+  const auto expected = held_sha256(run, url, run.config().string("conda_env.explicit_sha256"));
   if (!expected.empty() && util::sha256_hex(answer->body) != expected)
     return std::unexpected(url + ": sha256 mismatch (the conda-env step says more)");
   auto python = python_of_explicit_list(answer->body);
