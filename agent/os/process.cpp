@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -33,6 +34,12 @@ constexpr std::size_t k_tail_lines = 20;
 constexpr std::size_t k_tail_bytes = 16384;
 constexpr std::size_t k_max_captured = 64u << 20;
 constexpr auto k_kill_grace = std::chrono::seconds(5);
+// Command::low_priority. ioprio_set(2): IOPRIO_WHO_PROCESS is 1, the value is the class shifted
+// by IOPRIO_CLASS_SHIFT (13) ORed with the level; IOPRIO_CLASS_BE is 2, level 7 its lowest. Spelled
+// out because glibc has no wrapper and older kernel headers no <linux/ioprio.h>.
+constexpr int k_low_priority_nice = 19;
+constexpr int k_ioprio_who_process = 1;
+constexpr int k_low_priority_ioprio = (2 << 13) | 7;
 // After the main child exits, output still held open by a daemon it left behind is read only
 // this long, so a stray background process cannot hang the agent.
 constexpr auto k_drain_after_exit = std::chrono::milliseconds(500);
@@ -214,6 +221,12 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
     // A session of its own, so no controlling terminal: a child on root's terminal could push
     // keystrokes into root's shell (TIOCSTI). It is also the process group the timeout ends.
     if (::setsid() < 0) child_fail(error_write.get(), errno);
+    // Best effort, before setuid (raising niceness needs no privilege either way): a kernel that
+    // refuses an I/O class still runs the command.
+    if (command.low_priority) {
+      ::setpriority(PRIO_PROCESS, 0, k_low_priority_nice);
+      ::syscall(SYS_ioprio_set, k_ioprio_who_process, 0, k_low_priority_ioprio);
+    }
     const int stdin_fd = input_read ? input_read.get() : dev_null;
     if (stdin_fd < 0 || ::dup2(stdin_fd, STDIN_FILENO) < 0) child_fail(error_write.get(), errno);
     if (::dup2(stdout_write ? stdout_write.get() : output_write.get(), STDOUT_FILENO) < 0)

@@ -37,6 +37,9 @@ struct Command {
   bool capture_stdout = false;
   // Set from elsewhere (a signal handler) to end the command's process group early.
   const std::atomic<bool>* cancel = nullptr;
+  // Work nobody waits for (the toolkit's dpkg beside the ready path's pip): CPU niceness 19 and
+  // I/O best-effort level 7, so it takes what the waited-for work leaves and never stalls.
+  bool low_priority = false;
 };
 
 struct CommandResult {

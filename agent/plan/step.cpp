@@ -41,6 +41,8 @@ util::Result<os::CommandResult> StepRun::probe(os::Command command) const {
   if (command.timeout.count() == 0 || command.timeout > remaining) command.timeout = remaining;
   if (command.log_path.empty()) command.log_path = m_log_path;
   if (!command.cancel) command.cancel = m_interrupt;
+  // On 2 vCPUs the toolkit's dpkg and the env's pip install would share the CPUs evenly.
+  if (m_lane == net::Lane::after_ready) command.low_priority = true;
   if (!m_process_marker.empty()) command.env.emplace(os::k_process_marker_variable, m_process_marker);
   note("$ " + util::join(command.argv, " ") + (command.user.empty() ? "" : "   (as " + command.user + ")"));
   return system().run(command);

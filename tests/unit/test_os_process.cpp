@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -219,6 +220,19 @@ TEST_CASE("process: runs as another account with its groups, HOME, USER and LOGN
   command.cwd = "/";
   command.capture_stdout = true;
   CHECK(run(command, accounts).stdout_text == "65534:65534:65534 44:/nonexistent:nobody:nobody\n");
+}
+
+TEST_CASE("process: low_priority runs the child at niceness 19 and I/O best-effort level 7, and nothing else lower") {
+  // Field 19 of /proc/PID/stat is the niceness (proc(5)); util-linux's ionice without arguments
+  // prints the calling process's class and level.
+  os::Command command;
+  command.argv = {"sh", "-c", "cut -d' ' -f19 /proc/self/stat; ionice"};
+  command.capture_stdout = true;
+  const auto normal = run(command).stdout_text;
+  CHECK(util::lines(normal).front() == std::to_string(::getpriority(PRIO_PROCESS, 0)));
+  CHECK(normal.find("prio 7") == std::string::npos);
+  command.low_priority = true;
+  CHECK(run(command).stdout_text == "19\nbest-effort: prio 7\n");
 }
 
 TEST_CASE("process: a child has no controlling terminal, even when the agent runs on one (no TIOCSTI into root's)") {

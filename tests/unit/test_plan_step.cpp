@@ -201,3 +201,15 @@ TEST_CASE("StepRun::unlogged: no log and no process marker; the deadline and int
   CHECK(command.timeout <= std::chrono::minutes(10));
   CHECK_FALSE(plan::StepRun::unlogged(context, "verify", std::chrono::minutes(1)).interrupted());
 }
+
+TEST_CASE("StepRun: the commands of a step nobody waits for run at low priority, the ready path's do not") {
+  Machine machine(k_jammy);
+  const auto context = machine.context();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  for (const auto lane : {net::Lane::ready_path, net::Lane::after_ready}) {
+    const plan::StepRun run(context, "cuda", "", deadline, nullptr, "", nullptr, lane);
+    machine.system->expect({"dpkg", "--unpack"});
+    REQUIRE(run.probe(os::Command{.argv = {"dpkg", "--unpack"}}));
+    CHECK(machine.system->commands().back().low_priority == (lane == net::Lane::after_ready));
+  }
+}
