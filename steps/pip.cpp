@@ -123,6 +123,48 @@ util::Result<void> fetch_wheels(const plan::StepRun& run, const std::vector<Repo
   return {};
 }
 
+// What torch-wheels fetched, named beside the wheels: pip_install takes them as they are when they
+// are for the same requirements and index. A wheel is only ever there whole and verified (the
+// downloader renames it into place after its sha256 matched), in a folder only root writes.
+constexpr std::string_view k_prefetch_manifest = "prefetched.json";
+
+std::string manifest_path(const plan::StepRun& run) {
+  return run.context().paths.wheels_dir() + "/" + std::string(k_prefetch_manifest);
+}
+
+nlohmann::json manifest_key(const std::vector<std::string>& requirements, const std::vector<std::string>& index_args) {
+  return {{"version", 1}, {"requirements", requirements}, {"index", index_args}};
+}
+
+// Whether every wheel torch-wheels fetched for these requirements is in the folder.
+bool prefetched_for(const plan::StepRun& run, const std::vector<std::string>& requirements,
+                    const std::vector<std::string>& index_args) {
+  const auto& files = run.system().files();
+  const auto text = files.read(manifest_path(run), 1u << 20);
+  if (!text) return false;
+  const auto manifest = nlohmann::json::parse(*text, nullptr, false);
+  if (!manifest.is_object() || !manifest.contains("wheels") || !manifest["wheels"].is_array()) return false;
+  auto key = manifest;
+  key.erase("wheels");
+  if (key != manifest_key(requirements, index_args)) return false;
+  const auto folder = run.context().paths.wheels_dir();
+  return std::ranges::all_of(manifest["wheels"], [&](const nlohmann::json& name) {
+    return name.is_string() && plain_wheel_name(name.get<std::string>()) &&
+           files.exists(folder + "/" + name.get<std::string>());
+  });
+}
+
+// pip installs from the folder alone: --no-index reads nothing but it (pip install --help).
+util::Result<void> install_from_folder(const plan::StepRun& run, const std::string& python,
+                                       const std::vector<std::string>& requirements) {
+  auto argv = pip_argv(python,
+                       {"install", "--no-input", "--disable-pip-version-check", "--progress-bar", "off", "--no-index",
+                        "--find-links", run.context().paths.wheels_dir()},
+                       requirements);
+  if (auto installed = run.run(as_user(run, argv)); !installed) return std::unexpected(installed.error());
+  return {};
+}
+
 }  // namespace
 
 std::string pip_version_of(std::string_view version_output) {
@@ -219,6 +261,11 @@ std::optional<std::string> prefetch_wheels(const plan::StepRun& run, const std::
   run.note("base's pip resolves " + std::to_string(wheels->size()) + " wheels for Python " + python_version +
            "; the agent downloads them into " + run.context().paths.wheels_dir());
   if (auto fetched = fetch_wheels(run, *wheels); !fetched) return fetched.error().message;
+  auto manifest = manifest_key(requirements, index_args);
+  manifest["wheels"] = nlohmann::json::array();
+  for (const auto& wheel : *wheels) manifest["wheels"].push_back(wheel.file_name);
+  if (auto written = run.system().files().write_atomic(manifest_path(run), manifest.dump(2) + "\n", 0644); !written)
+    return written.error().message;
   return std::nullopt;
 }
 
@@ -231,17 +278,22 @@ util::Result<void> pip_install(const plan::StepRun& run, const std::string& pyth
     run.note("pip downloads by itself: " + why);
     return plain_install(run, python, requirements, index_args);
   };
+  // Asking the index again and hashing 4 GB of wheels once more would only delay `ready`; the
+  // env's pip still decides, from the folder, and what it lacks there sends it to the index.
+  if (prefetched_for(run, requirements, index_args)) {
+    run.note("the wheels torch-wheels fetched are all in " + run.context().paths.wheels_dir() +
+             ": pip installs from them without asking the index again");
+    const auto installed = install_from_folder(run, python, requirements);
+    if (installed) return {};
+    run.note("pip did not install from torch-wheels' wheels (" + installed.error().message +
+             "): pip resolves against the index again");
+  }
   auto wheels = resolve(run, python, requirements, index_args);
   if (!wheels) return fall_back(wheels.error());
   run.note("pip would install " + std::to_string(wheels->size()) + " wheels; the agent downloads them into " +
            run.context().paths.wheels_dir());
   if (auto fetched = fetch_wheels(run, *wheels); !fetched) return fall_back(fetched.error().message);
-  // --no-index: pip reads nothing but the folder (pip install --help).
-  auto argv = pip_argv(python,
-                       {"install", "--no-input", "--disable-pip-version-check", "--progress-bar", "off", "--no-index",
-                        "--find-links", run.context().paths.wheels_dir()},
-                       requirements);
-  if (auto installed = run.run(as_user(run, argv)); !installed) {
+  if (auto installed = install_from_folder(run, python, requirements); !installed) {
     return fall_back("pip install --no-index from the downloaded wheels failed: " + installed.error().message);
   }
   return {};

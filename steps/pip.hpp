@@ -43,8 +43,9 @@ std::optional<std::string> python_of_explicit_list(std::string_view list);
 
 // Before the env exists: the pip of `base_python` (conda's base) resolves the requirements for
 // the env's Python `python_version` ("3.12"), and the agent downloads those wheels into
-// <cache-dir>/wheels, where pip_install's own resolution finds them and only verifies them. What
-// the env's pip later wants beyond them it fetches then; what it does not want it removes.
+// <cache-dir>/wheels, named in its prefetched.json once all are there: pip_install for the same
+// requirements and index installs from them without resolving against the index again. When the
+// env's pip finds them short of what it needs, pip_install resolves and fetches the rest.
 // nullopt when every wheel is there, else why nothing (or not all) was fetched: a pip older than
 // k_pip_metadata_only_dry_run, a resolution that fails, a download that fails.
 std::optional<std::string> prefetch_wheels(const plan::StepRun& run, const std::string& base_python,
@@ -56,8 +57,10 @@ std::optional<std::string> prefetch_wheels(const plan::StepRun& run, const std::
 // together. With downloads.accelerate_pip_apt and a pip >= k_pip_metadata_only_dry_run, pip
 // resolves first (`--dry-run --report -`), the agent downloads the wheels it named (several at
 // once, each over several connections, verified against the index's sha256) into
-// <cache-dir>/wheels, and pip installs from there alone (`--no-index --find-links`). Anything
-// else, or any failure on the way, is the plain install, its reason in the step's log.
+// <cache-dir>/wheels, and pip installs from there alone (`--no-index --find-links`); when
+// prefetch_wheels already fetched every wheel for these requirements, pip installs from them
+// first and resolves only if that fails. Anything else, or any failure on the way, is the plain
+// install, its reason in the step's log.
 util::Result<void> pip_install(const plan::StepRun& run, const std::string& python,
                                const std::vector<std::string>& requirements,
                                const std::vector<std::string>& index_args);

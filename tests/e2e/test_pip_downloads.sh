@@ -9,15 +9,16 @@
 # request's User-Agent.
 #   1. pip 26.2 (Debian's python3-pip-whl from sid, as no PyPI is reachable): base's pip resolves
 #      torch for the env's Python (--python-version) and the agent downloads every wheel, each byte
-#      once, before the env's pip resolves again (index pages and .metadata files only) and finds
-#      them all there; pip installs with --no-index from the agent's cache (a wheel request by pip
-#      gets a 500 all along)
+#      once; the env's pip installs them with --no-index from the agent's cache, asking the index
+#      nothing (a wheel request by pip gets a 500 all along)
 #   2. pip 23.0 (Debian 12's own): its --dry-run would download every wheel, so torch-wheels fetches
 #      nothing and pip installs by itself, and both steps' logs say why
 #   3. pip 26.2, but the agent gets a corrupt nvidia-cudnn wheel: torch-wheels says so, and pip
 #      installs by itself
 #   4. pip 26.2, the env from an @EXPLICIT list on the server: torch-wheels reads the list itself
 #      (conda-env has not yet) and resolves for its python package's 3.11
+#   5. pip 26.2, a prefetched wheel cut short in the cache before pytorch: pip's install from the
+#      cache fails, so the env's pip resolves against the index and the agent fetches that one again
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2034  # chroot.sh's: a Debian 12 tree with python3-venv
 CHROOT_SUITE=bookworm CHROOT_INCLUDE=python3-venv
@@ -148,6 +149,7 @@ torch_probe() {
   in_chroot su - student -c "$ENV/bin/python -c 'import torch, torchvision; print(torch.__version__, torch.version.cuda, torchvision.__version__)'"
 }
 step_log() { chroot_agent logs "$1" --state-dir "$STATE"; cat -- "$OUT"; }
+PREFETCHED_NOTE="the wheels torch-wheels fetched are all in $CACHE: pip installs from them without asking the index again"
 pytorch_log() { step_log pytorch; }
 
 #-----------------------------------------------------------------------------------------------
@@ -160,21 +162,21 @@ assert_eq "env pip" "pip $NEW_PIP_VERSION" "$(in_chroot su - student -c "$ENV/bi
 assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch_probe)"
 assert_eq "times the agent fetched each wheel" "$(every_wheel 1)" "$(wheel_times "$AGENT_UA")"
 assert_eq "times pip fetched each wheel" "$(every_wheel 0)" "$(wheel_times "$PIP_UA")"
-# Each project's page once per resolution (base's pip, then the env's); the metadata of every
-# wheel, the newer torchvision's too (pip reads it to learn that it requires torch 2.7.0).
-assert_eq "pip's requests (index pages and PEP 658 metadata only)" "metadata=56 page=54" "$(pip_requests)"
+# Each project's page once, by base's pip (the env's pip installs from the cache and asks the index
+# nothing); the metadata of every wheel, the newer torchvision's too (pip reads it to learn that it
+# requires torch 2.7.0).
+assert_eq "pip's requests (index pages and PEP 658 metadata only)" "metadata=28 page=27" "$(pip_requests)"
 log=$(step_log torch-wheels)
 assert_contains "torch-wheels log" "base's pip resolves 27 wheels for Python 3.11; the agent downloads them into $CACHE" "$log"
 assert_contains "torch-wheels log" "--ignore-installed --python-version 3.11 --only-binary=:all:" "$log"
 assert_not_contains "torch-wheels log" "wait for the pytorch step" "$log"
 log=$(pytorch_log)
-assert_contains "pytorch log" "pip would install 27 wheels; the agent downloads them into $CACHE" "$log"
-# What torch-wheels fetched is only verified here: 27 wheels already there.
-assert_eq "wheels the pytorch step found already there" 27 "$(grep -c ', already there, verified' <<<"$log")"
+assert_contains "pytorch log" "$PREFETCHED_NOTE" "$log"
+assert_not_contains "pytorch log" "--dry-run" "$log"
 assert_contains "pytorch log" "--no-index --find-links $CACHE torch==$TORCH torchvision" "$log"
 assert_contains "pytorch log" "torch $TORCH built for CUDA 12.6, torchvision $TORCHVISION" "$log"
 assert_not_contains "pytorch log" "pip downloads by itself" "$log"
-assert_eq "the cache (root's, world-readable)" "$(sed 's/$/ 644 0/' "$TEST_TMP/installed-wheels" | xargs)" \
+assert_eq "the cache (root's, world-readable)" "$({ cat "$TEST_TMP/installed-wheels"; echo prefetched.json; } | sort | sed 's/$/ 644 0/' | xargs)" \
   "$(find "$R$CACHE" -mindepth 1 -printf '%f %m %U\n' | sort | xargs)"
 assert_eq "the cache folder" "755 0" "$(stat -c '%a %u' -- "$R$CACHE")"
 
@@ -236,6 +238,26 @@ print(sum(1 for e in entries if e["path"] == "/conda/explicit.txt" and (e.get("u
           and e["range"] != "bytes=0-0"))
 PY
 )"
-assert_eq "wheels the pytorch step found already there" 27 "$(pytorch_log | grep -c ', already there, verified')"
+assert_contains "pytorch log" "$PREFETCHED_NOTE" "$(pytorch_log)"
+
+#-----------------------------------------------------------------------------------------------
+section "5. pip $NEW_PIP_VERSION, a prefetched wheel cut short in the cache: pip's install from it fails, the agent resolves and fetches it again"
+overlay vm-cut new
+faults "[{\"path\": \"\\\\.whl\$\", \"user_agent\": \"$PIP_UA\", \"answer\": 500}]"
+STEPS=${STEPS%,pytorch} run_steps
+assert_rc 0
+CUT=$(grep -m1 '^filelock-' "$TEST_TMP/installed-wheels")
+[[ -n $CUT && -f $R$CACHE/$CUT ]] || fail "no filelock wheel in the cache after torch-wheels"
+truncate -s 100 -- "$R$CACHE/$CUT"
+run_steps
+assert_rc 0
+assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch_probe)"
+log=$(pytorch_log)
+assert_contains "pytorch log" "$PREFETCHED_NOTE" "$log"
+assert_contains "pytorch log" "pip did not install from torch-wheels' wheels (" "$log"
+assert_contains "pytorch log" "pip would install 27 wheels; the agent downloads them into $CACHE" "$log"
+assert_eq "wheels the pytorch step found already there" 26 "$(grep -c ', already there, verified' <<<"$log")"
+assert_eq "times the agent fetched the cut wheel" "$CUT 2" "$(wheel_times "$AGENT_UA" | grep "^$CUT ")"
+assert_not_contains "pytorch log" "pip downloads by itself" "$log"
 
 echo "PASS $TEST_NAME"
