@@ -8,6 +8,8 @@
 #include <regex>
 #include <thread>
 
+#include "agent/core/exit_codes.hpp"
+#include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 
@@ -148,6 +150,37 @@ bool dpkg_interrupted(const os::Files& files) {
   return pending && !pending->empty();
 }
 
+util::Failure apt_failure(util::Failure failure, std::string_view output) {
+  // apt's own words (apt 2.6.1's source; the agent runs it under LANG=C.UTF-8, so in English):
+  // "You don't have enough free space in %s." (apt-private/private-download.cc), and for each file
+  // it could not have, "Failed to fetch %s  %s" (the same file, apt-pkg/update.cc,
+  // apt-pkg/acquire-item.cc), its reason "Hash Sum mismatch" when the bytes were not the index's.
+  const auto lines = util::lines(output);
+  const auto said = [&](std::string_view words) {
+    return std::ranges::find_if(lines, [&](const std::string& line) { return line.find(words) != std::string::npos; });
+  };
+  if (const auto full = said("You don't have enough free space in"); full != lines.end()) {
+    failure.message = "apt has no room for its downloads: " + std::string(util::trim(*full)) +
+                      "; free some disk space (or give the VM a larger disk), then run again";
+    failure.exit_code = static_cast<int>(ExitCode::no_space);
+    return failure;
+  }
+  const auto fetch = said("Failed to fetch ");
+  if (fetch == lines.end()) return failure;
+  std::string what = util::redact_credentials(util::trim(*fetch));
+  if (what.starts_with("E: ") || what.starts_with("W: ")) what.erase(0, 3);
+  if (what.find("Hash Sum mismatch") != std::string::npos) {
+    failure.message = "apt got other bytes than its index names: " + what +
+                      " (a mirror being updated, or a proxy changing files); run again later";
+    failure.exit_code = static_cast<int>(ExitCode::checksum);
+  } else {
+    failure.message = "apt could not download what it needs: " + what +
+                      "; check the VM's network and its apt sources, then run again";
+    failure.exit_code = static_cast<int>(ExitCode::network);
+  }
+  return failure;
+}
+
 util::Result<void> wait_for_dpkg(const plan::StepRun& run, std::chrono::seconds limit) {
   auto& system = run.system();
   const auto started = system.now();
@@ -184,12 +217,16 @@ util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::stri
   command.argv = {"apt-get", "-q", "-y", "-o", "Dpkg::Options::=--force-confdef", "-o",
                   "Dpkg::Options::=--force-confold",
                   // apt >= 1.9.11 waits for the lock itself; older ones ignore the option.
-                  "-o", "DPkg::Lock::Timeout=600"};
+                  "-o", "DPkg::Lock::Timeout=600",
+                  // The default since apt 2.3.2 (its changelog); 0 before it (Ubuntu 18.04, 20.04).
+                  "-o", "Acquire::Retries=3"};
   command.argv.insert(command.argv.end(), arguments.begin(), arguments.end());
   command.env = env;
-  auto result = run.run(command);
+  const std::string shown = util::join(command.argv, " ");
+  auto result = run.probe(command);
   if (!result) return std::unexpected(result.error());
-  return {};
+  if (result->ok()) return {};
+  return std::unexpected(apt_failure(run.failure_of(shown, *result), result->output_tail));
 }
 
 std::vector<std::string> fetch_apt_archives(const plan::StepRun& run, const std::vector<std::string>& packages,

@@ -24,6 +24,12 @@ bool dpkg_interrupted(const os::Files& files);
 // minutes), saying so every 30 s; fails after `limit`.
 util::Result<void> wait_for_dpkg(const plan::StepRun& run, std::chrono::seconds limit);
 
+// A failed apt-get's failure, made precise by what apt printed (`output`, its last lines): a
+// download apt could not make is the network's exit code (6), or the checksum's (7) when the
+// bytes did not match apt's index, and no room for the .debs is the disk's (8); the message then
+// names the file and the fix. Anything else is returned as it came.
+util::Failure apt_failure(util::Failure failure, std::string_view output);
+
 // apt-get, non-interactive, keeping existing config files, waiting for the lock first and repairing
 // an interrupted dpkg (`dpkg --configure -a`) before it.
 util::Result<void> apt_get(const plan::StepRun& run, const std::vector<std::string>& arguments);

@@ -12,8 +12,9 @@
 #   4. the toolkit's .debs (here cuda-toolkit-12-6 and the payload packages it depends on, one of
 #      them slow to download) are unpacked by dpkg as they arrive, while the slow one downloads;
 #      apt configures them and installs the rest; what it pulled in is marked automatic
-#   5. one of the toolkit's .debs cannot be had (404 for the agent and apt): the install fails and
-#      dpkg purges what it unpacked ahead, so apt sees no broken package; the next run installs
+#   5. one of the toolkit's .debs cannot be had (404 for the agent and apt): the install fails with
+#      the network's exit code, naming the file, and dpkg purges what it unpacked ahead, so apt sees
+#      no broken package; the next run installs
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=chroot.sh
@@ -174,7 +175,9 @@ section "5. a toolkit .deb nobody can fetch: the install fails, what dpkg unpack
 overlay vm5
 printf '[{"path": "cuda-standin-missing_.*\\\\.deb$", "answer": 404}]\n' >"$GPU_FAULTS"
 run_steps "$(config)"
-assert_rc 1  # a step failed (README "Exit codes"): apt could not fetch it either
+assert_rc 6  # network failure after retries (README "Exit codes"): apt could not fetch it either
+assert_contains "the error" "apt could not download what it needs: Failed to fetch http://127.0.0.1" "$(cat "$ERR")"
+assert_contains "the error" "cuda-standin-missing_" "$(cat "$ERR")"
 chroot_agent logs cuda --state-dir "$STATE"
 cuda_log=$(cat "$OUT")
 

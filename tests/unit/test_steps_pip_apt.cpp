@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/core/exit_codes.hpp"
 #include "steps/apt.hpp"
 #include "steps/pip.hpp"
 
@@ -165,4 +166,46 @@ TEST_CASE("parse_print_uris: lines that are not apt's files are skipped; a malfo
   CHECK(steps::parse_print_uris("'http://x/a.deb' a.deb many SHA256:00\n").error().starts_with("an unexpected line"));
   CHECK(steps::parse_print_uris("'http://x/a.deb' ../a.deb 12 \n").error() == "an unexpected file name: ../a.deb");
   CHECK(steps::parse_print_uris("'http://x/a.deb' a.tar 12 \n").error() == "an unexpected file name: a.tar");
+}
+
+TEST_CASE("apt_failure: a file apt could not fetch is the network's exit code, named with the fix") {
+  // apt 2.2's last lines when a .deb answers 404 (apt-private/private-download.cc,
+  // private-install.cc print these two errors).
+  const std::string output =
+      "Err:3 http://127.0.0.1:8000/cuda/debian11/x86_64  cuda-standin-missing 1.0\n"
+      "  404  Not Found [IP: 127.0.0.1 8000]\n"
+      "E: Failed to fetch http://127.0.0.1:8000/cuda/debian11/x86_64/cuda-standin-missing_1.0_amd64.deb  404  Not "
+      "Found [IP: 127.0.0.1 8000]\n"
+      "E: Unable to fetch some archives, maybe run apt-get update or try with --fix-missing?\n";
+  const auto failure = steps::apt_failure({"apt-get install exited with status 100", 0, 0}, output);
+  CHECK(failure.exit_code == static_cast<int>(ExitCode::network));
+  CHECK(failure.message.find("cuda-standin-missing_1.0_amd64.deb  404  Not Found") != std::string::npos);
+  CHECK(failure.message.find("check the VM's network") != std::string::npos);
+  CHECK(failure.message.find("E: ") == std::string::npos);
+}
+
+TEST_CASE("apt_failure: bytes other than the index's are the checksum's exit code") {
+  const auto failure = steps::apt_failure(
+      {"apt-get update exited with status 100", 0, 0},
+      "E: Failed to fetch http://user:secret@mirror.example/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/"
+      "ab12  Hash Sum mismatch\n"
+      "E: Some index files failed to download. They have been ignored, or old ones used instead.\n");
+  CHECK(failure.exit_code == static_cast<int>(ExitCode::checksum));
+  CHECK(failure.message.find("Hash Sum mismatch") != std::string::npos);
+  CHECK(failure.message.find("secret") == std::string::npos);
+}
+
+TEST_CASE("apt_failure: no room for the .debs is the disk's exit code; anything else is left as it came") {
+  const auto full = steps::apt_failure({"apt-get install exited with status 100", 0, 0},
+                                       "E: You don't have enough free space in /var/cache/apt/archives/.\n");
+  CHECK(full.exit_code == static_cast<int>(ExitCode::no_space));
+  CHECK(full.message.find("/var/cache/apt/archives/") != std::string::npos);
+  CHECK(full.message.find("free some disk space") != std::string::npos);
+
+  const auto unmet = steps::apt_failure(
+      {"apt-get install exited with status 100: E: Unmet dependencies.", 0, 0},
+      " cuda-toolkit-12-6 : Depends: cuda-standin-cudart but it is not going to be installed\n"
+      "E: Unmet dependencies. Try 'apt --fix-broken install' with no packages (or specify a solution).\n");
+  CHECK(unmet.exit_code == 0);
+  CHECK(unmet.message == "apt-get install exited with status 100: E: Unmet dependencies.");
 }
