@@ -144,7 +144,8 @@ class DatasetsStep : public plan::Step {
                ", sha256 " + entry.result->sha256);
     }
 
-    // Unpacked by the user's own processes, into the user's folders.
+    // Unpacked by the user's own processes, into the user's folders; nothing more to download.
+    run.done_downloading();
     const std::string folder = expand_home(run.context(), run.config().string("assignments.folder"));
     for (const auto& item : todo) {
       const std::string archive = files.host_path(queue[position.at(item.url)].request.dest).string();

@@ -41,9 +41,9 @@ struct Node {
   std::string error;
   int exit_code = 0;  // a more precise exit code for a failure (network, checksum, space)
   bool reboot = false;
-  std::unique_ptr<net::TransferMeter> meter;  // the running step's downloads
-  bool on_ready_path = false;                 // the ready step or one it comes after, directly or not
-  bool holds_ready_path = false;              // running, and counted by the budget's ready path
+  std::unique_ptr<net::TransferMeter> meter;         // the running step's downloads
+  bool on_ready_path = false;                        // the ready step or one it comes after, directly or not
+  std::unique_ptr<net::ReadyPathClaim> ready_claim;  // running, and counted by the budget's ready path
 };
 
 bool counts_as_done(StepStatus status) { return status == StepStatus::done || status == StepStatus::skipped; }
@@ -276,11 +276,7 @@ class Scheduler {
 
   net::ConnectionBudget* budget() const { return m_context.http.connections.get(); }
 
-  void end_ready_path(Node& node) {
-    if (!node.holds_ready_path) return;
-    node.holds_ready_path = false;
-    if (budget()) budget()->end_ready_path();
-  }
+  static void end_ready_path(Node& node) { node.ready_claim.reset(); }
 
   void finish_without_running(Node& node, StepStatus status, const std::string& detail) {
     node.state = NodeState::finished;
@@ -302,10 +298,8 @@ class Scheduler {
     for (const auto& resource : node.step->info().resources) m_held.insert(resource);
     ++m_running;
     node.meter = std::make_unique<net::TransferMeter>();
-    if (node.on_ready_path && m_state.run.ready.empty() && budget()) {
-      budget()->begin_ready_path();
-      node.holds_ready_path = true;
-    }
+    if (node.on_ready_path && m_state.run.ready.empty() && budget())
+      node.ready_claim = std::make_unique<net::ReadyPathClaim>(budget());
     auto& record = m_state.steps[name];
     record.status = StepStatus::running;
     record.started = now();
@@ -339,7 +333,8 @@ class Scheduler {
     const plan::StepRun run(m_context, step.info().name, m_context.system.files().host_path(log),
                             Clock::now() + step_timeout(m_context.config, step.info().name), &m_cancel,
                             m_state.run.id + "/" + step.info().name, node.meter.get(),
-                            node.on_ready_path ? net::Lane::ready_path : net::Lane::after_ready);
+                            node.on_ready_path ? net::Lane::ready_path : net::Lane::after_ready,
+                            node.ready_claim.get());
     run.note("=== " + now() + " run " + m_state.run.id + ", attempt " + std::to_string(attempt) + ", boot " +
              m_boot_id);
     StepStatus status = StepStatus::failed;

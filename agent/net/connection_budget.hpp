@@ -19,7 +19,9 @@ enum class Lane { ready_path, after_ready };
 // lane holds at most a quarter of the slots, and one while the ready lane holds any: the toolkit's
 // gigabytes would otherwise take the link from what the student waits for, including what conda
 // and git fetch by themselves (outside the budget). One connection, not none, so the toolkit
-// still moves (scripts/bench/ready.sh: ready 56 s -> 43 s, done 63 s -> 58 s at 2 Gbit/s).
+// still moves (scripts/bench/ready.sh: ready 56 s -> 43 s, done 63 s -> 58 s at 2 Gbit/s). A
+// step that only installs what it fetched (pip from its wheels, tar from its archives) no longer
+// counts (ReadyPathClaim::let_go): the link is the toolkit's while nobody on the path needs it.
 class ConnectionBudget {
  public:
   explicit ConnectionBudget(unsigned slots);
@@ -51,6 +53,28 @@ class ConnectionBudget {
   unsigned m_used = 0;
   unsigned m_used_after_ready = 0;
   unsigned m_ready_path_steps = 0;
+};
+
+// One running ready-path step's part in the budget's count of them (begin_ready_path), given back
+// when the step ends, or while it says it downloads nothing (let_go .. hold). Both are idempotent:
+// the step's thread calls them, the engine lets go once the step has ended.
+class ReadyPathClaim {
+ public:
+  explicit ReadyPathClaim(ConnectionBudget* budget) : m_budget(budget) { hold(); }
+  ~ReadyPathClaim() { let_go(); }
+  ReadyPathClaim(const ReadyPathClaim&) = delete;
+  ReadyPathClaim& operator=(const ReadyPathClaim&) = delete;
+
+  void hold() {
+    if (!m_held.exchange(true) && m_budget) m_budget->begin_ready_path();
+  }
+  void let_go() {
+    if (m_held.exchange(false) && m_budget) m_budget->end_ready_path();
+  }
+
+ private:
+  ConnectionBudget* m_budget;
+  std::atomic<bool> m_held{false};
 };
 
 // The slots one download holds, all given back when it ends. Without a budget every slot is

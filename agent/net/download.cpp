@@ -17,6 +17,7 @@
 #include "agent/net/download_transfer.hpp"
 #include "agent/net/prefix_hasher.hpp"
 #include "agent/net/transfer_meter.hpp"
+#include "agent/os/process.hpp"
 #include "agent/util/redact.hpp"
 #include "agent/util/strings.hpp"
 
@@ -365,6 +366,8 @@ void download_all(const os::Files& files, const HttpSettings& settings, std::vec
   for (const auto& entry : queue) shares.emplace_back(settings.meter, entry.request.size);
   std::atomic<std::size_t> next{0};
   const auto worker = [&] {
+    // The toolkit's gigabytes get the CPU time (curl, hashing, writing) that the env's pip leaves.
+    if (settings.lane == Lane::after_ready) os::lower_this_thread_priority();
     for (std::size_t i = next++; i < queue.size(); i = next++) {
       FileDownload transfer(files, settings, queue[i].request, std::move(shares[i]));
       queue[i].result = transfer.run();

@@ -147,6 +147,12 @@ void set_process_defaults() {
   ::umask(022);
 }
 
+void lower_this_thread_priority() {
+  const auto thread = static_cast<id_t>(::gettid());
+  ::setpriority(PRIO_PROCESS, thread, k_low_priority_nice);
+  ::syscall(SYS_ioprio_set, k_ioprio_who_process, thread, k_low_priority_ioprio);
+}
+
 std::map<std::string, std::string> base_environment(const Account* account,
                                                     const std::map<std::string, std::string>& inherited_env) {
   std::map<std::string, std::string> env{

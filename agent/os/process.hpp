@@ -19,6 +19,11 @@ util::Result<CommandResult> run_process(const Command& command, const Accounts& 
 // do not depend on the umask of whoever started it.
 void set_process_defaults();
 
+// Command::low_priority for the calling thread alone, for the rest of its life (the downloads of
+// steps nobody waits for): on Linux, setpriority(2) and ioprio_set(2) given a thread id act on
+// that thread only. Best effort, like the children's.
+void lower_this_thread_priority();
+
 // The environment a child gets before Command::env is applied.
 std::map<std::string, std::string> base_environment(const Account* account,
                                                     const std::map<std::string, std::string>& inherited_env);

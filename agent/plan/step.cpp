@@ -12,7 +12,8 @@ namespace cs231n::plan {
 
 StepRun::StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
                  std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt,
-                 std::string process_marker, net::TransferMeter* meter, net::Lane lane)
+                 std::string process_marker, net::TransferMeter* meter, net::Lane lane,
+                 net::ReadyPathClaim* ready_claim)
     : m_context(context),
       m_step_name(std::move(step_name)),
       m_log_path(std::move(log_path)),
@@ -20,13 +21,22 @@ StepRun::StepRun(const Context& context, std::string step_name, std::filesystem:
       m_interrupt(interrupt),
       m_process_marker(std::move(process_marker)),
       m_meter(meter),
-      m_lane(lane) {}
+      m_lane(lane),
+      m_ready_claim(ready_claim) {}
 
 net::HttpSettings StepRun::http() const {
   net::HttpSettings settings = m_context.http;
   settings.meter = m_meter;
   settings.lane = m_lane;
   return settings;
+}
+
+void StepRun::done_downloading() const {
+  if (m_ready_claim) m_ready_claim->let_go();
+}
+
+void StepRun::downloading_again() const {
+  if (m_ready_claim) m_ready_claim->hold();
 }
 
 StepRun StepRun::unlogged(const Context& context, std::string step_name, std::chrono::steady_clock::duration timeout,

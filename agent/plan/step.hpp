@@ -60,10 +60,12 @@ struct ApplyResult {
 class StepRun {
  public:
   // `meter` (may be null) counts the step's downloads, for `status`; `lane`: whether the student
-  // waits for this step (net::ConnectionBudget gives those downloads the link first).
+  // waits for this step (net::ConnectionBudget gives those downloads the link first);
+  // `ready_claim` (may be null): the step's part in the budget's count of ready-path steps.
   StepRun(const Context& context, std::string step_name, std::filesystem::path log_path,
           std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* interrupt,
-          std::string process_marker, net::TransferMeter* meter = nullptr, net::Lane lane = net::Lane::ready_path);
+          std::string process_marker, net::TransferMeter* meter = nullptr, net::Lane lane = net::Lane::ready_path,
+          net::ReadyPathClaim* ready_claim = nullptr);
   // A run outside the engine's bookkeeping, with no log and no process marker: the checks of
   // `plan` and of the engine's --only test, `verify` from the command line, tests.
   static StepRun unlogged(const Context& context, std::string step_name, std::chrono::steady_clock::duration timeout,
@@ -79,6 +81,10 @@ class StepRun {
   // The settings every download of the step is made with: the run's (its connection budget),
   // the step's lane of it and the step's meter.
   net::HttpSettings http() const;
+  // The step downloads nothing for now (it installs what it fetched): the toolkit's downloads may
+  // take the link meanwhile. downloading_again() before a download it did not plan (a fallback).
+  void done_downloading() const;
+  void downloading_again() const;
 
   // Runs a command for this step. A command that cannot start or does not succeed is a Failure
   // whose message names the command, how it ended and the last lines of its output.
@@ -99,6 +105,7 @@ class StepRun {
   std::string m_process_marker;
   net::TransferMeter* m_meter;
   net::Lane m_lane;
+  net::ReadyPathClaim* m_ready_claim;
 };
 
 // A download a step expects to make on this machine, for `plan`'s critical path.

@@ -43,6 +43,7 @@ struct Behaviour {
   bool wait_for_interrupt = false;
   std::string input = "v1";
   bool marks_ready = false;
+  bool done_downloading = false;  // says so first thing in apply, as pip does before installing
   // Counts this many of `download_total` bytes in its meter, then waits for the engine to write
   // the progress file (about once a second) and keeps what it says.
   std::uint64_t download_done = 0;
@@ -80,6 +81,7 @@ class TestStep : public plan::Step {
             std::max(m_journal.max_per_resource[resource], ++m_journal.running_per_resource[resource]);
       }
     }
+    if (m_behaviour.done_downloading) run.done_downloading();
     std::this_thread::sleep_for(m_behaviour.duration);
     if (const auto settings = run.http(); settings.connections) {
       std::lock_guard lock(m_journal.mutex);
@@ -208,6 +210,23 @@ TEST_CASE("engine: the steps the ready step waits for download in the budget's f
   CHECK(journal.ready_path_steps.at("toolkit") == 1);  // env ran beside it: the toolkit was capped
   CHECK(journal.lanes.at("verify") == net::Lane::after_ready);
   CHECK(journal.ready_path_steps.at("verify") == 0);  // after ready: every slot is the toolkit's too
+  CHECK(bench.budget->ready_path_steps() == 0);
+}
+
+TEST_CASE("engine: a ready-path step done downloading no longer caps the toolkit; its end does not count twice") {
+  Bench bench;
+  bench.budget = std::make_shared<net::ConnectionBudget>(16);
+  bench.add("torch", {}, {.duration = 400ms, .done_downloading = true});  // pip installs from its wheels
+  bench.add("datasets", {}, {.duration = 700ms});                         // still downloading
+  bench.add("ready", {"torch", "datasets"}, {.marks_ready = true});
+  bench.add("toolkit", {}, {.duration = 200ms});
+  bench.add("verify", {"ready", "toolkit"});
+  bench.options.workers = 4;
+  REQUIRE(bench.run().state == RunState::done);
+  const auto& journal = bench.journal;
+  CHECK(journal.ready_path_steps.at("torch") == 1);     // datasets only: torch let go
+  CHECK(journal.ready_path_steps.at("toolkit") == 1);   // while both ran: capped by datasets alone
+  CHECK(journal.ready_path_steps.at("datasets") == 1);  // after torch's end, which took nothing of datasets' part
   CHECK(bench.budget->ready_path_steps() == 0);
 }
 

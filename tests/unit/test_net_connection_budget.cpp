@@ -211,3 +211,26 @@ TEST_CASE_FIXTURE(Fixture, "transfer meter: a step's files count from the start 
   CHECK(after.done == 2 * (k_mib + 5));
   CHECK(after.total == 2 * (k_mib + 5));
 }
+
+TEST_CASE("ready-path claim: counted while held, let go and held again at most once each, given back at its end") {
+  net::ConnectionBudget budget(8);
+  {
+    net::ReadyPathClaim pip(&budget);
+    net::ReadyPathClaim datasets(&budget);
+    CHECK(budget.ready_path_steps() == 2);
+    pip.let_go();
+    pip.let_go();
+    CHECK(budget.ready_path_steps() == 1);  // the other step's part stays
+    CHECK(budget.try_acquire(net::Lane::after_ready));
+    CHECK(budget.try_acquire(net::Lane::after_ready));
+    CHECK_FALSE(budget.try_acquire(net::Lane::after_ready));  // datasets still caps the toolkit
+    datasets.let_go();
+    CHECK(budget.ready_path_steps() == 0);
+    CHECK(budget.try_acquire(net::Lane::after_ready));  // nobody on the path downloads: every slot
+    pip.hold();                                         // a fallback that downloads after all
+    pip.hold();
+    CHECK(budget.ready_path_steps() == 1);
+    CHECK_FALSE(budget.try_acquire(net::Lane::after_ready));
+  }
+  CHECK(budget.ready_path_steps() == 0);
+}

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -233,6 +234,43 @@ TEST_CASE("process: low_priority runs the child at niceness 19 and I/O best-effo
   CHECK(normal.find("prio 7") == std::string::npos);
   command.low_priority = true;
   CHECK(run(command).stdout_text == "19\nbest-effort: prio 7\n");
+}
+
+namespace {
+
+// A thread's niceness: field 19 of /proc/self/task/TID/stat (proc(5)), counted after the command
+// name's closing parenthesis (the name may hold spaces); empty when unreadable. No REQUIRE: it
+// runs on threads doctest does not catch on.
+std::string niceness_of_thread(pid_t thread) {
+  std::FILE* file = std::fopen(("/proc/self/task/" + std::to_string(thread) + "/stat").c_str(), "r");
+  if (!file) return "";
+  char buffer[1024] = {};
+  const auto read = std::fread(buffer, 1, sizeof buffer - 1, file);
+  std::fclose(file);
+  const std::string text(buffer, read);
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos) return "";
+  const auto fields = util::split_whitespace(text.substr(paren + 1));
+  return fields.size() > 16 ? fields[16] : "";  // field 3 (the state) is the first after the name
+}
+
+}  // namespace
+
+TEST_CASE("process: lower_this_thread_priority lowers the calling thread alone, CPU and I/O") {
+  const pid_t main_thread = ::gettid();
+  const auto main_niceness = niceness_of_thread(main_thread);
+  REQUIRE_FALSE(main_niceness.empty());
+  std::string lowered, io_priority;
+  std::thread worker([&] {
+    os::lower_this_thread_priority();
+    lowered = niceness_of_thread(::gettid());
+    // ioprio_get(2), IOPRIO_WHO_PROCESS (1) with a thread id: class << 13 | level.
+    io_priority = std::to_string(::syscall(SYS_ioprio_get, 1, ::gettid()));
+  });
+  worker.join();
+  CHECK(lowered == "19");
+  CHECK(io_priority == std::to_string((2 << 13) | 7));  // best-effort, level 7
+  CHECK(niceness_of_thread(main_thread) == main_niceness);
 }
 
 TEST_CASE("process: a child has no controlling terminal, even when the agent runs on one (no TIOCSTI into root's)") {
