@@ -1,11 +1,16 @@
 #include "steps/pip.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "agent/net/download.hpp"
+#include "agent/net/http.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
 
@@ -57,24 +62,29 @@ util::Result<void> plain_install(const plan::StepRun& run, const std::string& py
   return {};
 }
 
-// What the env's pip would download, from its own resolver; or why the agent should not ask.
-// `for_target` narrows the resolution to another interpreter than `python` (prefetch_wheels).
-std::expected<std::vector<ReportedWheel>, std::string> resolve(const plan::StepRun& run, const std::string& python,
-                                                               const std::vector<std::string>& requirements,
-                                                               const std::vector<std::string>& index_args,
-                                                               const std::vector<std::string>& for_target = {}) {
+// Why the agent should not ask `python`'s pip what it would download; nothing when it may.
+std::optional<std::string> why_pip_cannot_resolve(const plan::StepRun& run, const std::string& python) {
   auto probe = as_user(run, pip_argv(python, {"--version"}));
   probe.capture_stdout = true;
   probe.timeout = std::chrono::minutes(2);
   auto said = run.probe(probe);
-  if (!said || !said->ok()) return std::unexpected(std::string("`pip --version` failed"));
+  if (!said || !said->ok()) return "`pip --version` failed";
   const auto version = pip_version_of(said->stdout_text);
-  if (version.empty()) return std::unexpected("`pip --version` said " + std::string(util::trim(said->stdout_text)));
+  if (version.empty()) return "`pip --version` said " + std::string(util::trim(said->stdout_text));
   if (util::compare_versions(version, k_pip_metadata_only_dry_run) < 0) {
-    return std::unexpected("pip " + version + " downloads every wheel in full to resolve (pip " +
-                           std::string(k_pip_metadata_only_dry_run) +
-                           " is the first whose --dry-run reads only their metadata)");
+    return "pip " + version + " downloads every wheel in full to resolve (pip " +
+           std::string(k_pip_metadata_only_dry_run) + " is the first whose --dry-run reads only their metadata)";
   }
+  return std::nullopt;
+}
+
+// What the pip of `python` would download, from its own resolver, once why_pip_cannot_resolve
+// said nothing. `for_target` narrows the resolution to another interpreter than `python`
+// (prefetch_wheels).
+std::expected<std::vector<ReportedWheel>, std::string> dry_run(const plan::StepRun& run, const std::string& python,
+                                                               const std::vector<std::string>& requirements,
+                                                               const std::vector<std::string>& index_args,
+                                                               const std::vector<std::string>& for_target = {}) {
   // `--report -` writes the JSON to stdout, `--quiet` keeps pip's other output off it (pip's
   // install --help); no --ignore-installed: the report then lists only what pip would install.
   auto argv = pip_argv(python,
@@ -94,12 +104,82 @@ std::expected<std::vector<ReportedWheel>, std::string> resolve(const plan::StepR
   return parse_install_report(resolved->stdout_text);
 }
 
+net::DownloadRequest wheel_request(const plan::StepRun& run, const ReportedWheel& wheel) {
+  net::DownloadRequest request;
+  request.url = wheel.url;
+  request.dest = run.context().paths.wheels_dir() + "/" + wheel.file_name;
+  request.sha256 = wheel.sha256;
+  request.cancel = run.interrupt_flag();
+  return request;
+}
+
+// One wheel fetched on a thread of its own while pip resolves the rest: its name and sha256 were
+// on the index's page, so nothing waits for pip to name it.
+class WheelAhead {
+ public:
+  WheelAhead(const plan::StepRun& run, ReportedWheel wheel) : m_wheel(std::move(wheel)) {
+    run.note("download " + m_wheel.url + " (while pip resolves)");
+    auto request = wheel_request(run, m_wheel);
+    request.cancel = &m_stop;  // its own flag, so that it can be stopped alone
+    m_thread = std::jthread([this, request = std::move(request), &run] {
+      m_result = net::download(run.system().files(), run.http(), request);
+    });
+    // The step's interrupt stops it too, also while it waits for a connection or a retry.
+    m_watch = std::jthread([this, &run](const std::stop_token& ended) {
+      while (!ended.stop_requested() && !m_stop) {
+        if (run.interrupted()) m_stop = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  ~WheelAhead() { std::ignore = finish(); }  // before the watch ends
+  WheelAhead(const WheelAhead&) = delete;
+  WheelAhead& operator=(const WheelAhead&) = delete;
+
+  const ReportedWheel& wheel() const { return m_wheel; }
+  // Stops it and removes what it fetched, saying why.
+  void discard(const plan::StepRun& run, const std::string& why) {
+    m_stop = true;
+    std::ignore = finish();
+    const auto& files = run.system().files();
+    const auto path = run.context().paths.wheels_dir() + "/" + m_wheel.file_name;
+    const auto partial = net::partial_files(path);
+    for (const auto& file : {path, partial.part, partial.sidecar}) std::ignore = files.remove(file);
+    run.note(m_wheel.file_name + ", fetched while pip resolved: removed (" + why + ")");
+  }
+  // Waits for it; its failure, if any.
+  std::optional<std::string> finish() {
+    if (m_thread.joinable()) m_thread.join();
+    if (m_result) return std::nullopt;
+    return m_result.error().message;
+  }
+
+ private:
+  ReportedWheel m_wheel;
+  std::atomic<bool> m_stop{false};
+  std::expected<net::DownloadResult, net::DownloadError> m_result =
+      std::unexpected(net::DownloadError{net::DownloadFailure::cancelled, "not started"});
+  std::jthread m_thread;
+  std::jthread m_watch;
+};
+
 // Downloads the wheels into the root-owned cache folder, readable by the user's pip; the files of
 // an earlier resolution go (the folder holds one install's wheels, not every torch ever fetched).
-util::Result<void> fetch_wheels(const plan::StepRun& run, const std::vector<ReportedWheel>& wheels) {
+// `ahead`: a wheel already being fetched, waited for here when pip named it (fetched again when
+// it failed), else stopped and removed.
+util::Result<void> fetch_wheels(const plan::StepRun& run, const std::vector<ReportedWheel>& wheels,
+                                WheelAhead* ahead = nullptr) {
   const auto& files = run.system().files();
   const auto folder = run.context().paths.wheels_dir();
   if (auto made = files.make_dirs(folder, 0755); !made) return std::unexpected(made.error());
+  const auto same_as_ahead = [&](const ReportedWheel& wheel) {
+    return ahead && wheel.file_name == ahead->wheel().file_name && wheel.sha256 == ahead->wheel().sha256 &&
+           wheel.url == ahead->wheel().url;
+  };
+  if (ahead && std::ranges::none_of(wheels, same_as_ahead)) {
+    ahead->discard(run, "pip did not name it");
+    ahead = nullptr;
+  }
   std::set<std::string> wanted;
   for (const auto& wheel : wheels) {
     const auto partial = net::partial_files(wheel.file_name);
@@ -110,17 +190,55 @@ util::Result<void> fetch_wheels(const plan::StepRun& run, const std::vector<Repo
   }
   std::vector<net::QueuedDownload> queue;
   for (const auto& wheel : wheels) {
-    net::DownloadRequest request;
-    request.url = wheel.url;
-    request.dest = folder + "/" + wheel.file_name;
-    request.sha256 = wheel.sha256;
-    queue.push_back({request});
+    if (!same_as_ahead(wheel)) queue.push_back({wheel_request(run, wheel)});
   }
   download_files(run, queue);
+  if (ahead) {
+    if (const auto failed = ahead->finish()) {
+      run.note(ahead->wheel().file_name + ", fetched while pip resolved: " + *failed + "; fetched again");
+      std::vector<net::QueuedDownload> again{{wheel_request(run, ahead->wheel())}};
+      download_files(run, again);
+      queue.push_back(std::move(again.front()));
+    } else {
+      run.note(ahead->wheel().file_name + ": downloaded while pip resolved, verified");
+    }
+  }
   for (const auto& entry : queue) {
     if (!entry.result) return util::fail(entry.result.error().message);
   }
   return {};
+}
+
+// The first requirement's wheel, fetched while pip resolves, when its index page names it
+// (--index-url BASE: the project's page is BASE/<name>/, PEP 503); nullptr when it does not, or
+// when the page cannot be read (pip then names it as before).
+std::unique_ptr<WheelAhead> fetch_ahead(const plan::StepRun& run, const std::string& python_version,
+                                        const std::vector<std::string>& requirements,
+                                        const std::vector<std::string>& index_args) {
+  const auto index = std::ranges::find(index_args, "--index-url");
+  if (requirements.empty() || index == index_args.end() || index + 1 == index_args.end()) return nullptr;
+  if (!run.system().files().make_dirs(run.context().paths.wheels_dir(), 0755)) return nullptr;
+  const auto name = requirements.front().substr(0, requirements.front().find("=="));
+  std::string base = *(index + 1);
+  while (base.ends_with('/')) base.pop_back();
+  net::SimpleRequest request;
+  request.url = base + "/" + util::lowercase(name) + "/";
+  request.timeout = std::chrono::seconds(60);
+  request.connect_timeout = std::chrono::seconds(10);
+  request.max_body = 32u << 20;
+  const auto page = net::http_request(run.http(), request);
+  if (!page || page->status != 200) {
+    run.note("pip names " + name + "'s wheel: " + request.url +
+             (page ? " answered HTTP " + std::to_string(page->status) : ": " + page.error().message));
+    return nullptr;
+  }
+  auto wheel = pinned_wheel_in_page(page->body, request.url, requirements.front(), python_version);
+  if (!wheel) {
+    run.note("pip names " + name + "'s wheel: " + request.url + " lists no single wheel of " + requirements.front() +
+             " for Python " + python_version + " on Linux x86_64 with a sha256");
+    return nullptr;
+  }
+  return std::make_unique<WheelAhead>(run, std::move(*wheel));
 }
 
 // What torch-wheels fetched, named beside the wheels: pip_install takes them as they are when they
@@ -154,14 +272,20 @@ bool prefetched_for(const plan::StepRun& run, const std::vector<std::string>& re
   });
 }
 
-// pip installs from the folder alone: --no-index reads nothing but it (pip install --help).
+// pip installs from the folder alone: --no-index reads nothing but it (pip install --help), so
+// the link is the toolkit's meanwhile (4 GB of wheels take pip tens of seconds to unpack).
 util::Result<void> install_from_folder(const plan::StepRun& run, const std::string& python,
                                        const std::vector<std::string>& requirements) {
   auto argv = pip_argv(python,
                        {"install", "--no-input", "--disable-pip-version-check", "--progress-bar", "off", "--no-index",
                         "--find-links", run.context().paths.wheels_dir()},
                        requirements);
-  if (auto installed = run.run(as_user(run, argv)); !installed) return std::unexpected(installed.error());
+  run.done_downloading();
+  auto installed = run.run(as_user(run, argv));
+  if (!installed) {
+    run.downloading_again();  // what comes after a failure here is the index's
+    return std::unexpected(installed.error());
+  }
   return {};
 }
 
@@ -222,6 +346,48 @@ std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std:
   return wheels;
 }
 
+std::optional<ReportedWheel> pinned_wheel_in_page(std::string_view page, std::string_view page_url,
+                                                  std::string_view requirement, std::string_view python_version) {
+  const auto pin = requirement.find("==");
+  if (pin == std::string_view::npos || pin == 0) return std::nullopt;
+  // Wheel file names spell the project with '_' for any run of '-', '_' and '.' (PEP 427, PEP 503).
+  const auto normalized = [](std::string_view name) {
+    std::string out;
+    for (char c : util::lowercase(std::string(name))) out += (c == '-' || c == '.') ? '_' : c;
+    return out;
+  };
+  const auto project = normalized(requirement.substr(0, pin));
+  const std::string version(requirement.substr(pin + 2));
+  std::string tag = "cp";
+  for (char c : python_version) {
+    if (c != '.') tag += c;
+  }
+  const std::string_view url(page_url);
+  const auto origin_end = url.find('/', url.find("://") == std::string_view::npos ? 0 : url.find("://") + 3);
+  static const std::regex link(R"re(href="([^"#]+)#sha256=([0-9a-fA-F]{64})")re");
+  std::optional<ReportedWheel> found;
+  const std::string text(page);
+  for (auto match = std::sregex_iterator(text.begin(), text.end(), link); match != std::sregex_iterator(); ++match) {
+    const std::string href = (*match)[1].str();
+    const auto file = percent_decoded(href.substr(href.rfind('/') + 1));
+    if (!file.ends_with(".whl") || !plain_wheel_name(file)) continue;
+    const auto parts = util::split(file.substr(0, file.size() - 4), '-');
+    if (parts.size() != 5 || normalized(parts[0]) != project || parts[1] != version || parts[2] != tag ||
+        parts[3] != tag)
+      continue;
+    if (parts[4].find("linux") == std::string::npos || !parts[4].ends_with("x86_64")) continue;
+    if (found) return std::nullopt;  // two platform tags: pip's to choose
+    std::string absolute = href;
+    if (href.starts_with("/")) {
+      absolute = std::string(url.substr(0, origin_end)) + href;
+    } else if (!is_http_url(href)) {
+      absolute = std::string(url.substr(0, url.rfind('/') + 1)) + href;
+    }
+    found = ReportedWheel{std::string(requirement.substr(0, pin)), absolute, file, util::lowercase((*match)[2].str())};
+  }
+  return found;
+}
+
 std::optional<std::string> why_no_prefetch(const plan::Context& context) {
   if (!context.config.boolean("downloads.accelerate_pip_apt"))
     return "downloads.accelerate_pip_apt is false: pip downloads torch itself in the pytorch step";
@@ -255,12 +421,24 @@ std::optional<std::string> prefetch_wheels(const plan::StepRun& run, const std::
   // pip's cmdoptions.check_dist_restriction (pip 26.2.2): --python-version needs
   // --only-binary=:all: (or --no-deps), and is allowed without --target under --dry-run. Nothing
   // installed in base may count: --ignore-installed lists every wheel the new env will lack.
-  auto wheels = resolve(run, base_python, requirements, index_args,
+  // torch's own wheel (a fifth of the bytes) does not wait the seconds pip takes to start (on a
+  // VM busy making the env and unpacking the driver, `pip --version` alone takes seconds) and to
+  // resolve the rest.
+  auto ahead = fetch_ahead(run, python_version, requirements, index_args);
+  if (auto why = why_pip_cannot_resolve(run, base_python)) {
+    if (ahead) ahead->discard(run, "this pip cannot resolve without downloading");
+    return why;
+  }
+  auto wheels = dry_run(run, base_python, requirements, index_args,
                         {"--ignore-installed", "--python-version", python_version, "--only-binary=:all:"});
-  if (!wheels) return wheels.error();
+  if (!wheels) {
+    // What it fetched stays, verified: the pytorch step's pip may name it and find it there.
+    if (ahead) std::ignore = ahead->finish();
+    return wheels.error();
+  }
   run.note("base's pip resolves " + std::to_string(wheels->size()) + " wheels for Python " + python_version +
            "; the agent downloads them into " + run.context().paths.wheels_dir());
-  if (auto fetched = fetch_wheels(run, *wheels); !fetched) return fetched.error().message;
+  if (auto fetched = fetch_wheels(run, *wheels, ahead.get()); !fetched) return fetched.error().message;
   auto manifest = manifest_key(requirements, index_args);
   manifest["wheels"] = nlohmann::json::array();
   for (const auto& wheel : *wheels) manifest["wheels"].push_back(wheel.file_name);
@@ -288,7 +466,8 @@ util::Result<void> pip_install(const plan::StepRun& run, const std::string& pyth
     run.note("pip did not install from torch-wheels' wheels (" + installed.error().message +
              "): pip resolves against the index again");
   }
-  auto wheels = resolve(run, python, requirements, index_args);
+  if (auto why = why_pip_cannot_resolve(run, python)) return fall_back(*why);
+  auto wheels = dry_run(run, python, requirements, index_args);
   if (!wheels) return fall_back(wheels.error());
   run.note("pip would install " + std::to_string(wheels->size()) + " wheels; the agent downloads them into " +
            run.context().paths.wheels_dir());

@@ -31,6 +31,14 @@ struct ReportedWheel {
 // is not a plain wheel name, no sha256.
 std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std::string_view report);
 
+// The one wheel a PEP 503 project page (`page`, as read from `page_url`) lists for a pinned
+// requirement ("torch==2.9.1+cu128") on CPython `python_version` ("3.11") and Linux x86_64, with
+// its URL made absolute and the sha256 of its link's #sha256= fragment; nullopt when the
+// requirement pins no version, or when no link or several fit (pip would choose among those by
+// platform tag; the agent does not guess).
+std::optional<ReportedWheel> pinned_wheel_in_page(std::string_view page, std::string_view page_url,
+                                                  std::string_view requirement, std::string_view python_version);
+
 // Why the torch-wheels step does not fetch torch before the env exists (nullopt: it does): it
 // needs downloads.accelerate_pip_apt, and the env's Python version: conda_env.python, or the
 // python package of an @EXPLICIT list served over HTTP(S) (an environment file, or a list on the
@@ -43,7 +51,8 @@ std::optional<std::string> python_of_explicit_list(std::string_view list);
 
 // Before the env exists: the pip of `base_python` (conda's base) resolves the requirements for
 // the env's Python `python_version` ("3.12"), and the agent downloads those wheels into
-// <cache-dir>/wheels, named in its prefetched.json once all are there: pip_install for the same
+// <cache-dir>/wheels, named in its prefetched.json once all are there (the first requirement's own
+// wheel, found on its --index-url page, already while pip resolves): pip_install for the same
 // requirements and index installs from them without resolving against the index again. When the
 // env's pip finds them short of what it needs, pip_install resolves and fetches the rest.
 // nullopt when every wheel is there, else why nothing (or not all) was fetched: a pip older than

@@ -9,12 +9,13 @@
 # request's User-Agent.
 #   1. pip 26.2 (Debian's python3-pip-whl from sid, as no PyPI is reachable): base's pip resolves
 #      torch for the env's Python (--python-version) and the agent downloads every wheel, each byte
-#      once; the env's pip installs them with --no-index from the agent's cache, asking the index
+#      once (torch's own, named with its sha256 on its index page, while pip resolves); the env's pip installs them with --no-index from the agent's cache, asking the index
 #      nothing (a wheel request by pip gets a 500 all along)
-#   2. pip 23.0 (Debian 12's own): its --dry-run would download every wheel, so torch-wheels fetches
-#      nothing and pip installs by itself, and both steps' logs say why
-#   3. pip 26.2, but the agent gets a corrupt nvidia-cudnn wheel: torch-wheels says so, and pip
-#      installs by itself
+#   2. pip 23.0 (Debian 12's own): its --dry-run would download every wheel, so torch-wheels stops
+#      and removes torch's wheel it began while asking pip's version, and pip installs by itself,
+#      and both steps' logs say why
+#   3. pip 26.2, but the agent gets corrupt torch and nvidia-cudnn wheels: the torch wheel fetched
+#      while pip resolved is fetched again, torch-wheels says why it failed, and pip installs by itself
 #   4. pip 26.2, the env from an @EXPLICIT list on the server: torch-wheels reads the list itself
 #      (conda-env has not yet) and resolves for its python package's 3.11
 #   5. pip 26.2, a prefetched wheel cut short in the cache before pytorch: pip's install from the
@@ -170,6 +171,10 @@ log=$(step_log torch-wheels)
 assert_contains "torch-wheels log" "base's pip resolves 27 wheels for Python 3.11; the agent downloads them into $CACHE" "$log"
 assert_contains "torch-wheels log" "--ignore-installed --python-version 3.11 --only-binary=:all:" "$log"
 assert_not_contains "torch-wheels log" "wait for the pytorch step" "$log"
+# torch's wheel, named with its sha256 on its index page, comes down while pip resolves the rest.
+TORCH_WHEEL=$(grep -m1 '^torch-' "$TEST_TMP/installed-wheels")
+assert_contains "torch-wheels log" "$TORCH_WHEEL: downloaded while pip resolved, verified" "$log"
+[[ $log == *"(while pip resolves)"*"--dry-run --report"* ]] || fail "torch's wheel was not asked for before pip's resolution" "$log"
 log=$(pytorch_log)
 assert_contains "pytorch log" "$PREFETCHED_NOTE" "$log"
 assert_not_contains "pytorch log" "--dry-run" "$log"
@@ -190,16 +195,23 @@ assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch
 # Twice: pip before 23.2 downloads a wheel again after resolving from its PEP 658 metadata
 # (pypa/pip#11847, fixed in 23.2), as it would from PyTorch's index.
 assert_eq "times pip fetched each wheel" "$(every_wheel 2)" "$(wheel_times "$PIP_UA")"
-assert_eq "times the agent fetched each wheel" "$(every_wheel 0)" "$(wheel_times "$AGENT_UA")"
+# torch's own wheel was asked for while `pip --version` ran, then stopped and removed: at most
+# once, and nothing of it left in the cache.
+assert_eq "times the agent fetched the other wheels" "$(every_wheel 0 | grep -v "^$TORCH_WHEEL ")" \
+  "$(wheel_times "$AGENT_UA" | grep -v "^$TORCH_WHEEL ")"
+"$PYTHON" -c 'import sys; sys.exit(0 if 0 <= float(sys.argv[1]) <= 1 else 1)' "$(wheel_times "$AGENT_UA" | sed -n "s/^$TORCH_WHEEL //p")" ||
+  fail "the agent fetched torch's wheel more than once" "$(wheel_times "$AGENT_UA")"
+assert_contains "torch-wheels log" "$TORCH_WHEEL, fetched while pip resolved: removed (this pip cannot resolve without downloading)" "$(step_log torch-wheels)"
+assert_eq "torch's wheel in the cache" "" "$(find "$R$CACHE" -name 'torch-*' -printf '%f\n')"
 log=$(pytorch_log)
 assert_contains "pytorch log" "pip downloads by itself: pip 23.0.1 downloads every wheel in full to resolve (pip 25.3 is the first whose --dry-run reads only their metadata)" "$log"
 assert_contains "torch-wheels log" "torch's wheels wait for the pytorch step: pip 23.0.1 downloads every wheel in full to resolve" "$(step_log torch-wheels)"
 assert_not_contains "pytorch log" "--dry-run --report" "$log"
 
 #-----------------------------------------------------------------------------------------------
-section "3. pip $NEW_PIP_VERSION, a corrupt nvidia-cudnn wheel for the agent: pip installs by itself"
+section "3. pip $NEW_PIP_VERSION, corrupt torch and nvidia-cudnn wheels for the agent: pip installs by itself"
 overlay vm-corrupt new
-faults "[{\"path\": \"nvidia_cudnn_cu12-.*\\\\.whl\$\", \"user_agent\": \"$AGENT_UA\", \"answer\": \"corrupt\"}]"
+faults "[{\"path\": \"(nvidia_cudnn_cu12|torch)-.*\\\\.whl\$\", \"user_agent\": \"$AGENT_UA\", \"answer\": \"corrupt\"}]"
 run_steps
 assert_rc 0
 assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch_probe)"
@@ -210,6 +222,9 @@ assert_contains "pytorch log" "sha256 mismatch" "$log"
 log=$(step_log torch-wheels)
 assert_contains "torch-wheels log" "torch's wheels wait for the pytorch step: " "$log"
 assert_contains "torch-wheels log" "sha256 mismatch" "$log"
+# The copy fetched while pip resolved was bad: fetched once more, with the others pip named.
+assert_contains "torch-wheels log" "$TORCH_WHEEL, fetched while pip resolved: " "$log"
+assert_contains "torch-wheels log" "; fetched again" "$log"
 
 #-----------------------------------------------------------------------------------------------
 section "4. pip $NEW_PIP_VERSION, an @EXPLICIT list: torch-wheels takes the env's Python from the list's python package"

@@ -209,3 +209,53 @@ TEST_CASE("apt_failure: no room for the .debs is the disk's exit code; anything 
   CHECK(unmet.exit_code == 0);
   CHECK(unmet.message == "apt-get install exited with status 100: E: Unmet dependencies.");
 }
+
+TEST_CASE("pinned_wheel_in_page: the one Linux x86_64 wheel of the pinned version for the Python, with its sha256") {
+  // Links as PyTorch's index writes them (pytorch/test-infra s3_management/manage_v2.py,
+  // to_simple_package_html): an absolute path, %2B for '+', the sha256 as the fragment.
+  const std::string hex(64, 'c');
+  const auto a = [&](const std::string& file) {
+    return "<a href=\"/whl/cu128/" + file + "#sha256=" + hex + "\" data-dist-info-metadata=\"sha256=" + hex + "\">" +
+           file + "</a><br/>\n";
+  };
+  const std::string page = a("torch-2.9.1%2Bcu128-cp311-cp311-manylinux_2_28_x86_64.whl") +
+                           a("torch-2.9.1%2Bcu128-cp311-cp311-manylinux_2_28_aarch64.whl") +
+                           a("torch-2.9.1%2Bcu128-cp311-cp311-win_amd64.whl") +
+                           a("torch-2.9.1%2Bcu128-cp312-cp312-manylinux_2_28_x86_64.whl") +
+                           a("torch-2.9.1%2Bcu128-cp313-cp313t-manylinux_2_28_x86_64.whl") +
+                           a("torch-2.9.0%2Bcu128-cp311-cp311-manylinux_2_28_x86_64.whl");
+  const auto wheel =
+      steps::pinned_wheel_in_page(page, "https://download.pytorch.org/whl/cu128/torch/", "torch==2.9.1+cu128", "3.11");
+  REQUIRE(wheel);
+  CHECK(wheel->name == "torch");
+  CHECK(wheel->file_name == "torch-2.9.1+cu128-cp311-cp311-manylinux_2_28_x86_64.whl");
+  CHECK(wheel->url ==
+        "https://download.pytorch.org/whl/cu128/torch-2.9.1%2Bcu128-cp311-cp311-manylinux_2_28_x86_64.whl");
+  CHECK(wheel->sha256 == hex);
+  CHECK(steps::pinned_wheel_in_page(page, "https://download.pytorch.org/whl/cu128/torch/", "torch==2.9.1+cu128", "3.13")
+            .has_value() == false);  // only the free-threaded cp313t build
+
+  // A relative link is taken from the page's folder, an absolute URL as it is.
+  const auto relative = steps::pinned_wheel_in_page(
+      "<a href=\"../files/torch-2.9.1%2Bcu128-cp312-cp312-manylinux_2_28_x86_64.whl#sha256=" + hex + "\">",
+      "http://127.0.0.1:8231/whl/cu128/torch/", "torch==2.9.1+cu128", "3.12");
+  REQUIRE(relative);
+  CHECK(relative->url ==
+        "http://127.0.0.1:8231/whl/cu128/torch/../files/"
+        "torch-2.9.1%2Bcu128-cp312-cp312-manylinux_2_28_x86_64.whl");
+}
+
+TEST_CASE("pinned_wheel_in_page: nothing when the pin, the sha256 or a single fitting link is missing") {
+  const std::string hex(64, 'd');
+  const std::string x86 = "torch-2.9.1%2Bcu128-cp311-cp311-manylinux_2_28_x86_64.whl";
+  const std::string url = "https://download.pytorch.org/whl/cu128/torch/";
+  const std::string page = "<a href=\"/whl/cu128/" + x86 + "#sha256=" + hex + "\">";
+  CHECK_FALSE(steps::pinned_wheel_in_page(page, url, "torch", "3.11"));               // no version pinned
+  CHECK_FALSE(steps::pinned_wheel_in_page(page, url, "torch>=2.9", "3.11"));          // a range is pip's to resolve
+  CHECK_FALSE(steps::pinned_wheel_in_page(page, url, "torch==2.9.1+cu126", "3.11"));  // another build
+  CHECK_FALSE(steps::pinned_wheel_in_page("<a href=\"/whl/cu128/" + x86 + "\">", url, "torch==2.9.1+cu128", "3.11"));
+  // Two platform tags for the same Python: which one pip takes depends on the VM's glibc.
+  const std::string two =
+      page + "<a href=\"/whl/cu128/torch-2.9.1%2Bcu128-cp311-cp311-manylinux2014_x86_64.whl#sha256=" + hex + "\">";
+  CHECK_FALSE(steps::pinned_wheel_in_page(two, url, "torch==2.9.1+cu128", "3.11"));
+}
