@@ -1,6 +1,7 @@
 #include "steps/gpu_common.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -9,8 +10,10 @@
 #include "agent/gpu/torch_index.hpp"
 #include "agent/net/http.hpp"
 #include "agent/util/gzip.hpp"
+#include "agent/util/hash.hpp"
 #include "agent/util/strings.hpp"
 #include "steps/common.hpp"
+#include "steps/pip.hpp"
 
 namespace cs231n::steps {
 
@@ -149,6 +152,26 @@ struct TorchPageRead {
   std::string failure;
 };
 
+// The env's Python as the torch choice must see it: an @EXPLICIT list served over HTTP(S) installs
+// its own python package whatever conda_env.python says (torch-wheels and conda-env read the same
+// list), so a torch for that Python's cpXY tag is chosen; conda_env.python otherwise, or when the
+// list cannot be read here, does not match conda_env.explicit_sha256, or names no python.
+std::string env_python(const plan::Context& context, const std::function<void(const std::string&)>& noted) {
+  const auto& config = context.config;
+  const auto list = config.string("conda_env.explicit_file");
+  if (!is_http_url(list) || !may_read_remote(context, list)) return config.string("conda_env.python");
+  const auto read = read_index_page(list);
+  const auto expected = config.string("conda_env.explicit_sha256");
+  std::optional<std::string> python;
+  if (read.body && (expected.empty() || util::sha256_hex(*read.body) == util::lowercase(expected)))
+    python = python_of_explicit_list(*read.body);
+  noted("the @EXPLICIT list " + list + ": " +
+        (python ? "Python " + *python
+                : (read.body ? "no python package (or not its explicit_sha256)" : "not read (" + read.failure + ")") +
+                      std::string(", so conda_env.python")));
+  return python.value_or(config.string("conda_env.python"));
+}
+
 TorchPageRead torch_wheels(const std::string& url, gpu::TorchIndex index, std::string_view variant,
                            std::string_view python) {
   static OncePerKey<std::vector<gpu::TorchWheel>> parsed;
@@ -233,7 +256,6 @@ GpuPlan plan_gpu(const plan::Context& context) {
   request.os_version = facts.os.version_id;
   request.os_label = facts.os.label();
   request.kernel_release = facts.kernel_release;
-  request.python = config.string("conda_env.python");
   request.cuda = config.string("gpu.cuda");
   request.driver_branch = config.string("gpu.driver_branch");
   request.torch = config.string("pytorch.version");
@@ -255,6 +277,7 @@ GpuPlan plan_gpu(const plan::Context& context) {
   const auto noted = [&](const std::string& line) {
     if (std::ranges::find(result.index_reads, line) == result.index_reads.end()) result.index_reads.push_back(line);
   };
+  request.python = env_python(context, noted);
   if (may_read_remote(context, index_url)) {
     request.torch_wheels = [&](gpu::TorchIndex index, std::string_view variant,
                                std::string_view python) -> std::optional<std::vector<gpu::TorchWheel>> {

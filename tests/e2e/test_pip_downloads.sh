@@ -17,7 +17,8 @@
 #   3. pip 26.2, but the agent gets corrupt torch and nvidia-cudnn wheels: the torch wheel fetched
 #      while pip resolved is fetched again, torch-wheels says why it failed, and pip installs by itself
 #   4. pip 26.2, the env from an @EXPLICIT list on the server: torch-wheels reads the list itself
-#      (conda-env has not yet) and resolves for its python package's 3.11
+#      (conda-env has not yet) and resolves for its python package's 3.11, and the torch choice is
+#      made for that Python, not conda_env.python's 3.12
 #   5. pip 26.2, a prefetched wheel cut short in the cache before pytorch: pip's install from the
 #      cache fails, so the env's pip resolves against the index and the agent fetches that one again
 # shellcheck source-path=SCRIPTDIR
@@ -232,11 +233,14 @@ mkdir -p -- "$PIP_SERVE/conda"
 printf 'stand-in python package\n' >"$PIP_SERVE/conda/python-3.11.2-h0_cpython.conda"
 printf '@EXPLICIT\n%s/conda/python-3.11.2-h0_cpython.conda#%s\n' "$PIP_BASE" \
   "$(md5sum <"$PIP_SERVE/conda/python-3.11.2-h0_cpython.conda" | cut -d' ' -f1)" >"$PIP_SERVE/conda/explicit.txt"
-overlay vm-explicit new "{\"name\": \"cs231n\", \"python\": \"3.11\", \"explicit_file\": \"$PIP_BASE/conda/explicit.txt\",
+# conda_env.python says 3.12, the list's python package 3.11, which is what conda installs: the
+# torch choice follows the list (the index has cp311 wheels only).
+overlay vm-explicit new "{\"name\": \"cs231n\", \"python\": \"3.12\", \"explicit_file\": \"$PIP_BASE/conda/explicit.txt\",
   \"explicit_sha256\": \"$(sha256sum <"$PIP_SERVE/conda/explicit.txt" | cut -d' ' -f1)\"}"
 chroot_agent plan --config /root/config.json --state-dir "$STATE"
 assert_rc 0
 assert_contains "plan of torch-wheels" "for the Python of the @EXPLICIT list $PIP_BASE/conda/explicit.txt" "$(cat -- "$OUT")"
+assert_contains "plan's index reads" "the @EXPLICIT list $PIP_BASE/conda/explicit.txt: Python 3.11" "$(cat -- "$OUT")"
 faults "[{\"path\": \"\\\\.whl\$\", \"user_agent\": \"$PIP_UA\", \"answer\": 500}]"
 run_steps
 assert_rc 0
@@ -244,9 +248,9 @@ assert_eq "torch and torchvision in the env" "$TORCH 12.6 $TORCHVISION" "$(torch
 assert_eq "times the agent fetched each wheel" "$(every_wheel 1)" "$(wheel_times "$AGENT_UA")"
 log=$(step_log torch-wheels)
 assert_contains "torch-wheels log" "base's pip resolves 27 wheels for Python 3.11; " "$log"
-# Once by torch-wheels, once by conda-env, whose copy conda installs (its downloader's one-byte
-# probe left out).
-assert_eq "the agent's downloads of the list" 2 "$("$PYTHON" - "$PIP_LOG" "$AGENT_UA" <<'PY'
+# Once by each agent process's torch choice (`plan`, then `run`), once by torch-wheels, once by
+# conda-env, whose copy conda installs (its downloader's one-byte probe left out).
+assert_eq "the agent's downloads of the list" 4 "$("$PYTHON" - "$PIP_LOG" "$AGENT_UA" <<'PY'
 import json, sys
 entries = [json.loads(line) for line in open(sys.argv[1])]
 print(sum(1 for e in entries if e["path"] == "/conda/explicit.txt" and (e.get("user_agent") or "").startswith(sys.argv[2])
