@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/gpu/torch_index.hpp"
 #include "agent/net/download.hpp"
 #include "agent/net/http.hpp"
 #include "agent/util/strings.hpp"
@@ -349,19 +350,9 @@ std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std:
 std::optional<ReportedWheel> pinned_wheel_in_page(std::string_view page, std::string_view page_url,
                                                   std::string_view requirement, std::string_view python_version) {
   const auto pin = requirement.find("==");
-  if (pin == std::string_view::npos || pin == 0) return std::nullopt;
-  // Wheel file names spell the project with '_' for any run of '-', '_' and '.' (PEP 427, PEP 503).
-  const auto normalized = [](std::string_view name) {
-    std::string out;
-    for (char c : util::lowercase(std::string(name))) out += (c == '-' || c == '.') ? '_' : c;
-    return out;
-  };
-  const auto project = normalized(requirement.substr(0, pin));
+  if (pin == std::string_view::npos || requirement.substr(0, pin) != "torch") return std::nullopt;
   const std::string version(requirement.substr(pin + 2));
-  std::string tag = "cp";
-  for (char c : python_version) {
-    if (c != '.') tag += c;
-  }
+  const auto tag = gpu::python_tag(python_version);
   const std::string_view url(page_url);
   const auto origin_end = url.find('/', url.find("://") == std::string_view::npos ? 0 : url.find("://") + 3);
   static const std::regex link(R"re(href="([^"#]+)#sha256=([0-9a-fA-F]{64})")re");
@@ -370,12 +361,10 @@ std::optional<ReportedWheel> pinned_wheel_in_page(std::string_view page, std::st
   for (auto match = std::sregex_iterator(text.begin(), text.end(), link); match != std::sregex_iterator(); ++match) {
     const std::string href = (*match)[1].str();
     const auto file = percent_decoded(href.substr(href.rfind('/') + 1));
-    if (!file.ends_with(".whl") || !plain_wheel_name(file)) continue;
-    const auto parts = util::split(file.substr(0, file.size() - 4), '-');
-    if (parts.size() != 5 || normalized(parts[0]) != project || parts[1] != version || parts[2] != tag ||
-        parts[3] != tag)
+    // The ABI tag too: cp313t (free-threaded) is not the env's CPython.
+    if (!plain_wheel_name(file) || gpu::wheel_version(file, tag) != version ||
+        file.find("-" + tag + "-" + tag + "-") == std::string::npos)
       continue;
-    if (parts[4].find("linux") == std::string::npos || !parts[4].ends_with("x86_64")) continue;
     if (found) return std::nullopt;  // two platform tags: pip's to choose
     std::string absolute = href;
     if (href.starts_with("/")) {
@@ -383,7 +372,7 @@ std::optional<ReportedWheel> pinned_wheel_in_page(std::string_view page, std::st
     } else if (!is_http_url(href)) {
       absolute = std::string(url.substr(0, url.rfind('/') + 1)) + href;
     }
-    found = ReportedWheel{std::string(requirement.substr(0, pin)), absolute, file, util::lowercase((*match)[2].str())};
+    found = ReportedWheel{"torch", absolute, file, util::lowercase((*match)[2].str())};
   }
   return found;
 }

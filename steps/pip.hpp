@@ -31,11 +31,11 @@ struct ReportedWheel {
 // is not a plain wheel name, no sha256.
 std::expected<std::vector<ReportedWheel>, std::string> parse_install_report(std::string_view report);
 
-// The one wheel a PEP 503 project page (`page`, as read from `page_url`) lists for a pinned
+// The one wheel torch's PEP 503 project page (`page`, as read from `page_url`) lists for a pinned
 // requirement ("torch==2.9.1+cu128") on CPython `python_version` ("3.11") and Linux x86_64, with
 // its URL made absolute and the sha256 of its link's #sha256= fragment; nullopt when the
-// requirement pins no version, or when no link or several fit (pip would choose among those by
-// platform tag; the agent does not guess).
+// requirement is not torch's or pins no version, or when no link or several fit (pip would choose
+// among those by platform tag; the agent does not guess).
 std::optional<ReportedWheel> pinned_wheel_in_page(std::string_view page, std::string_view page_url,
                                                   std::string_view requirement, std::string_view python_version);
 

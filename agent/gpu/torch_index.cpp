@@ -23,27 +23,6 @@ std::string percent_decoded(std::string_view text) {
   return decoded;
 }
 
-std::string python_tag(std::string_view python) {
-  std::string tag = "cp";
-  for (char c : python) {
-    if (c != '.') tag += c;
-  }
-  return tag;
-}
-
-// "torch-2.7.1+cu126-cp312-cp312-manylinux_2_28_x86_64.whl" -> its version (with the local part)
-// when it is a wheel for the Python tag and Linux x86_64 (wheel file names: PEP 427,
-// name-version-python-abi-platform).
-std::optional<std::string> wheel_version(std::string_view file, std::string_view python_tag) {
-  if (!file.starts_with("torch-") || !file.ends_with(".whl")) return std::nullopt;
-  const auto parts = util::split(file.substr(0, file.size() - 4), '-');
-  if (parts.size() != 5) return std::nullopt;  // no build tag in PyTorch's wheels
-  const std::string& platform = parts[4];
-  const bool linux_x86_64 = platform.ends_with("x86_64") && platform.find("linux") != std::string::npos;
-  if (parts[2] != python_tag || !linux_x86_64) return std::nullopt;
-  return parts[1];
-}
-
 // Every href of a page, %2B decoded and without its #fragment. Quoted as PyTorch's pages quote
 // them; the unquoted form a broken page once had (spinalcordtoolbox/spinalcordtoolbox#3107) is
 // not a page pip could use either.
@@ -77,6 +56,24 @@ void sort_newest_first(std::vector<TorchWheel>& wheels) {
 }
 
 }  // namespace
+
+std::string python_tag(std::string_view python) {
+  std::string tag = "cp";
+  for (char c : python) {
+    if (c != '.') tag += c;
+  }
+  return tag;
+}
+
+std::optional<std::string> wheel_version(std::string_view file, std::string_view python_tag) {
+  if (!file.starts_with("torch-") || !file.ends_with(".whl")) return std::nullopt;
+  const auto parts = util::split(file.substr(0, file.size() - 4), '-');
+  if (parts.size() != 5) return std::nullopt;  // no build tag in PyTorch's wheels
+  const std::string& platform = parts[4];
+  const bool linux_x86_64 = platform.ends_with("x86_64") && platform.find("linux") != std::string::npos;
+  if (parts[2] != python_tag || !linux_x86_64) return std::nullopt;
+  return parts[1];
+}
 
 std::vector<TorchWheel> torch_wheels_in_index(std::string_view html, std::string_view python) {
   const auto tag = python_tag(python);

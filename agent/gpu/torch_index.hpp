@@ -18,6 +18,14 @@ struct TorchWheel {
   std::string href;           // the link as the page has it, %2B decoded ("cu100/torch-1.2.0-cp36-...whl")
 };
 
+// "cp312" for "3.12": the CPython tag of wheel file names.
+std::string python_tag(std::string_view python);
+
+// "torch-2.7.1+cu126-cp312-cp312-manylinux_2_28_x86_64.whl" -> its version (with the local part)
+// when it is a torch wheel for `python_tag` ("cp312") on Linux x86_64 (wheel file names: PEP 427,
+// name-version-python-abi-platform); nullopt for any other file.
+std::optional<std::string> wheel_version(std::string_view file, std::string_view python_tag);
+
 // The wheels a PEP 503 project page (<index_url>/<variant>/torch/, as download.pytorch.org serves
 // it) has for `python` ("3.12": tag cp312) on Linux x86_64, newest first. Links are read from href
 // (the file name after the last '/', before '#', %2B decoded), as pip does.
